@@ -1,0 +1,240 @@
+//! Judging what a probe observed against a monitor's expectations.
+//!
+//! Probes gather facts (status, body, timings, certificate); these functions turn facts
+//! into a [`Verdict`], naming the failed expectation in words. Pure: `now` is passed in.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::duration::HumanDuration;
+use crate::monitor::{HttpSpec, JsonCondition, TcpSpec};
+use crate::outcome::{ErrorKind, Verdict};
+
+/// What an HTTP probe observed.
+#[derive(Debug, Clone)]
+pub struct HttpFacts<'a> {
+    pub status: u16,
+    /// The body as read (possibly capped).
+    pub body: &'a [u8],
+    /// True when the body was longer than the probe reads.
+    pub body_truncated: bool,
+    /// Time from the start of the check to the end of the body.
+    pub elapsed: Duration,
+    /// The peer certificate's `notAfter`, for TLS checks.
+    pub cert_not_after: Option<Timestamp>,
+}
+
+/// Judges an HTTP answer: failures first (status, body, JSON, response time), then
+/// warnings (slow, certificate expiring).
+pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> Verdict {
+    let e = &spec.expect;
+    if !e.status.matches(facts.status) {
+        return Verdict::down(
+            ErrorKind::Status,
+            format!("status {} is not one of the expected ({})", facts.status, e.status),
+        );
+    }
+    let text = String::from_utf8_lossy(facts.body);
+    let read_note = if facts.body_truncated {
+        " (in the part of the body that was read)"
+    } else {
+        ""
+    };
+    if let Some(needle) = &e.body_contains {
+        if !text.contains(needle.as_str()) {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("body does not contain {needle:?}{read_note}"),
+            );
+        }
+    }
+    if let Some(needle) = &e.body_not_contains {
+        if text.contains(needle.as_str()) {
+            return Verdict::down(ErrorKind::Assertion, format!("body contains {needle:?}"));
+        }
+    }
+    if let Some(re) = &e.body_regex {
+        if !re.is_match(&text) {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("body does not match /{}/{read_note}", re.as_str()),
+            );
+        }
+    }
+    if !e.json.is_empty() {
+        let doc: Value = match serde_json::from_slice(facts.body) {
+            Ok(v) => v,
+            Err(err) => {
+                let why = if facts.body_truncated {
+                    "body is too large to parse as JSON".to_owned()
+                } else {
+                    format!("body is not valid JSON: {err}")
+                };
+                return Verdict::down(ErrorKind::Assertion, why);
+            }
+        };
+        for a in &e.json {
+            let nodes = a.path.query(&doc);
+            let first = nodes.first();
+            match (&a.condition, first) {
+                (JsonCondition::Exists(true), None) => {
+                    return Verdict::down(ErrorKind::Assertion, format!("{} does not exist", a.path_text));
+                }
+                (JsonCondition::Exists(false), Some(_)) => {
+                    return Verdict::down(ErrorKind::Assertion, format!("{} exists but should not", a.path_text));
+                }
+                (JsonCondition::Equals(want), None) => {
+                    return Verdict::down(
+                        ErrorKind::Assertion,
+                        format!("{} does not exist (expected {want})", a.path_text),
+                    );
+                }
+                (JsonCondition::Equals(want), Some(got)) if *got != *want => {
+                    return Verdict::down(
+                        ErrorKind::Assertion,
+                        format!("{} is {got}, expected {want}", a.path_text),
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(limit) = e.response_time {
+        if facts.elapsed > limit {
+            return Verdict::down(ErrorKind::Assertion, slower_than(facts.elapsed, limit));
+        }
+    }
+    if let Some(limit) = spec.warn.response_time {
+        if facts.elapsed > limit {
+            return Verdict::degraded(slower_than(facts.elapsed, limit));
+        }
+    }
+    if let Some(not_after) = facts.cert_not_after {
+        let left_ms = not_after.as_millisecond() - now.as_millisecond();
+        let horizon_ms = i64::try_from(spec.warn.cert_expiry.as_millis()).unwrap_or(i64::MAX);
+        if left_ms <= 0 {
+            return Verdict::degraded(format!("certificate expired at {not_after}"));
+        }
+        if left_ms < horizon_ms {
+            let days = left_ms / 86_400_000;
+            return Verdict::degraded(format!(
+                "certificate expires in {days} days (at {not_after}), within the {} warning",
+                HumanDuration(spec.warn.cert_expiry)
+            ));
+        }
+    }
+    Verdict::Up
+}
+
+/// Judges a TCP check: the banner (when expected), then the time limits.
+pub fn evaluate_tcp(spec: &TcpSpec, received: &[u8], elapsed: Duration) -> Verdict {
+    if let Some(want) = &spec.expect_banner {
+        let got = String::from_utf8_lossy(received);
+        if !got.contains(want.as_str()) {
+            let shown: String = got.chars().take(80).collect();
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("expected the peer to send {want:?}, got {shown:?}"),
+            );
+        }
+    }
+    if let Some(limit) = spec.response_time {
+        if elapsed > limit {
+            return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+        }
+    }
+    if let Some(limit) = spec.warn_response_time {
+        if elapsed > limit {
+            return Verdict::degraded(slower_than(elapsed, limit));
+        }
+    }
+    Verdict::Up
+}
+
+fn slower_than(elapsed: Duration, limit: Duration) -> String {
+    format!(
+        "response took {} ms, over the {} ms limit",
+        elapsed.as_millis(),
+        limit.as_millis()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitor::{CheckSpec, MonitorConfig};
+    use serde_json::json;
+
+    fn http(v: Value) -> HttpSpec {
+        let mut base = json!({"name": "t", "type": "http", "url": "http://x"});
+        base.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
+        let c: MonitorConfig = serde_json::from_value(base).unwrap();
+        match c.build().unwrap().check {
+            CheckSpec::Http(h) => h,
+            CheckSpec::Tcp(_) => unreachable!(),
+        }
+    }
+
+    fn facts(status: u16, body: &[u8], ms: u64) -> HttpFacts<'_> {
+        HttpFacts { status, body, body_truncated: false, elapsed: Duration::from_millis(ms), cert_not_after: None }
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::from_second(1_800_000_000).unwrap()
+    }
+
+    #[test]
+    fn status_mismatch_is_status_kind() {
+        let v = evaluate_http(&http(json!({})), &facts(503, b"", 5), now());
+        assert_eq!(v.error_kind(), Some(ErrorKind::Status));
+        assert_eq!(v.message().unwrap(), "status 503 is not one of the expected (2xx)");
+    }
+
+    #[test]
+    fn body_expectations() {
+        let s = http(json!({"expect": {"body_contains": "\"status\":\"ok\"", "body_not_contains": "error"}}));
+        assert_eq!(evaluate_http(&s, &facts(200, br#"{"status":"ok"}"#, 5), now()), Verdict::Up);
+        let v = evaluate_http(&s, &facts(200, br#"{"status":"down"}"#, 5), now());
+        assert_eq!(v.message().unwrap(), r#"body does not contain "\"status\":\"ok\"""#);
+        let v = evaluate_http(&s, &facts(200, br#"{"status":"ok","error":1}"#, 5), now());
+        assert_eq!(v.error_kind(), Some(ErrorKind::Assertion));
+        let s = http(json!({"expect": {"body_regex": "^up \\d+$"}}));
+        assert!(evaluate_http(&s, &facts(200, b"up 42", 5), now()).is_ok());
+        assert!(!evaluate_http(&s, &facts(200, b"down", 5), now()).is_ok());
+    }
+
+    #[test]
+    fn json_expectations() {
+        let s = http(json!({"expect": {"json": [{"path": "$.status", "equals": "ok"}, {"path": "$.db", "exists": true}]}}));
+        assert_eq!(evaluate_http(&s, &facts(200, br#"{"status":"ok","db":{}}"#, 5), now()), Verdict::Up);
+        let v = evaluate_http(&s, &facts(200, br#"{"status":"degraded","db":{}}"#, 5), now());
+        assert_eq!(v.message().unwrap(), r#"$.status is "degraded", expected "ok""#);
+        let v = evaluate_http(&s, &facts(200, br#"{"status":"ok"}"#, 5), now());
+        assert_eq!(v.message().unwrap(), "$.db does not exist");
+        let v = evaluate_http(&s, &facts(200, b"<html>", 5), now());
+        assert!(v.message().unwrap().starts_with("body is not valid JSON"));
+    }
+
+    #[test]
+    fn response_time_fails_then_warns() {
+        let s = http(json!({"expect": {"response_time": "1000ms"}, "warn": {"response_time": "500ms"}}));
+        assert_eq!(evaluate_http(&s, &facts(200, b"", 100), now()), Verdict::Up);
+        assert!(matches!(evaluate_http(&s, &facts(200, b"", 700), now()), Verdict::Degraded { .. }));
+        let v = evaluate_http(&s, &facts(200, b"", 1500), now());
+        assert_eq!(v.message().unwrap(), "response took 1500 ms, over the 1000 ms limit");
+    }
+
+    #[test]
+    fn certificate_expiry_degrades() {
+        let s = http(json!({}));
+        let mut f = facts(200, b"", 5);
+        f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 3));
+        let v = evaluate_http(&s, &f, now());
+        assert!(matches!(v, Verdict::Degraded { .. }), "{v:?}");
+        assert!(v.message().unwrap().starts_with("certificate expires in 3 days"));
+        f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 30));
+        assert_eq!(evaluate_http(&s, &f, now()), Verdict::Up);
+    }
+}

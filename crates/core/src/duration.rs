@@ -1,0 +1,99 @@
+//! Human-readable durations (`30s`, `1m`, `500ms`) as they appear in config and JSON.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// A duration written the way people write it: `30s`, `1m30s`, `500ms`, `2h`.
+/// Serialises back to the same human form. A bare number in JSON is refused, because
+/// its unit would be a guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("empty duration; write it like 30s, 1m or 500ms".into());
+        }
+        humantime::parse_duration(t)
+            .map(Self)
+            .map_err(|e| format!("{s:?} is not a duration ({e}); write it like 30s, 1m or 500ms"))
+    }
+
+    pub fn from_secs(s: u64) -> Self {
+        Self(Duration::from_secs(s))
+    }
+
+    pub fn from_millis(ms: u64) -> Self {
+        Self(Duration::from_millis(ms))
+    }
+
+    pub fn as_millis(&self) -> u64 {
+        u64::try_from(self.0.as_millis()).unwrap_or(u64::MAX)
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for HumanDuration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"1m\" or \"500ms\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<HumanDuration, E> {
+                HumanDuration::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl utoipa::PartialSchema for HumanDuration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A duration such as 30s, 1m or 500ms"))
+            .examples([serde_json::json!("30s")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for HumanDuration {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_prints() {
+        assert_eq!(HumanDuration::parse("30s").unwrap().0, Duration::from_secs(30));
+        assert_eq!(HumanDuration::parse("1m").unwrap().0, Duration::from_secs(60));
+        assert_eq!(HumanDuration::parse("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(HumanDuration::from_secs(90).to_string(), "1m 30s");
+        assert!(HumanDuration::parse("soon").is_err());
+        assert!(HumanDuration::parse("").is_err());
+    }
+
+    #[test]
+    fn json_number_is_refused() {
+        let r: Result<HumanDuration, _> = serde_json::from_str("30");
+        assert!(r.is_err());
+        let r: HumanDuration = serde_json::from_str("\"2m\"").unwrap();
+        assert_eq!(r.0, Duration::from_secs(120));
+    }
+}

@@ -1,0 +1,22 @@
+//! Vigilmon's pure domain core.
+//!
+//! Monitor specifications (parsed from the YAML / JSON users write), check outcomes and
+//! their classification, the monitor state function, and schedule arithmetic.
+//!
+//! Architecture invariant: this crate performs no I/O and never reads the clock. Every
+//! function that depends on time takes `now` as an argument, so callers (and tests)
+//! decide what time it is.
+
+pub mod assert;
+pub mod duration;
+pub mod ids;
+pub mod monitor;
+pub mod outcome;
+pub mod schedule;
+pub mod state;
+
+pub use duration::HumanDuration;
+pub use ids::{MonitorId, RegionName};
+pub use monitor::{MonitorConfig, MonitorKind, MonitorSpec, ValidationError};
+pub use outcome::{CheckResult, ErrorKind, Phases, Verdict};
+pub use state::MonitorState;

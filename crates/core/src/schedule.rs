@@ -1,0 +1,84 @@
+//! Schedule arithmetic: when each monitor is next due.
+//!
+//! Each monitor runs at a stable offset inside its interval, derived from its id, so
+//! that a thousand monitors with a one-minute interval spread over the minute instead
+//! of all firing at :00, and keep their slot across restarts.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::ids::MonitorId;
+
+/// A stable offset in `[0, interval)` for this monitor (FNV-1a over the id's bytes).
+pub fn stable_offset(id: MonitorId, interval: Duration) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.as_uuid().as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    let ms = interval_ms(interval);
+    Duration::from_millis(h % ms)
+}
+
+fn interval_ms(interval: Duration) -> u64 {
+    u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// The first slot strictly after `after`: the smallest `t > after` such that
+/// `t ≡ offset (mod interval)` in epoch milliseconds.
+pub fn next_due(after: Timestamp, interval: Duration, offset: Duration) -> Timestamp {
+    let iv = i64::try_from(interval_ms(interval)).unwrap_or(i64::MAX);
+    let off = i64::try_from(offset.as_millis()).unwrap_or(0).rem_euclid(iv);
+    let a = after.as_millisecond();
+    // slot index k such that k*iv + off > a
+    let k = (a - off).div_euclid(iv) + 1;
+    let t = k.saturating_mul(iv).saturating_add(off);
+    Timestamp::from_millisecond(t).unwrap_or(Timestamp::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn offsets_spread_over_the_interval() {
+        let iv = Duration::from_secs(60);
+        let mut buckets = [0u32; 6];
+        for i in 0..6000u128 {
+            let id = MonitorId::from_uuid(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)));
+            let o = stable_offset(id, iv);
+            buckets[(o.as_secs() / 10) as usize] += 1;
+        }
+        for b in buckets {
+            assert!((800..1200).contains(&b), "uneven spread: {buckets:?}");
+        }
+    }
+
+    #[test]
+    fn next_due_examples() {
+        let t = |ms| Timestamp::from_millisecond(ms).unwrap();
+        let iv = Duration::from_secs(60);
+        let off = Duration::from_secs(15);
+        assert_eq!(next_due(t(0), iv, off), t(15_000));
+        assert_eq!(next_due(t(15_000), iv, off), t(75_000));
+        assert_eq!(next_due(t(14_999), iv, off), t(15_000));
+        assert_eq!(next_due(t(16_000), iv, off), t(75_000));
+    }
+
+    proptest! {
+        #[test]
+        fn next_due_is_the_next_slot(after in 0i64..10_000_000_000_000, iv_s in 10u64..86_400, off_frac in 0.0f64..1.0) {
+            let iv = Duration::from_secs(iv_s);
+            let off = Duration::from_millis((iv_s as f64 * 1000.0 * off_frac) as u64);
+            let a = Timestamp::from_millisecond(after).unwrap();
+            let n = next_due(a, iv, off).as_millisecond();
+            let ivm = (iv_s * 1000) as i64;
+            prop_assert!(n > after);
+            prop_assert!(n - after <= ivm);
+            prop_assert_eq!((n - off.as_millis() as i64).rem_euclid(ivm), 0);
+        }
+    }
+}

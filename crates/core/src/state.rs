@@ -1,0 +1,213 @@
+//! Monitor state: the pure function that turns a region's verdicts into its state, and
+//! the aggregation of region states into the monitor's state.
+//!
+//! Today one region (the built-in probe) decides; the aggregation already takes a
+//! quorum so multi-region consensus grows out of it rather than beside it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Verdict;
+
+/// The state of a monitor, or of a monitor in one region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorState {
+    /// No result yet.
+    Pending,
+    Up,
+    /// Working but over a warning threshold.
+    Degraded,
+    Down,
+    /// Not checked, not alerted.
+    Paused,
+    /// Inside a maintenance window.
+    Maintenance,
+}
+
+impl MonitorState {
+    pub const ALL: [MonitorState; 6] = [
+        MonitorState::Pending,
+        MonitorState::Up,
+        MonitorState::Degraded,
+        MonitorState::Down,
+        MonitorState::Paused,
+        MonitorState::Maintenance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorState::Pending => "pending",
+            MonitorState::Up => "up",
+            MonitorState::Degraded => "degraded",
+            MonitorState::Down => "down",
+            MonitorState::Paused => "paused",
+            MonitorState::Maintenance => "maintenance",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Consecutive failures needed before a monitor is down, when the config does not say:
+/// 2 with a single region (one region alone cannot tell a blip from an outage), else 1
+/// (other regions confirm instead).
+pub fn default_confirmations(region_count: usize) -> u32 {
+    if region_count <= 1 { 2 } else { 1 }
+}
+
+/// Failing regions needed for down, when the config does not say: a majority.
+pub fn default_quorum(region_count: usize) -> usize {
+    region_count / 2 + 1
+}
+
+/// What one region knows about one monitor: its state and the failure streak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionStatus {
+    pub state: MonitorState,
+    pub consecutive_failures: u32,
+}
+
+impl Default for RegionStatus {
+    fn default() -> Self {
+        Self {
+            state: MonitorState::Pending,
+            consecutive_failures: 0,
+        }
+    }
+}
+
+impl RegionStatus {
+    /// The status after one more verdict. A success is up at once (degraded when a
+    /// warning threshold was crossed); a failure is down only once `confirmations`
+    /// failures came in a row; until then the previous state holds.
+    pub fn observe(self, verdict: &Verdict, confirmations: u32) -> RegionStatus {
+        match verdict {
+            Verdict::Up => RegionStatus {
+                state: MonitorState::Up,
+                consecutive_failures: 0,
+            },
+            Verdict::Degraded { .. } => RegionStatus {
+                state: MonitorState::Degraded,
+                consecutive_failures: 0,
+            },
+            Verdict::Down { .. } => {
+                let failures = self.consecutive_failures.saturating_add(1);
+                let state = if failures >= confirmations.max(1) {
+                    MonitorState::Down
+                } else {
+                    match self.state {
+                        // a paused/maintenance region that resumes starts over
+                        MonitorState::Paused | MonitorState::Maintenance => MonitorState::Pending,
+                        s => s,
+                    }
+                };
+                RegionStatus {
+                    state,
+                    consecutive_failures: failures,
+                }
+            }
+        }
+    }
+}
+
+/// The monitor's state from its regions' states: paused wins; down when at least
+/// `quorum` regions are down; degraded when any region is degraded or down below
+/// quorum (a regional failure is visible, but opens nothing); pending while no region
+/// has a result; up otherwise.
+pub fn aggregate(paused: bool, regions: &[MonitorState], quorum: usize) -> MonitorState {
+    if paused {
+        return MonitorState::Paused;
+    }
+    let down = regions.iter().filter(|s| **s == MonitorState::Down).count();
+    if down > 0 && down >= quorum.max(1) {
+        return MonitorState::Down;
+    }
+    if down > 0 || regions.contains(&MonitorState::Degraded) {
+        return MonitorState::Degraded;
+    }
+    if regions.iter().all(|s| *s == MonitorState::Pending) {
+        return MonitorState::Pending;
+    }
+    MonitorState::Up
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::ErrorKind;
+    use proptest::prelude::*;
+
+    fn fail() -> Verdict {
+        Verdict::down(ErrorKind::Connect, "refused")
+    }
+
+    #[test]
+    fn one_region_needs_two_failures() {
+        let c = default_confirmations(1);
+        let s = RegionStatus::default().observe(&Verdict::Up, c);
+        assert_eq!(s.state, MonitorState::Up);
+        let s = s.observe(&fail(), c);
+        assert_eq!(s.state, MonitorState::Up, "a single failure is a blip");
+        let s = s.observe(&fail(), c);
+        assert_eq!(s.state, MonitorState::Down);
+        let s = s.observe(&Verdict::Up, c);
+        assert_eq!(s.state, MonitorState::Up, "one success recovers");
+        assert_eq!(s.consecutive_failures, 0);
+    }
+
+    #[test]
+    fn pending_stays_pending_until_confirmed() {
+        let s = RegionStatus::default().observe(&fail(), 2);
+        assert_eq!(s.state, MonitorState::Pending);
+        assert_eq!(s.observe(&fail(), 2).state, MonitorState::Down);
+    }
+
+    #[test]
+    fn degraded_is_immediate() {
+        let s = RegionStatus::default().observe(&Verdict::degraded("slow"), 2);
+        assert_eq!(s.state, MonitorState::Degraded);
+    }
+
+    #[test]
+    fn aggregation() {
+        use MonitorState::*;
+        assert_eq!(aggregate(false, &[Pending], 1), Pending);
+        assert_eq!(aggregate(false, &[Up], 1), Up);
+        assert_eq!(aggregate(false, &[Down], 1), Down);
+        assert_eq!(aggregate(true, &[Down], 1), Paused);
+        assert_eq!(aggregate(false, &[Down, Up, Up], 2), Degraded);
+        assert_eq!(aggregate(false, &[Down, Down, Up], 2), Down);
+        assert_eq!(aggregate(false, &[Up, Pending], 2), Up);
+        assert_eq!(aggregate(false, &[], 1), Pending);
+    }
+
+    proptest! {
+        /// Down exactly when the last `c` verdicts failed (and at least `c` were seen).
+        #[test]
+        fn down_iff_last_c_failed(oks in proptest::collection::vec(any::<bool>(), 1..40), c in 1u32..5) {
+            let v = |ok: bool| if ok { Verdict::Up } else { Verdict::down(ErrorKind::Timeout, "") };
+            let mut s = RegionStatus::default();
+            for ok in &oks {
+                s = s.observe(&v(*ok), c);
+            }
+            let trailing_failures = oks.iter().rev().take_while(|ok| !**ok).count() as u32;
+            prop_assert_eq!(s.consecutive_failures, trailing_failures);
+            if trailing_failures >= c {
+                prop_assert_eq!(s.state, MonitorState::Down);
+            } else {
+                prop_assert_ne!(s.state, MonitorState::Down);
+                // the state before the streak began is kept
+                let before: Vec<bool> = oks[..oks.len() - trailing_failures as usize].to_vec();
+                let expected = if before.is_empty() { MonitorState::Pending } else {
+                    // last success before the streak, or down if an older streak reached c
+                    let mut e = RegionStatus::default();
+                    for ok in &before { e = e.observe(&v(*ok), c); }
+                    e.state
+                };
+                prop_assert_eq!(s.state, expected);
+            }
+        }
+    }
+}
