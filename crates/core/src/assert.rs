@@ -33,7 +33,10 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
     if !e.status.matches(facts.status) {
         return Verdict::down(
             ErrorKind::Status,
-            format!("status {} is not one of the expected ({})", facts.status, e.status),
+            format!(
+                "status {} is not one of the expected ({})",
+                facts.status, e.status
+            ),
         );
     }
     let text = String::from_utf8_lossy(facts.body);
@@ -42,26 +45,26 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
     } else {
         ""
     };
-    if let Some(needle) = &e.body_contains {
-        if !text.contains(needle.as_str()) {
-            return Verdict::down(
-                ErrorKind::Assertion,
-                format!("body does not contain {needle:?}{read_note}"),
-            );
-        }
+    if let Some(needle) = &e.body_contains
+        && !text.contains(needle.as_str())
+    {
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!("body does not contain {needle:?}{read_note}"),
+        );
     }
-    if let Some(needle) = &e.body_not_contains {
-        if text.contains(needle.as_str()) {
-            return Verdict::down(ErrorKind::Assertion, format!("body contains {needle:?}"));
-        }
+    if let Some(needle) = &e.body_not_contains
+        && text.contains(needle.as_str())
+    {
+        return Verdict::down(ErrorKind::Assertion, format!("body contains {needle:?}"));
     }
-    if let Some(re) = &e.body_regex {
-        if !re.is_match(&text) {
-            return Verdict::down(
-                ErrorKind::Assertion,
-                format!("body does not match /{}/{read_note}", re.as_str()),
-            );
-        }
+    if let Some(re) = &e.body_regex
+        && !re.is_match(&text)
+    {
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!("body does not match /{}/{read_note}", re.as_str()),
+        );
     }
     if !e.json.is_empty() {
         let doc: Value = match serde_json::from_slice(facts.body) {
@@ -80,10 +83,16 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
             let first = nodes.first();
             match (&a.condition, first) {
                 (JsonCondition::Exists(true), None) => {
-                    return Verdict::down(ErrorKind::Assertion, format!("{} does not exist", a.path_text));
+                    return Verdict::down(
+                        ErrorKind::Assertion,
+                        format!("{} does not exist", a.path_text),
+                    );
                 }
                 (JsonCondition::Exists(false), Some(_)) => {
-                    return Verdict::down(ErrorKind::Assertion, format!("{} exists but should not", a.path_text));
+                    return Verdict::down(
+                        ErrorKind::Assertion,
+                        format!("{} exists but should not", a.path_text),
+                    );
                 }
                 (JsonCondition::Equals(want), None) => {
                     return Verdict::down(
@@ -101,15 +110,15 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
             }
         }
     }
-    if let Some(limit) = e.response_time {
-        if facts.elapsed > limit {
-            return Verdict::down(ErrorKind::Assertion, slower_than(facts.elapsed, limit));
-        }
+    if let Some(limit) = e.response_time
+        && facts.elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(facts.elapsed, limit));
     }
-    if let Some(limit) = spec.warn.response_time {
-        if facts.elapsed > limit {
-            return Verdict::degraded(slower_than(facts.elapsed, limit));
-        }
+    if let Some(limit) = spec.warn.response_time
+        && facts.elapsed > limit
+    {
+        return Verdict::degraded(slower_than(facts.elapsed, limit));
     }
     if let Some(not_after) = facts.cert_not_after {
         let left_ms = not_after.as_millisecond() - now.as_millisecond();
@@ -140,15 +149,15 @@ pub fn evaluate_tcp(spec: &TcpSpec, received: &[u8], elapsed: Duration) -> Verdi
             );
         }
     }
-    if let Some(limit) = spec.response_time {
-        if elapsed > limit {
-            return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
-        }
+    if let Some(limit) = spec.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
     }
-    if let Some(limit) = spec.warn_response_time {
-        if elapsed > limit {
-            return Verdict::degraded(slower_than(elapsed, limit));
-        }
+    if let Some(limit) = spec.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
     }
     Verdict::Up
 }
@@ -169,7 +178,9 @@ mod tests {
 
     fn http(v: Value) -> HttpSpec {
         let mut base = json!({"name": "t", "type": "http", "url": "http://x"});
-        base.as_object_mut().unwrap().extend(v.as_object().unwrap().clone());
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
         let c: MonitorConfig = serde_json::from_value(base).unwrap();
         match c.build().unwrap().check {
             CheckSpec::Http(h) => h,
@@ -178,7 +189,13 @@ mod tests {
     }
 
     fn facts(status: u16, body: &[u8], ms: u64) -> HttpFacts<'_> {
-        HttpFacts { status, body, body_truncated: false, elapsed: Duration::from_millis(ms), cert_not_after: None }
+        HttpFacts {
+            status,
+            body,
+            body_truncated: false,
+            elapsed: Duration::from_millis(ms),
+            cert_not_after: None,
+        }
     }
 
     fn now() -> Timestamp {
@@ -189,15 +206,26 @@ mod tests {
     fn status_mismatch_is_status_kind() {
         let v = evaluate_http(&http(json!({})), &facts(503, b"", 5), now());
         assert_eq!(v.error_kind(), Some(ErrorKind::Status));
-        assert_eq!(v.message().unwrap(), "status 503 is not one of the expected (2xx)");
+        assert_eq!(
+            v.message().unwrap(),
+            "status 503 is not one of the expected (2xx)"
+        );
     }
 
     #[test]
     fn body_expectations() {
-        let s = http(json!({"expect": {"body_contains": "\"status\":\"ok\"", "body_not_contains": "error"}}));
-        assert_eq!(evaluate_http(&s, &facts(200, br#"{"status":"ok"}"#, 5), now()), Verdict::Up);
+        let s = http(
+            json!({"expect": {"body_contains": "\"status\":\"ok\"", "body_not_contains": "error"}}),
+        );
+        assert_eq!(
+            evaluate_http(&s, &facts(200, br#"{"status":"ok"}"#, 5), now()),
+            Verdict::Up
+        );
         let v = evaluate_http(&s, &facts(200, br#"{"status":"down"}"#, 5), now());
-        assert_eq!(v.message().unwrap(), r#"body does not contain "\"status\":\"ok\"""#);
+        assert_eq!(
+            v.message().unwrap(),
+            r#"body does not contain "\"status\":\"ok\"""#
+        );
         let v = evaluate_http(&s, &facts(200, br#"{"status":"ok","error":1}"#, 5), now());
         assert_eq!(v.error_kind(), Some(ErrorKind::Assertion));
         let s = http(json!({"expect": {"body_regex": "^up \\d+$"}}));
@@ -207,10 +235,22 @@ mod tests {
 
     #[test]
     fn json_expectations() {
-        let s = http(json!({"expect": {"json": [{"path": "$.status", "equals": "ok"}, {"path": "$.db", "exists": true}]}}));
-        assert_eq!(evaluate_http(&s, &facts(200, br#"{"status":"ok","db":{}}"#, 5), now()), Verdict::Up);
-        let v = evaluate_http(&s, &facts(200, br#"{"status":"degraded","db":{}}"#, 5), now());
-        assert_eq!(v.message().unwrap(), r#"$.status is "degraded", expected "ok""#);
+        let s = http(
+            json!({"expect": {"json": [{"path": "$.status", "equals": "ok"}, {"path": "$.db", "exists": true}]}}),
+        );
+        assert_eq!(
+            evaluate_http(&s, &facts(200, br#"{"status":"ok","db":{}}"#, 5), now()),
+            Verdict::Up
+        );
+        let v = evaluate_http(
+            &s,
+            &facts(200, br#"{"status":"degraded","db":{}}"#, 5),
+            now(),
+        );
+        assert_eq!(
+            v.message().unwrap(),
+            r#"$.status is "degraded", expected "ok""#
+        );
         let v = evaluate_http(&s, &facts(200, br#"{"status":"ok"}"#, 5), now());
         assert_eq!(v.message().unwrap(), "$.db does not exist");
         let v = evaluate_http(&s, &facts(200, b"<html>", 5), now());
@@ -219,11 +259,19 @@ mod tests {
 
     #[test]
     fn response_time_fails_then_warns() {
-        let s = http(json!({"expect": {"response_time": "1000ms"}, "warn": {"response_time": "500ms"}}));
+        let s = http(
+            json!({"expect": {"response_time": "1000ms"}, "warn": {"response_time": "500ms"}}),
+        );
         assert_eq!(evaluate_http(&s, &facts(200, b"", 100), now()), Verdict::Up);
-        assert!(matches!(evaluate_http(&s, &facts(200, b"", 700), now()), Verdict::Degraded { .. }));
+        assert!(matches!(
+            evaluate_http(&s, &facts(200, b"", 700), now()),
+            Verdict::Degraded { .. }
+        ));
         let v = evaluate_http(&s, &facts(200, b"", 1500), now());
-        assert_eq!(v.message().unwrap(), "response took 1500 ms, over the 1000 ms limit");
+        assert_eq!(
+            v.message().unwrap(),
+            "response took 1500 ms, over the 1000 ms limit"
+        );
     }
 
     #[test]
@@ -233,7 +281,11 @@ mod tests {
         f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 3));
         let v = evaluate_http(&s, &f, now());
         assert!(matches!(v, Verdict::Degraded { .. }), "{v:?}");
-        assert!(v.message().unwrap().starts_with("certificate expires in 3 days"));
+        assert!(
+            v.message()
+                .unwrap()
+                .starts_with("certificate expires in 3 days")
+        );
         f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 30));
         assert_eq!(evaluate_http(&s, &f, now()), Verdict::Up);
     }

@@ -81,9 +81,18 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        assert_eq!(HumanDuration::parse("30s").unwrap().0, Duration::from_secs(30));
-        assert_eq!(HumanDuration::parse("1m").unwrap().0, Duration::from_secs(60));
-        assert_eq!(HumanDuration::parse("500ms").unwrap().0, Duration::from_millis(500));
+        assert_eq!(
+            HumanDuration::parse("30s").unwrap().0,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            HumanDuration::parse("1m").unwrap().0,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            HumanDuration::parse("500ms").unwrap().0,
+            Duration::from_millis(500)
+        );
         assert_eq!(HumanDuration::from_secs(90).to_string(), "1m 30s");
         assert!(HumanDuration::parse("soon").is_err());
         assert!(HumanDuration::parse("").is_err());

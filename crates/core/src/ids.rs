@@ -44,14 +44,17 @@ pub struct RegionName(String);
 
 /// Why a region name was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("region name {0:?} must be 1-32 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+#[error(
+    "region name {0:?} must be 1-32 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+)]
 pub struct InvalidRegionName(pub String);
 
 impl RegionName {
     pub fn parse(s: &str) -> Result<Self, InvalidRegionName> {
         let ok = !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-');
         if ok {
@@ -98,7 +101,15 @@ mod tests {
 
     #[test]
     fn refuses_bad_names() {
-        for n in ["", "-eu", "eu-", "EU", "eu central", "eu_central", &"a".repeat(33)] {
+        for n in [
+            "",
+            "-eu",
+            "eu-",
+            "EU",
+            "eu central",
+            "eu_central",
+            &"a".repeat(33),
+        ] {
             assert!(RegionName::parse(n).is_err(), "{n}");
         }
     }

@@ -158,8 +158,12 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     ..Default::default()
                 })
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<ExpectConfig, A::Error> {
-                let o = ExpectObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<ExpectConfig, A::Error> {
+                let o =
+                    ExpectObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(ExpectConfig {
                     status: o.status,
                     body_contains: o.body_contains,
@@ -277,6 +281,9 @@ impl MonitorSpec {
 }
 
 /// What to check, per monitor type.
+// Specs are few and long-lived (one per monitor), so the size difference between
+// variants costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum CheckSpec {
     Http(HttpSpec),
@@ -394,16 +401,25 @@ impl MonitorConfig {
         if name.is_empty() {
             errs.push("name", "must not be empty");
         } else if name.chars().count() > MAX_NAME_CHARS {
-            errs.push("name", format!("must be at most {MAX_NAME_CHARS} characters"));
+            errs.push(
+                "name",
+                format!("must be at most {MAX_NAME_CHARS} characters"),
+            );
         } else if name.chars().any(char::is_control) {
             errs.push("name", "must not contain control characters");
         }
 
         let interval = self.interval.map_or(DEFAULT_INTERVAL, |d| d.0);
         if interval < MIN_INTERVAL {
-            errs.push("interval", format!("must be at least 10s (got {})", HumanDuration(interval)));
+            errs.push(
+                "interval",
+                format!("must be at least 10s (got {})", HumanDuration(interval)),
+            );
         } else if interval > MAX_INTERVAL {
-            errs.push("interval", format!("must be at most 24h (got {})", HumanDuration(interval)));
+            errs.push(
+                "interval",
+                format!("must be at most 24h (got {})", HumanDuration(interval)),
+            );
         }
         let timeout = match self.timeout {
             Some(t) => {
@@ -412,7 +428,10 @@ impl MonitorConfig {
                 } else if t.0 >= interval {
                     errs.push(
                         "timeout",
-                        format!("must be less than the interval ({})", HumanDuration(interval)),
+                        format!(
+                            "must be less than the interval ({})",
+                            HumanDuration(interval)
+                        ),
                     );
                 }
                 t.0
@@ -422,12 +441,18 @@ impl MonitorConfig {
 
         let regions = self.regions.as_ref().map(|rs| {
             if rs.is_empty() {
-                errs.push("regions", "must list at least one region, or be left out for all regions");
+                errs.push(
+                    "regions",
+                    "must list at least one region, or be left out for all regions",
+                );
             }
             let mut parsed: Vec<RegionName> = Vec::new();
             for (i, r) in rs.iter().enumerate() {
                 match RegionName::parse(r) {
-                    Ok(r) if parsed.contains(&r) => errs.push(format!("regions[{i}]"), format!("region {r} is listed twice")),
+                    Ok(r) if parsed.contains(&r) => errs.push(
+                        format!("regions[{i}]"),
+                        format!("region {r} is listed twice"),
+                    ),
                     Ok(r) => parsed.push(r),
                     Err(e) => errs.push(format!("regions[{i}]"), e.to_string()),
                 }
@@ -437,21 +462,25 @@ impl MonitorConfig {
         if let Some(q) = self.quorum {
             if q == 0 {
                 errs.push("quorum", "must be at least 1");
-            } else if let Some(rs) = &regions {
-                if q as usize > rs.len() && !rs.is_empty() {
-                    errs.push("quorum", format!("is {q} but only {} regions are listed", rs.len()));
-                }
+            } else if let Some(rs) = &regions
+                && q as usize > rs.len()
+                && !rs.is_empty()
+            {
+                errs.push(
+                    "quorum",
+                    format!("is {q} but only {} regions are listed", rs.len()),
+                );
             }
         }
-        if let Some(c) = self.confirmations {
-            if !(1..=10).contains(&c) {
-                errs.push("confirmations", "must be between 1 and 10");
-            }
+        if let Some(c) = self.confirmations
+            && !(1..=10).contains(&c)
+        {
+            errs.push("confirmations", "must be between 1 and 10");
         }
-        if let Some(p) = &self.policy {
-            if p.trim().is_empty() {
-                errs.push("policy", "must not be empty when given");
-            }
+        if let Some(p) = &self.policy
+            && p.trim().is_empty()
+        {
+            errs.push("policy", "must not be empty when given");
         }
         for (i, t) in self.tags.iter().enumerate() {
             if t.trim().is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
@@ -462,7 +491,10 @@ impl MonitorConfig {
             if d.trim().is_empty() {
                 errs.push(format!("depends_on[{i}]"), "must name a monitor");
             } else if d.trim() == name {
-                errs.push(format!("depends_on[{i}]"), "a monitor cannot depend on itself");
+                errs.push(
+                    format!("depends_on[{i}]"),
+                    "a monitor cannot depend on itself",
+                );
             }
         }
 
@@ -474,7 +506,10 @@ impl MonitorConfig {
                 None
             }
             other => {
-                errs.push("type", format!("unknown monitor type {other:?}; expected http or tcp"));
+                errs.push(
+                    "type",
+                    format!("unknown monitor type {other:?}; expected http or tcp"),
+                );
                 None
             }
         };
@@ -489,7 +524,11 @@ impl MonitorConfig {
                 confirmations: self.confirmations,
                 policy: self.policy.as_ref().map(|p| p.trim().to_owned()),
                 tags: self.tags.iter().map(|t| t.trim().to_owned()).collect(),
-                depends_on: self.depends_on.iter().map(|d| d.trim().to_owned()).collect(),
+                depends_on: self
+                    .depends_on
+                    .iter()
+                    .map(|d| d.trim().to_owned())
+                    .collect(),
                 paused: self.paused,
                 check,
             }),
@@ -513,7 +552,10 @@ impl MonitorConfig {
                 ("host", self.host.is_some()),
                 ("port", self.port.is_some()),
                 ("send", self.send.is_some()),
-                ("expect.banner", self.expect.as_ref().is_some_and(|e| e.banner.is_some())),
+                (
+                    "expect.banner",
+                    self.expect.as_ref().is_some_and(|e| e.banner.is_some()),
+                ),
             ],
         );
         let url = match self.url.as_deref().map(str::trim) {
@@ -523,7 +565,13 @@ impl MonitorConfig {
             }
             Some(u) => match url::Url::parse(u) {
                 Ok(url) if url.scheme() != "http" && url.scheme() != "https" => {
-                    errs.push("url", format!("scheme {:?} is not allowed; use http or https", url.scheme()));
+                    errs.push(
+                        "url",
+                        format!(
+                            "scheme {:?} is not allowed; use http or https",
+                            url.scheme()
+                        ),
+                    );
                     None
                 }
                 Ok(url) if url.host_str().is_none_or(str::is_empty) => {
@@ -537,7 +585,12 @@ impl MonitorConfig {
                 }
             },
         };
-        let method = self.method.as_deref().unwrap_or("GET").trim().to_ascii_uppercase();
+        let method = self
+            .method
+            .as_deref()
+            .unwrap_or("GET")
+            .trim()
+            .to_ascii_uppercase();
         const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
         if !METHODS.contains(&method.as_str()) {
             errs.push("method", format!("must be one of {}", METHODS.join(", ")));
@@ -549,16 +602,22 @@ impl MonitorConfig {
                 errs.push(field, "is not a valid header name");
             } else if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
                 errs.push(field, "header values must not contain line breaks");
-            } else if k.eq_ignore_ascii_case("host") || k.eq_ignore_ascii_case("content-length") || k.eq_ignore_ascii_case("transfer-encoding") {
+            } else if k.eq_ignore_ascii_case("host")
+                || k.eq_ignore_ascii_case("content-length")
+                || k.eq_ignore_ascii_case("transfer-encoding")
+            {
                 errs.push(field, "is set by the probe and cannot be overridden");
             } else {
                 headers.push((k.clone(), v.clone()));
             }
         }
-        if let Some(b) = &self.body {
-            if b.len() > MAX_REQUEST_BODY_BYTES {
-                errs.push("body", format!("must be at most {} kB", MAX_REQUEST_BODY_BYTES / 1024));
-            }
+        if let Some(b) = &self.body
+            && b.len() > MAX_REQUEST_BODY_BYTES
+        {
+            errs.push(
+                "body",
+                format!("must be at most {} kB", MAX_REQUEST_BODY_BYTES / 1024),
+            );
         }
         let default_expect = ExpectConfig::default();
         let e = self.expect.as_ref().unwrap_or(&default_expect);
@@ -570,12 +629,18 @@ impl MonitorConfig {
             match regex::RegexBuilder::new(r).size_limit(1 << 20).build() {
                 Ok(re) => Some(re),
                 Err(err) => {
-                    errs.push("expect.body_regex", format!("is not a valid regular expression: {err}"));
+                    errs.push(
+                        "expect.body_regex",
+                        format!("is not a valid regular expression: {err}"),
+                    );
                     None
                 }
             }
         });
-        for (field, val) in [("expect.body_contains", &e.body_contains), ("expect.body_not_contains", &e.body_not_contains)] {
+        for (field, val) in [
+            ("expect.body_contains", &e.body_contains),
+            ("expect.body_not_contains", &e.body_not_contains),
+        ] {
             if val.as_deref() == Some("") {
                 errs.push(field, "must not be empty when given");
             }
@@ -586,7 +651,10 @@ impl MonitorConfig {
             let path = match serde_json_path::JsonPath::parse(&a.path) {
                 Ok(p) => Some(p),
                 Err(err) => {
-                    errs.push(format!("{field}.path"), format!("is not a valid JSONPath (like $.status): {err}"));
+                    errs.push(
+                        format!("{field}.path"),
+                        format!("is not a valid JSONPath (like $.status): {err}"),
+                    );
                     None
                 }
             };
@@ -639,7 +707,11 @@ impl MonitorConfig {
     }
 
     fn response_time_limit(&self, errs: &mut Errors) -> Option<Duration> {
-        let rt = self.expect.as_ref().and_then(|e| e.response_time).map(|d| d.0);
+        let rt = self
+            .expect
+            .as_ref()
+            .and_then(|e| e.response_time)
+            .map(|d| d.0);
         if rt.is_some_and(|d| d.is_zero()) {
             errs.push("expect.response_time", "must be greater than zero");
         }
@@ -647,12 +719,21 @@ impl MonitorConfig {
     }
 
     fn warn_response_time(&self, errs: &mut Errors, limit: Option<Duration>) -> Option<Duration> {
-        let w = self.warn.as_ref().and_then(|w| w.response_time).map(|d| d.0);
+        let w = self
+            .warn
+            .as_ref()
+            .and_then(|w| w.response_time)
+            .map(|d| d.0);
         match (w, limit) {
-            (Some(w), _) if w.is_zero() => errs.push("warn.response_time", "must be greater than zero"),
+            (Some(w), _) if w.is_zero() => {
+                errs.push("warn.response_time", "must be greater than zero")
+            }
             (Some(w), Some(l)) if w >= l => errs.push(
                 "warn.response_time",
-                format!("must be lower than expect.response_time ({})", HumanDuration(l)),
+                format!(
+                    "must be lower than expect.response_time ({})",
+                    HumanDuration(l)
+                ),
             ),
             _ => {}
         }
@@ -676,7 +757,10 @@ impl MonitorConfig {
                 ("expect.body_not_contains", e.body_not_contains.is_some()),
                 ("expect.body_regex", e.body_regex.is_some()),
                 ("expect.json", !e.json.is_empty()),
-                ("warn.cert_expiry", self.warn.as_ref().is_some_and(|w| w.cert_expiry.is_some())),
+                (
+                    "warn.cert_expiry",
+                    self.warn.as_ref().is_some_and(|w| w.cert_expiry.is_some()),
+                ),
             ],
         );
         let host = match self.host.as_deref().map(str::trim) {
@@ -684,8 +768,13 @@ impl MonitorConfig {
                 errs.push("host", "is required for tcp monitors");
                 None
             }
-            Some(h) if h.contains("://") || h.contains('/') || h.chars().any(char::is_whitespace) => {
-                errs.push("host", "must be a host name or IP address, without scheme or path");
+            Some(h)
+                if h.contains("://") || h.contains('/') || h.chars().any(char::is_whitespace) =>
+            {
+                errs.push(
+                    "host",
+                    "must be a host name or IP address, without scheme or path",
+                );
                 None
             }
             Some(h) => Some(h.trim_start_matches('[').trim_end_matches(']').to_owned()),
@@ -701,8 +790,15 @@ impl MonitorConfig {
             }
             Some(p) => u16::try_from(p).ok(),
         };
-        if self.send.as_ref().is_some_and(|s| s.len() > MAX_REQUEST_BODY_BYTES) {
-            errs.push("send", format!("must be at most {} kB", MAX_REQUEST_BODY_BYTES / 1024));
+        if self
+            .send
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_REQUEST_BODY_BYTES)
+        {
+            errs.push(
+                "send",
+                format!("must be at most {} kB", MAX_REQUEST_BODY_BYTES / 1024),
+            );
         }
         if e.banner.as_deref() == Some("") {
             errs.push("expect.banner", "must not be empty when given");
@@ -738,18 +834,29 @@ fn parse_status(v: &Value, errs: &mut Errors) -> StatusMatcher {
                 }
                 match t.as_bytes() {
                     [d @ b'1'..=b'5', b'x', b'x'] => Ok(StatusPattern::Class(d - b'0')),
-                    _ => Err(format!("{s:?} is neither a status code nor a class like \"2xx\"")),
+                    _ => Err(format!(
+                        "{s:?} is neither a status code nor a class like \"2xx\""
+                    )),
                 }
             }
-            other => Err(format!("{other} is neither a status code nor a class like \"2xx\"")),
+            other => Err(format!(
+                "{other} is neither a status code nor a class like \"2xx\""
+            )),
         }
     }
     let items: Vec<(String, &Value)> = match v {
-        Value::Array(a) => a.iter().enumerate().map(|(i, v)| (format!("expect.status[{i}]"), v)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (format!("expect.status[{i}]"), v))
+            .collect(),
         other => vec![("expect.status".to_owned(), other)],
     };
     if items.is_empty() {
-        errs.push("expect.status", "must list at least one status code or class");
+        errs.push(
+            "expect.status",
+            "must list at least one status code or class",
+        );
     }
     let mut out = Vec::new();
     for (field, v) in items {
@@ -781,7 +888,9 @@ mod tests {
             .unwrap();
         assert_eq!(s.interval, Duration::from_secs(60));
         assert_eq!(s.timeout, Duration::from_secs(10));
-        let CheckSpec::Http(h) = s.check else { panic!() };
+        let CheckSpec::Http(h) = s.check else {
+            panic!()
+        };
         assert_eq!(h.method, "GET");
         assert!(h.follow_redirects && h.verify_tls);
         assert!(h.expect.status.matches(204) && !h.expect.status.matches(301));
@@ -798,7 +907,9 @@ mod tests {
         }))
         .build()
         .unwrap();
-        let CheckSpec::Http(h) = s.check else { panic!() };
+        let CheckSpec::Http(h) = s.check else {
+            panic!()
+        };
         assert_eq!(h.expect.response_time, Some(Duration::from_millis(1000)));
         assert_eq!(h.warn.response_time, Some(Duration::from_millis(500)));
         assert!(h.expect.status.matches(200) && !h.expect.status.matches(201));
@@ -806,7 +917,8 @@ mod tests {
 
     #[test]
     fn short_interval_names_the_field() {
-        let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "5s"})).build();
+        let r =
+            cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "5s"})).build();
         assert_eq!(fields(r), ["interval"]);
     }
 
@@ -814,7 +926,9 @@ mod tests {
     fn timeout_must_be_below_interval() {
         let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "10s", "timeout": "10s"})).build();
         assert_eq!(fields(r), ["timeout"]);
-        let s = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "10s"})).build().unwrap();
+        let s = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "10s"}))
+            .build()
+            .unwrap();
         assert_eq!(s.timeout, Duration::from_secs(9));
     }
 
@@ -829,8 +943,14 @@ mod tests {
         let s = cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": [200, "3xx", "404"]}}))
             .build()
             .unwrap();
-        let CheckSpec::Http(h) = s.check else { panic!() };
-        assert!(h.expect.status.matches(200) && h.expect.status.matches(302) && h.expect.status.matches(404));
+        let CheckSpec::Http(h) = s.check else {
+            panic!()
+        };
+        assert!(
+            h.expect.status.matches(200)
+                && h.expect.status.matches(302)
+                && h.expect.status.matches(404)
+        );
         assert!(!h.expect.status.matches(500));
         assert_eq!(h.expect.status.to_string(), "200, 3xx, 404");
         let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": [200, 700, "6xx"]}})).build();
@@ -842,7 +962,10 @@ mod tests {
         let r = cfg(json!({"name": "a", "type": "http", "url": "http://x",
             "expect": {"body_regex": "(", "json": [{"path": "status", "equals": "ok"}, {"path": "$.a"}]}}))
         .build();
-        assert_eq!(fields(r), ["expect.body_regex", "expect.json[0].path", "expect.json[1]"]);
+        assert_eq!(
+            fields(r),
+            ["expect.body_regex", "expect.json[0].path", "expect.json[1]"]
+        );
     }
 
     #[test]
@@ -866,11 +989,17 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_types_are_refused() {
-        let e = serde_json::from_value::<MonitorConfig>(json!({"name": "a", "type": "http", "urll": "http://x"})).unwrap_err();
+        let e = serde_json::from_value::<MonitorConfig>(
+            json!({"name": "a", "type": "http", "urll": "http://x"}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("urll"), "{e}");
         let r = cfg(json!({"name": "a", "type": "ftp"})).build();
         assert_eq!(fields(r), ["type"]);
-        let e = serde_json::from_value::<MonitorConfig>(json!({"name": "a", "type": "http", "expect": {"stats": 200}})).unwrap_err();
+        let e = serde_json::from_value::<MonitorConfig>(
+            json!({"name": "a", "type": "http", "expect": {"stats": 200}}),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("stats"), "{e}");
     }
 
@@ -882,8 +1011,11 @@ mod tests {
 
     #[test]
     fn serialisation_roundtrips() {
-        let c = cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": "2xx", "json": [{"path": "$.ok", "equals": true}]}}));
-        let back: MonitorConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+        let c = cfg(
+            json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": "2xx", "json": [{"path": "$.ok", "equals": true}]}}),
+        );
+        let back: MonitorConfig =
+            serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
         assert_eq!(back, c);
     }
 }

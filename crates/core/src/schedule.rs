@@ -22,14 +22,18 @@ pub fn stable_offset(id: MonitorId, interval: Duration) -> Duration {
 }
 
 fn interval_ms(interval: Duration) -> u64 {
-    u64::try_from(interval.as_millis()).unwrap_or(u64::MAX).max(1)
+    u64::try_from(interval.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
 }
 
 /// The first slot strictly after `after`: the smallest `t > after` such that
 /// `t ≡ offset (mod interval)` in epoch milliseconds.
 pub fn next_due(after: Timestamp, interval: Duration, offset: Duration) -> Timestamp {
     let iv = i64::try_from(interval_ms(interval)).unwrap_or(i64::MAX);
-    let off = i64::try_from(offset.as_millis()).unwrap_or(0).rem_euclid(iv);
+    let off = i64::try_from(offset.as_millis())
+        .unwrap_or(0)
+        .rem_euclid(iv);
     let a = after.as_millisecond();
     // slot index k such that k*iv + off > a
     let k = (a - off).div_euclid(iv) + 1;
@@ -48,7 +52,9 @@ mod tests {
         let iv = Duration::from_secs(60);
         let mut buckets = [0u32; 6];
         for i in 0..6000u128 {
-            let id = MonitorId::from_uuid(Uuid::from_u128(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834)));
+            let id = MonitorId::from_uuid(Uuid::from_u128(
+                i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834),
+            ));
             let o = stable_offset(id, iv);
             buckets[(o.as_secs() / 10) as usize] += 1;
         }

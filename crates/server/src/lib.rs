@@ -1,1 +1,212 @@
-//! placeholder
+//! Vigilmon's control plane: the HTTP API, the scheduler and built-in probe, the
+//! recorder that turns check results into state, retention and metrics.
+//!
+//! The binary opens the store and binds the socket; [`run`] takes both (the caller
+//! binds, so tests use port 0) and serves until the shutdown token is cancelled, then
+//! stops the scheduler, waits for checks in flight, writes the last results and
+//! returns.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod metrics;
+pub mod recorder;
+pub mod retention;
+pub mod scheduler;
+pub mod sync;
+mod web;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use jiff::Timestamp;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+use vigilmon_core::{MonitorId, MonitorSpec, RegionName};
+use vigilmon_probe::{ProbeOptions, Prober};
+use vigilmon_store::Store;
+
+use clock::SharedClock;
+use recorder::RecorderHandle;
+use scheduler::{CheckExecutor, SchedulerConfig, SchedulerHandle};
+
+/// Everything the server needs besides the store and the socket.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Base URL for links (and, later, ping URLs).
+    pub public_url: String,
+    /// The built-in probe's settings, including its region name.
+    pub probe: ProbeOptions,
+    /// Most checks in flight at once.
+    pub concurrency: usize,
+    /// How long raw check results are kept.
+    pub retention_raw: Duration,
+    /// How often retention runs.
+    pub retention_every: Duration,
+    pub clock: SharedClock,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("storage: {0}")]
+    Store(#[from] vigilmon_store::StoreError),
+    #[error("probe setup: {0}")]
+    Probe(String),
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shared state of the HTTP handlers. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    prober: Prober,
+    scheduler: SchedulerHandle,
+    recorder: RecorderHandle,
+    metrics: PrometheusHandle,
+    clock: SharedClock,
+    public_url: String,
+}
+
+impl AppState {
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    pub fn prober(&self) -> &Prober {
+        &self.inner.prober
+    }
+    pub fn scheduler(&self) -> &SchedulerHandle {
+        &self.inner.scheduler
+    }
+    pub fn recorder(&self) -> &RecorderHandle {
+        &self.inner.recorder
+    }
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+    pub fn region(&self) -> &RegionName {
+        self.inner.prober.region()
+    }
+}
+
+/// The production check: probe from this server's region, then record.
+struct ProbeAndRecord {
+    prober: Prober,
+    recorder: RecorderHandle,
+}
+
+impl CheckExecutor for ProbeAndRecord {
+    fn execute(
+        &self,
+        id: MonitorId,
+        spec: Arc<MonitorSpec>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        let prober = self.prober.clone();
+        let recorder = self.recorder.clone();
+        Box::pin(async move {
+            let result = prober.check(&spec.check, spec.timeout).await;
+            recorder.submit(id, spec, result).await;
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    api::router()
+        .merge(web::router())
+        .layer(axum::extract::DefaultBodyLimit::max(
+            api::extract::MAX_BODY_BYTES,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Runs the server on `listener` until `shutdown` is cancelled, then shuts down in
+/// order: stop accepting, stop scheduling, finish checks in flight, write the last
+/// results, close the store.
+pub async fn run(
+    listener: TcpListener,
+    store: Store,
+    opts: ServerOptions,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let metrics = metrics::install();
+    let prober = Prober::new(opts.probe.clone()).map_err(|e| ServerError::Probe(e.to_string()))?;
+    let (recorder, recorder_task) = recorder::start(store.clone()).await?;
+
+    let mut initial = Vec::new();
+    for rec in store.list_monitors().await? {
+        match rec.config.build() {
+            Ok(spec) => initial.push((rec.id, Arc::new(spec))),
+            Err(errs) => error!(
+                message = "stored monitor is invalid and will not run",
+                monitor_id = %rec.id,
+                name = %rec.config.name,
+                error = %errs.first().map(ToString::to_string).unwrap_or_default()
+            ),
+        }
+    }
+    info!(message = "scheduling monitors", count = initial.len(), region = %prober.region());
+    let executor = Arc::new(ProbeAndRecord {
+        prober: prober.clone(),
+        recorder: recorder.clone(),
+    });
+    let stop_scheduling = shutdown.child_token();
+    let (scheduler, scheduler_task) = scheduler::start(
+        initial,
+        executor,
+        opts.clock.clone(),
+        SchedulerConfig {
+            concurrency: opts.concurrency,
+        },
+        stop_scheduling.clone(),
+    );
+    let retention_task = tokio::spawn(retention::run(
+        store.clone(),
+        opts.clock.clone(),
+        opts.retention_raw,
+        opts.retention_every,
+        shutdown.child_token(),
+    ));
+
+    let state = AppState {
+        inner: Arc::new(Inner {
+            store: store.clone(),
+            prober,
+            scheduler,
+            recorder,
+            metrics,
+            clock: opts.clock.clone(),
+            public_url: opts.public_url.clone(),
+        }),
+    };
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await;
+    info!(message = "shutting down: finishing checks in flight and writing the last results");
+    stop_scheduling.cancel();
+    let _ = scheduler_task.await;
+    let _ = retention_task.await;
+    // Every recorder handle is gone once the scheduler and the app are: the recorder
+    // drains its queue, writes, and ends.
+    let _ = recorder_task.await;
+    store.close().await;
+    info!(message = "stopped");
+    served.map_err(ServerError::from)
+}

@@ -1,1 +1,179 @@
-//! placeholder
+//! Vigilmon's persistence: one [`Store`] over embedded SQLite or PostgreSQL.
+//!
+//! The store keeps monitors (their raw [`MonitorConfig`](vigilmon_core::MonitorConfig)
+//! as JSON, plus the state derived from their checks), per-region state, the history of
+//! check results, users and API tokens.
+//!
+//! Design:
+//! - [`Store`] wraps either a SQLite or a PostgreSQL connection pool. Every query is
+//!   written once, inside the private `with_pool!` macro, which expands the same body
+//!   for both pools: the SQL text and the row decoding are type-checked against each
+//!   backend's driver. Placeholders are `$1, $2, …`, which both backends accept.
+//! - Timestamps are stored as epoch milliseconds (`BIGINT`), ids as UUIDs (a `BLOB` on
+//!   SQLite, `UUID` on PostgreSQL), JSON as `TEXT` on SQLite and `JSONB` on PostgreSQL.
+//! - The schema is versioned: `migrations/<backend>/NNNN_*.sql`, one file per backend
+//!   per change with the same version numbers, embedded in the binary and applied when
+//!   the store is opened.
+//! - A stored row that cannot be decoded is reported as [`StoreError::Corrupt`], naming
+//!   the column; the store never panics on bad data.
+
+/// Runs `$body` with `$pool` bound to the backend's pool, once per backend.
+///
+/// The body is duplicated by the macro, so the same SQL and the same decoding code are
+/// compiled (and type-checked) against both drivers. The body may use `?` and
+/// `.await`; it is inlined into the calling `async fn`.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:block) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+
+mod auth;
+mod codec;
+mod error;
+mod migrations;
+mod monitors;
+mod records;
+mod results;
+
+use std::path::Path;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use error::StoreError;
+pub use records::{
+    DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,
+    RegionStateRecord, ResultFilter, StoredResult, TokenRecord, UserRecord,
+};
+
+/// Name of the SQLite database file inside the data directory.
+pub const SQLITE_FILE_NAME: &str = "vigilmon.db";
+
+/// Connections in the SQLite pool. SQLite serialises writers anyway; a few connections
+/// let reads proceed next to a write (WAL mode).
+const SQLITE_POOL_SIZE: u32 = 4;
+
+/// Connections in the PostgreSQL pool.
+const POSTGRES_POOL_SIZE: u32 = 10;
+
+/// How long to wait for a pooled connection before giving up.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a SQLite connection waits for a lock held by another connection.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The persistence handle. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// The connection pool of the configured backend.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating it if needed) the SQLite database `vigilmon.db` in `data_dir`,
+    /// creating the directory too, and applies pending migrations.
+    ///
+    /// Every connection runs in WAL mode with foreign keys enforced and a 5 s busy
+    /// timeout.
+    pub async fn open_sqlite(data_dir: &Path) -> Result<Store, StoreError> {
+        tokio::fs::create_dir_all(data_dir)
+            .await
+            .map_err(|source| StoreError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(SQLITE_FILE_NAME))
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // Durability trade-off: with WAL, `synchronous=NORMAL` does not fsync on every
+            // commit, only at checkpoints. A process crash loses nothing (committed
+            // transactions are in the WAL file, which the OS holds); a power cut or
+            // kernel crash can lose the last few transactions, but never corrupts the
+            // database. For an uptime monitor losing a few seconds of check results on
+            // power loss is acceptable, and it saves an fsync per recorded batch.
+            .synchronous(SqliteSynchronous::Normal)
+            // Set on every connection the pool opens, so ON DELETE CASCADE always holds.
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(SQLITE_POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        let migrator = migrations::sqlite();
+        if let Err(e) = migrator.run(&pool).await {
+            pool.close().await;
+            return Err(e.into());
+        }
+        tracing::debug!(dir = %data_dir.display(), "opened sqlite store");
+        Ok(Store {
+            backend: Backend::Sqlite(pool),
+        })
+    }
+
+    /// Connects to PostgreSQL at `url` (`postgres://user:password@host:port/database`)
+    /// and applies pending migrations. The database must exist.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await?;
+        let migrator = migrations::postgres();
+        if let Err(e) = migrator.run(&pool).await {
+            pool.close().await;
+            return Err(e.into());
+        }
+        tracing::debug!("opened postgres store");
+        Ok(Store {
+            backend: Backend::Postgres(pool),
+        })
+    }
+
+    /// The backend's name: `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes the pool: new queries fail, and this waits for the in-flight ones to
+    /// finish and their connections to close.
+    pub async fn close(&self) {
+        with_pool!(self, pool => { pool.close().await })
+    }
+
+    /// Checks that the database answers (`SELECT 1`), for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

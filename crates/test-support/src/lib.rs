@@ -1,1 +1,394 @@
-//! placeholder
+//! Helpers for Vigilmon's integration tests: run the real `vigilmon` binary on a free
+//! port, a fresh PostgreSQL database per test, a local HTTP target whose answer the
+//! test controls, and waiting for conditions with a deadline (never fixed sleeps).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Base URL of the PostgreSQL server used by tests (`VIGILMON_TEST_PG_URL` overrides).
+pub fn pg_admin_url() -> String {
+    std::env::var("VIGILMON_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A PostgreSQL database created for one test and dropped afterwards.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// Creates a fresh, empty database. Panics with a clear message when PostgreSQL
+    /// cannot be reached: the tests need it (`.ci/run` starts it).
+    pub async fn create() -> PgDatabase {
+        use sqlx::Connection;
+        let admin = pg_admin_url();
+        let name = format!("vigilmon_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is needed for this test at {admin}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        let _ = conn.close().await;
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(b, _)| b)
+            .to_owned();
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside any async context guarantee: use a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut c)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Which store a server under test uses.
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a server's data lives; keeps the temp dir or database alive.
+pub struct StoreFixture {
+    pub dir: tempfile::TempDir,
+    pub pg: Option<PgDatabase>,
+}
+
+impl StoreFixture {
+    pub async fn new(backend: Backend) -> StoreFixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await),
+        };
+        StoreFixture { dir, pg }
+    }
+
+    /// The flags that point `vigilmon` at this store.
+    pub fn args(&self) -> Vec<String> {
+        match &self.pg {
+            Some(pg) => vec!["--database-url".into(), pg.url.clone()],
+            None => vec![
+                "--data-dir".into(),
+                self.dir.path().join("data").display().to_string(),
+            ],
+        }
+    }
+}
+
+/// Runs `vigilmon` with arguments and returns (status code, stdout, stderr).
+pub fn run_cli(bin: &Path, args: &[String], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("VIGILMON_LOG", "warn")
+        .spawn()
+        .expect("spawn vigilmon");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().expect("wait vigilmon");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A running `vigilmon serve`, killed when dropped.
+pub struct Server {
+    pub url: String,
+    pub token: String,
+    child: Child,
+    pub log: PathBuf,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    /// Creates a write token, starts `vigilmon serve` on a free port with `extra` flags,
+    /// and waits until it prints its URL.
+    pub fn start(bin: &Path, store: &StoreFixture, extra: &[String]) -> Server {
+        let mut args = vec![
+            "token".into(),
+            "create".into(),
+            "--name".into(),
+            "test".into(),
+            "--scope".into(),
+            "write".into(),
+        ];
+        args.extend(store.args());
+        let (code, out, err) = run_cli(bin, &args, None);
+        assert_eq!(code, 0, "token create failed: {out}{err}");
+        let token = out.lines().last().expect("token line").trim().to_owned();
+        Self::start_with_token(bin, store, extra, token)
+    }
+
+    /// Starts `vigilmon serve` with an existing token.
+    pub fn start_with_token(
+        bin: &Path,
+        store: &StoreFixture,
+        extra: &[String],
+        token: String,
+    ) -> Server {
+        let log = store
+            .dir
+            .path()
+            .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+        args.extend(store.args());
+        args.extend(extra.iter().cloned());
+        let mut child = Command::new(bin)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .env(
+                "VIGILMON_LOG",
+                std::env::var("VIGILMON_LOG").unwrap_or_else(|_| "info".into()),
+            )
+            .spawn()
+            .expect("spawn vigilmon serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        Server {
+            url,
+            token,
+            child,
+            log,
+            client: reqwest::Client::new(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        None
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A request to the API with the server's token.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.token)
+    }
+
+    /// GET an API path and return (status, JSON body).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .api(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// POST JSON to an API path and return (status, JSON body).
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .api(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::env::var("TEST_LOG").is_ok() {
+            eprintln!("--- server log ---\n{}", self.logs());
+        }
+    }
+}
+
+/// A local HTTP target whose status code and delay the test sets. It counts requests
+/// and remembers the last request's headers.
+pub struct Target {
+    pub url: String,
+    status: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+    hits: Arc<AtomicU64>,
+    last_headers: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Target {
+    /// Starts the target on 127.0.0.1 (answers 200 `{"status":"ok"}` at first).
+    pub async fn start() -> Target {
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode};
+        #[derive(Clone)]
+        struct St {
+            status: Arc<AtomicU16>,
+            delay_ms: Arc<AtomicU64>,
+            hits: Arc<AtomicU64>,
+            last_headers: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+        }
+        async fn handle(State(st): State<St>, headers: HeaderMap) -> (StatusCode, String) {
+            st.hits.fetch_add(1, Ordering::SeqCst);
+            *st.last_headers.lock().unwrap() = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                .collect();
+            let delay = st.delay_ms.load(Ordering::SeqCst);
+            if delay > 0 {
+                tokio::time::sleep(Duration::from_millis(delay)).await;
+            }
+            let code = st.status.load(Ordering::SeqCst);
+            let body = if code == 200 {
+                r#"{"status":"ok"}"#
+            } else {
+                r#"{"status":"failing"}"#
+            };
+            (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body.to_owned(),
+            )
+        }
+        let st = St {
+            status: Arc::new(AtomicU16::new(200)),
+            delay_ms: Arc::new(AtomicU64::new(0)),
+            hits: Arc::new(AtomicU64::new(0)),
+            last_headers: Arc::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind target");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new().fallback(handle).with_state(st.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Target {
+            url: format!("http://{addr}"),
+            status: st.status,
+            delay_ms: st.delay_ms,
+            hits: st.hits,
+            last_headers: st.last_headers,
+            _task: task,
+        }
+    }
+
+    pub fn set_status(&self, code: u16) {
+        self.status.store(code, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, d: Duration) {
+        self.delay_ms.store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn hits(&self) -> u64 {
+        self.hits.load(Ordering::SeqCst)
+    }
+
+    /// The value of a header in the last request received.
+    pub fn last_header(&self, name: &str) -> Option<String> {
+        self.last_headers
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics after `within` with `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, within: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {within:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,1 +1,142 @@
-fn main() {}
+//! The `vigilmon` binary: command-line interface, configuration loading, telemetry.
+//!
+//! Architecture invariant: this is the only crate that decides which store backend is
+//! in use (SQLite under `--data-dir`, or PostgreSQL with `--database-url`).
+
+mod admin;
+mod check;
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit codes, documented for scripts.
+pub mod exit {
+    /// Success (for `check`: the target passed).
+    pub const OK: u8 = 0;
+    /// Failure (for `check`: the target failed; for `validate`: the file has errors).
+    pub const FAILED: u8 = 1;
+    /// Usage error: bad flags or arguments.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "vigilmon",
+    version,
+    about = "Self-hostable uptime and heartbeat monitoring"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server: API, scheduler and built-in probe.
+    Serve(serve::ServeArgs),
+    /// Probe a target once from this machine and print what was found.
+    Check(check::CheckArgs),
+    /// Check a config file; errors name the file, line and field.
+    Validate {
+        /// The config file.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// Print the annotated example configuration.
+    ExampleConfig,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: admin::UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+}
+
+/// Where the store is: the same flags as `serve`, so that admin commands work on the
+/// server's data.
+#[derive(Args, Clone, Debug)]
+pub struct StoreArgs {
+    /// Config file (its `server.data_dir` / `server.database_url` are used).
+    #[arg(long, env = "VIGILMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded SQLite database [default: ./vigilmon-data].
+    #[arg(long, env = "VIGILMON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); replaces the embedded SQLite database.
+    #[arg(long, env = "VIGILMON_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await.map(|()| exit::OK),
+            Command::Check(args) => check::run(args).await,
+            Command::Validate { file } => Ok(validate(&file)),
+            Command::ExampleConfig => {
+                print!("{}", config::EXAMPLE);
+                Ok(exit::OK)
+            }
+            Command::User { command } => admin::user(command).await.map(|()| exit::OK),
+            Command::Token { command } => admin::token(command).await.map(|()| exit::OK),
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::FAILED)
+        }
+    }
+}
+
+fn validate(file: &std::path::Path) -> u8 {
+    match config::load(file) {
+        Ok(c) => {
+            println!("{}: ok ({} monitors)", file.display(), c.monitors.len());
+            exit::OK
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{} error(s)", errors.len());
+            exit::FAILED
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("VIGILMON_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,hyper=warn"));
+    let json = std::env::var("VIGILMON_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

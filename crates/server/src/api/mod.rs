@@ -1,0 +1,72 @@
+//! The REST API under `/api/v1`: JSON in and out, bearer tokens, errors in one shape,
+//! and an OpenAPI document generated from the handlers' annotations.
+
+pub mod error;
+pub mod extract;
+pub mod monitors;
+pub mod views;
+
+use axum::Json;
+use axum::Router;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+use crate::AppState;
+use crate::auth::Scope;
+use extract::Caller;
+
+/// The OpenAPI description of the API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Vigilmon API", description = "Monitors, their states and check results."),
+    paths(
+        monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
+        monitors::pause, monitors::resume, monitors::check_now, monitors::results,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "monitors", description = "HTTP and TCP monitors"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi(caller: Caller) -> Result<Json<utoipa::openapi::OpenApi>, error::ApiError> {
+    caller.require(Scope::Read)?;
+    Ok(Json(ApiDoc::openapi()))
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::NotFound("no such API endpoint".to_owned())
+}
+
+/// The `/api/v1` routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route(
+            "/api/v1/monitors",
+            get(monitors::list).post(monitors::create),
+        )
+        .route(
+            "/api/v1/monitors/{id}",
+            get(monitors::get)
+                .patch(monitors::patch)
+                .delete(monitors::delete),
+        )
+        .route("/api/v1/monitors/{id}/pause", post(monitors::pause))
+        .route("/api/v1/monitors/{id}/resume", post(monitors::resume))
+        .route("/api/v1/monitors/{id}/check-now", post(monitors::check_now))
+        .route("/api/v1/monitors/{id}/results", get(monitors::results))
+        .route("/api/v1/{*rest}", axum::routing::any(not_found))
+}

@@ -1,0 +1,372 @@
+//! `/api/v1/monitors`: create, read, change, pause, resume, delete, check now, results.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use uuid::Uuid;
+use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, RegionName};
+use vigilmon_store::{MonitorRecord, MonitorSource, ResultFilter};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Caller};
+use super::views::{
+    CheckNowView, MonitorList, MonitorView, REDACTED, ResultList, ResultView, is_secret_header,
+};
+use crate::AppState;
+use crate::auth::Scope;
+
+fn parse_id(raw: &str) -> Result<MonitorId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no monitor with id {raw:?}")))
+}
+
+async fn load(st: &AppState, id: MonitorId) -> Result<MonitorRecord, ApiError> {
+    st.store()
+        .get_monitor(id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no monitor with id {id}")))
+}
+
+async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError> {
+    let regions = st.store().region_states(rec.id).await?;
+    Ok(MonitorView::new(rec, regions))
+}
+
+fn build(config: &MonitorConfig) -> Result<MonitorSpec, ApiError> {
+    config.build().map_err(ApiError::Invalid)
+}
+
+fn refuse_file_managed(rec: &MonitorRecord) -> Result<(), ApiError> {
+    if rec.source == MonitorSource::File {
+        return Err(ApiError::Conflict {
+            code: "managed_by_config",
+            message: format!(
+                "monitor {:?} is declared in the config file; change it there (pause and resume work here)",
+                rec.config.name
+            ),
+            field: None,
+        });
+    }
+    Ok(())
+}
+
+/// List every monitor with its current state per region.
+#[utoipa::path(get, path = "/api/v1/monitors", tag = "monitors",
+    responses((status = 200, body = MonitorList), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<MonitorList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let mut regions: HashMap<MonitorId, Vec<_>> = HashMap::new();
+    for (id, r) in st.store().all_region_states().await? {
+        regions.entry(id).or_default().push(r);
+    }
+    let monitors = st
+        .store()
+        .list_monitors()
+        .await?
+        .into_iter()
+        .map(|rec| {
+            let rs = regions.remove(&rec.id).unwrap_or_default();
+            MonitorView::new(rec, rs)
+        })
+        .collect();
+    Ok(Json(MonitorList { monitors }))
+}
+
+/// Create a monitor from the same fields as the config file.
+#[utoipa::path(post, path = "/api/v1/monitors", tag = "monitors", request_body = MonitorConfig,
+    responses((status = 201, body = MonitorView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(mut config): ApiJson<MonitorConfig>,
+) -> Result<(StatusCode, Json<MonitorView>), ApiError> {
+    caller.require(Scope::Write)?;
+    let spec = build(&config)?;
+    config.name = spec.name.clone();
+    let id = MonitorId::from_uuid(Uuid::now_v7());
+    let rec = st
+        .store()
+        .create_monitor(id, &config, MonitorSource::Api, st.now())
+        .await?;
+    st.scheduler().upsert(id, Arc::new(spec));
+    Ok((StatusCode::CREATED, Json(MonitorView::new(rec, Vec::new()))))
+}
+
+/// One monitor.
+#[utoipa::path(get, path = "/api/v1/monitors/{id}", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, body = MonitorView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MonitorView>, ApiError> {
+    caller.require(Scope::Read)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    Ok(Json(view(&st, rec).await?))
+}
+
+/// Change a monitor: a JSON merge patch (RFC 7396) of the config fields; `null`
+/// removes a field.
+#[utoipa::path(patch, path = "/api/v1/monitors/{id}", tag = "monitors", request_body = Object,
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, body = MonitorView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<Value>,
+) -> Result<Json<MonitorView>, ApiError> {
+    caller.require(Scope::Write)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    refuse_file_managed(&rec)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_request(
+            "a PATCH body is a JSON object of the fields to change",
+            None,
+        ));
+    }
+    let mut doc =
+        serde_json::to_value(&rec.config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    merge_patch(&mut doc, &patch);
+    keep_redacted_headers(&mut doc, &rec.config);
+    let mut config: MonitorConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
+        let field = e.path().to_string();
+        ApiError::bad_request(format!("{field}: {}", e.inner()), Some(field))
+    })?;
+    let spec = build(&config)?;
+    config.name = spec.name.clone();
+    let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
+    st.recorder().reload(rec.id).await;
+    st.scheduler().upsert(rec.id, Arc::new(spec));
+    Ok(Json(view(&st, updated).await?))
+}
+
+/// A header value sent back as the redaction mask keeps the stored secret.
+fn keep_redacted_headers(doc: &mut Value, old: &MonitorConfig) {
+    let Some(headers) = doc.get_mut("headers").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (k, v) in headers.iter_mut() {
+        if is_secret_header(k)
+            && v.as_str() == Some(REDACTED)
+            && let Some(orig) = old.headers.as_ref().and_then(|h| h.get(k))
+        {
+            *v = Value::String(orig.clone());
+        }
+    }
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+/// Delete a monitor and its results.
+#[utoipa::path(delete, path = "/api/v1/monitors/{id}", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    refuse_file_managed(&rec)?;
+    if !st.store().delete_monitor(rec.id).await? {
+        return Err(ApiError::NotFound(format!("no monitor with id {}", rec.id)));
+    }
+    st.scheduler().remove(rec.id);
+    st.recorder().reload(rec.id).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_paused(st: &AppState, id: &str, paused: bool) -> Result<Json<MonitorView>, ApiError> {
+    let rec = load(st, parse_id(id)?).await?;
+    let mut config = rec.config.clone();
+    config.paused = paused;
+    let spec = build(&config)?;
+    let updated = if rec.config.paused == paused {
+        rec
+    } else {
+        let u = st.store().update_monitor(rec.id, &config, st.now()).await?;
+        st.recorder().reload(u.id).await;
+        u
+    };
+    st.scheduler().upsert(updated.id, Arc::new(spec));
+    Ok(Json(view(st, updated).await?))
+}
+
+/// Stop checking a monitor (no checks, no alerts).
+#[utoipa::path(post, path = "/api/v1/monitors/{id}/pause", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, body = MonitorView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn pause(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MonitorView>, ApiError> {
+    caller.require(Scope::Write)?;
+    set_paused(&st, &id, true).await
+}
+
+/// Resume a paused monitor; it starts again from `pending`.
+#[utoipa::path(post, path = "/api/v1/monitors/{id}/resume", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, body = MonitorView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn resume(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<MonitorView>, ApiError> {
+    caller.require(Scope::Write)?;
+    set_paused(&st, &id, false).await
+}
+
+/// Run one check now from this server's region, store it, and return it.
+#[utoipa::path(post, path = "/api/v1/monitors/{id}/check-now", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id")),
+    responses((status = 200, body = CheckNowView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn check_now(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CheckNowView>, ApiError> {
+    caller.require(Scope::Write)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    let spec = Arc::new(rec.config.build().map_err(|e| {
+        ApiError::Internal(format!(
+            "stored monitor config is invalid: {}",
+            e.first().map(ToString::to_string).unwrap_or_default()
+        ))
+    })?);
+    let result = st.prober().check(&spec.check, spec.timeout).await;
+    let recorded = st
+        .recorder()
+        .submit_and_wait(rec.id, spec, result.clone())
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Json(CheckNowView {
+        result: ResultView::new(result, recorded.region_state),
+        state: recorded.monitor_state,
+    }))
+}
+
+/// Filters for the results list.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ResultsQuery {
+    /// Only this region.
+    pub region: Option<String>,
+    /// Only results at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only results before this time (RFC 3339).
+    pub until: Option<String>,
+    /// At most this many (1-1000, default 100), newest first.
+    pub limit: Option<String>,
+}
+
+fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    raw.map(|s| {
+        s.parse::<jiff::Timestamp>().map_err(|_| {
+            ApiError::bad_request(
+                format!("{field}: {s:?} is not an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+                Some(field.to_owned()),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// A monitor's check results, newest first.
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/results", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id"), ResultsQuery),
+    responses((status = 200, body = ResultList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn results(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<ResultsQuery>,
+) -> Result<Json<ResultList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    let region = q
+        .region
+        .as_deref()
+        .map(|r| {
+            RegionName::parse(r)
+                .map_err(|e| ApiError::bad_request(format!("region: {e}"), Some("region".into())))
+        })
+        .transpose()?;
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(l) => match l.parse::<u32>() {
+            Ok(n @ 1..=1000) => n,
+            _ => {
+                return Err(ApiError::bad_request(
+                    format!("limit: {l:?} must be a number from 1 to 1000"),
+                    Some("limit".into()),
+                ));
+            }
+        },
+    };
+    let filter = ResultFilter {
+        region,
+        since: parse_time("since", q.since.as_deref())?,
+        until: parse_time("until", q.until.as_deref())?,
+        limit,
+    };
+    let results = st.store().list_results(rec.id, &filter).await?;
+    Ok(Json(ResultList {
+        results: results.into_iter().map(ResultView::from).collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc7396() {
+        let mut doc = json!({"a": 1, "b": {"c": 2, "d": 3}, "e": [1]});
+        merge_patch(
+            &mut doc,
+            &json!({"a": null, "b": {"c": 5}, "e": [2], "f": "x"}),
+        );
+        assert_eq!(doc, json!({"b": {"c": 5, "d": 3}, "e": [2], "f": "x"}));
+    }
+}

@@ -1,0 +1,172 @@
+//! The JSON shapes the API returns. Field names are part of the contract
+//! (PRODUCT.md section 8): fields may be added, never renamed.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use uuid::Uuid;
+use vigilmon_core::{ErrorKind, MonitorConfig, MonitorState, Phases, Verdict};
+use vigilmon_store::{MonitorRecord, RegionStateRecord, StoredResult};
+
+/// Header values shown in place of secrets.
+pub const REDACTED: &str = "********";
+
+/// Headers whose values are credentials and never shown back.
+pub fn is_secret_header(name: &str) -> bool {
+    [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "x-api-key",
+        "api-key",
+        "x-auth-token",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+/// A monitor: its configuration fields (as sent), plus what Vigilmon knows about it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MonitorView {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub config: MonitorConfig,
+    pub state: MonitorState,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub state_changed_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_checked_at: Option<Timestamp>,
+    /// The state in each region that has checked it.
+    pub regions: Vec<RegionView>,
+    /// `file` for monitors declared in the config file, `api` otherwise.
+    pub source: &'static str,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+impl MonitorView {
+    pub fn new(rec: MonitorRecord, regions: Vec<RegionStateRecord>) -> Self {
+        let mut config = rec.config;
+        if let Some(h) = config.headers.as_mut() {
+            for (k, v) in h.iter_mut() {
+                if is_secret_header(k) {
+                    *v = REDACTED.to_owned();
+                }
+            }
+        }
+        Self {
+            id: rec.id.as_uuid(),
+            config,
+            state: rec.state,
+            state_changed_at: rec.state_changed_at,
+            last_checked_at: rec.last_checked_at,
+            regions: regions.into_iter().map(RegionView::from).collect(),
+            source: rec.source.as_str(),
+            created_at: rec.created_at,
+            updated_at: rec.updated_at,
+        }
+    }
+}
+
+/// A monitor's state in one region.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegionView {
+    pub region: String,
+    pub state: MonitorState,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub checked_at: Option<Timestamp>,
+    pub duration_ms: Option<u64>,
+    pub error_kind: Option<ErrorKind>,
+    /// The last failure or warning in words.
+    pub error: Option<String>,
+}
+
+impl From<RegionStateRecord> for RegionView {
+    fn from(r: RegionStateRecord) -> Self {
+        Self {
+            region: r.region.to_string(),
+            state: r.status.state,
+            checked_at: r.checked_at,
+            duration_ms: r.duration_ms,
+            error_kind: r.error_kind,
+            error: r.error,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MonitorList {
+    pub monitors: Vec<MonitorView>,
+}
+
+/// One check result.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResultView {
+    pub region: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub checked_at: Timestamp,
+    /// False when the check failed (degraded counts as ok).
+    pub ok: bool,
+    /// The region's state after this result.
+    pub state: MonitorState,
+    /// `up`, `degraded` or `down`.
+    pub verdict: &'static str,
+    pub duration_ms: u64,
+    pub phases: Phases,
+    pub status_code: Option<u16>,
+    pub error_kind: Option<ErrorKind>,
+    /// The failure (or warning) in words.
+    pub error: Option<String>,
+    pub body_excerpt: Option<String>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cert_expires_at: Option<Timestamp>,
+    pub remote_addr: Option<String>,
+}
+
+impl From<StoredResult> for ResultView {
+    fn from(s: StoredResult) -> Self {
+        Self::new(s.result, s.state)
+    }
+}
+
+impl ResultView {
+    pub fn new(r: vigilmon_core::CheckResult, state: MonitorState) -> Self {
+        Self {
+            region: r.region.to_string(),
+            checked_at: r.checked_at,
+            ok: r.verdict.is_ok(),
+            state,
+            verdict: verdict_name(&r.verdict),
+            duration_ms: r.duration_ms,
+            phases: r.phases,
+            status_code: r.status_code,
+            error_kind: r.verdict.error_kind(),
+            error: r.verdict.message().map(str::to_owned),
+            body_excerpt: r.body_excerpt,
+            cert_expires_at: r.cert_expires_at,
+            remote_addr: r.remote_addr,
+        }
+    }
+}
+
+pub fn verdict_name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Up => "up",
+        Verdict::Degraded { .. } => "degraded",
+        Verdict::Down { .. } => "down",
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ResultList {
+    pub results: Vec<ResultView>,
+}
+
+/// The answer to "check now": the result and the states it led to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CheckNowView {
+    pub result: ResultView,
+    /// The monitor's state after this check.
+    pub state: MonitorState,
+}

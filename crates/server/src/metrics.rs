@@ -1,0 +1,114 @@
+//! Prometheus metrics: names, labels and the recorder behind `GET /metrics`.
+//!
+//! Naming rule: `vigilmon_` prefix, counters end in `_total`, durations in seconds;
+//! labels have few distinct values (monitor, region, result), never free text.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use vigilmon_core::{CheckResult, MonitorId, MonitorState};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the process-wide metrics recorder (once) and returns its handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("_seconds".into()),
+                    &[
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                    ],
+                )
+                .expect("static bucket list is not empty");
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (tests that build several
+            // servers in one process): the handle still renders this one's data only
+            // when it is the installed one, which is what production needs.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "vigilmon_checks_total",
+        "Checks run, by monitor, region and result"
+    );
+    metrics::describe_histogram!(
+        "vigilmon_check_duration_seconds",
+        "Wall time of each check, by monitor and region"
+    );
+    metrics::describe_gauge!(
+        "vigilmon_monitor_up",
+        "1 when the monitor is up or degraded in the region, 0 when down, -1 while pending"
+    );
+    metrics::describe_histogram!(
+        "vigilmon_scheduler_lag_seconds",
+        "How late checks started compared with their due time"
+    );
+    metrics::describe_gauge!(
+        "vigilmon_scheduled_monitors",
+        "Monitors the scheduler is running"
+    );
+    metrics::describe_counter!("vigilmon_results_written_total", "Check results stored");
+    metrics::describe_counter!(
+        "vigilmon_result_write_errors_total",
+        "Check results that could not be stored"
+    );
+    metrics::describe_counter!(
+        "vigilmon_results_expired_total",
+        "Raw check results deleted by retention"
+    );
+}
+
+pub(crate) fn record_check(
+    id: MonitorId,
+    name: &str,
+    result: &CheckResult,
+    region_state: MonitorState,
+) {
+    let monitor_id = id.to_string();
+    let region = result.region.to_string();
+    let res = match &result.verdict {
+        vigilmon_core::Verdict::Up => "up",
+        vigilmon_core::Verdict::Degraded { .. } => "degraded",
+        vigilmon_core::Verdict::Down { .. } => "down",
+    };
+    counter!("vigilmon_checks_total", "monitor_id" => monitor_id.clone(), "monitor" => name.to_owned(), "region" => region.clone(), "result" => res)
+        .increment(1);
+    histogram!("vigilmon_check_duration_seconds", "monitor_id" => monitor_id.clone(), "monitor" => name.to_owned(), "region" => region.clone())
+        .record(result.duration_ms as f64 / 1000.0);
+    let up = match region_state {
+        MonitorState::Up | MonitorState::Degraded => 1.0,
+        MonitorState::Down => 0.0,
+        _ => -1.0,
+    };
+    gauge!("vigilmon_monitor_up", "monitor_id" => monitor_id, "monitor" => name.to_owned(), "region" => region).set(up);
+}
+
+pub(crate) fn scheduler_lag(lag: Duration) {
+    histogram!("vigilmon_scheduler_lag_seconds").record(lag.as_secs_f64());
+}
+
+pub(crate) fn scheduled_monitors(n: usize) {
+    gauge!("vigilmon_scheduled_monitors").set(n as f64);
+}
+
+pub(crate) fn results_written(n: usize) {
+    counter!("vigilmon_results_written_total").increment(n as u64);
+}
+
+pub(crate) fn result_write_failed(n: usize) {
+    counter!("vigilmon_result_write_errors_total").increment(n as u64);
+}
+
+pub(crate) fn results_expired(n: u64) {
+    counter!("vigilmon_results_expired_total").increment(n);
+}

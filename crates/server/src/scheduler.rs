@@ -1,0 +1,362 @@
+//! The scheduler: runs each active monitor once per interval, at its stable offset.
+//!
+//! Deadline-driven: one task keeps the due times in an ordered set, sleeps until the
+//! earliest, and is woken early by commands when monitors are created, changed,
+//! paused or deleted. Checks run on their own tasks, at most `concurrency` at once
+//! (a semaphore), so a slow target delays nothing else.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+use vigilmon_core::schedule::{next_due, stable_offset};
+use vigilmon_core::{MonitorId, MonitorSpec};
+
+use crate::clock::SharedClock;
+use crate::metrics;
+
+/// Runs one check of one monitor (probe + record in production; a recorder of calls in
+/// tests).
+pub trait CheckExecutor: Send + Sync + 'static {
+    fn execute(
+        &self,
+        id: MonitorId,
+        spec: Arc<MonitorSpec>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+}
+
+enum Command {
+    /// Schedule (or reschedule) a monitor. Paused monitors are removed instead.
+    Upsert(MonitorId, Arc<MonitorSpec>),
+    Remove(MonitorId),
+}
+
+/// Tells the scheduler about changed monitors. Cheap to clone.
+#[derive(Clone)]
+pub struct SchedulerHandle {
+    tx: mpsc::UnboundedSender<Command>,
+}
+
+impl SchedulerHandle {
+    /// The monitor was created or changed (a paused monitor is unscheduled).
+    pub fn upsert(&self, id: MonitorId, spec: Arc<MonitorSpec>) {
+        let _ = self.tx.send(Command::Upsert(id, spec));
+    }
+
+    /// The monitor was deleted.
+    pub fn remove(&self, id: MonitorId) {
+        let _ = self.tx.send(Command::Remove(id));
+    }
+}
+
+struct Entry {
+    spec: Arc<MonitorSpec>,
+    due_ms: i64,
+}
+
+/// Scheduler settings.
+#[derive(Clone)]
+pub struct SchedulerConfig {
+    /// Most checks in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self { concurrency: 256 }
+    }
+}
+
+/// Starts the scheduler with an initial set of monitors. It stops when `shutdown` is
+/// cancelled; the returned task ends once checks in flight have finished.
+pub fn start(
+    initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
+    executor: Arc<dyn CheckExecutor>,
+    clock: SharedClock,
+    config: SchedulerConfig,
+    shutdown: CancellationToken,
+) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let sched = Scheduler {
+        entries: HashMap::new(),
+        queue: BTreeSet::new(),
+        executor,
+        clock,
+        permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+        concurrency: config.concurrency.max(1),
+    };
+    let task = tokio::spawn(sched.run(initial, rx, shutdown));
+    (SchedulerHandle { tx }, task)
+}
+
+struct Scheduler {
+    entries: HashMap<MonitorId, Entry>,
+    queue: BTreeSet<(i64, MonitorId)>,
+    executor: Arc<dyn CheckExecutor>,
+    clock: SharedClock,
+    permits: Arc<Semaphore>,
+    concurrency: usize,
+}
+
+impl Scheduler {
+    async fn run(
+        mut self,
+        initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
+        mut rx: mpsc::UnboundedReceiver<Command>,
+        shutdown: CancellationToken,
+    ) {
+        for (id, spec) in initial {
+            self.upsert(id, spec);
+        }
+        loop {
+            let sleep_for = self.queue.first().map(|(due, _)| {
+                let now = self.clock.now().as_millisecond();
+                Duration::from_millis(u64::try_from(due - now).unwrap_or(0))
+            });
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    Some(Command::Upsert(id, spec)) => self.upsert(id, spec),
+                    Some(Command::Remove(id)) => self.remove(id),
+                    None => break,
+                },
+                () = sleep_or_forever(sleep_for) => self.run_due(),
+            }
+        }
+        // Wait for checks in flight: each holds a permit until it has been recorded.
+        let all = u32::try_from(self.concurrency).unwrap_or(u32::MAX);
+        let _ = self.permits.acquire_many(all).await;
+        debug!(message = "scheduler stopped");
+    }
+
+    fn upsert(&mut self, id: MonitorId, spec: Arc<MonitorSpec>) {
+        let previous = self.entries.remove(&id);
+        if let Some(prev) = &previous {
+            self.queue.remove(&(prev.due_ms, id));
+        }
+        if spec.paused {
+            metrics::scheduled_monitors(self.entries.len());
+            return;
+        }
+        let now = self.clock.now();
+        // A changed interval takes effect from now; an unchanged one keeps its slot.
+        let due = next_due(now, spec.interval, stable_offset(id, spec.interval)).as_millisecond();
+        self.queue.insert((due, id));
+        self.entries.insert(id, Entry { spec, due_ms: due });
+        metrics::scheduled_monitors(self.entries.len());
+    }
+
+    fn remove(&mut self, id: MonitorId) {
+        if let Some(prev) = self.entries.remove(&id) {
+            self.queue.remove(&(prev.due_ms, id));
+        }
+        metrics::scheduled_monitors(self.entries.len());
+    }
+
+    fn run_due(&mut self) {
+        let now = self.clock.now();
+        let now_ms = now.as_millisecond();
+        while let Some(&(due, id)) = self.queue.first() {
+            if due > now_ms {
+                break;
+            }
+            self.queue.pop_first();
+            let Some(entry) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            let spec = entry.spec.clone();
+            let lag_ms = now_ms - due;
+            metrics::scheduler_lag(Duration::from_millis(u64::try_from(lag_ms).unwrap_or(0)));
+            // Next slot strictly after now: a check that could not run on time is not
+            // run twice to catch up.
+            let next =
+                next_due(now, spec.interval, stable_offset(id, spec.interval)).as_millisecond();
+            entry.due_ms = next;
+            self.queue.insert((next, id));
+
+            let permits = self.permits.clone();
+            let executor = self.executor.clone();
+            tokio::spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
+                executor.execute(id, spec).await;
+            });
+        }
+    }
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::TokioClock;
+    use jiff::Timestamp;
+    use std::sync::Mutex;
+    use vigilmon_core::MonitorConfig;
+
+    #[derive(Default)]
+    struct Calls(Mutex<Vec<(MonitorId, i64)>>);
+
+    struct Recording {
+        calls: Arc<Calls>,
+        clock: SharedClock,
+    }
+
+    impl CheckExecutor for Recording {
+        fn execute(
+            &self,
+            id: MonitorId,
+            _spec: Arc<MonitorSpec>,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            let t = self.clock.now().as_millisecond();
+            self.calls.0.lock().unwrap().push((id, t));
+            Box::pin(async {})
+        }
+    }
+
+    fn spec(interval: &str, paused: bool) -> Arc<MonitorSpec> {
+        let c: MonitorConfig = serde_json::from_value(serde_json::json!({
+            "name": "m", "type": "tcp", "host": "127.0.0.1", "port": 1, "interval": interval, "paused": paused
+        }))
+        .unwrap();
+        Arc::new(c.build().unwrap())
+    }
+
+    fn id(n: u128) -> MonitorId {
+        MonitorId::from_uuid(uuid::Uuid::from_u128(
+            n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834),
+        ))
+    }
+
+    const T0: i64 = 1_800_000_000_000; // a whole minute
+
+    fn setup(
+        initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
+    ) -> (SchedulerHandle, Arc<Calls>, CancellationToken, SharedClock) {
+        let clock: SharedClock = Arc::new(TokioClock::starting_at(
+            Timestamp::from_millisecond(T0).unwrap(),
+        ));
+        let calls = Arc::new(Calls::default());
+        let exec = Arc::new(Recording {
+            calls: calls.clone(),
+            clock: clock.clone(),
+        });
+        let token = CancellationToken::new();
+        let (h, _task) = start(
+            initial,
+            exec,
+            clock.clone(),
+            SchedulerConfig::default(),
+            token.clone(),
+        );
+        (h, calls, token, clock)
+    }
+
+    async fn advance(d: Duration) {
+        // Advance in small steps so every timer that falls due fires at its time.
+        let step = Duration::from_millis(100);
+        let mut left = d;
+        while !left.is_zero() {
+            let s = left.min(step);
+            tokio::time::advance(s).await;
+            left -= s;
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_each_monitor_at_its_offset_once_per_interval() {
+        let ids: Vec<MonitorId> = (1..=5).map(id).collect();
+        let (_h, calls, _t, _c) = setup(ids.iter().map(|i| (*i, spec("10s", false))).collect());
+        advance(Duration::from_secs(30)).await;
+        let calls = calls.0.lock().unwrap().clone();
+        for i in &ids {
+            let times: Vec<i64> = calls
+                .iter()
+                .filter(|(c, _)| c == i)
+                .map(|(_, t)| *t)
+                .collect();
+            let off = stable_offset(*i, Duration::from_secs(10)).as_millis() as i64;
+            assert_eq!(times.len(), 3, "{i}: {times:?}");
+            for (k, t) in times.iter().enumerate() {
+                // fires at its slot, within the 100 ms advance step
+                let slot = T0 + off + if off == 0 { 10_000 } else { 0 } + 10_000 * k as i64;
+                assert!((slot..slot + 100).contains(t), "{i}: {t} vs slot {slot}");
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn picks_up_created_paused_and_deleted_monitors() {
+        let (h, calls, _t, _c) = setup(vec![]);
+        advance(Duration::from_secs(15)).await;
+        assert!(calls.0.lock().unwrap().is_empty());
+
+        h.upsert(id(1), spec("10s", false));
+        h.upsert(id(2), spec("10s", false));
+        advance(Duration::from_secs(10)).await;
+        assert_eq!(calls.0.lock().unwrap().len(), 2);
+
+        h.upsert(id(1), spec("10s", true)); // paused
+        h.remove(id(2));
+        advance(Duration::from_secs(30)).await;
+        assert_eq!(
+            calls.0.lock().unwrap().len(),
+            2,
+            "paused and deleted monitors must not run"
+        );
+
+        h.upsert(id(1), spec("20s", false)); // resumed with a new interval
+        advance(Duration::from_secs(40)).await;
+        assert_eq!(
+            calls
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(c, _)| *c == id(1))
+                .count(),
+            1 + 2
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn spreads_many_monitors_over_the_interval() {
+        let n = 600;
+        let (_h, calls, _t, _c) = setup((0..n).map(|i| (id(i + 10), spec("1m", false))).collect());
+        advance(Duration::from_secs(60)).await;
+        let calls = calls.0.lock().unwrap().clone();
+        assert_eq!(calls.len(), n as usize);
+        let mut per_10s = [0usize; 6];
+        for (_, t) in calls {
+            per_10s[(((t - T0 - 1) / 10_000).clamp(0, 5)) as usize] += 1;
+        }
+        for b in per_10s {
+            assert!(
+                (60..140).contains(&b),
+                "burst instead of spread: {per_10s:?}"
+            );
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stops_on_shutdown() {
+        let (_h, calls, token, _c) = setup(vec![(id(1), spec("10s", false))]);
+        token.cancel();
+        advance(Duration::from_secs(30)).await;
+        assert!(calls.0.lock().unwrap().is_empty());
+    }
+}

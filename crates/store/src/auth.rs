@@ -1,0 +1,201 @@
+//! Users and API tokens.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::codec::{Cols, Reader, ms, truncate_ms};
+use crate::error::unique_conflict;
+use crate::{Store, StoreError, TokenRecord, UserRecord};
+
+/// The stored form of an email: trimmed and lower-cased, so that lookups and the
+/// uniqueness rule ignore case (done here, not in SQL, as SQLite's `lower()` only folds
+/// ASCII while PostgreSQL's folds all of Unicode).
+fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+fn decode_user<R: Cols>(row: &R) -> Result<(UserRecord, String), StoreError> {
+    let r = Reader::new(row, "users");
+    Ok((
+        UserRecord {
+            id: r.uuid("id")?,
+            email: r.string("email")?,
+            role: r.string("role")?,
+            created_at: r.timestamp("created_at")?,
+        },
+        r.string("password_hash")?,
+    ))
+}
+
+fn decode_token<R: Cols>(row: &R) -> Result<TokenRecord, StoreError> {
+    let r = Reader::new(row, "api_tokens");
+    Ok(TokenRecord {
+        id: r.uuid("id")?,
+        name: r.string("name")?,
+        scope: r.string("scope")?,
+        created_at: r.timestamp("created_at")?,
+        last_used_at: r.opt_timestamp("last_used_at")?,
+        revoked_at: r.opt_timestamp("revoked_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a user. The email is stored trimmed and lower-cased;
+    /// [`StoreError::Conflict`] with field `email` when it is taken, whatever its case.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        password_hash: &str,
+        role: &str,
+        now: Timestamp,
+    ) -> Result<UserRecord, StoreError> {
+        let email = normalise_email(email);
+        let id = Uuid::now_v7();
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO users (id, email, password_hash, role, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(&email)
+            .bind(password_hash)
+            .bind(role)
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map_err(|e| {
+                unique_conflict(e, "email", "email", || {
+                    format!("a user with email {email:?} already exists")
+                })
+            })?;
+        });
+        Ok(UserRecord {
+            id,
+            email,
+            role: role.to_owned(),
+            created_at: truncate_ms(now),
+        })
+    }
+
+    /// How many users exist (0 means the first user still has to be set up).
+    pub async fn count_users(&self) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM users").fetch_one(pool).await?;
+            Reader::new(&row, "users").u64("n")
+        })
+    }
+
+    /// The user with this email (any case), with their password hash.
+    pub async fn user_by_email(
+        &self,
+        email: &str,
+    ) -> Result<Option<(UserRecord, String)>, StoreError> {
+        let email = normalise_email(email);
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT id, email, password_hash, role, created_at FROM users WHERE email = $1",
+            )
+            .bind(&email)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(decode_user).transpose()
+        })
+    }
+
+    /// Stores a new API token by the hash of its secret. [`StoreError::Conflict`] with
+    /// field `token_hash` if that hash is already stored.
+    pub async fn create_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scope: &str,
+        now: Timestamp,
+    ) -> Result<TokenRecord, StoreError> {
+        let id = Uuid::now_v7();
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO api_tokens (id, name, token_hash, scope, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(scope)
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map_err(|e| {
+                unique_conflict(e, "token_hash", "token_hash", || {
+                    "a token with this hash already exists".to_owned()
+                })
+            })?;
+        });
+        Ok(TokenRecord {
+            id,
+            name: name.to_owned(),
+            scope: scope.to_owned(),
+            created_at: truncate_ms(now),
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    /// The token with this hash, revoked or not (the caller checks `revoked_at`).
+    pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT id, name, scope, created_at, last_used_at, revoked_at \
+                 FROM api_tokens WHERE token_hash = $1",
+            )
+            .bind(token_hash)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(decode_token).transpose()
+        })
+    }
+
+    /// Records that a token was used at `now` (`last_used_at` only moves forward). A
+    /// token that does not exist is ignored.
+    pub async fn touch_token(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE api_tokens SET last_used_at = $2 \
+                 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
+            )
+            .bind(id)
+            .bind(ms(now))
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Every token, revoked ones included, oldest first.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, name, scope, created_at, last_used_at, revoked_at \
+                 FROM api_tokens ORDER BY created_at, id",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(decode_token).collect()
+        })
+    }
+
+    /// Revokes a token. Returns false when it does not exist or was already revoked
+    /// (its first revocation time is kept).
+    pub async fn revoke_token(&self, id: Uuid, now: Timestamp) -> Result<bool, StoreError> {
+        let done = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(id)
+            .bind(ms(now))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(done > 0)
+    }
+}

@@ -1,0 +1,192 @@
+//! Encoding of domain values into columns and decoding of rows back, shared by both
+//! backends.
+//!
+//! [`Cols`] is the only per-backend part: typed column access, implemented for
+//! SQLite's and PostgreSQL's row types by one macro. [`Reader`] builds on it, once for
+//! both backends, turning every decoding failure into [`StoreError::Corrupt`] naming
+//! the table and column.
+
+use std::fmt::Display;
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::types::Json;
+use uuid::Uuid;
+use vigilmon_core::{ErrorKind, MonitorConfig, MonitorState, RegionName};
+
+use crate::StoreError;
+
+/// Typed access to a row's columns, by name.
+pub(crate) trait Cols {
+    fn get_uuid(&self, col: &str) -> Result<Uuid, sqlx::Error>;
+    fn get_i64(&self, col: &str) -> Result<i64, sqlx::Error>;
+    fn get_opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
+    fn get_string(&self, col: &str) -> Result<String, sqlx::Error>;
+    fn get_opt_string(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
+    fn get_bool(&self, col: &str) -> Result<bool, sqlx::Error>;
+    fn get_config(&self, col: &str) -> Result<MonitorConfig, sqlx::Error>;
+}
+
+macro_rules! impl_cols {
+    ($($row:ty),+) => {$(
+        impl Cols for $row {
+            fn get_uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_i64(&self, col: &str) -> Result<i64, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_string(&self, col: &str) -> Result<String, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_opt_string(&self, col: &str) -> Result<Option<String>, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_bool(&self, col: &str) -> Result<bool, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_config(&self, col: &str) -> Result<MonitorConfig, sqlx::Error> {
+                self.try_get::<Json<MonitorConfig>, _>(col).map(|j| j.0)
+            }
+        }
+    )+};
+}
+
+impl_cols!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
+
+/// Reads the columns of one row of `table`, reporting failures as corruption.
+pub(crate) struct Reader<'r, R> {
+    row: &'r R,
+    table: &'static str,
+}
+
+impl<'r, R: Cols> Reader<'r, R> {
+    pub(crate) fn new(row: &'r R, table: &'static str) -> Self {
+        Self { row, table }
+    }
+
+    /// A [`StoreError::Corrupt`] for column `col` of this row's table.
+    pub(crate) fn corrupt(&self, col: &str, why: impl Display) -> StoreError {
+        StoreError::Corrupt(format!("{}.{col}: {why}", self.table))
+    }
+
+    fn wrap<T>(&self, col: &str, r: Result<T, sqlx::Error>) -> Result<T, StoreError> {
+        r.map_err(|e| self.corrupt(col, e))
+    }
+
+    pub(crate) fn uuid(&self, col: &str) -> Result<Uuid, StoreError> {
+        self.wrap(col, self.row.get_uuid(col))
+    }
+
+    pub(crate) fn i64(&self, col: &str) -> Result<i64, StoreError> {
+        self.wrap(col, self.row.get_i64(col))
+    }
+
+    pub(crate) fn string(&self, col: &str) -> Result<String, StoreError> {
+        self.wrap(col, self.row.get_string(col))
+    }
+
+    pub(crate) fn opt_string(&self, col: &str) -> Result<Option<String>, StoreError> {
+        self.wrap(col, self.row.get_opt_string(col))
+    }
+
+    pub(crate) fn bool(&self, col: &str) -> Result<bool, StoreError> {
+        self.wrap(col, self.row.get_bool(col))
+    }
+
+    pub(crate) fn config(&self, col: &str) -> Result<MonitorConfig, StoreError> {
+        self.wrap(col, self.row.get_config(col))
+    }
+
+    pub(crate) fn timestamp(&self, col: &str) -> Result<Timestamp, StoreError> {
+        let ms = self.i64(col)?;
+        self.to_timestamp(col, ms)
+    }
+
+    pub(crate) fn opt_timestamp(&self, col: &str) -> Result<Option<Timestamp>, StoreError> {
+        match self.wrap(col, self.row.get_opt_i64(col))? {
+            Some(ms) => self.to_timestamp(col, ms).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn to_timestamp(&self, col: &str, ms: i64) -> Result<Timestamp, StoreError> {
+        Timestamp::from_millisecond(ms).map_err(|e| self.corrupt(col, e))
+    }
+
+    pub(crate) fn u64(&self, col: &str) -> Result<u64, StoreError> {
+        let v = self.i64(col)?;
+        u64::try_from(v).map_err(|_| self.corrupt(col, format!("negative value {v}")))
+    }
+
+    pub(crate) fn opt_u64(&self, col: &str) -> Result<Option<u64>, StoreError> {
+        match self.wrap(col, self.row.get_opt_i64(col))? {
+            Some(v) => u64::try_from(v)
+                .map(Some)
+                .map_err(|_| self.corrupt(col, format!("negative value {v}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn u32(&self, col: &str) -> Result<u32, StoreError> {
+        let v = self.i64(col)?;
+        u32::try_from(v).map_err(|_| self.corrupt(col, format!("{v} is out of range")))
+    }
+
+    pub(crate) fn opt_u16(&self, col: &str) -> Result<Option<u16>, StoreError> {
+        match self.wrap(col, self.row.get_opt_i64(col))? {
+            Some(v) => u16::try_from(v)
+                .map(Some)
+                .map_err(|_| self.corrupt(col, format!("{v} is out of range"))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn state(&self, col: &str) -> Result<MonitorState, StoreError> {
+        let s = self.string(col)?;
+        MonitorState::parse(&s).ok_or_else(|| self.corrupt(col, format!("unknown state {s:?}")))
+    }
+
+    pub(crate) fn opt_error_kind(&self, col: &str) -> Result<Option<ErrorKind>, StoreError> {
+        match self.opt_string(col)? {
+            Some(s) => ErrorKind::parse(&s)
+                .map(Some)
+                .ok_or_else(|| self.corrupt(col, format!("unknown error kind {s:?}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn region(&self, col: &str) -> Result<RegionName, StoreError> {
+        let s = self.string(col)?;
+        RegionName::parse(&s).map_err(|e| self.corrupt(col, e))
+    }
+}
+
+/// A timestamp as stored: epoch milliseconds (sub-millisecond precision is dropped).
+pub(crate) fn ms(ts: Timestamp) -> i64 {
+    ts.as_millisecond()
+}
+
+/// An optional timestamp as stored.
+pub(crate) fn opt_ms(ts: Option<Timestamp>) -> Option<i64> {
+    ts.map(ms)
+}
+
+/// `ts` with the precision the store keeps, so a returned record equals a re-read one.
+pub(crate) fn truncate_ms(ts: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(ts.as_millisecond()).unwrap_or(ts)
+}
+
+/// A count or duration as stored (a signed 64-bit column); saturates, as no real
+/// duration comes near `i64::MAX` milliseconds.
+pub(crate) fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// An optional count or duration as stored.
+pub(crate) fn opt_int(v: Option<u64>) -> Option<i64> {
+    v.map(int)
+}

@@ -1,0 +1,67 @@
+//! The versioned schema migrations, embedded in the binary.
+//!
+//! Each backend has its own directory (`migrations/sqlite`, `migrations/postgres`) with
+//! one file per schema change; a change gets the same version number on both backends.
+//! To add a change, write `NNNN_what.sql` for both backends and append an entry to
+//! [`SQLITE`] and [`POSTGRES`]. Never edit a migration that has shipped: sqlx records a
+//! checksum of each applied migration and refuses to start when one changed.
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// One migration: version, description and SQL.
+type Entry = (i64, &'static str, &'static str);
+
+/// SQLite migrations, in version order.
+const SQLITE: &[Entry] = &[(
+    1,
+    "init",
+    include_str!("../migrations/sqlite/0001_init.sql"),
+)];
+
+/// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
+const POSTGRES: &[Entry] = &[(
+    1,
+    "init",
+    include_str!("../migrations/postgres/0001_init.sql"),
+)];
+
+fn migrator(entries: &[Entry]) -> Migrator {
+    Migrator::with_migrations(
+        entries
+            .iter()
+            .map(|&(version, description, sql)| {
+                Migration::new(
+                    version,
+                    description.into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The migrator for SQLite databases.
+pub(crate) fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}
+
+/// The migrator for PostgreSQL databases.
+pub(crate) fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_backends_have_the_same_versions() {
+        let versions = |e: &[Entry]| e.iter().map(|m| m.0).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+        let v = versions(SQLITE);
+        assert!(v.windows(2).all(|w| w[0] < w[1]), "versions must increase");
+    }
+}

@@ -1,0 +1,295 @@
+//! Check results and per-region state: recording a batch of checks atomically,
+//! querying the history, pruning it.
+
+use jiff::Timestamp;
+use vigilmon_core::state::RegionStatus;
+use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
+
+use crate::codec::{Cols, Reader, int, ms, opt_int, opt_ms};
+use crate::{RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError, StoredResult};
+
+/// Updates the monitor for one recorded check: `$2` is the new state, `$3` the check
+/// time. A paused monitor keeps its state (a check that was in flight when it was
+/// paused must not un-pause it). `state_changed_at` moves only when the state changes.
+/// `last_checked_at` only moves forward.
+const UPDATE_MONITOR: &str = "UPDATE monitors SET \
+    state = CASE WHEN paused THEN state ELSE $2 END, \
+    state_changed_at = CASE WHEN paused OR state = $2 THEN state_changed_at ELSE $3 END, \
+    last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $3 \
+        THEN $3 ELSE last_checked_at END \
+    WHERE id = $1";
+
+const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, checked_at, ok, \
+    state, verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
+    error, body_excerpt, cert_expires_at, remote_addr) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
+    consecutive_failures, checked_at, duration_ms, error_kind, error) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    ON CONFLICT (monitor_id, region) DO UPDATE SET \
+    state = excluded.state, consecutive_failures = excluded.consecutive_failures, \
+    checked_at = excluded.checked_at, duration_ms = excluded.duration_ms, \
+    error_kind = excluded.error_kind, error = excluded.error";
+
+/// The columns [`decode_result`] reads, as a string literal for `concat!`.
+macro_rules! result_columns {
+    () => {
+        "id, monitor_id, region, checked_at, state, verdict, duration_ms, dns_ms, connect_ms, \
+         tls_ms, ttfb_ms, status_code, error_kind, error, body_excerpt, cert_expires_at, \
+         remote_addr"
+    };
+}
+
+/// `$2` is an optional region; the time range is `$3 <= checked_at < $4`.
+const LIST_RESULTS: &str = concat!(
+    "SELECT ",
+    result_columns!(),
+    " FROM check_results WHERE monitor_id = $1 AND ($2 IS NULL OR region = $2) \
+     AND checked_at >= $3 AND checked_at < $4 ORDER BY checked_at DESC, id DESC LIMIT $5"
+);
+
+/// The columns [`decode_region`] reads, as a string literal for `concat!`.
+macro_rules! region_columns {
+    () => {
+        "monitor_id, region, state, consecutive_failures, checked_at, duration_ms, error_kind, error"
+    };
+}
+
+/// Results deleted per [`Store::delete_results_before`] call when `batch` is 0.
+const DEFAULT_DELETE_BATCH: u32 = 1000;
+
+/// The stored name of a verdict.
+fn verdict_name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Up => "up",
+        Verdict::Degraded { .. } => "degraded",
+        Verdict::Down { .. } => "down",
+    }
+}
+
+/// Decodes a row selected with `result_columns!()`. The verdict is rebuilt from
+/// `verdict`, `error_kind` and `error`.
+fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
+    let r = Reader::new(row, "check_results");
+    let verdict_text = r.string("verdict")?;
+    let error_kind = r.opt_error_kind("error_kind")?;
+    let error = r.opt_string("error")?;
+    let verdict = match verdict_text.as_str() {
+        "up" => Verdict::Up,
+        "degraded" => Verdict::Degraded {
+            reason: error.unwrap_or_default(),
+        },
+        "down" => Verdict::Down {
+            kind: error_kind
+                .ok_or_else(|| r.corrupt("error_kind", "missing for a down verdict"))?,
+            message: error.unwrap_or_default(),
+        },
+        other => return Err(r.corrupt("verdict", format!("unknown verdict {other:?}"))),
+    };
+    Ok(StoredResult {
+        id: r.i64("id")?,
+        monitor_id: MonitorId(r.uuid("monitor_id")?),
+        state: r.state("state")?,
+        result: CheckResult {
+            region: r.region("region")?,
+            checked_at: r.timestamp("checked_at")?,
+            duration_ms: r.u64("duration_ms")?,
+            phases: Phases {
+                dns_ms: r.opt_u64("dns_ms")?,
+                connect_ms: r.opt_u64("connect_ms")?,
+                tls_ms: r.opt_u64("tls_ms")?,
+                ttfb_ms: r.opt_u64("ttfb_ms")?,
+            },
+            status_code: r.opt_u16("status_code")?,
+            verdict,
+            body_excerpt: r.opt_string("body_excerpt")?,
+            cert_expires_at: r.opt_timestamp("cert_expires_at")?,
+            remote_addr: r.opt_string("remote_addr")?,
+        },
+    })
+}
+
+/// Decodes a row selected with `region_columns!()`.
+fn decode_region<R: Cols>(row: &R) -> Result<(MonitorId, RegionStateRecord), StoreError> {
+    let r = Reader::new(row, "monitor_regions");
+    Ok((
+        MonitorId(r.uuid("monitor_id")?),
+        RegionStateRecord {
+            region: r.region("region")?,
+            status: RegionStatus {
+                state: r.state("state")?,
+                consecutive_failures: r.u32("consecutive_failures")?,
+            },
+            checked_at: r.opt_timestamp("checked_at")?,
+            duration_ms: r.opt_u64("duration_ms")?,
+            error_kind: r.opt_error_kind("error_kind")?,
+            error: r.opt_string("error")?,
+        },
+    ))
+}
+
+impl Store {
+    /// Records a batch of checks in one transaction: all of it lands or none does.
+    ///
+    /// For each check, in order: the result is inserted; the region's row is upserted
+    /// (state, failure streak, check time, duration, error kind and message); the
+    /// monitor's state is set (with `state_changed_at` when it changed, except that a
+    /// paused monitor stays paused) and `last_checked_at` advanced. Checks of a monitor
+    /// that no longer exists (deleted while the check was in flight) are skipped.
+    pub async fn record_results(&self, batch: &[RecordedCheck]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for check in batch {
+                let id = check.monitor_id.0;
+                let r = &check.result;
+                let at = ms(r.checked_at);
+                // First, as it also tells whether the monitor still exists (and takes
+                // the write lock before anything is read).
+                let updated = sqlx::query(UPDATE_MONITOR)
+                    .bind(id)
+                    .bind(check.monitor_state.as_str())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    tracing::debug!(monitor = %check.monitor_id, "skipping a result of a deleted monitor");
+                    continue;
+                }
+                let error_kind = r.verdict.error_kind().map(|k| k.as_str());
+                let error = r.verdict.message();
+                sqlx::query(INSERT_RESULT)
+                    .bind(id)
+                    .bind(r.region.as_str())
+                    .bind(at)
+                    .bind(r.verdict.is_ok())
+                    .bind(check.region_status.state.as_str())
+                    .bind(verdict_name(&r.verdict))
+                    .bind(int(r.duration_ms))
+                    .bind(opt_int(r.phases.dns_ms))
+                    .bind(opt_int(r.phases.connect_ms))
+                    .bind(opt_int(r.phases.tls_ms))
+                    .bind(opt_int(r.phases.ttfb_ms))
+                    .bind(r.status_code.map(i64::from))
+                    .bind(error_kind)
+                    .bind(error)
+                    .bind(r.body_excerpt.as_deref())
+                    .bind(opt_ms(r.cert_expires_at))
+                    .bind(r.remote_addr.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(UPSERT_REGION)
+                    .bind(id)
+                    .bind(r.region.as_str())
+                    .bind(check.region_status.state.as_str())
+                    .bind(i64::from(check.region_status.consecutive_failures))
+                    .bind(at)
+                    .bind(int(r.duration_ms))
+                    .bind(error_kind)
+                    .bind(error)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// A monitor's results matching `filter`, newest first.
+    pub async fn list_results(
+        &self,
+        id: MonitorId,
+        filter: &ResultFilter,
+    ) -> Result<Vec<StoredResult>, StoreError> {
+        let region = filter.region.as_ref().map(|r| r.as_str());
+        let since = filter.since.map_or(i64::MIN, ms);
+        let until = filter.until.map_or(i64::MAX, ms);
+        let limit = i64::from(filter.effective_limit());
+        with_pool!(self, pool => {
+            let rows = sqlx::query(LIST_RESULTS)
+                .bind(id.0)
+                .bind(region)
+                .bind(since)
+                .bind(until)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(decode_result).collect()
+        })
+    }
+
+    /// A monitor's state in each region, ordered by region.
+    pub async fn region_states(&self, id: MonitorId) -> Result<Vec<RegionStateRecord>, StoreError> {
+        let mut regions = with_pool!(self, pool => {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                region_columns!(),
+                " FROM monitor_regions WHERE monitor_id = $1"
+            ))
+            .bind(id.0)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| decode_region(row).map(|(_, r)| r))
+                .collect::<Result<Vec<_>, _>>()?
+        });
+        // Sorted here for one order on both backends (see `list_monitors`).
+        regions.sort_by(|a, b| a.region.cmp(&b.region));
+        Ok(regions)
+    }
+
+    /// Every monitor's state in every region, ordered by monitor id, then region.
+    pub async fn all_region_states(
+        &self,
+    ) -> Result<Vec<(MonitorId, RegionStateRecord)>, StoreError> {
+        let mut regions = with_pool!(self, pool => {
+            let rows = sqlx::query(concat!("SELECT ", region_columns!(), " FROM monitor_regions"))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(decode_region).collect::<Result<Vec<_>, _>>()?
+        });
+        regions.sort_by(|a, b| (a.0, &a.1.region).cmp(&(b.0, &b.1.region)));
+        Ok(regions)
+    }
+
+    /// Deletes up to `batch` results (0 means 1000) checked before `cutoff`, oldest
+    /// first, and returns how many it deleted. Call it repeatedly until it returns 0:
+    /// small batches keep each transaction, and the time writers wait, short.
+    pub async fn delete_results_before(
+        &self,
+        cutoff: Timestamp,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let batch = if batch == 0 {
+            DEFAULT_DELETE_BATCH
+        } else {
+            batch
+        };
+        let deleted = with_pool!(self, pool => {
+            sqlx::query(
+                "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
+                 WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)",
+            )
+            .bind(ms(cutoff))
+            .bind(i64::from(batch))
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(deleted)
+    }
+
+    /// How many results are stored for a monitor.
+    pub async fn count_results(&self, id: MonitorId) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM check_results WHERE monitor_id = $1")
+                .bind(id.0)
+                .fetch_one(pool)
+                .await?;
+            Reader::new(&row, "check_results").u64("n")
+        })
+    }
+}

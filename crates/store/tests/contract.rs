@@ -1,0 +1,1058 @@
+//! The store's contract suite: every test runs against SQLite (in a temporary
+//! directory) and against PostgreSQL (in a fresh database, dropped afterwards).
+//!
+//! PostgreSQL is expected at `postgres://postgres@127.0.0.1:5432/postgres` (override
+//! with `VIGILMON_TEST_PG_URL`); the tests fail, loudly, when it cannot be reached.
+//!
+//! Each test is an `async fn(Db)` written once; the `contract!` macro at the bottom
+//! generates `sqlite::<name>` and `postgres::<name>` test cases from it.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use sqlx::AssertSqlSafe;
+use sqlx::postgres::PgPoolOptions;
+use uuid::Uuid;
+use vigilmon_core::state::RegionStatus;
+use vigilmon_core::{
+    CheckResult, ErrorKind, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
+};
+use vigilmon_store::{
+    MonitorRecord, MonitorSource, RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError,
+};
+
+// ---------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------
+
+const DEFAULT_PG_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// What a test gets: an open store, and where it lives (to open it again).
+struct Db {
+    store: Store,
+    location: Location,
+}
+
+enum Location {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// Opens a second store on the same database (running the migrations again).
+    async fn reopen(&self) -> Store {
+        match &self.location {
+            Location::Sqlite(dir) => Store::open_sqlite(dir).await.expect("reopen sqlite"),
+            Location::Postgres(url) => Store::open_postgres(url).await.expect("reopen postgres"),
+        }
+    }
+}
+
+/// Why a test failed: the payload of its panic.
+type Failure = Box<dyn std::any::Any + Send>;
+
+/// Opens the store and runs `test` in its own task, so that a panic is caught and the
+/// caller can clean the database up before re-raising it.
+async fn run_isolated<F, Fut>(location: Location, test: F) -> Result<(), Failure>
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let store = match &location {
+        Location::Sqlite(dir) => Store::open_sqlite(dir).await,
+        Location::Postgres(url) => Store::open_postgres(url).await,
+    };
+    let store =
+        store.map_err(|e| -> Failure { Box::new(format!("cannot open the store: {e}")) })?;
+    let db = Db {
+        store: store.clone(),
+        location,
+    };
+    let outcome = tokio::spawn(test(db)).await;
+    store.close().await;
+    outcome.map_err(|e| match e.try_into_panic() {
+        Ok(panic) => panic,
+        Err(e) => Box::new(format!("test task failed: {e}")),
+    })
+}
+
+fn reraise(outcome: Result<(), Failure>) {
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn run_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let outcome = run_isolated(Location::Sqlite(dir.path().join("data")), test).await;
+    drop(dir);
+    reraise(outcome);
+}
+
+/// `url` with its database replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    format!("{server}/{database}{query}")
+}
+
+async fn run_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let admin_url = std::env::var("VIGILMON_TEST_PG_URL").unwrap_or_else(|_| DEFAULT_PG_URL.into());
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL is not reachable at {admin_url}: {e}\n\
+                 The store's contract tests run against PostgreSQL too: start it (CI does), \
+                 or set VIGILMON_TEST_PG_URL to a server where this user may CREATE DATABASE."
+            )
+        });
+    let name = format!("vigilmon_test_{}", Uuid::new_v4().simple());
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+    let url = with_database(&admin_url, &name);
+    let outcome = run_isolated(Location::Postgres(url), test).await;
+    let dropped = sqlx::query(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await;
+    admin.close().await;
+    reraise(outcome);
+    if let Err(e) = dropped {
+        panic!("cannot drop test database {name}: {e}");
+    }
+}
+
+/// Generates one test per backend for each named `async fn(Db)`.
+macro_rules! contract {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_sqlite(crate::$name).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    crate::run_postgres(crate::$name).await
+                }
+            )+
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------
+
+/// A fixed instant plus `secs` seconds.
+fn t(secs: i64) -> Timestamp {
+    Timestamp::from_second(1_700_000_000 + secs).unwrap()
+}
+
+fn new_id() -> MonitorId {
+    MonitorId(Uuid::now_v7())
+}
+
+fn region(name: &str) -> RegionName {
+    RegionName::parse(name).unwrap()
+}
+
+fn http(name: &str, url: &str) -> MonitorConfig {
+    MonitorConfig {
+        name: name.into(),
+        kind: "http".into(),
+        url: Some(url.into()),
+        ..Default::default()
+    }
+}
+
+async fn create(store: &Store, name: &str) -> MonitorRecord {
+    store
+        .create_monitor(
+            new_id(),
+            &http(name, "https://example.com/health"),
+            MonitorSource::Api,
+            t(0),
+        )
+        .await
+        .unwrap()
+}
+
+fn result(region_name: &str, at: Timestamp, verdict: Verdict) -> CheckResult {
+    CheckResult {
+        region: region(region_name),
+        checked_at: at,
+        duration_ms: 42,
+        phases: Phases::default(),
+        status_code: None,
+        verdict,
+        body_excerpt: None,
+        cert_expires_at: None,
+        remote_addr: None,
+    }
+}
+
+fn check(
+    id: MonitorId,
+    region_name: &str,
+    at: Timestamp,
+    verdict: Verdict,
+    region_status: (MonitorState, u32),
+    monitor_state: MonitorState,
+) -> RecordedCheck {
+    RecordedCheck {
+        monitor_id: id,
+        result: result(region_name, at, verdict),
+        region_status: RegionStatus {
+            state: region_status.0,
+            consecutive_failures: region_status.1,
+        },
+        monitor_state,
+    }
+}
+
+/// An `up` check of `id` in `region_name` at `at`, leaving everything up.
+fn up(id: MonitorId, region_name: &str, at: Timestamp) -> RecordedCheck {
+    check(
+        id,
+        region_name,
+        at,
+        Verdict::Up,
+        (MonitorState::Up, 0),
+        MonitorState::Up,
+    )
+}
+
+fn regions_of(states: &[RegionStateRecord]) -> Vec<&str> {
+    states.iter().map(|r| r.region.as_str()).collect()
+}
+
+fn assert_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>, expected_field: &str) -> String {
+    match r {
+        Err(StoreError::Conflict { field, message }) => {
+            assert_eq!(field, expected_field, "{message}");
+            message
+        }
+        other => panic!("expected a conflict on {expected_field}, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------------
+
+async fn backend_ping_and_close(db: Db) {
+    let expected = match db.location {
+        Location::Sqlite(_) => "sqlite",
+        Location::Postgres(_) => "postgres",
+    };
+    assert_eq!(db.store.backend(), expected);
+    db.store.ping().await.unwrap();
+    db.store.close().await;
+    assert!(
+        db.store.ping().await.is_err(),
+        "a closed store refuses queries"
+    );
+}
+
+async fn migrations_are_idempotent(db: Db) {
+    let m = create(&db.store, "kept").await;
+    let again = db.reopen().await;
+    let third = db.reopen().await;
+    assert_eq!(again.get_monitor(m.id).await.unwrap(), Some(m.clone()));
+    assert_eq!(third.list_monitors().await.unwrap(), vec![m]);
+    again.close().await;
+    third.close().await;
+}
+
+async fn monitor_crud(db: Db) {
+    let s = &db.store;
+    let now = t(0) + SignedDuration::from_nanos(123_456_789);
+    let beta_id = new_id();
+    let beta = s
+        .create_monitor(beta_id, &http("beta", "http://b"), MonitorSource::Api, now)
+        .await
+        .unwrap();
+    assert_eq!(beta.id, beta_id);
+    assert_eq!(beta.config, http("beta", "http://b"));
+    assert_eq!(beta.source, MonitorSource::Api);
+    assert_eq!(beta.state, MonitorState::Pending);
+    assert_eq!((beta.state_changed_at, beta.last_checked_at), (None, None));
+    assert_eq!(beta.created_at, t(0) + SignedDuration::from_millis(123));
+    assert_eq!(beta.updated_at, beta.created_at);
+
+    // the stored name is trimmed; the config is kept as written
+    let alpha_cfg = http(" alpha ", "http://a");
+    let alpha = s
+        .create_monitor(new_id(), &alpha_cfg, MonitorSource::File, t(1))
+        .await
+        .unwrap();
+    assert_eq!(alpha.config, alpha_cfg);
+    assert_eq!(alpha.source, MonitorSource::File);
+    let mut paused_cfg = http("Gamma", "http://g");
+    paused_cfg.paused = true;
+    let gamma = s
+        .create_monitor(new_id(), &paused_cfg, MonitorSource::Api, t(2))
+        .await
+        .unwrap();
+    assert_eq!(gamma.state, MonitorState::Paused);
+
+    assert_eq!(s.get_monitor(beta_id).await.unwrap(), Some(beta.clone()));
+    assert_eq!(s.get_monitor(new_id()).await.unwrap(), None);
+    assert_eq!(
+        s.get_monitor_by_name("alpha").await.unwrap(),
+        Some(alpha.clone())
+    );
+    assert_eq!(
+        s.get_monitor_by_name(" alpha").await.unwrap(),
+        Some(alpha.clone())
+    );
+    assert_eq!(s.get_monitor_by_name("ALPHA").await.unwrap(), None);
+    assert_eq!(s.get_monitor_by_name("delta").await.unwrap(), None);
+
+    // ordered by name, the same on both backends (by code point)
+    let names: Vec<String> = s
+        .list_monitors()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.config.name.trim().to_owned())
+        .collect();
+    assert_eq!(names, ["Gamma", "alpha", "beta"]);
+
+    let mut edited = http("beta", "http://b");
+    edited.tags = vec!["prod".into()];
+    edited.policy = Some("p1".into());
+    let updated = s.update_monitor(beta_id, &edited, t(5)).await.unwrap();
+    assert_eq!(updated.config, edited);
+    assert_eq!(updated.source, MonitorSource::Api, "the source is kept");
+    assert_eq!(updated.created_at, beta.created_at);
+    assert_eq!(updated.updated_at, t(5));
+    assert_eq!(updated.state, MonitorState::Pending);
+    assert_eq!(s.get_monitor(beta_id).await.unwrap(), Some(updated.clone()));
+
+    // renaming is an update too
+    let renamed = s
+        .update_monitor(beta_id, &http("bravo", "http://b"), t(6))
+        .await
+        .unwrap();
+    assert_eq!(s.get_monitor_by_name("bravo").await.unwrap(), Some(renamed));
+    assert_eq!(s.get_monitor_by_name("beta").await.unwrap(), None);
+
+    assert!(matches!(
+        s.update_monitor(new_id(), &edited, t(5)).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // the config file can take a monitor over
+    s.set_monitor_source(beta_id, MonitorSource::File)
+        .await
+        .unwrap();
+    let taken = s.get_monitor(beta_id).await.unwrap().unwrap();
+    assert_eq!(taken.source, MonitorSource::File);
+    assert_eq!(taken.updated_at, t(6), "a change of owner is not an edit");
+    assert!(matches!(
+        s.set_monitor_source(new_id(), MonitorSource::File).await,
+        Err(StoreError::NotFound)
+    ));
+
+    assert!(s.delete_monitor(beta_id).await.unwrap());
+    assert!(!s.delete_monitor(beta_id).await.unwrap());
+    assert_eq!(s.get_monitor(beta_id).await.unwrap(), None);
+    assert_eq!(s.list_monitors().await.unwrap(), vec![gamma, alpha]);
+}
+
+async fn duplicate_names_conflict(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let msg = assert_conflict(
+        s.create_monitor(new_id(), &http("a", "http://x"), MonitorSource::Api, t(1))
+            .await,
+        "name",
+    );
+    assert_eq!(msg, "a monitor named \"a\" already exists");
+    assert_conflict(
+        s.create_monitor(
+            new_id(),
+            &http("  a ", "http://x"),
+            MonitorSource::File,
+            t(1),
+        )
+        .await,
+        "name",
+    );
+    let b = create(s, "b").await;
+    assert_conflict(
+        s.update_monitor(b.id, &http("a", "http://x"), t(2)).await,
+        "name",
+    );
+    assert_eq!(s.get_monitor(b.id).await.unwrap(), Some(b));
+    assert_eq!(s.get_monitor(a.id).await.unwrap(), Some(a.clone()));
+    // a re-created id is not a name conflict
+    let same_id = s
+        .create_monitor(a.id, &http("c", "http://x"), MonitorSource::Api, t(1))
+        .await;
+    assert!(
+        matches!(same_id, Err(StoreError::Database(_))),
+        "{same_id:?}"
+    );
+    // updating a monitor with its own name is fine
+    s.update_monitor(a.id, &http("a", "http://y"), t(3))
+        .await
+        .unwrap();
+}
+
+async fn pause_and_resume_reset_state(db: Db) {
+    let s = &db.store;
+    let m = create(s, "m").await;
+    s.record_results(&[up(m.id, "local", t(1)), up(m.id, "eu", t(1))])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_monitor(m.id).await.unwrap().unwrap().state,
+        MonitorState::Up
+    );
+
+    let mut cfg = m.config.clone();
+    cfg.paused = true;
+    let paused = s.update_monitor(m.id, &cfg, t(10)).await.unwrap();
+    assert_eq!(paused.state, MonitorState::Paused);
+    assert_eq!(paused.state_changed_at, Some(t(10)));
+    assert_eq!(
+        regions_of(&s.region_states(m.id).await.unwrap()),
+        ["eu", "local"]
+    );
+
+    // a check that was in flight when the monitor was paused does not un-pause it
+    s.record_results(&[check(
+        m.id,
+        "local",
+        t(11),
+        Verdict::down(ErrorKind::Connect, "refused"),
+        (MonitorState::Down, 2),
+        MonitorState::Down,
+    )])
+    .await
+    .unwrap();
+    let still = s.get_monitor(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        (still.state, still.state_changed_at),
+        (MonitorState::Paused, Some(t(10)))
+    );
+    assert_eq!(still.last_checked_at, Some(t(11)));
+    assert_eq!(s.count_results(m.id).await.unwrap(), 3);
+
+    // pausing again changes nothing
+    let again = s.update_monitor(m.id, &cfg, t(15)).await.unwrap();
+    assert_eq!(
+        (again.state, again.state_changed_at),
+        (MonitorState::Paused, Some(t(10)))
+    );
+
+    cfg.paused = false;
+    let resumed = s.update_monitor(m.id, &cfg, t(20)).await.unwrap();
+    assert_eq!(resumed.state, MonitorState::Pending);
+    assert_eq!(resumed.state_changed_at, Some(t(20)));
+    assert!(
+        s.region_states(m.id).await.unwrap().is_empty(),
+        "a resumed monitor starts over"
+    );
+    assert_eq!(s.count_results(m.id).await.unwrap(), 3, "history is kept");
+}
+
+async fn changing_the_target_resets_state(db: Db) {
+    let s = &db.store;
+    let m = create(s, "m").await;
+    s.record_results(&[up(m.id, "local", t(1))]).await.unwrap();
+
+    let mut cosmetic = m.config.clone();
+    cosmetic.name = "renamed".into();
+    cosmetic.tags = vec!["x".into()];
+    cosmetic.depends_on = vec!["other".into()];
+    let kept = s.update_monitor(m.id, &cosmetic, t(5)).await.unwrap();
+    assert_eq!(
+        (kept.state, kept.state_changed_at),
+        (MonitorState::Up, Some(t(1)))
+    );
+    assert_eq!(s.region_states(m.id).await.unwrap().len(), 1);
+
+    let mut moved = cosmetic.clone();
+    moved.url = Some("https://elsewhere.example.com/".into());
+    let reset = s.update_monitor(m.id, &moved, t(6)).await.unwrap();
+    assert_eq!(
+        (reset.state, reset.state_changed_at),
+        (MonitorState::Pending, Some(t(6)))
+    );
+    assert!(s.region_states(m.id).await.unwrap().is_empty());
+
+    // so does a change of kind
+    s.record_results(&[up(m.id, "local", t(7))]).await.unwrap();
+    let tcp = MonitorConfig {
+        name: "renamed".into(),
+        kind: "tcp".into(),
+        host: Some("db.internal".into()),
+        port: Some(5432),
+        ..Default::default()
+    };
+    let reset = s.update_monitor(m.id, &tcp, t(8)).await.unwrap();
+    assert_eq!(reset.state, MonitorState::Pending);
+    assert!(s.region_states(m.id).await.unwrap().is_empty());
+}
+
+async fn record_results_updates_regions_and_monitors(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    use MonitorState::*;
+
+    s.record_results(&[
+        check(a.id, "local", t(1), Verdict::Up, (Up, 0), Up),
+        check(
+            a.id,
+            "eu",
+            t(1),
+            Verdict::down(ErrorKind::Timeout, "timed out after 10s"),
+            (Pending, 1),
+            Up,
+        ),
+        check(
+            b.id,
+            "local",
+            t(1),
+            Verdict::degraded("slow: 900ms"),
+            (Degraded, 0),
+            Degraded,
+        ),
+    ])
+    .await
+    .unwrap();
+
+    let ra = s.get_monitor(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ra.state, ra.state_changed_at, ra.last_checked_at),
+        (Up, Some(t(1)), Some(t(1)))
+    );
+    let rb = s.get_monitor(b.id).await.unwrap().unwrap();
+    assert_eq!((rb.state, rb.state_changed_at), (Degraded, Some(t(1))));
+
+    let regions = s.region_states(a.id).await.unwrap();
+    assert_eq!(
+        regions,
+        vec![
+            RegionStateRecord {
+                region: region("eu"),
+                status: RegionStatus {
+                    state: Pending,
+                    consecutive_failures: 1
+                },
+                checked_at: Some(t(1)),
+                duration_ms: Some(42),
+                error_kind: Some(ErrorKind::Timeout),
+                error: Some("timed out after 10s".into()),
+            },
+            RegionStateRecord {
+                region: region("local"),
+                status: RegionStatus {
+                    state: Up,
+                    consecutive_failures: 0
+                },
+                checked_at: Some(t(1)),
+                duration_ms: Some(42),
+                error_kind: None,
+                error: None,
+            },
+        ]
+    );
+    let rb_regions = s.region_states(b.id).await.unwrap();
+    assert_eq!(rb_regions.len(), 1);
+    assert_eq!(rb_regions[0].status.state, Degraded);
+    assert_eq!(rb_regions[0].error_kind, None);
+    assert_eq!(rb_regions[0].error.as_deref(), Some("slow: 900ms"));
+
+    // the second failure in eu: the region is down, the monitor degraded
+    s.record_results(&[
+        check(a.id, "local", t(2), Verdict::Up, (Up, 0), Up),
+        check(
+            a.id,
+            "eu",
+            t(2),
+            Verdict::down(ErrorKind::Connect, "refused"),
+            (Down, 2),
+            Degraded,
+        ),
+    ])
+    .await
+    .unwrap();
+    let ra = s.get_monitor(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ra.state, ra.state_changed_at, ra.last_checked_at),
+        (Degraded, Some(t(2)), Some(t(2)))
+    );
+    let eu = &s.region_states(a.id).await.unwrap()[0];
+    assert_eq!(
+        eu.status,
+        RegionStatus {
+            state: Down,
+            consecutive_failures: 2
+        }
+    );
+    assert_eq!(
+        (eu.error_kind, eu.error.as_deref()),
+        (Some(ErrorKind::Connect), Some("refused"))
+    );
+
+    // same state again: state_changed_at stays, last_checked_at moves
+    s.record_results(&[check(a.id, "local", t(3), Verdict::Up, (Up, 0), Degraded)])
+        .await
+        .unwrap();
+    let ra = s.get_monitor(a.id).await.unwrap().unwrap();
+    assert_eq!(
+        (ra.state, ra.state_changed_at, ra.last_checked_at),
+        (Degraded, Some(t(2)), Some(t(3)))
+    );
+
+    // a late result does not move last_checked_at backwards
+    s.record_results(&[check(a.id, "local", t(2), Verdict::Up, (Up, 0), Degraded)])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_monitor(a.id).await.unwrap().unwrap().last_checked_at,
+        Some(t(3))
+    );
+
+    // recovery clears the error of the region row
+    s.record_results(&[check(a.id, "eu", t(4), Verdict::Up, (Up, 0), Up)])
+        .await
+        .unwrap();
+    let eu = &s.region_states(a.id).await.unwrap()[0];
+    assert_eq!(
+        (eu.status.state, eu.error_kind, eu.error.clone()),
+        (Up, None, None)
+    );
+
+    assert_eq!(s.count_results(a.id).await.unwrap(), 7);
+    assert_eq!(s.count_results(b.id).await.unwrap(), 1);
+
+    let all = s.all_region_states().await.unwrap();
+    let mut expected = vec![(a.id, "eu"), (a.id, "local"), (b.id, "local")];
+    expected.sort();
+    let got: Vec<(MonitorId, &str)> = all.iter().map(|(id, r)| (*id, r.region.as_str())).collect();
+    assert_eq!(got, expected);
+
+    // an empty batch is fine
+    s.record_results(&[]).await.unwrap();
+}
+
+async fn results_of_deleted_monitors_are_skipped(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let gone = create(s, "gone").await;
+    assert!(s.delete_monitor(gone.id).await.unwrap());
+    let never = new_id();
+    s.record_results(&[
+        up(gone.id, "local", t(1)),
+        up(a.id, "local", t(1)),
+        up(never, "local", t(1)),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.count_results(a.id).await.unwrap(), 1);
+    assert_eq!(s.count_results(gone.id).await.unwrap(), 0);
+    assert_eq!(s.count_results(never).await.unwrap(), 0);
+    assert!(s.region_states(gone.id).await.unwrap().is_empty());
+    assert_eq!(s.get_monitor(gone.id).await.unwrap(), None);
+    assert_eq!(s.all_region_states().await.unwrap().len(), 1);
+}
+
+async fn results_roundtrip_every_field(db: Db) {
+    let s = &db.store;
+    let m = create(s, "m").await;
+    let full = CheckResult {
+        region: region("eu-west-1"),
+        checked_at: t(1) + SignedDuration::from_millis(250),
+        duration_ms: 1234,
+        phases: Phases {
+            dns_ms: Some(3),
+            connect_ms: Some(10),
+            tls_ms: Some(40),
+            ttfb_ms: Some(900),
+        },
+        status_code: Some(503),
+        verdict: Verdict::down(ErrorKind::Status, "status 503, expected 2xx"),
+        body_excerpt: Some("<h1>Service unavailable</h1> \u{e9}\u{2026}".into()),
+        cert_expires_at: Some(t(86_400 * 30)),
+        remote_addr: Some("[2001:db8::1]:443".into()),
+    };
+    let degraded = CheckResult {
+        verdict: Verdict::degraded("certificate expires in 3 days"),
+        checked_at: t(2),
+        ..full.clone()
+    };
+    let plain = result("local", t(3), Verdict::Up);
+    s.record_results(&[
+        RecordedCheck {
+            monitor_id: m.id,
+            result: full.clone(),
+            region_status: RegionStatus {
+                state: MonitorState::Pending,
+                consecutive_failures: 1,
+            },
+            monitor_state: MonitorState::Pending,
+        },
+        RecordedCheck {
+            monitor_id: m.id,
+            result: degraded.clone(),
+            region_status: RegionStatus {
+                state: MonitorState::Degraded,
+                consecutive_failures: 0,
+            },
+            monitor_state: MonitorState::Degraded,
+        },
+        up(m.id, "local", t(3)),
+    ])
+    .await
+    .unwrap();
+    let stored = s
+        .list_results(m.id, &ResultFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert_eq!(stored[0].result, plain);
+    assert_eq!(stored[1].result, degraded);
+    assert_eq!(stored[2].result, full);
+    assert_eq!(
+        stored.iter().map(|r| r.state).collect::<Vec<_>>(),
+        [
+            MonitorState::Up,
+            MonitorState::Degraded,
+            MonitorState::Pending
+        ]
+    );
+    assert!(stored.iter().all(|r| r.monitor_id == m.id));
+    assert!(stored[0].id > stored[1].id && stored[1].id > stored[2].id);
+}
+
+async fn list_results_filters(db: Db) {
+    let s = &db.store;
+    let m = create(s, "m").await;
+    let other = create(s, "other").await;
+    // ten results, one per second, alternating regions; plus noise on another monitor
+    let batch: Vec<RecordedCheck> = (0..10)
+        .map(|i| up(m.id, if i % 2 == 0 { "local" } else { "eu" }, t(i)))
+        .chain([up(other.id, "local", t(5))])
+        .collect();
+    s.record_results(&batch).await.unwrap();
+    let times = |rs: Vec<vigilmon_store::StoredResult>| -> Vec<Timestamp> {
+        rs.into_iter().map(|r| r.result.checked_at).collect()
+    };
+
+    let all = times(
+        s.list_results(m.id, &ResultFilter::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        all,
+        (0..10).rev().map(t).collect::<Vec<_>>(),
+        "newest first"
+    );
+
+    let eu = ResultFilter {
+        region: Some(region("eu")),
+        ..Default::default()
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &eu).await.unwrap()),
+        [t(9), t(7), t(5), t(3), t(1)]
+    );
+    let nowhere = ResultFilter {
+        region: Some(region("ap")),
+        ..Default::default()
+    };
+    assert!(s.list_results(m.id, &nowhere).await.unwrap().is_empty());
+
+    let window = ResultFilter {
+        since: Some(t(3)),
+        until: Some(t(6)),
+        ..Default::default()
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &window).await.unwrap()),
+        [t(5), t(4), t(3)],
+        "since is inclusive, until exclusive"
+    );
+    let since = ResultFilter {
+        since: Some(t(8)),
+        ..Default::default()
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &since).await.unwrap()),
+        [t(9), t(8)]
+    );
+    let until = ResultFilter {
+        until: Some(t(2)),
+        ..Default::default()
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &until).await.unwrap()),
+        [t(1), t(0)]
+    );
+
+    let limited = ResultFilter {
+        limit: 3,
+        ..Default::default()
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &limited).await.unwrap()),
+        [t(9), t(8), t(7)]
+    );
+    let combined = ResultFilter {
+        region: Some(region("local")),
+        since: Some(t(1)),
+        until: Some(t(9)),
+        limit: 2,
+    };
+    assert_eq!(
+        times(s.list_results(m.id, &combined).await.unwrap()),
+        [t(8), t(6)]
+    );
+
+    assert!(
+        s.list_results(new_id(), &ResultFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn list_results_limit_default_and_cap(db: Db) {
+    let s = &db.store;
+    let m = create(s, "m").await;
+    let batch: Vec<RecordedCheck> = (0..1005).map(|i| up(m.id, "local", t(i))).collect();
+    s.record_results(&batch).await.unwrap();
+    assert_eq!(s.count_results(m.id).await.unwrap(), 1005);
+    let default = s
+        .list_results(m.id, &ResultFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(default.len(), 100);
+    assert_eq!(default[0].result.checked_at, t(1004));
+    let huge = ResultFilter {
+        limit: 5000,
+        ..Default::default()
+    };
+    let capped = s.list_results(m.id, &huge).await.unwrap();
+    assert_eq!(capped.len(), 1000);
+    assert_eq!(capped[999].result.checked_at, t(5));
+}
+
+async fn delete_results_before_in_batches(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    let batch: Vec<RecordedCheck> = (0..25)
+        .map(|i| up(if i % 2 == 0 { a.id } else { b.id }, "local", t(i)))
+        .collect();
+    s.record_results(&batch).await.unwrap();
+
+    let mut deleted = Vec::new();
+    loop {
+        let n = s.delete_results_before(t(20), 7).await.unwrap();
+        deleted.push(n);
+        if n == 0 {
+            break;
+        }
+    }
+    assert_eq!(deleted, [7, 7, 6, 0]);
+    // t(20)..t(24) are left: 20, 22, 24 for a; 21, 23 for b
+    assert_eq!(s.count_results(a.id).await.unwrap(), 3);
+    assert_eq!(s.count_results(b.id).await.unwrap(), 2);
+    let left = s
+        .list_results(a.id, &ResultFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        left.last().unwrap().result.checked_at,
+        t(20),
+        "the cutoff is exclusive"
+    );
+
+    // 0 means the default batch size
+    assert_eq!(s.delete_results_before(t(100), 0).await.unwrap(), 5);
+    assert_eq!(s.delete_results_before(t(100), 0).await.unwrap(), 0);
+    // region state is not history: it stays
+    assert_eq!(s.all_region_states().await.unwrap().len(), 2);
+}
+
+async fn deleting_a_monitor_cascades(db: Db) {
+    let s = &db.store;
+    let doomed = create(s, "doomed").await;
+    let kept = create(s, "kept").await;
+    s.record_results(&[
+        up(doomed.id, "local", t(1)),
+        up(doomed.id, "eu", t(1)),
+        up(kept.id, "local", t(1)),
+    ])
+    .await
+    .unwrap();
+    assert!(s.delete_monitor(doomed.id).await.unwrap());
+    assert_eq!(s.count_results(doomed.id).await.unwrap(), 0);
+    assert!(s.region_states(doomed.id).await.unwrap().is_empty());
+    let all = s.all_region_states().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].0, kept.id);
+    assert_eq!(s.count_results(kept.id).await.unwrap(), 1);
+    // the name is free again
+    create(s, "doomed").await;
+}
+
+async fn users(db: Db) {
+    let s = &db.store;
+    assert_eq!(s.count_users().await.unwrap(), 0);
+    let now = t(0) + SignedDuration::from_micros(1500);
+    let admin = s
+        .create_user(" Admin@Example.COM ", "$argon2id$hash", "admin", now)
+        .await
+        .unwrap();
+    assert_eq!(admin.email, "admin@example.com");
+    assert_eq!(admin.role, "admin");
+    assert_eq!(admin.created_at, t(0) + SignedDuration::from_millis(1));
+    assert_eq!(s.count_users().await.unwrap(), 1);
+
+    let (found, hash) = s.user_by_email("ADMIN@example.com").await.unwrap().unwrap();
+    assert_eq!(found, admin);
+    assert_eq!(hash, "$argon2id$hash");
+    assert!(
+        s.user_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let msg = assert_conflict(
+        s.create_user("admin@EXAMPLE.com", "other", "viewer", t(1))
+            .await,
+        "email",
+    );
+    assert!(msg.contains("admin@example.com"), "{msg}");
+    assert_eq!(s.count_users().await.unwrap(), 1);
+
+    let viewer = s
+        .create_user("viewer@example.com", "h2", "viewer", t(2))
+        .await
+        .unwrap();
+    assert_ne!(viewer.id, admin.id);
+    assert_eq!(s.count_users().await.unwrap(), 2);
+}
+
+async fn tokens(db: Db) {
+    let s = &db.store;
+    let ci = s.create_token("ci", "hash-ci", "read", t(0)).await.unwrap();
+    assert_eq!((ci.name.as_str(), ci.scope.as_str()), ("ci", "read"));
+    assert_eq!(
+        (ci.created_at, ci.last_used_at, ci.revoked_at),
+        (t(0), None, None)
+    );
+    let deploy = s
+        .create_token("deploy", "hash-deploy", "write", t(1))
+        .await
+        .unwrap();
+    // names need not be unique, hashes must
+    s.create_token("ci", "hash-ci-2", "read", t(2))
+        .await
+        .unwrap();
+    assert_conflict(
+        s.create_token("again", "hash-ci", "read", t(3)).await,
+        "token_hash",
+    );
+
+    assert_eq!(s.token_by_hash("hash-ci").await.unwrap(), Some(ci.clone()));
+    assert_eq!(s.token_by_hash("nope").await.unwrap(), None);
+
+    s.touch_token(ci.id, t(5)).await.unwrap();
+    s.touch_token(ci.id, t(4)).await.unwrap(); // never backwards
+    s.touch_token(Uuid::now_v7(), t(5)).await.unwrap(); // unknown: ignored
+    let touched = s.token_by_hash("hash-ci").await.unwrap().unwrap();
+    assert_eq!(touched.last_used_at, Some(t(5)));
+
+    assert!(s.revoke_token(ci.id, t(6)).await.unwrap());
+    assert!(
+        !s.revoke_token(ci.id, t(7)).await.unwrap(),
+        "already revoked"
+    );
+    assert!(!s.revoke_token(Uuid::now_v7(), t(7)).await.unwrap());
+    let revoked = s.token_by_hash("hash-ci").await.unwrap().unwrap();
+    assert_eq!(
+        revoked.revoked_at,
+        Some(t(6)),
+        "a revoked token is still found"
+    );
+
+    let list = s.list_tokens().await.unwrap();
+    let names: Vec<&str> = list.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["ci", "deploy", "ci"], "oldest first");
+    assert_eq!(list[0], revoked);
+    assert_eq!(list[1], deploy);
+}
+
+contract!(
+    backend_ping_and_close,
+    migrations_are_idempotent,
+    monitor_crud,
+    duplicate_names_conflict,
+    pause_and_resume_reset_state,
+    changing_the_target_resets_state,
+    record_results_updates_regions_and_monitors,
+    results_of_deleted_monitors_are_skipped,
+    results_roundtrip_every_field,
+    list_results_filters,
+    list_results_limit_default_and_cap,
+    delete_results_before_in_batches,
+    deleting_a_monitor_cascades,
+    users,
+    tokens,
+);
+
+#[test]
+fn test_database_urls() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
+        "postgres://postgres@127.0.0.1:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(
+        with_database("postgres://h:5432", "x"),
+        "postgres://h:5432/x"
+    );
+}

@@ -1,0 +1,197 @@
+//! `vigilmon check TARGET`: one probe from the terminal, printed phase by phase.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use vigilmon_core::monitor::CheckSpec;
+use vigilmon_core::{CheckResult, HumanDuration, MonitorConfig, MonitorState, RegionName, Verdict};
+use vigilmon_probe::{ProbeOptions, Prober};
+use vigilmon_server::api::views::ResultView;
+
+use crate::exit;
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// What to probe: http(s)://… or tcp://host:port.
+    pub target: String,
+    /// Accepted status codes or classes, comma-separated (e.g. 200,3xx) [default: 2xx].
+    #[arg(long, value_delimiter = ',')]
+    pub expect_status: Vec<String>,
+    /// Text the body must contain.
+    #[arg(long)]
+    pub body_contains: Option<String>,
+    /// Give up after this long (e.g. 5s) [default: 10s].
+    #[arg(long)]
+    pub max_time: Option<String>,
+    /// HTTP method [default: GET].
+    #[arg(long, short = 'X')]
+    pub method: Option<String>,
+    /// Extra request header, "Name: value" (repeatable).
+    #[arg(long, short = 'H')]
+    pub header: Vec<String>,
+    /// Do not follow redirects.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Accept any TLS certificate (its expiry is still shown).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// Region name to send in X-Vigilmon-Region [default: local].
+    #[arg(long, default_value = "local")]
+    pub region: String,
+    /// Print the result as JSON (the API's result shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn usage(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
+    eprintln!("error: {msg}");
+    Ok(exit::USAGE)
+}
+
+pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
+    let timeout = match &args.max_time {
+        Some(t) => match HumanDuration::parse(t) {
+            Ok(d) if !d.0.is_zero() && d.0 < Duration::from_secs(3600) => d,
+            Ok(_) => return usage("--max-time must be between 1ms and 1h"),
+            Err(e) => return usage(format!("--max-time: {e}")),
+        },
+        None => HumanDuration::from_secs(10),
+    };
+    let region = match RegionName::parse(&args.region) {
+        Ok(r) => r,
+        Err(e) => return usage(format!("--region: {e}")),
+    };
+    let mut config = MonitorConfig {
+        name: args.target.clone(),
+        timeout: Some(timeout),
+        interval: Some(HumanDuration(Duration::from_secs(
+            3600 + timeout.0.as_secs(),
+        ))),
+        ..MonitorConfig::default()
+    };
+    if let Some(rest) = args.target.strip_prefix("tcp://") {
+        let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
+            return usage("a tcp target is tcp://host:port");
+        };
+        let Ok(port) = port.parse::<u32>() else {
+            return usage(format!("{port:?} is not a port number"));
+        };
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+        {
+            return usage(
+                "--expect-status, --body-contains, --header and --method apply to HTTP targets only",
+            );
+        }
+        config.kind = "tcp".into();
+        config.host = Some(host.to_owned());
+        config.port = Some(port);
+    } else if args.target.starts_with("http://") || args.target.starts_with("https://") {
+        config.kind = "http".into();
+        config.url = Some(args.target.clone());
+        config.method = args.method.clone();
+        config.follow_redirects = Some(!args.no_follow);
+        config.verify_tls = Some(!args.insecure);
+        let mut headers = BTreeMap::new();
+        for h in &args.header {
+            let Some((k, v)) = h.split_once(':') else {
+                return usage(format!("--header {h:?} must look like \"Name: value\""));
+            };
+            headers.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        if !headers.is_empty() {
+            config.headers = Some(headers);
+        }
+        let status = match args.expect_status.as_slice() {
+            [] => None,
+            list => Some(serde_json::Value::Array(
+                list.iter().map(|s| json!(s)).collect(),
+            )),
+        };
+        if status.is_some() || args.body_contains.is_some() {
+            config.expect = Some(vigilmon_core::monitor::ExpectConfig {
+                status,
+                body_contains: args.body_contains.clone(),
+                ..Default::default()
+            });
+        }
+    } else {
+        return usage(format!(
+            "{:?}: the target must start with http://, https:// or tcp://",
+            args.target
+        ));
+    }
+    let spec = match config.build() {
+        Ok(s) => s,
+        Err(errs) => {
+            for e in errs {
+                eprintln!("error: {e}");
+            }
+            return Ok(exit::USAGE);
+        }
+    };
+    let prober = Prober::new(ProbeOptions::new(region)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let result = prober.check(&spec.check, spec.timeout).await;
+    if args.json {
+        let state = match result.verdict {
+            Verdict::Up => MonitorState::Up,
+            Verdict::Degraded { .. } => MonitorState::Degraded,
+            Verdict::Down { .. } => MonitorState::Down,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ResultView::new(result.clone(), state))?
+        );
+    } else {
+        print_human(&spec.check, &result);
+    }
+    Ok(if result.verdict.is_ok() {
+        exit::OK
+    } else {
+        exit::FAILED
+    })
+}
+
+fn print_human(check: &CheckSpec, r: &CheckResult) {
+    match check {
+        CheckSpec::Http(h) => println!("{} {} (region {})", h.method, h.url, r.region),
+        CheckSpec::Tcp(t) => println!("TCP {}:{} (region {})", t.host, t.port, r.region),
+    }
+    let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+    println!("  dns         {}", ms(r.phases.dns_ms));
+    println!("  connect     {}", ms(r.phases.connect_ms));
+    println!("  tls         {}", ms(r.phases.tls_ms));
+    println!("  first byte  {}", ms(r.phases.ttfb_ms));
+    println!("  total       {} ms", r.duration_ms);
+    if let Some(a) = &r.remote_addr {
+        println!("  address     {a}");
+    }
+    if let Some(s) = r.status_code {
+        println!("  status      {s}");
+    }
+    if let Some(c) = r.cert_expires_at {
+        let days = (c.as_second() - r.checked_at.as_second()) / 86_400;
+        println!("  certificate expires {c} (in {days} days)");
+    }
+    if let CheckSpec::Http(h) = check {
+        let mut expectations = vec![format!("status {}", h.expect.status)];
+        if let Some(b) = &h.expect.body_contains {
+            expectations.push(format!("body contains {b:?}"));
+        }
+        println!("  expect      {}", expectations.join("; "));
+    }
+    match &r.verdict {
+        Verdict::Up => println!("verdict: UP"),
+        Verdict::Degraded { reason } => println!("verdict: DEGRADED — {reason}"),
+        Verdict::Down { kind, message } => {
+            println!("verdict: DOWN ({}) — {message}", kind.as_str());
+            if let Some(b) = &r.body_excerpt {
+                println!("  body: {b}");
+            }
+        }
+    }
+}

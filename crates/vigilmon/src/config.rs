@@ -1,0 +1,376 @@
+//! The configuration file: YAML with `${ENV}` expansion, parsed into typed sections,
+//! validated with errors that name the line and the field.
+//!
+//! Layers, lowest first: built-in defaults, the file, `VIGILMON_*` environment
+//! variables, command-line flags. The last two are merged by clap; [`Settings`] then
+//! takes a value from the file only where neither was given.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+use vigilmon_core::{HumanDuration, MonitorConfig, RegionName, ValidationError};
+
+/// The annotated example configuration, shipped in the binary.
+pub const EXAMPLE: &str = include_str!("../../../vigilmon.example.yaml");
+
+/// The whole file. Top-level keys are part of the contract (PRODUCT.md appendix).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default)]
+    pub regions: Vec<RegionEntry>,
+    #[serde(default)]
+    pub probe: ProbeSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+    #[serde(default)]
+    pub monitors: Vec<MonitorConfig>,
+    // Sections served by features that are not in this version yet. They are parsed
+    // (so a complete config file loads) and reported at start.
+    #[serde(default)]
+    pub smtp: Option<Value>,
+    #[serde(default)]
+    pub channels: Vec<Value>,
+    #[serde(default)]
+    pub policies: Vec<Value>,
+    #[serde(default)]
+    pub status_pages: Vec<Value>,
+    #[serde(default)]
+    pub maintenance: Vec<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    /// Region name of the built-in probe (default `local`).
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegionEntry {
+    pub name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeSection {
+    /// Most checks in flight at once (default 256).
+    pub concurrency: Option<usize>,
+    /// Allow probes to reach link-local addresses such as 169.254.169.254.
+    #[serde(default)]
+    pub allow_link_local: bool,
+    /// Networks probes may never connect to, such as `10.0.0.0/8`.
+    #[serde(default)]
+    pub deny_networks: Vec<String>,
+    /// Extra CA certificates (PEM files) trusted for HTTPS checks.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// How long raw check results are kept (default 30 days).
+    pub raw: Option<HumanDuration>,
+}
+
+/// A problem in a config file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+        }
+        f.write_str(": ")?;
+        if let Some(field) = &self.field {
+            write!(f, "{field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Reads, expands, parses and validates a config file; returns every problem found.
+pub fn load(path: &Path) -> Result<FileConfig, Vec<ConfigError>> {
+    let file = path.display().to_string();
+    let raw = std::fs::read_to_string(path).map_err(|e| {
+        vec![ConfigError {
+            file: file.clone(),
+            line: None,
+            field: None,
+            message: format!("cannot read the file: {e}"),
+        }]
+    })?;
+    parse(&file, &raw, |name| std::env::var(name).ok())
+}
+
+/// Parses config text; `env` looks up variables for `${NAME}` expansion.
+pub fn parse(
+    file: &str,
+    raw: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<FileConfig, Vec<ConfigError>> {
+    let err = |line: Option<usize>, field: Option<String>, message: String| ConfigError {
+        file: file.to_owned(),
+        line,
+        field,
+        message,
+    };
+    let text =
+        expand_env(raw, &env).map_err(|(line, message)| vec![err(Some(line), None, message)])?;
+    let config: FileConfig = yaml_serde::from_str(&text).map_err(|e| {
+        let line = e.location().map(|l| l.line());
+        vec![err(line, None, e.to_string())]
+    })?;
+    let mut errors = Vec::new();
+    let mut names = HashSet::new();
+    for (i, m) in config.monitors.iter().enumerate() {
+        let label = format!("monitors[{i}]");
+        if let Err(errs) = m.build() {
+            for ValidationError { field, message } in errs {
+                let line = locate(&text, "monitors", i, &field);
+                errors.push(err(
+                    line,
+                    Some(format!("{label} ({:?}).{field}", m.name)),
+                    message,
+                ));
+            }
+        }
+        if !names.insert(m.name.trim().to_owned()) {
+            errors.push(err(
+                locate(&text, "monitors", i, "name"),
+                Some(format!("{label}.name")),
+                format!("a monitor named {:?} is declared twice", m.name),
+            ));
+        }
+    }
+    for (i, r) in config.regions.iter().enumerate() {
+        if let Err(e) = RegionName::parse(&r.name) {
+            errors.push(err(
+                locate(&text, "regions", i, "name"),
+                Some(format!("regions[{i}].name")),
+                e.to_string(),
+            ));
+        }
+    }
+    if let Some(r) = &config.server.region
+        && let Err(e) = RegionName::parse(r)
+    {
+        errors.push(err(None, Some("server.region".into()), e.to_string()));
+    }
+    for (i, n) in config.probe.deny_networks.iter().enumerate() {
+        if let Err(e) = n.parse::<vigilmon_probe::IpNet>() {
+            errors.push(err(
+                None,
+                Some(format!("probe.deny_networks[{i}]")),
+                e.to_string(),
+            ));
+        }
+    }
+    if config.server.data_dir.is_some() && config.server.database_url.is_some() {
+        errors.push(err(
+            None,
+            Some("server".into()),
+            "set either data_dir (SQLite) or database_url (PostgreSQL), not both".into(),
+        ));
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Replaces `${NAME}` with the variable's value; `$$` is a literal `$`. An unset
+/// variable is an error naming it and its line (a silently empty secret is worse).
+fn expand_env(raw: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, (usize, String)> {
+    let mut out = String::with_capacity(raw.len());
+    for (n, line) in raw.split_inclusive('\n').enumerate() {
+        // Comments are left as they are, so documentation may mention ${VARS}.
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        let mut rest = line;
+        while let Some(pos) = rest.find('$') {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            if let Some(stripped) = after.strip_prefix('$') {
+                out.push('$');
+                rest = stripped;
+            } else if let Some(body) = after.strip_prefix('{') {
+                let end = body
+                    .find('}')
+                    .ok_or((n + 1, "unclosed ${ in the file".to_owned()))?;
+                let name = &body[..end];
+                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                {
+                    return Err((n + 1, format!("${{{name}}} is not a valid variable name")));
+                }
+                let value =
+                    env(name).ok_or((n + 1, format!("environment variable {name} is not set")))?;
+                out.push_str(&value);
+                rest = &body[end + 1..];
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+    }
+    Ok(out)
+}
+
+/// Finds the line of `field` inside item `index` of the top-level list `section`, for
+/// error messages. Best effort over block-style YAML; `None` when it cannot tell.
+fn locate(text: &str, section: &str, index: usize, field: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.trim_end() == format!("{section}:"))?;
+    let mut item_indent = None;
+    let mut count = 0usize;
+    let mut item_start = None;
+    let mut item_end = lines.len();
+    for (i, l) in lines.iter().enumerate().skip(start + 1) {
+        let t = l.trim_start();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let indent = l.len() - t.len();
+        if indent == 0 {
+            item_end = i;
+            break;
+        }
+        if t.starts_with("- ") || t == "-" {
+            let ind = *item_indent.get_or_insert(indent);
+            if indent == ind {
+                if item_start.is_some() {
+                    item_end = i;
+                    break;
+                }
+                if count == index {
+                    item_start = Some(i);
+                }
+                count += 1;
+            }
+        }
+    }
+    let item_start = item_start?;
+    // Walk the field's path (`expect.status[1]` → `expect`, then `status` nested
+    // deeper), keeping the deepest line found.
+    let mut line = item_start;
+    let mut min_indent = 0;
+    for seg in field.split('.') {
+        let key = seg.split('[').next().unwrap_or(seg);
+        let needle = format!("{key}:");
+        let found = lines
+            .iter()
+            .enumerate()
+            .take(item_end)
+            .skip(line)
+            .find(|(_, l)| {
+                let t = l.trim_start();
+                let indent = l.len() - t.len();
+                let t = t.trim_start_matches("- ");
+                indent >= min_indent
+                    && (t.starts_with(&needle)
+                        || t.contains(&format!("{{ {needle}"))
+                        || t.contains(&format!(", {needle}")))
+            });
+        match found {
+            Some((i, l)) => {
+                line = i;
+                min_indent = l.len() - l.trim_start().len() + 1;
+            }
+            None => break,
+        }
+    }
+    Some(line + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn example_config_parses() {
+        let env = |n: &str| Some(format!("<{n}>"));
+        let c = parse("vigilmon.example.yaml", EXAMPLE, env).unwrap_or_else(|e| {
+            panic!(
+                "{}",
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
+        assert!(!c.monitors.is_empty());
+    }
+
+    #[test]
+    fn env_expansion() {
+        let env = |n: &str| (n == "TOKEN").then(|| "s3cret".to_owned());
+        assert_eq!(
+            expand_env("a: ${TOKEN}\nb: $$x $y\n", &env).unwrap(),
+            "a: s3cret\nb: $x $y\n"
+        );
+        assert_eq!(expand_env("# ${NOPE}\n", &env).unwrap(), "# ${NOPE}\n");
+        let e = expand_env("a: 1\nb: ${MISSING}\n", &env).unwrap_err();
+        assert_eq!(e, (2, "environment variable MISSING is not set".to_owned()));
+    }
+
+    #[test]
+    fn validation_errors_name_line_and_field() {
+        let text = "monitors:\n  - name: ok\n    type: http\n    url: http://a\n  - name: fast\n    type: http\n    url: http://b\n    interval: 5s\n";
+        let errs = parse("c.yaml", text, no_env).unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(
+            errs[0].to_string(),
+            "c.yaml:8: monitors[1] (\"fast\").interval: must be at least 10s (got 5s)"
+        );
+    }
+
+    #[test]
+    fn yaml_errors_have_lines() {
+        let errs = parse("c.yaml", "server:\n  listen: 1\n  lisen: x\n", no_env).unwrap_err();
+        assert_eq!(errs[0].line, Some(3), "{}", errs[0]);
+        assert!(errs[0].message.contains("lisen"), "{}", errs[0]);
+        let errs = parse(
+            "c.yaml",
+            "monitors:\n  - name: a\n    type: http\n    urll: http://x\n",
+            no_env,
+        )
+        .unwrap_err();
+        assert!(errs[0].message.contains("urll"), "{}", errs[0]);
+        assert!(errs[0].line.is_some());
+    }
+
+    #[test]
+    fn duplicate_names_are_refused() {
+        let text = "monitors:\n  - {name: a, type: tcp, host: h, port: 1}\n  - {name: a, type: tcp, host: h, port: 2}\n";
+        let errs = parse("c.yaml", text, no_env).unwrap_err();
+        assert_eq!(errs[0].line, Some(3));
+    }
+}

@@ -1,0 +1,209 @@
+//! `vigilmon serve`: resolves settings (flags, environment, file, defaults), opens the
+//! store, applies the file's monitors, binds the socket and runs the server until
+//! SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use vigilmon_core::RegionName;
+use vigilmon_probe::{IpNet, NetworkGuard, ProbeOptions};
+use vigilmon_server::ServerOptions;
+use vigilmon_server::clock::SystemClock;
+
+use crate::admin::open_store;
+use crate::config::{self, FileConfig};
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// YAML config file.
+    #[arg(long, env = "VIGILMON_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "VIGILMON_LISTEN")]
+    pub listen: Option<String>,
+    /// Base URL for links and ping URLs [default: http://<listen address>].
+    #[arg(long, env = "VIGILMON_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory of the embedded SQLite database [default: ./vigilmon-data].
+    #[arg(long, env = "VIGILMON_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…); replaces the embedded SQLite database.
+    #[arg(long, env = "VIGILMON_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Region name of the built-in probe [default: local].
+    #[arg(long, env = "VIGILMON_REGION")]
+    pub region: Option<String>,
+}
+
+/// Default retention of raw results.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let file = match &args.config {
+        Some(p) => config::load(p).map_err(|errs| {
+            anyhow::anyhow!(
+                "the config file has errors:\n{}",
+                errs.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?,
+        None => FileConfig::default(),
+    };
+    let s = &file.server;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| s.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let database_url = args.database_url.clone().or_else(|| s.database_url.clone());
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or_else(|| s.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("./vigilmon-data"));
+    let region_name = args
+        .region
+        .clone()
+        .or_else(|| s.region.clone())
+        .unwrap_or_else(|| "local".to_owned());
+    let region = RegionName::parse(&region_name).context("--region")?;
+
+    let mut guard = NetworkGuard {
+        allow_link_local: file.probe.allow_link_local,
+        ..NetworkGuard::default()
+    };
+    for n in &file.probe.deny_networks {
+        guard.deny_networks.push(
+            n.parse::<IpNet>()
+                .map_err(|e| anyhow::anyhow!("probe.deny_networks: {e}"))?,
+        );
+    }
+    let mut probe = ProbeOptions::new(region.clone());
+    probe.guard = guard;
+    for f in &file.probe.ca_files {
+        probe.extra_roots.extend(read_pem_certs(f)?);
+    }
+
+    for (section, present) in [
+        ("smtp", file.smtp.is_some()),
+        ("channels", !file.channels.is_empty()),
+        ("policies", !file.policies.is_empty()),
+        ("status_pages", !file.status_pages.is_empty()),
+        ("maintenance", !file.maintenance.is_empty()),
+    ] {
+        if present {
+            warn!(
+                message = "this version does not act on this config section yet; it is ignored",
+                section
+            );
+        }
+    }
+
+    let store = open_store(database_url.as_deref(), &data_dir).await?;
+    let store_desc = match &database_url {
+        Some(_) => "PostgreSQL".to_owned(),
+        None => format!("SQLite in {}", data_dir.display()),
+    };
+    let report =
+        vigilmon_server::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
+            .await
+            .context("applying the config file's monitors")?;
+    if args.config.is_some() {
+        info!(
+            message = "config file monitors applied",
+            created = report.created.len(),
+            updated = report.updated.len(),
+            removed = report.removed.len(),
+            unchanged = report.unchanged
+        );
+    }
+    let no_tokens = store
+        .list_tokens()
+        .await?
+        .iter()
+        .all(|t| t.revoked_at.is_some());
+
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}");
+    let public_url = args
+        .public_url
+        .clone()
+        .or_else(|| s.public_url.clone())
+        .unwrap_or_else(|| url.clone())
+        .trim_end_matches('/')
+        .to_owned();
+    println!("Vigilmon {} listening on {url}", env!("CARGO_PKG_VERSION"));
+    println!("  store: {store_desc}; probe region: {region}; public URL: {public_url}");
+    if no_tokens {
+        println!("  the API needs a token: vigilmon token create --name admin --scope write");
+    }
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(wait_for_signal(shutdown.clone()));
+    let opts = ServerOptions {
+        public_url,
+        probe,
+        concurrency: file.probe.concurrency.unwrap_or(256),
+        retention_raw: file.retention.raw.map_or(DEFAULT_RETENTION, |d| d.0),
+        retention_every: Duration::from_secs(3600),
+        clock: Arc::new(SystemClock),
+    };
+    vigilmon_server::run(listener, store, opts, shutdown).await?;
+    Ok(())
+}
+
+/// Reads every certificate of a PEM file as DER.
+fn read_pem_certs(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("probe.ca_files: cannot read {}", path.display()))?;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "probe.ca_files: {} is not a PEM certificate file: {e}",
+                path.display()
+            )
+        })?;
+    if certs.is_empty() {
+        anyhow::bail!("probe.ca_files: {} holds no certificate", path.display());
+    }
+    Ok(certs)
+}
+
+async fn wait_for_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    info!(message = "signal received, shutting down");
+    shutdown.cancel();
+}

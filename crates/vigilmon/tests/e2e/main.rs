@@ -1,0 +1,32 @@
+//! End-to-end tests: the real `vigilmon` binary, driven the way an operator drives it
+//! (its CLI and its HTTP API), against real local targets, on SQLite and PostgreSQL.
+//! All end-to-end tests link into this one test binary.
+
+mod api;
+mod cli;
+mod config_file;
+mod lifecycle;
+
+use std::path::Path;
+
+/// The binary under test.
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_vigilmon"))
+}
+
+/// Runs the async test body once against each store backend.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(test_support::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body(test_support::Backend::Postgres).await
+            }
+        }
+    };
+}
