@@ -184,7 +184,7 @@ mod tests {
         let c: MonitorConfig = serde_json::from_value(base).unwrap();
         match c.build().unwrap().check {
             CheckSpec::Http(h) => h,
-            CheckSpec::Tcp(_) => unreachable!(),
+            _ => unreachable!(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 pub mod assert;
 pub mod duration;
+pub mod heartbeat;
 pub mod ids;
 pub mod monitor;
 pub mod outcome;

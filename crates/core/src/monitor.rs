@@ -93,6 +93,79 @@ pub struct MonitorConfig {
     /// Bytes to send after connecting (tcp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send: Option<String>,
+
+    // --- redis ---
+    /// `primary` or `replica`: a different role fails (an unintended failover).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_role: Option<String>,
+    /// A replica whose last I/O with its primary is older than this is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag: Option<HumanDuration>,
+    /// A replica this many bytes of replication offset behind is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_bytes: Option<u64>,
+    /// Also `SET` a key with a short TTL: refused writes (OOM, MISCONF, READONLY) fail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_probe: Option<bool>,
+    /// Key used by the write probe. Default `vigilmon:probe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_probe_key: Option<String>,
+    /// Memory thresholds as fractions of `maxmemory`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<RedisMemoryConfig>,
+    /// Evictions per minute above which the monitor is degraded. Default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evictions_per_min: Option<u64>,
+    /// A primary with fewer connected replicas is degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_replicas: Option<u32>,
+
+    // --- heartbeat ---
+    /// Expected time between successful pings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<HumanDuration>,
+    /// Five-field cron expression of when pings are expected (instead of `every`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// IANA time zone of `cron`. Default UTC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// How late a ping may be before the monitor is down. Default 1h... see docs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<HumanDuration>,
+    /// HTTP methods that count as pings: `[POST]` ignores link previews that GET.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub methods: Option<Vec<String>>,
+    /// Successes closer together than this are a failure ("runs too often").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval: Option<HumanDuration>,
+    /// A run that finished faster than this is a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_duration: Option<HumanDuration>,
+    /// A run that took longer than this is a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<HumanDuration>,
+    /// `"N of M"`: down when N of the last M runs failed (instead of on one failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<String>,
+    /// Name in slug ping URLs (`/ping/{ping_key}/{slug}`). Default: from the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+}
+
+/// Redis memory thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisMemoryConfig {
+    /// Fraction of maxmemory above which the monitor is degraded. Default 0.90.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warn: Option<f64>,
+    /// Fraction of maxmemory above which the monitor is down. Default 0.95.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub critical: Option<f64>,
+    /// Limit to judge against when `maxmemory` is 0 (unlimited).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u64>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -232,6 +305,8 @@ impl fmt::Display for ValidationError {
 pub enum MonitorKind {
     Http,
     Tcp,
+    Redis,
+    Heartbeat,
 }
 
 impl MonitorKind {
@@ -239,6 +314,8 @@ impl MonitorKind {
         match self {
             MonitorKind::Http => "http",
             MonitorKind::Tcp => "tcp",
+            MonitorKind::Redis => "redis",
+            MonitorKind::Heartbeat => "heartbeat",
         }
     }
 }
@@ -265,7 +342,14 @@ impl MonitorSpec {
         match self.check {
             CheckSpec::Http(_) => MonitorKind::Http,
             CheckSpec::Tcp(_) => MonitorKind::Tcp,
+            CheckSpec::Redis(_) => MonitorKind::Redis,
+            CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
+    }
+
+    /// Whether probes run this monitor (heartbeats are not probed: they are pinged).
+    pub fn is_probed(&self) -> bool {
+        !matches!(self.check, CheckSpec::Heartbeat(_))
     }
 
     /// Consecutive failures needed before down, given how many regions evaluate it.
@@ -288,6 +372,8 @@ impl MonitorSpec {
 pub enum CheckSpec {
     Http(HttpSpec),
     Tcp(TcpSpec),
+    Redis(RedisSpec),
+    Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[derive(Debug, Clone)]
@@ -382,12 +468,134 @@ pub struct TcpSpec {
     pub warn_response_time: Option<Duration>,
 }
 
+/// Where a Redis server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedisAddr {
+    Tcp { host: String, port: u16, tls: bool },
+    Unix { path: String },
+}
+
+/// The role a Redis server should have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisRole {
+    Primary,
+    Replica,
+}
+
+impl RedisRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RedisRole::Primary => "primary",
+            RedisRole::Replica => "replica",
+        }
+    }
+}
+
+/// A validated Redis monitor.
+#[derive(Debug, Clone)]
+pub struct RedisSpec {
+    pub addr: RedisAddr,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub db: u32,
+    pub expect_role: Option<RedisRole>,
+    pub max_lag: Duration,
+    pub max_lag_bytes: Option<u64>,
+    pub write_probe: bool,
+    pub write_probe_key: String,
+    pub memory_warn: f64,
+    pub memory_critical: f64,
+    pub memory_limit_bytes: Option<u64>,
+    pub evictions_per_min: u64,
+    pub expect_replicas: Option<u32>,
+    pub response_time: Option<Duration>,
+    pub warn_response_time: Option<Duration>,
+}
+
+/// Default lag (since the replica's last I/O with its primary) before degraded.
+pub const DEFAULT_REDIS_MAX_LAG: Duration = Duration::from_secs(30);
+/// Default evictions per minute before degraded.
+pub const DEFAULT_EVICTIONS_PER_MIN: u64 = 1000;
+
+/// Parses `redis://[user:pass@]host[:port][/db]`, `rediss://…` (TLS) or
+/// `unix:///path/to.sock[?db=N]`.
+pub fn parse_redis_url(
+    raw: &str,
+) -> Result<(RedisAddr, Option<String>, Option<String>, u32), String> {
+    let url = url::Url::parse(raw.trim()).map_err(|e| format!("is not a valid URL: {e}"))?;
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let username = Some(url.username()).filter(|u| !u.is_empty()).map(decode);
+    let password = url.password().map(decode);
+    let db_from_query = url
+        .query_pairs()
+        .find(|(k, _)| k == "db")
+        .map(|(_, v)| {
+            v.parse::<u32>()
+                .map_err(|_| format!("db {v:?} is not a database number"))
+        })
+        .transpose()?;
+    match url.scheme() {
+        "redis" | "rediss" => {
+            let host = url
+                .host_str()
+                .filter(|h| !h.is_empty())
+                .ok_or("must include a host, as in redis://host:6379")?
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned();
+            let port = url.port().unwrap_or(6379);
+            let path = url.path().trim_matches('/');
+            let db = if path.is_empty() {
+                db_from_query.unwrap_or(0)
+            } else {
+                path.parse::<u32>().map_err(|_| {
+                    format!(
+                        "the path {path:?} must be a database number, as in redis://host:6379/0"
+                    )
+                })?
+            };
+            Ok((
+                RedisAddr::Tcp {
+                    host,
+                    port,
+                    tls: url.scheme() == "rediss",
+                },
+                username,
+                password,
+                db,
+            ))
+        }
+        "unix" => {
+            let path = url.path();
+            if path.is_empty() || path == "/" {
+                return Err("must name the socket, as in unix:///run/redis.sock".into());
+            }
+            Ok((
+                RedisAddr::Unix {
+                    path: path.to_owned(),
+                },
+                username,
+                password,
+                db_from_query.unwrap_or(0),
+            ))
+        }
+        other => Err(format!(
+            "scheme {other:?} is not allowed; use redis://, rediss:// or unix://"
+        )),
+    }
+}
+
 /// Collects validation errors while walking a config.
 #[derive(Default)]
-struct Errors(Vec<ValidationError>);
+pub(crate) struct Errors(pub(crate) Vec<ValidationError>);
 
 impl Errors {
-    fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+    pub(crate) fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
         self.0.push(ValidationError::new(field, message));
     }
 }
@@ -498,17 +706,24 @@ impl MonitorConfig {
             }
         }
 
+        if ["http", "tcp", "redis", "heartbeat"].contains(&self.kind.as_str()) {
+            self.refuse_foreign_fields(&mut errs);
+        }
         let check = match self.kind.as_str() {
             "http" => self.build_http(&mut errs).map(CheckSpec::Http),
             "tcp" => self.build_tcp(&mut errs).map(CheckSpec::Tcp),
+            "redis" => self.build_redis(&mut errs).map(CheckSpec::Redis),
+            "heartbeat" => crate::heartbeat::build(self, &mut errs).map(CheckSpec::Heartbeat),
             "" => {
-                errs.push("type", "is required: http or tcp");
+                errs.push("type", "is required: http, tcp, redis or heartbeat");
                 None
             }
             other => {
                 errs.push(
                     "type",
-                    format!("unknown monitor type {other:?}; expected http or tcp"),
+                    format!(
+                        "unknown monitor type {other:?}; expected http, tcp, redis or heartbeat"
+                    ),
                 );
                 None
             }
@@ -536,28 +751,95 @@ impl MonitorConfig {
         }
     }
 
-    fn refuse_fields(&self, errs: &mut Errors, kind: &str, fields: &[(&str, bool)]) {
-        for (field, present) in fields {
-            if *present {
-                errs.push(*field, format!("does not apply to {kind} monitors"));
+    /// Every type-specific field that is set, with the monitor types it applies to.
+    fn typed_fields(&self) -> Vec<(&'static str, bool, &'static [&'static str])> {
+        const HTTP: &[&str] = &["http"];
+        const TCP: &[&str] = &["tcp"];
+        const REDIS: &[&str] = &["redis"];
+        const HEARTBEAT: &[&str] = &["heartbeat"];
+        const PROBED: &[&str] = &["http", "tcp", "redis"];
+        let e = self.expect.as_ref();
+        let w = self.warn.as_ref();
+        vec![
+            ("interval", self.interval.is_some(), PROBED),
+            ("timeout", self.timeout.is_some(), PROBED),
+            ("regions", self.regions.is_some(), PROBED),
+            ("quorum", self.quorum.is_some(), PROBED),
+            ("confirmations", self.confirmations.is_some(), PROBED),
+            ("url", self.url.is_some(), &["http", "redis"]),
+            ("method", self.method.is_some(), HTTP),
+            ("headers", self.headers.is_some(), HTTP),
+            ("body", self.body.is_some(), HTTP),
+            ("follow_redirects", self.follow_redirects.is_some(), HTTP),
+            ("verify_tls", self.verify_tls.is_some(), HTTP),
+            ("expect.status", e.is_some_and(|e| e.status.is_some()), HTTP),
+            (
+                "expect.body_contains",
+                e.is_some_and(|e| e.body_contains.is_some()),
+                HTTP,
+            ),
+            (
+                "expect.body_not_contains",
+                e.is_some_and(|e| e.body_not_contains.is_some()),
+                HTTP,
+            ),
+            (
+                "expect.body_regex",
+                e.is_some_and(|e| e.body_regex.is_some()),
+                HTTP,
+            ),
+            ("expect.json", e.is_some_and(|e| !e.json.is_empty()), HTTP),
+            ("expect.banner", e.is_some_and(|e| e.banner.is_some()), TCP),
+            (
+                "expect.response_time",
+                e.is_some_and(|e| e.response_time.is_some()),
+                PROBED,
+            ),
+            (
+                "warn.response_time",
+                w.is_some_and(|w| w.response_time.is_some()),
+                PROBED,
+            ),
+            (
+                "warn.cert_expiry",
+                w.is_some_and(|w| w.cert_expiry.is_some()),
+                HTTP,
+            ),
+            ("host", self.host.is_some(), TCP),
+            ("port", self.port.is_some(), TCP),
+            ("send", self.send.is_some(), TCP),
+            ("expect_role", self.expect_role.is_some(), REDIS),
+            ("max_lag", self.max_lag.is_some(), REDIS),
+            ("max_lag_bytes", self.max_lag_bytes.is_some(), REDIS),
+            ("write_probe", self.write_probe.is_some(), REDIS),
+            ("write_probe_key", self.write_probe_key.is_some(), REDIS),
+            ("memory", self.memory.is_some(), REDIS),
+            ("evictions_per_min", self.evictions_per_min.is_some(), REDIS),
+            ("expect_replicas", self.expect_replicas.is_some(), REDIS),
+            ("every", self.every.is_some(), HEARTBEAT),
+            ("cron", self.cron.is_some(), HEARTBEAT),
+            ("tz", self.tz.is_some(), HEARTBEAT),
+            ("grace", self.grace.is_some(), HEARTBEAT),
+            ("methods", self.methods.is_some(), HEARTBEAT),
+            ("min_interval", self.min_interval.is_some(), HEARTBEAT),
+            ("min_duration", self.min_duration.is_some(), HEARTBEAT),
+            ("max_duration", self.max_duration.is_some(), HEARTBEAT),
+            ("failures", self.failures.is_some(), HEARTBEAT),
+            ("slug", self.slug.is_some(), HEARTBEAT),
+        ]
+    }
+
+    /// Refuses fields that do not apply to this monitor's type.
+    fn refuse_foreign_fields(&self, errs: &mut Errors) {
+        let kind = self.kind.as_str();
+        for (field, present, kinds) in self.typed_fields() {
+            if present && !kinds.contains(&kind) {
+                errs.push(field, format!("does not apply to {kind} monitors"));
             }
         }
     }
 
     fn build_http(&self, errs: &mut Errors) -> Option<HttpSpec> {
-        self.refuse_fields(
-            errs,
-            "http",
-            &[
-                ("host", self.host.is_some()),
-                ("port", self.port.is_some()),
-                ("send", self.send.is_some()),
-                (
-                    "expect.banner",
-                    self.expect.as_ref().is_some_and(|e| e.banner.is_some()),
-                ),
-            ],
-        );
         let url = match self.url.as_deref().map(str::trim) {
             None | Some("") => {
                 errs.push("url", "is required for http monitors");
@@ -706,7 +988,7 @@ impl MonitorConfig {
         })
     }
 
-    fn response_time_limit(&self, errs: &mut Errors) -> Option<Duration> {
+    pub(crate) fn response_time_limit(&self, errs: &mut Errors) -> Option<Duration> {
         let rt = self
             .expect
             .as_ref()
@@ -718,7 +1000,11 @@ impl MonitorConfig {
         rt
     }
 
-    fn warn_response_time(&self, errs: &mut Errors, limit: Option<Duration>) -> Option<Duration> {
+    pub(crate) fn warn_response_time(
+        &self,
+        errs: &mut Errors,
+        limit: Option<Duration>,
+    ) -> Option<Duration> {
         let w = self
             .warn
             .as_ref()
@@ -742,27 +1028,6 @@ impl MonitorConfig {
 
     fn build_tcp(&self, errs: &mut Errors) -> Option<TcpSpec> {
         let e = self.expect.clone().unwrap_or_default();
-        self.refuse_fields(
-            errs,
-            "tcp",
-            &[
-                ("url", self.url.is_some()),
-                ("method", self.method.is_some()),
-                ("headers", self.headers.is_some()),
-                ("body", self.body.is_some()),
-                ("follow_redirects", self.follow_redirects.is_some()),
-                ("verify_tls", self.verify_tls.is_some()),
-                ("expect.status", e.status.is_some()),
-                ("expect.body_contains", e.body_contains.is_some()),
-                ("expect.body_not_contains", e.body_not_contains.is_some()),
-                ("expect.body_regex", e.body_regex.is_some()),
-                ("expect.json", !e.json.is_empty()),
-                (
-                    "warn.cert_expiry",
-                    self.warn.as_ref().is_some_and(|w| w.cert_expiry.is_some()),
-                ),
-            ],
-        );
         let host = match self.host.as_deref().map(str::trim) {
             None | Some("") => {
                 errs.push("host", "is required for tcp monitors");
@@ -810,6 +1075,97 @@ impl MonitorConfig {
             port: port?,
             send: self.send.clone(),
             expect_banner: e.banner,
+            response_time,
+            warn_response_time,
+        })
+    }
+}
+
+impl MonitorConfig {
+    fn build_redis(&self, errs: &mut Errors) -> Option<RedisSpec> {
+        let target = match self.url.as_deref().map(str::trim) {
+            None | Some("") => {
+                errs.push(
+                    "url",
+                    "is required for redis monitors, as in redis://host:6379/0",
+                );
+                None
+            }
+            Some(u) => match parse_redis_url(u) {
+                Ok(t) => Some(t),
+                Err(m) => {
+                    errs.push("url", m);
+                    None
+                }
+            },
+        };
+        let expect_role = match self.expect_role.as_deref() {
+            None => None,
+            Some("primary" | "master") => Some(RedisRole::Primary),
+            Some("replica" | "slave") => Some(RedisRole::Replica),
+            Some(other) => {
+                errs.push(
+                    "expect_role",
+                    format!("{other:?} must be primary or replica"),
+                );
+                None
+            }
+        };
+        let m = self.memory.clone().unwrap_or_default();
+        let memory_warn = m.warn.unwrap_or(0.90);
+        let memory_critical = m.critical.unwrap_or(0.95);
+        for (field, v) in [
+            ("memory.warn", memory_warn),
+            ("memory.critical", memory_critical),
+        ] {
+            if !(v > 0.0 && v <= 1.0) {
+                errs.push(
+                    field,
+                    "must be a fraction greater than 0 and at most 1, such as 0.9",
+                );
+            }
+        }
+        if memory_warn >= memory_critical {
+            errs.push(
+                "memory.warn",
+                format!("must be lower than memory.critical ({memory_critical})"),
+            );
+        }
+        if m.limit_bytes == Some(0) {
+            errs.push("memory.limit_bytes", "must be greater than zero");
+        }
+        let max_lag = self.max_lag.map_or(DEFAULT_REDIS_MAX_LAG, |d| d.0);
+        if max_lag.is_zero() {
+            errs.push("max_lag", "must be greater than zero");
+        }
+        let write_probe_key = self
+            .write_probe_key
+            .clone()
+            .unwrap_or_else(|| "vigilmon:probe".to_owned());
+        if write_probe_key.is_empty()
+            || write_probe_key.len() > 256
+            || write_probe_key.chars().any(char::is_control)
+        {
+            errs.push("write_probe_key", "must be 1-256 printable characters");
+        }
+        let response_time = self.response_time_limit(errs);
+        let warn_response_time = self.warn_response_time(errs, response_time);
+        let (addr, username, password, db) = target?;
+        Some(RedisSpec {
+            addr,
+            username,
+            password,
+            db,
+            expect_role,
+            max_lag,
+            max_lag_bytes: self.max_lag_bytes,
+            write_probe: self.write_probe.unwrap_or(false),
+            write_probe_key,
+            memory_warn,
+            memory_critical,
+            memory_limit_bytes: m.limit_bytes,
+            evictions_per_min: self.evictions_per_min.unwrap_or(DEFAULT_EVICTIONS_PER_MIN),
+            expect_replicas: self.expect_replicas,
             response_time,
             warn_response_time,
         })
@@ -1007,6 +1363,59 @@ mod tests {
     fn regions_and_quorum() {
         let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "regions": ["eu", "EU", "eu"], "quorum": 3})).build();
         assert_eq!(fields(r), ["regions[1]", "regions[2]", "quorum"]);
+    }
+
+    #[test]
+    fn redis_urls() {
+        let (a, u, p, db) =
+            parse_redis_url("redis://probe:s%40cret@cache.internal:6380/2").unwrap();
+        assert_eq!(
+            a,
+            RedisAddr::Tcp {
+                host: "cache.internal".into(),
+                port: 6380,
+                tls: false
+            }
+        );
+        assert_eq!(
+            (u.as_deref(), p.as_deref(), db),
+            (Some("probe"), Some("s@cret"), 2)
+        );
+        let (a, u, p, db) = parse_redis_url("rediss://:pw@10.0.0.5").unwrap();
+        assert_eq!(
+            a,
+            RedisAddr::Tcp {
+                host: "10.0.0.5".into(),
+                port: 6379,
+                tls: true
+            }
+        );
+        assert_eq!((u, p.as_deref(), db), (None, Some("pw"), 0));
+        let (a, _, _, db) = parse_redis_url("unix:///run/redis/redis.sock?db=3").unwrap();
+        assert_eq!(
+            a,
+            RedisAddr::Unix {
+                path: "/run/redis/redis.sock".into()
+            }
+        );
+        assert_eq!(db, 3);
+        assert!(parse_redis_url("http://x").is_err());
+        assert!(parse_redis_url("redis://host/abc").is_err());
+    }
+
+    #[test]
+    fn redis_monitor_validation() {
+        let s = cfg(json!({"name": "r", "type": "redis", "url": "redis://127.0.0.1:6379", "expect_role": "replica", "max_lag": "10s"}))
+            .build()
+            .unwrap();
+        let CheckSpec::Redis(r) = s.check else {
+            panic!()
+        };
+        assert_eq!(r.expect_role, Some(RedisRole::Replica));
+        assert_eq!(r.max_lag, Duration::from_secs(10));
+        assert_eq!((r.memory_warn, r.memory_critical), (0.90, 0.95));
+        let e = cfg(json!({"name": "r", "type": "redis", "url": "redis://h", "memory": {"warn": 0.97}, "expect_role": "leader", "port": 1})).build();
+        assert_eq!(fields(e), ["port", "expect_role", "memory.warn"]);
     }
 
     #[test]

@@ -149,6 +149,20 @@ impl Prober {
         let out = match spec {
             CheckSpec::Http(h) => http::run(&self.inner, h, start, deadline, timeout).await,
             CheckSpec::Tcp(t) => tcp::run(&self.inner, t, start, deadline, timeout).await,
+            CheckSpec::Redis(_) => Outcome {
+                verdict: Verdict::down(
+                    ErrorKind::Protocol,
+                    "redis checks are not available in this build yet",
+                ),
+                ..Outcome::new()
+            },
+            CheckSpec::Heartbeat(_) => Outcome {
+                verdict: Verdict::down(
+                    ErrorKind::Protocol,
+                    "heartbeat monitors are pinged, not probed",
+                ),
+                ..Outcome::new()
+            },
         };
         if let Verdict::Down { kind, message } = &out.verdict {
             tracing::debug!(region = %self.inner.opts.region, kind = kind.as_str(), %message, "check failed");

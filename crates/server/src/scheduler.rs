@@ -140,7 +140,7 @@ impl Scheduler {
         if let Some(prev) = &previous {
             self.queue.remove(&(prev.due_ms, id));
         }
-        if spec.paused {
+        if spec.paused || !spec.is_probed() {
             metrics::scheduled_monitors(self.entries.len());
             return;
         }

@@ -160,6 +160,7 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
     match check {
         CheckSpec::Http(h) => println!("{} {} (region {})", h.method, h.url, r.region),
         CheckSpec::Tcp(t) => println!("TCP {}:{} (region {})", t.host, t.port, r.region),
+        CheckSpec::Redis(_) | CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
     println!("  dns         {}", ms(r.phases.dns_ms));
