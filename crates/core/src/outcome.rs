@@ -144,6 +144,10 @@ pub struct CheckResult {
     pub cert_expires_at: Option<Timestamp>,
     /// The address actually connected to.
     pub remote_addr: Option<String>,
+    /// Figures the check judged, per monitor type (for Redis: memory, role, lag,
+    /// evictions per minute…), for the API and UI to show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
 }
 
 /// How many bytes of a body are kept as an excerpt on failure.

@@ -177,6 +177,7 @@ impl Prober {
             body_excerpt: out.body_excerpt,
             cert_expires_at: out.cert_expires_at,
             remote_addr: out.remote_addr.map(|a| a.to_string()),
+            details: None,
         }
     }
 }

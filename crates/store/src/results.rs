@@ -21,8 +21,8 @@ const UPDATE_MONITOR: &str = "UPDATE monitors SET \
 
 const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, checked_at, ok, \
     state, verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
-    error, body_excerpt, cert_expires_at, remote_addr) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    error, body_excerpt, cert_expires_at, remote_addr, details) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
     consecutive_failures, checked_at, duration_ms, error_kind, error) \
@@ -37,7 +37,7 @@ macro_rules! result_columns {
     () => {
         "id, monitor_id, region, checked_at, state, verdict, duration_ms, dns_ms, connect_ms, \
          tls_ms, ttfb_ms, status_code, error_kind, error, body_excerpt, cert_expires_at, \
-         remote_addr"
+         remote_addr, details"
     };
 }
 
@@ -106,6 +106,13 @@ fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
             body_excerpt: r.opt_string("body_excerpt")?,
             cert_expires_at: r.opt_timestamp("cert_expires_at")?,
             remote_addr: r.opt_string("remote_addr")?,
+            details: match r.opt_string("details")? {
+                None => None,
+                Some(text) => Some(
+                    serde_json::from_str(&text)
+                        .map_err(|e| StoreError::Corrupt(format!("check_results.details: {e}")))?,
+                ),
+            },
         },
     })
 }
@@ -179,6 +186,7 @@ impl Store {
                     .bind(r.body_excerpt.as_deref())
                     .bind(opt_ms(r.cert_expires_at))
                     .bind(r.remote_addr.as_deref())
+                    .bind(r.details.as_ref().map(serde_json::Value::to_string))
                     .execute(&mut *tx)
                     .await?;
                 sqlx::query(UPSERT_REGION)

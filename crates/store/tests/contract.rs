@@ -217,6 +217,7 @@ fn result(region_name: &str, at: Timestamp, verdict: Verdict) -> CheckResult {
         body_excerpt: None,
         cert_expires_at: None,
         remote_addr: None,
+        details: None,
     }
 }
 
@@ -710,6 +711,7 @@ async fn results_roundtrip_every_field(db: Db) {
         body_excerpt: Some("<h1>Service unavailable</h1> \u{e9}\u{2026}".into()),
         cert_expires_at: Some(t(86_400 * 30)),
         remote_addr: Some("[2001:db8::1]:443".into()),
+        details: Some(serde_json::json!({"used_memory": 1024, "role": "primary"})),
     };
     let degraded = CheckResult {
         verdict: Verdict::degraded("certificate expires in 3 days"),

@@ -122,6 +122,10 @@ pub struct ResultView {
     #[schema(value_type = Option<String>, format = DateTime)]
     pub cert_expires_at: Option<Timestamp>,
     pub remote_addr: Option<String>,
+    /// Figures the check judged (Redis: memory, role, lag, evictions…).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
 }
 
 impl From<StoredResult> for ResultView {
@@ -146,6 +150,7 @@ impl ResultView {
             body_excerpt: r.body_excerpt,
             cert_expires_at: r.cert_expires_at,
             remote_addr: r.remote_addr,
+            details: r.details,
         }
     }
 }

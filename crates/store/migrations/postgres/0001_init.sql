@@ -49,7 +49,8 @@ CREATE TABLE check_results (
     error           TEXT,
     body_excerpt    TEXT,
     cert_expires_at BIGINT,
-    remote_addr     TEXT
+    remote_addr     TEXT,
+    details         TEXT
 );
 
 CREATE INDEX check_results_monitor_checked_at ON check_results (monitor_id, checked_at);

@@ -50,7 +50,8 @@ CREATE TABLE check_results (
     error           TEXT,
     body_excerpt    TEXT,
     cert_expires_at INTEGER,
-    remote_addr     TEXT
+    remote_addr     TEXT,
+    details         TEXT
 ) STRICT;
 
 CREATE INDEX check_results_monitor_checked_at ON check_results (monitor_id, checked_at);
