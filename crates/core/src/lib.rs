@@ -13,6 +13,7 @@ pub mod heartbeat;
 pub mod ids;
 pub mod monitor;
 pub mod outcome;
+pub mod redis;
 pub mod schedule;
 pub mod state;
 

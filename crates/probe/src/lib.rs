@@ -1,4 +1,4 @@
-//! Vigilmon's probe engine: runs one HTTP or TCP check against the network and
+//! Vigilmon's probe engine: runs one HTTP, TCP or Redis check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -9,8 +9,9 @@
 //!
 //! Module map: [`guard`] (which addresses may be connected to), `net` (resolve,
 //! guard, connect), `http` (requests, redirects, bodies), `tcp` (connect, send,
-//! banner), `tls` (client configurations, certificate expiry) and `classify` (the
-//! single mapping from failures to error kinds).
+//! banner), `redis` (a small RESP2 client and the Redis health check), `tls` (client
+//! configurations, certificate expiry) and `classify` (the single mapping from
+//! failures to error kinds).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ mod classify;
 pub mod guard;
 mod http;
 mod net;
+mod redis;
 mod tcp;
 mod tls;
 
@@ -96,6 +98,10 @@ pub(crate) struct Inner {
     pub tls: tls::TlsConfigs,
     pub user_agent: HeaderValue,
     pub region_header: HeaderValue,
+    /// TLS configuration for `rediss://` (verifying, no ALPN).
+    pub redis_tls: Arc<rustls::ClientConfig>,
+    /// The last Redis `INFO` sample per target, for judging counter growth.
+    pub redis_baselines: redis::Baselines,
 }
 
 impl fmt::Debug for Prober {
@@ -121,12 +127,15 @@ impl Prober {
         // Region names are restricted to a-z, 0-9 and '-': always a valid header value.
         let region_header = HeaderValue::from_str(opts.region.as_str())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-region-name"));
+        let redis_tls = redis::tls_config(&tls.verified);
         Ok(Prober {
             inner: Arc::new(Inner {
                 opts,
                 tls,
                 user_agent,
                 region_header,
+                redis_tls,
+                redis_baselines: Default::default(),
             }),
         })
     }
@@ -149,13 +158,7 @@ impl Prober {
         let out = match spec {
             CheckSpec::Http(h) => http::run(&self.inner, h, start, deadline, timeout).await,
             CheckSpec::Tcp(t) => tcp::run(&self.inner, t, start, deadline, timeout).await,
-            CheckSpec::Redis(_) => Outcome {
-                verdict: Verdict::down(
-                    ErrorKind::Protocol,
-                    "redis checks are not available in this build yet",
-                ),
-                ..Outcome::new()
-            },
+            CheckSpec::Redis(r) => redis::run(&self.inner, r, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,
@@ -177,7 +180,7 @@ impl Prober {
             body_excerpt: out.body_excerpt,
             cert_expires_at: out.cert_expires_at,
             remote_addr: out.remote_addr.map(|a| a.to_string()),
-            details: None,
+            details: out.details,
         }
     }
 }
@@ -191,6 +194,8 @@ pub(crate) struct Outcome {
     pub body_excerpt: Option<String>,
     pub cert_expires_at: Option<Timestamp>,
     pub remote_addr: Option<SocketAddr>,
+    /// Figures the check judged (Redis).
+    pub details: Option<serde_json::Value>,
 }
 
 impl Outcome {
@@ -203,6 +208,7 @@ impl Outcome {
             body_excerpt: None,
             cert_expires_at: None,
             remote_addr: None,
+            details: None,
         }
     }
 

@@ -9,7 +9,9 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod heartbeats;
 pub mod metrics;
+mod ping;
 pub mod recorder;
 pub mod retention;
 pub mod scheduler;
@@ -48,6 +50,7 @@ pub struct ServerOptions {
     pub retention_raw: Duration,
     /// How often retention runs.
     pub retention_every: Duration,
+    pub heartbeats: heartbeats::HeartbeatConfig,
     pub clock: SharedClock,
 }
 
@@ -73,6 +76,7 @@ struct Inner {
     prober: Prober,
     scheduler: SchedulerHandle,
     recorder: RecorderHandle,
+    heartbeats: heartbeats::HeartbeatHandle,
     metrics: PrometheusHandle,
     clock: SharedClock,
     public_url: String,
@@ -90,6 +94,21 @@ impl AppState {
     }
     pub fn recorder(&self) -> &RecorderHandle {
         &self.inner.recorder
+    }
+    pub fn heartbeats(&self) -> &heartbeats::HeartbeatHandle {
+        &self.inner.heartbeats
+    }
+    /// The ping URL of a heartbeat token.
+    pub fn ping_url(&self, token: &str) -> String {
+        format!("{}/ping/{token}", self.inner.public_url)
+    }
+    /// The slug ping URL of a heartbeat monitor.
+    pub fn slug_ping_url(&self, slug: &str) -> String {
+        format!(
+            "{}/ping/{}/{slug}",
+            self.inner.public_url,
+            self.inner.heartbeats.ping_key()
+        )
     }
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
@@ -130,6 +149,7 @@ impl CheckExecutor for ProbeAndRecord {
 pub fn app(state: AppState) -> Router {
     api::router()
         .merge(web::router())
+        .merge(ping::router())
         .layer(axum::extract::DefaultBodyLimit::max(
             api::extract::MAX_BODY_BYTES,
         ))
@@ -177,6 +197,14 @@ pub async fn run(
         },
         stop_scheduling.clone(),
     );
+    let stop_heartbeats = CancellationToken::new();
+    let (heartbeats, heartbeat_task) = heartbeats::start(
+        store.clone(),
+        opts.clock.clone(),
+        opts.heartbeats.clone(),
+        stop_heartbeats.clone(),
+    )
+    .await?;
     let retention_task = tokio::spawn(retention::run(
         store.clone(),
         opts.clock.clone(),
@@ -191,18 +219,26 @@ pub async fn run(
             prober,
             scheduler,
             recorder,
+            heartbeats,
             metrics,
             clock: opts.clock.clone(),
             public_url: opts.public_url.clone(),
         }),
     };
-    let served = axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
+    let served = axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+    .await;
     info!(message = "shutting down: finishing checks in flight and writing the last results");
     stop_scheduling.cancel();
     let _ = scheduler_task.await;
     let _ = retention_task.await;
+    // Requests are finished: stop the heartbeat engine, which answers what is queued
+    // and lets its writer commit the last batch.
+    stop_heartbeats.cancel();
+    let _ = heartbeat_task.await;
     // Every recorder handle is gone once the scheduler and the app are: the recorder
     // drains its queue, writes, and ends.
     let _ = recorder_task.await;

@@ -112,3 +112,15 @@ pub(crate) fn result_write_failed(n: usize) {
 pub(crate) fn results_expired(n: u64) {
     counter!("vigilmon_results_expired_total").increment(n);
 }
+
+pub(crate) fn ping_received(kind: &str) {
+    counter!("vigilmon_pings_total", "kind" => kind.to_owned()).increment(1);
+}
+
+pub(crate) fn ping_batch(n: usize) {
+    histogram!("vigilmon_ping_batch_size").record(n as f64);
+}
+
+pub(crate) fn heartbeat_deadline_missed(delay_ms: i64) {
+    histogram!("vigilmon_heartbeat_deadline_delay_seconds").record(delay_ms.max(0) as f64 / 1000.0);
+}

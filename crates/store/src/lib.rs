@@ -34,6 +34,7 @@ macro_rules! with_pool {
 mod auth;
 mod codec;
 mod error;
+mod heartbeats;
 mod migrations;
 mod monitors;
 mod records;
@@ -48,6 +49,7 @@ use sqlx::sqlite::{
 };
 
 pub use error::StoreError;
+pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,
     RegionStateRecord, ResultFilter, StoredResult, TokenRecord, UserRecord,

@@ -13,18 +13,32 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 type Entry = (i64, &'static str, &'static str);
 
 /// SQLite migrations, in version order.
-const SQLITE: &[Entry] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: &[Entry] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "heartbeats",
+        include_str!("../migrations/sqlite/0002_heartbeats.sql"),
+    ),
+];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
-const POSTGRES: &[Entry] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[Entry] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "heartbeats",
+        include_str!("../migrations/postgres/0002_heartbeats.sql"),
+    ),
+];
 
 fn migrator(entries: &[Entry]) -> Migrator {
     Migrator::with_migrations(

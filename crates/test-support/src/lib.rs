@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Installs rustls' ring provider for this test process (reqwest is built without a
+/// default provider, so one must be chosen before any client is built). Idempotent.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Base URL of the PostgreSQL server used by tests (`VIGILMON_TEST_PG_URL` overrides).
 pub fn pg_admin_url() -> String {
     std::env::var("VIGILMON_TEST_PG_URL")
@@ -89,6 +95,7 @@ pub struct StoreFixture {
 
 impl StoreFixture {
     pub async fn new(backend: Backend) -> StoreFixture {
+        install_crypto();
         let dir = tempfile::tempdir().expect("temp dir");
         let pg = match backend {
             Backend::Sqlite => None,
@@ -298,6 +305,7 @@ pub struct Target {
 impl Target {
     /// Starts the target on 127.0.0.1 (answers 200 `{"status":"ok"}` at first).
     pub async fn start() -> Target {
+        install_crypto();
         use axum::extract::State;
         use axum::http::{HeaderMap, StatusCode};
         #[derive(Clone)]

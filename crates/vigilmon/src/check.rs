@@ -1,4 +1,8 @@
 //! `vigilmon check TARGET`: one probe from the terminal, printed phase by phase.
+//!
+//! Targets: `http(s)://…`, `tcp://host:port`, and Redis (`redis://`, `rediss://`,
+//! `unix://`), whose checks print the figures they judged (memory, role, replication,
+//! evictions, write probe) before the verdict.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +15,12 @@ use vigilmon_probe::{ProbeOptions, Prober};
 use vigilmon_server::api::views::ResultView;
 
 use crate::exit;
+use crate::redis_health::{RedisFlags, read_ca_file};
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// What to probe: http(s)://… or tcp://host:port.
+    /// What to probe: http(s)://…, tcp://host:port, or redis://[user:pass@]host:port/db,
+    /// rediss://… and unix:///path/to/redis.sock.
     pub target: String,
     /// Accepted status codes or classes, comma-separated (e.g. 200,3xx) [default: 2xx].
     #[arg(long, value_delimiter = ',')]
@@ -43,6 +49,12 @@ pub struct CheckArgs {
     /// Print the result as JSON (the API's result shape).
     #[arg(long)]
     pub json: bool,
+    /// Extra trusted CA certificates (PEM) for TLS targets.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Redis targets only.
+    #[command(flatten)]
+    pub redis: RedisFlags,
 }
 
 fn usage(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
@@ -71,7 +83,29 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         ))),
         ..MonitorConfig::default()
     };
-    if let Some(rest) = args.target.strip_prefix("tcp://") {
+    let is_redis = ["redis://", "rediss://", "unix://"]
+        .iter()
+        .any(|p| args.target.starts_with(p));
+    if args.redis.any_set() && !is_redis {
+        return usage("the Redis flags apply to redis://, rediss:// and unix:// targets only");
+    }
+    if is_redis {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+            || args.insecure
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
+            );
+        }
+        config.url = Some(args.target.clone());
+        if let Err(e) = args.redis.apply(&mut config) {
+            return usage(e);
+        }
+    } else if let Some(rest) = args.target.strip_prefix("tcp://") {
         let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
             return usage("a tcp target is tcp://host:port");
         };
@@ -121,7 +155,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https:// or tcp://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss:// or unix://",
             args.target
         ));
     }
@@ -134,7 +168,14 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             return Ok(exit::USAGE);
         }
     };
-    let prober = Prober::new(ProbeOptions::new(region)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut opts = ProbeOptions::new(region);
+    if let Some(path) = &args.ca_file {
+        match read_ca_file(path) {
+            Ok(roots) => opts.extra_roots = roots,
+            Err(e) => return usage(format!("--ca-file: {e:#}")),
+        }
+    }
+    let prober = Prober::new(opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let result = prober.check(&spec.check, spec.timeout).await;
     if args.json {
         let state = match result.verdict {
@@ -160,7 +201,8 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
     match check {
         CheckSpec::Http(h) => println!("{} {} (region {})", h.method, h.url, r.region),
         CheckSpec::Tcp(t) => println!("TCP {}:{} (region {})", t.host, t.port, r.region),
-        CheckSpec::Redis(_) | CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
+        CheckSpec::Redis(spec) => println!("REDIS {} (region {})", redis_target(spec), r.region),
+        CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
     println!("  dns         {}", ms(r.phases.dns_ms));
@@ -185,6 +227,9 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
         }
         println!("  expect      {}", expectations.join("; "));
     }
+    if let (CheckSpec::Redis(_), Some(d)) = (check, &r.details) {
+        print_redis_figures(d);
+    }
     match &r.verdict {
         Verdict::Up => println!("verdict: UP"),
         Verdict::Degraded { reason } => println!("verdict: DEGRADED — {reason}"),
@@ -194,5 +239,99 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
                 println!("  body: {b}");
             }
         }
+    }
+}
+
+/// A Redis target in words, without credentials.
+fn redis_target(spec: &vigilmon_core::monitor::RedisSpec) -> String {
+    use vigilmon_core::monitor::RedisAddr;
+    let user = spec
+        .username
+        .as_deref()
+        .map(|u| format!(" as {u}"))
+        .unwrap_or_default();
+    match &spec.addr {
+        RedisAddr::Tcp { host, port, tls } => {
+            let scheme = if *tls { "rediss" } else { "redis" };
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            };
+            format!("{scheme}://{host}:{port}/{}{user}", spec.db)
+        }
+        RedisAddr::Unix { path } => format!("unix://{path}?db={}{user}", spec.db),
+    }
+}
+
+/// The figures of a Redis check, one line per family.
+fn print_redis_figures(d: &serde_json::Value) {
+    use vigilmon_core::redis::human_bytes;
+    let text = |k: &str| match &d[k] {
+        serde_json::Value::Null => "-".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    if !d["role"].is_null() {
+        println!("  role        {}", text("role"));
+    }
+    if let Some(used) = d["used_bytes"].as_u64() {
+        let mut line = human_bytes(used);
+        if let (Some(max), Some(ratio)) = (d["max_bytes"].as_u64(), d["memory_ratio"].as_f64()) {
+            let of = if d["max_bytes_source"] == "limit_bytes" {
+                "of the configured limit"
+            } else {
+                "of maxmemory"
+            };
+            line.push_str(&format!(
+                " ({:.1}% {of}, {})",
+                ratio * 100.0,
+                human_bytes(max)
+            ));
+        } else {
+            line.push_str(" (maxmemory unlimited: not judged)");
+        }
+        println!("  memory      {line}; policy {}", text("policy"));
+    }
+    let evictions = match d["evictions_per_min"].as_f64() {
+        Some(rate) => format!("{rate:.1}/min"),
+        None => "no earlier sample".to_owned(),
+    };
+    if !d["evicted_keys"].is_null() {
+        println!("  evictions   {} total, {evictions}", text("evicted_keys"));
+    }
+    if d["role"] == "replica" {
+        println!(
+            "  primary     {} link {}, last I/O {} s ago, {} bytes not applied",
+            text("master"),
+            text("master_link_status"),
+            text("lag_seconds"),
+            text("lag_bytes")
+        );
+    }
+    if let Some(replicas) = d["replicas"].as_array() {
+        println!("  replicas    {} connected", text("connected_replicas"));
+        for r in replicas {
+            println!(
+                "    {} {} offset {} lag {} s, {} bytes behind",
+                r["addr"].as_str().unwrap_or("?"),
+                r["state"].as_str().unwrap_or("?"),
+                r["offset"],
+                r["lag_seconds"],
+                r["lag_bytes"]
+            );
+        }
+    }
+    if !d["write_probe"].is_null() {
+        let extra = match (&d["write_error"], &d["write_probe_skipped"]) {
+            (serde_json::Value::String(e), _) => format!(": {e}"),
+            (_, serde_json::Value::String(why)) => format!(": {why}"),
+            _ => String::new(),
+        };
+        println!("  write probe {}{extra}", text("write_probe"));
+    }
+    if let Some(reasons) = d["reasons"].as_array().filter(|r| !r.is_empty()) {
+        let list: Vec<&str> = reasons.iter().filter_map(|r| r.as_str()).collect();
+        println!("  reasons     {}", list.join(", "));
     }
 }

@@ -6,6 +6,8 @@
 mod admin;
 mod check;
 mod config;
+mod redis_health;
+mod run;
 mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +50,10 @@ enum Command {
     },
     /// Print the annotated example configuration.
     ExampleConfig,
+    /// Run a command and report it to a heartbeat monitor (start, exit status, output tail).
+    Run(run::RunArgs),
+    /// Serve Redis health over HTTP (GET /health/redis) for HTTP-only probes.
+    RedisHealth(redis_health::Args),
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -97,6 +103,8 @@ fn main() -> ExitCode {
                 print!("{}", config::EXAMPLE);
                 Ok(exit::OK)
             }
+            Command::Run(args) => run::run(args).await,
+            Command::RedisHealth(args) => redis_health::run(args).await,
             Command::User { command } => admin::user(command).await.map(|()| exit::OK),
             Command::Token { command } => admin::token(command).await.map(|()| exit::OK),
         }

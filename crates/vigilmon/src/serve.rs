@@ -156,6 +156,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         concurrency: file.probe.concurrency.unwrap_or(256),
         retention_raw: file.retention.raw.map_or(DEFAULT_RETENTION, |d| d.0),
         retention_every: Duration::from_secs(3600),
+        heartbeats: vigilmon_server::heartbeats::HeartbeatConfig::default(),
         clock: Arc::new(SystemClock),
     };
     vigilmon_server::run(listener, store, opts, shutdown).await?;

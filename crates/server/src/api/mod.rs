@@ -21,10 +21,10 @@ use extract::Caller;
     info(title = "Vigilmon API", description = "Monitors, their states and check results."),
     paths(
         monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
-        monitors::pause, monitors::resume, monitors::check_now, monitors::results,
+        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings,
     ),
     modifiers(&BearerAuth),
-    tags((name = "monitors", description = "HTTP and TCP monitors"))
+    tags((name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"))
 )]
 pub struct ApiDoc;
 
@@ -68,5 +68,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/monitors/{id}/resume", post(monitors::resume))
         .route("/api/v1/monitors/{id}/check-now", post(monitors::check_now))
         .route("/api/v1/monitors/{id}/results", get(monitors::results))
+        .route("/api/v1/monitors/{id}/pings", get(monitors::pings))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
 }

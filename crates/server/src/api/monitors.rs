@@ -9,16 +9,19 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
+use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, RegionName};
-use vigilmon_store::{MonitorRecord, MonitorSource, ResultFilter};
+use vigilmon_store::{HeartbeatRow, MonitorRecord, MonitorSource, ResultFilter};
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Caller};
 use super::views::{
-    CheckNowView, MonitorList, MonitorView, REDACTED, ResultList, ResultView, is_secret_header,
+    CheckNowView, HeartbeatView, MonitorList, MonitorView, PingList, PingView, REDACTED,
+    ResultList, ResultView, is_secret_header,
 };
 use crate::AppState;
 use crate::auth::Scope;
+use crate::heartbeats::generate_ping_token;
 
 fn parse_id(raw: &str) -> Result<MonitorId, ApiError> {
     raw.parse()
@@ -34,7 +37,58 @@ async fn load(st: &AppState, id: MonitorId) -> Result<MonitorRecord, ApiError> {
 
 async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError> {
     let regions = st.store().region_states(rec.id).await?;
-    Ok(MonitorView::new(rec, regions))
+    let hb = match st.store().heartbeat(rec.id).await? {
+        Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
+        _ => None,
+    };
+    Ok(MonitorView::new(rec, regions, hb))
+}
+
+/// The ping URLs and ping facts of a heartbeat monitor.
+fn heartbeat_view(
+    st: &AppState,
+    rec: &MonitorRecord,
+    row: HeartbeatRow,
+) -> Option<(String, HeartbeatView)> {
+    let spec = rec.config.build().ok()?;
+    let CheckSpec::Heartbeat(hb) = &spec.check else {
+        return None;
+    };
+    let deadline = if spec.paused {
+        None
+    } else {
+        row.state.deadline(hb)
+    };
+    Some((
+        st.ping_url(&row.token),
+        HeartbeatView {
+            slug_ping_url: st.slug_ping_url(&hb.slug),
+            pings_total: row.pings_total,
+            last_ping_at: row.state.last_ping_at,
+            last_success_at: row.state.last_success_at,
+            deadline,
+            reason: row.state.reason.clone(),
+        },
+    ))
+}
+
+/// Tells the heartbeat engine about a created or changed monitor (making sure a
+/// heartbeat monitor has its ping token).
+async fn notify_heartbeats(
+    st: &AppState,
+    id: MonitorId,
+    spec: &Arc<MonitorSpec>,
+) -> Result<(), ApiError> {
+    if let CheckSpec::Heartbeat(_) = spec.check {
+        let token = st
+            .store()
+            .ensure_heartbeat(id, &generate_ping_token(), st.now())
+            .await?;
+        st.heartbeats().upsert(id, spec.clone(), token).await;
+    } else {
+        st.heartbeats().remove(id).await;
+    }
+    Ok(())
 }
 
 fn build(config: &MonitorConfig) -> Result<MonitorSpec, ApiError> {
@@ -68,6 +122,13 @@ pub async fn list(
     for (id, r) in st.store().all_region_states().await? {
         regions.entry(id).or_default().push(r);
     }
+    let mut heartbeats: HashMap<MonitorId, HeartbeatRow> = st
+        .store()
+        .heartbeats()
+        .await?
+        .into_iter()
+        .map(|h| (h.monitor_id, h))
+        .collect();
     let monitors = st
         .store()
         .list_monitors()
@@ -75,7 +136,11 @@ pub async fn list(
         .into_iter()
         .map(|rec| {
             let rs = regions.remove(&rec.id).unwrap_or_default();
-            MonitorView::new(rec, rs)
+            let hb = match heartbeats.remove(&rec.id) {
+                Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(&st, &rec, row),
+                _ => None,
+            };
+            MonitorView::new(rec, rs, hb)
         })
         .collect();
     Ok(Json(MonitorList { monitors }))
@@ -98,8 +163,10 @@ pub async fn create(
         .store()
         .create_monitor(id, &config, MonitorSource::Api, st.now())
         .await?;
-    st.scheduler().upsert(id, Arc::new(spec));
-    Ok((StatusCode::CREATED, Json(MonitorView::new(rec, Vec::new()))))
+    let spec = Arc::new(spec);
+    notify_heartbeats(&st, id, &spec).await?;
+    st.scheduler().upsert(id, spec);
+    Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
 }
 
 /// One monitor.
@@ -150,7 +217,9 @@ pub async fn patch(
     config.name = spec.name.clone();
     let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
     st.recorder().reload(rec.id).await;
-    st.scheduler().upsert(rec.id, Arc::new(spec));
+    let spec = Arc::new(spec);
+    notify_heartbeats(&st, rec.id, &spec).await?;
+    st.scheduler().upsert(rec.id, spec);
     Ok(Json(view(&st, updated).await?))
 }
 
@@ -207,6 +276,7 @@ pub async fn delete(
         return Err(ApiError::NotFound(format!("no monitor with id {}", rec.id)));
     }
     st.scheduler().remove(rec.id);
+    st.heartbeats().remove(rec.id).await;
     st.recorder().reload(rec.id).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -223,7 +293,9 @@ async fn set_paused(st: &AppState, id: &str, paused: bool) -> Result<Json<Monito
         st.recorder().reload(u.id).await;
         u
     };
-    st.scheduler().upsert(updated.id, Arc::new(spec));
+    let spec = Arc::new(spec);
+    notify_heartbeats(st, updated.id, &spec).await?;
+    st.scheduler().upsert(updated.id, spec);
     Ok(Json(view(st, updated).await?))
 }
 
@@ -273,6 +345,13 @@ pub async fn check_now(
             e.first().map(ToString::to_string).unwrap_or_default()
         ))
     })?);
+    if !spec.is_probed() {
+        return Err(ApiError::Conflict {
+            code: "not_probed",
+            message: "heartbeat monitors are pinged, not checked: see ping_url".into(),
+            field: None,
+        });
+    }
     let result = st.prober().check(&spec.check, spec.timeout).await;
     let recorded = st
         .recorder()
@@ -331,18 +410,7 @@ pub async fn results(
                 .map_err(|e| ApiError::bad_request(format!("region: {e}"), Some("region".into())))
         })
         .transpose()?;
-    let limit = match q.limit.as_deref() {
-        None => 100,
-        Some(l) => match l.parse::<u32>() {
-            Ok(n @ 1..=1000) => n,
-            _ => {
-                return Err(ApiError::bad_request(
-                    format!("limit: {l:?} must be a number from 1 to 1000"),
-                    Some("limit".into()),
-                ));
-            }
-        },
-    };
+    let limit = parse_limit(q.limit.as_deref())?;
     let filter = ResultFilter {
         region,
         since: parse_time("since", q.since.as_deref())?,
@@ -353,6 +421,46 @@ pub async fn results(
     Ok(Json(ResultList {
         results: results.into_iter().map(ResultView::from).collect(),
     }))
+}
+
+/// Filters for the ping log.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PingsQuery {
+    /// At most this many (1-1000, default 100), newest first.
+    pub limit: Option<String>,
+}
+
+/// A heartbeat monitor's ping log, newest first (the last 1,000 are kept).
+#[utoipa::path(get, path = "/api/v1/monitors/{id}/pings", tag = "monitors",
+    params(("id" = String, Path, description = "Monitor id"), PingsQuery),
+    responses((status = 200, body = PingList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn pings(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PingsQuery>,
+) -> Result<Json<PingList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let rec = load(&st, parse_id(&id)?).await?;
+    let limit = parse_limit(q.limit.as_deref())?;
+    let pings = st.store().list_pings(rec.id, limit).await?;
+    Ok(Json(PingList {
+        pings: pings.into_iter().map(PingView::from).collect(),
+    }))
+}
+
+fn parse_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw {
+        None => Ok(100),
+        Some(l) => match l.parse::<u32>() {
+            Ok(n @ 1..=1000) => Ok(n),
+            _ => Err(ApiError::bad_request(
+                format!("limit: {l:?} must be a number from 1 to 1000"),
+                Some("limit".into()),
+            )),
+        },
+    }
 }
 
 #[cfg(test)]

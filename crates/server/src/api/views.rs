@@ -39,14 +39,42 @@ pub struct MonitorView {
     pub regions: Vec<RegionView>,
     /// `file` for monitors declared in the config file, `api` otherwise.
     pub source: &'static str,
+    /// Heartbeat monitors: the URL to ping.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ping_url: Option<String>,
+    /// Heartbeat monitors: ping details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatView>,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Timestamp,
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: Timestamp,
 }
 
+/// What a heartbeat monitor knows about its pings.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HeartbeatView {
+    /// The same, addressed by the workspace's ping key and the monitor's slug.
+    pub slug_ping_url: String,
+    /// Pings received since the monitor was created.
+    pub pings_total: u64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_ping_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub last_success_at: Option<Timestamp>,
+    /// When silence will turn it down, if nothing arrives first.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deadline: Option<Timestamp>,
+    /// Why it is down, in words.
+    pub reason: Option<String>,
+}
+
 impl MonitorView {
-    pub fn new(rec: MonitorRecord, regions: Vec<RegionStateRecord>) -> Self {
+    pub fn new(
+        rec: MonitorRecord,
+        regions: Vec<RegionStateRecord>,
+        heartbeat: Option<(String, HeartbeatView)>,
+    ) -> Self {
         let mut config = rec.config;
         if let Some(h) = config.headers.as_mut() {
             for (k, v) in h.iter_mut() {
@@ -63,6 +91,8 @@ impl MonitorView {
             last_checked_at: rec.last_checked_at,
             regions: regions.into_iter().map(RegionView::from).collect(),
             source: rec.source.as_str(),
+            ping_url: heartbeat.as_ref().map(|(u, _)| u.clone()),
+            heartbeat: heartbeat.map(|(_, h)| h),
             created_at: rec.created_at,
             updated_at: rec.updated_at,
         }
@@ -174,4 +204,48 @@ pub struct CheckNowView {
     pub result: ResultView,
     /// The monitor's state after this check.
     pub state: MonitorState,
+}
+
+/// One logged ping.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PingView {
+    #[schema(value_type = String, format = DateTime)]
+    pub received_at: Timestamp,
+    /// `success`, `start`, `fail`, `log`, or `ignored` (a method the monitor does not accept).
+    pub kind: String,
+    pub method: String,
+    pub exit_status: Option<u8>,
+    pub rid: Option<String>,
+    /// Time since the matching start.
+    pub duration_ms: Option<u64>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub body: Option<String>,
+    pub body_truncated: bool,
+    /// Why it counted as a failure.
+    pub failure: Option<String>,
+}
+
+impl From<vigilmon_store::StoredPing> for PingView {
+    fn from(p: vigilmon_store::StoredPing) -> Self {
+        let p = p.ping;
+        Self {
+            received_at: p.received_at,
+            kind: p.kind,
+            method: p.method,
+            exit_status: p.exit_status,
+            rid: p.rid,
+            duration_ms: p.duration_ms,
+            source_ip: p.source_ip,
+            user_agent: p.user_agent,
+            body: p.body,
+            body_truncated: p.body_truncated,
+            failure: p.failure,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PingList {
+    pub pings: Vec<PingView>,
 }

@@ -5,6 +5,7 @@
 mod api;
 mod cli;
 mod config_file;
+mod heartbeats;
 mod lifecycle;
 
 use std::path::Path;

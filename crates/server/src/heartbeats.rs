@@ -1,0 +1,595 @@
+//! The heartbeat engine: receives pings, applies core's pure heartbeat state machine,
+//! keeps one timer for the earliest deadline, and writes everything through a
+//! group-commit writer.
+//!
+//! One task owns every heartbeat monitor's state, so pings and deadlines for a monitor
+//! are applied in order without locks. It hands each change to the writer task, which
+//! writes whatever has queued up in one transaction and only then answers the pings:
+//! a ping answered `OK` is in the store. While one transaction commits, the next batch
+//! gathers, so durability does not cost throughput.
+//!
+//! Deadlines are timers, not polling: the engine sleeps until the earliest deadline
+//! (or the next command), so a missed deadline turns its monitor down within
+//! milliseconds of passing.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use uuid::Uuid;
+use vigilmon_core::heartbeat::{HeartbeatSpec, HeartbeatState, PingKind};
+use vigilmon_core::monitor::CheckSpec;
+use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, MonitorState};
+use vigilmon_store::{HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
+
+use crate::clock::SharedClock;
+use crate::metrics;
+
+/// Pings kept in each monitor's log.
+pub const DEFAULT_PING_LOG: u32 = 1000;
+/// Longest ping body kept; longer bodies are cut and marked truncated.
+pub const MAX_PING_BODY: usize = 100 * 1024;
+/// Most writes in one transaction.
+const MAX_WRITE_BATCH: usize = 2048;
+/// Settings key of the ping key used by slug URLs.
+pub const PING_KEY_SETTING: &str = "ping_key";
+
+/// Which monitor a ping is for.
+#[derive(Debug, Clone)]
+pub enum PingTarget {
+    Token(String),
+    /// `/ping/{ping_key}/{slug}`; `create` is `?create=1`.
+    Slug {
+        key: String,
+        slug: String,
+        create: bool,
+    },
+}
+
+/// A ping as received by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct Ping {
+    pub target: PingTarget,
+    pub kind: PingKind,
+    pub exit_status: Option<u8>,
+    pub rid: Option<String>,
+    pub method: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub body: Option<String>,
+    pub body_truncated: bool,
+}
+
+/// The answer to a ping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PingReply {
+    /// Stored.
+    Ok,
+    /// Stored, and the monitor was created by this ping (`?create=1`).
+    Created,
+    NotFound,
+    /// The slug monitor could not be created (its name is taken, or it is invalid).
+    Conflict(String),
+    /// Not stored (the store failed or the server is stopping).
+    Unavailable(String),
+}
+
+enum Cmd {
+    Ping(Ping, oneshot::Sender<PingReply>),
+    Upsert {
+        id: MonitorId,
+        spec: Arc<MonitorSpec>,
+        token: String,
+    },
+    Remove(MonitorId),
+}
+
+/// Talks to the heartbeat engine. Cheap to clone.
+#[derive(Clone)]
+pub struct HeartbeatHandle {
+    tx: mpsc::Sender<Cmd>,
+    ping_key: Arc<str>,
+}
+
+impl HeartbeatHandle {
+    /// Delivers a ping; resolves once it is stored (or refused).
+    pub async fn ping(&self, ping: Ping) -> PingReply {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Ping(ping, reply)).await.is_err() {
+            return PingReply::Unavailable("the server is shutting down".into());
+        }
+        rx.await
+            .unwrap_or_else(|_| PingReply::Unavailable("the server is shutting down".into()))
+    }
+
+    /// A heartbeat monitor was created or changed (or a monitor changed into or out of
+    /// being one: non-heartbeat specs remove it).
+    pub async fn upsert(&self, id: MonitorId, spec: Arc<MonitorSpec>, token: String) {
+        let _ = self.tx.send(Cmd::Upsert { id, spec, token }).await;
+    }
+
+    pub async fn remove(&self, id: MonitorId) {
+        let _ = self.tx.send(Cmd::Remove(id)).await;
+    }
+
+    /// The key of slug ping URLs.
+    pub fn ping_key(&self) -> &str {
+        &self.ping_key
+    }
+}
+
+/// A new ping token: 160 random bits, hex.
+pub fn generate_ping_token() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 20];
+    rand::rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+struct Entry {
+    name: String,
+    spec: Arc<MonitorSpec>,
+    token: String,
+    state: HeartbeatState,
+    deadline: Option<i64>,
+}
+
+impl Entry {
+    fn hb(&self) -> Option<&HeartbeatSpec> {
+        match &self.spec.check {
+            CheckSpec::Heartbeat(h) => Some(h),
+            _ => None,
+        }
+    }
+
+    fn monitor_state(&self) -> MonitorState {
+        if self.spec.paused {
+            MonitorState::Paused
+        } else {
+            self.state.state
+        }
+    }
+}
+
+/// Settings of the engine.
+#[derive(Clone)]
+pub struct HeartbeatConfig {
+    pub keep_pings: u32,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        Self {
+            keep_pings: DEFAULT_PING_LOG,
+        }
+    }
+}
+
+/// Starts the engine: loads every heartbeat monitor (creating missing tokens), grants
+/// one grace period to deadlines that passed while the server was down, and serves
+/// until `shutdown`. The returned task ends once the last write is committed.
+pub async fn start(
+    store: Store,
+    clock: SharedClock,
+    config: HeartbeatConfig,
+    shutdown: CancellationToken,
+) -> Result<(HeartbeatHandle, tokio::task::JoinHandle<()>), StoreError> {
+    let ping_key = store
+        .setting_or_insert(PING_KEY_SETTING, &generate_ping_token()[..32])
+        .await?;
+    let rows: HashMap<MonitorId, _> = store
+        .heartbeats()
+        .await?
+        .into_iter()
+        .map(|r| (r.monitor_id, r))
+        .collect();
+    let now = clock.now();
+    let mut engine = Engine {
+        store: store.clone(),
+        clock,
+        entries: HashMap::new(),
+        by_token: HashMap::new(),
+        by_slug: HashMap::new(),
+        deadlines: BTreeSet::new(),
+        ping_key: ping_key.clone(),
+    };
+    let mut restored = 0;
+    let mut granted = Vec::new();
+    for rec in store.list_monitors().await? {
+        let Ok(spec) = rec.config.build() else {
+            continue;
+        };
+        let CheckSpec::Heartbeat(hb) = &spec.check else {
+            continue;
+        };
+        let (token, mut state) = match rows.get(&rec.id) {
+            Some(r) => (r.token.clone(), r.state.clone()),
+            None => (
+                store
+                    .ensure_heartbeat(rec.id, &generate_ping_token(), now)
+                    .await?,
+                HeartbeatState::default(),
+            ),
+        };
+        let before = state.clone();
+        state.after_restart(hb, now);
+        let spec = Arc::new(spec);
+        if state != before {
+            granted.push(HeartbeatWrite {
+                monitor_id: rec.id,
+                ping: None,
+                state: state.clone(),
+                monitor_state: if spec.paused {
+                    MonitorState::Paused
+                } else {
+                    state.state
+                },
+                at: now,
+            });
+        }
+        engine.insert(rec.id, rec.config.name.clone(), spec, token, state);
+        restored += 1;
+    }
+    // Deadlines that passed while the server was down restart from now + grace; the
+    // store says so too, so the API shows the deadline in force.
+    store.record_heartbeats(&granted, config.keep_pings).await?;
+    if !granted.is_empty() {
+        info!(
+            message = "deadlines missed while the server was down get one grace period",
+            count = granted.len()
+        );
+    }
+    info!(message = "heartbeat monitors loaded", count = restored);
+    let (writer_tx, writer_rx) = mpsc::channel(65_536);
+    let writer = tokio::spawn(write_loop(store, writer_rx, config.keep_pings));
+    let (tx, rx) = mpsc::channel(65_536);
+    let task = tokio::spawn(async move {
+        engine.run(rx, writer_tx, shutdown).await;
+        // The engine dropped its writer sender: the writer drains and ends.
+        let _ = writer.await;
+    });
+    Ok((
+        HeartbeatHandle {
+            tx,
+            ping_key: ping_key.into(),
+        },
+        task,
+    ))
+}
+
+type Reply = Option<(oneshot::Sender<PingReply>, PingReply)>;
+
+struct Engine {
+    store: Store,
+    clock: SharedClock,
+    entries: HashMap<MonitorId, Entry>,
+    by_token: HashMap<String, MonitorId>,
+    by_slug: HashMap<String, MonitorId>,
+    deadlines: BTreeSet<(i64, MonitorId)>,
+    ping_key: String,
+}
+
+impl Engine {
+    fn insert(
+        &mut self,
+        id: MonitorId,
+        name: String,
+        spec: Arc<MonitorSpec>,
+        token: String,
+        state: HeartbeatState,
+    ) {
+        self.remove(id);
+        let mut entry = Entry {
+            name,
+            spec,
+            token: token.clone(),
+            state,
+            deadline: None,
+        };
+        if let Some(hb) = entry.hb() {
+            self.by_slug.insert(hb.slug.clone(), id);
+        }
+        self.by_token.insert(token, id);
+        entry.deadline = next_deadline(&entry);
+        if let Some(d) = entry.deadline {
+            self.deadlines.insert((d, id));
+        }
+        self.entries.insert(id, entry);
+    }
+
+    fn remove(&mut self, id: MonitorId) {
+        if let Some(old) = self.entries.remove(&id) {
+            self.by_token.remove(&old.token);
+            if let Some(hb) = old.hb()
+                && self.by_slug.get(&hb.slug) == Some(&id)
+            {
+                self.by_slug.remove(&hb.slug);
+            }
+            if let Some(d) = old.deadline {
+                self.deadlines.remove(&(d, id));
+            }
+        }
+    }
+
+    fn reschedule(&mut self, id: MonitorId) {
+        let Some(e) = self.entries.get_mut(&id) else {
+            return;
+        };
+        if let Some(d) = e.deadline.take() {
+            self.deadlines.remove(&(d, id));
+        }
+        e.deadline = next_deadline(e);
+        if let Some(d) = e.deadline {
+            self.deadlines.insert((d, id));
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Cmd>,
+        writer: mpsc::Sender<(HeartbeatWrite, Reply)>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let sleep_for = self.deadlines.first().map(|(d, _)| {
+                let now = self.clock.now().as_millisecond();
+                Duration::from_millis(u64::try_from(d - now).unwrap_or(0))
+            });
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    None => break,
+                    Some(Cmd::Ping(ping, reply)) => self.on_ping(ping, reply, &writer).await,
+                    Some(Cmd::Upsert { id, spec, token }) => self.on_upsert(id, spec, token),
+                    Some(Cmd::Remove(id)) => self.remove(id),
+                },
+                () = sleep_or_forever(sleep_for) => self.on_deadlines(&writer).await,
+            }
+        }
+        // Pings already queued are answered: stored if they arrived before shutdown.
+        rx.close();
+        while let Ok(cmd) = rx.try_recv() {
+            if let Cmd::Ping(ping, reply) = cmd {
+                self.on_ping(ping, reply, &writer).await;
+            }
+        }
+    }
+
+    fn on_upsert(&mut self, id: MonitorId, spec: Arc<MonitorSpec>, token: String) {
+        if !matches!(spec.check, CheckSpec::Heartbeat(_)) {
+            self.remove(id);
+            return;
+        }
+        let state = self
+            .entries
+            .get(&id)
+            .map(|e| e.state.clone())
+            .unwrap_or_default();
+        let name = spec.name.clone();
+        self.insert(id, name, spec, token, state);
+    }
+
+    async fn on_deadlines(&mut self, writer: &mpsc::Sender<(HeartbeatWrite, Reply)>) {
+        let now = whole_ms(self.clock.now());
+        while let Some(&(d, id)) = self.deadlines.first() {
+            if d > now.as_millisecond() {
+                break;
+            }
+            self.deadlines.pop_first();
+            let Some(e) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            e.deadline = None;
+            let Some(hb) = e.hb().cloned() else { continue };
+            if e.spec.paused {
+                continue;
+            }
+            if let Some(reason) = e.state.on_deadline(&hb, now) {
+                warn!(message = "heartbeat missed its deadline", monitor_id = %id, name = %e.name, %reason);
+                metrics::heartbeat_deadline_missed(now.as_millisecond() - d);
+                let write = HeartbeatWrite {
+                    monitor_id: id,
+                    ping: None,
+                    state: e.state.clone(),
+                    monitor_state: e.monitor_state(),
+                    at: now,
+                };
+                let _ = writer.send((write, None)).await;
+            }
+            self.reschedule(id);
+        }
+    }
+
+    async fn on_ping(
+        &mut self,
+        ping: Ping,
+        reply: oneshot::Sender<PingReply>,
+        writer: &mpsc::Sender<(HeartbeatWrite, Reply)>,
+    ) {
+        let now = whole_ms(self.clock.now());
+        let (id, created) = match &ping.target {
+            PingTarget::Token(t) => match self.by_token.get(t) {
+                Some(id) => (*id, false),
+                None => {
+                    metrics::ping_received("not_found");
+                    let _ = reply.send(PingReply::NotFound);
+                    return;
+                }
+            },
+            PingTarget::Slug { key, slug, create } => {
+                if *key != self.ping_key {
+                    metrics::ping_received("not_found");
+                    let _ = reply.send(PingReply::NotFound);
+                    return;
+                }
+                match self.by_slug.get(slug) {
+                    Some(id) => (*id, false),
+                    None if *create => match self.create_for_slug(slug, now).await {
+                        Ok(id) => (id, true),
+                        Err(r) => {
+                            let _ = reply.send(r);
+                            return;
+                        }
+                    },
+                    None => {
+                        metrics::ping_received("not_found");
+                        let _ = reply.send(PingReply::NotFound);
+                        return;
+                    }
+                }
+            }
+        };
+        let Some(e) = self.entries.get_mut(&id) else {
+            let _ = reply.send(PingReply::NotFound);
+            return;
+        };
+        let Some(hb) = e.hb().cloned() else {
+            let _ = reply.send(PingReply::NotFound);
+            return;
+        };
+        // A non-zero exit status is a failure, and is logged as one.
+        let logged_kind = match (ping.kind, ping.exit_status) {
+            (PingKind::Success, Some(code)) if code != 0 => PingKind::Fail,
+            (k, _) => k,
+        };
+        let mut record = PingRecord {
+            received_at: now,
+            kind: logged_kind.as_str().to_owned(),
+            method: ping.method.clone(),
+            exit_status: ping.exit_status,
+            rid: ping.rid.clone(),
+            duration_ms: None,
+            source_ip: ping.source_ip,
+            user_agent: ping.user_agent,
+            body: ping.body,
+            body_truncated: ping.body_truncated,
+            failure: None,
+        };
+        if !hb.accepts_method(&ping.method) {
+            // Logged, but it does not count (a link preview fetching the URL, say).
+            record.kind = "ignored".into();
+        } else if e.spec.paused {
+            // Logged; a paused monitor's state does not move.
+        } else {
+            let before = e.state.state;
+            let effect =
+                e.state
+                    .on_ping(&hb, ping.kind, ping.exit_status, ping.rid.as_deref(), now);
+            record.duration_ms = effect
+                .duration
+                .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            record.failure = effect.failure;
+            if e.state.state != before {
+                info!(message = "heartbeat state changed", monitor_id = %id, name = %e.name, from = before.as_str(), to = e.state.state.as_str());
+            }
+        }
+        metrics::ping_received(&record.kind);
+        let write = HeartbeatWrite {
+            monitor_id: id,
+            ping: Some(record),
+            state: e.state.clone(),
+            monitor_state: e.monitor_state(),
+            at: now,
+        };
+        self.reschedule(id);
+        let answer = if created {
+            PingReply::Created
+        } else {
+            PingReply::Ok
+        };
+        if let Err(mpsc::error::SendError((_, Some((reply, _))))) =
+            writer.send((write, Some((reply, answer)))).await
+        {
+            let _ = reply.send(PingReply::Unavailable("the server is shutting down".into()));
+        }
+    }
+
+    /// `?create=1`: a heartbeat monitor named after the slug, with default schedule.
+    async fn create_for_slug(
+        &mut self,
+        slug: &str,
+        now: Timestamp,
+    ) -> Result<MonitorId, PingReply> {
+        let config = MonitorConfig {
+            name: slug.to_owned(),
+            kind: "heartbeat".into(),
+            slug: Some(slug.to_owned()),
+            ..MonitorConfig::default()
+        };
+        let spec = config.build().map_err(|e| {
+            PingReply::Conflict(e.first().map(ToString::to_string).unwrap_or_default())
+        })?;
+        let id = MonitorId::from_uuid(Uuid::now_v7());
+        match self
+            .store
+            .create_monitor(id, &config, MonitorSource::Api, now)
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::Conflict { message, .. }) => return Err(PingReply::Conflict(message)),
+            Err(e) => return Err(PingReply::Unavailable(e.to_string())),
+        }
+        let token = self
+            .store
+            .ensure_heartbeat(id, &generate_ping_token(), now)
+            .await
+            .map_err(|e| PingReply::Unavailable(e.to_string()))?;
+        info!(message = "heartbeat monitor created by its first ping", monitor_id = %id, slug);
+        self.insert(
+            id,
+            slug.to_owned(),
+            Arc::new(spec),
+            token,
+            HeartbeatState::default(),
+        );
+        Ok(id)
+    }
+}
+
+/// Times are kept to the millisecond, as the store keeps them.
+fn whole_ms(t: Timestamp) -> Timestamp {
+    Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t)
+}
+
+fn next_deadline(e: &Entry) -> Option<i64> {
+    if e.spec.paused {
+        return None;
+    }
+    e.state.deadline(e.hb()?).map(Timestamp::as_millisecond)
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The group-commit writer: takes everything queued, writes it in one transaction,
+/// then answers the pings in it.
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::Receiver<(HeartbeatWrite, Reply)>,
+    keep_pings: u32,
+) {
+    let mut buf = Vec::with_capacity(MAX_WRITE_BATCH);
+    while rx.recv_many(&mut buf, MAX_WRITE_BATCH).await > 0 {
+        let (writes, replies): (Vec<HeartbeatWrite>, Vec<Reply>) = buf.drain(..).unzip();
+        let result = store.record_heartbeats(&writes, keep_pings).await;
+        metrics::ping_batch(writes.len());
+        if let Err(e) = &result {
+            error!(message = "could not store pings", error = %e, count = writes.len());
+        }
+        for (reply, answer) in replies.into_iter().flatten() {
+            let _ = reply.send(match &result {
+                Ok(()) => answer,
+                Err(e) => PingReply::Unavailable(format!("could not store the ping: {e}")),
+            });
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Heartbeat monitors: their ping tokens, the memory of their state machine, the ping
+//! log (bounded per monitor), and server-wide settings such as the slug ping key.
+//!
+//! Pings are written by a group-commit writer: [`Store::record_heartbeats`] takes a
+//! batch and writes it in one transaction, so many pings cost one commit.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use vigilmon_core::MonitorId;
+use vigilmon_core::heartbeat::HeartbeatState;
+use vigilmon_core::state::MonitorState;
+
+use crate::codec::{Cols, Reader, ms, opt_int};
+use crate::{Store, StoreError};
+
+/// A heartbeat monitor's ping token and remembered state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeartbeatRow {
+    pub monitor_id: MonitorId,
+    pub token: String,
+    pub state: HeartbeatState,
+    /// Every ping ever stored for it (the log keeps only the latest).
+    pub pings_total: u64,
+}
+
+/// One received ping, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PingRecord {
+    pub received_at: Timestamp,
+    /// `success`, `start`, `fail`, `log`, or `ignored` (a method the monitor does not accept).
+    pub kind: String,
+    pub method: String,
+    pub exit_status: Option<u8>,
+    pub rid: Option<String>,
+    /// Time since the matching start, for finishing pings.
+    pub duration_ms: Option<u64>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub body: Option<String>,
+    /// The body was longer than what is kept.
+    pub body_truncated: bool,
+    /// Why this ping counted as a failure, in words.
+    pub failure: Option<String>,
+}
+
+/// A logged ping with its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPing {
+    pub id: i64,
+    pub monitor_id: MonitorId,
+    pub ping: PingRecord,
+}
+
+/// One change to write: an optional ping, and the state it (or a deadline) led to.
+#[derive(Debug, Clone)]
+pub struct HeartbeatWrite {
+    pub monitor_id: MonitorId,
+    pub ping: Option<PingRecord>,
+    pub state: HeartbeatState,
+    pub monitor_state: MonitorState,
+    /// When it happened (the ping's arrival or the deadline).
+    pub at: Timestamp,
+}
+
+/// A paused monitor keeps its state; `state_changed_at` moves on change only;
+/// `last_checked_at` is the last ping (`$4` true) and only moves forward.
+const UPDATE_MONITOR: &str = "UPDATE monitors SET \
+    state = CASE WHEN paused THEN state ELSE $2 END, \
+    state_changed_at = CASE WHEN paused OR state = $2 THEN state_changed_at ELSE $3 END, \
+    last_checked_at = CASE WHEN $4 AND (last_checked_at IS NULL OR last_checked_at < $3) \
+        THEN $3 ELSE last_checked_at END \
+    WHERE id = $1";
+
+const INSERT_PING: &str = "INSERT INTO pings (monitor_id, received_at, kind, method, \
+    exit_status, rid, duration_ms, source_ip, user_agent, body, body_truncated, failure) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+const UPDATE_HEARTBEAT: &str = "UPDATE heartbeats SET state = $2, \
+    pings_total = pings_total + $3, updated_at = $4 WHERE monitor_id = $1";
+
+/// Keeps the newest `$2` pings of monitor `$1`.
+const PRUNE_PINGS: &str = "DELETE FROM pings WHERE monitor_id = $1 AND id <= \
+    (SELECT id FROM pings WHERE monitor_id = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)";
+
+const PING_COLUMNS: &str = "id, monitor_id, received_at, kind, method, exit_status, rid, \
+    duration_ms, source_ip, user_agent, body, body_truncated, failure";
+
+fn decode_heartbeat<R: Cols>(row: &R) -> Result<HeartbeatRow, StoreError> {
+    let r = Reader::new(row, "heartbeats");
+    let text = r.string("state")?;
+    let state = serde_json::from_str(&text).map_err(|e| r.corrupt("state", e))?;
+    Ok(HeartbeatRow {
+        monitor_id: MonitorId(r.uuid("monitor_id")?),
+        token: r.string("token")?,
+        state,
+        pings_total: r.u64("pings_total")?,
+    })
+}
+
+fn decode_ping<R: Cols>(row: &R) -> Result<StoredPing, StoreError> {
+    let r = Reader::new(row, "pings");
+    let exit_status = match r.opt_u64("exit_status")? {
+        Some(v) => Some(
+            u8::try_from(v).map_err(|_| r.corrupt("exit_status", format!("{v} is over 255")))?,
+        ),
+        None => None,
+    };
+    Ok(StoredPing {
+        id: r.i64("id")?,
+        monitor_id: MonitorId(r.uuid("monitor_id")?),
+        ping: PingRecord {
+            received_at: r.timestamp("received_at")?,
+            kind: r.string("kind")?,
+            method: r.string("method")?,
+            exit_status,
+            rid: r.opt_string("rid")?,
+            duration_ms: r.opt_u64("duration_ms")?,
+            source_ip: r.opt_string("source_ip")?,
+            user_agent: r.opt_string("user_agent")?,
+            body: r.opt_string("body")?,
+            body_truncated: r.bool("body_truncated")?,
+            failure: r.opt_string("failure")?,
+        },
+    })
+}
+
+fn state_json(state: &HeartbeatState) -> Result<String, StoreError> {
+    serde_json::to_string(state).map_err(|e| StoreError::Corrupt(format!("heartbeats.state: {e}")))
+}
+
+impl Store {
+    /// Makes sure heartbeat monitor `id` has a row, creating it with `token` when it has
+    /// none; returns the token in force (the existing one wins).
+    pub async fn ensure_heartbeat(
+        &self,
+        id: MonitorId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<String, StoreError> {
+        let initial = state_json(&HeartbeatState::default())?;
+        with_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO heartbeats (monitor_id, token, state, pings_total, updated_at) \
+                 VALUES ($1, $2, $3, 0, $4) ON CONFLICT (monitor_id) DO NOTHING",
+            )
+            .bind(id.as_uuid())
+            .bind(token)
+            .bind(&initial)
+            .bind(ms(now))
+            .execute(pool)
+            .await?;
+            let row = sqlx::query("SELECT monitor_id, token, state, pings_total FROM heartbeats WHERE monitor_id = $1")
+                .bind(id.as_uuid())
+                .fetch_one(pool)
+                .await?;
+            Ok(decode_heartbeat(&row)?.token)
+        })
+    }
+
+    /// Every heartbeat monitor's row.
+    pub async fn heartbeats(&self) -> Result<Vec<HeartbeatRow>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query("SELECT monitor_id, token, state, pings_total FROM heartbeats")
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(decode_heartbeat).collect()
+        })
+    }
+
+    /// One heartbeat monitor's row.
+    pub async fn heartbeat(&self, id: MonitorId) -> Result<Option<HeartbeatRow>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT monitor_id, token, state, pings_total FROM heartbeats WHERE monitor_id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(decode_heartbeat).transpose()
+        })
+    }
+
+    /// Writes a batch of pings and state changes in one transaction, then trims each
+    /// pinged monitor's log to its newest `keep_pings` entries. Changes for monitors
+    /// that no longer exist are skipped. Either the whole batch lands or none of it.
+    pub async fn record_heartbeats(
+        &self,
+        batch: &[HeartbeatWrite],
+        keep_pings: u32,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut pinged: Vec<MonitorId> = Vec::new();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for w in batch {
+                let id = w.monitor_id.as_uuid();
+                let state = state_json(&w.state)?;
+                let updated = sqlx::query(UPDATE_HEARTBEAT)
+                    .bind(id)
+                    .bind(&state)
+                    .bind(i64::from(w.ping.is_some()))
+                    .bind(ms(w.at))
+                    .execute(&mut *tx)
+                    .await?;
+                if updated.rows_affected() == 0 {
+                    continue; // deleted meanwhile
+                }
+                if let Some(p) = &w.ping {
+                    sqlx::query(INSERT_PING)
+                        .bind(id)
+                        .bind(ms(p.received_at))
+                        .bind(&p.kind)
+                        .bind(&p.method)
+                        .bind(p.exit_status.map(i64::from))
+                        .bind(p.rid.as_deref())
+                        .bind(opt_int(p.duration_ms))
+                        .bind(p.source_ip.as_deref())
+                        .bind(p.user_agent.as_deref())
+                        .bind(p.body.as_deref())
+                        .bind(p.body_truncated)
+                        .bind(p.failure.as_deref())
+                        .execute(&mut *tx)
+                        .await?;
+                    if !pinged.contains(&w.monitor_id) {
+                        pinged.push(w.monitor_id);
+                    }
+                }
+                sqlx::query(UPDATE_MONITOR)
+                    .bind(id)
+                    .bind(w.monitor_state.as_str())
+                    .bind(ms(w.at))
+                    .bind(w.ping.is_some())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            for id in &pinged {
+                sqlx::query(PRUNE_PINGS)
+                    .bind(id.as_uuid())
+                    .bind(i64::from(keep_pings))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// The newest `limit` pings of a monitor (1–1000), newest first.
+    pub async fn list_pings(
+        &self,
+        id: MonitorId,
+        limit: u32,
+    ) -> Result<Vec<StoredPing>, StoreError> {
+        let limit = i64::from(limit.clamp(1, 1000));
+        let sql = format!(
+            "SELECT {PING_COLUMNS} FROM pings WHERE monitor_id = $1 ORDER BY id DESC LIMIT $2"
+        );
+        with_pool!(self, pool => {
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(id.as_uuid())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(decode_ping).collect()
+        })
+    }
+
+    /// How many pings of a monitor are in the log.
+    pub async fn count_pings(&self, id: MonitorId) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let n: i64 = sqlx::Row::try_get(
+                &sqlx::query("SELECT COUNT(*) AS n FROM pings WHERE monitor_id = $1")
+                    .bind(id.as_uuid())
+                    .fetch_one(pool)
+                    .await?,
+                "n",
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    /// A server-wide setting.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+            Ok(match row {
+                Some(r) => Some(sqlx::Row::try_get::<String, _>(&r, "value")?),
+                None => None,
+            })
+        })
+    }
+
+    /// Returns the setting, first storing `value` if it has none (the first writer wins,
+    /// also between several servers).
+    pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(value)
+                .execute(pool)
+                .await?;
+        });
+        self.setting(key).await?.ok_or_else(|| {
+            StoreError::Corrupt(format!("settings.{key}: missing right after insert"))
+        })
+    }
+}

@@ -1,0 +1,530 @@
+//! Heartbeat monitors end to end: the Healthchecks-compatible ping grammar, deadlines
+//! that turn a silent monitor down within a second, durability of acknowledged pings
+//! across SIGKILL, and real clients (a shell loop with curl, a Python RQ worker).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use test_support::{Backend, Server, StoreFixture, wait_for};
+
+use crate::{bin, both_backends};
+
+async fn create(server: &Server, body: Value) -> Value {
+    let (status, m) = server.post("/api/v1/monitors", &body).await;
+    assert_eq!(status, 201, "{m}");
+    assert!(m["ping_url"].as_str().unwrap().contains("/ping/"), "{m}");
+    m
+}
+
+async fn get(server: &Server, id: &str) -> Value {
+    server.get(&format!("/api/v1/monitors/{id}")).await.1
+}
+
+async fn send(method: reqwest::Method, url: &str, body: Option<String>) -> (u16, String) {
+    let c = reqwest::Client::new();
+    let mut req = c.request(method, url).header("user-agent", "e2e-test/1");
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let r = req.send().await.expect("ping request");
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default())
+}
+
+async fn ping_protocol(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "worker", "type": "heartbeat", "every": "5m", "grace": "10m"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    assert_eq!(m["state"], "pending");
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    assert!(token.len() >= 32, "at least 128 bits: {token}");
+
+    // The list shows the ping URL too.
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(list["monitors"][0]["ping_url"], url);
+
+    use reqwest::Method;
+    assert_eq!(send(Method::GET, &url, None).await, (200, "OK".into()));
+    assert_eq!(get(&server, &id).await["state"], "up");
+    assert_eq!(
+        send(Method::POST, &url, Some("hello".into())).await,
+        (200, "OK".into())
+    );
+    let (status, body) = send(Method::HEAD, &url, None).await;
+    assert_eq!((status, body.as_str()), (200, ""), "HEAD has no body");
+    assert_eq!(
+        send(Method::GET, &format!("{url}/start"), None).await.0,
+        200
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            &format!("{url}/log"),
+            Some("just a note".into())
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        get(&server, &id).await["state"],
+        "up",
+        "start and log change nothing"
+    );
+    assert_eq!(
+        send(Method::POST, &format!("{url}/fail"), None).await.0,
+        200
+    );
+    let m = get(&server, &id).await;
+    assert_eq!(m["state"], "down", "fail is down at once");
+    assert_eq!(m["heartbeat"]["reason"], "the job reported a failure");
+    assert_eq!(send(Method::GET, &format!("{url}/0"), None).await.0, 200);
+    assert_eq!(get(&server, &id).await["state"], "up");
+    assert_eq!(send(Method::GET, &format!("{url}/7"), None).await.0, 200);
+    assert_eq!(
+        get(&server, &id).await["heartbeat"]["reason"],
+        "the job exited with status 7"
+    );
+    assert_eq!(send(Method::GET, &format!("{url}/255"), None).await.0, 200);
+
+    // Bad forms.
+    assert_eq!(
+        send(Method::GET, &format!("{url}/256"), None).await,
+        (400, "invalid url format".into())
+    );
+    assert_eq!(
+        send(Method::GET, &format!("{url}?rid=not-a-uuid"), None).await,
+        (400, "invalid url format".into())
+    );
+    let unknown = format!("{}/ping/{}", server.url, "0".repeat(40));
+    assert_eq!(
+        send(Method::GET, &unknown, None).await,
+        (404, "not found".into())
+    );
+    assert_eq!(
+        send(Method::GET, &format!("{unknown}/start"), None).await.0,
+        404
+    );
+    assert_eq!(
+        send(Method::GET, &format!("{url}/bogus"), None).await.0,
+        404
+    );
+    assert_eq!(send(Method::DELETE, &url, None).await.0, 405);
+
+    // Run ids pair start and finish; the duration is recorded.
+    let rid = "3f1e5a2c-8d4b-4c1e-9a6f-2b7d8e9f0a1b";
+    assert_eq!(
+        send(Method::GET, &format!("{url}/start?rid={rid}"), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        send(Method::GET, &format!("{url}?rid={rid}"), None).await.0,
+        200
+    );
+
+    // Bodies over 100 kB are kept up to the limit and marked.
+    let big = "x".repeat(150 * 1024);
+    assert_eq!(send(Method::POST, &url, Some(big)).await.0, 200);
+
+    let (status, log) = server
+        .get(&format!("/api/v1/monitors/{id}/pings?limit=3"))
+        .await;
+    assert_eq!(status, 200, "{log}");
+    let pings = log["pings"].as_array().unwrap();
+    assert_eq!(pings.len(), 3);
+    assert_eq!(pings[0]["body_truncated"], true);
+    assert_eq!(pings[0]["body"].as_str().unwrap().len(), 100 * 1024);
+    assert_eq!(pings[1]["rid"], rid);
+    assert_eq!(pings[1]["kind"], "success");
+    assert!(pings[1]["duration_ms"].is_u64(), "{}", pings[1]);
+    assert_eq!(pings[1]["source_ip"], "127.0.0.1");
+    assert!(pings[1]["user_agent"].is_string());
+    let (_, all) = server
+        .get(&format!("/api/v1/monitors/{id}/pings?limit=1000"))
+        .await;
+    let kinds: Vec<&str> = all["pings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"log") && kinds.contains(&"start") && kinds.contains(&"fail"),
+        "{kinds:?}"
+    );
+    let logged = all["pings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["kind"] == "log")
+        .unwrap();
+    assert_eq!(logged["body"], "just a note");
+
+    // Slug URLs, and creation on first ping.
+    let slug_url = get(&server, &id).await["heartbeat"]["slug_ping_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(slug_url.ends_with("/worker"), "{slug_url}");
+    assert_eq!(send(Method::GET, &slug_url, None).await, (200, "OK".into()));
+    assert_eq!(
+        send(Method::GET, &format!("{slug_url}/fail"), None).await.0,
+        200
+    );
+    assert_eq!(get(&server, &id).await["state"], "down");
+    let key_base = slug_url.trim_end_matches("/worker").to_owned();
+    assert_eq!(
+        send(Method::GET, &format!("{key_base}/nightly-backup"), None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            &format!("{key_base}/nightly-backup?create=1"),
+            None
+        )
+        .await,
+        (201, "Created".into())
+    );
+    assert_eq!(
+        send(
+            Method::GET,
+            &format!("{key_base}/nightly-backup?create=1"),
+            None
+        )
+        .await,
+        (200, "OK".into())
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let created = list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "nightly-backup")
+        .expect("auto-created");
+    assert_eq!(created["type"], "heartbeat");
+    assert_eq!(created["state"], "up");
+    let wrong_key = format!("{}/ping/{}/nightly-backup", server.url, "f".repeat(32));
+    assert_eq!(send(Method::GET, &wrong_key, None).await.0, 404);
+
+    // The Uptime Kuma push form.
+    let kuma = format!("{}/api/push/{token}", server.url);
+    let (status, body) = send(
+        Method::GET,
+        &format!("{kuma}?status=up&msg=OK&ping=12"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, serde_json::from_str::<Value>(&body).unwrap()),
+        (200, json!({"ok": true}))
+    );
+    assert_eq!(get(&server, &id).await["state"], "up");
+    assert_eq!(
+        send(
+            Method::GET,
+            &format!("{kuma}?status=down&msg=disk%20full"),
+            None
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(get(&server, &id).await["state"], "down");
+    let (status, body) = send(Method::GET, &format!("{}/api/push/nope", server.url), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["ok"], false);
+}
+both_backends!(ping_protocol, ping_protocol);
+
+async fn post_only_monitors_ignore_get(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "post-only", "type": "heartbeat", "every": "1h", "methods": ["POST"]}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    // A link preview GETs the URL: answered, logged, but it does not count.
+    assert_eq!(send(reqwest::Method::GET, &url, None).await.0, 200);
+    assert_eq!(get(&server, &id).await["state"], "pending");
+    assert_eq!(send(reqwest::Method::POST, &url, None).await.0, 200);
+    assert_eq!(get(&server, &id).await["state"], "up");
+    let (_, log) = server.get(&format!("/api/v1/monitors/{id}/pings")).await;
+    let kinds: Vec<&str> = log["pings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["success", "ignored"]);
+}
+both_backends!(post_only_monitors_ignore_get, post_only_monitors_ignore_get);
+
+async fn missed_deadline_turns_down_within_a_second(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "fast", "type": "heartbeat", "every": "1s", "grace": "1s"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    assert_eq!(send(reqwest::Method::GET, &url, None).await.0, 200);
+    let m = get(&server, &id).await;
+    let deadline: jiff::Timestamp = m["heartbeat"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let last: jiff::Timestamp = m["heartbeat"]["last_ping_at"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        deadline.as_millisecond() - last.as_millisecond(),
+        2000,
+        "every + grace"
+    );
+    let m = wait_for(
+        "down after every + grace",
+        Duration::from_secs(10),
+        || async {
+            let m = get(&server, &id).await;
+            (m["state"] == "down").then_some(m)
+        },
+    )
+    .await;
+    let changed: jiff::Timestamp = m["state_changed_at"].as_str().unwrap().parse().unwrap();
+    let late = changed.as_millisecond() - deadline.as_millisecond();
+    assert!(
+        (0..1000).contains(&late),
+        "turned down {late} ms after its deadline"
+    );
+    assert!(
+        m["heartbeat"]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no ping since"),
+        "{m}"
+    );
+}
+both_backends!(missed_deadline, missed_deadline_turns_down_within_a_second);
+
+async fn sigkill_loses_no_acknowledged_ping(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "durable", "type": "heartbeat", "every": "1h"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let (acked, stop, url) = (acked.clone(), stop.clone(), url.clone());
+        clients.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            while !stop.load(Ordering::SeqCst) {
+                match c.get(&url).send().await {
+                    Ok(r) => {
+                        let ok = r.status() == 200;
+                        if ok && r.text().await.is_ok_and(|t| t == "OK") {
+                            acked.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Err(_) => break, // the server is gone
+                }
+            }
+        }));
+    }
+    // Let acknowledgements pile up, then kill the server mid-stream.
+    wait_for("pings acknowledged", Duration::from_secs(30), || async {
+        (acked.load(Ordering::SeqCst) >= 500).then_some(())
+    })
+    .await;
+    let pid = server.pid();
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        let _ = c.await;
+    }
+    let acked = acked.load(Ordering::SeqCst);
+    let token = server.token.clone();
+    drop(server);
+
+    let server = Server::start_with_token(bin(), &store, &[], token);
+    let m = get(&server, &id).await;
+    let stored = m["heartbeat"]["pings_total"].as_u64().unwrap();
+    assert!(
+        stored >= acked,
+        "{acked} pings were answered OK but only {stored} are stored"
+    );
+    eprintln!("acknowledged {acked}, stored {stored}");
+}
+both_backends!(sigkill_durability, sigkill_loses_no_acknowledged_ping);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cron_style_shell_loop_with_curl() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "cron-job", "type": "heartbeat", "every": "1s", "grace": "1s"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    // What a crontab line does: run the job, then report its exit status.
+    let script = format!(
+        "for i in 1 2 3; do sh -c 'exit 0'; curl -fsS -m 5 --retry 3 \"{url}/$?\" >/dev/null || exit 1; done"
+    );
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let m = get(&server, &id).await;
+    assert_eq!(m["state"], "up");
+    assert_eq!(m["heartbeat"]["pings_total"], 3);
+    // The "cron" stops: down after every + grace.
+    wait_for(
+        "down after the loop stopped",
+        Duration::from_secs(10),
+        || async { (get(&server, &id).await["state"] == "down").then_some(()) },
+    )
+    .await;
+}
+
+/// The founding story's worker: an RQ worker (Python, real Redis on 127.0.0.1:6379)
+/// pings the monitor after each job through an `on_success` callback.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rq_worker_pings_after_each_job() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "redis-queue-worker", "type": "heartbeat", "every": "1s", "grace": "2s"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    let dir = store.dir.path();
+    std::fs::write(
+        dir.join("vigil_jobs.py"),
+        r#"
+import os, urllib.request
+
+def add(a, b):
+    return a + b
+
+def ping_vigilmon(job, connection, result, *args, **kwargs):
+    urllib.request.urlopen(os.environ["VIGILMON_PING_URL"], timeout=5).read()
+"#,
+    )
+    .unwrap();
+    let queue = format!("vigilmon-test-{}", uuid::Uuid::new_v4().simple());
+    let script = format!(
+        r#"
+import sys
+from redis import Redis
+from rq import Queue, Callback, Worker
+import vigil_jobs
+conn = Redis(host="127.0.0.1", port=6379)
+q = Queue("{queue}", connection=conn)
+for i in range(3):
+    q.enqueue(vigil_jobs.add, i, 1, on_success=Callback(vigil_jobs.ping_vigilmon))
+w = Worker([q], connection=conn)
+w.work(burst=True)
+q.delete(delete_jobs=True)
+"#
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(dir)
+        .env("PYTHONPATH", dir)
+        .env("VIGILMON_PING_URL", &url)
+        .output()
+        .await
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "rq worker failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = get(&server, &id).await;
+    assert_eq!(m["state"], "up", "{m}");
+    assert_eq!(m["heartbeat"]["pings_total"], 3, "one ping per job");
+    // The worker has stopped: silence past every + grace turns the monitor down.
+    wait_for(
+        "down after the worker stopped",
+        Duration::from_secs(10),
+        || async { (get(&server, &id).await["state"] == "down").then_some(()) },
+    )
+    .await;
+}
+
+async fn restart_grants_one_grace_period(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let mut server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "nightly", "type": "heartbeat", "every": "1s", "grace": "3s"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    assert_eq!(send(reqwest::Method::GET, &url, None).await.0, 200);
+    assert_eq!(server.terminate(), Some(0));
+    let token = server.token.clone();
+    drop(server);
+    // Stay down past the deadline (every + grace = 4 s after the ping).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let started = jiff::Timestamp::now();
+    let server = Server::start_with_token(bin(), &store, &[], token);
+    let m = get(&server, &id).await;
+    assert_eq!(m["state"], "up", "our outage is not theirs: {m}");
+    let deadline: jiff::Timestamp = m["heartbeat"]["deadline"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        deadline > started,
+        "a fresh grace period from the restart: {deadline} vs {started}"
+    );
+    wait_for(
+        "down one grace period after restart",
+        Duration::from_secs(10),
+        || async { (get(&server, &id).await["state"] == "down").then_some(()) },
+    )
+    .await;
+}
+both_backends!(restart_grace, restart_grants_one_grace_period);

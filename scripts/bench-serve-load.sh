@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# CPU and memory of the real `vigilmon serve` per N monitors (default 1,000 HTTP
+# monitors at a 1-minute interval), SQLite store, everything on 127.0.0.1.
+#
+# What it does:
+#   1. builds the release binary (or uses $VIGILMON_BIN);
+#   2. starts a tiny HTTP target on 127.0.0.1 (python3 http.server with a canned
+#      200 '{"status":"ok"}', Connection: close, no request logging);
+#   3. writes a config with N http monitors pointing at it, creates a read token, and
+#      starts `vigilmon serve --config … --data-dir <temp> --listen 127.0.0.1:0`;
+#   4. waits for the URL, lets it warm up (default 60 s: every monitor has run once),
+#      then measures a window (default 180 s = 3 intervals): CPU ticks of the server
+#      process (/proc/PID/stat utime+stime) and RSS (/proc/PID/status VmRSS) at the
+#      start and end (RSS also every 30 s), check results stored (sqlite3 row count and
+#      vigilmon_results_written_total), and the scheduler lag histogram from /metrics
+#      (window delta of vigilmon_scheduler_lag_seconds);
+#   5. prints the figures and cleans up (server, target, temp dir) on any exit.
+#
+# Only the server process is measured; the target's CPU is printed separately.
+#
+# Knobs (environment):
+#   VIGILMON_BIN             use this binary instead of building one
+#   VIGILMON_BENCH_MONITORS  number of monitors (default 1000)
+#   VIGILMON_BENCH_INTERVAL  monitor interval (default 1m; at least 10s)
+#   VIGILMON_BENCH_WARMUP    seconds before the window (default 60)
+#   VIGILMON_BENCH_WINDOW    seconds measured (default 180)
+#   VIGILMON_BENCH_KEEP=1    keep the temp dir (database, logs) for inspection
+#   CARGO_TARGET_DIR         where the release binary is built (cargo's default if unset)
+set -euo pipefail
+
+MONITORS=${VIGILMON_BENCH_MONITORS:-1000}
+INTERVAL=${VIGILMON_BENCH_INTERVAL:-1m}
+WARMUP=${VIGILMON_BENCH_WARMUP:-60}
+WINDOW=${VIGILMON_BENCH_WINDOW:-180}
+KEEP=${VIGILMON_BENCH_KEEP:-0}
+
+for n in "$MONITORS" "$WARMUP" "$WINDOW"; do
+    [[ $n =~ ^[0-9]+$ ]] || { echo "error: monitors, warm-up and window must be whole numbers" >&2; exit 2; }
+done
+(( MONITORS > 0 && WINDOW > 0 )) || { echo "error: monitors and window must be > 0" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "error: python3 is needed for the HTTP target" >&2; exit 2; }
+command -v curl >/dev/null || { echo "error: curl is needed to read /metrics" >&2; exit 2; }
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vigilmon-bench.XXXXXX")
+SERVER_PID=""
+TARGET_PID=""
+
+stop() { # stop PID: TERM, wait up to 10 s, then KILL
+    local pid=$1
+    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop "$SERVER_PID"
+    stop "$TARGET_PID"
+    if [[ $KEEP == 1 ]]; then
+        echo "kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- binary -------------------------------------------------------------------------
+if [[ -n ${VIGILMON_BIN:-} ]]; then
+    BIN=$VIGILMON_BIN
+else
+    echo "building the release binary (cargo build --release -p vigilmon)…" >&2
+    (cd "$ROOT" && cargo build --release -p vigilmon --quiet)
+    BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/vigilmon
+fi
+[[ -x $BIN ]] || { echo "error: no binary at $BIN" >&2; exit 1; }
+
+# --- HTTP target --------------------------------------------------------------------
+cat >"$WORK/target.py" <<'PY'
+import http.server, sys
+
+BODY = b'{"status":"ok"}'
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(BODY)
+        self.close_connection = True
+    def log_message(self, *args):
+        pass
+
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+srv.daemon_threads = True
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+python3 "$WORK/target.py" >"$WORK/target.port" 2>"$WORK/target.log" &
+TARGET_PID=$!
+
+wait_for() { # wait_for DESCRIPTION SECONDS COMMAND…: poll every 0.1 s
+    local what=$1 secs=$2
+    shift 2
+    for _ in $(seq $((secs * 10))); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "error: timed out waiting for $what" >&2
+    return 1
+}
+wait_for "the HTTP target" 10 test -s "$WORK/target.port"
+TARGET_PORT=$(head -n1 "$WORK/target.port")
+curl -fsS "http://127.0.0.1:$TARGET_PORT/health" >/dev/null
+
+# --- config, token, server ----------------------------------------------------------
+{
+    echo "monitors:"
+    for i in $(seq -w 1 "$MONITORS"); do
+        echo "  - { name: \"load-$i\", type: http, url: \"http://127.0.0.1:$TARGET_PORT/health?m=$i\", interval: $INTERVAL, timeout: 5s }"
+    done
+} >"$WORK/vigilmon.yaml"
+mkdir -p "$WORK/data"
+
+TOKEN=$("$BIN" token create --name bench --scope read --data-dir "$WORK/data" 2>>"$WORK/server.log" | tail -n1)
+[[ -n $TOKEN ]] || { echo "error: could not create a token" >&2; exit 1; }
+
+t_start=$(date +%s.%N)
+RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$WORK/vigilmon.yaml" --data-dir "$WORK/data" \
+    --listen 127.0.0.1:0 >"$WORK/server.out" 2>>"$WORK/server.log" &
+SERVER_PID=$!
+server_up() {
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "error: server exited" >&2; exit 1; }
+    grep -q 'listening on http://' "$WORK/server.out"
+}
+wait_for "the server's URL" 120 server_up
+URL=$(grep -o 'listening on http://[0-9.:]*' "$WORK/server.out" | head -n1 | sed 's/^listening on //')
+t_up=$(date +%s.%N)
+
+# --- helpers --------------------------------------------------------------------------
+ticks() { # utime + stime of PID (fields 14 and 15; the name in field 2 may hold spaces)
+    sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+scrape() { # scrape FILE: GET /metrics with the token; prints the seconds it took
+    curl -fsS -H "Authorization: Bearer $TOKEN" -o "$1" -w '%{time_total}\n' "$URL/metrics"
+}
+metric() { # metric FILE NAME: value of an unlabelled sample (0 when absent)
+    awk -v n="$2" '$1 == n { v = $2 } END { print (v == "" ? 0 : v) }' "$1"
+}
+rows() {
+    if command -v sqlite3 >/dev/null; then
+        sqlite3 -readonly "$WORK/data/vigilmon.db" 'SELECT count(*) FROM check_results;' 2>/dev/null || echo "?"
+    else
+        echo "?"
+    fi
+}
+
+echo "server $URL (pid $SERVER_PID), $MONITORS monitors every $INTERVAL against 127.0.0.1:$TARGET_PORT (pid $TARGET_PID)" >&2
+echo "up in $(awk -v a="$t_start" -v b="$t_up" 'BEGIN { printf "%.2f", b - a }') s; RSS after start $(( $(rss_kib "$SERVER_PID") / 1024 )) MiB; warm-up ${WARMUP} s…" >&2
+sleep "$WARMUP"
+
+# --- window -----------------------------------------------------------------------------
+# Scrapes and row counts happen outside the CPU window (before its start sample and
+# after its end sample), so their cost to the server is not counted.
+scrape "$WORK/m0.txt" >/dev/null
+rows0=$(rows)
+cpu0=$(ticks "$SERVER_PID")
+tcpu0=$(ticks "$TARGET_PID")
+rss0=$(rss_kib "$SERVER_PID")
+w0=$(date +%s.%N)
+echo "measuring ${WINDOW} s…" >&2
+rss_trace="$(( rss0 / 1024 ))"
+left=$WINDOW
+while (( left > 0 )); do
+    step=$(( left < 30 ? left : 30 ))
+    sleep "$step"
+    left=$(( left - step ))
+    kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: server exited during the window" >&2; exit 1; }
+    if (( left > 0 )); then rss_trace+=" $(( $(rss_kib "$SERVER_PID") / 1024 ))"; fi
+done
+cpu1=$(ticks "$SERVER_PID")
+tcpu1=$(ticks "$TARGET_PID")
+rss1=$(rss_kib "$SERVER_PID")
+hwm=$(hwm_kib "$SERVER_PID")
+w1=$(date +%s.%N)
+rss_trace+=" $(( rss1 / 1024 ))"
+scrape_s=$(scrape "$WORK/m1.txt")
+rows1=$(rows)
+metrics_bytes=$(wc -c <"$WORK/m1.txt")
+
+# --- report -----------------------------------------------------------------------------
+written0=$(metric "$WORK/m0.txt" vigilmon_results_written_total)
+written1=$(metric "$WORK/m1.txt" vigilmon_results_written_total)
+errors1=$(metric "$WORK/m1.txt" vigilmon_result_write_errors_total)
+checks=$(awk -v a="$written0" -v b="$written1" 'BEGIN { printf "%d", b - a }')
+if [[ $rows0 != "?" && $rows1 != "?" ]]; then rows_delta=$(( rows1 - rows0 )); else rows_delta="?"; fi
+down=$(grep -c '^vigilmon_checks_total{.*result="down"' "$WORK/m1.txt" || true)
+
+awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1="$w1" \
+    -v r0="$rss0" -v r1="$rss1" -v hwm="$hwm" -v checks="$checks" -v n="$MONITORS" \
+    -v rows="$rows_delta" -v rowsall="$rows1" -v errs="$errors1" -v iv="$INTERVAL" \
+    -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v down="$down" 'BEGIN {
+    wall = w1 - w0; cpu = (c1 - c0) / 100; tcpu = (t1 - t0) / 100
+    printf "monitors: %d every %s; window %.1f s\n", n, iv, wall
+    printf "server CPU: %.2f s = %.2f %% of one core", cpu, 100 * cpu / wall
+    if (checks > 0) printf "; %.3f CPU-s per 1,000 checks (%.0f µs per check)", 1000 * cpu / checks, 1e6 * cpu / checks
+    printf "\n"
+    printf "server RSS: %.1f MiB at start, %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", r0 / 1024, r1 / 1024, hwm / 1024, trace
+    printf "checks stored in the window: %d (results_written_total), %s (check_results rows); %.1f checks/s; %s rows in all; write errors %d\n", checks, rows, checks / wall, rowsall, errs
+    printf "monitors with a down result since start: %d\n", down
+    printf "target CPU (python3, not included above): %.2f s = %.2f %% of one core\n", tcpu, 100 * tcpu / wall
+    printf "/metrics: %d bytes, scraped in %.3f s\n", mb, ss
+}'
+
+# Scheduler lag over the window: delta of the cumulative histogram buckets.
+awk '
+    FNR == 1 { f++ }
+    /^vigilmon_scheduler_lag_seconds_bucket/ {
+        match($1, /le="[^"]*"/); le = substr($1, RSTART + 4, RLENGTH - 5)
+        if (f == 1) a[le] = $2; else { b[le] = $2; if (!(le in seen)) { seen[le] = 1; order[++k] = le } }
+    }
+    /^vigilmon_scheduler_lag_seconds_sum/   { if (f == 1) s0 = $2; else s1 = $2 }
+    /^vigilmon_scheduler_lag_seconds_count/ { if (f == 1) n0 = $2; else n1 = $2 }
+    END {
+        n = n1 - n0
+        if (n <= 0) { print "scheduler lag: no samples"; exit }
+        printf "scheduler lag (vigilmon_scheduler_lag_seconds, window): %d samples, mean %.3f ms\n", n, 1000 * (s1 - s0) / n
+        printf "  buckets (le → share):"
+        prev = 0; p50 = ""; p99 = ""
+        for (i = 1; i <= k; i++) {
+            le = order[i]; c = b[le] - a[le]
+            if (c - prev > 0 || le == "+Inf") printf " ≤%s s: %.2f%%;", le, 100 * (c - prev) / n
+            if (p50 == "" && c >= 0.50 * n) p50 = le
+            if (p99 == "" && c >= 0.99 * n) p99 = le
+            prev = c
+        }
+        printf "\n  p50 ≤ %s s, p99 ≤ %s s (bucket upper bounds)\n", p50, p99
+    }' "$WORK/m0.txt" "$WORK/m1.txt"
