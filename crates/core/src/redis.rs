@@ -1014,6 +1014,17 @@ mod tests {
         );
         assert_eq!(v.0, Verdict::Up);
         assert_eq!(v.1["write_probe"], "ok");
+        // full memory under noeviction: the cause names the verdict, the refusal is listed
+        let v = evaluate(
+            &s,
+            &parse_info(&info(&["maxmemory:1048576", "used_memory:1100000"])),
+            None,
+            Some(WriteProbeOutcome::Refused(oom.into())),
+            FAST,
+            t(0),
+        );
+        assert_down(&v, "memory_pressure", "104.9% of maxmemory");
+        assert_eq!(v.1["reasons"], json!(["memory_pressure", "writes_refused"]));
     }
 
     #[test]

@@ -290,15 +290,23 @@ async fn memory_pressure_under_noeviction_is_down_and_writes_are_refused() {
     let res = p
         .check(&redis(&r.url(), json!({"write_probe": true})), TIMEOUT)
         .await;
+    // memory pressure is the cause and names the verdict; the refused write is listed
     assert_down(
         &res,
         ErrorKind::Assertion,
-        "writes_refused",
-        "OOM command not allowed",
+        "memory_pressure",
+        "over the 95% critical threshold",
     );
     let d = details(&res);
-    assert!(d["write_error"].as_str().unwrap().starts_with("OOM"), "{d}");
-    assert_eq!(d["reasons"], json!(["writes_refused", "memory_pressure"]));
+    assert_eq!(d["write_probe"], "refused");
+    assert!(
+        d["write_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("OOM command not allowed"),
+        "{d}"
+    );
+    assert_eq!(d["reasons"], json!(["memory_pressure", "writes_refused"]));
 }
 
 #[tokio::test]

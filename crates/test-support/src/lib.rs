@@ -400,3 +400,149 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A `redis-server` of the test's own on a free port (`--save "" --appendonly no`,
+/// a temp dir, no replication delay), killed when dropped. Commands that set it up go
+/// through `redis-cli`, which ships with `redis-server`.
+pub struct RedisServer {
+    pub port: u16,
+    child: Child,
+    pub dir: tempfile::TempDir,
+    /// Extra `redis-cli` arguments (credentials) for [`RedisServer::cli`].
+    pub cli_auth: Vec<String>,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` with `extra` arguments and waits (polling `PING`, up to
+    /// 10 s) until it answers.
+    pub fn start(extra: &[&str]) -> RedisServer {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--save".into(),
+            String::new(),
+            "--appendonly".into(),
+            "no".into(),
+            "--dir".into(),
+            dir.path().display().to_string(),
+            "--logfile".into(),
+            dir.path().join("redis.log").display().to_string(),
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
+        ];
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let child = Command::new("redis-server")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        let server = RedisServer {
+            port,
+            child,
+            dir,
+            cli_auth: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+                let mut buf = [0u8; 64];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && let Ok(n) = s.read(&mut buf)
+                    && (buf[..n].starts_with(b"+PONG") || buf[..n].starts_with(b"-NOAUTH"))
+                {
+                    return server;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "redis-server on port {port} did not start; log:\n{}",
+                    std::fs::read_to_string(server.dir.path().join("redis.log"))
+                        .unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs one command with `redis-cli` and returns its output, trimmed.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(&self.cli_auth)
+            .arg("--no-auth-warning")
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Writes `count` keys of `value_bytes` bytes, pipelined (`redis-cli --pipe`);
+    /// refused writes are ignored.
+    pub fn fill(&self, prefix: &str, count: usize, value_bytes: usize) {
+        use std::io::Write;
+        let value = "x".repeat(value_bytes);
+        let mut input = Vec::new();
+        for i in 0..count {
+            let key = format!("{prefix}:{i}");
+            let _ = write!(
+                input,
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n{value}\r\n",
+                key.len(),
+                value.len()
+            );
+        }
+        let mut child = Command::new("redis-cli")
+            .arg("-p")
+            .arg(self.port.to_string())
+            .args(&self.cli_auth)
+            .arg("--no-auth-warning")
+            .arg("--pipe")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-cli");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&input);
+        }
+        let _ = child.wait();
+    }
+
+    /// One field of `INFO`, if present.
+    pub fn info_field(&self, field: &str) -> Option<String> {
+        self.cli(&["INFO"]).lines().find_map(|l| {
+            l.trim_end()
+                .strip_prefix(field)
+                .and_then(|r| r.strip_prefix(':'))
+                .map(str::to_owned)
+        })
+    }
+
+    /// Kills the server now (it is gone before this returns).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod config_file;
 mod heartbeats;
 mod lifecycle;
+mod redis_health;
 
 use std::path::Path;
 

@@ -1,0 +1,281 @@
+//! Redis from the operator's side: the real `vigilmon redis-health` sidecar and
+//! `vigilmon check redis://…`, against `redis-server` processes spawned per test
+//! (never the shared one), read with a plain HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_support::{RedisServer, run_cli};
+
+/// A running `vigilmon redis-health`, killed when dropped.
+struct Sidecar {
+    url: String,
+    child: Child,
+}
+
+impl Sidecar {
+    fn start(redis_url: &str, extra: &[&str]) -> Sidecar {
+        let mut child = Command::new(crate::bin())
+            .args([
+                "redis-health",
+                "--redis-url",
+                redis_url,
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("VIGILMON_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn vigilmon redis-health");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("redis-health did not start");
+            }
+        };
+        Sidecar { url, child }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String, Value) {
+        let r = reqwest::get(format!("{}{path}", self.url))
+            .await
+            .expect("request");
+        let code = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (code, text, json)
+    }
+
+    /// SIGTERM, then the exit code.
+    fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let a: Vec<String> = args.iter().map(|s| (*s).to_owned()).collect();
+    run_cli(crate::bin(), &a, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_ok_then_critical_under_memory_pressure() {
+    let redis = RedisServer::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
+    let mut sidecar = Sidecar::start(&redis.url(), &["--write-probe"]);
+
+    let (code, text, body) = sidecar.get("/health/redis").await;
+    assert_eq!(code, 200, "{text}");
+    assert!(text.contains(r#""status":"ok""#), "{text}");
+    assert_eq!(body["pong"], "PONG");
+    assert_eq!(body["role"], "primary");
+    assert_eq!(body["max_bytes"], 2 * 1024 * 1024);
+    assert_eq!(body["write_probe"], "ok");
+
+    // the founding story's HTTP monitor, unchanged, passes against the sidecar
+    let health = format!("{}/health/redis", sidecar.url);
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        cli(&["check", &health, "--expect-status", "200", "--body-contains", r#""status":"ok""#])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+
+    redis.fill("fill", 3000, 1024);
+    let (code, text, body) = sidecar.get("/health/redis").await;
+    assert_eq!(code, 503, "{text}");
+    assert_eq!(body["status"], "critical");
+    assert_eq!(body["reason"], "memory_pressure");
+    assert!(body["used_bytes"].as_u64().unwrap() > body["max_bytes"].as_u64().unwrap() * 95 / 100);
+    assert_eq!(body["max_bytes"], 2 * 1024 * 1024);
+    assert!(body["write_error"].as_str().unwrap().starts_with("OOM"), "{text}");
+    assert!(body["message"].as_str().unwrap().contains("critical threshold"));
+
+    // memory trouble is not a replication problem
+    let (code, text, body) = sidecar.get("/health/redis/replication").await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(body["role"], "primary");
+    assert_eq!(body["connected_replicas"], 0);
+
+    // graceful shutdown on SIGTERM
+    let exit = tokio::task::spawn_blocking(move || sidecar.terminate())
+        .await
+        .unwrap();
+    assert_eq!(exit, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_on_a_replica_whose_primary_died() {
+    let mut primary = RedisServer::start(&[]);
+    let port = primary.port.to_string();
+    let replica = RedisServer::start(&["--replicaof", "127.0.0.1", &port]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while replica.info_field("master_link_status").as_deref() != Some("up") {
+        assert!(Instant::now() < deadline, "replica never linked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sidecar = Sidecar::start(&replica.url(), &["--expect-role", "replica"]);
+    let (code, text, body) = sidecar.get("/health/redis/replication").await;
+    assert_eq!(code, 200, "{text}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["role"], "replica");
+    assert_eq!(body["master_link_status"], "up");
+    assert_eq!(body["master"], format!("127.0.0.1:{port}"));
+
+    primary.stop();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (code, text, body) = loop {
+        let got = sidecar.get("/health/redis").await;
+        if got.0 != 200 || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(code, 503, "{text}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["reason"], "replica_disconnected");
+    let (code, _, body) = sidecar.get("/health/redis/replication").await;
+    assert_eq!(code, 503);
+    assert_eq!(body["reason"], "replica_disconnected");
+    assert_eq!(body["master_link_status"], "down");
+
+    // promoted by hand: a monitor expecting a replica sees a role mismatch
+    assert_eq!(replica.cli(&["REPLICAOF", "NO", "ONE"]), "OK");
+    let (code, _, body) = sidecar.get("/health/redis").await;
+    assert_eq!(code, 503);
+    assert_eq!(body["status"], "critical");
+    assert_eq!(body["reason"], "role_mismatch");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sidecar_down_when_unreachable_or_refused() {
+    let mut redis = RedisServer::start(&["--requirepass", "s3cret"]);
+    let good = format!("redis://:s3cret@127.0.0.1:{}", redis.port);
+    let sidecar = Sidecar::start(&good, &[]);
+    let (code, text, _) = sidecar.get("/health/redis").await;
+    assert_eq!(code, 200, "{text}");
+
+    let wrong = Sidecar::start(&format!("redis://:nope@127.0.0.1:{}", redis.port), &[]);
+    let (code, text, body) = wrong.get("/health/redis").await;
+    assert_eq!(code, 503, "{text}");
+    assert_eq!(body["status"], "down");
+    assert_eq!(body["reason"], "auth_failed");
+    assert!(body["error"].as_str().unwrap().contains("WRONGPASS"), "{text}");
+
+    redis.stop();
+    let (code, text, body) = sidecar.get("/health/redis").await;
+    assert_eq!(code, 503, "{text}");
+    assert_eq!(body["status"], "down");
+    assert_eq!(body["reason"], "unreachable");
+    assert!(body["error"].as_str().unwrap().contains("connection refused"), "{text}");
+    let (code, _, body) = sidecar.get("/health/redis/replication").await;
+    assert_eq!(code, 503);
+    assert_eq!(body["status"], "down");
+
+    // usage errors exit 2 without serving
+    let (code, _, err) = tokio::task::spawn_blocking(|| {
+        cli(&["redis-health", "--redis-url", "http://x", "--listen", "127.0.0.1:0"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("redis://"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_command_on_redis_targets() {
+    let redis = RedisServer::start(&["--maxmemory", "64mb"]);
+    let url = redis.url();
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || cli(&["check", &url, "--write-probe", "--expect-role", "primary"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    for line in [
+        &format!("REDIS redis://127.0.0.1:{}/0", redis.port) as &str,
+        "connect",
+        "first byte",
+        "role        primary",
+        "of maxmemory, 64.0 MB",
+        "policy noeviction",
+        "write probe ok",
+        "verdict: UP",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || cli(&["check", &url, "--expect-role", "replica"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("verdict: DOWN (assertion) — role is primary, expected replica"),
+        "{out}"
+    );
+
+    let (code, out, _) = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || cli(&["check", &url, "--json"])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["details"]["pong"], "PONG");
+    assert_eq!(v["details"]["role"], "primary");
+
+    // usage errors
+    for args in [
+        vec!["check".to_owned(), url.clone(), "--memory-warn".into(), "2".into()],
+        vec!["check".to_owned(), "tcp://127.0.0.1:1".into(), "--write-probe".into()],
+        vec!["check".to_owned(), url.clone(), "--body-contains".into(), "x".into()],
+    ] {
+        let (code, out, err) = tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
+            .await
+            .unwrap();
+        assert_eq!(code, 2, "{out}{err}");
+    }
+
+    // nothing listening
+    let (code, out, _) =
+        tokio::task::spawn_blocking(|| cli(&["check", "redis://127.0.0.1:1"]))
+            .await
+            .unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("verdict: DOWN (connect)"), "{out}");
+}
