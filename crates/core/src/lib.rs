@@ -7,6 +7,7 @@
 //! function that depends on time takes `now` as an argument, so callers (and tests)
 //! decide what time it is.
 
+pub mod alert;
 pub mod assert;
 pub mod duration;
 pub mod heartbeat;

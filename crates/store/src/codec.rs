@@ -19,6 +19,7 @@ use crate::StoreError;
 /// Typed access to a row's columns, by name.
 pub(crate) trait Cols {
     fn get_uuid(&self, col: &str) -> Result<Uuid, sqlx::Error>;
+    fn get_opt_uuid(&self, col: &str) -> Result<Option<Uuid>, sqlx::Error>;
     fn get_i64(&self, col: &str) -> Result<i64, sqlx::Error>;
     fn get_opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error>;
     fn get_string(&self, col: &str) -> Result<String, sqlx::Error>;
@@ -31,6 +32,9 @@ macro_rules! impl_cols {
     ($($row:ty),+) => {$(
         impl Cols for $row {
             fn get_uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
+                self.try_get(col)
+            }
+            fn get_opt_uuid(&self, col: &str) -> Result<Option<Uuid>, sqlx::Error> {
                 self.try_get(col)
             }
             fn get_i64(&self, col: &str) -> Result<i64, sqlx::Error> {

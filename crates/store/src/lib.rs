@@ -31,6 +31,7 @@ macro_rules! with_pool {
     };
 }
 
+mod alerting;
 mod auth;
 mod codec;
 mod error;
@@ -48,6 +49,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use alerting::{
+    AlertingWrite, AttemptOutcome, DeliveryAttempt, IncidentChange, IncidentEvent, IncidentFilter, IncidentRecord,
+    MaintenanceRecord, NamedConfig, NewIncidentEvent, NewNotification, OutboxRecord,
+};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use records::{

@@ -183,10 +183,23 @@ pub fn read_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
     Ok(certs)
 }
 
+/// How many checks may run against Redis at once; more requests wait their turn, so
+/// a burst of HTTP requests never turns into a burst of Redis connections.
+const MAX_CONCURRENT_CHECKS: usize = 8;
+
 struct App {
     prober: Prober,
     spec: CheckSpec,
     timeout: Duration,
+    permits: tokio::sync::Semaphore,
+}
+
+impl App {
+    async fn check(&self) -> CheckResult {
+        // The semaphore is never closed, so acquiring only waits.
+        let _permit = self.permits.acquire().await.ok();
+        self.prober.check(&self.spec, self.timeout).await
+    }
 }
 
 /// Runs the sidecar until SIGINT or SIGTERM.
@@ -225,6 +238,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         prober,
         spec: CheckSpec::Redis(spec),
         timeout,
+        permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_CHECKS),
     });
     let router = axum::Router::new()
         .route("/health/redis", get(health))
@@ -279,13 +293,13 @@ async fn shutdown_signal() {
 }
 
 async fn health(State(app): State<Arc<App>>) -> Response {
-    let result = app.prober.check(&app.spec, app.timeout).await;
+    let result = app.check().await;
     let (code, body) = health_body(&result);
     reply(code, body)
 }
 
 async fn replication(State(app): State<Arc<App>>) -> Response {
-    let result = app.prober.check(&app.spec, app.timeout).await;
+    let result = app.check().await;
     let (code, body) = replication_body(&result);
     reply(code, body)
 }
@@ -360,11 +374,14 @@ pub fn health_body(r: &CheckResult) -> (StatusCode, Value) {
 pub fn replication_body(r: &CheckResult) -> (StatusCode, Value) {
     let f = figures(r);
     let failed_reason = reason_of(r);
-    let reachable = match (&r.verdict, failed_reason.as_deref()) {
-        (Verdict::Down { .. }, None | Some(reason::UNREACHABLE | reason::AUTH_FAILED)) => false,
-        _ => true,
-    };
-    if !reachable {
+    let unreachable = matches!(
+        (&r.verdict, failed_reason.as_deref()),
+        (
+            Verdict::Down { .. },
+            None | Some(reason::UNREACHABLE | reason::AUTH_FAILED)
+        )
+    );
+    if unreachable {
         return health_body(r);
     }
     let replication_reasons: Vec<&str> = f

@@ -50,14 +50,32 @@ impl Sidecar {
         Sidecar { url, child }
     }
 
+    /// A plain HTTP/1.1 GET (`Connection: close`): status code, body text, body JSON.
     async fn get(&self, path: &str) -> (u16, String, Value) {
-        let r = reqwest::get(format!("{}{path}", self.url))
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = self.url.trim_start_matches("http://");
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        s.write_all(request.as_bytes()).await.expect("send");
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(15), s.read_to_end(&mut raw))
             .await
-            .expect("request");
-        let code = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        (code, text, json)
+            .expect("answer in time")
+            .expect("read");
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let (head, text) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+        let code = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status code");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{head}"
+        );
+        let json = serde_json::from_str(text).unwrap_or(Value::Null);
+        (code, text.to_owned(), json)
     }
 
     /// SIGTERM, then the exit code.
@@ -105,7 +123,14 @@ async fn sidecar_ok_then_critical_under_memory_pressure() {
     // the founding story's HTTP monitor, unchanged, passes against the sidecar
     let health = format!("{}/health/redis", sidecar.url);
     let (code, out, err) = tokio::task::spawn_blocking(move || {
-        cli(&["check", &health, "--expect-status", "200", "--body-contains", r#""status":"ok""#])
+        cli(&[
+            "check",
+            &health,
+            "--expect-status",
+            "200",
+            "--body-contains",
+            r#""status":"ok""#,
+        ])
     })
     .await
     .unwrap();
@@ -118,8 +143,16 @@ async fn sidecar_ok_then_critical_under_memory_pressure() {
     assert_eq!(body["reason"], "memory_pressure");
     assert!(body["used_bytes"].as_u64().unwrap() > body["max_bytes"].as_u64().unwrap() * 95 / 100);
     assert_eq!(body["max_bytes"], 2 * 1024 * 1024);
-    assert!(body["write_error"].as_str().unwrap().starts_with("OOM"), "{text}");
-    assert!(body["message"].as_str().unwrap().contains("critical threshold"));
+    assert!(
+        body["write_error"].as_str().unwrap().starts_with("OOM"),
+        "{text}"
+    );
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("critical threshold")
+    );
 
     // memory trouble is not a replication problem
     let (code, text, body) = sidecar.get("/health/redis/replication").await;
@@ -190,21 +223,36 @@ async fn sidecar_down_when_unreachable_or_refused() {
     assert_eq!(code, 503, "{text}");
     assert_eq!(body["status"], "down");
     assert_eq!(body["reason"], "auth_failed");
-    assert!(body["error"].as_str().unwrap().contains("WRONGPASS"), "{text}");
+    assert!(
+        body["error"].as_str().unwrap().contains("WRONGPASS"),
+        "{text}"
+    );
 
     redis.stop();
     let (code, text, body) = sidecar.get("/health/redis").await;
     assert_eq!(code, 503, "{text}");
     assert_eq!(body["status"], "down");
     assert_eq!(body["reason"], "unreachable");
-    assert!(body["error"].as_str().unwrap().contains("connection refused"), "{text}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("connection refused"),
+        "{text}"
+    );
     let (code, _, body) = sidecar.get("/health/redis/replication").await;
     assert_eq!(code, 503);
     assert_eq!(body["status"], "down");
 
     // usage errors exit 2 without serving
     let (code, _, err) = tokio::task::spawn_blocking(|| {
-        cli(&["redis-health", "--redis-url", "http://x", "--listen", "127.0.0.1:0"])
+        cli(&[
+            "redis-health",
+            "--redis-url",
+            "http://x",
+            "--listen",
+            "127.0.0.1:0",
+        ])
     })
     .await
     .unwrap();
@@ -261,21 +309,35 @@ async fn check_command_on_redis_targets() {
 
     // usage errors
     for args in [
-        vec!["check".to_owned(), url.clone(), "--memory-warn".into(), "2".into()],
-        vec!["check".to_owned(), "tcp://127.0.0.1:1".into(), "--write-probe".into()],
-        vec!["check".to_owned(), url.clone(), "--body-contains".into(), "x".into()],
+        vec![
+            "check".to_owned(),
+            url.clone(),
+            "--memory-warn".into(),
+            "2".into(),
+        ],
+        vec![
+            "check".to_owned(),
+            "tcp://127.0.0.1:1".into(),
+            "--write-probe".into(),
+        ],
+        vec![
+            "check".to_owned(),
+            url.clone(),
+            "--body-contains".into(),
+            "x".into(),
+        ],
     ] {
-        let (code, out, err) = tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
-            .await
-            .unwrap();
+        let (code, out, err) =
+            tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
+                .await
+                .unwrap();
         assert_eq!(code, 2, "{out}{err}");
     }
 
     // nothing listening
-    let (code, out, _) =
-        tokio::task::spawn_blocking(|| cli(&["check", "redis://127.0.0.1:1"]))
-            .await
-            .unwrap();
+    let (code, out, _) = tokio::task::spawn_blocking(|| cli(&["check", "redis://127.0.0.1:1"]))
+        .await
+        .unwrap();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("verdict: DOWN (connect)"), "{out}");
 }
