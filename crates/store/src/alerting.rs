@@ -85,9 +85,17 @@ pub struct NewIncidentEvent {
 /// A change to an incident row.
 #[derive(Debug, Clone)]
 pub enum IncidentChange {
-    Open(IncidentRecord),
-    Acknowledge { id: Uuid, at: Timestamp, by: String },
-    Resolve { id: Uuid, at: Timestamp, by: Option<String> },
+    Open(Box<IncidentRecord>),
+    Acknowledge {
+        id: Uuid,
+        at: Timestamp,
+        by: String,
+    },
+    Resolve {
+        id: Uuid,
+        at: Timestamp,
+        by: Option<String>,
+    },
 }
 
 /// A notification to enqueue.
@@ -149,9 +157,14 @@ pub struct DeliveryAttempt {
 pub enum AttemptOutcome {
     Delivered,
     /// Try again at `next`.
-    Retry { next: Timestamp, error: String },
+    Retry {
+        next: Timestamp,
+        error: String,
+    },
     /// Give up.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 fn json_text(v: &serde_json::Value) -> String {
@@ -239,7 +252,9 @@ impl Store {
     // --- channels and policies -------------------------------------------------
 
     async fn list_named(&self, table: &'static str) -> Result<Vec<NamedConfig>, StoreError> {
-        let sql = format!("SELECT name, config, source, created_at, updated_at FROM {table} ORDER BY name");
+        let sql = format!(
+            "SELECT name, config, source, created_at, updated_at FROM {table} ORDER BY name"
+        );
         with_pool!(self, pool => {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).fetch_all(pool).await?;
             rows.iter().map(|r| decode_named(r, table)).collect()
@@ -255,7 +270,14 @@ impl Store {
     }
 
     /// Creates or replaces a channel.
-    pub async fn upsert_channel(&self, name: &str, kind: &str, config: &serde_json::Value, source: MonitorSource, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn upsert_channel(
+        &self,
+        name: &str,
+        kind: &str,
+        config: &serde_json::Value,
+        source: MonitorSource,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO channels (name, kind, config, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
@@ -282,7 +304,13 @@ impl Store {
     }
 
     /// Creates or replaces a policy.
-    pub async fn upsert_policy(&self, name: &str, config: &serde_json::Value, source: MonitorSource, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn upsert_policy(
+        &self,
+        name: &str,
+        config: &serde_json::Value,
+        source: MonitorSource,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO policies (name, config, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
@@ -310,7 +338,14 @@ impl Store {
     // --- maintenance windows -------------------------------------------------
 
     /// Creates or replaces (by name) a maintenance window; returns its id.
-    pub async fn upsert_maintenance(&self, id: Uuid, name: &str, config: &serde_json::Value, source: MonitorSource, now: Timestamp) -> Result<Uuid, StoreError> {
+    pub async fn upsert_maintenance(
+        &self,
+        id: Uuid,
+        name: &str,
+        config: &serde_json::Value,
+        source: MonitorSource,
+        now: Timestamp,
+    ) -> Result<Uuid, StoreError> {
         with_pool!(self, pool => {
             sqlx::query(
                 "INSERT INTO maintenance_windows (id, name, config, source, ended_at, created_at) VALUES ($1, $2, $3, $4, NULL, $5) \
@@ -385,7 +420,11 @@ impl Store {
 
     /// Writes one engine step atomically. Notifications whose key exists are skipped;
     /// changes for monitors deleted meanwhile are skipped.
-    pub async fn apply_alerting(&self, w: &AlertingWrite, now: Timestamp) -> Result<(), StoreError> {
+    pub async fn apply_alerting(
+        &self,
+        w: &AlertingWrite,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             for (id, state) in &w.states {
@@ -400,10 +439,13 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            // A step written twice must not write its timeline twice: events of an
+            // incident whose opening was already there are skipped.
+            let mut replayed: Vec<Uuid> = Vec::new();
             for change in &w.incidents {
                 match change {
                     IncidentChange::Open(i) => {
-                        sqlx::query(
+                        let inserted = sqlx::query(
                             "INSERT INTO incidents (id, monitor_id, monitor_name, state, priority, cause, regions, parent_id, \
                              opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by) \
                              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, NULL \
@@ -420,6 +462,9 @@ impl Store {
                         .bind(ms(i.opened_at))
                         .execute(&mut *tx)
                         .await?;
+                        if inserted.rows_affected() == 0 {
+                            replayed.push(i.id);
+                        }
                     }
                     IncidentChange::Acknowledge { id, at, by } => {
                         sqlx::query(
@@ -445,7 +490,7 @@ impl Store {
                     }
                 }
             }
-            for e in &w.events {
+            for e in w.events.iter().filter(|e| !replayed.contains(&e.incident_id)) {
                 sqlx::query(
                     "INSERT INTO incident_events (incident_id, at, kind, text, actor, channel) \
                      SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM incidents WHERE id = $1)",
@@ -482,7 +527,10 @@ impl Store {
     }
 
     /// Incidents, newest first.
-    pub async fn list_incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRecord>, StoreError> {
+    pub async fn list_incidents(
+        &self,
+        f: &IncidentFilter,
+    ) -> Result<Vec<IncidentRecord>, StoreError> {
         let limit = i64::from(if f.limit == 0 { 100 } else { f.limit.min(1000) });
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE ($1 IS NULL OR state = $1) AND ($2 IS NULL OR monitor_id = $2) \
@@ -547,7 +595,11 @@ impl Store {
 
     /// Claims the oldest due pending notification for `lease` (so no other worker takes
     /// it meanwhile); `None` when nothing is due.
-    pub async fn claim_notification(&self, now: Timestamp, lease: std::time::Duration) -> Result<Option<OutboxRecord>, StoreError> {
+    pub async fn claim_notification(
+        &self,
+        now: Timestamp,
+        lease: std::time::Duration,
+    ) -> Result<Option<OutboxRecord>, StoreError> {
         let until = ms(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
             "UPDATE outbox SET claimed_until = $2 WHERE id = (SELECT id FROM outbox WHERE status = 'pending' \
@@ -566,10 +618,18 @@ impl Store {
     }
 
     /// Records an attempt's outcome, releases the claim, and adds a timeline line.
-    pub async fn finish_delivery(&self, row: &OutboxRecord, outcome: &AttemptOutcome, at: Timestamp, duration_ms: u64) -> Result<(), StoreError> {
+    pub async fn finish_delivery(
+        &self,
+        row: &OutboxRecord,
+        outcome: &AttemptOutcome,
+        at: Timestamp,
+        duration_ms: u64,
+    ) -> Result<(), StoreError> {
         let (status, next, error, label) = match outcome {
             AttemptOutcome::Delivered => ("delivered", None, None, "delivered"),
-            AttemptOutcome::Retry { next, error } => ("pending", Some(*next), Some(error.as_str()), "retry"),
+            AttemptOutcome::Retry { next, error } => {
+                ("pending", Some(*next), Some(error.as_str()), "retry")
+            }
             AttemptOutcome::Failed { error } => ("failed", None, Some(error.as_str()), "failed"),
         };
         with_pool!(self, pool => {
@@ -617,7 +677,12 @@ impl Store {
     }
 
     /// Outbox rows, newest first (optionally only one channel's or one incident's).
-    pub async fn list_outbox(&self, channel: Option<&str>, incident: Option<Uuid>, limit: u32) -> Result<Vec<OutboxRecord>, StoreError> {
+    pub async fn list_outbox(
+        &self,
+        channel: Option<&str>,
+        incident: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<OutboxRecord>, StoreError> {
         let sql = format!(
             "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ($1 IS NULL OR channel = $1) AND ($2 IS NULL OR incident_id = $2) \
              ORDER BY id DESC LIMIT $3"
@@ -634,7 +699,10 @@ impl Store {
     }
 
     /// Attempts of one outbox row, oldest first.
-    pub async fn delivery_attempts(&self, outbox_id: i64) -> Result<Vec<DeliveryAttempt>, StoreError> {
+    pub async fn delivery_attempts(
+        &self,
+        outbox_id: i64,
+    ) -> Result<Vec<DeliveryAttempt>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query("SELECT outbox_id, at, outcome, error, duration_ms FROM delivery_attempts WHERE outbox_id = $1 ORDER BY id")
                 .bind(outbox_id)

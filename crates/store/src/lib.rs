@@ -50,8 +50,9 @@ use sqlx::sqlite::{
 };
 
 pub use alerting::{
-    AlertingWrite, AttemptOutcome, DeliveryAttempt, IncidentChange, IncidentEvent, IncidentFilter, IncidentRecord,
-    MaintenanceRecord, NamedConfig, NewIncidentEvent, NewNotification, OutboxRecord,
+    AlertingWrite, AttemptOutcome, DeliveryAttempt, IncidentChange, IncidentEvent, IncidentFilter,
+    IncidentRecord, MaintenanceRecord, NamedConfig, NewIncidentEvent, NewNotification,
+    OutboxRecord,
 };
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};

@@ -24,6 +24,11 @@ const SQLITE: &[Entry] = &[
         "heartbeats",
         include_str!("../migrations/sqlite/0002_heartbeats.sql"),
     ),
+    (
+        3,
+        "alerting",
+        include_str!("../migrations/sqlite/0003_alerting.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -37,6 +42,11 @@ const POSTGRES: &[Entry] = &[
         2,
         "heartbeats",
         include_str!("../migrations/postgres/0002_heartbeats.sql"),
+    ),
+    (
+        3,
+        "alerting",
+        include_str!("../migrations/postgres/0003_alerting.sql"),
     ),
 ];
 
