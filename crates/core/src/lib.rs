@@ -12,6 +12,8 @@ pub mod assert;
 pub mod duration;
 pub mod heartbeat;
 pub mod ids;
+pub mod incident;
+pub mod maintenance;
 pub mod monitor;
 pub mod outcome;
 pub mod redis;

@@ -94,7 +94,9 @@ fn instant(errs: &mut Vec<ValidationError>, field: &str, v: &str) -> Option<Time
         Err(_) => {
             errs.push(ValidationError::new(
                 field,
-                format!("{v:?} must be an RFC 3339 instant with an offset, such as 2025-06-01T22:00:00Z"),
+                format!(
+                    "{v:?} must be an RFC 3339 instant with an offset, such as 2025-06-01T22:00:00Z"
+                ),
             ));
             None
         }
@@ -118,8 +120,7 @@ impl MaintenanceConfig {
     pub fn build(&self) -> Result<MaintenanceSpec, Vec<ValidationError>> {
         let mut errs = Vec::new();
         let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control)
-        {
+        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             errs.push(ValidationError::new(
                 "name",
                 "must be 1-100 printable characters",
@@ -235,11 +236,7 @@ impl MaintenanceConfig {
             }
             Some(d) => Some(d.0),
         };
-        let tz_name = self
-            .tz
-            .as_deref()
-            .map_or("UTC", str::trim)
-            .to_owned();
+        let tz_name = self.tz.as_deref().map_or("UTC", str::trim).to_owned();
         let tz = match TimeZone::get(&tz_name) {
             Ok(tz) => Some(tz),
             Err(_) => {
@@ -269,7 +266,8 @@ impl MaintenanceSpec {
     /// Whether the window covers the monitor named `monitor_name` carrying `tags`
     /// (exact, case-sensitive names and tags).
     pub fn applies_to(&self, monitor_name: &str, tags: &[String]) -> bool {
-        self.monitors.iter().any(|m| m == monitor_name) || self.tags.iter().any(|t| tags.contains(t))
+        self.monitors.iter().any(|m| m == monitor_name)
+            || self.tags.iter().any(|t| tags.contains(t))
     }
 
     /// The window covering `now`, if any, as `(start, end)` with `start <= now < end`.
@@ -419,14 +417,18 @@ mod tests {
     #[test]
     fn recurring_start_in_a_gap_or_a_fold() {
         // 02:00 does not exist in Berlin on 2025-03-30: the window starts at 03:00 CEST.
-        let s = spec(json!({"name": "n", "monitors": ["a"], "cron": "0 2 * * SUN", "duration": "1h", "tz": "Europe/Berlin"}));
+        let s = spec(
+            json!({"name": "n", "monitors": ["a"], "cron": "0 2 * * SUN", "duration": "1h", "tz": "Europe/Berlin"}),
+        );
         let gap = t("2025-03-30T01:00:00Z");
         assert_eq!(
             s.active_at(t("2025-03-30T01:30:00Z")),
             Some((gap, t("2025-03-30T02:00:00Z")))
         );
         // 02:30 happens twice on 2025-10-26: one window, from the first 02:30 (CEST).
-        let s = spec(json!({"name": "n", "monitors": ["a"], "cron": "30 2 * * SUN", "duration": "30m", "tz": "Europe/Berlin"}));
+        let s = spec(
+            json!({"name": "n", "monitors": ["a"], "cron": "30 2 * * SUN", "duration": "30m", "tz": "Europe/Berlin"}),
+        );
         let first = t("2025-10-26T00:30:00Z");
         assert_eq!(
             s.active_at(t("2025-10-26T00:45:00Z")),
@@ -437,7 +439,8 @@ mod tests {
 
     #[test]
     fn overlapping_recurring_windows_cover_continuously() {
-        let s = spec(json!({"name": "n", "monitors": ["a"], "cron": "0 * * * *", "duration": "90m"}));
+        let s =
+            spec(json!({"name": "n", "monitors": ["a"], "cron": "0 * * * *", "duration": "90m"}));
         let now = t("2025-01-01T10:20:00Z");
         assert_eq!(
             s.active_at(now),
@@ -448,7 +451,9 @@ mod tests {
 
     #[test]
     fn applies_by_name_or_tag() {
-        let s = spec(json!({"name": "n", "monitors": ["api", "web"], "tags": ["cache"], "starts_at": "2025-01-01T00:00:00Z", "ends_at": "2025-01-01T01:00:00Z"}));
+        let s = spec(
+            json!({"name": "n", "monitors": ["api", "web"], "tags": ["cache"], "starts_at": "2025-01-01T00:00:00Z", "ends_at": "2025-01-01T01:00:00Z"}),
+        );
         assert!(s.applies_to("api", &[]));
         assert!(s.applies_to("redis-1", &["db".into(), "cache".into()]));
         assert!(!s.applies_to("Api", &["Cache".into()]), "case-sensitive");
@@ -458,11 +463,15 @@ mod tests {
     #[test]
     fn validation_names_fields() {
         assert_eq!(
-            fields(json!({"name": "", "starts_at": "2025-01-01T01:00:00Z", "ends_at": "2025-01-01T00:00:00Z"})),
+            fields(
+                json!({"name": "", "starts_at": "2025-01-01T01:00:00Z", "ends_at": "2025-01-01T00:00:00Z"})
+            ),
             ["name", "monitors", "ends_at"]
         );
         assert_eq!(
-            fields(json!({"name": "n", "monitors": ["a", " "], "starts_at": "tomorrow", "ends_at": "2025-01-01T00:00:00", "tz": "UTC"})),
+            fields(
+                json!({"name": "n", "monitors": ["a", " "], "starts_at": "tomorrow", "ends_at": "2025-01-01T00:00:00", "tz": "UTC"})
+            ),
             ["monitors[1]", "tz", "starts_at", "ends_at"]
         );
         assert_eq!(
@@ -474,7 +483,9 @@ mod tests {
             ["duration"]
         );
         assert_eq!(
-            fields(json!({"name": "n", "tags": ["x"], "cron": "0 3 * *", "duration": "30s", "tz": "Mars/Olympus"})),
+            fields(
+                json!({"name": "n", "tags": ["x"], "cron": "0 3 * *", "duration": "30s", "tz": "Mars/Olympus"})
+            ),
             ["cron", "duration", "tz"]
         );
         assert_eq!(
@@ -482,11 +493,14 @@ mod tests {
             ["cron"]
         );
         assert_eq!(
-            fields(json!({"name": "n", "tags": ["x"], "cron": "0 3 * * SUN", "duration": "1h", "ends_at": "2025-01-01T00:00:00Z"})),
+            fields(
+                json!({"name": "n", "tags": ["x"], "cron": "0 3 * * SUN", "duration": "1h", "ends_at": "2025-01-01T00:00:00Z"})
+            ),
             ["cron"]
         );
         assert_eq!(fields(json!({"name": "n", "tags": ["x"]})), ["starts_at"]);
-        let unknown = serde_json::from_value::<MaintenanceConfig>(json!({"name": "n", "every": "1d"}));
+        let unknown =
+            serde_json::from_value::<MaintenanceConfig>(json!({"name": "n", "every": "1d"}));
         assert!(unknown.is_err(), "unknown fields are refused");
     }
 

@@ -1,1 +1,848 @@
-//! Alert notifications.
+//! Vigilmon's alert notifications: what an alert says on each channel and how it gets
+//! there.
+//!
+//! * [`Notification`] is everything a channel may show about one event of one incident.
+//! * The renderers ([`slack::render`], [`pagerduty::render`], [`email::render`],
+//!   [`webhook::render`]) are pure functions from a notification to the channel's
+//!   payload; they are where escaping, truncation and the channel's limits live.
+//! * [`Notifier::deliver`] makes **one** delivery attempt and classifies the outcome as a
+//!   [`Delivery`]: delivered, retry later, or give up. Retrying, backoff and the outbox
+//!   belong to the caller.
+//!
+//! HTTP outcomes are classified in exactly one place, [`classify_http`]; SMTP outcomes
+//! in `Notifier`'s email sender. See `docs/notifications.md` for the user-facing
+//! description of every channel.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
+use vigilmon_core::alert::{ChannelSpec, Priority};
+
+pub mod email;
+pub mod pagerduty;
+pub mod slack;
+mod text;
+pub mod webhook;
+
+/// The user agent of every HTTP request: `vigilmon/<version>`.
+pub const USER_AGENT: &str = concat!("vigilmon/", env!("CARGO_PKG_VERSION"));
+
+/// How much of a response body is read, at most, to explain a failure.
+pub const MAX_RESPONSE_BODY: usize = 4 * 1024;
+
+/// How many characters of a response body make it into [`Delivery`] messages.
+const SHORT_BODY_CHARS: usize = 300;
+
+/// One event about one monitor (and usually one incident), as every channel sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// What happened.
+    pub event: Event,
+    /// Stable per incident (e.g. "vigilmon-<incident uuid>"): PagerDuty's dedup_key, so
+    /// resolve/ack close the right alert. Also threads an incident's emails and lets
+    /// webhook receivers group events.
+    pub dedup_key: String,
+    /// The incident, when there is one (degraded warnings and tests may have none).
+    pub incident_id: Option<uuid::Uuid>,
+    /// The monitor, when there is one (tests have none).
+    pub monitor_id: Option<uuid::Uuid>,
+    /// The monitor's display name (user text: escaped by every renderer).
+    pub monitor_name: String,
+    /// `http`, `tcp`, `redis`, `heartbeat`, ...
+    pub monitor_kind: String,
+    /// The monitor's state now: `down`, `degraded`, `up`, ...
+    pub state: String,
+    /// How urgent; PagerDuty's severity derives from it.
+    pub priority: Priority,
+    /// The cause in words, e.g. "status 503 is not one of the expected (200)".
+    pub cause: String,
+    /// What each region saw; may be empty.
+    pub regions: Vec<RegionEvidence>,
+    /// When the incident opened.
+    pub opened_at: Option<jiff::Timestamp>,
+    /// When this event happened.
+    pub at: jiff::Timestamp,
+    /// The outage's length, for [`Event::Resolved`] (and [`Event::DegradedCleared`]).
+    pub duration: Option<Duration>,
+    /// Who acknowledged, for [`Event::Acknowledged`].
+    pub acknowledged_by: Option<String>,
+    /// Links back into Vigilmon.
+    pub links: Links,
+}
+
+/// What one region saw at its last check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegionEvidence {
+    /// The region's name, e.g. `eu-west`.
+    pub region: String,
+    /// Whether the region's check passed.
+    pub ok: bool,
+    /// The region's error, when it failed.
+    pub error: Option<String>,
+    /// When the region checked.
+    pub checked_at: Option<jiff::Timestamp>,
+}
+
+/// Links back into Vigilmon's UI. Only absolute `http://` / `https://` URLs are shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Links {
+    /// The monitor's page.
+    pub monitor_url: Option<String>,
+    /// The incident's page.
+    pub incident_url: Option<String>,
+    /// A signed link that acknowledges the incident. Shown only while the incident is
+    /// open and unacknowledged (trigger, reminder, escalation).
+    pub ack_url: Option<String>,
+}
+
+/// What happened: the kind of a notification.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Event {
+    /// An incident opened: the monitor is down.
+    Trigger,
+    /// Still down and not acknowledged (the policy's `remind_every`).
+    Reminder,
+    /// Unacknowledged for long enough that the policy adds channels.
+    Escalation,
+    /// Someone acknowledged the incident.
+    Acknowledged,
+    /// The monitor is up again; the incident is closed.
+    Resolved,
+    /// The monitor is degraded (a warning; no incident unless the policy says so).
+    Degraded,
+    /// The monitor is no longer degraded.
+    DegradedCleared,
+    /// Some regions fail but not enough to call the monitor down.
+    RegionalNotice,
+    /// A "send test" from the UI or API.
+    Test,
+}
+
+impl Event {
+    /// Every event, in declaration order.
+    pub const ALL: [Event; 9] = [
+        Event::Trigger,
+        Event::Reminder,
+        Event::Escalation,
+        Event::Acknowledged,
+        Event::Resolved,
+        Event::Degraded,
+        Event::DegradedCleared,
+        Event::RegionalNotice,
+        Event::Test,
+    ];
+
+    /// The snake_case name used in webhooks, headers and storage: `trigger`,
+    /// `degraded_cleared`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Trigger => "trigger",
+            Event::Reminder => "reminder",
+            Event::Escalation => "escalation",
+            Event::Acknowledged => "acknowledged",
+            Event::Resolved => "resolved",
+            Event::Degraded => "degraded",
+            Event::DegradedCleared => "degraded_cleared",
+            Event::RegionalNotice => "regional_notice",
+            Event::Test => "test",
+        }
+    }
+
+    /// The inverse of [`Event::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Event::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Notification {
+    /// The one-line summary every channel leads with, e.g.
+    /// `[P1] DOWN: api — status 503 is not one of the expected (200)` or
+    /// `[P1] RESOLVED: api — back up after 12m 5s`. Not escaped, not truncated.
+    pub fn summary(&self) -> String {
+        let title = self.title();
+        match text::detail(self) {
+            d if d.is_empty() => title,
+            d => format!("{title} — {d}"),
+        }
+    }
+
+    /// The summary's part before the dash: `[P1] DOWN: api`.
+    fn title(&self) -> String {
+        let name = match text::one_line(&self.monitor_name) {
+            n if n.is_empty() => "(unnamed monitor)".to_owned(),
+            n => n,
+        };
+        format!("[{}] {}: {name}", self.priority.as_str(), text::label(self))
+    }
+
+    /// A sample notification for a channel's "send test" action: [`Event::Test`], P4, a
+    /// fresh `vigilmon-test-<uuid>` dedup key (so it never touches a real incident).
+    pub fn test(at: jiff::Timestamp) -> Notification {
+        Notification {
+            event: Event::Test,
+            dedup_key: format!("vigilmon-test-{}", uuid::Uuid::new_v4()),
+            incident_id: None,
+            monitor_id: None,
+            monitor_name: "Vigilmon test".to_owned(),
+            monitor_kind: "test".to_owned(),
+            state: "test".to_owned(),
+            priority: Priority::P4,
+            cause: "This is a test notification from Vigilmon; no action is needed.".to_owned(),
+            regions: Vec::new(),
+            opened_at: None,
+            at,
+            duration: None,
+            acknowledged_by: None,
+            links: Links::default(),
+        }
+    }
+}
+
+/// How an email server is reached (the `smtp:` section of the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS, which is required: never falls back to
+    /// plaintext. Usually port 587.
+    Starttls,
+    /// TLS from the first byte ("implicit TLS", SMTPS). Usually port 465.
+    Tls,
+    /// No encryption at all: only for a relay on the same host or a trusted network.
+    None,
+}
+
+/// The SMTP server every email channel sends through.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Host name or IP address; also the name the server's certificate must carry.
+    pub host: String,
+    /// Port: usually 587 (STARTTLS), 465 (TLS) or 25.
+    pub port: u16,
+    /// Encryption.
+    pub tls: SmtpTls,
+    /// Login, when the server wants one (PLAIN or LOGIN; needs TLS on most servers).
+    pub username: Option<String>,
+    /// Password for `username`.
+    pub password: Option<String>,
+    /// The sender: `alerts@example.com` or `Vigilmon <alerts@example.com>`.
+    pub from: String,
+    /// The longest one email may take, connection included.
+    pub timeout: Duration,
+    /// Accept any certificate (self-signed, expired, wrong name). For tests and labs
+    /// only: it makes TLS useless against an active attacker.
+    pub accept_invalid_certs: bool,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("from", &self.from)
+            .field("timeout", &self.timeout)
+            .field("accept_invalid_certs", &self.accept_invalid_certs)
+            .finish()
+    }
+}
+
+/// The outcome of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The channel accepted the notification. `detail`: what it answered, in short
+    /// (PagerDuty's message, the SMTP server's queue id, ...), or why nothing was sent
+    /// (`skipped: ...`).
+    Delivered { detail: Option<String> },
+    /// A transient failure: try again, no sooner than `after` when the channel said so.
+    Retry {
+        after: Option<Duration>,
+        error: String,
+    },
+    /// A failure that retrying will not fix (bad URL, rejected payload, unknown
+    /// recipient, no SMTP settings): give up and show the error.
+    Permanent { error: String },
+}
+
+impl Delivery {
+    /// Whether the notification was accepted.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Delivery::Delivered { .. })
+    }
+
+    /// The error, for `Retry` and `Permanent`.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            Delivery::Delivered { .. } => None,
+            Delivery::Retry { error, .. } | Delivery::Permanent { error } => Some(error),
+        }
+    }
+}
+
+/// Why a [`Notifier`] could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    Http(String),
+    /// The `smtp:` settings are unusable.
+    #[error("smtp: {0}")]
+    Smtp(String),
+}
+
+/// Sends notifications. Cheap to clone (shared connection pools); use one per process,
+/// inside one Tokio runtime.
+#[derive(Clone)]
+pub struct Notifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    timeout: Duration,
+    smtp: Option<Smtp>,
+}
+
+struct Smtp {
+    from: lettre::message::Mailbox,
+    timeout: Duration,
+    builder: AsyncSmtpTransportBuilder,
+    /// Built on first use: lettre's pool spawns its cleanup task on the current runtime.
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+}
+
+impl Notifier {
+    /// A notifier whose HTTP requests (Slack, PagerDuty, webhooks) each take at most
+    /// `timeout`, and whose email goes through `smtp` (email channels fail permanently
+    /// without it). Installs ring as the process's rustls provider if none is.
+    pub fn new(smtp: Option<SmtpSettings>, timeout: Duration) -> Result<Notifier, NotifyError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            // A redirected POST may turn into a GET without a body: treat redirects as
+            // configuration errors instead (see classify_http).
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| NotifyError::Http(error_chain(&e)))?;
+        let smtp = smtp.map(Smtp::new).transpose()?;
+        Ok(Notifier {
+            inner: Arc::new(Inner {
+                http,
+                timeout,
+                smtp,
+            }),
+        })
+    }
+
+    /// One attempt to deliver `n` to `channel`; never panics. See [`classify_http`] for
+    /// HTTP channels; email: 2xx → `Delivered`, SMTP 5xx replies → `Permanent`, 4xx
+    /// replies, connection, TLS and timeout failures → `Retry`, no SMTP settings →
+    /// `Permanent("email needs smtp: settings")`.
+    pub async fn deliver(&self, channel: &ChannelSpec, n: &Notification) -> Delivery {
+        let outcome = match channel {
+            ChannelSpec::Slack { webhook_url } => {
+                let body = slack::render(n).to_string().into_bytes();
+                self.post(webhook_url, body, HeaderMap::new()).await
+            }
+            ChannelSpec::PagerDuty {
+                routing_key,
+                events_url,
+            } => {
+                if pagerduty::sends(n.event) {
+                    let body = pagerduty::render(routing_key, n).to_string().into_bytes();
+                    self.post(events_url, body, HeaderMap::new()).await
+                } else {
+                    Delivery::Delivered {
+                        detail: Some(format!(
+                            "skipped: PagerDuty does not receive {} events",
+                            n.event
+                        )),
+                    }
+                }
+            }
+            ChannelSpec::Email { to } => self.email(to, n).await,
+            ChannelSpec::Webhook {
+                url,
+                secret,
+                headers,
+            } => {
+                let body = webhook::render(n).to_string().into_bytes();
+                match webhook::headers(
+                    headers,
+                    secret.as_deref(),
+                    jiff::Timestamp::now().as_second(),
+                    n.event,
+                    &body,
+                ) {
+                    Ok(h) => self.post(url, body, h).await,
+                    Err(error) => Delivery::Permanent { error },
+                }
+            }
+        };
+        tracing::debug!(
+            channel = channel.kind(),
+            event = n.event.as_str(),
+            dedup_key = %n.dedup_key,
+            outcome = ?outcome,
+            "notification attempt"
+        );
+        outcome
+    }
+
+    /// POSTs a JSON body and classifies the answer.
+    async fn post(&self, url: &str, body: Vec<u8>, mut headers: HeaderMap) -> Delivery {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let sent = self
+            .inner
+            .http
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(e) => return self.send_error(e),
+        };
+        let status = resp.status();
+        let headers = std::mem::take(resp.headers_mut());
+        let mut body = Vec::new();
+        // A body that stops halfway still explains the status: keep what arrived.
+        while body.len() < MAX_RESPONSE_BODY {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        body.truncate(MAX_RESPONSE_BODY);
+        classify_http(status, &headers, &body)
+    }
+
+    /// Classifies a request that got no response. Never shows the URL (Slack's holds a
+    /// secret).
+    fn send_error(&self, e: reqwest::Error) -> Delivery {
+        let e = e.without_url();
+        if e.is_builder() {
+            return Delivery::Permanent {
+                error: format!("invalid request: {}", error_chain(&e)),
+            };
+        }
+        if e.is_timeout() {
+            return Delivery::Retry {
+                after: None,
+                error: format!("no response within {}", text::duration(self.inner.timeout)),
+            };
+        }
+        let error = if e.is_connect() {
+            format!("cannot connect: {}", error_chain(&e))
+        } else {
+            format!("request failed: {}", error_chain(&e))
+        };
+        Delivery::Retry { after: None, error }
+    }
+
+    async fn email(&self, to: &[String], n: &Notification) -> Delivery {
+        let Some(smtp) = &self.inner.smtp else {
+            return Delivery::Permanent {
+                error: "email needs smtp: settings".to_owned(),
+            };
+        };
+        let message = match email::message(&smtp.from, to, n) {
+            Ok(m) => m,
+            Err(error) => return Delivery::Permanent { error },
+        };
+        let transport = smtp
+            .transport
+            .get_or_init(|| smtp.builder.clone().build::<Tokio1Executor>());
+        match tokio::time::timeout(smtp.timeout, transport.send(message)).await {
+            Err(_) => Delivery::Retry {
+                after: None,
+                error: format!(
+                    "the SMTP server did not finish within {}",
+                    text::duration(smtp.timeout)
+                ),
+            },
+            Ok(Ok(resp)) => {
+                let words = resp.message().collect::<Vec<_>>().join(" ");
+                Delivery::Delivered {
+                    detail: Some(text::truncate(
+                        &text::one_line(&format!("{} {words}", resp.code())),
+                        SHORT_BODY_CHARS,
+                    )),
+                }
+            }
+            Ok(Err(e)) => classify_smtp(&e),
+        }
+    }
+}
+
+impl Smtp {
+    fn new(s: SmtpSettings) -> Result<Smtp, NotifyError> {
+        use lettre::transport::smtp::authentication::Credentials;
+        use lettre::transport::smtp::client::{Tls, TlsParameters};
+
+        let host = s.host.trim();
+        if host.is_empty() {
+            return Err(NotifyError::Smtp("host is required".to_owned()));
+        }
+        let from: lettre::message::Mailbox =
+            s.from.trim().parse().map_err(|e| {
+                NotifyError::Smtp(format!("from {:?} is not an address: {e}", s.from))
+            })?;
+        let params = || {
+            TlsParameters::builder(host.to_owned())
+                .dangerous_accept_invalid_certs(s.accept_invalid_certs)
+                .build_rustls()
+                .map_err(|e| NotifyError::Smtp(format!("TLS: {}", error_chain(&e))))
+        };
+        let tls = match s.tls {
+            SmtpTls::Starttls => Tls::Required(params()?),
+            SmtpTls::Tls => Tls::Wrapper(params()?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .port(s.port)
+            .tls(tls)
+            .timeout(Some(s.timeout));
+        if let Some(user) = s.username.filter(|u| !u.is_empty()) {
+            builder = builder.credentials(Credentials::new(user, s.password.unwrap_or_default()));
+        }
+        Ok(Smtp {
+            from,
+            timeout: s.timeout,
+            builder,
+            transport: OnceLock::new(),
+        })
+    }
+}
+
+/// Classifies an SMTP failure: permanent (5xx) replies and client-side problems (no
+/// STARTTLS offered, no usable AUTH mechanism) are `Permanent`; everything else
+/// (4xx replies, connection, TLS, timeouts) is worth another try.
+fn classify_smtp(e: &lettre::transport::smtp::Error) -> Delivery {
+    let error = text::truncate(&text::one_line(&error_chain(e)), SHORT_BODY_CHARS);
+    if e.is_permanent() {
+        Delivery::Permanent {
+            error: format!("rejected by the SMTP server: {error}"),
+        }
+    } else if e.is_client() {
+        Delivery::Permanent { error }
+    } else {
+        Delivery::Retry { after: None, error }
+    }
+}
+
+/// The single classification of HTTP answers, for every HTTP channel:
+///
+/// | answer | outcome |
+/// |---|---|
+/// | 2xx | `Delivered`, with the start of the body as detail |
+/// | 429 | `Retry`, `after` from `Retry-After` (seconds or an HTTP date) when given |
+/// | 408, 5xx | `Retry` (honouring `Retry-After` too) |
+/// | 3xx | `Permanent`: redirects are not followed; configure the final URL |
+/// | other 4xx | `Permanent`: "rejected with 400: <start of the body>" |
+///
+/// Timeouts and connection failures never reach this function: they are `Retry`.
+pub fn classify_http(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Delivery {
+    let short = short_body(body);
+    let with_body = |what: String| match &short {
+        Some(b) => format!("{what}: {b}"),
+        None => match status.canonical_reason() {
+            Some(r) => format!("{what} ({r})"),
+            None => what,
+        },
+    };
+    let code = status.as_u16();
+    if status.is_success() {
+        Delivery::Delivered { detail: short }
+    } else if code == 429 {
+        Delivery::Retry {
+            after: retry_after(headers, jiff::Timestamp::now()),
+            error: with_body("rate limited with 429".to_owned()),
+        }
+    } else if code == 408 || status.is_server_error() {
+        Delivery::Retry {
+            after: retry_after(headers, jiff::Timestamp::now()),
+            error: with_body(format!("server error {code}")),
+        }
+    } else if status.is_redirection() {
+        let to = headers
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| format!(" to {}", text::truncate(&text::one_line(l), 200)))
+            .unwrap_or_default();
+        Delivery::Permanent {
+            error: format!(
+                "redirected with {code}{to}; redirects are not followed, configure the final URL"
+            ),
+        }
+    } else {
+        Delivery::Permanent {
+            error: with_body(format!("rejected with {code}")),
+        }
+    }
+}
+
+/// The start of a response body, on one line, or `None` when it is blank.
+fn short_body(body: &[u8]) -> Option<String> {
+    let s = text::one_line(&String::from_utf8_lossy(body));
+    (!s.is_empty()).then(|| text::truncate(&s, SHORT_BODY_CHARS))
+}
+
+/// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date (a date in the
+/// past means "now"). `None` when absent or unreadable.
+pub(crate) fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(v.parse().unwrap_or(u64::MAX)));
+    }
+    let at = jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(v)
+        .ok()?;
+    Some(Duration::try_from(at.duration_since(now)).unwrap_or(Duration::ZERO))
+}
+
+/// An error and its sources, joined with ": ", without the repeats that appear when an
+/// error's message already includes its source's.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut joined = String::new();
+    let mut cur: Option<&dyn std::error::Error> = Some(e);
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !joined.contains(&s) {
+            if !joined.is_empty() {
+                joined.push_str(": ");
+            }
+            joined.push_str(&s);
+        }
+        cur = err.source();
+    }
+    let mut segments: Vec<&str> = joined.split(": ").collect();
+    segments.dedup();
+    segments.join(": ")
+}
+
+/// Parses a header name/value pair configured by a user.
+fn header_pair(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let n = HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("{name:?} is not a valid header name"))?;
+    let v =
+        HeaderValue::from_str(value).map_err(|_| format!("header {name} has an invalid value"))?;
+    Ok((n, v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| header_pair(k, v).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn events_round_trip() {
+        for e in Event::ALL {
+            assert_eq!(Event::parse(e.as_str()), Some(e));
+            assert_eq!(
+                serde_json::to_value(e).unwrap(),
+                serde_json::json!(e.as_str())
+            );
+        }
+        assert_eq!(Event::parse("Trigger"), None);
+        assert_eq!(Event::DegradedCleared.as_str(), "degraded_cleared");
+    }
+
+    #[test]
+    fn http_classification() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            classify_http(StatusCode::OK, &none, b"ok"),
+            Delivery::Delivered {
+                detail: Some("ok".into())
+            }
+        );
+        assert_eq!(
+            classify_http(StatusCode::ACCEPTED, &none, b""),
+            Delivery::Delivered { detail: None }
+        );
+        assert_eq!(
+            classify_http(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers(&[("retry-after", "7")]),
+                b""
+            ),
+            Delivery::Retry {
+                after: Some(Duration::from_secs(7)),
+                error: "rate limited with 429 (Too Many Requests)".into()
+            }
+        );
+        assert!(matches!(
+            classify_http(StatusCode::SERVICE_UNAVAILABLE, &none, b"down\nfor maintenance"),
+            Delivery::Retry { after: None, error } if error == "server error 503: down for maintenance"
+        ));
+        assert!(matches!(
+            classify_http(StatusCode::REQUEST_TIMEOUT, &none, b""),
+            Delivery::Retry { .. }
+        ));
+        assert_eq!(
+            classify_http(StatusCode::BAD_REQUEST, &none, b"invalid_payload"),
+            Delivery::Permanent {
+                error: "rejected with 400: invalid_payload".into()
+            }
+        );
+        assert_eq!(
+            classify_http(StatusCode::NOT_FOUND, &none, b"  "),
+            Delivery::Permanent {
+                error: "rejected with 404 (Not Found)".into()
+            }
+        );
+        let Delivery::Permanent { error } = classify_http(
+            StatusCode::MOVED_PERMANENTLY,
+            &headers(&[("location", "https://new.example/hook")]),
+            b"",
+        ) else {
+            panic!("a redirect is permanent")
+        };
+        assert!(error.contains("301 to https://new.example/hook"), "{error}");
+        let long = "x".repeat(10_000);
+        let Delivery::Permanent { error } =
+            classify_http(StatusCode::BAD_REQUEST, &none, long.as_bytes())
+        else {
+            panic!()
+        };
+        assert!(error.chars().count() < 400);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now: jiff::Timestamp = "2015-10-21T07:27:00Z".parse().unwrap();
+        let at = |v: &str| retry_after(&headers(&[("retry-after", v)]), now);
+        assert_eq!(at("120"), Some(Duration::from_secs(120)));
+        assert_eq!(
+            at("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(at("Wed, 21 Oct 2015 07:00:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(at("soon"), None);
+        assert_eq!(at("-5"), None);
+        assert_eq!(retry_after(&HeaderMap::new(), now), None);
+    }
+
+    #[test]
+    fn summary_per_event() {
+        let mut n = Notification {
+            event: Event::Trigger,
+            dedup_key: "vigilmon-1".into(),
+            incident_id: None,
+            monitor_id: None,
+            monitor_name: "api\nprod".into(),
+            monitor_kind: "http".into(),
+            state: "down".into(),
+            priority: Priority::P1,
+            cause: "status 503 is not one of the expected (200)".into(),
+            regions: vec![RegionEvidence {
+                region: "eu-west".into(),
+                ok: false,
+                error: None,
+                checked_at: None,
+            }],
+            opened_at: Some("2025-01-01T00:00:00Z".parse().unwrap()),
+            at: "2025-01-01T00:35:00Z".parse().unwrap(),
+            duration: Some(Duration::from_secs(725)),
+            acknowledged_by: Some("alice".into()),
+            links: Links::default(),
+        };
+        let mut s = |e| {
+            n.event = e;
+            n.summary()
+        };
+        assert_eq!(
+            s(Event::Trigger),
+            "[P1] DOWN: api prod — status 503 is not one of the expected (200)"
+        );
+        assert!(s(Event::Reminder).starts_with("[P1] STILL DOWN: api prod — status 503"));
+        assert!(s(Event::Reminder).ends_with("(for 35m)"));
+        assert!(s(Event::Escalation).contains("DOWN (ESCALATED)"));
+        assert_eq!(
+            s(Event::Acknowledged),
+            "[P1] ACKNOWLEDGED: api prod — by alice"
+        );
+        assert_eq!(
+            s(Event::Resolved),
+            "[P1] RESOLVED: api prod — back up after 12m 5s"
+        );
+        assert!(s(Event::RegionalNotice).ends_with("(failing in eu-west)"));
+        let t = Notification::test(jiff::Timestamp::UNIX_EPOCH);
+        assert!(t.dedup_key.starts_with("vigilmon-test-"));
+        assert!(t.summary().starts_with("[P4] TEST: Vigilmon test — "));
+    }
+
+    #[test]
+    fn error_chains_drop_repeats() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for E {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        let e = E(
+            "Connection error: Connection error",
+            Some(Box::new(E("invalid peer certificate", None))),
+        );
+        assert_eq!(
+            error_chain(&e),
+            "Connection error: invalid peer certificate"
+        );
+        let e = E(
+            "outer",
+            Some(Box::new(E("outer", Some(Box::new(E("inner", None)))))),
+        );
+        assert_eq!(error_chain(&e), "outer: inner");
+    }
+
+    #[test]
+    fn smtp_settings() {
+        let s = SmtpSettings {
+            host: "mail.example".into(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: Some("u".into()),
+            password: Some("hunter2".into()),
+            from: "not an address".into(),
+            timeout: Duration::from_secs(5),
+            accept_invalid_certs: false,
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let err = Notifier::new(Some(s.clone()), Duration::from_secs(1))
+            .err()
+            .expect("a bad from address is refused");
+        assert!(err.to_string().starts_with("smtp: from"), "{err}");
+        let ok = SmtpSettings {
+            from: "Vigilmon <alerts@example.com>".into(),
+            ..s
+        };
+        assert!(Notifier::new(Some(ok), Duration::from_secs(1)).is_ok());
+    }
+}

@@ -212,7 +212,10 @@ mod tests {
         assert_eq!(duration(Duration::from_secs(303)), "5m 3s");
         assert_eq!(duration(Duration::from_secs(7_500)), "2h 5m");
         assert_eq!(duration(Duration::from_secs(7_205)), "2h");
-        assert_eq!(duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 9)), "3d 4h");
+        assert_eq!(
+            duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 9)),
+            "3d 4h"
+        );
         assert_eq!(
             time("2025-03-01T14:05:09.123Z".parse().unwrap()),
             "2025-03-01 14:05:09 UTC"

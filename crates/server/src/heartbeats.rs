@@ -26,6 +26,7 @@ use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, MonitorState};
 use vigilmon_store::{HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
 
+use crate::alerting::AlertingHandle;
 use crate::clock::SharedClock;
 use crate::metrics;
 
@@ -176,6 +177,7 @@ pub async fn start(
     store: Store,
     clock: SharedClock,
     config: HeartbeatConfig,
+    alerting: Option<AlertingHandle>,
     shutdown: CancellationToken,
 ) -> Result<(HeartbeatHandle, tokio::task::JoinHandle<()>), StoreError> {
     let ping_key = store
@@ -196,6 +198,7 @@ pub async fn start(
         by_slug: HashMap::new(),
         deadlines: BTreeSet::new(),
         ping_key: ping_key.clone(),
+        alerting,
     };
     let mut restored = 0;
     let mut granted = Vec::new();
@@ -271,6 +274,7 @@ struct Engine {
     by_slug: HashMap<String, MonitorId>,
     deadlines: BTreeSet<(i64, MonitorId)>,
     ping_key: String,
+    alerting: Option<AlertingHandle>,
 }
 
 impl Engine {
@@ -399,7 +403,11 @@ impl Engine {
                     monitor_state: e.monitor_state(),
                     at: now,
                 };
+                let monitor_state = write.monitor_state;
                 let _ = writer.send((write, None)).await;
+                if let Some(a) = &self.alerting {
+                    a.state_changed(id, monitor_state, reason, Vec::new()).await;
+                }
             }
             self.reschedule(id);
         }
@@ -457,6 +465,7 @@ impl Engine {
             (PingKind::Success, Some(code)) if code != 0 => PingKind::Fail,
             (k, _) => k,
         };
+        let mut changed = None;
         let mut record = PingRecord {
             received_at: now,
             kind: logged_kind.as_str().to_owned(),
@@ -486,6 +495,13 @@ impl Engine {
             record.failure = effect.failure;
             if e.state.state != before {
                 info!(message = "heartbeat state changed", monitor_id = %id, name = %e.name, from = before.as_str(), to = e.state.state.as_str());
+                changed = Some((
+                    e.state.state,
+                    e.state
+                        .reason
+                        .clone()
+                        .unwrap_or_else(|| "a successful ping arrived".into()),
+                ));
             }
         }
         metrics::ping_received(&record.kind);
@@ -506,6 +522,9 @@ impl Engine {
             writer.send((write, Some((reply, answer)))).await
         {
             let _ = reply.send(PingReply::Unavailable("the server is shutting down".into()));
+        }
+        if let (Some(a), Some((state, cause))) = (&self.alerting, changed) {
+            a.state_changed(id, state, cause, Vec::new()).await;
         }
     }
 

@@ -6,11 +6,14 @@
 //! stops the scheduler, waits for checks in flight, writes the last results and
 //! returns.
 
+pub mod alerting;
 pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod heartbeats;
+mod links;
 pub mod metrics;
+pub mod outbox;
 mod ping;
 pub mod recorder;
 pub mod retention;
@@ -51,7 +54,32 @@ pub struct ServerOptions {
     /// How often retention runs.
     pub retention_every: Duration,
     pub heartbeats: heartbeats::HeartbeatConfig,
+    pub alerting: AlertingOptions,
     pub clock: SharedClock,
+}
+
+/// Notification settings.
+#[derive(Clone)]
+pub struct AlertingOptions {
+    /// SMTP server for email channels.
+    pub smtp: Option<vigilmon_notify::SmtpSettings>,
+    /// Retry and lease settings of the outbox.
+    pub outbox: outbox::OutboxConfig,
+    /// How long signed acknowledge links work.
+    pub link_ttl: Duration,
+    /// Timeout of one delivery attempt.
+    pub send_timeout: Duration,
+}
+
+impl Default for AlertingOptions {
+    fn default() -> Self {
+        Self {
+            smtp: None,
+            outbox: outbox::OutboxConfig::default(),
+            link_ttl: Duration::from_secs(7 * 24 * 3600),
+            send_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Why the server could not start or stopped with an error.
@@ -61,6 +89,8 @@ pub enum ServerError {
     Store(#[from] vigilmon_store::StoreError),
     #[error("probe setup: {0}")]
     Probe(String),
+    #[error("notifier setup: {0}")]
+    Notify(String),
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -77,6 +107,9 @@ struct Inner {
     scheduler: SchedulerHandle,
     recorder: RecorderHandle,
     heartbeats: heartbeats::HeartbeatHandle,
+    alerting: alerting::AlertingHandle,
+    notifier: vigilmon_notify::Notifier,
+    link_secret: Vec<u8>,
     metrics: PrometheusHandle,
     clock: SharedClock,
     public_url: String,
@@ -94,6 +127,15 @@ impl AppState {
     }
     pub fn recorder(&self) -> &RecorderHandle {
         &self.inner.recorder
+    }
+    pub fn alerting(&self) -> &alerting::AlertingHandle {
+        &self.inner.alerting
+    }
+    pub fn notifier(&self) -> &vigilmon_notify::Notifier {
+        &self.inner.notifier
+    }
+    pub(crate) fn link_secret(&self) -> &[u8] {
+        &self.inner.link_secret
     }
     pub fn heartbeats(&self) -> &heartbeats::HeartbeatHandle {
         &self.inner.heartbeats
@@ -150,6 +192,7 @@ pub fn app(state: AppState) -> Router {
     api::router()
         .merge(web::router())
         .merge(ping::router())
+        .merge(links::router())
         .layer(axum::extract::DefaultBodyLimit::max(
             api::extract::MAX_BODY_BYTES,
         ))
@@ -168,7 +211,39 @@ pub async fn run(
 ) -> Result<(), ServerError> {
     let metrics = metrics::install();
     let prober = Prober::new(opts.probe.clone()).map_err(|e| ServerError::Probe(e.to_string()))?;
-    let (recorder, recorder_task) = recorder::start(store.clone()).await?;
+    let notifier =
+        vigilmon_notify::Notifier::new(opts.alerting.smtp.clone(), opts.alerting.send_timeout)
+            .map_err(|e| ServerError::Notify(e.to_string()))?;
+    let link_secret = hex::decode(
+        store
+            .setting_or_insert(
+                "link_secret",
+                &auth::generate_token()[auth::TOKEN_PREFIX.len()..],
+            )
+            .await?,
+    )
+    .unwrap_or_default();
+    let stop_alerting = CancellationToken::new();
+    let (alerting, alerting_task) = alerting::start(
+        store.clone(),
+        opts.clock.clone(),
+        alerting::AlertingConfig {
+            public_url: opts.public_url.clone(),
+            link_secret: link_secret.clone(),
+            link_ttl: opts.alerting.link_ttl,
+        },
+        stop_alerting.clone(),
+    )
+    .await?;
+    let outbox_task = tokio::spawn(outbox::run(
+        store.clone(),
+        notifier.clone(),
+        opts.clock.clone(),
+        opts.alerting.outbox.clone(),
+        alerting.outbox_notify(),
+        stop_alerting.clone(),
+    ));
+    let (recorder, recorder_task) = recorder::start(store.clone(), Some(alerting.clone())).await?;
 
     let mut initial = Vec::new();
     for rec in store.list_monitors().await? {
@@ -202,6 +277,7 @@ pub async fn run(
         store.clone(),
         opts.clock.clone(),
         opts.heartbeats.clone(),
+        Some(alerting.clone()),
         stop_heartbeats.clone(),
     )
     .await?;
@@ -220,6 +296,9 @@ pub async fn run(
             scheduler,
             recorder,
             heartbeats,
+            alerting,
+            notifier,
+            link_secret,
             metrics,
             clock: opts.clock.clone(),
             public_url: opts.public_url.clone(),
@@ -242,6 +321,11 @@ pub async fn run(
     // Every recorder handle is gone once the scheduler and the app are: the recorder
     // drains its queue, writes, and ends.
     let _ = recorder_task.await;
+    // Last, the alerting driver (it has seen every state change by now) and the
+    // outbox worker, which finishes the delivery in hand.
+    stop_alerting.cancel();
+    let _ = alerting_task.await;
+    let _ = outbox_task.await;
     store.close().await;
     info!(message = "stopped");
     served.map_err(ServerError::from)

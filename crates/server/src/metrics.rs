@@ -124,3 +124,11 @@ pub(crate) fn ping_batch(n: usize) {
 pub(crate) fn heartbeat_deadline_missed(delay_ms: i64) {
     histogram!("vigilmon_heartbeat_deadline_delay_seconds").record(delay_ms.max(0) as f64 / 1000.0);
 }
+
+pub(crate) fn notification_attempt(channel: &str, outcome: &'static str) {
+    counter!("vigilmon_notification_attempts_total", "channel" => channel.to_owned(), "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn outbox_depth(n: u64) {
+    gauge!("vigilmon_outbox_depth").set(n as f64);
+}

@@ -18,6 +18,7 @@ use vigilmon_core::state::{RegionStatus, aggregate, default_quorum};
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
 use vigilmon_store::{RecordedCheck, Store};
 
+use crate::alerting::{AlertingHandle, Evidence};
 use crate::metrics;
 
 /// Most results written in one transaction.
@@ -99,6 +100,7 @@ impl RecorderHandle {
 /// drained; await the returned join handle to know the last batch is written.
 pub async fn start(
     store: Store,
+    alerting: Option<AlertingHandle>,
 ) -> Result<(RecorderHandle, tokio::task::JoinHandle<()>), vigilmon_store::StoreError> {
     let mut regions: HashMap<MonitorId, HashMap<RegionName, RegionStatus>> = HashMap::new();
     for (id, rec) in store.all_region_states().await? {
@@ -107,8 +109,14 @@ pub async fn start(
             .or_default()
             .insert(rec.region, rec.status);
     }
+    let states = store
+        .list_monitors()
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m.state))
+        .collect();
     let (tx, rx) = mpsc::channel(4096);
-    let task = tokio::spawn(run(store, rx, regions));
+    let task = tokio::spawn(run(store, rx, regions, states, alerting));
     Ok((RecorderHandle { tx }, task))
 }
 
@@ -116,15 +124,29 @@ async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Msg>,
     mut regions: HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
+    states: HashMap<MonitorId, MonitorState>,
+    alerting: Option<AlertingHandle>,
 ) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        states,
+        alerting,
+        ..Batch::default()
+    };
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
         for msg in buf.drain(..) {
             match msg {
                 Msg::Reload(id) => {
                     // Write what came before, then take the store's (reset) view.
                     batch.flush(&store, &mut regions).await;
+                    match store.get_monitor(id).await {
+                        Ok(Some(m)) => {
+                            batch.states.insert(id, m.state);
+                        }
+                        _ => {
+                            batch.states.remove(&id);
+                        }
+                    }
                     match store.region_states(id).await {
                         Ok(rows) => {
                             let m: HashMap<RegionName, RegionStatus> =
@@ -156,6 +178,11 @@ struct Batch {
     checks: Vec<RecordedCheck>,
     acks: Vec<(oneshot::Sender<Result<Recorded, String>>, Recorded)>,
     staged: HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
+    /// Each monitor's state as last written, to tell the alerting driver of changes.
+    states: HashMap<MonitorId, MonitorState>,
+    /// State changes of this batch, sent once it is committed.
+    changes: Vec<(MonitorId, MonitorState, String, Evidence)>,
+    alerting: Option<AlertingHandle>,
 }
 
 impl Batch {
@@ -181,6 +208,23 @@ impl Batch {
             .map_or_else(|| default_quorum(states.len()), |q| q as usize);
         let monitor_state = aggregate(spec.paused, &states, quorum);
         metrics::record_check(monitor_id, &spec.name, &result, after.state);
+        let previous = self.states.insert(monitor_id, monitor_state);
+        if previous != Some(monitor_state) {
+            let cause = match (&result.verdict, monitor_state) {
+                (v, MonitorState::Down | MonitorState::Degraded) => {
+                    v.message().unwrap_or("failing").to_owned()
+                }
+                _ => "recovered".to_owned(),
+            };
+            let evidence = Evidence {
+                region: result.region.to_string(),
+                ok: result.verdict.is_ok(),
+                error: result.verdict.message().map(str::to_owned),
+                checked_at: Some(result.checked_at),
+            };
+            self.changes
+                .push((monitor_id, monitor_state, cause, evidence));
+        }
         if let Some(ack) = ack {
             self.acks.push((
                 ack,
@@ -215,11 +259,22 @@ impl Batch {
                 for (ack, rec) in self.acks.drain(..) {
                     let _ = ack.send(Ok(rec));
                 }
+                if let Some(alerting) = &self.alerting {
+                    for (id, state, cause, evidence) in self.changes.drain(..) {
+                        alerting
+                            .state_changed(id, state, cause, vec![evidence])
+                            .await;
+                    }
+                }
             }
             Err(e) => {
                 error!(message = "could not write check results", error = %e, count);
                 metrics::result_write_failed(count);
                 self.staged.clear();
+                // Not written: forget the changes (the next result reports them again).
+                for (id, _, _, _) in self.changes.drain(..) {
+                    self.states.remove(&id);
+                }
                 for (ack, _) in self.acks.drain(..) {
                     let _ = ack.send(Err(format!("could not store the result: {e}")));
                 }

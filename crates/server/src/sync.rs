@@ -67,3 +67,89 @@ pub async fn sync_file_monitors(
     }
     Ok(report)
 }
+
+/// Alerting objects declared in the config file.
+#[derive(Debug, Default, Clone)]
+pub struct FileAlerting {
+    pub channels: Vec<vigilmon_core::alert::ChannelConfig>,
+    pub policies: Vec<vigilmon_core::alert::PolicyConfig>,
+    pub maintenance: Vec<vigilmon_core::maintenance::MaintenanceConfig>,
+}
+
+/// Applies the file's channels, policies and maintenance windows (validated), with
+/// the same rules as monitors: the name is the key; objects that came from the file
+/// and left it are removed; objects made through the API are left alone unless the
+/// file declares one of the same name.
+pub async fn sync_file_alerting(
+    store: &Store,
+    declared: &FileAlerting,
+    now: Timestamp,
+) -> Result<SyncReport, StoreError> {
+    let mut report = SyncReport::default();
+    use erased::Json;
+    for c in &declared.channels {
+        let name = c.name.trim().to_owned();
+        let mut c = c.clone();
+        c.name.clone_from(&name);
+        store
+            .upsert_channel(&name, &c.kind, &c.json(), MonitorSource::File, now)
+            .await?;
+        report.updated.push(format!("channel {name}"));
+    }
+    for p in &declared.policies {
+        let name = p.name.trim().to_owned();
+        let mut p = p.clone();
+        p.name.clone_from(&name);
+        store
+            .upsert_policy(&name, &p.json(), MonitorSource::File, now)
+            .await?;
+        report.updated.push(format!("policy {name}"));
+    }
+    for w in &declared.maintenance {
+        let name = w.name.trim().to_owned();
+        let mut w = w.clone();
+        w.name.clone_from(&name);
+        store
+            .upsert_maintenance(Uuid::now_v7(), &name, &w.json(), MonitorSource::File, now)
+            .await?;
+        report.updated.push(format!("maintenance {name}"));
+    }
+    // Removals: policies before the channels they may use.
+    for p in store.list_policies().await? {
+        if p.source == MonitorSource::File
+            && !declared.policies.iter().any(|d| d.name.trim() == p.name)
+        {
+            store.delete_policy(&p.name).await?;
+            report.removed.push(format!("policy {}", p.name));
+        }
+    }
+    for c in store.list_channels().await? {
+        if c.source == MonitorSource::File
+            && !declared.channels.iter().any(|d| d.name.trim() == c.name)
+        {
+            store.delete_channel(&c.name).await?;
+            report.removed.push(format!("channel {}", c.name));
+        }
+    }
+    for w in store.list_maintenance().await? {
+        if w.source == MonitorSource::File
+            && !declared.maintenance.iter().any(|d| d.name.trim() == w.name)
+        {
+            store.delete_maintenance(w.id).await?;
+            report.removed.push(format!("maintenance {}", w.name));
+        }
+    }
+    Ok(report)
+}
+
+/// Serialises config structs to JSON for the store.
+mod erased {
+    pub trait Json {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap_or_default()
+        }
+    }
+}

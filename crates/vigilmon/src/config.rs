@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use serde_json::Value;
+use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
+use vigilmon_core::maintenance::MaintenanceConfig;
 use vigilmon_core::{HumanDuration, MonitorConfig, RegionName, ValidationError};
 
 /// The annotated example configuration, shipped in the binary.
@@ -30,18 +32,53 @@ pub struct FileConfig {
     pub retention: RetentionSection,
     #[serde(default)]
     pub monitors: Vec<MonitorConfig>,
-    // Sections served by features that are not in this version yet. They are parsed
-    // (so a complete config file loads) and reported at start.
     #[serde(default)]
-    pub smtp: Option<Value>,
+    pub smtp: Option<SmtpSection>,
     #[serde(default)]
-    pub channels: Vec<Value>,
+    pub channels: Vec<ChannelConfig>,
     #[serde(default)]
-    pub policies: Vec<Value>,
+    pub policies: Vec<PolicyConfig>,
+    #[serde(default)]
+    pub maintenance: Vec<MaintenanceConfig>,
+    #[serde(default)]
+    pub alerting: AlertingSection,
+    // Status pages arrive in a later version. They are parsed (so a complete config
+    // file loads) and reported at start.
     #[serde(default)]
     pub status_pages: Vec<Value>,
+}
+
+/// `smtp:` — the mail server for email channels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    pub host: String,
+    /// Default 587 with starttls, 465 with tls, 25 with none.
+    pub port: Option<u16>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    /// `starttls` (default), `tls` or `none` (plain, for local relays).
+    pub tls: Option<String>,
+    /// Accept a certificate that does not verify (a relay with a self-signed one).
     #[serde(default)]
-    pub maintenance: Vec<Value>,
+    pub accept_invalid_certs: bool,
+}
+
+/// `alerting:` — delivery settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertingSection {
+    /// First retry delay after a failed delivery; doubles per attempt (default 30s).
+    pub retry_base: Option<HumanDuration>,
+    /// Longest delay between attempts (default 1h).
+    pub retry_max: Option<HumanDuration>,
+    /// Attempts before a notification is given up (default 20).
+    pub max_attempts: Option<u32>,
+    /// Timeout of one delivery attempt (default 10s).
+    pub send_timeout: Option<HumanDuration>,
+    /// How long signed acknowledge links work (default 7d).
+    pub ack_link_ttl: Option<HumanDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -160,6 +197,86 @@ pub fn parse(
                 format!("a monitor named {:?} is declared twice", m.name),
             ));
         }
+    }
+    let mut channel_names = HashSet::new();
+    for (i, c) in config.channels.iter().enumerate() {
+        if let Err(errs) = c.build() {
+            for ValidationError { field, message } in errs {
+                errors.push(err(
+                    locate(&text, "channels", i, &field),
+                    Some(format!("channels[{i}] ({:?}).{field}", c.name)),
+                    message,
+                ));
+            }
+        }
+        if !channel_names.insert(c.name.trim().to_owned()) {
+            errors.push(err(
+                locate(&text, "channels", i, "name"),
+                Some(format!("channels[{i}].name")),
+                format!("a channel named {:?} is declared twice", c.name),
+            ));
+        }
+        if c.kind == "email" && config.smtp.is_none() {
+            errors.push(err(
+                locate(&text, "channels", i, "type"),
+                Some(format!("channels[{i}] ({:?})", c.name)),
+                "email channels need an smtp: section".into(),
+            ));
+        }
+    }
+    let mut policy_names = HashSet::new();
+    for (i, p) in config.policies.iter().enumerate() {
+        if let Err(errs) = p.build(|c| channel_names.contains(c)) {
+            for ValidationError { field, message } in errs {
+                errors.push(err(
+                    locate(&text, "policies", i, &field),
+                    Some(format!("policies[{i}] ({:?}).{field}", p.name)),
+                    message,
+                ));
+            }
+        }
+        if !policy_names.insert(p.name.trim().to_owned()) {
+            errors.push(err(
+                locate(&text, "policies", i, "name"),
+                Some(format!("policies[{i}].name")),
+                format!("a policy named {:?} is declared twice", p.name),
+            ));
+        }
+    }
+    for (i, m) in config.monitors.iter().enumerate() {
+        if let Some(p) = &m.policy
+            && !config.policies.is_empty()
+            && !policy_names.contains(p.as_str())
+        {
+            errors.push(err(
+                locate(&text, "monitors", i, "policy"),
+                Some(format!("monitors[{i}] ({:?}).policy", m.name)),
+                format!("no policy named {p:?} in this file"),
+            ));
+        }
+    }
+    for (i, w) in config.maintenance.iter().enumerate() {
+        if let Err(errs) = w.build() {
+            for ValidationError { field, message } in errs {
+                errors.push(err(
+                    locate(&text, "maintenance", i, &field),
+                    Some(format!("maintenance[{i}] ({:?}).{field}", w.name)),
+                    message,
+                ));
+            }
+        }
+    }
+    if let Some(smtp) = &config.smtp
+        && !matches!(
+            smtp.tls.as_deref(),
+            None | Some("starttls" | "tls" | "none")
+        )
+    {
+        errors.push(err(
+            None,
+            Some("smtp.tls".into()),
+            "must be starttls, tls or none".into(),
+        ));
     }
     for (i, r) in config.regions.iter().enumerate() {
         if let Err(e) = RegionName::parse(&r.name) {

@@ -11,9 +11,11 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigilmon_core::RegionName;
+use vigilmon_notify::{SmtpSettings, SmtpTls};
 use vigilmon_probe::{IpNet, NetworkGuard, ProbeOptions};
-use vigilmon_server::ServerOptions;
 use vigilmon_server::clock::SystemClock;
+use vigilmon_server::outbox::OutboxConfig;
+use vigilmon_server::{AlertingOptions, ServerOptions};
 
 use crate::admin::open_store;
 use crate::config::{self, FileConfig};
@@ -91,26 +93,70 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         probe.extra_roots.extend(read_pem_certs(f)?);
     }
 
-    for (section, present) in [
-        ("smtp", file.smtp.is_some()),
-        ("channels", !file.channels.is_empty()),
-        ("policies", !file.policies.is_empty()),
-        ("status_pages", !file.status_pages.is_empty()),
-        ("maintenance", !file.maintenance.is_empty()),
-    ] {
-        if present {
-            warn!(
-                message = "this version does not act on this config section yet; it is ignored",
-                section
-            );
-        }
+    if !file.status_pages.is_empty() {
+        warn!(
+            message =
+                "this version does not serve status pages yet; the status_pages section is ignored"
+        );
     }
+    let smtp = file.smtp.as_ref().map(|s| {
+        let tls = match s.tls.as_deref() {
+            Some("tls") => SmtpTls::Tls,
+            Some("none") => SmtpTls::None,
+            _ => SmtpTls::Starttls,
+        };
+        let port = s.port.unwrap_or(match tls {
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+        });
+        SmtpSettings {
+            host: s.host.clone(),
+            port,
+            tls,
+            username: s.username.clone(),
+            password: s.password.clone(),
+            from: s.from.clone(),
+            timeout: Duration::from_secs(10),
+            accept_invalid_certs: s.accept_invalid_certs,
+        }
+    });
+    let a = &file.alerting;
+    let defaults = AlertingOptions::default();
+    let alerting = AlertingOptions {
+        smtp,
+        outbox: OutboxConfig {
+            retry_base: a.retry_base.map_or(defaults.outbox.retry_base, |d| d.0),
+            retry_max: a.retry_max.map_or(defaults.outbox.retry_max, |d| d.0),
+            max_attempts: a
+                .max_attempts
+                .unwrap_or(defaults.outbox.max_attempts)
+                .max(1),
+            lease: defaults.outbox.lease,
+        },
+        link_ttl: a.ack_link_ttl.map_or(defaults.link_ttl, |d| d.0),
+        send_timeout: a.send_timeout.map_or(defaults.send_timeout, |d| d.0),
+    };
 
     let store = open_store(database_url.as_deref(), &data_dir).await?;
     let store_desc = match &database_url {
         Some(_) => "PostgreSQL".to_owned(),
         None => format!("SQLite in {}", data_dir.display()),
     };
+    let alerting_report = vigilmon_server::sync::sync_file_alerting(
+        &store,
+        &vigilmon_server::sync::FileAlerting {
+            channels: file.channels.clone(),
+            policies: file.policies.clone(),
+            maintenance: file.maintenance.clone(),
+        },
+        jiff::Timestamp::now(),
+    )
+    .await
+    .context("applying the config file's channels, policies and maintenance windows")?;
+    if !alerting_report.removed.is_empty() {
+        info!(message = "removed what left the config file", removed = ?alerting_report.removed);
+    }
     let report =
         vigilmon_server::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
             .await
@@ -157,6 +203,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention_raw: file.retention.raw.map_or(DEFAULT_RETENTION, |d| d.0),
         retention_every: Duration::from_secs(3600),
         heartbeats: vigilmon_server::heartbeats::HeartbeatConfig::default(),
+        alerting,
         clock: Arc::new(SystemClock),
     };
     vigilmon_server::run(listener, store, opts, shutdown).await?;

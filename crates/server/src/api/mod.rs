@@ -1,8 +1,11 @@
 //! The REST API under `/api/v1`: JSON in and out, bearer tokens, errors in one shape,
 //! and an OpenAPI document generated from the handlers' annotations.
 
+pub mod channels;
 pub mod error;
 pub mod extract;
+pub mod incidents;
+pub mod maintenance;
 pub mod monitors;
 pub mod views;
 
@@ -22,9 +25,18 @@ use extract::Caller;
     paths(
         monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
         monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings,
+        incidents::list, incidents::get, incidents::acknowledge, incidents::resolve, incidents::note,
+        channels::list_channels, channels::get_channel, channels::create_channel, channels::put_channel,
+        channels::delete_channel, channels::test_channel, channels::deliveries,
+        channels::list_policies, channels::create_policy, channels::put_policy, channels::delete_policy,
+        maintenance::list, maintenance::create, maintenance::end, maintenance::delete,
     ),
     modifiers(&BearerAuth),
-    tags((name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"))
+    tags(
+        (name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"),
+        (name = "incidents", description = "Incidents and their timelines"),
+        (name = "alerting", description = "Channels, policies and maintenance windows"),
+    )
 )]
 pub struct ApiDoc;
 
@@ -69,5 +81,45 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/monitors/{id}/check-now", post(monitors::check_now))
         .route("/api/v1/monitors/{id}/results", get(monitors::results))
         .route("/api/v1/monitors/{id}/pings", get(monitors::pings))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route("/api/v1/incidents/{id}", get(incidents::get))
+        .route(
+            "/api/v1/incidents/{id}/acknowledge",
+            post(incidents::acknowledge),
+        )
+        .route("/api/v1/incidents/{id}/resolve", post(incidents::resolve))
+        .route("/api/v1/incidents/{id}/notes", post(incidents::note))
+        .route(
+            "/api/v1/channels",
+            get(channels::list_channels).post(channels::create_channel),
+        )
+        .route(
+            "/api/v1/channels/{name}",
+            get(channels::get_channel)
+                .put(channels::put_channel)
+                .delete(channels::delete_channel),
+        )
+        .route("/api/v1/channels/{name}/test", post(channels::test_channel))
+        .route(
+            "/api/v1/channels/{name}/deliveries",
+            get(channels::deliveries),
+        )
+        .route(
+            "/api/v1/policies",
+            get(channels::list_policies).post(channels::create_policy),
+        )
+        .route(
+            "/api/v1/policies/{name}",
+            axum::routing::put(channels::put_policy).delete(channels::delete_policy),
+        )
+        .route(
+            "/api/v1/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/api/v1/maintenance/{id}",
+            axum::routing::delete(maintenance::delete),
+        )
+        .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
 }

@@ -95,6 +95,23 @@ fn build(config: &MonitorConfig) -> Result<MonitorSpec, ApiError> {
     config.build().map_err(ApiError::Invalid)
 }
 
+/// Refuses a monitor that names a policy that does not exist.
+async fn check_policy(st: &AppState, config: &MonitorConfig) -> Result<(), ApiError> {
+    if let Some(p) = &config.policy
+        && !st
+            .store()
+            .list_policies()
+            .await?
+            .iter()
+            .any(|x| &x.name == p)
+    {
+        return Err(ApiError::Invalid(vec![
+            vigilmon_core::ValidationError::new("policy", format!("no policy named {p:?}")),
+        ]));
+    }
+    Ok(())
+}
+
 fn refuse_file_managed(rec: &MonitorRecord) -> Result<(), ApiError> {
     if rec.source == MonitorSource::File {
         return Err(ApiError::Conflict {
@@ -157,6 +174,7 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<MonitorView>), ApiError> {
     caller.require(Scope::Write)?;
     let spec = build(&config)?;
+    check_policy(&st, &config).await?;
     config.name = spec.name.clone();
     let id = MonitorId::from_uuid(Uuid::now_v7());
     let rec = st
@@ -166,6 +184,7 @@ pub async fn create(
     let spec = Arc::new(spec);
     notify_heartbeats(&st, id, &spec).await?;
     st.scheduler().upsert(id, spec);
+    st.alerting().config_changed().await;
     Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
 }
 
@@ -214,12 +233,14 @@ pub async fn patch(
         ApiError::bad_request(format!("{field}: {}", e.inner()), Some(field))
     })?;
     let spec = build(&config)?;
+    check_policy(&st, &config).await?;
     config.name = spec.name.clone();
     let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
     st.recorder().reload(rec.id).await;
     let spec = Arc::new(spec);
     notify_heartbeats(&st, rec.id, &spec).await?;
     st.scheduler().upsert(rec.id, spec);
+    st.alerting().config_changed().await;
     Ok(Json(view(&st, updated).await?))
 }
 
@@ -278,6 +299,7 @@ pub async fn delete(
     st.scheduler().remove(rec.id);
     st.heartbeats().remove(rec.id).await;
     st.recorder().reload(rec.id).await;
+    st.alerting().config_changed().await;
     Ok(StatusCode::NO_CONTENT)
 }
 

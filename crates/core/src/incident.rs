@@ -1,0 +1,1810 @@
+//! The incident and alerting engine: a pure state machine that turns a monitor's state
+//! changes, acknowledgements, manual resolves and the passing of time into effects
+//! (open / acknowledge / resolve an incident, add a timeline note, notify a channel).
+//!
+//! It performs no I/O, never reads the clock (`now` comes in [`Context`]) and makes no
+//! ids (a fresh one comes with every [`MonitorAlerting::on_state`]). Its memory per
+//! monitor, [`MonitorAlerting`], is plain serialisable data that the server stores as
+//! JSON; the server carries the effects out (incident rows, timeline, the notification
+//! outbox keyed by [`Effect::Notify`]'s `key`) and sleeps until
+//! [`MonitorAlerting::next_wakeup`] before calling [`MonitorAlerting::on_tick`].
+//!
+//! Every entry point except `on_acknowledge` / `on_resolve` ends by *settling*: it
+//! brings the memory in line with the current state and context (resolve what has
+//! recovered, open what is failing, release held alerts, send due triggers, reminders
+//! and escalations). Settling is idempotent, so calling `on_tick` again with the same
+//! context does nothing.
+//!
+//! # What counts as what
+//!
+//! The engine classifies the monitor's last state with the current policy:
+//!
+//! * **failing**: `down`, and `degraded` when the policy has `incident_on_degraded`.
+//!   A failing monitor has an incident (outside maintenance, see below).
+//! * **degraded notice**: `degraded` otherwise. An open incident resolves (the monitor
+//!   works again, if slowly: an incident stays one condition, "down", and the
+//!   degradation that follows is reported as such), and a *degradation episode* starts.
+//! * **healthy**: `up`. Resolves the incident, ends a degradation episode.
+//! * **unknown**: `pending` (no data, e.g. after a restart or an edit), `paused`, and
+//!   `maintenance` if the server passes it (the [`Context::in_maintenance`] flag is
+//!   what counts). Unknown states are *transparent*: they neither open nor resolve,
+//!   start nor end anything. An outage interrupted by `pending` is still one outage.
+//!   While the state is unknown nothing is sent for the open incident (no reminders,
+//!   no escalations): a paused monitor keeps its open incident, quietly, until it is
+//!   resumed and recovers (or goes on failing, when reminders resume).
+//!
+//! An *outage* is a maximal run of failing states (unknown states in between do not
+//! break it). Each outage has at most one incident, and exactly one unless the outage
+//! lay entirely inside maintenance.
+//!
+//! # Rules
+//!
+//! * **Open**: failing, no incident open, not in maintenance, and the outage was not
+//!   resolved by hand → [`Effect::Open`], recorded even without a policy (priority P3
+//!   then). If a monitor this one `depends_on` has an open incident
+//!   ([`Context::parent_incident`]), the incident is linked to it and *held*: nothing is
+//!   sent for it until the parent's incident is gone, the monitor is still failing and
+//!   no maintenance covers it; then it is *released* and its triggers go out. A held
+//!   incident that recovers first resolves silently.
+//! * **Trigger**: one [`NotifyEvent::Trigger`] per policy channel per incident, when the
+//!   policy pages: `notify_on` contains `down`, or `degraded` when the policy has
+//!   `incident_on_degraded` (so `notify_on: [degraded]` still pages for degraded
+//!   incidents). Triggers go to any policy channel not yet triggered whenever the
+//!   incident may alert, so a channel added to the policy mid-incident is told too.
+//! * **Repeated failure** while open sends nothing. A different cause in words adds an
+//!   [`Effect::Note`] for the timeline (and becomes the incident's `cause`).
+//! * **Resolve** (healthy, degraded notice, or by hand) → [`Effect::Resolve`] and
+//!   [`NotifyEvent::Resolved`] to every channel that was triggered (by trigger or
+//!   escalation) when `notify_on` contains `recovered`, and *always* to the triggered
+//!   channels that close alerts ([`Context::closes_alerts`], PagerDuty): an alert that
+//!   was opened is always closed.
+//! * **Acknowledge** → [`Effect::Acknowledge`] and [`NotifyEvent::Acknowledged`] to the
+//!   triggered channels when `notify_on` contains `acknowledged`, always to the
+//!   triggered channels that close alerts. After an acknowledgement nothing new is sent
+//!   for the incident: no reminders, no escalations, and no triggers (a held incident
+//!   acknowledged before its release stays silent: somebody is on it already).
+//!   Acknowledging twice, or with nothing open, does nothing.
+//! * **Reminders**: while the incident may alert (see below) and `remind_every` has
+//!   passed since the incident last paged anyone (trigger, reminder or escalation), a
+//!   [`NotifyEvent::Reminder`] to every triggered channel, numbered in the key. A tick
+//!   that comes late sends one reminder, not a burst.
+//! * **Escalation**: step *i* fires once, in order, when the incident has alerted for
+//!   `after` (counted from `opened_at`, or from the release of a held incident: a step
+//!   means "unacknowledged for that long after people were told") → a
+//!   [`NotifyEvent::Escalation`] to each of the step's channels not already triggered;
+//!   those channels count as triggered from then on (reminders, ack, resolve).
+//! * An incident **may alert** while: a policy exists and pages, the incident is not
+//!   held and not acknowledged, the monitor is failing (not unknown), no maintenance
+//!   window covers it and no parent incident is open ("while one of them is down, this
+//!   one's alerts are held back"; an incident opened before its parent went down keeps
+//!   its triggers but sends no reminders or escalations meanwhile; it is not re-linked).
+//!
+//! # Maintenance
+//!
+//! Windows "keep checking but send nothing, show maintenance, and do not count as
+//! downtime", so a failure inside a window opens **no** incident. The engine remembers
+//! the state; if the monitor is still failing when the window ends, the next
+//! `on_tick` (or `on_state`) opens the incident then, with triggers. An outage wholly
+//! inside a window leaves no incident. An incident opened before a window began stays
+//! open through it, silently. During a window the only notifications ever sent are
+//! the closing ones to channels that close alerts: `Resolved`, `Acknowledged` and
+//! `DegradedCleared`. Other channels miss the recovery of an incident they were told
+//! about if it recovers inside the window (the rule is "send nothing"); the timeline
+//! still shows it.
+//!
+//! # Manual resolve
+//!
+//! [`MonitorAlerting::on_resolve`] closes the incident even while the monitor is
+//! failing, and nothing reopens while this outage goes on (the operator said "known,
+//! stop"); the next outage, after the monitor was healthy or merely degraded, opens a
+//! new incident as usual.
+//!
+//! # Degradation notices
+//!
+//! A degradation episode (degraded without `incident_on_degraded`) sends one
+//! [`NotifyEvent::Degraded`] per policy channel when `notify_on` contains `degraded`
+//! (held back, like alerts, during maintenance and while a parent incident is open).
+//! It ends when the monitor is up, with [`NotifyEvent::DegradedCleared`] to the
+//! channels told when `notify_on` contains `recovered` (always to channels that close
+//! alerts), or when it goes down, which opens an incident; then only channels that
+//! close alerts get `DegradedCleared` (their warning alert is superseded by the
+//! incident's). Episode keys carry an episode id (taken from the `new_id` of the
+//! `on_state` call that started it), so they are unique across monitors.
+//!
+//! # Ids and keys
+//!
+//! `on_tick` has no `new_id`: an incident opened when a window ends uses the id that
+//! came with the latest `on_state`, kept as [`MonitorAlerting::spare_id`] until used.
+//! Keys are `<incident>:<channel>:trigger`, `…:reminder:<n>`, `…:escalation:<step>`
+//! (1-based), `…:ack`, `…:resolve`, and `degraded:<episode>:<channel>` /
+//! `degraded:<episode>:<channel>:cleared`. No key is ever produced twice.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::alert::{NotifyOn, PolicySpec, Priority};
+use crate::state::MonitorState;
+
+/// The priority of incidents of monitors without a policy (the policy default).
+pub const DEFAULT_PRIORITY: Priority = Priority::P3;
+
+/// Per-monitor alerting memory; serialisable (the server stores it as JSON per
+/// monitor). Fields missing from stored JSON take their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MonitorAlerting {
+    /// The monitor state last seen.
+    pub last_state: Option<MonitorState>,
+    pub last_cause: Option<String>,
+    pub incident: Option<OpenIncident>,
+    /// Start of the current degradation episode (degraded, no incident).
+    pub degraded_since: Option<Timestamp>,
+    /// Channels told about the current degradation episode.
+    pub degraded_notified: Vec<String>,
+    /// Id of the current degradation episode, used in its notification keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub degraded_episode: Option<Uuid>,
+    /// The current outage's incident was resolved by hand: nothing reopens until the
+    /// monitor is up (or merely degraded) again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub resolved_by_hand: bool,
+    /// The fresh id from the latest `on_state`, not used yet; `on_tick` opens with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spare_id: Option<Uuid>,
+}
+
+/// The open incident of a monitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenIncident {
+    pub id: Uuid,
+    pub opened_at: Timestamp,
+    pub priority: Priority,
+    /// The latest cause in words ([`Effect::Open`] carried the first).
+    pub cause: String,
+    #[serde(default)]
+    pub acknowledged_at: Option<Timestamp>,
+    #[serde(default)]
+    pub acknowledged_by: Option<String>,
+    /// Channels that were sent a trigger or an escalation (in order, no duplicates).
+    #[serde(default)]
+    pub triggered: Vec<String>,
+    #[serde(default)]
+    pub reminders_sent: u32,
+    /// When this incident last paged anyone (trigger, reminder or escalation).
+    #[serde(default)]
+    pub last_notified_at: Option<Timestamp>,
+    /// How many escalate steps have fired.
+    #[serde(default)]
+    pub escalations_fired: u32,
+    /// Incident of a monitor this one depends on, if linked.
+    #[serde(default)]
+    pub parent: Option<Uuid>,
+    /// Alerts held: opened while a parent incident was open, not released yet.
+    #[serde(default)]
+    pub held: bool,
+    /// When alerting began: `opened_at`, or the release of a held incident; `None`
+    /// while held. Escalation steps count from here.
+    #[serde(default)]
+    pub alerting_since: Option<Timestamp>,
+}
+
+/// What the engine is told besides the event.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    pub now: Timestamp,
+    /// `None`: incidents are recorded, nothing is sent.
+    pub policy: Option<&'a PolicySpec>,
+    /// An active maintenance window covers the monitor.
+    pub in_maintenance: bool,
+    /// An open incident of a monitor this one `depends_on`.
+    pub parent_incident: Option<Uuid>,
+    /// Channels whose alerts must be acknowledged/resolved (PagerDuty): they always get
+    /// `Acknowledged`/`Resolved` for incidents they were triggered on, whatever
+    /// `notify_on` says, even during maintenance.
+    pub closes_alerts: &'a dyn Fn(&str) -> bool,
+}
+
+impl<'a> Context<'a> {
+    /// A context outside maintenance, without a parent incident.
+    pub fn new(
+        now: Timestamp,
+        policy: Option<&'a PolicySpec>,
+        closes_alerts: &'a dyn Fn(&str) -> bool,
+    ) -> Self {
+        Self {
+            now,
+            policy,
+            in_maintenance: false,
+            parent_incident: None,
+            closes_alerts,
+        }
+    }
+
+    fn notifies(&self, on: NotifyOn) -> bool {
+        self.policy.is_some_and(|p| p.notifies(on))
+    }
+
+    /// Whether `channel` gets a closing notification (`Resolved`, `Acknowledged`,
+    /// `DegradedCleared`) that `notify_on` may ask for with `on`.
+    fn closing_goes_to(&self, channel: &str, on: NotifyOn) -> bool {
+        (self.closes_alerts)(channel) || (self.notifies(on) && !self.in_maintenance)
+    }
+}
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyEvent {
+    Trigger,
+    Reminder,
+    Escalation,
+    Acknowledged,
+    Resolved,
+    Degraded,
+    DegradedCleared,
+}
+
+/// What the server must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Open {
+        incident: Uuid,
+        priority: Priority,
+        cause: String,
+        parent: Option<Uuid>,
+        held: bool,
+    },
+    /// `key` is an idempotency key unique per (incident or degradation episode, channel,
+    /// event, sequence); see the module docs for its forms.
+    Notify {
+        incident: Option<Uuid>,
+        channel: String,
+        event: NotifyEvent,
+        key: String,
+    },
+    Acknowledge {
+        incident: Uuid,
+        by: String,
+    },
+    Resolve {
+        incident: Uuid,
+        duration_ms: i64,
+    },
+    /// The cause in words changed while open (e.g. a different failure): for the
+    /// timeline only.
+    Note {
+        incident: Uuid,
+        text: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    Failing,
+    DegradedNotice,
+    Healthy,
+    Unknown,
+}
+
+fn classify(state: Option<MonitorState>, policy: Option<&PolicySpec>) -> Class {
+    match state {
+        Some(MonitorState::Down) => Class::Failing,
+        Some(MonitorState::Degraded) if policy.is_some_and(|p| p.incident_on_degraded) => {
+            Class::Failing
+        }
+        Some(MonitorState::Degraded) => Class::DegradedNotice,
+        Some(MonitorState::Up) => Class::Healthy,
+        None | Some(MonitorState::Pending | MonitorState::Paused | MonitorState::Maintenance) => {
+            Class::Unknown
+        }
+    }
+}
+
+/// Whether the policy pages for incidents at all.
+fn pages(p: &PolicySpec) -> bool {
+    p.notifies(NotifyOn::Down) || (p.incident_on_degraded && p.notifies(NotifyOn::Degraded))
+}
+
+fn plus(t: Timestamp, d: Duration) -> Timestamp {
+    t.checked_add(d).unwrap_or(Timestamp::MAX)
+}
+
+fn notify(incident: Uuid, channel: &str, event: NotifyEvent, suffix: &str) -> Effect {
+    Effect::Notify {
+        incident: Some(incident),
+        channel: channel.to_owned(),
+        event,
+        key: format!("{incident}:{channel}:{suffix}"),
+    }
+}
+
+impl OpenIncident {
+    /// Whether this incident may send new alerts now (see the module docs).
+    fn may_alert(&self, class: Class, ctx: &Context) -> bool {
+        ctx.policy.is_some_and(pages)
+            && !self.held
+            && self.acknowledged_at.is_none()
+            && class == Class::Failing
+            && !ctx.in_maintenance
+            && ctx.parent_incident.is_none()
+    }
+
+    fn since(&self) -> Timestamp {
+        self.alerting_since.unwrap_or(self.opened_at)
+    }
+}
+
+impl MonitorAlerting {
+    fn class(&self, ctx: &Context) -> Class {
+        classify(self.last_state, ctx.policy)
+    }
+
+    /// The monitor's (aggregate) state is now `to`, for reason `cause`. `new_id` is a
+    /// fresh id the engine uses if it opens an incident (or starts a degradation
+    /// episode); an unused one is kept for `on_tick`.
+    pub fn on_state(
+        &mut self,
+        to: MonitorState,
+        cause: &str,
+        new_id: Uuid,
+        ctx: &Context,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.spare_id = Some(new_id);
+        self.last_state = Some(to);
+        self.last_cause = Some(cause.to_owned());
+        if classify(Some(to), ctx.policy) == Class::Failing
+            && let Some(inc) = &mut self.incident
+            && inc.cause != cause
+        {
+            inc.cause = cause.to_owned();
+            fx.push(Effect::Note {
+                incident: inc.id,
+                text: format!("now {}: {cause}", to.as_str()),
+            });
+        }
+        self.settle(ctx, &mut fx);
+        fx
+    }
+
+    /// Acknowledges the open incident by `by`. Does nothing when nothing is open or it
+    /// was acknowledged already.
+    pub fn on_acknowledge(&mut self, by: &str, ctx: &Context) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        let Some(inc) = &mut self.incident else {
+            return fx;
+        };
+        if inc.acknowledged_at.is_some() {
+            return fx;
+        }
+        inc.acknowledged_at = Some(ctx.now);
+        inc.acknowledged_by = Some(by.to_owned());
+        fx.push(Effect::Acknowledge {
+            incident: inc.id,
+            by: by.to_owned(),
+        });
+        for ch in &inc.triggered {
+            if ctx.closing_goes_to(ch, NotifyOn::Acknowledged) {
+                fx.push(notify(inc.id, ch, NotifyEvent::Acknowledged, "ack"));
+            }
+        }
+        fx
+    }
+
+    /// Manual resolve (from the API): the incident closes even though the monitor may
+    /// still be failing. Nothing reopens while this outage lasts; the next failure after
+    /// the monitor was up (or merely degraded) opens a new incident. Does nothing when
+    /// nothing is open.
+    pub fn on_resolve(&mut self, ctx: &Context) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.incident.is_some() {
+            self.resolve(ctx, &mut fx);
+            self.resolved_by_hand = true;
+        }
+        fx
+    }
+
+    /// Time passes, or the context changed (maintenance began or ended, a parent
+    /// incident opened or closed, the policy changed): reminders, escalations,
+    /// releasing held alerts, opening the incident of a monitor that stayed down
+    /// through a maintenance window that has now ended.
+    pub fn on_tick(&mut self, ctx: &Context) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.settle(ctx, &mut fx);
+        fx
+    }
+
+    /// When `on_tick` next has something to do with this context (a reminder or an
+    /// escalation due), if ever. Changes of context (maintenance, parent incidents)
+    /// are the server's to push through `on_tick`.
+    pub fn next_wakeup(&self, ctx: &Context) -> Option<Timestamp> {
+        let inc = self.incident.as_ref()?;
+        let policy = ctx.policy?;
+        if !inc.may_alert(self.class(ctx), ctx) {
+            return None;
+        }
+        let since = inc.since();
+        let reminder = policy
+            .remind_every
+            .filter(|_| !inc.triggered.is_empty())
+            .map(|every| plus(inc.last_notified_at.unwrap_or(since), every));
+        let escalation = usize::try_from(inc.escalations_fired)
+            .ok()
+            .and_then(|i| policy.escalate.get(i))
+            .map(|step| plus(since, step.after));
+        match (reminder, escalation) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Brings the memory in line with the last state and `ctx`. Idempotent.
+    fn settle(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
+        let class = self.class(ctx);
+        if matches!(class, Class::Healthy | Class::DegradedNotice) {
+            self.resolve(ctx, fx);
+            self.resolved_by_hand = false;
+        }
+        match class {
+            Class::Healthy | Class::Failing => self.end_degradation(class, ctx, fx),
+            Class::DegradedNotice => {
+                if self.degraded_episode.is_none()
+                    && let Some(id) = self.spare_id.take()
+                {
+                    self.degraded_episode = Some(id);
+                    self.degraded_since = Some(ctx.now);
+                    self.degraded_notified.clear();
+                }
+                self.notify_degradation(ctx, fx);
+            }
+            Class::Unknown => {}
+        }
+        if class == Class::Failing
+            && self.incident.is_none()
+            && !self.resolved_by_hand
+            && !ctx.in_maintenance
+            && let Some(id) = self.spare_id.take()
+        {
+            self.open(id, ctx, fx);
+        }
+        if let Some(inc) = &mut self.incident {
+            alert(inc, class, ctx, fx);
+        }
+    }
+
+    fn open(&mut self, id: Uuid, ctx: &Context, fx: &mut Vec<Effect>) {
+        let parent = ctx.parent_incident;
+        let held = parent.is_some();
+        let priority = ctx.policy.map_or(DEFAULT_PRIORITY, |p| p.priority);
+        let cause = self.last_cause.clone().unwrap_or_default();
+        fx.push(Effect::Open {
+            incident: id,
+            priority,
+            cause: cause.clone(),
+            parent,
+            held,
+        });
+        self.incident = Some(OpenIncident {
+            id,
+            opened_at: ctx.now,
+            priority,
+            cause,
+            acknowledged_at: None,
+            acknowledged_by: None,
+            triggered: Vec::new(),
+            reminders_sent: 0,
+            last_notified_at: None,
+            escalations_fired: 0,
+            parent,
+            held,
+            alerting_since: (!held).then_some(ctx.now),
+        });
+    }
+
+    fn resolve(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
+        let Some(inc) = self.incident.take() else {
+            return;
+        };
+        fx.push(Effect::Resolve {
+            incident: inc.id,
+            duration_ms: i64::try_from(ctx.now.duration_since(inc.opened_at).as_millis().max(0))
+                .unwrap_or(i64::MAX),
+        });
+        for ch in &inc.triggered {
+            if ctx.closing_goes_to(ch, NotifyOn::Recovered) {
+                fx.push(notify(inc.id, ch, NotifyEvent::Resolved, "resolve"));
+            }
+        }
+    }
+
+    fn notify_degradation(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
+        let (Some(episode), Some(policy)) = (self.degraded_episode, ctx.policy) else {
+            return;
+        };
+        if !policy.notifies(NotifyOn::Degraded)
+            || ctx.in_maintenance
+            || ctx.parent_incident.is_some()
+        {
+            return;
+        }
+        for ch in &policy.channels {
+            if !self.degraded_notified.contains(ch) {
+                fx.push(Effect::Notify {
+                    incident: None,
+                    channel: ch.clone(),
+                    event: NotifyEvent::Degraded,
+                    key: format!("degraded:{episode}:{ch}"),
+                });
+                self.degraded_notified.push(ch.clone());
+            }
+        }
+    }
+
+    fn end_degradation(&mut self, class: Class, ctx: &Context, fx: &mut Vec<Effect>) {
+        let Some(episode) = self.degraded_episode.take() else {
+            return;
+        };
+        self.degraded_since = None;
+        for ch in std::mem::take(&mut self.degraded_notified) {
+            let cleared = if class == Class::Healthy {
+                ctx.closing_goes_to(&ch, NotifyOn::Recovered)
+            } else {
+                (ctx.closes_alerts)(&ch)
+            };
+            if cleared {
+                fx.push(Effect::Notify {
+                    incident: None,
+                    key: format!("degraded:{episode}:{ch}:cleared"),
+                    channel: ch,
+                    event: NotifyEvent::DegradedCleared,
+                });
+            }
+        }
+    }
+}
+
+/// Releases a held incident when it may, then sends what is due: reminders to the
+/// channels already triggered, triggers to policy channels not yet triggered,
+/// escalation steps whose time has come.
+fn alert(inc: &mut OpenIncident, class: Class, ctx: &Context, fx: &mut Vec<Effect>) {
+    if inc.held && class == Class::Failing && !ctx.in_maintenance && ctx.parent_incident.is_none() {
+        inc.held = false;
+        inc.alerting_since = Some(ctx.now);
+    }
+    let Some(policy) = ctx.policy else {
+        return;
+    };
+    if !inc.may_alert(class, ctx) {
+        return;
+    }
+    let now = ctx.now;
+    let since = inc.since();
+    let mut sent = false;
+
+    if let Some(every) = policy.remind_every
+        && !inc.triggered.is_empty()
+        && plus(inc.last_notified_at.unwrap_or(since), every) <= now
+    {
+        inc.reminders_sent += 1;
+        let suffix = format!("reminder:{}", inc.reminders_sent);
+        for ch in &inc.triggered {
+            fx.push(notify(inc.id, ch, NotifyEvent::Reminder, &suffix));
+        }
+        sent = true;
+    }
+
+    for ch in &policy.channels {
+        if !inc.triggered.contains(ch) {
+            fx.push(notify(inc.id, ch, NotifyEvent::Trigger, "trigger"));
+            inc.triggered.push(ch.clone());
+            sent = true;
+        }
+    }
+
+    while let Some(step) = usize::try_from(inc.escalations_fired)
+        .ok()
+        .and_then(|i| policy.escalate.get(i))
+        && plus(since, step.after) <= now
+    {
+        inc.escalations_fired += 1;
+        let suffix = format!("escalation:{}", inc.escalations_fired);
+        for ch in &step.channels {
+            if !inc.triggered.contains(ch) {
+                fx.push(notify(inc.id, ch, NotifyEvent::Escalation, &suffix));
+                inc.triggered.push(ch.clone());
+                sent = true;
+            }
+        }
+    }
+
+    if sent {
+        inc.last_notified_at = Some(now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::EscalationStep;
+    use MonitorState::{Degraded, Down, Paused, Pending, Up};
+
+    fn t0() -> Timestamp {
+        "2025-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn mins(m: u64) -> Duration {
+        Duration::from_secs(m * 60)
+    }
+
+    fn closes(ch: &str) -> bool {
+        ch == "pd"
+    }
+
+    fn policy(channels: &[&str], notify_on: &[NotifyOn]) -> PolicySpec {
+        PolicySpec {
+            name: "p".into(),
+            priority: Priority::P1,
+            channels: channels.iter().map(|c| (*c).to_owned()).collect(),
+            notify_on: notify_on.to_vec(),
+            remind_every: None,
+            escalate: Vec::new(),
+            incident_on_degraded: false,
+        }
+    }
+
+    fn page() -> PolicySpec {
+        policy(&["pd", "slack"], &[NotifyOn::Down, NotifyOn::Recovered])
+    }
+
+    /// A monitor's alerting memory with a controllable world around it.
+    struct World {
+        m: MonitorAlerting,
+        policy: Option<PolicySpec>,
+        now: Timestamp,
+        maint: bool,
+        parent: Option<Uuid>,
+        ids: u128,
+    }
+
+    impl World {
+        fn new(policy: Option<PolicySpec>) -> Self {
+            Self {
+                m: MonitorAlerting::default(),
+                policy,
+                now: t0(),
+                maint: false,
+                parent: None,
+                ids: 0,
+            }
+        }
+
+        fn ctx(&self) -> Context<'_> {
+            Context {
+                now: self.now,
+                policy: self.policy.as_ref(),
+                in_maintenance: self.maint,
+                parent_incident: self.parent,
+                closes_alerts: &closes,
+            }
+        }
+
+        /// Runs `f` on the memory with the world's context.
+        fn with<R>(&mut self, f: impl FnOnce(&mut MonitorAlerting, &Context) -> R) -> R {
+            let ctx = Context {
+                now: self.now,
+                policy: self.policy.as_ref(),
+                in_maintenance: self.maint,
+                parent_incident: self.parent,
+                closes_alerts: &closes,
+            };
+            f(&mut self.m, &ctx)
+        }
+
+        fn state(&mut self, to: MonitorState, cause: &str) -> Vec<String> {
+            self.ids += 1;
+            let id = Uuid::from_u128(self.ids);
+            show(&self.with(|m, ctx| m.on_state(to, cause, id, ctx)))
+        }
+
+        fn at(&mut self, minutes: u64) -> Vec<String> {
+            self.now = t0() + mins(minutes);
+            self.tick()
+        }
+
+        fn tick(&mut self) -> Vec<String> {
+            show(&self.with(|m, ctx| m.on_tick(ctx)))
+        }
+
+        fn ack(&mut self) -> Vec<String> {
+            show(&self.with(|m, ctx| m.on_acknowledge("alice", ctx)))
+        }
+
+        fn resolve(&mut self) -> Vec<String> {
+            show(&self.with(|m, ctx| m.on_resolve(ctx)))
+        }
+
+        fn incident(&self) -> &OpenIncident {
+            self.m.incident.as_ref().expect("an open incident")
+        }
+    }
+
+    fn show(fx: &[Effect]) -> Vec<String> {
+        fx.iter()
+            .map(|e| match e {
+                Effect::Open { held, cause, .. } => {
+                    format!("open{} {cause}", if *held { " held" } else { "" })
+                }
+                Effect::Notify { channel, event, .. } => format!("{event:?} {channel}"),
+                Effect::Acknowledge { by, .. } => format!("ack {by}"),
+                Effect::Resolve { duration_ms, .. } => format!("resolve {duration_ms}"),
+                Effect::Note { text, .. } => format!("note {text}"),
+            })
+            .collect()
+    }
+
+    fn keys(fx: &[Effect]) -> Vec<String> {
+        fx.iter()
+            .filter_map(|e| match e {
+                Effect::Notify { key, .. } => Some(key.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn down_opens_one_incident_and_triggers_each_channel_once() {
+        let mut w = World::new(Some(page()));
+        assert!(w.state(Up, "ok").is_empty());
+        assert_eq!(
+            w.state(Down, "timeout"),
+            ["open timeout", "Trigger pd", "Trigger slack"]
+        );
+        let id = w.incident().id;
+        assert_eq!(id, Uuid::from_u128(2), "opened with the id of the call");
+        assert_eq!(w.incident().priority, Priority::P1);
+        assert!(
+            w.state(Down, "timeout").is_empty(),
+            "one incident per outage"
+        );
+        assert!(w.at(60).is_empty(), "no reminders configured");
+        assert_eq!(w.incident().triggered, ["pd", "slack"]);
+    }
+
+    #[test]
+    fn trigger_keys_are_stable_per_incident_and_channel() {
+        let mut w = World::new(Some(page()));
+        w.ids = 41;
+        let ctx = w.ctx();
+        let fx = w.m.clone().on_state(Down, "x", Uuid::from_u128(42), &ctx);
+        let id = Uuid::from_u128(42);
+        assert_eq!(
+            keys(&fx),
+            [format!("{id}:pd:trigger"), format!("{id}:slack:trigger")]
+        );
+        assert!(
+            matches!(fx[1], Effect::Notify { incident: Some(i), event: NotifyEvent::Trigger, .. } if i == id)
+        );
+    }
+
+    #[test]
+    fn a_different_cause_adds_a_note() {
+        let mut w = World::new(Some(page()));
+        w.state(Down, "timeout");
+        assert_eq!(
+            w.state(Down, "connection refused"),
+            ["note now down: connection refused"]
+        );
+        assert!(w.state(Down, "connection refused").is_empty());
+        assert_eq!(w.incident().cause, "connection refused");
+    }
+
+    #[test]
+    fn recovery_resolves_and_tells_the_triggered_channels() {
+        let mut w = World::new(Some(page()));
+        w.state(Down, "timeout");
+        w.now = t0() + mins(7);
+        assert_eq!(
+            w.state(Up, "ok"),
+            ["resolve 420000", "Resolved pd", "Resolved slack"]
+        );
+        assert!(w.m.incident.is_none());
+        assert_eq!(w.state(Down, "again")[0], "open again", "a new outage");
+    }
+
+    #[test]
+    fn channels_that_close_alerts_always_get_resolved_and_acknowledged() {
+        // notify_on: [down] only: slack hears nothing more, PagerDuty's alert is closed.
+        let mut w = World::new(Some(policy(&["pd", "slack"], &[NotifyOn::Down])));
+        w.state(Down, "x");
+        assert_eq!(w.ack(), ["ack alice", "Acknowledged pd"]);
+        assert!(w.ack().is_empty(), "acknowledging twice does nothing");
+        assert_eq!(w.state(Up, "ok"), ["resolve 0", "Resolved pd"]);
+        assert!(w.ack().is_empty(), "nothing open");
+    }
+
+    #[test]
+    fn acknowledged_is_sent_when_asked_for() {
+        let p = policy(&["pd", "slack"], &[NotifyOn::Down, NotifyOn::Acknowledged]);
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        assert_eq!(
+            w.ack(),
+            ["ack alice", "Acknowledged pd", "Acknowledged slack"]
+        );
+        assert_eq!(w.incident().acknowledged_by.as_deref(), Some("alice"));
+    }
+
+    #[test]
+    fn without_a_policy_incidents_are_recorded_and_nothing_is_sent() {
+        let mut w = World::new(None);
+        assert_eq!(w.state(Down, "x"), ["open x"]);
+        assert_eq!(w.incident().priority, DEFAULT_PRIORITY);
+        assert_eq!(w.ack(), ["ack alice"]);
+        assert!(w.state(Degraded, "slow")[0].starts_with("resolve"));
+        assert!(w.state(Up, "ok").is_empty());
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+    }
+
+    #[test]
+    fn reminders_repeat_until_acknowledged() {
+        let mut p = page();
+        p.remind_every = Some(mins(30));
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(30)));
+        assert!(w.at(29).is_empty());
+        assert_eq!(w.at(30), ["Reminder pd", "Reminder slack"]);
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(60)));
+        // a late tick sends one reminder, and the next counts from it
+        assert_eq!(w.at(100), ["Reminder pd", "Reminder slack"]);
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(130)));
+        assert_eq!(w.incident().reminders_sent, 2);
+        let id = w.incident().id;
+        let ctx = w.ctx();
+        let fx = w.m.clone().on_tick(&Context {
+            now: t0() + mins(130),
+            ..ctx
+        });
+        assert_eq!(keys(&fx)[0], format!("{id}:pd:reminder:3"));
+        w.ack();
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert!(
+            w.at(500).is_empty(),
+            "no reminders after an acknowledgement"
+        );
+    }
+
+    #[test]
+    fn escalation_steps_fire_once_in_order_and_skip_triggered_channels() {
+        let mut p = policy(&["slack"], &[NotifyOn::Down, NotifyOn::Recovered]);
+        p.escalate = vec![
+            EscalationStep {
+                after: mins(15),
+                channels: vec!["pd".into(), "slack".into()],
+            },
+            EscalationStep {
+                after: mins(45),
+                channels: vec!["mail".into()],
+            },
+        ];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(15)));
+        assert_eq!(w.at(16), ["Escalation pd"], "slack was triggered already");
+        assert!(w.at(20).is_empty());
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(45)));
+        assert_eq!(w.at(45), ["Escalation mail"]);
+        assert_eq!(w.incident().escalations_fired, 2);
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert_eq!(
+            w.state(Up, "ok"),
+            [
+                "resolve 2700000",
+                "Resolved slack",
+                "Resolved pd",
+                "Resolved mail"
+            ],
+            "escalated channels count as triggered"
+        );
+    }
+
+    #[test]
+    fn late_tick_fires_every_due_step() {
+        let mut p = policy(&["slack"], &[NotifyOn::Down]);
+        p.escalate = vec![
+            EscalationStep {
+                after: mins(15),
+                channels: vec!["pd".into()],
+            },
+            EscalationStep {
+                after: mins(30),
+                channels: vec!["mail".into()],
+            },
+        ];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        assert_eq!(w.at(90), ["Escalation pd", "Escalation mail"]);
+    }
+
+    #[test]
+    fn no_escalation_after_acknowledgement() {
+        let mut p = page();
+        p.escalate = vec![EscalationStep {
+            after: mins(15),
+            channels: vec!["mail".into()],
+        }];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        w.now = t0() + mins(5);
+        w.ack();
+        assert!(w.at(60).is_empty());
+    }
+
+    #[test]
+    fn degradation_is_one_notice_per_episode_and_clears() {
+        let p = policy(&["pd", "slack"], &[NotifyOn::Degraded, NotifyOn::Recovered]);
+        let mut w = World::new(Some(p));
+        w.state(Up, "ok");
+        assert_eq!(w.state(Degraded, "slow"), ["Degraded pd", "Degraded slack"]);
+        assert_eq!(w.m.degraded_since, Some(t0()));
+        assert!(w.state(Degraded, "slower").is_empty());
+        assert!(w.at(600).is_empty());
+        assert_eq!(
+            w.state(Up, "ok"),
+            ["DegradedCleared pd", "DegradedCleared slack"]
+        );
+        assert_eq!(w.m.degraded_since, None);
+        let fx = w.state(Degraded, "slow");
+        assert_eq!(fx, ["Degraded pd", "Degraded slack"], "a new episode");
+    }
+
+    #[test]
+    fn degraded_keys_are_unique_per_episode() {
+        let p = policy(&["slack"], &[NotifyOn::Degraded, NotifyOn::Recovered]);
+        let mut w = World::new(Some(p));
+        let a = w.with(|m, ctx| m.on_state(Degraded, "slow", Uuid::from_u128(7), ctx));
+        let b = w.with(|m, ctx| m.on_state(Up, "ok", Uuid::from_u128(8), ctx));
+        let c = w.with(|m, ctx| m.on_state(Degraded, "slow", Uuid::from_u128(9), ctx));
+        let (e7, e9) = (Uuid::from_u128(7), Uuid::from_u128(9));
+        assert_eq!(keys(&a), [format!("degraded:{e7}:slack")]);
+        assert_eq!(keys(&b), [format!("degraded:{e7}:slack:cleared")]);
+        assert_eq!(
+            keys(&c),
+            [format!("degraded:{e9}:slack")],
+            "same instant, new key"
+        );
+    }
+
+    #[test]
+    fn degraded_then_down_opens_an_incident_and_closes_the_warning_alert() {
+        let p = policy(
+            &["pd", "slack"],
+            &[NotifyOn::Down, NotifyOn::Degraded, NotifyOn::Recovered],
+        );
+        let mut w = World::new(Some(p));
+        w.state(Degraded, "slow");
+        assert_eq!(
+            w.state(Down, "timeout"),
+            [
+                "DegradedCleared pd",
+                "open timeout",
+                "Trigger pd",
+                "Trigger slack"
+            ]
+        );
+        // back to degraded: the incident resolves, a new degradation episode starts
+        assert_eq!(
+            w.state(Degraded, "slow"),
+            [
+                "resolve 0",
+                "Resolved pd",
+                "Resolved slack",
+                "Degraded pd",
+                "Degraded slack"
+            ]
+        );
+    }
+
+    #[test]
+    fn incident_on_degraded_opens_incidents_for_degradation() {
+        let mut p = policy(&["slack"], &[NotifyOn::Degraded, NotifyOn::Recovered]);
+        p.incident_on_degraded = true;
+        let mut w = World::new(Some(p));
+        assert_eq!(w.state(Degraded, "slow"), ["open slow", "Trigger slack"]);
+        assert_eq!(w.state(Down, "timeout"), ["note now down: timeout"]);
+        assert_eq!(w.state(Up, "ok"), ["resolve 0", "Resolved slack"]);
+    }
+
+    #[test]
+    fn pending_and_paused_neither_open_nor_resolve() {
+        let mut p = page();
+        p.remind_every = Some(mins(10));
+        let mut w = World::new(Some(p));
+        assert!(w.state(Pending, "").is_empty());
+        w.state(Down, "x");
+        assert!(w.state(Pending, "").is_empty());
+        assert!(w.at(30).is_empty(), "unknown state: no reminders");
+        assert!(w.state(Paused, "paused").is_empty());
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert!(w.at(300).is_empty(), "paused: quiet, still open");
+        assert!(w.m.incident.is_some());
+        assert_eq!(w.state(Down, "x"), ["Reminder pd", "Reminder slack"]);
+        assert!(w.state(Paused, "").is_empty());
+        assert_eq!(w.state(Up, "ok")[0], "resolve 18000000");
+    }
+
+    #[test]
+    fn down_inside_maintenance_opens_nothing_and_opens_when_it_ends() {
+        let mut w = World::new(Some(page()));
+        w.state(Up, "ok");
+        w.maint = true;
+        assert!(w.tick().is_empty());
+        assert!(w.state(Down, "x").is_empty());
+        assert!(w.at(30).is_empty());
+        assert!(w.m.incident.is_none());
+        w.maint = false;
+        assert_eq!(w.at(31), ["open x", "Trigger pd", "Trigger slack"]);
+        assert_eq!(
+            w.incident().id,
+            Uuid::from_u128(2),
+            "the id of the last on_state"
+        );
+        assert_eq!(w.incident().opened_at, t0() + mins(31));
+    }
+
+    #[test]
+    fn outage_entirely_inside_maintenance_leaves_no_incident() {
+        let mut w = World::new(Some(page()));
+        w.maint = true;
+        w.state(Down, "x");
+        w.at(10);
+        assert!(w.state(Up, "ok").is_empty());
+        w.maint = false;
+        assert!(w.at(40).is_empty());
+        assert!(w.m.incident.is_none());
+    }
+
+    #[test]
+    fn maintenance_silences_an_open_incident_except_closing_alerts() {
+        let mut p = page();
+        p.remind_every = Some(mins(10));
+        p.escalate = vec![EscalationStep {
+            after: mins(20),
+            channels: vec!["mail".into()],
+        }];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        w.maint = true;
+        assert!(w.at(5).is_empty());
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert!(w.at(60).is_empty(), "no reminders, no escalation");
+        assert_eq!(w.ack(), ["ack alice", "Acknowledged pd"]);
+        assert_eq!(w.state(Up, "ok"), ["resolve 3600000", "Resolved pd"]);
+    }
+
+    #[test]
+    fn reminders_and_escalations_resume_after_maintenance() {
+        let mut p = page();
+        p.remind_every = Some(mins(10));
+        p.escalate = vec![EscalationStep {
+            after: mins(20),
+            channels: vec!["mail".into()],
+        }];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        w.maint = true;
+        w.at(5);
+        w.maint = false;
+        assert_eq!(
+            w.at(60),
+            ["Reminder pd", "Reminder slack", "Escalation mail"]
+        );
+    }
+
+    #[test]
+    fn parent_incident_holds_alerts_then_releases_them() {
+        let mut p = page();
+        p.escalate = vec![EscalationStep {
+            after: mins(15),
+            channels: vec!["mail".into()],
+        }];
+        let mut w = World::new(Some(p));
+        let parent = Uuid::from_u128(999);
+        w.parent = Some(parent);
+        assert_eq!(w.state(Down, "x"), ["open held x"]);
+        assert_eq!(w.incident().parent, Some(parent));
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert!(w.at(60).is_empty());
+        w.parent = None;
+        assert_eq!(w.at(61), ["Trigger pd", "Trigger slack"]);
+        assert!(!w.incident().held);
+        // escalation counts from the release, not from the opening
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(76)));
+    }
+
+    #[test]
+    fn held_incident_that_recovers_sends_nothing() {
+        let mut w = World::new(Some(page()));
+        w.parent = Some(Uuid::from_u128(999));
+        w.state(Down, "x");
+        assert_eq!(w.state(Up, "ok"), ["resolve 0"]);
+    }
+
+    #[test]
+    fn held_incident_acknowledged_before_release_stays_silent() {
+        let mut w = World::new(Some(page()));
+        w.parent = Some(Uuid::from_u128(999));
+        w.state(Down, "x");
+        assert_eq!(w.ack(), ["ack alice"]);
+        w.parent = None;
+        assert!(w.at(5).is_empty());
+        assert_eq!(w.state(Up, "ok"), ["resolve 300000"]);
+    }
+
+    #[test]
+    fn parent_going_down_later_quiets_reminders_without_relinking() {
+        let mut p = page();
+        p.remind_every = Some(mins(10));
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        w.parent = Some(Uuid::from_u128(999));
+        assert!(w.at(30).is_empty());
+        assert_eq!(w.incident().parent, None);
+        w.parent = None;
+        assert_eq!(w.at(31), ["Reminder pd", "Reminder slack"]);
+    }
+
+    #[test]
+    fn manual_resolve_does_not_reopen_until_recovery() {
+        let mut w = World::new(Some(page()));
+        w.state(Down, "x");
+        assert_eq!(w.resolve(), ["resolve 0", "Resolved pd", "Resolved slack"]);
+        assert!(w.resolve().is_empty());
+        assert!(w.state(Down, "x").is_empty());
+        assert!(w.state(Down, "other").is_empty());
+        assert!(w.at(120).is_empty());
+        assert!(w.state(Pending, "").is_empty());
+        assert!(w.state(Down, "x").is_empty());
+        assert!(w.state(Up, "ok").is_empty());
+        assert_eq!(
+            w.state(Down, "x"),
+            ["open x", "Trigger pd", "Trigger slack"]
+        );
+    }
+
+    #[test]
+    fn manual_resolve_then_degraded_counts_as_recovery() {
+        let mut w = World::new(Some(page()));
+        w.state(Down, "x");
+        w.resolve();
+        assert!(w.state(Degraded, "slow").is_empty());
+        assert_eq!(w.state(Down, "x")[0], "open x");
+    }
+
+    #[test]
+    fn policy_channel_added_mid_incident_is_triggered() {
+        let mut w = World::new(Some(policy(&["slack"], &[NotifyOn::Down])));
+        w.state(Down, "x");
+        w.policy.as_mut().unwrap().channels.push("mail".into());
+        assert_eq!(w.tick(), ["Trigger mail"]);
+    }
+
+    #[test]
+    fn memory_round_trips_through_json() {
+        let mut p = page();
+        p.escalate = vec![EscalationStep {
+            after: mins(15),
+            channels: vec!["mail".into()],
+        }];
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        w.at(20);
+        w.ack();
+        let json = serde_json::to_value(&w.m).unwrap();
+        assert_eq!(json["last_state"], "down");
+        assert_eq!(
+            json["incident"]["triggered"],
+            serde_json::json!(["pd", "slack", "mail"])
+        );
+        let back: MonitorAlerting = serde_json::from_value(json).unwrap();
+        assert_eq!(back, w.m);
+        let old: MonitorAlerting = serde_json::from_str(r#"{"last_state":"up"}"#).unwrap();
+        assert_eq!(old.last_state, Some(Up));
+        assert_eq!(
+            serde_json::to_value(NotifyEvent::DegradedCleared).unwrap(),
+            "degraded_cleared"
+        );
+    }
+
+    #[test]
+    fn settling_is_idempotent() {
+        let mut p = page();
+        p.remind_every = Some(mins(10));
+        let mut w = World::new(Some(p));
+        w.state(Down, "x");
+        let before = w.m.clone();
+        assert!(w.tick().is_empty());
+        assert_eq!(w.m, before);
+    }
+
+    /// Property tests: random sequences of events against a reference model.
+    mod props {
+        use std::collections::{HashMap, HashSet};
+
+        use proptest::prelude::*;
+        use proptest::test_runner::TestCaseError;
+
+        use super::*;
+
+        const CHANNELS: [&str; 3] = ["pd", "slack", "mail"];
+        const CAUSES: [&str; 3] = ["timeout", "connection refused", "status 503"];
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            State(MonitorState, usize),
+            Ack,
+            Resolve,
+            Tick(u64),
+            MaintenanceOn,
+            MaintenanceOff,
+            ParentOn,
+            ParentOff,
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            let state = prop_oneof![
+                Just(Up),
+                Just(Degraded),
+                Just(Down),
+                Just(Pending),
+                Just(Paused)
+            ];
+            prop_oneof![
+                8 => (state, 0..CAUSES.len()).prop_map(|(s, c)| Step::State(s, c)),
+                1 => Just(Step::Ack),
+                1 => Just(Step::Resolve),
+                5 => (0u64..7200).prop_map(Step::Tick),
+                1 => Just(Step::MaintenanceOn),
+                1 => Just(Step::MaintenanceOff),
+                1 => Just(Step::ParentOn),
+                1 => Just(Step::ParentOff),
+            ]
+        }
+
+        fn channels() -> impl Strategy<Value = Vec<String>> {
+            proptest::sample::subsequence(CHANNELS.to_vec(), 0..=CHANNELS.len())
+                .prop_map(|v| v.into_iter().map(String::from).collect())
+        }
+
+        fn policy() -> impl Strategy<Value = Option<PolicySpec>> {
+            let notify = proptest::sample::subsequence(
+                vec![
+                    NotifyOn::Down,
+                    NotifyOn::Degraded,
+                    NotifyOn::Recovered,
+                    NotifyOn::Acknowledged,
+                ],
+                0..=4,
+            );
+            let spec = (
+                channels(),
+                notify,
+                proptest::option::of(1u64..90),
+                proptest::collection::vec((1u64..60, channels()), 0..=2),
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(channels, notify_on, remind, steps, incident_on_degraded)| {
+                        let mut after = 0;
+                        let escalate = steps
+                            .into_iter()
+                            .map(|(gap, channels)| {
+                                after += gap;
+                                EscalationStep {
+                                    after: mins(after),
+                                    channels,
+                                }
+                            })
+                            .collect();
+                        PolicySpec {
+                            name: "p".into(),
+                            priority: Priority::P2,
+                            channels,
+                            notify_on,
+                            remind_every: remind.map(mins),
+                            escalate,
+                            incident_on_degraded,
+                        }
+                    },
+                );
+            prop_oneof![1 => Just(None), 5 => spec.prop_map(Some)]
+        }
+
+        /// What the model knows of one incident, from the effects alone.
+        struct Inc {
+            opened_at: Timestamp,
+            triggered: Vec<String>,
+            acked: bool,
+            last_notified: Option<Timestamp>,
+            /// The first step end at which it could alert (failing, not in
+            /// maintenance, no parent incident): its opening, or its release.
+            alerting_since: Option<Timestamp>,
+        }
+
+        struct Episode {
+            id: Option<Uuid>,
+            noticed: Vec<String>,
+        }
+
+        /// The reference model. The monitor's condition is its last *informative*
+        /// state (up, degraded or down; pending and paused change nothing). An
+        /// outage is a maximal run of steps whose condition is failing (down, or
+        /// degraded with `incident_on_degraded`). Each outage opens exactly one
+        /// incident, at its first step outside maintenance at which the last state
+        /// itself is failing (not pending or paused), or none if it has no such step
+        /// (for instance when it lay entirely inside maintenance); the incident
+        /// resolves at the step the outage ends, or at a manual resolve, and then
+        /// nothing reopens in that outage. A degradation episode is a maximal run of
+        /// steps whose condition is degraded without `incident_on_degraded`.
+        struct Model {
+            policy: Option<PolicySpec>,
+            /// The last state of all: alerts go out only while it is failing.
+            last: Option<MonitorState>,
+            condition: Option<MonitorState>,
+            outage_opened: bool,
+            current: Option<Uuid>,
+            incidents: HashMap<Uuid, Inc>,
+            keys: HashSet<String>,
+            episode: Option<Episode>,
+        }
+
+        struct World {
+            now: Timestamp,
+            maint: bool,
+            parent: Option<Uuid>,
+        }
+
+        impl Model {
+            fn failing(&self, s: Option<MonitorState>) -> bool {
+                s == Some(Down)
+                    || (s == Some(Degraded)
+                        && self.policy.as_ref().is_some_and(|p| p.incident_on_degraded))
+            }
+
+            fn notice(&self, s: Option<MonitorState>) -> bool {
+                s == Some(Degraded) && !self.failing(s)
+            }
+
+            fn notifies(&self, on: NotifyOn) -> bool {
+                self.policy.as_ref().is_some_and(|p| p.notifies(on))
+            }
+
+            fn check(
+                &mut self,
+                step: &Step,
+                w: &World,
+                fx: &[Effect],
+                engine: &MonitorAlerting,
+            ) -> Result<(), TestCaseError> {
+                let prev = self.condition;
+                if let Step::State(s, _) = step {
+                    self.last = Some(*s);
+                    if matches!(s, Up | Degraded | Down) {
+                        self.condition = Some(*s);
+                    }
+                }
+                let alerting = self.failing(self.last) && !w.maint && w.parent.is_none();
+                let (was_failing, is_failing) = (self.failing(prev), self.failing(self.condition));
+
+                // (1), (2): the incident lifecycle the model expects at this step
+                let mut expect_open = false;
+                let mut expect_resolve = None;
+                if is_failing {
+                    if !was_failing {
+                        self.outage_opened = false;
+                    }
+                    if !self.outage_opened && may_open(self, w) {
+                        expect_open = true;
+                        self.outage_opened = true;
+                    }
+                    if matches!(step, Step::Resolve) {
+                        expect_resolve = self.current;
+                    }
+                } else if was_failing {
+                    expect_resolve = self.current;
+                }
+
+                let (was_notice, is_notice) = (self.notice(prev), self.notice(self.condition));
+                let mut ended = None;
+                if was_notice && !is_notice {
+                    ended = self.episode.take();
+                }
+                if is_notice && !was_notice {
+                    self.episode = Some(Episode {
+                        id: None,
+                        noticed: Vec::new(),
+                    });
+                }
+
+                let last_notified_before: HashMap<Uuid, Option<Timestamp>> = self
+                    .incidents
+                    .iter()
+                    .map(|(id, i)| (*id, i.last_notified))
+                    .collect();
+                let mut opened = 0;
+                let mut resolved = None;
+                let mut acked_now = None;
+                let mut paged = HashSet::new();
+                let mut resolved_to = Vec::new();
+                let mut acked_to = Vec::new();
+                let mut cleared_to = Vec::new();
+
+                for e in fx {
+                    match e {
+                        Effect::Open {
+                            incident,
+                            parent,
+                            held,
+                            ..
+                        } => {
+                            prop_assert!(expect_open && opened == 0, "unexpected open");
+                            opened += 1;
+                            prop_assert!(self.current.is_none(), "two incidents open");
+                            prop_assert_eq!(*parent, w.parent);
+                            prop_assert_eq!(*held, w.parent.is_some());
+                            prop_assert!(!self.incidents.contains_key(incident), "id reused");
+                            self.current = Some(*incident);
+                            self.incidents.insert(
+                                *incident,
+                                Inc {
+                                    opened_at: w.now,
+                                    triggered: Vec::new(),
+                                    acked: false,
+                                    last_notified: None,
+                                    alerting_since: None,
+                                },
+                            );
+                        }
+                        Effect::Resolve {
+                            incident,
+                            duration_ms,
+                        } => {
+                            prop_assert_eq!(Some(*incident), expect_resolve, "unexpected resolve");
+                            prop_assert!(resolved.is_none());
+                            prop_assert_eq!(self.current, Some(*incident));
+                            let inc = &self.incidents[incident];
+                            let expected = w.now.duration_since(inc.opened_at).as_millis();
+                            prop_assert_eq!(i128::from(*duration_ms), expected);
+                            self.current = None;
+                            resolved = Some(*incident);
+                        }
+                        Effect::Acknowledge { incident, .. } => {
+                            prop_assert!(matches!(step, Step::Ack));
+                            prop_assert_eq!(self.current, Some(*incident));
+                            let inc = self.incidents.get_mut(incident).unwrap();
+                            prop_assert!(!inc.acked, "acknowledged twice");
+                            inc.acked = true;
+                            acked_now = Some(*incident);
+                        }
+                        Effect::Note { incident, .. } => {
+                            prop_assert!(matches!(step, Step::State(..)));
+                            prop_assert_eq!(self.current, Some(*incident));
+                        }
+                        Effect::Notify {
+                            incident,
+                            channel,
+                            event,
+                            key,
+                        } => {
+                            use NotifyEvent as E;
+                            // (7) nothing is sent without a policy
+                            let Some(p) = self.policy.as_ref() else {
+                                return Err(TestCaseError::fail(format!("{e:?} without a policy")));
+                            };
+                            // (3) no key twice, ever
+                            prop_assert!(self.keys.insert(key.clone()), "key {} twice", key);
+                            // (5) maintenance: closing notices to closing channels only
+                            if w.maint {
+                                prop_assert!(
+                                    matches!(
+                                        event,
+                                        E::Resolved | E::Acknowledged | E::DegradedCleared
+                                    ) && closes(channel),
+                                    "{:?} during maintenance",
+                                    e
+                                );
+                            }
+                            // held back while a parent incident is open
+                            if w.parent.is_some() {
+                                prop_assert!(
+                                    !matches!(
+                                        event,
+                                        E::Trigger | E::Reminder | E::Escalation | E::Degraded
+                                    ),
+                                    "{:?} while a parent incident is open",
+                                    e
+                                );
+                            }
+                            match (incident, event) {
+                                (Some(id), E::Trigger | E::Reminder | E::Escalation) => {
+                                    prop_assert_eq!(self.current, Some(*id));
+                                    let inc = self.incidents.get_mut(id).unwrap();
+                                    // (6) nothing new after an acknowledgement
+                                    prop_assert!(!inc.acked, "{:?} after ack", e);
+                                    prop_assert!(pages(p));
+                                    match event {
+                                        E::Trigger => {
+                                            prop_assert!(p.channels.contains(channel));
+                                            // (3) one trigger per incident and channel
+                                            prop_assert!(!inc.triggered.contains(channel));
+                                            prop_assert_eq!(
+                                                key,
+                                                &format!("{id}:{channel}:trigger")
+                                            );
+                                            inc.triggered.push(channel.clone());
+                                        }
+                                        E::Escalation => {
+                                            let n: usize = key
+                                                .strip_prefix(&format!(
+                                                    "{id}:{channel}:escalation:"
+                                                ))
+                                                .and_then(|n| n.parse().ok())
+                                                .unwrap();
+                                            let step = &p.escalate[n - 1];
+                                            prop_assert!(step.channels.contains(channel));
+                                            prop_assert!(!inc.triggered.contains(channel));
+                                            let since = inc.alerting_since.unwrap();
+                                            prop_assert!(
+                                                since + step.after <= w.now,
+                                                "escalation early"
+                                            );
+                                            inc.triggered.push(channel.clone());
+                                        }
+                                        _ => {
+                                            prop_assert!(inc.triggered.contains(channel));
+                                            let every = p.remind_every.unwrap();
+                                            let last = last_notified_before[id].unwrap();
+                                            prop_assert!(last + every <= w.now, "reminder early");
+                                        }
+                                    }
+                                    paged.insert(*id);
+                                }
+                                (Some(id), E::Resolved) => {
+                                    prop_assert_eq!(resolved, Some(*id));
+                                    // (4) only to channels that were triggered
+                                    prop_assert!(self.incidents[id].triggered.contains(channel));
+                                    prop_assert_eq!(key, &format!("{id}:{channel}:resolve"));
+                                    resolved_to.push(channel.clone());
+                                }
+                                (Some(id), E::Acknowledged) => {
+                                    prop_assert_eq!(acked_now, Some(*id));
+                                    prop_assert!(self.incidents[id].triggered.contains(channel));
+                                    acked_to.push(channel.clone());
+                                }
+                                (None, E::Degraded) => {
+                                    prop_assert!(
+                                        self.last == Some(Degraded) && self.notice(self.condition)
+                                    );
+                                    prop_assert!(p.notifies(NotifyOn::Degraded));
+                                    prop_assert!(p.channels.contains(channel));
+                                    let ep = self.episode.as_mut().unwrap();
+                                    let id: Uuid = key
+                                        .strip_prefix("degraded:")
+                                        .and_then(|k| k.strip_suffix(&format!(":{channel}")))
+                                        .and_then(|k| k.parse().ok())
+                                        .unwrap();
+                                    prop_assert_eq!(*ep.id.get_or_insert(id), id);
+                                    prop_assert!(!ep.noticed.contains(channel));
+                                    ep.noticed.push(channel.clone());
+                                }
+                                (None, E::DegradedCleared) => {
+                                    let ep = ended.as_ref().unwrap();
+                                    prop_assert!(ep.noticed.contains(channel));
+                                    prop_assert_eq!(
+                                        key,
+                                        &format!("degraded:{}:{channel}:cleared", ep.id.unwrap())
+                                    );
+                                    cleared_to.push(channel.clone());
+                                }
+                                _ => return Err(TestCaseError::fail(format!("malformed {e:?}"))),
+                            }
+                        }
+                    }
+                }
+                prop_assert_eq!(opened == 1, expect_open, "expected an open");
+                prop_assert_eq!(resolved, expect_resolve, "expected a resolve");
+                for id in paged {
+                    self.incidents.get_mut(&id).unwrap().last_notified = Some(w.now);
+                }
+
+                // (4) closing notices go exactly where they must
+                let closing = |triggered: &[String], on: NotifyOn, healthy: bool| -> Vec<String> {
+                    triggered
+                        .iter()
+                        .filter(|c| closes(c) || (healthy && self.notifies(on) && !w.maint))
+                        .cloned()
+                        .collect()
+                };
+                if let Some(id) = resolved {
+                    let want = closing(&self.incidents[&id].triggered, NotifyOn::Recovered, true);
+                    prop_assert_eq!(&resolved_to, &want, "resolved notices");
+                }
+                if let Some(id) = acked_now {
+                    let want =
+                        closing(&self.incidents[&id].triggered, NotifyOn::Acknowledged, true);
+                    prop_assert_eq!(&acked_to, &want, "acknowledged notices");
+                }
+                if let Some(ep) = &ended {
+                    let healthy = self.condition == Some(Up);
+                    let want = closing(&ep.noticed, NotifyOn::Recovered, healthy);
+                    prop_assert_eq!(&cleared_to, &want, "degraded-cleared notices");
+                }
+
+                // the engine agrees with the model
+                prop_assert_eq!(engine.incident.as_ref().map(|i| i.id), self.current);
+                prop_assert_eq!(engine.degraded_since.is_some(), self.episode.is_some());
+                if let Some(id) = self.current {
+                    prop_assert!(is_failing, "incident open while not failing");
+                    let inc = self.incidents.get_mut(&id).unwrap();
+                    if inc.alerting_since.is_none() && alerting {
+                        inc.alerting_since = Some(w.now);
+                    }
+                    let eng = engine.incident.as_ref().unwrap();
+                    prop_assert_eq!(eng.alerting_since, inc.alerting_since);
+                    prop_assert_eq!(&eng.triggered, &inc.triggered);
+                    // liveness: an incident that may alert has sent everything due
+                    if let Some(p) = &self.policy
+                        && pages(p)
+                        && !inc.acked
+                        && alerting
+                    {
+                        let since = inc.alerting_since.unwrap();
+                        for c in &p.channels {
+                            prop_assert!(inc.triggered.contains(c), "{} not triggered", c);
+                        }
+                        for s in &p.escalate {
+                            if since + s.after <= w.now {
+                                for c in &s.channels {
+                                    prop_assert!(inc.triggered.contains(c), "{} not escalated", c);
+                                }
+                            }
+                        }
+                        if let Some(every) = p.remind_every
+                            && !inc.triggered.is_empty()
+                        {
+                            prop_assert!(
+                                inc.last_notified.unwrap() + every > w.now,
+                                "reminder overdue"
+                            );
+                        }
+                    }
+                }
+                if let (Some(ep), Some(p)) = (&self.episode, &self.policy)
+                    && p.notifies(NotifyOn::Degraded)
+                    && self.last == Some(Degraded)
+                    && !w.maint
+                    && w.parent.is_none()
+                {
+                    for c in &p.channels {
+                        prop_assert!(ep.noticed.contains(c), "{} not told of the degradation", c);
+                    }
+                }
+                Ok(())
+            }
+        }
+
+        /// Whether the engine may open an incident at this step: outside maintenance,
+        /// the monitor seen failing.
+        fn may_open(m: &Model, w: &World) -> bool {
+            !w.maint && m.failing(m.last)
+        }
+
+        fn run(policy: Option<PolicySpec>, steps: &[Step]) -> Result<(), TestCaseError> {
+            let mut m = MonitorAlerting::default();
+            let mut model = Model {
+                policy: policy.clone(),
+                last: None,
+                condition: None,
+                outage_opened: false,
+                current: None,
+                incidents: HashMap::new(),
+                keys: HashSet::new(),
+                episode: None,
+            };
+            let mut w = World {
+                now: t0(),
+                maint: false,
+                parent: None,
+            };
+            let mut ids = 0u128;
+            for (i, step) in steps.iter().enumerate() {
+                match step {
+                    Step::Tick(s) => w.now += Duration::from_secs(*s),
+                    Step::MaintenanceOn => w.maint = true,
+                    Step::MaintenanceOff => w.maint = false,
+                    Step::ParentOn => {
+                        ids += 1;
+                        w.parent = Some(Uuid::from_u128((1 << 100) | ids));
+                    }
+                    Step::ParentOff => w.parent = None,
+                    Step::State(..) | Step::Ack | Step::Resolve => {}
+                }
+                let ctx = Context {
+                    now: w.now,
+                    policy: policy.as_ref(),
+                    in_maintenance: w.maint,
+                    parent_incident: w.parent,
+                    closes_alerts: &closes,
+                };
+                let fx = match step {
+                    Step::State(s, c) => {
+                        ids += 1;
+                        m.on_state(*s, CAUSES[*c], Uuid::from_u128(ids), &ctx)
+                    }
+                    Step::Ack => m.on_acknowledge("bob", &ctx),
+                    Step::Resolve => m.on_resolve(&ctx),
+                    _ => m.on_tick(&ctx),
+                };
+                model.check(step, &w, &fx, &m).map_err(|e| {
+                    TestCaseError::fail(format!("step {i} {step:?} -> {fx:?}: {e}"))
+                })?;
+
+                // settled: another tick with the same context does nothing
+                let mut again = m.clone();
+                prop_assert!(again.on_tick(&ctx).is_empty(), "step {}: not settled", i);
+                prop_assert_eq!(&again, &m);
+                // next_wakeup: nothing to do before it, something to do at it
+                match m.next_wakeup(&ctx) {
+                    Some(t) => {
+                        prop_assert!(t > w.now);
+                        let just_before = t - Duration::from_millis(1);
+                        if just_before > w.now {
+                            let mut c = m.clone();
+                            let early = c.on_tick(&Context {
+                                now: just_before,
+                                ..ctx
+                            });
+                            prop_assert!(early.is_empty(), "step {}: early {:?}", i, early);
+                            prop_assert_eq!(&c, &m);
+                        }
+                        let mut c = m.clone();
+                        let fx = c.on_tick(&Context { now: t, ..ctx });
+                        prop_assert!(!fx.is_empty() || c != m, "step {}: idle wakeup", i);
+                    }
+                    None => {
+                        let mut c = m.clone();
+                        let later = w.now + Duration::from_secs(30 * 86_400);
+                        let late = c.on_tick(&Context { now: later, ..ctx });
+                        prop_assert!(late.is_empty(), "step {}: unannounced {:?}", i, late);
+                        prop_assert_eq!(&c, &m);
+                    }
+                }
+                // the memory survives storage
+                let back: MonitorAlerting =
+                    serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
+                prop_assert_eq!(&back, &m);
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 256,
+                // keep failures in the output, not in files beside the sources
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+
+            #[test]
+            fn engine_matches_the_reference_model(
+                policy in policy(),
+                steps in proptest::collection::vec(step(), 1..60),
+            ) {
+                run(policy, &steps)?;
+            }
+        }
+    }
+}

@@ -1,0 +1,783 @@
+//! The alerting driver: feeds monitor state changes, acknowledgements, manual resolves
+//! and the passing of time to core's pure incident engine, and writes what it decides
+//! (incidents, timeline, notifications into the outbox) in one transaction per step.
+//!
+//! One task owns every monitor's alerting memory, the policies, channels and
+//! maintenance windows. It sleeps until the earliest reminder, escalation or
+//! maintenance boundary, or until told something. At start it compares each monitor's
+//! stored state with what the engine last saw, so a state change that was committed
+//! just before a crash is still alerted on.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+use uuid::Uuid;
+use vigilmon_core::alert::{ChannelConfig, ChannelSpec, PolicyConfig, PolicySpec, Priority};
+use vigilmon_core::incident::{Context, DEFAULT_PRIORITY, Effect, MonitorAlerting, NotifyEvent};
+use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
+use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_store::{
+    AlertingWrite, IncidentChange, IncidentRecord, NewIncidentEvent, NewNotification, Store,
+    StoreError,
+};
+
+use crate::clock::SharedClock;
+
+/// What one region saw, as evidence for an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub region: String,
+    pub ok: bool,
+    pub error: Option<String>,
+    pub checked_at: Option<Timestamp>,
+}
+
+/// What is stored in the outbox for each notification; the worker renders it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payload {
+    pub event: String,
+    pub dedup_key: String,
+    pub incident_id: Option<Uuid>,
+    pub monitor_id: Option<Uuid>,
+    pub monitor_name: String,
+    pub monitor_kind: String,
+    pub state: String,
+    pub priority: Priority,
+    pub cause: String,
+    pub regions: Vec<Evidence>,
+    pub opened_at: Option<Timestamp>,
+    pub at: Timestamp,
+    pub duration_ms: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub monitor_url: Option<String>,
+    pub incident_url: Option<String>,
+    pub ack_url: Option<String>,
+}
+
+/// Why an acknowledge or resolve was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActError {
+    NotFound,
+    AlreadyResolved,
+    Unavailable(String),
+}
+
+enum Cmd {
+    State {
+        monitor: MonitorId,
+        to: MonitorState,
+        cause: String,
+        evidence: Vec<Evidence>,
+    },
+    Ack {
+        incident: Uuid,
+        by: String,
+        reply: oneshot::Sender<Result<(), ActError>>,
+    },
+    Resolve {
+        incident: Uuid,
+        by: String,
+        reply: oneshot::Sender<Result<(), ActError>>,
+    },
+    Reload(oneshot::Sender<()>),
+}
+
+/// Talks to the alerting driver. Cheap to clone.
+#[derive(Clone)]
+pub struct AlertingHandle {
+    tx: mpsc::Sender<Cmd>,
+    outbox: Arc<Notify>,
+}
+
+impl AlertingHandle {
+    /// A monitor's state changed (committed). `cause` says why, in words.
+    pub async fn state_changed(
+        &self,
+        monitor: MonitorId,
+        to: MonitorState,
+        cause: String,
+        evidence: Vec<Evidence>,
+    ) {
+        let _ = self
+            .tx
+            .send(Cmd::State {
+                monitor,
+                to,
+                cause,
+                evidence,
+            })
+            .await;
+    }
+
+    pub async fn acknowledge(&self, incident: Uuid, by: String) -> Result<(), ActError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Ack {
+                incident,
+                by,
+                reply,
+            })
+            .await
+            .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
+        rx.await.unwrap_or(Err(ActError::Unavailable(
+            "the server is shutting down".into(),
+        )))
+    }
+
+    pub async fn resolve(&self, incident: Uuid, by: String) -> Result<(), ActError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Cmd::Resolve {
+                incident,
+                by,
+                reply,
+            })
+            .await
+            .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
+        rx.await.unwrap_or(Err(ActError::Unavailable(
+            "the server is shutting down".into(),
+        )))
+    }
+
+    /// Monitors, channels, policies or maintenance windows changed: reload them.
+    /// Returns once the driver has reloaded.
+    pub async fn config_changed(&self) {
+        let (reply, rx) = oneshot::channel();
+        if self.tx.send(Cmd::Reload(reply)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// Wakes the outbox worker.
+    pub fn outbox_notify(&self) -> Arc<Notify> {
+        self.outbox.clone()
+    }
+}
+
+/// Settings of the driver.
+#[derive(Clone)]
+pub struct AlertingConfig {
+    pub public_url: String,
+    /// Secret for signed acknowledge links.
+    pub link_secret: Vec<u8>,
+    /// How long a signed acknowledge link works.
+    pub link_ttl: Duration,
+}
+
+struct MonitorInfo {
+    name: String,
+    kind: String,
+    policy: Option<String>,
+    tags: Vec<String>,
+    depends_on: Vec<String>,
+    state: MonitorState,
+    cause: String,
+    evidence: Vec<Evidence>,
+}
+
+struct Driver {
+    store: Store,
+    clock: SharedClock,
+    config: AlertingConfig,
+    outbox: Arc<Notify>,
+    monitors: HashMap<MonitorId, MonitorInfo>,
+    by_name: HashMap<String, MonitorId>,
+    memory: HashMap<MonitorId, MonitorAlerting>,
+    policies: HashMap<String, PolicySpec>,
+    closes: Vec<String>,
+    maintenance: Vec<MaintenanceSpec>,
+}
+
+/// Starts the driver (and returns the outbox's wake-up signal with the handle).
+pub async fn start(
+    store: Store,
+    clock: SharedClock,
+    config: AlertingConfig,
+    shutdown: CancellationToken,
+) -> Result<(AlertingHandle, tokio::task::JoinHandle<()>), StoreError> {
+    let outbox = Arc::new(Notify::new());
+    let mut driver = Driver {
+        store: store.clone(),
+        clock,
+        config,
+        outbox: outbox.clone(),
+        monitors: HashMap::new(),
+        by_name: HashMap::new(),
+        memory: HashMap::new(),
+        policies: HashMap::new(),
+        closes: Vec::new(),
+        maintenance: Vec::new(),
+    };
+    for (id, v) in store.alerting_states().await? {
+        match serde_json::from_value::<MonitorAlerting>(v) {
+            Ok(m) => {
+                driver.memory.insert(id, m);
+            }
+            Err(e) => {
+                warn!(message = "alerting memory unreadable; starting afresh", monitor_id = %id, error = %e)
+            }
+        }
+    }
+    driver.reload().await?;
+    driver.reconcile().await;
+    let (tx, rx) = mpsc::channel(4096);
+    let task = tokio::spawn(driver.run(rx, shutdown));
+    Ok((AlertingHandle { tx, outbox }, task))
+}
+
+fn closes_alerts_of(closes: &[String]) -> impl Fn(&str) -> bool + '_ {
+    move |c: &str| closes.iter().any(|n| n == c)
+}
+
+impl Driver {
+    /// Re-reads monitors, channels, policies and maintenance windows.
+    async fn reload(&mut self) -> Result<(), StoreError> {
+        let channels = self.store.list_channels().await?;
+        self.closes = channels
+            .iter()
+            .filter_map(|c| serde_json::from_value::<ChannelConfig>(c.config.clone()).ok())
+            .filter_map(|c| c.build().ok().map(|s| (c.name, s)))
+            .filter(|(_, s)| matches!(s, ChannelSpec::PagerDuty { .. }))
+            .map(|(n, _)| n)
+            .collect();
+        let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+        self.policies.clear();
+        for p in self.store.list_policies().await? {
+            let built = serde_json::from_value::<PolicyConfig>(p.config.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|c| {
+                    c.build(|n| names.iter().any(|x| x == n)).map_err(|e| {
+                        e.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
+                });
+            match built {
+                Ok(spec) => {
+                    self.policies.insert(p.name, spec);
+                }
+                Err(e) => {
+                    warn!(message = "policy is invalid and ignored", policy = %p.name, error = %e)
+                }
+            }
+        }
+        self.maintenance = self
+            .store
+            .list_maintenance()
+            .await?
+            .into_iter()
+            .filter(|w| w.ended_at.is_none())
+            .filter_map(|w| {
+                serde_json::from_value::<MaintenanceConfig>(w.config)
+                    .ok()?
+                    .build()
+                    .ok()
+            })
+            .collect();
+        let heartbeats: HashMap<MonitorId, String> = self
+            .store
+            .heartbeats()
+            .await?
+            .into_iter()
+            .filter_map(|h| h.state.reason.clone().map(|r| (h.monitor_id, r)))
+            .collect();
+        let regions = self.store.all_region_states().await?;
+        let mut monitors = HashMap::new();
+        for rec in self.store.list_monitors().await? {
+            let evidence: Vec<Evidence> = regions
+                .iter()
+                .filter(|(id, _)| *id == rec.id)
+                .map(|(_, r)| Evidence {
+                    region: r.region.to_string(),
+                    ok: r.status.state != MonitorState::Down,
+                    error: r.error.clone(),
+                    checked_at: r.checked_at,
+                })
+                .collect();
+            let cause = heartbeats
+                .get(&rec.id)
+                .cloned()
+                .or_else(|| evidence.iter().find_map(|e| e.error.clone()))
+                .unwrap_or_default();
+            // Keep the latest cause and evidence we were told about, if any.
+            let (cause, evidence) = match self.monitors.remove(&rec.id) {
+                Some(old) if old.state == rec.state => (old.cause, old.evidence),
+                _ => (cause, evidence),
+            };
+            monitors.insert(
+                rec.id,
+                MonitorInfo {
+                    name: rec.config.name.clone(),
+                    kind: rec.config.kind.clone(),
+                    policy: rec.config.policy.clone(),
+                    tags: rec.config.tags.clone(),
+                    depends_on: rec.config.depends_on.clone(),
+                    state: rec.state,
+                    cause,
+                    evidence,
+                },
+            );
+        }
+        self.by_name = monitors
+            .iter()
+            .map(|(id, m)| (m.name.clone(), *id))
+            .collect();
+        self.monitors = monitors;
+        self.memory.retain(|id, _| self.monitors.contains_key(id));
+        Ok(())
+    }
+
+    /// Feeds the engine any state it has not seen (a crash between the state change
+    /// and its alerting step).
+    async fn reconcile(&mut self) {
+        let stale: Vec<(MonitorId, MonitorState, String)> = self
+            .monitors
+            .iter()
+            .filter(|(id, m)| self.memory.get(id).and_then(|a| a.last_state) != Some(m.state))
+            // A monitor still pending that the engine never saw has nothing to say.
+            .filter(|(id, m)| m.state != MonitorState::Pending || self.memory.contains_key(id))
+            .map(|(id, m)| (*id, m.state, m.cause.clone()))
+            .collect();
+        if !stale.is_empty() {
+            info!(
+                message = "alerting catches up on state changes it had not seen",
+                count = stale.len()
+            );
+        }
+        for (id, state, cause) in stale {
+            self.step(id, |a, ctx, new_id| a.on_state(state, &cause, new_id, ctx))
+                .await;
+        }
+        self.tick_all().await;
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, shutdown: CancellationToken) {
+        loop {
+            let wake = self.next_wakeup();
+            let sleep_for = wake.map(|t| {
+                Duration::from_millis(
+                    u64::try_from(t.as_millisecond() - self.clock.now().as_millisecond())
+                        .unwrap_or(0),
+                )
+            });
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                cmd = rx.recv() => match cmd {
+                    None => break,
+                    Some(cmd) => self.on_cmd(cmd).await,
+                },
+                () = sleep_or_forever(sleep_for) => self.tick_all().await,
+            }
+        }
+    }
+
+    async fn on_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::State {
+                monitor,
+                to,
+                cause,
+                evidence,
+            } => {
+                if let Some(m) = self.monitors.get_mut(&monitor) {
+                    m.state = to;
+                    m.cause.clone_from(&cause);
+                    if !evidence.is_empty() {
+                        m.evidence = evidence;
+                    }
+                } else {
+                    // A monitor we have not loaded yet (just created): reload first.
+                    let _ = self.reload().await;
+                }
+                self.step(monitor, |a, ctx, new_id| {
+                    a.on_state(to, &cause, new_id, ctx)
+                })
+                .await;
+                self.tick_children(monitor).await;
+            }
+            Cmd::Ack {
+                incident,
+                by,
+                reply,
+            } => {
+                let r = self
+                    .act(incident, |a, ctx| a.on_acknowledge(&by, ctx))
+                    .await;
+                let _ = reply.send(r);
+            }
+            Cmd::Resolve {
+                incident,
+                by,
+                reply,
+            } => {
+                let r = self.act(incident, |a, ctx| a.on_resolve(ctx)).await;
+                if r.is_ok() {
+                    // Say who, in the timeline.
+                    let _ = self
+                        .store
+                        .add_incident_event(&NewIncidentEvent {
+                            incident_id: incident,
+                            at: self.clock.now(),
+                            kind: "note".into(),
+                            text: format!("resolved by hand by {by}"),
+                            actor: Some(by),
+                            channel: None,
+                        })
+                        .await;
+                }
+                let _ = reply.send(r);
+            }
+            Cmd::Reload(reply) => {
+                if let Err(e) = self.reload().await {
+                    error!(message = "could not reload alerting configuration", error = %e);
+                }
+                self.tick_all().await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    /// Acknowledge or resolve an incident by id.
+    async fn act(
+        &mut self,
+        incident: Uuid,
+        f: impl FnOnce(&mut MonitorAlerting, &Context) -> Vec<Effect>,
+    ) -> Result<(), ActError> {
+        let owner = self
+            .memory
+            .iter()
+            .find(|(_, a)| a.incident.as_ref().is_some_and(|i| i.id == incident))
+            .map(|(id, _)| *id);
+        match owner {
+            Some(id) => {
+                let mut f = Some(f);
+                self.step(id, |a, ctx, _| (f.take().expect("called once"))(a, ctx))
+                    .await;
+                self.tick_children(id).await;
+                Ok(())
+            }
+            None => match self.store.get_incident(incident).await {
+                Ok(Some(_)) => Err(ActError::AlreadyResolved),
+                Ok(None) => Err(ActError::NotFound),
+                Err(e) => Err(ActError::Unavailable(e.to_string())),
+            },
+        }
+    }
+
+    fn in_maintenance(&self, m: &MonitorInfo, now: Timestamp) -> bool {
+        self.maintenance
+            .iter()
+            .any(|w| w.applies_to(&m.name, &m.tags) && w.active_at(now).is_some())
+    }
+
+    fn parent_incident(&self, m: &MonitorInfo) -> Option<Uuid> {
+        m.depends_on.iter().find_map(|name| {
+            let id = self.by_name.get(name)?;
+            self.memory.get(id)?.incident.as_ref().map(|i| i.id)
+        })
+    }
+
+    /// Runs one engine call for a monitor and writes what it decided.
+    async fn step(
+        &mut self,
+        id: MonitorId,
+        f: impl FnOnce(&mut MonitorAlerting, &Context, Uuid) -> Vec<Effect>,
+    ) {
+        let now = self.clock.now();
+        let mut memory = self.memory.get(&id).cloned().unwrap_or_default();
+        // The context borrows a closure that is not `Sync`: decide, then await.
+        let write = {
+            let Some(info) = self.monitors.get(&id) else {
+                return;
+            };
+            let policy = info.policy.as_ref().and_then(|p| self.policies.get(p));
+            let closes = closes_alerts_of(&self.closes);
+            let ctx = Context {
+                now,
+                policy,
+                in_maintenance: self.in_maintenance(info, now),
+                parent_incident: self.parent_incident(info),
+                closes_alerts: &closes,
+            };
+            let before = memory.clone();
+            let effects = f(&mut memory, &ctx, Uuid::now_v7());
+            if effects.is_empty() && memory == before {
+                return;
+            }
+            self.effects_to_write(id, info, policy, &memory, &before, effects, now)
+        };
+        match self.store.apply_alerting(&write, now).await {
+            Ok(()) => {
+                self.memory.insert(id, memory);
+                if !write.notifications.is_empty() {
+                    self.outbox.notify_one();
+                }
+            }
+            Err(e) => {
+                error!(message = "could not write an alerting step; it will be retried", monitor_id = %id, error = %e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn effects_to_write(
+        &self,
+        id: MonitorId,
+        info: &MonitorInfo,
+        policy: Option<&PolicySpec>,
+        memory: &MonitorAlerting,
+        before: &MonitorAlerting,
+        effects: Vec<Effect>,
+        now: Timestamp,
+    ) -> AlertingWrite {
+        let mut w = AlertingWrite {
+            states: vec![(id, serde_json::to_value(memory).unwrap_or_default())],
+            ..AlertingWrite::default()
+        };
+        let priority = policy.map_or(DEFAULT_PRIORITY, |p| p.priority);
+        // The incident the effects are about: open now, or just resolved.
+        let current = memory.incident.as_ref().or(before.incident.as_ref());
+        let event = |incident: Uuid,
+                     kind: &str,
+                     text: String,
+                     actor: Option<String>,
+                     channel: Option<String>| NewIncidentEvent {
+            incident_id: incident,
+            at: now,
+            kind: kind.to_owned(),
+            text,
+            actor,
+            channel,
+        };
+        for effect in effects {
+            match effect {
+                Effect::Open {
+                    incident,
+                    priority,
+                    cause,
+                    parent,
+                    held,
+                } => {
+                    w.incidents
+                        .push(IncidentChange::Open(Box::new(IncidentRecord {
+                            id: incident,
+                            monitor_id: id,
+                            monitor_name: info.name.clone(),
+                            state: "open".into(),
+                            priority: priority.as_str().into(),
+                            cause: cause.clone(),
+                            regions: serde_json::to_value(&info.evidence).unwrap_or_default(),
+                            parent_id: parent,
+                            opened_at: now,
+                            acknowledged_at: None,
+                            acknowledged_by: None,
+                            resolved_at: None,
+                            resolved_by: None,
+                        })));
+                    let mut text = format!("{} is {}: {cause}", info.name, info.state.as_str());
+                    for e in &info.evidence {
+                        text.push_str(&format!(
+                            "\n{}: {}",
+                            e.region,
+                            if e.ok {
+                                "ok".to_owned()
+                            } else {
+                                e.error.clone().unwrap_or_else(|| "failing".into())
+                            }
+                        ));
+                    }
+                    if held {
+                        text.push_str("\nalerts held: a monitor it depends on has an open incident, or a maintenance window is active");
+                    }
+                    if policy.is_none() {
+                        text.push_str("\nno alert policy: nobody is notified");
+                    }
+                    w.events.push(event(incident, "opened", text, None, None));
+                }
+                Effect::Notify {
+                    incident,
+                    channel,
+                    event: ev,
+                    key,
+                } => {
+                    let opened = current.filter(|i| Some(i.id) == incident);
+                    let payload = Payload {
+                        event: notify_event_name(ev).to_owned(),
+                        dedup_key: format!(
+                            "vigilmon-{}",
+                            incident.map_or_else(|| key.clone(), |i| i.to_string())
+                        ),
+                        incident_id: incident,
+                        monitor_id: Some(id.as_uuid()),
+                        monitor_name: info.name.clone(),
+                        monitor_kind: info.kind.clone(),
+                        state: info.state.as_str().to_owned(),
+                        priority: opened.map_or(priority, |i| i.priority),
+                        cause: info.cause.clone(),
+                        regions: info.evidence.clone(),
+                        opened_at: opened.map(|i| i.opened_at),
+                        at: now,
+                        duration_ms: opened
+                            .filter(|_| ev == NotifyEvent::Resolved)
+                            .map(|i| now.as_millisecond() - i.opened_at.as_millisecond()),
+                        acknowledged_by: opened.and_then(|i| i.acknowledged_by.clone()),
+                        monitor_url: Some(format!(
+                            "{}/api/v1/monitors/{id}",
+                            self.config.public_url
+                        )),
+                        incident_url: incident
+                            .map(|i| format!("{}/api/v1/incidents/{i}", self.config.public_url)),
+                        ack_url: incident
+                            .filter(|_| {
+                                matches!(
+                                    ev,
+                                    NotifyEvent::Trigger
+                                        | NotifyEvent::Reminder
+                                        | NotifyEvent::Escalation
+                                )
+                            })
+                            .map(|i| crate::links::ack_url(&self.config, i, now)),
+                    };
+                    if let Some(i) = incident {
+                        w.events.push(event(
+                            i,
+                            "notification",
+                            format!(
+                                "{} notification queued for {channel}",
+                                notify_event_name(ev)
+                            ),
+                            None,
+                            Some(channel.clone()),
+                        ));
+                    }
+                    w.notifications.push(NewNotification {
+                        key,
+                        incident_id: incident,
+                        monitor_id: Some(id),
+                        channel,
+                        event: notify_event_name(ev).to_owned(),
+                        payload: serde_json::to_value(&payload).unwrap_or_default(),
+                        not_before: now,
+                    });
+                }
+                Effect::Acknowledge { incident, by } => {
+                    w.incidents.push(IncidentChange::Acknowledge {
+                        id: incident,
+                        at: now,
+                        by: by.clone(),
+                    });
+                    w.events.push(event(
+                        incident,
+                        "acknowledged",
+                        format!("acknowledged by {by}"),
+                        Some(by),
+                        None,
+                    ));
+                }
+                Effect::Resolve {
+                    incident,
+                    duration_ms,
+                } => {
+                    w.incidents.push(IncidentChange::Resolve {
+                        id: incident,
+                        at: now,
+                        by: None,
+                    });
+                    let d = vigilmon_core::HumanDuration(Duration::from_secs(
+                        u64::try_from(duration_ms / 1000).unwrap_or(0),
+                    ));
+                    w.events.push(event(
+                        incident,
+                        "resolved",
+                        format!("resolved after {d}"),
+                        None,
+                        None,
+                    ));
+                }
+                Effect::Note { incident, text } => {
+                    w.events.push(event(incident, "note", text, None, None));
+                }
+            }
+        }
+        w
+    }
+
+    /// Ticks the monitors that depend on `parent` (its incident opened or closed).
+    async fn tick_children(&mut self, parent: MonitorId) {
+        let Some(name) = self.monitors.get(&parent).map(|m| m.name.clone()) else {
+            return;
+        };
+        let children: Vec<MonitorId> = self
+            .monitors
+            .iter()
+            .filter(|(_, m)| m.depends_on.contains(&name))
+            .map(|(id, _)| *id)
+            .collect();
+        for c in children {
+            self.step(c, |a, ctx, _| a.on_tick(ctx)).await;
+        }
+    }
+
+    async fn tick_all(&mut self) {
+        let ids: Vec<MonitorId> = self.memory.keys().copied().collect();
+        for id in ids {
+            self.step(id, |a, ctx, _| a.on_tick(ctx)).await;
+        }
+    }
+
+    /// The earliest reminder, escalation, or maintenance boundary.
+    fn next_wakeup(&self) -> Option<Timestamp> {
+        let now = self.clock.now();
+        let closes = closes_alerts_of(&self.closes);
+        let mut best: Option<Timestamp> = None;
+        let mut consider = |t: Option<Timestamp>| {
+            if let Some(t) = t {
+                best = Some(best.map_or(t, |b| b.min(t)));
+            }
+        };
+        for (id, a) in &self.memory {
+            let Some(info) = self.monitors.get(id) else {
+                continue;
+            };
+            let ctx = Context {
+                now,
+                policy: info.policy.as_ref().and_then(|p| self.policies.get(p)),
+                in_maintenance: self.in_maintenance(info, now),
+                parent_incident: self.parent_incident(info),
+                closes_alerts: &closes,
+            };
+            consider(a.next_wakeup(&ctx));
+        }
+        for w in &self.maintenance {
+            consider(w.next_change(now));
+        }
+        best
+    }
+}
+
+pub(crate) fn notify_event_name(e: NotifyEvent) -> &'static str {
+    match e {
+        NotifyEvent::Trigger => "trigger",
+        NotifyEvent::Reminder => "reminder",
+        NotifyEvent::Escalation => "escalation",
+        NotifyEvent::Acknowledged => "acknowledged",
+        NotifyEvent::Resolved => "resolved",
+        NotifyEvent::Degraded => "degraded",
+        NotifyEvent::DegradedCleared => "degraded_cleared",
+    }
+}
+
+async fn sleep_or_forever(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

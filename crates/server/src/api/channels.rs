@@ -1,0 +1,513 @@
+//! `/api/v1/channels` and `/api/v1/policies`: where notifications go and who is told
+//! what. Secrets (webhook URLs, routing keys, signing secrets) are never returned;
+//! sending the mask back keeps the stored value.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
+use vigilmon_store::{MonitorSource, NamedConfig};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Caller};
+use super::views::REDACTED;
+use crate::AppState;
+use crate::auth::Scope;
+
+/// A channel as shown: its settings with secrets masked.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelView {
+    #[serde(flatten)]
+    pub config: ChannelConfig,
+    pub source: &'static str,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: jiff::Timestamp,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ChannelList {
+    pub channels: Vec<ChannelView>,
+}
+
+/// A policy as shown.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyView {
+    #[serde(flatten)]
+    pub config: PolicyConfig,
+    pub source: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PolicyList {
+    pub policies: Vec<PolicyView>,
+}
+
+/// Masks a channel's secrets.
+pub fn redact_channel(mut c: ChannelConfig) -> ChannelConfig {
+    for field in [&mut c.webhook_url, &mut c.routing_key, &mut c.secret] {
+        if field.is_some() {
+            *field = Some(REDACTED.to_owned());
+        }
+    }
+    c
+}
+
+fn decode<T: serde::de::DeserializeOwned>(n: &NamedConfig) -> Result<T, ApiError> {
+    serde_json::from_value(n.config.clone()).map_err(|e| {
+        ApiError::Internal(format!("stored config of {:?} is unreadable: {e}", n.name))
+    })
+}
+
+fn channel_view(n: &NamedConfig) -> Result<ChannelView, ApiError> {
+    Ok(ChannelView {
+        config: redact_channel(decode(n)?),
+        source: n.source.as_str(),
+        created_at: n.created_at,
+        updated_at: n.updated_at,
+    })
+}
+
+async fn find(st: &AppState, table: &str, name: &str) -> Result<NamedConfig, ApiError> {
+    let all = if table == "channels" {
+        st.store().list_channels().await?
+    } else {
+        st.store().list_policies().await?
+    };
+    all.into_iter().find(|n| n.name == name).ok_or_else(|| {
+        let what = if table == "channels" {
+            "channel"
+        } else {
+            "policy"
+        };
+        ApiError::NotFound(format!("no {what} named {name:?}"))
+    })
+}
+
+fn refuse_file_managed(n: &NamedConfig) -> Result<(), ApiError> {
+    if n.source == MonitorSource::File {
+        return Err(ApiError::Conflict {
+            code: "managed_by_config",
+            message: format!(
+                "{:?} is declared in the config file; change it there",
+                n.name
+            ),
+            field: None,
+        });
+    }
+    Ok(())
+}
+
+/// Every channel.
+#[utoipa::path(get, path = "/api/v1/channels", tag = "alerting",
+    responses((status = 200, body = ChannelList)), security(("bearer" = [])))]
+pub async fn list_channels(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<ChannelList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let channels = st
+        .store()
+        .list_channels()
+        .await?
+        .iter()
+        .map(channel_view)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(ChannelList { channels }))
+}
+
+/// One channel.
+#[utoipa::path(get, path = "/api/v1/channels/{name}", tag = "alerting",
+    params(("name" = String, Path)), responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_channel(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<ChannelView>, ApiError> {
+    caller.require(Scope::Read)?;
+    Ok(Json(channel_view(&find(&st, "channels", &name).await?)?))
+}
+
+/// Create a channel.
+#[utoipa::path(post, path = "/api/v1/channels", tag = "alerting", request_body = ChannelConfig,
+    responses((status = 201, body = ChannelView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_channel(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(config): ApiJson<ChannelConfig>,
+) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
+    caller.require(Scope::Write)?;
+    config.build().map_err(ApiError::Invalid)?;
+    if st
+        .store()
+        .list_channels()
+        .await?
+        .iter()
+        .any(|c| c.name == config.name.trim())
+    {
+        return Err(ApiError::Conflict {
+            code: "conflict",
+            message: format!("a channel named {:?} already exists", config.name),
+            field: Some("name".into()),
+        });
+    }
+    save_channel(&st, config.clone()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(channel_view(
+            &find(&st, "channels", config.name.trim()).await?,
+        )?),
+    ))
+}
+
+async fn save_channel(st: &AppState, mut config: ChannelConfig) -> Result<(), ApiError> {
+    config.name = config.name.trim().to_owned();
+    let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    st.store()
+        .upsert_channel(
+            &config.name,
+            &config.kind,
+            &value,
+            MonitorSource::Api,
+            st.now(),
+        )
+        .await?;
+    st.alerting().config_changed().await;
+    Ok(())
+}
+
+/// Replace a channel's settings (the name stays). Masked secrets keep their stored values.
+#[utoipa::path(put, path = "/api/v1/channels/{name}", tag = "alerting", request_body = ChannelConfig,
+    params(("name" = String, Path)),
+    responses((status = 200, body = ChannelView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_channel(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(mut config): ApiJson<ChannelConfig>,
+) -> Result<Json<ChannelView>, ApiError> {
+    caller.require(Scope::Write)?;
+    let existing = find(&st, "channels", &name).await?;
+    refuse_file_managed(&existing)?;
+    let old: ChannelConfig = decode(&existing)?;
+    if config.name.trim() != name {
+        return Err(ApiError::bad_request(
+            "name: a channel cannot be renamed",
+            Some("name".into()),
+        ));
+    }
+    for (new, old) in [
+        (&mut config.webhook_url, &old.webhook_url),
+        (&mut config.routing_key, &old.routing_key),
+        (&mut config.secret, &old.secret),
+    ] {
+        if new.as_deref() == Some(REDACTED) {
+            new.clone_from(old);
+        }
+    }
+    config.build().map_err(ApiError::Invalid)?;
+    save_channel(&st, config).await?;
+    Ok(Json(channel_view(&find(&st, "channels", &name).await?)?))
+}
+
+/// Delete a channel no policy uses.
+#[utoipa::path(delete, path = "/api/v1/channels/{name}", tag = "alerting", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_channel(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    let existing = find(&st, "channels", &name).await?;
+    refuse_file_managed(&existing)?;
+    for p in st.store().list_policies().await? {
+        let policy: PolicyConfig = decode(&p)?;
+        if policy.channels.contains(&name)
+            || policy.escalate.iter().any(|e| e.channels.contains(&name))
+        {
+            return Err(ApiError::Conflict {
+                code: "in_use",
+                message: format!("policy {:?} uses channel {name:?}", p.name),
+                field: None,
+            });
+        }
+    }
+    st.store().delete_channel(&name).await?;
+    st.alerting().config_changed().await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every policy.
+#[utoipa::path(get, path = "/api/v1/policies", tag = "alerting",
+    responses((status = 200, body = PolicyList)), security(("bearer" = [])))]
+pub async fn list_policies(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PolicyList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let policies = st
+        .store()
+        .list_policies()
+        .await?
+        .iter()
+        .map(|n| {
+            Ok(PolicyView {
+                config: decode(n)?,
+                source: n.source.as_str(),
+            })
+        })
+        .collect::<Result<_, ApiError>>()?;
+    Ok(Json(PolicyList { policies }))
+}
+
+async fn validate_policy(st: &AppState, config: &PolicyConfig) -> Result<(), ApiError> {
+    let names: Vec<String> = st
+        .store()
+        .list_channels()
+        .await?
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    config
+        .build(|c| names.iter().any(|n| n == c))
+        .map(|_| ())
+        .map_err(ApiError::Invalid)
+}
+
+async fn save_policy(st: &AppState, mut config: PolicyConfig) -> Result<(), ApiError> {
+    config.name = config.name.trim().to_owned();
+    let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    st.store()
+        .upsert_policy(&config.name, &value, MonitorSource::Api, st.now())
+        .await?;
+    st.alerting().config_changed().await;
+    Ok(())
+}
+
+/// Create a policy.
+#[utoipa::path(post, path = "/api/v1/policies", tag = "alerting", request_body = PolicyConfig,
+    responses((status = 201, body = PolicyView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_policy(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(config): ApiJson<PolicyConfig>,
+) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
+    caller.require(Scope::Write)?;
+    validate_policy(&st, &config).await?;
+    if st
+        .store()
+        .list_policies()
+        .await?
+        .iter()
+        .any(|c| c.name == config.name.trim())
+    {
+        return Err(ApiError::Conflict {
+            code: "conflict",
+            message: format!("a policy named {:?} already exists", config.name),
+            field: Some("name".into()),
+        });
+    }
+    save_policy(&st, config.clone()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PolicyView {
+            config,
+            source: "api",
+        }),
+    ))
+}
+
+/// Replace a policy (the name stays).
+#[utoipa::path(put, path = "/api/v1/policies/{name}", tag = "alerting", request_body = PolicyConfig,
+    params(("name" = String, Path)),
+    responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_policy(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(config): ApiJson<PolicyConfig>,
+) -> Result<Json<PolicyView>, ApiError> {
+    caller.require(Scope::Write)?;
+    refuse_file_managed(&find(&st, "policies", &name).await?)?;
+    if config.name.trim() != name {
+        return Err(ApiError::bad_request(
+            "name: a policy cannot be renamed",
+            Some("name".into()),
+        ));
+    }
+    validate_policy(&st, &config).await?;
+    save_policy(&st, config.clone()).await?;
+    Ok(Json(PolicyView {
+        config,
+        source: "api",
+    }))
+}
+
+/// Delete a policy no monitor uses.
+#[utoipa::path(delete, path = "/api/v1/policies/{name}", tag = "alerting", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete_policy(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    refuse_file_managed(&find(&st, "policies", &name).await?)?;
+    if let Some(m) = st
+        .store()
+        .list_monitors()
+        .await?
+        .into_iter()
+        .find(|m| m.config.policy.as_deref() == Some(name.as_str()))
+    {
+        return Err(ApiError::Conflict {
+            code: "in_use",
+            message: format!("monitor {:?} uses policy {name:?}", m.config.name),
+            field: None,
+        });
+    }
+    st.store().delete_policy(&name).await?;
+    st.alerting().config_changed().await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The result of a test notification.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TestResult {
+    pub delivered: bool,
+    /// `delivered`, `retry` (a transient failure) or `failed`.
+    pub outcome: &'static str,
+    pub error: Option<String>,
+}
+
+/// Send a test notification through a channel now (not through the outbox).
+#[utoipa::path(post, path = "/api/v1/channels/{name}/test", tag = "alerting", params(("name" = String, Path)),
+    responses((status = 200, body = TestResult), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn test_channel(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<TestResult>, ApiError> {
+    caller.require(Scope::Write)?;
+    let n = find(&st, "channels", &name).await?;
+    let config: ChannelConfig = decode(&n)?;
+    let spec = config.build().map_err(ApiError::Invalid)?;
+    let now = st.now();
+    let note = vigilmon_notify::Notification {
+        event: vigilmon_notify::Event::Test,
+        dedup_key: format!("vigilmon-test-{}", uuid::Uuid::now_v7()),
+        incident_id: None,
+        monitor_id: None,
+        monitor_name: "Vigilmon test notification".into(),
+        monitor_kind: "test".into(),
+        state: "up".into(),
+        priority: vigilmon_core::alert::Priority::P4,
+        cause: format!("a test of channel {name:?}: if you can read this, it works"),
+        regions: Vec::new(),
+        opened_at: None,
+        at: now,
+        duration: None,
+        acknowledged_by: None,
+        links: vigilmon_notify::Links::default(),
+    };
+    let r = match st.notifier().deliver(&spec, &note).await {
+        vigilmon_notify::Delivery::Delivered { .. } => TestResult {
+            delivered: true,
+            outcome: "delivered",
+            error: None,
+        },
+        vigilmon_notify::Delivery::Retry { error, .. } => TestResult {
+            delivered: false,
+            outcome: "retry",
+            error: Some(error),
+        },
+        vigilmon_notify::Delivery::Permanent { error } => TestResult {
+            delivered: false,
+            outcome: "failed",
+            error: Some(error),
+        },
+    };
+    Ok(Json(r))
+}
+
+/// One notification and its attempts.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryView {
+    pub key: String,
+    pub incident_id: Option<uuid::Uuid>,
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: jiff::Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub delivered_at: Option<jiff::Timestamp>,
+    #[schema(value_type = String, format = DateTime)]
+    pub next_attempt_at: jiff::Timestamp,
+    pub last_error: Option<String>,
+    pub attempt_log: Vec<AttemptView>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AttemptView {
+    #[schema(value_type = String, format = DateTime)]
+    pub at: jiff::Timestamp,
+    pub outcome: String,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// A channel's notifications, newest first, with every attempt and its error.
+#[utoipa::path(get, path = "/api/v1/channels/{name}/deliveries", tag = "alerting", params(("name" = String, Path)),
+    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn deliveries(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<DeliveryList>, ApiError> {
+    caller.require(Scope::Read)?;
+    find(&st, "channels", &name).await?;
+    let rows = st.store().list_outbox(Some(&name), None, 100).await?;
+    let mut deliveries = Vec::with_capacity(rows.len());
+    for r in rows {
+        let attempt_log = st
+            .store()
+            .delivery_attempts(r.id)
+            .await?
+            .into_iter()
+            .map(|a| AttemptView {
+                at: a.at,
+                outcome: a.outcome,
+                error: a.error,
+                duration_ms: a.duration_ms,
+            })
+            .collect();
+        deliveries.push(DeliveryView {
+            key: r.key,
+            incident_id: r.incident_id,
+            event: r.event,
+            status: r.status,
+            attempts: r.attempts,
+            created_at: r.created_at,
+            delivered_at: r.delivered_at,
+            next_attempt_at: r.next_attempt_at,
+            last_error: r.last_error,
+            attempt_log,
+        });
+    }
+    Ok(Json(DeliveryList { deliveries }))
+}

@@ -1,0 +1,160 @@
+//! `/api/v1/maintenance`: windows during which checks continue but nothing is sent.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use uuid::Uuid;
+use vigilmon_core::maintenance::MaintenanceConfig;
+use vigilmon_store::{MaintenanceRecord, MonitorSource};
+
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, Caller};
+use crate::AppState;
+use crate::auth::Scope;
+
+/// A maintenance window as shown.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MaintenanceView {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub config: MaintenanceConfig,
+    pub source: &'static str,
+    /// Whether it holds notifications right now.
+    pub active: bool,
+    /// When it was ended early.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub ended_at: Option<jiff::Timestamp>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MaintenanceList {
+    pub maintenance: Vec<MaintenanceView>,
+}
+
+fn view(r: MaintenanceRecord, now: jiff::Timestamp) -> Result<MaintenanceView, ApiError> {
+    let config: MaintenanceConfig = serde_json::from_value(r.config)
+        .map_err(|e| ApiError::Internal(format!("stored maintenance window is unreadable: {e}")))?;
+    let active = r.ended_at.is_none() && config.build().is_ok_and(|s| s.active_at(now).is_some());
+    Ok(MaintenanceView {
+        id: r.id,
+        config,
+        source: r.source.as_str(),
+        active,
+        ended_at: r.ended_at,
+    })
+}
+
+/// Every maintenance window.
+#[utoipa::path(get, path = "/api/v1/maintenance", tag = "alerting",
+    responses((status = 200, body = MaintenanceList)), security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+) -> Result<Json<MaintenanceList>, ApiError> {
+    caller.require(Scope::Read)?;
+    let now = st.now();
+    let maintenance = st
+        .store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .map(|r| view(r, now))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(MaintenanceList { maintenance }))
+}
+
+/// Create a window: one-off (`starts_at`, `ends_at`) or recurring (`cron`, `duration`, `tz`), for monitors by name and/or by tag.
+#[utoipa::path(post, path = "/api/v1/maintenance", tag = "alerting", request_body = MaintenanceConfig,
+    responses((status = 201, body = MaintenanceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create(
+    State(st): State<AppState>,
+    caller: Caller,
+    ApiJson(mut config): ApiJson<MaintenanceConfig>,
+) -> Result<(StatusCode, Json<MaintenanceView>), ApiError> {
+    caller.require(Scope::Write)?;
+    config.build().map_err(ApiError::Invalid)?;
+    config.name = config.name.trim().to_owned();
+    if st
+        .store()
+        .list_maintenance()
+        .await?
+        .iter()
+        .any(|w| w.name == config.name)
+    {
+        return Err(ApiError::Conflict {
+            code: "conflict",
+            message: format!(
+                "a maintenance window named {:?} already exists",
+                config.name
+            ),
+            field: Some("name".into()),
+        });
+    }
+    let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let id = st
+        .store()
+        .upsert_maintenance(
+            Uuid::now_v7(),
+            &config.name,
+            &value,
+            MonitorSource::Api,
+            st.now(),
+        )
+        .await?;
+    st.alerting().config_changed().await;
+    let rec = st
+        .store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::Internal("the window vanished".into()))?;
+    Ok((StatusCode::CREATED, Json(view(rec, st.now())?)))
+}
+
+fn parse(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw)
+        .map_err(|_| ApiError::NotFound(format!("no maintenance window with id {raw:?}")))
+}
+
+/// End a window now (it stays listed, inactive).
+#[utoipa::path(post, path = "/api/v1/maintenance/{id}/end", tag = "alerting", params(("id" = String, Path)),
+    responses((status = 200, body = MaintenanceView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn end(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<MaintenanceView>, ApiError> {
+    caller.require(Scope::Write)?;
+    let id = parse(&raw)?;
+    st.store().end_maintenance(id, st.now()).await?;
+    st.alerting().config_changed().await;
+    let rec = st
+        .store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no maintenance window with id {id}")))?;
+    Ok(Json(view(rec, st.now())?))
+}
+
+/// Delete a window.
+#[utoipa::path(delete, path = "/api/v1/maintenance/{id}", tag = "alerting", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn delete(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    let id = parse(&raw)?;
+    if !st.store().delete_maintenance(id).await? {
+        return Err(ApiError::NotFound(format!(
+            "no maintenance window with id {id}"
+        )));
+    }
+    st.alerting().config_changed().await;
+    Ok(StatusCode::NO_CONTENT)
+}
