@@ -221,9 +221,9 @@ impl PolicyConfig {
             }
         }
         if let Some(r) = self.remind_every
-            && r.0 < Duration::from_secs(60)
+            && r.0 < Duration::from_secs(10)
         {
-            errs.push(ValidationError::new("remind_every", "must be at least 1m"));
+            errs.push(ValidationError::new("remind_every", "must be at least 10s"));
         }
         let mut last = Duration::ZERO;
         for (i, s) in self.escalate.iter().enumerate() {
@@ -574,7 +574,7 @@ mod tests {
         assert_eq!(s.priority, Priority::P1);
         assert_eq!(s.remind_every, Some(Duration::from_secs(1800)));
         assert_eq!(s.escalate[0].after, Duration::from_secs(900));
-        let p: PolicyConfig = serde_json::from_value(json!({"name": "x", "priority": "P9", "channels": ["nope"], "notify_on": ["sometimes"], "remind_every": "10s"})).unwrap();
+        let p: PolicyConfig = serde_json::from_value(json!({"name": "x", "priority": "P9", "channels": ["nope"], "notify_on": ["sometimes"], "remind_every": "5s"})).unwrap();
         let fields: Vec<String> = p
             .build(known)
             .unwrap_err()

@@ -113,8 +113,10 @@
 //!
 //! # Ids and keys
 //!
-//! `on_tick` has no `new_id`: an incident opened when a window ends uses the id that
-//! came with the latest `on_state`, kept as [`MonitorAlerting::spare_id`] until used.
+//! `on_tick` has no `new_id`: an incident opened when a window ends uses an id that
+//! came with an earlier `on_state` and was not used, kept as
+//! [`MonitorAlerting::spare_id`]. (Should there be none, which the engine itself
+//! never leaves, the incident opens at the next `on_state`.)
 //! Keys are `<incident>:<channel>:trigger`, `…:reminder:<n>`, `…:escalation:<step>`
 //! (1-based), `…:ack`, `…:resolve`, and `degraded:<episode>:<channel>` /
 //! `degraded:<episode>:<channel>:cleared`. No key is ever produced twice.
@@ -151,7 +153,9 @@ pub struct MonitorAlerting {
     /// monitor is up (or merely degraded) again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resolved_by_hand: bool,
-    /// The fresh id from the latest `on_state`, not used yet; `on_tick` opens with it.
+    /// A fresh id handed in by an earlier `on_state` and never used; `on_tick` opens
+    /// with it (it has no id of its own). Kept, not replaced, by later calls, so that
+    /// a repeated identical `on_state` leaves the memory unchanged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spare_id: Option<Uuid>,
 }
@@ -344,7 +348,8 @@ impl MonitorAlerting {
 
     /// The monitor's (aggregate) state is now `to`, for reason `cause`. `new_id` is a
     /// fresh id the engine uses if it opens an incident (or starts a degradation
-    /// episode); an unused one is kept for `on_tick`.
+    /// episode); an unused one is kept for `on_tick` unless one is kept already.
+    /// Calling it again with the same state and cause changes nothing.
     pub fn on_state(
         &mut self,
         to: MonitorState,
@@ -353,7 +358,6 @@ impl MonitorAlerting {
         ctx: &Context,
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
-        self.spare_id = Some(new_id);
         self.last_state = Some(to);
         self.last_cause = Some(cause.to_owned());
         if classify(Some(to), ctx.policy) == Class::Failing
@@ -366,7 +370,11 @@ impl MonitorAlerting {
                 text: format!("now {}: {cause}", to.as_str()),
             });
         }
-        self.settle(ctx, &mut fx);
+        let mut fresh = Some(new_id);
+        self.settle(ctx, &mut fx, &mut fresh);
+        if self.spare_id.is_none() {
+            self.spare_id = fresh;
+        }
         fx
     }
 
@@ -413,7 +421,7 @@ impl MonitorAlerting {
     /// through a maintenance window that has now ended.
     pub fn on_tick(&mut self, ctx: &Context) -> Vec<Effect> {
         let mut fx = Vec::new();
-        self.settle(ctx, &mut fx);
+        self.settle(ctx, &mut fx, &mut None);
         fx
     }
 
@@ -441,8 +449,9 @@ impl MonitorAlerting {
         }
     }
 
-    /// Brings the memory in line with the last state and `ctx`. Idempotent.
-    fn settle(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
+    /// Brings the memory in line with the last state and `ctx`. Idempotent. A new
+    /// incident or degradation episode takes `fresh` if given, else the spare id.
+    fn settle(&mut self, ctx: &Context, fx: &mut Vec<Effect>, fresh: &mut Option<Uuid>) {
         let class = self.class(ctx);
         if matches!(class, Class::Healthy | Class::DegradedNotice) {
             self.resolve(ctx, fx);
@@ -452,7 +461,7 @@ impl MonitorAlerting {
             Class::Healthy | Class::Failing => self.end_degradation(class, ctx, fx),
             Class::DegradedNotice => {
                 if self.degraded_episode.is_none()
-                    && let Some(id) = self.spare_id.take()
+                    && let Some(id) = fresh.take().or_else(|| self.spare_id.take())
                 {
                     self.degraded_episode = Some(id);
                     self.degraded_since = Some(ctx.now);
@@ -466,7 +475,7 @@ impl MonitorAlerting {
             && self.incident.is_none()
             && !self.resolved_by_hand
             && !ctx.in_maintenance
-            && let Some(id) = self.spare_id.take()
+            && let Some(id) = fresh.take().or_else(|| self.spare_id.take())
         {
             self.open(id, ctx, fx);
         }
@@ -1049,8 +1058,8 @@ mod tests {
         assert_eq!(w.at(31), ["open x", "Trigger pd", "Trigger slack"]);
         assert_eq!(
             w.incident().id,
-            Uuid::from_u128(2),
-            "the id of the last on_state"
+            Uuid::from_u128(1),
+            "an id handed in earlier and never used"
         );
         assert_eq!(w.incident().opened_at, t0() + mins(31));
     }
@@ -1217,6 +1226,20 @@ mod tests {
             serde_json::to_value(NotifyEvent::DegradedCleared).unwrap(),
             "degraded_cleared"
         );
+    }
+
+    #[test]
+    fn a_repeated_state_changes_nothing() {
+        let mut w = World::new(Some(page()));
+        w.state(Down, "x");
+        w.state(Down, "x");
+        let before = w.m.clone();
+        assert!(w.state(Down, "x").is_empty());
+        assert_eq!(w.m, before, "nothing to store");
+        w.state(Up, "ok");
+        let before = w.m.clone();
+        assert!(w.state(Up, "ok").is_empty());
+        assert_eq!(w.m, before);
     }
 
     #[test]

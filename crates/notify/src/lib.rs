@@ -42,7 +42,7 @@ const SHORT_BODY_CHARS: usize = 300;
 pub struct Notification {
     /// What happened.
     pub event: Event,
-    /// Stable per incident (e.g. "vigilmon-<incident uuid>"): PagerDuty's dedup_key, so
+    /// Stable per incident (e.g. `vigilmon-<incident uuid>`): PagerDuty's dedup_key, so
     /// resolve/ack close the right alert. Also threads an incident's emails and lets
     /// webhook receivers group events.
     pub dedup_key: String,
@@ -553,7 +553,7 @@ fn classify_smtp(e: &lettre::transport::smtp::Error) -> Delivery {
 /// | 429 | `Retry`, `after` from `Retry-After` (seconds or an HTTP date) when given |
 /// | 408, 5xx | `Retry` (honouring `Retry-After` too) |
 /// | 3xx | `Permanent`: redirects are not followed; configure the final URL |
-/// | other 4xx | `Permanent`: "rejected with 400: <start of the body>" |
+/// | other 4xx | `Permanent`: `rejected with 400: <start of the body>` |
 ///
 /// Timeouts and connection failures never reach this function: they are `Retry`.
 pub fn classify_http(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Delivery {

@@ -20,8 +20,9 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     out
 }
 
-/// Like [`truncate`], for text that already holds HTML-style entities (`&amp;`): never
-/// leaves half an entity before the "…".
+/// Like [`truncate`], for Slack mrkdwn whose user text is already escaped: never leaves
+/// half an entity (`&amp;`) or half a Slack token (`<!date^…|…>`, `<url|label>`) before
+/// the "…".
 pub(crate) fn truncate_escaped(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
@@ -31,6 +32,11 @@ pub(crate) fn truncate_escaped(s: &str, max: usize) -> String {
         && !out[amp..].contains(';')
     {
         out.truncate(amp);
+    }
+    if let Some(open) = out.rfind('<')
+        && !out[open..].contains('>')
+    {
+        out.truncate(open);
     }
     out.push(ELLIPSIS);
     out
@@ -202,6 +208,11 @@ mod tests {
         assert_eq!(truncate_escaped("ab&amp;cd", 5), "ab…");
         assert_eq!(truncate_escaped("ab&amp;cd", 8), "ab&amp;…");
         assert_eq!(truncate_escaped("abcdef", 4), "abc…");
+        assert_eq!(truncate_escaped("ab <!date^1|x> cd", 8), "ab …");
+        assert_eq!(
+            truncate_escaped("ab <!date^1|x> cd", 16),
+            "ab <!date^1|x> …"
+        );
     }
 
     #[test]

@@ -398,6 +398,7 @@ async fn receivers_reject_what_the_real_services_would() {
 
     // Over HTTP, the violation comes back as a 400 that the Notifier would call permanent.
     let (addr, _r) = serve().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let resp = reqwest::Client::new()
         .post(format!("http://{addr}/v2/enqueue"))
         .header("content-type", "application/json")

@@ -546,3 +546,103 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// The status it was answered with.
+    pub status: u16,
+}
+
+impl Received {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP receiver standing in for Slack, PagerDuty or a webhook: it records
+/// every request and answers with the status the test sets (200 at first).
+pub struct Receiver {
+    pub url: String,
+    status: Arc<AtomicU16>,
+    got: Arc<std::sync::Mutex<Vec<Received>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        use axum::body::Bytes;
+        use axum::extract::State;
+        use axum::http::{HeaderMap, StatusCode, Uri};
+        type St = (Arc<AtomicU16>, Arc<std::sync::Mutex<Vec<Received>>>);
+        async fn handle(
+            State((status, got)): State<St>,
+            uri: Uri,
+            headers: HeaderMap,
+            body: Bytes,
+        ) -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+            let code = status.load(Ordering::SeqCst);
+            got.lock().unwrap().push(Received {
+                path: uri.path().to_owned(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
+                    .collect(),
+                body: body.to_vec(),
+                status: code,
+            });
+            (
+                StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
+                [("retry-after", "1")],
+                "ok",
+            )
+        }
+        install_crypto();
+        let status = Arc::new(AtomicU16::new(200));
+        let got: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let addr = listener.local_addr().expect("addr");
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state((status.clone(), got.clone()));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Receiver {
+            url: format!("http://{addr}"),
+            status,
+            got,
+            _task: task,
+        }
+    }
+
+    /// Answer further requests with `code`.
+    pub fn answer(&self, code: u16) {
+        self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    /// What was received on `path`.
+    pub fn on(&self, path: &str) -> Vec<Received> {
+        self.received()
+            .into_iter()
+            .filter(|r| r.path == path)
+            .collect()
+    }
+}

@@ -41,7 +41,46 @@ async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError
         Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
         _ => None,
     };
-    Ok(MonitorView::new(rec, regions, hb))
+    let windows = active_maintenance(st).await?;
+    Ok(overlay(MonitorView::new(rec, regions, hb), &windows))
+}
+
+/// Maintenance windows active now.
+async fn active_maintenance(
+    st: &AppState,
+) -> Result<Vec<vigilmon_core::maintenance::MaintenanceSpec>, ApiError> {
+    let now = st.now();
+    Ok(st
+        .store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .filter(|w| w.ended_at.is_none())
+        .filter_map(|w| {
+            serde_json::from_value::<vigilmon_core::maintenance::MaintenanceConfig>(w.config)
+                .ok()?
+                .build()
+                .ok()
+        })
+        .filter(|w| w.active_at(now).is_some())
+        .collect())
+}
+
+/// A monitor inside an active maintenance window shows `maintenance` (its checks go
+/// on; `check_state` keeps what they say).
+fn overlay(
+    mut v: MonitorView,
+    windows: &[vigilmon_core::maintenance::MaintenanceSpec],
+) -> MonitorView {
+    if v.state != vigilmon_core::MonitorState::Paused
+        && windows
+            .iter()
+            .any(|w| w.applies_to(&v.config.name, &v.config.tags))
+    {
+        v.check_state = Some(v.state);
+        v.state = vigilmon_core::MonitorState::Maintenance;
+    }
+    v
 }
 
 /// The ping URLs and ping facts of a heartbeat monitor.
@@ -146,6 +185,7 @@ pub async fn list(
         .into_iter()
         .map(|h| (h.monitor_id, h))
         .collect();
+    let windows = active_maintenance(&st).await?;
     let monitors = st
         .store()
         .list_monitors()
@@ -157,7 +197,7 @@ pub async fn list(
                 Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(&st, &rec, row),
                 _ => None,
             };
-            MonitorView::new(rec, rs, hb)
+            overlay(MonitorView::new(rec, rs, hb), &windows)
         })
         .collect();
     Ok(Json(MonitorList { monitors }))

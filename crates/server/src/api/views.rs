@@ -30,7 +30,11 @@ pub struct MonitorView {
     pub id: Uuid,
     #[serde(flatten)]
     pub config: MonitorConfig,
+    /// `maintenance` while an active maintenance window covers it.
     pub state: MonitorState,
+    /// During maintenance: what the checks say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_state: Option<MonitorState>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub state_changed_at: Option<Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -87,6 +91,7 @@ impl MonitorView {
             id: rec.id.as_uuid(),
             config,
             state: rec.state,
+            check_state: None,
             state_changed_at: rec.state_changed_at,
             last_checked_at: rec.last_checked_at,
             regions: regions.into_iter().map(RegionView::from).collect(),

@@ -2,6 +2,7 @@
 //! (its CLI and its HTTP API), against real local targets, on SQLite and PostgreSQL.
 //! All end-to-end tests link into this one test binary.
 
+mod alerting;
 mod api;
 mod cli;
 mod config_file;
