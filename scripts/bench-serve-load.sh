@@ -176,7 +176,8 @@ sleep "$WARMUP"
 # --- window -----------------------------------------------------------------------------
 # Scrapes and row counts happen outside the CPU window (before its start sample and
 # after its end sample), so their cost to the server is not counted.
-scrape "$WORK/m0.txt" >/dev/null
+rss_warm=$(rss_kib "$SERVER_PID") # before the first /metrics scrape, which allocates
+scrape_s0=$(scrape "$WORK/m0.txt")
 rows0=$(rows)
 cpu0=$(ticks "$SERVER_PID")
 tcpu0=$(ticks "$TARGET_PID")
@@ -213,17 +214,18 @@ down=$(grep -c '^vigilmon_checks_total{.*result="down"' "$WORK/m1.txt" || true)
 awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1="$w1" \
     -v r0="$rss0" -v r1="$rss1" -v hwm="$hwm" -v checks="$checks" -v n="$MONITORS" \
     -v rows="$rows_delta" -v rowsall="$rows1" -v errs="$errors1" -v iv="$INTERVAL" \
-    -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v down="$down" 'BEGIN {
+    -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v ss0="$scrape_s0" \
+    -v rw="$rss_warm" -v down="$down" 'BEGIN {
     wall = w1 - w0; cpu = (c1 - c0) / 100; tcpu = (t1 - t0) / 100
     printf "monitors: %d every %s; window %.1f s\n", n, iv, wall
     printf "server CPU: %.2f s = %.2f %% of one core", cpu, 100 * cpu / wall
     if (checks > 0) printf "; %.3f CPU-s per 1,000 checks (%.0f µs per check)", 1000 * cpu / checks, 1e6 * cpu / checks
     printf "\n"
-    printf "server RSS: %.1f MiB at start, %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", r0 / 1024, r1 / 1024, hwm / 1024, trace
+    printf "server RSS: %.1f MiB after warm-up (before any /metrics scrape), %.1f MiB at window start (after one), %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", rw / 1024, r0 / 1024, r1 / 1024, hwm / 1024, trace
     printf "checks stored in the window: %d (results_written_total), %s (check_results rows); %.1f checks/s; %s rows in all; write errors %d\n", checks, rows, checks / wall, rowsall, errs
     printf "monitors with a down result since start: %d\n", down
     printf "target CPU (python3, not included above): %.2f s = %.2f %% of one core\n", tcpu, 100 * tcpu / wall
-    printf "/metrics: %d bytes, scraped in %.3f s\n", mb, ss
+    printf "/metrics: %d bytes, scraped in %.3f s (first scrape %.3f s)\n", mb, ss, ss0
 }'
 
 # Scheduler lag over the window: delta of the cumulative histogram buckets.
