@@ -154,6 +154,9 @@ ticks() { # utime + stime of PID (fields 14 and 15; the name in field 2 may hold
     sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+ctxsw() { # voluntary + involuntary context switches of all of PID's threads
+    cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 scrape() { # scrape FILE: GET /metrics with the token; prints the seconds it took
     curl -fsS -H "Authorization: Bearer $TOKEN" -o "$1" -w '%{time_total}\n' "$URL/metrics"
@@ -180,6 +183,7 @@ rss_warm=$(rss_kib "$SERVER_PID") # before the first /metrics scrape, which allo
 scrape_s0=$(scrape "$WORK/m0.txt")
 rows0=$(rows)
 cpu0=$(ticks "$SERVER_PID")
+cs0=$(ctxsw "$SERVER_PID")
 tcpu0=$(ticks "$TARGET_PID")
 rss0=$(rss_kib "$SERVER_PID")
 w0=$(date +%s.%N)
@@ -194,6 +198,7 @@ while (( left > 0 )); do
     if (( left > 0 )); then rss_trace+=" $(( $(rss_kib "$SERVER_PID") / 1024 ))"; fi
 done
 cpu1=$(ticks "$SERVER_PID")
+cs1=$(ctxsw "$SERVER_PID")
 tcpu1=$(ticks "$TARGET_PID")
 rss1=$(rss_kib "$SERVER_PID")
 hwm=$(hwm_kib "$SERVER_PID")
@@ -215,11 +220,14 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1=
     -v r0="$rss0" -v r1="$rss1" -v hwm="$hwm" -v checks="$checks" -v n="$MONITORS" \
     -v rows="$rows_delta" -v rowsall="$rows1" -v errs="$errors1" -v iv="$INTERVAL" \
     -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v ss0="$scrape_s0" \
-    -v rw="$rss_warm" -v down="$down" 'BEGIN {
+    -v rw="$rss_warm" -v cs="$((cs1 - cs0))" -v down="$down" 'BEGIN {
     wall = w1 - w0; cpu = (c1 - c0) / 100; tcpu = (t1 - t0) / 100
     printf "monitors: %d every %s; window %.1f s\n", n, iv, wall
     printf "server CPU: %.2f s = %.2f %% of one core", cpu, 100 * cpu / wall
     if (checks > 0) printf "; %.3f CPU-s per 1,000 checks (%.0f µs per check)", 1000 * cpu / checks, 1e6 * cpu / checks
+    printf "\n"
+    printf "server context switches: %d", cs
+    if (checks > 0) printf " (%.1f per check)", cs / checks
     printf "\n"
     printf "server RSS: %.1f MiB after warm-up (before any /metrics scrape), %.1f MiB at window start (after one), %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", rw / 1024, r0 / 1024, r1 / 1024, hwm / 1024, trace
     printf "checks stored in the window: %d (results_written_total), %s (check_results rows); %.1f checks/s; %s rows in all; write errors %d\n", checks, rows, checks / wall, rowsall, errs

@@ -164,5 +164,5 @@ fn example_config_is_valid_and_printed() {
         None,
     );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("ok (2 monitors)"), "{out}");
+    assert!(out.contains("ok (3 monitors)"), "{out}");
 }
