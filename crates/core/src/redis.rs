@@ -1293,3 +1293,78 @@ mod tests {
         assert_eq!(human_bytes(u64::MAX), "16384.0 PB");
     }
 }
+
+/// Monitors for the replicas a primary reports, one per node, named after the
+/// primary's convention: `[redis-primary] cache` gives `[redis-replica-1] cache`,
+/// `[redis-replica-2] cache`…; a name without a bracket prefix gets one. Each copies
+/// the primary's URL (credentials and database included) with the replica's address,
+/// expects the `replica` role, and keeps the primary's interval, policy and tags.
+pub fn replica_monitors(
+    primary: &crate::MonitorConfig,
+    replicas: &[(String, u16)],
+) -> Vec<crate::MonitorConfig> {
+    let base = primary.name.trim();
+    let rest = match base.strip_prefix('[').and_then(|b| b.split_once(']')) {
+        Some((_, rest)) => rest.trim(),
+        None => base,
+    };
+    replicas
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (ip, port))| {
+            let mut url = url::Url::parse(primary.url.as_deref()?).ok()?;
+            let host = if ip.contains(':') {
+                format!("[{ip}]")
+            } else {
+                ip.clone()
+            };
+            url.set_host(Some(&host)).ok()?;
+            url.set_port(Some(*port)).ok()?;
+            Some(crate::MonitorConfig {
+                name: format!("[redis-replica-{}] {rest}", i + 1),
+                url: Some(url.to_string()),
+                expect_role: Some("replica".into()),
+                write_probe: None,
+                expect_replicas: None,
+                ..primary.clone()
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod replica_tests {
+    use super::*;
+
+    #[test]
+    fn replica_monitors_follow_the_naming_convention() {
+        let primary: crate::MonitorConfig = serde_json::from_value(json!({
+            "name": "[redis-primary] cache", "type": "redis", "url": "redis://probe:pw@10.0.0.1:6379/2",
+            "expect_role": "primary", "expect_replicas": 2, "write_probe": true, "policy": "p1-page", "tags": ["cache"]
+        }))
+        .unwrap();
+        let made = replica_monitors(
+            &primary,
+            &[("10.0.0.2".into(), 6379), ("10.0.0.3".into(), 6380)],
+        );
+        assert_eq!(made.len(), 2);
+        assert_eq!(made[0].name, "[redis-replica-1] cache");
+        assert_eq!(made[1].name, "[redis-replica-2] cache");
+        assert_eq!(
+            made[1].url.as_deref(),
+            Some("redis://probe:pw@10.0.0.3:6380/2")
+        );
+        assert_eq!(made[0].expect_role.as_deref(), Some("replica"));
+        assert_eq!(made[0].expect_replicas, None);
+        assert_eq!(made[0].write_probe, None, "a replica refuses writes");
+        assert_eq!(made[0].policy.as_deref(), Some("p1-page"));
+        assert!(made.iter().all(|m| m.build().is_ok()));
+        let plain: crate::MonitorConfig =
+            serde_json::from_value(json!({"name": "cache", "type": "redis", "url": "redis://h"}))
+                .unwrap();
+        assert_eq!(
+            replica_monitors(&plain, &[("h2".into(), 6379)])[0].name,
+            "[redis-replica-1] cache"
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod redis;
 pub mod views;
 
 use axum::Json;
@@ -24,7 +25,7 @@ use extract::Caller;
     info(title = "Vigilmon API", description = "Monitors, their states and check results."),
     paths(
         monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
-        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings,
+        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings, redis::list, redis::add,
         incidents::list, incidents::get, incidents::acknowledge, incidents::resolve, incidents::note,
         channels::list_channels, channels::get_channel, channels::create_channel, channels::put_channel,
         channels::delete_channel, channels::test_channel, channels::deliveries,
@@ -81,6 +82,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/monitors/{id}/check-now", post(monitors::check_now))
         .route("/api/v1/monitors/{id}/results", get(monitors::results))
         .route("/api/v1/monitors/{id}/pings", get(monitors::pings))
+        .route(
+            "/api/v1/monitors/{id}/redis-replicas",
+            get(redis::list).post(redis::add),
+        )
         .route("/api/v1/incidents", get(incidents::list))
         .route("/api/v1/incidents/{id}", get(incidents::get))
         .route(

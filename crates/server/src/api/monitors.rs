@@ -135,7 +135,7 @@ fn build(config: &MonitorConfig) -> Result<MonitorSpec, ApiError> {
 }
 
 /// Refuses a monitor that names a policy that does not exist.
-async fn check_policy(st: &AppState, config: &MonitorConfig) -> Result<(), ApiError> {
+pub(crate) async fn check_policy(st: &AppState, config: &MonitorConfig) -> Result<(), ApiError> {
     if let Some(p) = &config.policy
         && !st
             .store()

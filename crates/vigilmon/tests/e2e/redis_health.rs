@@ -341,3 +341,64 @@ async fn check_command_on_redis_targets() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("verdict: DOWN (connect)"), "{out}");
 }
+
+/// A primary lists its replicas, and one API call adds a monitor per replica named
+/// after the primary's convention, expecting the replica role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_of_a_primary_become_monitors_in_one_action() {
+    let primary = RedisServer::start(&[]);
+    let port = primary.port.to_string();
+    let replica = RedisServer::start(&["--replicaof", "127.0.0.1", &port]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while replica.info_field("master_link_status").as_deref() != Some("up") {
+        assert!(Instant::now() < deadline, "replica never linked");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = test_support::StoreFixture::new(test_support::Backend::Sqlite).await;
+    let server = test_support::Server::start(crate::bin(), &store, &[]);
+    let (status, m) = server
+        .post(
+            "/api/v1/monitors",
+            &serde_json::json!({"name": "[redis-primary] cache", "type": "redis", "url": primary.url(), "expect_role": "primary", "tags": ["cache"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let (status, list) = server
+        .get(&format!("/api/v1/monitors/{id}/redis-replicas"))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let r = &list["replicas"][0];
+    assert_eq!(r["addr"], format!("127.0.0.1:{}", replica.port));
+    assert_eq!(r["monitor_name"], "[redis-replica-1] cache");
+    assert_eq!(r["monitored"], false);
+    let (status, made) = server
+        .post(
+            &format!("/api/v1/monitors/{id}/redis-replicas"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 201, "{made}");
+    let created = &made["created"][0];
+    assert_eq!(created["name"], "[redis-replica-1] cache");
+    assert_eq!(created["expect_role"], "replica");
+    assert_eq!(created["tags"], serde_json::json!(["cache"]));
+    // The new monitor checks out against the real replica.
+    let new_id = created["id"].as_str().unwrap();
+    let (_, c) = server
+        .post(
+            &format!("/api/v1/monitors/{new_id}/check-now"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(c["result"]["ok"], true, "{c}");
+    assert_eq!(c["result"]["details"]["role"], "replica");
+    // A second call adds nothing.
+    let (_, again) = server
+        .post(
+            &format!("/api/v1/monitors/{id}/redis-replicas"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(again["created"].as_array().unwrap().len(), 0);
+}
