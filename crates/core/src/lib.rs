@@ -17,8 +17,11 @@ pub mod maintenance;
 pub mod monitor;
 pub mod outcome;
 pub mod redis;
+pub mod rollup;
 pub mod schedule;
 pub mod state;
+pub mod status_page;
+pub mod uptime;
 
 pub use duration::HumanDuration;
 pub use ids::{MonitorId, RegionName};

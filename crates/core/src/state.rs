@@ -211,3 +211,181 @@ mod tests {
         }
     }
 }
+
+/// One region's view of a monitor, for consensus: its state and when its latest
+/// result was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegionView {
+    pub state: MonitorState,
+    pub checked_at: jiff::Timestamp,
+}
+
+/// A region whose latest result is older than this many intervals is unavailable: it
+/// is left out of the count.
+pub const UNAVAILABLE_AFTER_INTERVALS: i64 = 3;
+
+/// The monitor's state from several regions (PRODUCT.md, "Consensus and
+/// confirmation"), as of `now`:
+///
+/// - regions whose latest result is older than 3 intervals are unavailable and left
+///   out entirely;
+/// - the quorum is `quorum`, or a majority of the available regions;
+/// - the monitor is down when at least `quorum` regions are down with their latest
+///   results all taken within one interval of the newest down result;
+/// - a failure seen by fewer regions (or by regions whose results are too far apart)
+///   is degraded: visible, but it opens nothing;
+/// - otherwise degraded if any region is degraded, pending while no region has a
+///   result, up.
+pub fn consensus(
+    paused: bool,
+    regions: &[RegionView],
+    now: jiff::Timestamp,
+    interval: std::time::Duration,
+    quorum: Option<u32>,
+) -> MonitorState {
+    if paused {
+        return MonitorState::Paused;
+    }
+    let iv = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX / 8)
+        .max(1);
+    let now_ms = now.as_millisecond();
+    let available: Vec<&RegionView> = regions
+        .iter()
+        .filter(|r| now_ms - r.checked_at.as_millisecond() <= UNAVAILABLE_AFTER_INTERVALS * iv)
+        .collect();
+    let quorum = quorum
+        .map_or_else(|| default_quorum(available.len()), |q| q as usize)
+        .max(1);
+    let mut down: Vec<i64> = available
+        .iter()
+        .filter(|r| r.state == MonitorState::Down)
+        .map(|r| r.checked_at.as_millisecond())
+        .collect();
+    down.sort_unstable();
+    // The largest group of down results taken within one interval of each other.
+    let mut best = 0;
+    let mut start = 0;
+    for end in 0..down.len() {
+        while down[end] - down[start] > iv {
+            start += 1;
+        }
+        best = best.max(end - start + 1);
+    }
+    if best >= quorum {
+        return MonitorState::Down;
+    }
+    if !down.is_empty() || available.iter().any(|r| r.state == MonitorState::Degraded) {
+        return MonitorState::Degraded;
+    }
+    if available.iter().all(|r| r.state == MonitorState::Pending) {
+        return MonitorState::Pending;
+    }
+    MonitorState::Up
+}
+
+#[cfg(test)]
+mod consensus_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_800_000_000 + s).unwrap()
+    }
+
+    fn r(state: MonitorState, s: i64) -> RegionView {
+        RegionView {
+            state,
+            checked_at: at(s),
+        }
+    }
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn examples() {
+        use MonitorState::*;
+        // one of three regions failing: a regional problem, not an outage
+        assert_eq!(
+            consensus(false, &[r(Down, 0), r(Up, 1), r(Up, 2)], at(3), MIN, None),
+            Degraded
+        );
+        // two of three within an interval: down
+        assert_eq!(
+            consensus(false, &[r(Down, 0), r(Down, 2), r(Up, 2)], at(3), MIN, None),
+            Down
+        );
+        // two failures too far apart do not agree
+        assert_eq!(
+            consensus(
+                false,
+                &[r(Down, 0), r(Down, 100), r(Up, 100)],
+                at(101),
+                MIN,
+                None
+            ),
+            Degraded
+        );
+        // a silent region is left out: the remaining two decide (majority of 2 is 2)
+        assert_eq!(
+            consensus(
+                false,
+                &[r(Down, 300), r(Down, 301), r(Up, 0)],
+                at(302),
+                MIN,
+                None
+            ),
+            Down
+        );
+        assert_eq!(
+            consensus(
+                false,
+                &[r(Down, 300), r(Up, 301), r(Down, 0)],
+                at(302),
+                MIN,
+                None
+            ),
+            Degraded
+        );
+        // an explicit quorum
+        assert_eq!(
+            consensus(
+                false,
+                &[r(Down, 0), r(Up, 1), r(Up, 2)],
+                at(3),
+                MIN,
+                Some(1)
+            ),
+            Down
+        );
+        // one region alone
+        assert_eq!(consensus(false, &[r(Down, 0)], at(1), MIN, None), Down);
+        assert_eq!(consensus(false, &[r(Up, 0)], at(1), MIN, None), Up);
+        assert_eq!(consensus(true, &[r(Down, 0)], at(1), MIN, None), Paused);
+        assert_eq!(consensus(false, &[], at(1), MIN, None), Pending);
+    }
+
+    proptest! {
+        /// Against a brute-force model: down iff some set of at least `quorum` down
+        /// results of available regions lies within one interval.
+        #[test]
+        fn matches_a_reference_model(
+            views in proptest::collection::vec((0u8..4, 0i64..400), 0..6),
+            quorum in proptest::option::of(1u32..4),
+        ) {
+            let states = [MonitorState::Up, MonitorState::Down, MonitorState::Degraded, MonitorState::Pending];
+            let regions: Vec<RegionView> = views.iter().map(|(s, t)| r(states[*s as usize], *t)).collect();
+            let now = at(400);
+            let got = consensus(false, &regions, now, MIN, quorum);
+            let avail: Vec<&RegionView> = regions.iter().filter(|v| 400 - (v.checked_at.as_second() - 1_800_000_000) <= 180).collect();
+            let q = quorum.map_or(avail.len() / 2 + 1, |q| q as usize);
+            let downs: Vec<i64> = avail.iter().filter(|v| v.state == MonitorState::Down).map(|v| v.checked_at.as_second()).collect();
+            let agree = downs.iter().any(|a| downs.iter().filter(|b| **b >= *a && **b - *a <= 60).count() >= q);
+            prop_assert_eq!(got == MonitorState::Down, agree, "{:?} q={:?}", regions, quorum);
+            if !agree && !downs.is_empty() {
+                prop_assert_eq!(got, MonitorState::Degraded, "a failure below quorum is visible");
+            }
+        }
+    }
+}

@@ -439,6 +439,7 @@ impl Driver {
                 if let Err(e) = self.reload().await {
                     error!(message = "could not reload alerting configuration", error = %e);
                 }
+                crate::status::touch();
                 self.tick_all().await;
                 let _ = reply.send(());
             }
@@ -517,6 +518,8 @@ impl Driver {
         match self.store.apply_alerting(&write, now).await {
             Ok(()) => {
                 self.memory.insert(id, memory);
+                // A state or incident change: public status pages show it.
+                crate::status::touch();
                 if !write.notifications.is_empty() {
                     self.outbox.notify_one();
                 }

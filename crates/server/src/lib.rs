@@ -6,6 +6,7 @@
 //! stops the scheduler, waits for checks in flight, writes the last results and
 //! returns.
 
+pub mod agents;
 pub mod alerting;
 pub mod api;
 pub mod auth;
@@ -18,7 +19,9 @@ mod ping;
 pub mod recorder;
 pub mod retention;
 pub mod scheduler;
+pub mod status;
 pub mod sync;
+pub mod ui;
 mod web;
 
 use std::future::Future;
@@ -55,6 +58,10 @@ pub struct ServerOptions {
     pub retention_every: Duration,
     pub heartbeats: heartbeats::HeartbeatConfig,
     pub alerting: AlertingOptions,
+    /// Whether the built-in probe runs checks (a server may only coordinate agents).
+    pub local_probe: bool,
+    /// Regions declared in the config file.
+    pub regions: Vec<RegionName>,
     pub clock: SharedClock,
 }
 
@@ -110,9 +117,13 @@ struct Inner {
     alerting: alerting::AlertingHandle,
     notifier: vigilmon_notify::Notifier,
     link_secret: Vec<u8>,
+    agents: Arc<agents::Agents>,
+    local_probe: bool,
+    regions: Vec<RegionName>,
     metrics: PrometheusHandle,
     clock: SharedClock,
     public_url: String,
+    status: status::StatusState,
 }
 
 impl AppState {
@@ -137,6 +148,17 @@ impl AppState {
     pub(crate) fn link_secret(&self) -> &[u8] {
         &self.inner.link_secret
     }
+    pub fn agents(&self) -> &agents::Agents {
+        &self.inner.agents
+    }
+    /// Whether the built-in probe runs checks.
+    pub fn local_probe(&self) -> bool {
+        self.inner.local_probe
+    }
+    /// Regions declared in the config file.
+    pub fn declared_regions(&self) -> &[RegionName] {
+        &self.inner.regions
+    }
     pub fn heartbeats(&self) -> &heartbeats::HeartbeatHandle {
         &self.inner.heartbeats
     }
@@ -160,6 +182,10 @@ impl AppState {
     }
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+    /// Status pages: render caches and the custom-domain map.
+    pub fn status(&self) -> &status::StatusState {
+        &self.inner.status
     }
     pub fn region(&self) -> &RegionName {
         self.inner.prober.region()
@@ -191,8 +217,14 @@ impl CheckExecutor for ProbeAndRecord {
 pub fn app(state: AppState) -> Router {
     api::router()
         .merge(web::router())
+        .merge(ui::router())
         .merge(ping::router())
         .merge(links::router())
+        .merge(status::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            status::public::custom_domain,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(
             api::extract::MAX_BODY_BYTES,
         ))
@@ -243,7 +275,38 @@ pub async fn run(
         alerting.outbox_notify(),
         stop_alerting.clone(),
     ));
-    let (recorder, recorder_task) = recorder::start(store.clone(), Some(alerting.clone())).await?;
+    // The confirmation cascade: a first failure in one region asks the others to
+    // check now. The scheduler is made after the recorder, hence the cell.
+    let agents = Arc::new(agents::Agents::default());
+    let scheduler_cell: Arc<std::sync::OnceLock<SchedulerHandle>> = Arc::default();
+    let confirm: recorder::Confirm = {
+        let (agents, cell, clock, local) = (
+            agents.clone(),
+            scheduler_cell.clone(),
+            opts.clock.clone(),
+            prober.region().clone(),
+        );
+        let local_probe = opts.local_probe;
+        Arc::new(
+            move |id: MonitorId, spec: &MonitorSpec, failing: &RegionName| {
+                let now = clock.now();
+                if local_probe
+                    && failing != &local
+                    && spec.runs_in(&local)
+                    && let Some(s) = cell.get()
+                {
+                    s.run_now(id);
+                }
+                for r in agents.live_regions(now) {
+                    if &r != failing && spec.runs_in(&r) {
+                        agents.request_check(&r, id, now);
+                    }
+                }
+            },
+        )
+    };
+    let (recorder, recorder_task) =
+        recorder::start(store.clone(), Some(alerting.clone()), Some(confirm)).await?;
 
     let mut initial = Vec::new();
     for rec in store.list_monitors().await? {
@@ -269,6 +332,7 @@ pub async fn run(
         opts.clock.clone(),
         SchedulerConfig {
             concurrency: opts.concurrency,
+            enabled: opts.local_probe,
         },
         stop_scheduling.clone(),
     );
@@ -281,11 +345,17 @@ pub async fn run(
         stop_heartbeats.clone(),
     )
     .await?;
+    let _ = scheduler_cell.set(scheduler.clone());
     let retention_task = tokio::spawn(retention::run(
         store.clone(),
         opts.clock.clone(),
         opts.retention_raw,
         opts.retention_every,
+        shutdown.child_token(),
+    ));
+    let rollup_task = tokio::spawn(status::rollup::run(
+        store.clone(),
+        opts.clock.clone(),
         shutdown.child_token(),
     ));
 
@@ -299,9 +369,13 @@ pub async fn run(
             alerting,
             notifier,
             link_secret,
+            agents,
+            local_probe: opts.local_probe,
+            regions: opts.regions.clone(),
             metrics,
             clock: opts.clock.clone(),
             public_url: opts.public_url.clone(),
+            status: status::StatusState::default(),
         }),
     };
     let served = axum::serve(
@@ -314,6 +388,7 @@ pub async fn run(
     stop_scheduling.cancel();
     let _ = scheduler_task.await;
     let _ = retention_task.await;
+    let _ = rollup_task.await;
     // Requests are finished: stop the heartbeat engine, which answers what is queued
     // and lets its writer commit the last batch.
     stop_heartbeats.cancel();

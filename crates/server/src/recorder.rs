@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
-use vigilmon_core::state::{RegionStatus, aggregate, default_quorum};
+use vigilmon_core::state::{RegionStatus, RegionView, consensus, default_confirmations};
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
 use vigilmon_store::{RecordedCheck, Store};
 
@@ -23,6 +24,14 @@ use crate::metrics;
 
 /// Most results written in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// What the recorder remembers of one region for one monitor: its streak and when
+/// its latest result was taken.
+type Regions = HashMap<MonitorId, HashMap<RegionName, (RegionStatus, Timestamp)>>;
+
+/// Asks the other regions of a monitor for a confirmation check now (called with the
+/// monitor and the region that just saw a first failure).
+pub type Confirm = Arc<dyn Fn(MonitorId, &MonitorSpec, &RegionName) + Send + Sync>;
 
 /// What the recorder decided for one result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,13 +110,15 @@ impl RecorderHandle {
 pub async fn start(
     store: Store,
     alerting: Option<AlertingHandle>,
+    confirm: Option<Confirm>,
 ) -> Result<(RecorderHandle, tokio::task::JoinHandle<()>), vigilmon_store::StoreError> {
-    let mut regions: HashMap<MonitorId, HashMap<RegionName, RegionStatus>> = HashMap::new();
+    let mut regions: Regions = HashMap::new();
     for (id, rec) in store.all_region_states().await? {
+        let at = rec.checked_at.unwrap_or(Timestamp::UNIX_EPOCH);
         regions
             .entry(id)
             .or_default()
-            .insert(rec.region, rec.status);
+            .insert(rec.region, (rec.status, at));
     }
     let states = store
         .list_monitors()
@@ -116,21 +127,23 @@ pub async fn start(
         .map(|m| (m.id, m.state))
         .collect();
     let (tx, rx) = mpsc::channel(4096);
-    let task = tokio::spawn(run(store, rx, regions, states, alerting));
+    let task = tokio::spawn(run(store, rx, regions, states, alerting, confirm));
     Ok((RecorderHandle { tx }, task))
 }
 
 async fn run(
     store: Store,
     mut rx: mpsc::Receiver<Msg>,
-    mut regions: HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
+    mut regions: Regions,
     states: HashMap<MonitorId, MonitorState>,
     alerting: Option<AlertingHandle>,
+    confirm: Option<Confirm>,
 ) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     let mut batch = Batch {
         states,
         alerting,
+        confirm,
         ..Batch::default()
     };
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
@@ -149,8 +162,13 @@ async fn run(
                     }
                     match store.region_states(id).await {
                         Ok(rows) => {
-                            let m: HashMap<RegionName, RegionStatus> =
-                                rows.into_iter().map(|r| (r.region, r.status)).collect();
+                            let m = rows
+                                .into_iter()
+                                .map(|r| {
+                                    let at = r.checked_at.unwrap_or(Timestamp::UNIX_EPOCH);
+                                    (r.region, (r.status, at))
+                                })
+                                .collect();
                             regions.insert(id, m);
                         }
                         Err(e) => {
@@ -177,18 +195,19 @@ async fn run(
 struct Batch {
     checks: Vec<RecordedCheck>,
     acks: Vec<(oneshot::Sender<Result<Recorded, String>>, Recorded)>,
-    staged: HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
+    staged: Regions,
     /// Each monitor's state as last written, to tell the alerting driver of changes.
     states: HashMap<MonitorId, MonitorState>,
     /// State changes of this batch, sent once it is committed.
     changes: Vec<(MonitorId, MonitorState, String, Evidence)>,
     alerting: Option<AlertingHandle>,
+    confirm: Option<Confirm>,
 }
 
 impl Batch {
     fn add(
         &mut self,
-        regions: &HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
+        regions: &Regions,
         monitor_id: MonitorId,
         spec: &MonitorSpec,
         result: CheckResult,
@@ -198,15 +217,60 @@ impl Batch {
             .staged
             .entry(monitor_id)
             .or_insert_with(|| regions.get(&monitor_id).cloned().unwrap_or_default());
-        let before = current.get(&result.region).copied().unwrap_or_default();
-        let region_count = current.len() + usize::from(!current.contains_key(&result.region));
-        let after = before.observe(&result.verdict, spec.effective_confirmations(region_count));
-        current.insert(result.region.clone(), after);
-        let states: Vec<MonitorState> = current.values().map(|s| s.state).collect();
-        let quorum = spec
-            .quorum
-            .map_or_else(|| default_quorum(states.len()), |q| q as usize);
-        let monitor_state = aggregate(spec.paused, &states, quorum);
+        let (before, last_at) = current
+            .get(&result.region)
+            .copied()
+            .unwrap_or((RegionStatus::default(), Timestamp::UNIX_EPOCH));
+        let monitor_before = self.states.get(&monitor_id).copied();
+        if result.checked_at <= last_at {
+            // A result already seen (an agent sending a batch again) or older than the
+            // region's latest: it changes nothing.
+            if let Some(ack) = ack {
+                let _ = ack.send(Ok(Recorded {
+                    region_state: before.state,
+                    monitor_state: monitor_before.unwrap_or(MonitorState::Pending),
+                }));
+            }
+            return;
+        }
+        // Regions that have reported within 3 intervals count; with one such region a
+        // failure needs confirming by a second check, with more the others confirm.
+        let iv_ms = i64::try_from(spec.interval.as_millis()).unwrap_or(i64::MAX / 8);
+        let fresh =
+            |at: &Timestamp| result.checked_at.as_millisecond() - at.as_millisecond() <= 3 * iv_ms;
+        let available = current
+            .iter()
+            .filter(|(r, (_, at))| **r != result.region && fresh(at))
+            .count()
+            + 1;
+        let confirmations = spec
+            .confirmations
+            .unwrap_or(default_confirmations(available));
+        let after = before.observe(&result.verdict, confirmations);
+        current.insert(result.region.clone(), (after, result.checked_at));
+        let views: Vec<RegionView> = current
+            .values()
+            .map(|(s, at)| RegionView {
+                state: s.state,
+                checked_at: *at,
+            })
+            .collect();
+        let monitor_state = consensus(
+            spec.paused,
+            &views,
+            result.checked_at,
+            spec.interval,
+            spec.quorum,
+        );
+        // A first failure in one region while the monitor is not down: ask the other
+        // regions to check now instead of waiting for their next turn.
+        if !result.verdict.is_ok()
+            && before.consecutive_failures == 0
+            && monitor_state != MonitorState::Down
+            && let Some(confirm) = &self.confirm
+        {
+            confirm(monitor_id, spec, &result.region);
+        }
         metrics::record_check(monitor_id, &spec.name, &result, after.state);
         let previous = self.states.insert(monitor_id, monitor_state);
         if previous != Some(monitor_state) {
@@ -242,11 +306,7 @@ impl Batch {
         });
     }
 
-    async fn flush(
-        &mut self,
-        store: &Store,
-        regions: &mut HashMap<MonitorId, HashMap<RegionName, RegionStatus>>,
-    ) {
+    async fn flush(&mut self, store: &Store, regions: &mut Regions) {
         if self.checks.is_empty() {
             return;
         }

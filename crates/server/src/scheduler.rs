@@ -34,6 +34,8 @@ enum Command {
     /// Schedule (or reschedule) a monitor. Paused monitors are removed instead.
     Upsert(MonitorId, Arc<MonitorSpec>),
     Remove(MonitorId),
+    /// Check now, outside the schedule (a confirmation).
+    RunNow(MonitorId),
 }
 
 /// Tells the scheduler about changed monitors. Cheap to clone.
@@ -52,6 +54,11 @@ impl SchedulerHandle {
     pub fn remove(&self, id: MonitorId) {
         let _ = self.tx.send(Command::Remove(id));
     }
+
+    /// Checks a scheduled monitor now, outside its schedule (its slot is unchanged).
+    pub fn run_now(&self, id: MonitorId) {
+        let _ = self.tx.send(Command::RunNow(id));
+    }
 }
 
 struct Entry {
@@ -64,11 +71,16 @@ struct Entry {
 pub struct SchedulerConfig {
     /// Most checks in flight at once.
     pub concurrency: usize,
+    /// When false, nothing is scheduled (a server whose built-in probe is disabled).
+    pub enabled: bool,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
-        Self { concurrency: 256 }
+        Self {
+            concurrency: 256,
+            enabled: true,
+        }
     }
 }
 
@@ -89,6 +101,7 @@ pub fn start(
         clock,
         permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
         concurrency: config.concurrency.max(1),
+        enabled: config.enabled,
     };
     let task = tokio::spawn(sched.run(initial, rx, shutdown));
     (SchedulerHandle { tx }, task)
@@ -101,6 +114,7 @@ struct Scheduler {
     clock: SharedClock,
     permits: Arc<Semaphore>,
     concurrency: usize,
+    enabled: bool,
 }
 
 impl Scheduler {
@@ -124,6 +138,7 @@ impl Scheduler {
                 cmd = rx.recv() => match cmd {
                     Some(Command::Upsert(id, spec)) => self.upsert(id, spec),
                     Some(Command::Remove(id)) => self.remove(id),
+                    Some(Command::RunNow(id)) => self.run_now(id),
                     None => break,
                 },
                 () = sleep_or_forever(sleep_for) => self.run_due(),
@@ -140,7 +155,7 @@ impl Scheduler {
         if let Some(prev) = &previous {
             self.queue.remove(&(prev.due_ms, id));
         }
-        if spec.paused || !spec.is_probed() {
+        if spec.paused || !spec.is_probed() || !self.enabled {
             metrics::scheduled_monitors(self.entries.len());
             return;
         }
@@ -157,6 +172,24 @@ impl Scheduler {
             self.queue.remove(&(prev.due_ms, id));
         }
         metrics::scheduled_monitors(self.entries.len());
+    }
+
+    fn run_now(&mut self, id: MonitorId) {
+        let Some(entry) = self.entries.get(&id) else {
+            return;
+        };
+        self.spawn_check(id, entry.spec.clone());
+    }
+
+    fn spawn_check(&self, id: MonitorId, spec: Arc<MonitorSpec>) {
+        let permits = self.permits.clone();
+        let executor = self.executor.clone();
+        tokio::spawn(async move {
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return;
+            };
+            executor.execute(id, spec).await;
+        });
     }
 
     fn run_due(&mut self) {
@@ -179,15 +212,7 @@ impl Scheduler {
                 next_due(now, spec.interval, stable_offset(id, spec.interval)).as_millisecond();
             entry.due_ms = next;
             self.queue.insert((next, id));
-
-            let permits = self.permits.clone();
-            let executor = self.executor.clone();
-            tokio::spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else {
-                    return;
-                };
-                executor.execute(id, spec).await;
-            });
+            self.spawn_check(id, spec);
         }
     }
 }

@@ -142,6 +142,48 @@ pub async fn sync_file_alerting(
     Ok(report)
 }
 
+/// Applies the file's status pages (validated), with the monitors' rules: the slug is
+/// the key; pages that came from the file and left it are removed; pages made through
+/// the API are left alone unless the file declares one with the same slug, which the
+/// file then takes over. Public caches are invalidated.
+pub async fn sync_file_status_pages(
+    store: &Store,
+    declared: &[vigilmon_core::status_page::StatusPageConfig],
+    now: Timestamp,
+) -> Result<SyncReport, StoreError> {
+    let mut report = SyncReport::default();
+    let existing = store.list_status_pages().await?;
+    let declared: Vec<_> = declared.iter().map(|p| p.normalized()).collect();
+    // Removals first, so a domain can move from a removed page to a new one.
+    for rec in &existing {
+        if rec.source == MonitorSource::File && !declared.iter().any(|d| d.slug == rec.slug) {
+            store.delete_status_page(&rec.slug).await?;
+            report.removed.push(format!("status page {}", rec.slug));
+        }
+    }
+    for page in &declared {
+        match existing.iter().find(|r| r.slug == page.slug) {
+            Some(rec) if rec.source == MonitorSource::File && &rec.config == page => {
+                report.unchanged += 1;
+            }
+            Some(_) => {
+                store
+                    .upsert_status_page(page, MonitorSource::File, now)
+                    .await?;
+                report.updated.push(format!("status page {}", page.slug));
+            }
+            None => {
+                store
+                    .upsert_status_page(page, MonitorSource::File, now)
+                    .await?;
+                report.created.push(format!("status page {}", page.slug));
+            }
+        }
+    }
+    crate::status::touch();
+    Ok(report)
+}
+
 /// Serialises config structs to JSON for the store.
 mod erased {
     pub trait Json {

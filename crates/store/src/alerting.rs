@@ -196,7 +196,7 @@ fn decode_named<R: Cols>(row: &R, table: &'static str) -> Result<NamedConfig, St
     })
 }
 
-fn decode_incident<R: Cols>(row: &R) -> Result<IncidentRecord, StoreError> {
+pub(crate) fn decode_incident<R: Cols>(row: &R) -> Result<IncidentRecord, StoreError> {
     let r = Reader::new(row, "incidents");
     Ok(IncidentRecord {
         id: r.uuid("id")?,
@@ -234,7 +234,7 @@ fn decode_outbox<R: Cols>(row: &R) -> Result<OutboxRecord, StoreError> {
     })
 }
 
-const INCIDENT_COLUMNS: &str = "id, monitor_id, monitor_name, state, priority, cause, regions, parent_id, \
+pub(crate) const INCIDENT_COLUMNS: &str = "id, monitor_id, monitor_name, state, priority, cause, regions, parent_id, \
     opened_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by";
 const OUTBOX_COLUMNS: &str = "id, key, incident_id, monitor_id, channel, event, payload, status, attempts, \
     next_attempt_at, last_error, created_at, delivered_at";

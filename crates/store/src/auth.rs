@@ -33,6 +33,7 @@ fn decode_token<R: Cols>(row: &R) -> Result<TokenRecord, StoreError> {
         id: r.uuid("id")?,
         name: r.string("name")?,
         scope: r.string("scope")?,
+        region: r.opt_string("region")?,
         created_at: r.timestamp("created_at")?,
         last_used_at: r.opt_timestamp("last_used_at")?,
         revoked_at: r.opt_timestamp("revoked_at")?,
@@ -111,17 +112,42 @@ impl Store {
         scope: &str,
         now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
+        self.create_token_in(name, token_hash, scope, None, now)
+            .await
+    }
+
+    /// Stores a new agent token, bound to `region`.
+    pub async fn create_agent_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        region: &str,
+        now: Timestamp,
+    ) -> Result<TokenRecord, StoreError> {
+        self.create_token_in(name, token_hash, "agent", Some(region), now)
+            .await
+    }
+
+    async fn create_token_in(
+        &self,
+        name: &str,
+        token_hash: &str,
+        scope: &str,
+        region: Option<&str>,
+        now: Timestamp,
+    ) -> Result<TokenRecord, StoreError> {
         let id = Uuid::now_v7();
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO api_tokens (id, name, token_hash, scope, created_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO api_tokens (id, name, token_hash, scope, created_at, region) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(id)
             .bind(name)
             .bind(token_hash)
             .bind(scope)
             .bind(ms(now))
+            .bind(region)
             .execute(pool)
             .await
             .map_err(|e| {
@@ -134,6 +160,7 @@ impl Store {
             id,
             name: name.to_owned(),
             scope: scope.to_owned(),
+            region: region.map(str::to_owned),
             created_at: truncate_ms(now),
             last_used_at: None,
             revoked_at: None,
@@ -144,7 +171,7 @@ impl Store {
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         with_pool!(self, pool => {
             let row = sqlx::query(
-                "SELECT id, name, scope, created_at, last_used_at, revoked_at \
+                "SELECT id, name, scope, region, created_at, last_used_at, revoked_at \
                  FROM api_tokens WHERE token_hash = $1",
             )
             .bind(token_hash)
@@ -174,7 +201,7 @@ impl Store {
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, name, scope, created_at, last_used_at, revoked_at \
+                "SELECT id, name, scope, region, created_at, last_used_at, revoked_at \
                  FROM api_tokens ORDER BY created_at, id",
             )
             .fetch_all(pool)

@@ -38,8 +38,12 @@ mod error;
 mod heartbeats;
 mod migrations;
 mod monitors;
+mod overview;
 mod records;
 mod results;
+mod rollups;
+mod sessions;
+mod status;
 
 use std::path::Path;
 use std::time::Duration;
@@ -56,10 +60,14 @@ pub use alerting::{
 };
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
+pub use overview::ResultBucket;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,
     RegionStateRecord, ResultFilter, StoredResult, TokenRecord, UserRecord,
 };
+pub use rollups::{ALL_REGIONS, RawSample, RollupPeriod, RollupRow};
+pub use sessions::SessionRecord;
+pub use status::{IncidentUpdate, NewIncidentUpdate, StatusPageRecord};
 
 /// Name of the SQLite database file inside the data directory.
 pub const SQLITE_FILE_NAME: &str = "vigilmon.db";

@@ -29,6 +29,21 @@ const SQLITE: &[Entry] = &[
         "alerting",
         include_str!("../migrations/sqlite/0003_alerting.sql"),
     ),
+    (
+        4,
+        "sessions",
+        include_str!("../migrations/sqlite/0004_sessions.sql"),
+    ),
+    (
+        5,
+        "status_pages",
+        include_str!("../migrations/sqlite/0005_status_pages.sql"),
+    ),
+    (
+        6,
+        "agents",
+        include_str!("../migrations/sqlite/0006_agents.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -47,6 +62,21 @@ const POSTGRES: &[Entry] = &[
         3,
         "alerting",
         include_str!("../migrations/postgres/0003_alerting.sql"),
+    ),
+    (
+        4,
+        "sessions",
+        include_str!("../migrations/postgres/0004_sessions.sql"),
+    ),
+    (
+        5,
+        "status_pages",
+        include_str!("../migrations/postgres/0005_status_pages.sql"),
+    ),
+    (
+        6,
+        "agents",
+        include_str!("../migrations/postgres/0006_agents.sql"),
     ),
 ];
 

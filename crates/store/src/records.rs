@@ -145,6 +145,8 @@ pub struct TokenRecord {
     pub id: Uuid,
     pub name: String,
     pub scope: String,
+    /// The region of an agent token.
+    pub region: Option<String>,
     pub created_at: Timestamp,
     pub last_used_at: Option<Timestamp>,
     /// Set once the token is revoked; a revoked token must be refused.

@@ -22,7 +22,8 @@ const UPDATE_MONITOR: &str = "UPDATE monitors SET \
 const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, checked_at, ok, \
     state, verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
     error, body_excerpt, cert_expires_at, remote_addr, details) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+    ON CONFLICT (monitor_id, region, checked_at) DO NOTHING";
 
 const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
     consecutive_failures, checked_at, duration_ms, error_kind, error) \

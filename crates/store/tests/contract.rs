@@ -641,13 +641,19 @@ async fn record_results_updates_regions_and_monitors(db: Db) {
     );
 
     // a late result does not move last_checked_at backwards
-    s.record_results(&[check(a.id, "local", t(2), Verdict::Up, (Up, 0), Degraded)])
+    let late = t(2) + SignedDuration::from_millis(500);
+    s.record_results(&[check(a.id, "local", late, Verdict::Up, (Up, 0), Degraded)])
         .await
         .unwrap();
     assert_eq!(
         s.get_monitor(a.id).await.unwrap().unwrap().last_checked_at,
         Some(t(3))
     );
+
+    // the same result sent twice (an agent retrying a batch) is stored once
+    s.record_results(&[check(a.id, "local", late, Verdict::Up, (Up, 0), Degraded)])
+        .await
+        .unwrap();
 
     // recovery clears the error of the region row
     s.record_results(&[check(a.id, "eu", t(4), Verdict::Up, (Up, 0), Up)])
@@ -1406,6 +1412,158 @@ async fn alerting_incidents_and_outbox(db: Db) {
     assert!(s.alerting_states().await.unwrap().is_empty());
 }
 
+// ---------------------------------------------------------------------------------
+// Web UI: sessions, password changes, result summaries
+// ---------------------------------------------------------------------------------
+
+async fn sessions_live_expire_and_end(db: Db) {
+    let s = &db.store;
+    let user = s
+        .create_user("owner@example.com", "hash-1", "owner", t(0))
+        .await
+        .unwrap();
+    let other = s
+        .create_user("other@example.com", "hash-2", "viewer", t(0))
+        .await
+        .unwrap();
+    let created = s
+        .create_session("digest-a", user.id, "csrf-a", t(1), t(100))
+        .await
+        .unwrap();
+    assert_eq!(
+        (created.created_at, created.last_seen_at, created.expires_at),
+        (t(1), t(1), t(100))
+    );
+    s.create_session("digest-b", user.id, "csrf-b", t(1), t(100))
+        .await
+        .unwrap();
+    s.create_session("digest-c", other.id, "csrf-c", t(1), t(100))
+        .await
+        .unwrap();
+
+    let (found, who) = s.session_by_hash("digest-a", t(2)).await.unwrap().unwrap();
+    assert_eq!(found, created);
+    assert_eq!(who, user);
+    assert!(s.session_by_hash("unknown", t(2)).await.unwrap().is_none());
+    assert!(
+        s.session_by_hash("digest-a", t(100))
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at expires_at"
+    );
+
+    // Touching slides the expiry forward, never backwards.
+    assert!(s.touch_session("digest-a", t(50), t(150)).await.unwrap());
+    assert!(s.touch_session("digest-a", t(40), t(120)).await.unwrap());
+    let (touched, _) = s
+        .session_by_hash("digest-a", t(120))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((touched.last_seen_at, touched.expires_at), (t(50), t(150)));
+    assert!(!s.touch_session("unknown", t(50), t(150)).await.unwrap());
+
+    // Logout ends one session.
+    assert!(s.delete_session("digest-b").await.unwrap());
+    assert!(!s.delete_session("digest-b").await.unwrap());
+    assert!(s.session_by_hash("digest-b", t(2)).await.unwrap().is_none());
+
+    // Expired sessions are swept; live ones stay.
+    assert_eq!(s.delete_expired_sessions(t(120)).await.unwrap(), 1); // digest-c
+    assert!(
+        s.session_by_hash("digest-a", t(121))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn password_change_ends_sessions(db: Db) {
+    let s = &db.store;
+    let user = s
+        .create_user("owner@example.com", "old-hash", "owner", t(0))
+        .await
+        .unwrap();
+    let other = s
+        .create_user("other@example.com", "other-hash", "admin", t(0))
+        .await
+        .unwrap();
+    for (digest, who) in [("u1", user.id), ("u2", user.id), ("o1", other.id)] {
+        s.create_session(digest, who, "csrf", t(1), t(1000))
+            .await
+            .unwrap();
+    }
+    assert!(s.set_password(user.id, "new-hash").await.unwrap());
+    let (_, hash) = s.user_by_email("owner@example.com").await.unwrap().unwrap();
+    assert_eq!(hash, "new-hash");
+    for digest in ["u1", "u2"] {
+        assert!(
+            s.session_by_hash(digest, t(2)).await.unwrap().is_none(),
+            "{digest} must end with the password change"
+        );
+    }
+    assert!(
+        s.session_by_hash("o1", t(2)).await.unwrap().is_some(),
+        "other users stay signed in"
+    );
+    assert!(!s.set_password(Uuid::now_v7(), "x").await.unwrap());
+
+    // A new session after the change works as usual.
+    s.create_session("u3", user.id, "csrf", t(3), t(1000))
+        .await
+        .unwrap();
+    assert!(s.session_by_hash("u3", t(4)).await.unwrap().is_some());
+}
+
+async fn result_buckets_summarise_checks(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    let down = || Verdict::down(ErrorKind::Status, "status 500");
+    let mut batch = vec![
+        up(a.id, "local", t(0)),
+        up(a.id, "local", t(10)),
+        check(
+            a.id,
+            "local",
+            t(20),
+            down(),
+            (MonitorState::Up, 1),
+            MonitorState::Up,
+        ),
+        up(a.id, "local", t(65)),
+        up(b.id, "local", t(5)),
+        up(b.id, "local", t(-30)), // before `since`: left out
+    ];
+    batch[1].result.duration_ms = 100;
+    batch[3].result.duration_ms = 7;
+    s.record_results(&batch).await.unwrap();
+
+    let all = s.result_buckets(t(0), 60_000, None).await.unwrap();
+    let mut expect = vec![
+        (a.id, 0, 3, 2, (42 + 100 + 42) / 3, 100),
+        (a.id, 1, 1, 1, 7, 7),
+        (b.id, 0, 1, 1, 42, 42),
+    ];
+    expect.sort_by_key(|e| (e.0, e.1));
+    let got: Vec<_> = all
+        .iter()
+        .map(|x| (x.monitor_id, x.bucket, x.checks, x.ok, x.avg_ms, x.max_ms))
+        .collect();
+    assert_eq!(got, expect);
+
+    let only_b = s.result_buckets(t(0), 60_000, Some(b.id)).await.unwrap();
+    assert_eq!(only_b.len(), 1);
+    assert_eq!(only_b[0].monitor_id, b.id);
+    assert!(
+        s.result_buckets(t(100), 60_000, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 contract!(
     backend_ping_and_close,
     migrations_are_idempotent,
@@ -1424,6 +1582,12 @@ contract!(
     tokens,
     heartbeats_and_ping_log,
     alerting_incidents_and_outbox,
+    sessions_live_expire_and_end,
+    password_change_ends_sessions,
+    result_buckets_summarise_checks,
+    status_pages_crud_and_conflicts,
+    badges_updates_incidents_and_first_seen,
+    rollups_upsert_list_and_watermark,
 );
 
 #[test]
@@ -1440,4 +1604,375 @@ fn test_database_urls() {
         with_database("postgres://h:5432", "x"),
         "postgres://h:5432/x"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Status pages, badges, public incident updates, first-seen times, rollups
+// ---------------------------------------------------------------------------------
+
+fn status_page(
+    slug: &str,
+    domain: Option<&str>,
+    monitors: &[&str],
+) -> vigilmon_core::status_page::StatusPageConfig {
+    serde_json::from_value(serde_json::json!({
+        "slug": slug,
+        "title": format!("Page {slug}"),
+        "domain": domain,
+        "sections": [{"name": "All", "monitors": monitors}],
+    }))
+    .unwrap()
+}
+
+async fn status_pages_crud_and_conflicts(db: Db) {
+    let s = &db.store;
+    let a = s
+        .create_status_page(
+            &status_page("a", Some("status.example.com"), &["api"]),
+            MonitorSource::Api,
+            t(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(a.slug, "a");
+    assert_eq!(a.config.title, "Page a");
+    assert_eq!(
+        (a.source, a.created_at, a.updated_at),
+        (MonitorSource::Api, t(0), t(0))
+    );
+    assert_conflict(
+        s.create_status_page(&status_page("a", None, &["x"]), MonitorSource::Api, t(1))
+            .await,
+        "slug",
+    );
+    assert_conflict(
+        s.create_status_page(
+            &status_page("b", Some("status.example.com"), &["x"]),
+            MonitorSource::Api,
+            t(1),
+        )
+        .await,
+        "domain",
+    );
+    assert_conflict(
+        s.upsert_status_page(
+            &status_page("b", Some("status.example.com"), &["x"]),
+            MonitorSource::File,
+            t(1),
+        )
+        .await,
+        "domain",
+    );
+    // Upsert replaces config and source, keeps created_at.
+    let up = s
+        .upsert_status_page(
+            &status_page("a", None, &["api", "db"]),
+            MonitorSource::File,
+            t(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (up.source, up.created_at, up.updated_at),
+        (MonitorSource::File, t(0), t(2))
+    );
+    assert_eq!(up.config.monitors().count(), 2);
+    // The domain is free again.
+    s.upsert_status_page(
+        &status_page("b", Some("status.example.com"), &["x"]),
+        MonitorSource::File,
+        t(3),
+    )
+    .await
+    .unwrap();
+    let slugs: Vec<String> = s
+        .list_status_pages()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.slug)
+        .collect();
+    assert_eq!(slugs, ["a", "b"]);
+    assert_eq!(
+        s.get_status_page("b")
+            .await
+            .unwrap()
+            .unwrap()
+            .config
+            .domain
+            .as_deref(),
+        Some("status.example.com")
+    );
+    assert!(s.delete_status_page("a").await.unwrap());
+    assert!(!s.delete_status_page("a").await.unwrap());
+    assert!(s.get_status_page("a").await.unwrap().is_none());
+}
+
+async fn badges_updates_incidents_and_first_seen(db: Db) {
+    use vigilmon_store::{AlertingWrite, IncidentChange, IncidentRecord, NewIncidentUpdate};
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    let gone = new_id();
+
+    // Badge ids: made once, stable, unique, looked up both ways.
+    let n = std::sync::atomic::AtomicU32::new(0);
+    let make = || {
+        format!(
+            "badge-{}",
+            n.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        )
+    };
+    let ids = s
+        .ensure_badge_ids(&[a.id, b.id, gone], make, t(0))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 2, "a deleted monitor gets none: {ids:?}");
+    let again = s
+        .ensure_badge_ids(&[a.id, b.id], || "other".into(), t(1))
+        .await
+        .unwrap();
+    assert_eq!(ids, again);
+    assert_eq!(s.monitor_by_badge(&ids[&b.id]).await.unwrap(), Some(b.id));
+    assert_eq!(s.monitor_by_badge("nope").await.unwrap(), None);
+
+    // Incidents overlapping a range.
+    let incident = |monitor: &MonitorRecord, opened: i64, resolved: Option<i64>| {
+        let id = Uuid::now_v7();
+        let mut changes = vec![IncidentChange::Open(Box::new(IncidentRecord {
+            id,
+            monitor_id: monitor.id,
+            monitor_name: monitor.config.name.clone(),
+            state: "open".into(),
+            priority: "P3".into(),
+            cause: "status 503 from https://secret.example.com".into(),
+            regions: serde_json::json!([]),
+            parent_id: None,
+            opened_at: t(opened),
+            acknowledged_at: None,
+            acknowledged_by: None,
+            resolved_at: None,
+            resolved_by: None,
+        }))];
+        if let Some(r) = resolved {
+            changes.push(IncidentChange::Resolve {
+                id,
+                at: t(r),
+                by: None,
+            });
+        }
+        (
+            id,
+            AlertingWrite {
+                incidents: changes,
+                ..AlertingWrite::default()
+            },
+        )
+    };
+    let (old, w) = incident(&a, 10, Some(20));
+    s.apply_alerting(&w, t(20)).await.unwrap();
+    let (recent, w) = incident(&a, 100, Some(200));
+    s.apply_alerting(&w, t(200)).await.unwrap();
+    let (open, w) = incident(&b, 300, None);
+    s.apply_alerting(&w, t(300)).await.unwrap();
+    let got: Vec<Uuid> = s
+        .incidents_since(&[a.id, b.id], t(150))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(got, [open, recent], "newest first, overlapping only");
+    let got: Vec<Uuid> = s
+        .incidents_since(&[a.id], t(0))
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(got, [recent, old]);
+    assert!(s.incidents_since(&[], t(0)).await.unwrap().is_empty());
+
+    // Public updates.
+    let add = |incident_id: Uuid, at: i64, status: &str, title: Option<&str>| NewIncidentUpdate {
+        incident_id,
+        at: t(at),
+        status: status.into(),
+        text: format!("{status} <b>now</b>"),
+        title: title.map(str::to_owned),
+        author: Some("token ci".into()),
+    };
+    let u1 = s
+        .add_incident_update(&add(open, 301, "investigating", Some("Slow cache")))
+        .await
+        .unwrap();
+    let u2 = s
+        .add_incident_update(&add(open, 302, "identified", None))
+        .await
+        .unwrap();
+    s.add_incident_update(&add(recent, 150, "resolved", None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.add_incident_update(&add(Uuid::now_v7(), 1, "resolved", None))
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    let ups = s.incident_updates(&[open]).await.unwrap();
+    assert_eq!(ups, [u1.clone(), u2]);
+    assert_eq!(u1.title.as_deref(), Some("Slow cache"));
+    assert_eq!(u1.text, "investigating <b>now</b>");
+    assert_eq!(s.incident_updates(&[open, recent]).await.unwrap().len(), 3);
+
+    // First seen: the oldest result, or ping; recorded once.
+    assert!(s.first_seen(&[a.id, b.id]).await.unwrap().is_empty());
+    s.record_results(&[up(a.id, "local", t(50)), up(a.id, "local", t(40))])
+        .await
+        .unwrap();
+    assert_eq!(s.record_first_seen().await.unwrap(), 1);
+    s.record_results(&[up(a.id, "eu", t(30))]).await.unwrap();
+    assert_eq!(s.record_first_seen().await.unwrap(), 0, "recorded once");
+    s.ensure_heartbeat(b.id, "tok", t(0)).await.unwrap();
+    let ping = vigilmon_store::PingRecord {
+        received_at: t(77),
+        kind: "success".into(),
+        method: "GET".into(),
+        exit_status: None,
+        rid: None,
+        duration_ms: None,
+        source_ip: None,
+        user_agent: None,
+        body: None,
+        body_truncated: false,
+        failure: None,
+    };
+    s.record_heartbeats(
+        &[vigilmon_store::HeartbeatWrite {
+            monitor_id: b.id,
+            ping: Some(ping),
+            state: vigilmon_core::heartbeat::HeartbeatState::default(),
+            monitor_state: MonitorState::Up,
+            at: t(77),
+        }],
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.record_first_seen().await.unwrap(), 1);
+    let seen = s.first_seen(&[a.id, b.id]).await.unwrap();
+    assert_eq!((seen[&a.id], seen[&b.id]), (t(40), t(77)));
+
+    // Deleting a monitor takes its badge, updates and rows with it.
+    assert!(s.delete_monitor(b.id).await.unwrap());
+    assert_eq!(s.monitor_by_badge(&ids[&b.id]).await.unwrap(), None);
+    assert!(s.incident_updates(&[open]).await.unwrap().is_empty());
+    assert!(s.first_seen(&[b.id]).await.unwrap().is_empty());
+}
+
+async fn rollups_upsert_list_and_watermark(db: Db) {
+    use vigilmon_core::rollup::{Accumulator, Outcome};
+    use vigilmon_store::{ALL_REGIONS, RollupPeriod, RollupRow};
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    let mut batch = vec![
+        up(a.id, "local", t(0)),
+        up(a.id, "eu", t(1)),
+        up(b.id, "local", t(3600)),
+    ];
+    batch.push(check(
+        a.id,
+        "local",
+        t(2),
+        Verdict::down(ErrorKind::Timeout, "timeout"),
+        (MonitorState::Up, 1),
+        MonitorState::Up,
+    ));
+    s.record_results(&batch).await.unwrap();
+    let mut samples = s.raw_samples(t(0), t(3600)).await.unwrap();
+    samples.sort_by_key(|x| (x.region.clone(), x.duration_ms));
+    assert_eq!(samples.len(), 3, "the hour is half-open");
+    assert_eq!(
+        samples
+            .iter()
+            .filter(|x| x.outcome == Outcome::Down)
+            .count(),
+        1
+    );
+
+    let roll = |durations: &[u64], down: usize| {
+        let mut acc = Accumulator::default();
+        for (i, d) in durations.iter().enumerate() {
+            acc.add(if i < down { Outcome::Down } else { Outcome::Up }, *d);
+        }
+        acc.finish()
+    };
+    let row = |m: MonitorId, region: &str, at: i64, r| RollupRow {
+        monitor_id: m,
+        region: region.into(),
+        bucket_start: t(at),
+        rollup: r,
+    };
+    let rows = vec![
+        row(a.id, ALL_REGIONS, 0, roll(&[42, 42, 7], 1)),
+        row(a.id, "local", 0, roll(&[42, 7], 1)),
+        row(b.id, ALL_REGIONS, 3600, roll(&[42], 0)),
+        row(new_id(), ALL_REGIONS, 0, roll(&[1], 0)),
+    ];
+    s.upsert_rollups(RollupPeriod::Hour, &rows).await.unwrap();
+    // Idempotent: the same rows again, and one replaced.
+    let mut again = rows.clone();
+    again[1].rollup = roll(&[42, 8], 0);
+    s.upsert_rollups(RollupPeriod::Hour, &again).await.unwrap();
+    let all = s
+        .list_rollups(RollupPeriod::Hour, &[], None, t(0), t(7200))
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3, "a deleted monitor's row is skipped");
+    let a_rows = s
+        .list_rollups(RollupPeriod::Hour, &[a.id], None, t(0), t(7200))
+        .await
+        .unwrap();
+    assert_eq!(a_rows, [again[0].clone(), again[1].clone()]);
+    assert_eq!(a_rows[1].rollup.failures, 0);
+    assert_eq!(a_rows[0].rollup.duration_p95, Some(42));
+    let only_all = s
+        .list_rollups(
+            RollupPeriod::Hour,
+            &[a.id, b.id],
+            Some(ALL_REGIONS),
+            t(0),
+            t(3600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(only_all, [again[0].clone()]);
+    assert!(
+        s.list_rollups(RollupPeriod::Day, &[], None, t(0), t(7200))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    s.upsert_rollups(RollupPeriod::Day, &rows[..1])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.list_rollups(RollupPeriod::Day, &[], None, t(0), t(1))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        s.delete_rollups_before(RollupPeriod::Hour, t(3600))
+            .await
+            .unwrap(),
+        2
+    );
+
+    assert_eq!(s.rollup_watermark().await.unwrap(), None);
+    s.set_rollup_watermark(t(3600)).await.unwrap();
+    s.set_rollup_watermark(t(7200)).await.unwrap();
+    assert_eq!(s.rollup_watermark().await.unwrap(), Some(t(7200)));
+    assert_eq!(s.oldest_result_at().await.unwrap(), Some(t(0)));
 }

@@ -2,6 +2,8 @@
 //! port, a fresh PostgreSQL database per test, a local HTTP target whose answer the
 //! test controls, and waiting for conditions with a deadline (never fixed sleeps).
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -295,6 +297,7 @@ impl Drop for Server {
 /// and remembers the last request's headers.
 pub struct Target {
     pub url: String,
+    by_region: Arc<std::sync::Mutex<Vec<(String, u16)>>>,
     status: Arc<AtomicU16>,
     delay_ms: Arc<AtomicU64>,
     hits: Arc<AtomicU64>,
@@ -314,6 +317,7 @@ impl Target {
             delay_ms: Arc<AtomicU64>,
             hits: Arc<AtomicU64>,
             last_headers: Arc<std::sync::Mutex<Vec<(String, String)>>>,
+            by_region: Arc<std::sync::Mutex<Vec<(String, u16)>>>,
         }
         async fn handle(State(st): State<St>, headers: HeaderMap) -> (StatusCode, String) {
             st.hits.fetch_add(1, Ordering::SeqCst);
@@ -325,7 +329,18 @@ impl Target {
             if delay > 0 {
                 tokio::time::sleep(Duration::from_millis(delay)).await;
             }
-            let code = st.status.load(Ordering::SeqCst);
+            let region = headers
+                .get("x-vigilmon-region")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let code = st
+                .by_region
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|(r, _)| *r == region)
+                .map_or_else(|| st.status.load(Ordering::SeqCst), |(_, c)| *c);
             let body = if code == 200 {
                 r#"{"status":"ok"}"#
             } else {
@@ -341,6 +356,7 @@ impl Target {
             delay_ms: Arc::new(AtomicU64::new(0)),
             hits: Arc::new(AtomicU64::new(0)),
             last_headers: Arc::default(),
+            by_region: Arc::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -352,6 +368,7 @@ impl Target {
         });
         Target {
             url: format!("http://{addr}"),
+            by_region: st.by_region,
             status: st.status,
             delay_ms: st.delay_ms,
             hits: st.hits,
@@ -362,6 +379,16 @@ impl Target {
 
     pub fn set_status(&self, code: u16) {
         self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Answers probes of one region (told apart by `X-Vigilmon-Region`) with `code`;
+    /// `None` returns that region to the common status.
+    pub fn set_status_for_region(&self, region: &str, code: Option<u16>) {
+        let mut v = self.by_region.lock().unwrap();
+        v.retain(|(r, _)| r != region);
+        if let Some(c) = code {
+            v.push((region.to_owned(), c));
+        }
     }
 
     pub fn set_delay(&self, d: Duration) {
@@ -644,5 +671,270 @@ impl Receiver {
             .into_iter()
             .filter(|r| r.path == path)
             .collect()
+    }
+}
+
+// --- Agents (`vigilmon agent`) -------------------------------------------------------
+
+/// Creates an agent token for `region` (`vigilmon token create --scope agent`);
+/// returns (token id, token).
+pub fn create_agent_token(
+    bin: &Path,
+    store: &StoreFixture,
+    name: &str,
+    region: &str,
+) -> (String, String) {
+    let mut args: Vec<String> = [
+        "token", "create", "--name", name, "--scope", "agent", "--region", region,
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    args.extend(store.args());
+    let (code, out, err) = run_cli(bin, &args, None);
+    assert_eq!(code, 0, "agent token create failed: {out}{err}");
+    let token = out.lines().last().expect("token line").trim().to_owned();
+    let id = out
+        .split("(id ")
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("token id in the output")
+        .to_owned();
+    (id, token)
+}
+
+/// Spawns `vigilmon serve` on `listen` with its stderr in `log`; returns the child
+/// and the URL it printed.
+fn spawn_serve(
+    bin: &Path,
+    store: &StoreFixture,
+    listen: &str,
+    extra: &[String],
+    log: &Path,
+) -> (Child, String) {
+    let log_file = std::fs::File::create(log).expect("log file");
+    let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), listen.to_owned()];
+    args.extend(store.args());
+    args.extend(extra.iter().cloned());
+    let mut child = Command::new(bin)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(log_file)
+        .env(
+            "VIGILMON_LOG",
+            std::env::var("VIGILMON_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .spawn()
+        .expect("spawn vigilmon serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("listening on ").nth(1) {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(url) => (child, url),
+        Err(_) => {
+            let _ = child.kill();
+            panic!(
+                "server did not start on {listen}; log:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl Server {
+    /// The `host:port` the server listens on.
+    pub fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_owned()
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server (if it still runs) and starts it again on the same address,
+    /// store and token, with `extra` flags: clients that know its URL find it again.
+    pub fn restart(&mut self, bin: &Path, store: &StoreFixture, extra: &[String]) {
+        self.kill();
+        let addr = self.addr();
+        let log = store
+            .dir
+            .path()
+            .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
+        // The port was just released; retry briefly should it still be held.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpListener::bind(&addr).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let (child, url) = spawn_serve(bin, store, &addr, extra, &log);
+        self.child = child;
+        self.url = url;
+        self.log = log;
+    }
+}
+
+/// A running `vigilmon agent`, killed when dropped. Its token travels in the
+/// environment (`VIGILMON_AGENT_TOKEN`), its stderr goes to a log file.
+pub struct Agent {
+    child: Child,
+    /// The agent's `--data-dir` (result buffer, `assignment.json`).
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    /// What it printed on start.
+    pub start_line: String,
+}
+
+impl Agent {
+    /// Starts `vigilmon agent --server URL --region R --data-dir D` plus `extra`, and
+    /// waits for its start line.
+    pub fn start(
+        bin: &Path,
+        server_url: &str,
+        region: &str,
+        token: &str,
+        data_dir: &Path,
+        extra: &[String],
+    ) -> Agent {
+        std::fs::create_dir_all(data_dir).expect("agent data dir");
+        let log = data_dir.with_extension(format!("{}.log", uuid::Uuid::new_v4().simple()));
+        let log_file = std::fs::File::create(&log).expect("agent log file");
+        let mut child = Command::new(bin)
+            .arg("agent")
+            .arg("--server")
+            .arg(server_url)
+            .arg("--region")
+            .arg(region)
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("VIGILMON_AGENT_TOKEN", token)
+            .env(
+                "VIGILMON_LOG",
+                std::env::var("VIGILMON_LOG")
+                    .unwrap_or_else(|_| "info,vigilmon_agent=debug".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .spawn()
+            .expect("spawn vigilmon agent");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("Vigilmon agent ") {
+                    let _ = tx.send(line);
+                }
+            }
+        });
+        let start_line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "agent did not start; log:\n{}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+        };
+        Agent {
+            child,
+            data_dir: data_dir.to_owned(),
+            log,
+            start_line,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits up to `within` for the agent to exit; its exit code, or `None` if it
+    /// still runs (or died of a signal).
+    pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends SIGTERM and waits (up to 30 s) for the agent to exit; its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let code = self.wait_exit(Duration::from_secs(30));
+        if code.is_none() {
+            self.kill();
+        }
+        code
+    }
+
+    /// Kills the agent at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The ids of the monitors in the agent's last saved assignment.
+    pub fn assigned(&self) -> Vec<String> {
+        let Ok(text) = std::fs::read_to_string(self.data_dir.join("assignment.json")) else {
+            return Vec::new();
+        };
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let mut ids: Vec<String> = v["assignments"]["monitors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        ids.sort();
+        ids
+    }
+
+    /// Results waiting in the agent's disk buffer.
+    pub fn buffered(&self) -> usize {
+        let Ok(dir) = std::fs::read_dir(self.data_dir.join("buffer")) else {
+            return 0;
+        };
+        dir.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".jsonl"))
+            .map(|e| {
+                std::fs::read_to_string(e.path())
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .count()
+            })
+            .sum()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+        if std::env::var("TEST_LOG").is_ok() {
+            eprintln!("--- agent log ({}) ---\n{}", self.start_line, self.logs());
+        }
     }
 }

@@ -35,9 +35,12 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// read or write.
+        /// read, write, or agent (an agent token for one region, with --region).
         #[arg(long, default_value = "read")]
         scope: String,
+        /// The region of an agent token.
+        #[arg(long)]
+        region: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -147,13 +150,44 @@ pub async fn user(cmd: UserCommand) -> anyhow::Result<()> {
 
 pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
-        TokenCommand::Create { name, scope, store } => {
+        TokenCommand::Create {
+            name,
+            scope,
+            region,
+            store,
+        } => {
             let name = name.trim().to_owned();
             if name.is_empty() || name.len() > 100 {
                 bail!("--name: must be 1 to 100 characters");
             }
+            if scope == "agent" {
+                let region =
+                    region.context("--region: an agent token serves one region; name it")?;
+                let region = vigilmon_core::RegionName::parse(&region)
+                    .map_err(|e| anyhow::anyhow!("--region: {e}"))?;
+                let store = open(&store).await?;
+                let token = generate_token();
+                let rec = store
+                    .create_agent_token(
+                        &name,
+                        &hash_token(&token),
+                        region.as_str(),
+                        jiff::Timestamp::now(),
+                    )
+                    .await?;
+                store.close().await;
+                println!(
+                    "Created agent token {:?} for region {region} (id {}). It is shown once; store it now:",
+                    rec.name, rec.id
+                );
+                println!("{token}");
+                return Ok(());
+            }
+            if region.is_some() {
+                bail!("--region applies to agent tokens only (--scope agent)");
+            }
             let scope = Scope::parse(&scope)
-                .with_context(|| format!("--scope: {scope:?} must be read or write"))?;
+                .with_context(|| format!("--scope: {scope:?} must be read, write or agent"))?;
             let store = open(&store).await?;
             let token = generate_token();
             let rec = store
@@ -185,7 +219,15 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                 let used = t
                     .last_used_at
                     .map_or_else(|| "never used".to_owned(), |u| format!("last used {u}"));
-                println!("{}  {:<6} {:<8} {}  ({used})", t.id, t.scope, state, t.name);
+                let region = t
+                    .region
+                    .as_deref()
+                    .map(|r| format!(" region {r}"))
+                    .unwrap_or_default();
+                println!(
+                    "{}  {:<6} {:<8} {}{region}  ({used})",
+                    t.id, t.scope, state, t.name
+                );
             }
             store.close().await;
             Ok(())

@@ -10,9 +10,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use serde_json::Value;
 use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
 use vigilmon_core::maintenance::MaintenanceConfig;
+use vigilmon_core::status_page::StatusPageConfig;
 use vigilmon_core::{HumanDuration, MonitorConfig, RegionName, ValidationError};
 
 /// The annotated example configuration, shipped in the binary.
@@ -42,10 +42,13 @@ pub struct FileConfig {
     pub maintenance: Vec<MaintenanceConfig>,
     #[serde(default)]
     pub alerting: AlertingSection,
-    // Status pages arrive in a later version. They are parsed (so a complete config
-    // file loads) and reported at start.
+    /// Public status pages (docs/status-pages.md).
     #[serde(default)]
-    pub status_pages: Vec<Value>,
+    pub status_pages: Vec<StatusPageConfig>,
+    /// Problems that do not stop the file from loading (a status page naming a
+    /// monitor the file does not declare, which may be made through the API).
+    #[serde(skip)]
+    pub warnings: Vec<ConfigError>,
 }
 
 /// `smtp:` — the mail server for email channels.
@@ -96,6 +99,10 @@ pub struct ServerSection {
 #[serde(deny_unknown_fields)]
 pub struct RegionEntry {
     pub name: String,
+    /// For the built-in probe's region: `false` makes a server that only
+    /// coordinates agents and runs no checks itself.
+    #[serde(default)]
+    pub enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -308,11 +315,73 @@ pub fn parse(
             "set either data_dir (SQLite) or database_url (PostgreSQL), not both".into(),
         ));
     }
+    let warnings = check_status_pages(&config, &text, &mut errors, &err);
     if errors.is_empty() {
+        let mut config = config;
+        config.warnings = warnings;
         Ok(config)
     } else {
         Err(errors)
     }
+}
+
+/// Validates the `status_pages:` section: each page's fields, unique slugs and
+/// domains. A monitor name the file does not declare is a warning (returned), not an
+/// error: it may name a monitor made through the API.
+fn check_status_pages(
+    config: &FileConfig,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+    err: &impl Fn(Option<usize>, Option<String>, String) -> ConfigError,
+) -> Vec<ConfigError> {
+    let mut warnings = Vec::new();
+    let monitor_names: HashSet<&str> = config.monitors.iter().map(|m| m.name.trim()).collect();
+    let mut slugs = HashSet::new();
+    let mut domains = HashSet::new();
+    for (i, p) in config.status_pages.iter().enumerate() {
+        let label = format!("status_pages[{i}] ({:?})", p.slug);
+        if let Err(errs) = p.validate() {
+            for ValidationError { field, message } in errs {
+                errors.push(err(
+                    locate(text, "status_pages", i, &field),
+                    Some(format!("{label}.{field}")),
+                    message,
+                ));
+            }
+        }
+        if !slugs.insert(p.slug.trim()) {
+            errors.push(err(
+                locate(text, "status_pages", i, "slug"),
+                Some(format!("status_pages[{i}].slug")),
+                format!("a status page with slug {:?} is declared twice", p.slug),
+            ));
+        }
+        if let Some(d) = p.normalized_domain()
+            && !domains.insert(d.clone())
+        {
+            errors.push(err(
+                locate(text, "status_pages", i, "domain"),
+                Some(format!("status_pages[{i}].domain")),
+                format!("two status pages answer on {d:?}"),
+            ));
+        }
+        for (j, s) in p.sections.iter().enumerate() {
+            for (k, m) in s.monitors.iter().enumerate() {
+                if !m.name().is_empty() && !monitor_names.contains(m.name()) {
+                    let field = format!("sections[{j}].monitors[{k}]");
+                    warnings.push(err(
+                        locate(text, "status_pages", i, &field),
+                        Some(format!("{label}.{field}")),
+                        format!(
+                            "no monitor named {:?} in this file; the page shows it only if one is made through the API",
+                            m.name()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    warnings
 }
 
 /// Replaces `${NAME}` with the variable's value; `$$` is a literal `$`. An unset
@@ -482,6 +551,50 @@ mod tests {
         .unwrap_err();
         assert!(errs[0].message.contains("urll"), "{}", errs[0]);
         assert!(errs[0].line.is_some());
+    }
+
+    #[test]
+    fn status_pages_are_checked_with_lines_and_warnings() {
+        let text = "monitors:\n  - {name: a, type: tcp, host: h, port: 1}\nstatus_pages:\n  - slug: ok\n    title: T\n    sections:\n      - name: S\n        monitors: [a, {name: made-by-api, public_name: API}]\n";
+        let c = parse("c.yaml", text, no_env).unwrap();
+        assert_eq!(c.status_pages.len(), 1);
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = c.warnings[0].to_string();
+        assert!(
+            w.starts_with("c.yaml:8: status_pages[0] (\"ok\").sections[0].monitors[1]"),
+            "{w}"
+        );
+        assert!(w.contains("made-by-api"), "{w}");
+
+        let text = "status_pages:\n  - slug: Bad Slug\n    title: T\n    accent_color: red\n    sections:\n      - name: S\n        monitors: [a]\n  - slug: two\n    title: T\n    domain: s.example.com\n    sections: [{name: S, monitors: [a]}]\n  - slug: two\n    title: T\n    domain: S.example.com\n    sections: [{name: S, monitors: [a]}]\n";
+        let errs = parse("c.yaml", text, no_env).unwrap_err();
+        let got: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert!(
+            got[0].starts_with("c.yaml:2: status_pages[0] (\"Bad Slug\").slug:"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].starts_with("c.yaml:4: status_pages[0] (\"Bad Slug\").accent_color:"),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|e| e.contains("status_pages[2].slug") && e.contains("declared twice")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().any(|e| e.contains("status_pages[2].domain")),
+            "{got:?}"
+        );
+        assert!(
+            parse(
+                "c.yaml",
+                "status_pages:\n  - {slug: a, title: t, sections: [], colour: x}\n",
+                no_env
+            )
+            .is_err(),
+            "unknown fields are refused"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! in use (SQLite under `--data-dir`, or PostgreSQL with `--database-url`).
 
 mod admin;
+mod agent;
 mod check;
 mod config;
 mod redis_health;
@@ -40,6 +41,8 @@ struct Cli {
 enum Command {
     /// Run the server: API, scheduler and built-in probe.
     Serve(serve::ServeArgs),
+    /// Run a remote probe for one region: pull its checks from the server, push results.
+    Agent(agent::AgentArgs),
     /// Probe a target once from this machine and print what was found.
     Check(check::CheckArgs),
     /// Check a config file; errors name the file, line and field.
@@ -97,6 +100,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await.map(|()| exit::OK),
+            Command::Agent(args) => agent::run(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Validate { file } => Ok(validate(&file)),
             Command::ExampleConfig => {
@@ -121,6 +125,9 @@ fn main() -> ExitCode {
 fn validate(file: &std::path::Path) -> u8 {
     match config::load(file) {
         Ok(c) => {
+            for w in &c.warnings {
+                eprintln!("warning: {w}");
+            }
             println!("{}: ok ({} monitors)", file.display(), c.monitors.len());
             exit::OK
         }

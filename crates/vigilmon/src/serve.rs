@@ -76,6 +76,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .or_else(|| s.region.clone())
         .unwrap_or_else(|| "local".to_owned());
     let region = RegionName::parse(&region_name).context("--region")?;
+    // `regions: [{name: local, enabled: false}]` turns the built-in probe off.
+    let local_probe = file
+        .regions
+        .iter()
+        .find(|r| r.name == region.as_str())
+        .and_then(|r| r.enabled)
+        .unwrap_or(true);
 
     let mut guard = NetworkGuard {
         allow_link_local: file.probe.allow_link_local,
@@ -93,11 +100,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         probe.extra_roots.extend(read_pem_certs(f)?);
     }
 
-    if !file.status_pages.is_empty() {
-        warn!(
-            message =
-                "this version does not serve status pages yet; the status_pages section is ignored"
-        );
+    for w in &file.warnings {
+        warn!(message = "config file", warning = %w);
     }
     let smtp = file.smtp.as_ref().map(|s| {
         let tls = match s.tls.as_deref() {
@@ -157,6 +161,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !alerting_report.removed.is_empty() {
         info!(message = "removed what left the config file", removed = ?alerting_report.removed);
     }
+    let pages_report = vigilmon_server::sync::sync_file_status_pages(
+        &store,
+        &file.status_pages,
+        jiff::Timestamp::now(),
+    )
+    .await
+    .context("applying the config file's status pages")?;
+    if !pages_report.removed.is_empty() {
+        info!(message = "removed status pages that left the config file", removed = ?pages_report.removed);
+    }
     let report =
         vigilmon_server::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
             .await
@@ -189,7 +203,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .trim_end_matches('/')
         .to_owned();
     println!("Vigilmon {} listening on {url}", env!("CARGO_PKG_VERSION"));
-    println!("  store: {store_desc}; probe region: {region}; public URL: {public_url}");
+    if local_probe {
+        println!("  store: {store_desc}; probe region: {region}; public URL: {public_url}");
+    } else {
+        println!(
+            "  store: {store_desc}; built-in probe disabled (agents only); public URL: {public_url}"
+        );
+    }
     if no_tokens {
         println!("  the API needs a token: vigilmon token create --name admin --scope write");
     }
@@ -204,6 +224,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention_every: Duration::from_secs(3600),
         heartbeats: vigilmon_server::heartbeats::HeartbeatConfig::default(),
         alerting,
+        local_probe,
+        regions: file
+            .regions
+            .iter()
+            .filter_map(|r| RegionName::parse(&r.name).ok())
+            .collect(),
         clock: Arc::new(SystemClock),
     };
     vigilmon_server::run(listener, store, opts, shutdown).await?;

@@ -55,13 +55,13 @@ pub fn redact_channel(mut c: ChannelConfig) -> ChannelConfig {
     c
 }
 
-fn decode<T: serde::de::DeserializeOwned>(n: &NamedConfig) -> Result<T, ApiError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(n: &NamedConfig) -> Result<T, ApiError> {
     serde_json::from_value(n.config.clone()).map_err(|e| {
         ApiError::Internal(format!("stored config of {:?} is unreadable: {e}", n.name))
     })
 }
 
-fn channel_view(n: &NamedConfig) -> Result<ChannelView, ApiError> {
+pub(crate) fn channel_view(n: &NamedConfig) -> Result<ChannelView, ApiError> {
     Ok(ChannelView {
         config: redact_channel(decode(n)?),
         source: n.source.as_str(),
@@ -108,14 +108,19 @@ pub async fn list_channels(
     caller: Caller,
 ) -> Result<Json<ChannelList>, ApiError> {
     caller.require(Scope::Read)?;
-    let channels = st
-        .store()
+    Ok(Json(ChannelList {
+        channels: list_channel_views(&st).await?,
+    }))
+}
+
+/// Every channel, secrets masked.
+pub(crate) async fn list_channel_views(st: &AppState) -> Result<Vec<ChannelView>, ApiError> {
+    st.store()
         .list_channels()
         .await?
         .iter()
         .map(channel_view)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(ChannelList { channels }))
+        .collect()
 }
 
 /// One channel.
@@ -141,6 +146,20 @@ pub async fn create_channel(
     ApiJson(config): ApiJson<ChannelConfig>,
 ) -> Result<(StatusCode, Json<ChannelView>), ApiError> {
     caller.require(Scope::Write)?;
+    create_channel_config(&st, config.clone()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(channel_view(
+            &find(&st, "channels", config.name.trim()).await?,
+        )?),
+    ))
+}
+
+/// Validates and stores a new channel (its name must be free).
+pub(crate) async fn create_channel_config(
+    st: &AppState,
+    config: ChannelConfig,
+) -> Result<(), ApiError> {
     config.build().map_err(ApiError::Invalid)?;
     if st
         .store()
@@ -155,13 +174,7 @@ pub async fn create_channel(
             field: Some("name".into()),
         });
     }
-    save_channel(&st, config.clone()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(channel_view(
-            &find(&st, "channels", config.name.trim()).await?,
-        )?),
-    ))
+    save_channel(st, config).await
 }
 
 async fn save_channel(st: &AppState, mut config: ChannelConfig) -> Result<(), ApiError> {
@@ -224,7 +237,14 @@ pub async fn delete_channel(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
-    let existing = find(&st, "channels", &name).await?;
+    delete_channel_named(&st, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a channel that no policy uses (not one from the config file).
+pub(crate) async fn delete_channel_named(st: &AppState, name: &str) -> Result<(), ApiError> {
+    let name = name.to_owned();
+    let existing = find(st, "channels", &name).await?;
     refuse_file_managed(&existing)?;
     for p in st.store().list_policies().await? {
         let policy: PolicyConfig = decode(&p)?;
@@ -240,7 +260,7 @@ pub async fn delete_channel(
     }
     st.store().delete_channel(&name).await?;
     st.alerting().config_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Every policy.
@@ -251,8 +271,14 @@ pub async fn list_policies(
     caller: Caller,
 ) -> Result<Json<PolicyList>, ApiError> {
     caller.require(Scope::Read)?;
-    let policies = st
-        .store()
+    Ok(Json(PolicyList {
+        policies: list_policy_views(&st).await?,
+    }))
+}
+
+/// Every policy.
+pub(crate) async fn list_policy_views(st: &AppState) -> Result<Vec<PolicyView>, ApiError> {
+    st.store()
         .list_policies()
         .await?
         .iter()
@@ -262,8 +288,7 @@ pub async fn list_policies(
                 source: n.source.as_str(),
             })
         })
-        .collect::<Result<_, ApiError>>()?;
-    Ok(Json(PolicyList { policies }))
+        .collect()
 }
 
 async fn validate_policy(st: &AppState, config: &PolicyConfig) -> Result<(), ApiError> {
@@ -278,6 +303,28 @@ async fn validate_policy(st: &AppState, config: &PolicyConfig) -> Result<(), Api
         .build(|c| names.iter().any(|n| n == c))
         .map(|_| ())
         .map_err(ApiError::Invalid)
+}
+
+/// Validates and stores a new policy (its name must be free, its channels exist).
+pub(crate) async fn create_policy_config(
+    st: &AppState,
+    config: PolicyConfig,
+) -> Result<(), ApiError> {
+    validate_policy(st, &config).await?;
+    if st
+        .store()
+        .list_policies()
+        .await?
+        .iter()
+        .any(|c| c.name == config.name.trim())
+    {
+        return Err(ApiError::Conflict {
+            code: "conflict",
+            message: format!("a policy named {:?} already exists", config.name),
+            field: Some("name".into()),
+        });
+    }
+    save_policy(st, config).await
 }
 
 async fn save_policy(st: &AppState, mut config: PolicyConfig) -> Result<(), ApiError> {
@@ -300,21 +347,7 @@ pub async fn create_policy(
     ApiJson(config): ApiJson<PolicyConfig>,
 ) -> Result<(StatusCode, Json<PolicyView>), ApiError> {
     caller.require(Scope::Write)?;
-    validate_policy(&st, &config).await?;
-    if st
-        .store()
-        .list_policies()
-        .await?
-        .iter()
-        .any(|c| c.name == config.name.trim())
-    {
-        return Err(ApiError::Conflict {
-            code: "conflict",
-            message: format!("a policy named {:?} already exists", config.name),
-            field: Some("name".into()),
-        });
-    }
-    save_policy(&st, config.clone()).await?;
+    create_policy_config(&st, config.clone()).await?;
     Ok((
         StatusCode::CREATED,
         Json(PolicyView {
@@ -360,7 +393,14 @@ pub async fn delete_policy(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
-    refuse_file_managed(&find(&st, "policies", &name).await?)?;
+    delete_policy_named(&st, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a policy that no monitor uses (not one from the config file).
+pub(crate) async fn delete_policy_named(st: &AppState, name: &str) -> Result<(), ApiError> {
+    let name = name.to_owned();
+    refuse_file_managed(&find(st, "policies", &name).await?)?;
     if let Some(m) = st
         .store()
         .list_monitors()
@@ -376,7 +416,7 @@ pub async fn delete_policy(
     }
     st.store().delete_policy(&name).await?;
     st.alerting().config_changed().await;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// The result of a test notification.
@@ -397,7 +437,12 @@ pub async fn test_channel(
     Path(name): Path<String>,
 ) -> Result<Json<TestResult>, ApiError> {
     caller.require(Scope::Write)?;
-    let n = find(&st, "channels", &name).await?;
+    Ok(Json(send_test(&st, &name).await?))
+}
+
+/// Sends a test notification through a channel now (not through the outbox).
+pub(crate) async fn send_test(st: &AppState, name: &str) -> Result<TestResult, ApiError> {
+    let n = find(st, "channels", name).await?;
     let config: ChannelConfig = decode(&n)?;
     let spec = config.build().map_err(ApiError::Invalid)?;
     let now = st.now();
@@ -435,7 +480,7 @@ pub async fn test_channel(
             error: Some(error),
         },
     };
-    Ok(Json(r))
+    Ok(r)
 }
 
 /// One notification and its attempts.
@@ -480,8 +525,18 @@ pub async fn deliveries(
     Path(name): Path<String>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     caller.require(Scope::Read)?;
-    find(&st, "channels", &name).await?;
-    let rows = st.store().list_outbox(Some(&name), None, 100).await?;
+    Ok(Json(DeliveryList {
+        deliveries: delivery_views(&st, &name).await?,
+    }))
+}
+
+/// A channel's latest 100 notifications, newest first, with every attempt.
+pub(crate) async fn delivery_views(
+    st: &AppState,
+    name: &str,
+) -> Result<Vec<DeliveryView>, ApiError> {
+    find(st, "channels", name).await?;
+    let rows = st.store().list_outbox(Some(name), None, 100).await?;
     let mut deliveries = Vec::with_capacity(rows.len());
     for r in rows {
         let attempt_log = st
@@ -509,5 +564,5 @@ pub async fn deliveries(
             attempt_log,
         });
     }
-    Ok(Json(DeliveryList { deliveries }))
+    Ok(deliveries)
 }

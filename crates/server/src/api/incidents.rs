@@ -278,7 +278,8 @@ fn optional_body(bytes: &[u8]) -> Result<ActBody, ApiError> {
     super::extract::decode_json(bytes)
 }
 
-fn conflict(e: crate::alerting::ActError) -> ApiError {
+/// Maps a refused acknowledge or resolve to an API error.
+pub(crate) fn conflict(e: crate::alerting::ActError) -> ApiError {
     match e {
         crate::alerting::ActError::NotFound => ApiError::NotFound("no such incident".into()),
         crate::alerting::ActError::AlreadyResolved => ApiError::Conflict {
@@ -309,7 +310,19 @@ pub async fn note(
 ) -> Result<(StatusCode, Json<IncidentDetail>), ApiError> {
     caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
-    let text = body.text.trim().to_owned();
+    let by = actor(&st, &caller, body.by).await?;
+    add_note(&st, id, &body.text, by).await?;
+    Ok((StatusCode::CREATED, Json(detail(&st, id).await?)))
+}
+
+/// Adds a note by `by` to an incident's timeline.
+pub(crate) async fn add_note(
+    st: &AppState,
+    id: Uuid,
+    text: &str,
+    by: String,
+) -> Result<(), ApiError> {
+    let text = text.trim().to_owned();
     if text.is_empty() || text.len() > 10_000 {
         return Err(ApiError::bad_request(
             "text: must be 1 to 10,000 characters",
@@ -319,7 +332,6 @@ pub async fn note(
     if st.store().get_incident(id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no incident with id {id}")));
     }
-    let by = actor(&st, &caller, body.by).await?;
     st.store()
         .add_incident_event(&NewIncidentEvent {
             incident_id: id,
@@ -330,5 +342,5 @@ pub async fn note(
             channel: None,
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(detail(&st, id).await?)))
+    Ok(())
 }

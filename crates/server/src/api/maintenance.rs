@@ -32,7 +32,10 @@ pub struct MaintenanceList {
     pub maintenance: Vec<MaintenanceView>,
 }
 
-fn view(r: MaintenanceRecord, now: jiff::Timestamp) -> Result<MaintenanceView, ApiError> {
+pub(crate) fn view(
+    r: MaintenanceRecord,
+    now: jiff::Timestamp,
+) -> Result<MaintenanceView, ApiError> {
     let config: MaintenanceConfig = serde_json::from_value(r.config)
         .map_err(|e| ApiError::Internal(format!("stored maintenance window is unreadable: {e}")))?;
     let active = r.ended_at.is_none() && config.build().is_ok_and(|s| s.active_at(now).is_some());
@@ -70,9 +73,25 @@ pub async fn list(
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
-    ApiJson(mut config): ApiJson<MaintenanceConfig>,
+    ApiJson(config): ApiJson<MaintenanceConfig>,
 ) -> Result<(StatusCode, Json<MaintenanceView>), ApiError> {
     caller.require(Scope::Write)?;
+    let id = create_window(&st, config).await?;
+    let rec = st
+        .store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::Internal("the window vanished".into()))?;
+    Ok((StatusCode::CREATED, Json(view(rec, st.now())?)))
+}
+
+/// Validates and stores a new maintenance window (its name must be free).
+pub(crate) async fn create_window(
+    st: &AppState,
+    mut config: MaintenanceConfig,
+) -> Result<Uuid, ApiError> {
     config.build().map_err(ApiError::Invalid)?;
     config.name = config.name.trim().to_owned();
     if st
@@ -103,14 +122,7 @@ pub async fn create(
         )
         .await?;
     st.alerting().config_changed().await;
-    let rec = st
-        .store()
-        .list_maintenance()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| ApiError::Internal("the window vanished".into()))?;
-    Ok((StatusCode::CREATED, Json(view(rec, st.now())?)))
+    Ok(id)
 }
 
 fn parse(raw: &str) -> Result<Uuid, ApiError> {
@@ -128,8 +140,7 @@ pub async fn end(
 ) -> Result<Json<MaintenanceView>, ApiError> {
     caller.require(Scope::Write)?;
     let id = parse(&raw)?;
-    st.store().end_maintenance(id, st.now()).await?;
-    st.alerting().config_changed().await;
+    end_window(&st, id).await?;
     let rec = st
         .store()
         .list_maintenance()
@@ -138,6 +149,24 @@ pub async fn end(
         .find(|w| w.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("no maintenance window with id {id}")))?;
     Ok(Json(view(rec, st.now())?))
+}
+
+/// Ends a window now.
+pub(crate) async fn end_window(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    st.store().end_maintenance(id, st.now()).await?;
+    st.alerting().config_changed().await;
+    Ok(())
+}
+
+/// Deletes a window.
+pub(crate) async fn delete_window(st: &AppState, id: Uuid) -> Result<(), ApiError> {
+    if !st.store().delete_maintenance(id).await? {
+        return Err(ApiError::NotFound(format!(
+            "no maintenance window with id {id}"
+        )));
+    }
+    st.alerting().config_changed().await;
+    Ok(())
 }
 
 /// Delete a window.
@@ -149,12 +178,6 @@ pub async fn delete(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
-    let id = parse(&raw)?;
-    if !st.store().delete_maintenance(id).await? {
-        return Err(ApiError::NotFound(format!(
-            "no maintenance window with id {id}"
-        )));
-    }
-    st.alerting().config_changed().await;
+    delete_window(&st, parse(&raw)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

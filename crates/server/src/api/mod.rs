@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`: JSON in and out, bearer tokens, errors in one shape,
 //! and an OpenAPI document generated from the handlers' annotations.
 
+pub mod agent;
 pub mod channels;
 pub mod error;
 pub mod extract;
@@ -25,18 +26,23 @@ use extract::Caller;
     info(title = "Vigilmon API", description = "Monitors, their states and check results."),
     paths(
         monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
-        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings, redis::list, redis::add,
+        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings, redis::list, redis::add, agent::regions,
         incidents::list, incidents::get, incidents::acknowledge, incidents::resolve, incidents::note,
         channels::list_channels, channels::get_channel, channels::create_channel, channels::put_channel,
         channels::delete_channel, channels::test_channel, channels::deliveries,
         channels::list_policies, channels::create_policy, channels::put_policy, channels::delete_policy,
         maintenance::list, maintenance::create, maintenance::end, maintenance::delete,
+        crate::status::api::list, crate::status::api::get, crate::status::api::create, crate::status::api::put,
+        crate::status::api::delete, crate::status::api::uptime, crate::status::api::rollups,
+        crate::status::api::list_updates, crate::status::api::add_update, crate::status::public::json,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"),
         (name = "incidents", description = "Incidents and their timelines"),
         (name = "alerting", description = "Channels, policies and maintenance windows"),
+        (name = "regions", description = "Probe regions and their agents"),
+        (name = "status pages", description = "Public status pages, their JSON, uptime and public incident updates"),
     )
 )]
 pub struct ApiDoc;
@@ -126,5 +132,9 @@ pub fn router() -> Router<AppState> {
             axum::routing::delete(maintenance::delete),
         )
         .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
+        .route("/api/v1/regions", get(agent::regions))
+        .route("/api/v1/agent/assignments", get(agent::assignments))
+        .route("/api/v1/agent/results", post(agent::results))
+        .route("/api/v1/agent/wait", get(agent::wait))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
 }

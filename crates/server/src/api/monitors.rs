@@ -35,7 +35,8 @@ async fn load(st: &AppState, id: MonitorId) -> Result<MonitorRecord, ApiError> {
         .ok_or_else(|| ApiError::NotFound(format!("no monitor with id {id}")))
 }
 
-async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError> {
+/// The API's view of one monitor (state per region, heartbeat facts, maintenance).
+pub(crate) async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError> {
     let regions = st.store().region_states(rec.id).await?;
     let hb = match st.store().heartbeat(rec.id).await? {
         Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
@@ -134,6 +135,96 @@ fn build(config: &MonitorConfig) -> Result<MonitorSpec, ApiError> {
     config.build().map_err(ApiError::Invalid)
 }
 
+/// What happened to a monitor in the store, for [`after_monitor_change`].
+pub(crate) enum MonitorChange {
+    Created(Arc<MonitorSpec>),
+    Updated(Arc<MonitorSpec>),
+    /// Paused or resumed; `changed` is false when it already was.
+    PauseSet {
+        spec: Arc<MonitorSpec>,
+        changed: bool,
+    },
+    Deleted,
+}
+
+/// The steps after a monitor changed in the store, shared by the API and the web UI:
+/// tell the recorder, the heartbeat engine, the scheduler and the alerting driver.
+pub(crate) async fn after_monitor_change(
+    st: &AppState,
+    id: MonitorId,
+    change: MonitorChange,
+) -> Result<(), ApiError> {
+    match change {
+        MonitorChange::Created(spec) => {
+            notify_heartbeats(st, id, &spec).await?;
+            st.scheduler().upsert(id, spec);
+            st.alerting().config_changed().await;
+        }
+        MonitorChange::Updated(spec) => {
+            st.recorder().reload(id).await;
+            notify_heartbeats(st, id, &spec).await?;
+            st.scheduler().upsert(id, spec);
+            st.alerting().config_changed().await;
+        }
+        MonitorChange::PauseSet { spec, changed } => {
+            if changed {
+                st.recorder().reload(id).await;
+            }
+            notify_heartbeats(st, id, &spec).await?;
+            st.scheduler().upsert(id, spec);
+        }
+        MonitorChange::Deleted => {
+            st.scheduler().remove(id);
+            st.heartbeats().remove(id).await;
+            st.recorder().reload(id).await;
+            st.alerting().config_changed().await;
+        }
+    }
+    Ok(())
+}
+
+/// Validates and stores a new monitor, then sets it running.
+pub(crate) async fn create_monitor(
+    st: &AppState,
+    mut config: MonitorConfig,
+) -> Result<MonitorRecord, ApiError> {
+    let spec = build(&config)?;
+    check_policy(st, &config).await?;
+    config.name = spec.name.clone();
+    let id = MonitorId::from_uuid(Uuid::now_v7());
+    let rec = st
+        .store()
+        .create_monitor(id, &config, MonitorSource::Api, st.now())
+        .await?;
+    after_monitor_change(st, id, MonitorChange::Created(Arc::new(spec))).await?;
+    Ok(rec)
+}
+
+/// Validates and stores a monitor's whole new config (monitors from the config file
+/// are refused), then applies it.
+pub(crate) async fn replace_monitor(
+    st: &AppState,
+    rec: &MonitorRecord,
+    mut config: MonitorConfig,
+) -> Result<MonitorRecord, ApiError> {
+    refuse_file_managed(rec)?;
+    let spec = build(&config)?;
+    check_policy(st, &config).await?;
+    config.name = spec.name.clone();
+    let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
+    after_monitor_change(st, rec.id, MonitorChange::Updated(Arc::new(spec))).await?;
+    Ok(updated)
+}
+
+/// Deletes a monitor (not one from the config file) and stops everything about it.
+pub(crate) async fn delete_monitor(st: &AppState, rec: &MonitorRecord) -> Result<(), ApiError> {
+    refuse_file_managed(rec)?;
+    if !st.store().delete_monitor(rec.id).await? {
+        return Err(ApiError::NotFound(format!("no monitor with id {}", rec.id)));
+    }
+    after_monitor_change(st, rec.id, MonitorChange::Deleted).await
+}
+
 /// Refuses a monitor that names a policy that does not exist.
 pub(crate) async fn check_policy(st: &AppState, config: &MonitorConfig) -> Result<(), ApiError> {
     if let Some(p) = &config.policy
@@ -174,6 +265,13 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<MonitorList>, ApiError> {
     caller.require(Scope::Read)?;
+    Ok(Json(MonitorList {
+        monitors: list_views(&st).await?,
+    }))
+}
+
+/// Every monitor as the API shows it.
+pub(crate) async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, ApiError> {
     let mut regions: HashMap<MonitorId, Vec<_>> = HashMap::new();
     for (id, r) in st.store().all_region_states().await? {
         regions.entry(id).or_default().push(r);
@@ -185,8 +283,8 @@ pub async fn list(
         .into_iter()
         .map(|h| (h.monitor_id, h))
         .collect();
-    let windows = active_maintenance(&st).await?;
-    let monitors = st
+    let windows = active_maintenance(st).await?;
+    Ok(st
         .store()
         .list_monitors()
         .await?
@@ -194,13 +292,12 @@ pub async fn list(
         .map(|rec| {
             let rs = regions.remove(&rec.id).unwrap_or_default();
             let hb = match heartbeats.remove(&rec.id) {
-                Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(&st, &rec, row),
+                Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
                 _ => None,
             };
             overlay(MonitorView::new(rec, rs, hb), &windows)
         })
-        .collect();
-    Ok(Json(MonitorList { monitors }))
+        .collect())
 }
 
 /// Create a monitor from the same fields as the config file.
@@ -210,21 +307,10 @@ pub async fn list(
 pub async fn create(
     State(st): State<AppState>,
     caller: Caller,
-    ApiJson(mut config): ApiJson<MonitorConfig>,
+    ApiJson(config): ApiJson<MonitorConfig>,
 ) -> Result<(StatusCode, Json<MonitorView>), ApiError> {
     caller.require(Scope::Write)?;
-    let spec = build(&config)?;
-    check_policy(&st, &config).await?;
-    config.name = spec.name.clone();
-    let id = MonitorId::from_uuid(Uuid::now_v7());
-    let rec = st
-        .store()
-        .create_monitor(id, &config, MonitorSource::Api, st.now())
-        .await?;
-    let spec = Arc::new(spec);
-    notify_heartbeats(&st, id, &spec).await?;
-    st.scheduler().upsert(id, spec);
-    st.alerting().config_changed().await;
+    let rec = create_monitor(&st, config).await?;
     Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
 }
 
@@ -268,24 +354,16 @@ pub async fn patch(
         serde_json::to_value(&rec.config).map_err(|e| ApiError::Internal(e.to_string()))?;
     merge_patch(&mut doc, &patch);
     keep_redacted_headers(&mut doc, &rec.config);
-    let mut config: MonitorConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
+    let config: MonitorConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
         let field = e.path().to_string();
         ApiError::bad_request(format!("{field}: {}", e.inner()), Some(field))
     })?;
-    let spec = build(&config)?;
-    check_policy(&st, &config).await?;
-    config.name = spec.name.clone();
-    let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
-    st.recorder().reload(rec.id).await;
-    let spec = Arc::new(spec);
-    notify_heartbeats(&st, rec.id, &spec).await?;
-    st.scheduler().upsert(rec.id, spec);
-    st.alerting().config_changed().await;
+    let updated = replace_monitor(&st, &rec, config).await?;
     Ok(Json(view(&st, updated).await?))
 }
 
 /// A header value sent back as the redaction mask keeps the stored secret.
-fn keep_redacted_headers(doc: &mut Value, old: &MonitorConfig) {
+pub(crate) fn keep_redacted_headers(doc: &mut Value, old: &MonitorConfig) {
     let Some(headers) = doc.get_mut("headers").and_then(Value::as_object_mut) else {
         return;
     };
@@ -332,32 +410,37 @@ pub async fn delete(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
     let rec = load(&st, parse_id(&id)?).await?;
-    refuse_file_managed(&rec)?;
-    if !st.store().delete_monitor(rec.id).await? {
-        return Err(ApiError::NotFound(format!("no monitor with id {}", rec.id)));
-    }
-    st.scheduler().remove(rec.id);
-    st.heartbeats().remove(rec.id).await;
-    st.recorder().reload(rec.id).await;
-    st.alerting().config_changed().await;
+    delete_monitor(&st, &rec).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn set_paused(st: &AppState, id: &str, paused: bool) -> Result<Json<MonitorView>, ApiError> {
-    let rec = load(st, parse_id(id)?).await?;
+/// Pauses or resumes a monitor (also one from the config file).
+pub(crate) async fn set_paused(
+    st: &AppState,
+    rec: MonitorRecord,
+    paused: bool,
+) -> Result<MonitorRecord, ApiError> {
     let mut config = rec.config.clone();
     config.paused = paused;
     let spec = build(&config)?;
-    let updated = if rec.config.paused == paused {
-        rec
+    let changed = rec.config.paused != paused;
+    let updated = if changed {
+        st.store().update_monitor(rec.id, &config, st.now()).await?
     } else {
-        let u = st.store().update_monitor(rec.id, &config, st.now()).await?;
-        st.recorder().reload(u.id).await;
-        u
+        rec
     };
     let spec = Arc::new(spec);
-    notify_heartbeats(st, updated.id, &spec).await?;
-    st.scheduler().upsert(updated.id, spec);
+    after_monitor_change(st, updated.id, MonitorChange::PauseSet { spec, changed }).await?;
+    Ok(updated)
+}
+
+async fn pause_or_resume(
+    st: &AppState,
+    id: &str,
+    paused: bool,
+) -> Result<Json<MonitorView>, ApiError> {
+    let rec = load(st, parse_id(id)?).await?;
+    let updated = set_paused(st, rec, paused).await?;
     Ok(Json(view(st, updated).await?))
 }
 
@@ -372,7 +455,7 @@ pub async fn pause(
     Path(id): Path<String>,
 ) -> Result<Json<MonitorView>, ApiError> {
     caller.require(Scope::Write)?;
-    set_paused(&st, &id, true).await
+    pause_or_resume(&st, &id, true).await
 }
 
 /// Resume a paused monitor; it starts again from `pending`.
@@ -386,7 +469,7 @@ pub async fn resume(
     Path(id): Path<String>,
 ) -> Result<Json<MonitorView>, ApiError> {
     caller.require(Scope::Write)?;
-    set_paused(&st, &id, false).await
+    pause_or_resume(&st, &id, false).await
 }
 
 /// Run one check now from this server's region, store it, and return it.
@@ -401,6 +484,14 @@ pub async fn check_now(
 ) -> Result<Json<CheckNowView>, ApiError> {
     caller.require(Scope::Write)?;
     let rec = load(&st, parse_id(&id)?).await?;
+    Ok(Json(check_now_record(&st, &rec).await?))
+}
+
+/// Runs one check of a stored monitor now from this server's region and records it.
+pub(crate) async fn check_now_record(
+    st: &AppState,
+    rec: &MonitorRecord,
+) -> Result<CheckNowView, ApiError> {
     let spec = Arc::new(rec.config.build().map_err(|e| {
         ApiError::Internal(format!(
             "stored monitor config is invalid: {}",
@@ -420,10 +511,10 @@ pub async fn check_now(
         .submit_and_wait(rec.id, spec, result.clone())
         .await
         .map_err(ApiError::Unavailable)?;
-    Ok(Json(CheckNowView {
+    Ok(CheckNowView {
         result: ResultView::new(result, recorded.region_state),
         state: recorded.monitor_state,
-    }))
+    })
 }
 
 /// Filters for the results list.

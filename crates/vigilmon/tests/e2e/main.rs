@@ -2,13 +2,17 @@
 //! (its CLI and its HTTP API), against real local targets, on SQLite and PostgreSQL.
 //! All end-to-end tests link into this one test binary.
 
+mod agents;
 mod alerting;
 mod api;
 mod cli;
 mod config_file;
+mod consensus;
 mod heartbeats;
 mod lifecycle;
 mod redis_health;
+mod status_pages;
+mod ui;
 
 use std::path::Path;
 

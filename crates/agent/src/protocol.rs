@@ -1,0 +1,132 @@
+//! The agent protocol's payloads (PROTOCOL.md, "Agents (protocol 1)"), as the agent
+//! reads and writes them.
+//!
+//! Wire types only ever gain fields, so everything read from the server ignores
+//! unknown fields and gives new optional ones a default; what the agent sends is
+//! exactly the documented shape.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use vigilmon_core::{CheckResult, MonitorId};
+
+/// The protocol version this agent speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The most results the server takes in one `POST /api/v1/agent/results`.
+pub const MAX_RESULTS_PER_REQUEST: usize = 1000;
+
+/// The longest `timeout_ms` the server honours on `GET /api/v1/agent/wait`.
+pub const MAX_WAIT_TIMEOUT_MS: u64 = 30_000;
+
+/// `GET /api/v1/agent/assignments`: the monitors this agent must check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assignments {
+    #[serde(default = "default_protocol")]
+    pub protocol: u32,
+    /// The region of the agent's token: the server's word, never the agent's.
+    pub region: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<AgentIdentity>,
+    /// How often to poll this endpoint; the server's default applies when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_interval_ms: Option<u64>,
+    #[serde(default)]
+    pub monitors: Vec<AssignedMonitor>,
+}
+
+fn default_protocol() -> u32 {
+    PROTOCOL_VERSION
+}
+
+/// Who the server thinks this agent is (from its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentIdentity {
+    pub id: String,
+    pub name: String,
+}
+
+/// One assigned monitor: its id and its configuration exactly as the REST API takes
+/// it. The configuration is kept as raw JSON so that the agent can tell a changed
+/// monitor from an unchanged one by comparing what the server sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignedMonitor {
+    pub id: MonitorId,
+    pub config: Value,
+}
+
+/// One result as sent in `POST /api/v1/agent/results`, and as kept in the disk
+/// buffer (one per line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultItem {
+    pub monitor_id: MonitorId,
+    pub result: CheckResult,
+}
+
+/// The body of `POST /api/v1/agent/results`.
+#[derive(Debug, Serialize)]
+pub struct ResultsBatch<'a> {
+    pub results: &'a [ResultItem],
+}
+
+/// The answer to `POST /api/v1/agent/results`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+pub struct ResultsAnswer {
+    #[serde(default)]
+    pub accepted: u64,
+    #[serde(default)]
+    pub ignored: u64,
+}
+
+/// The answer to `GET /api/v1/agent/wait`: monitors to check now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct WaitAnswer {
+    #[serde(default)]
+    pub checks: Vec<MonitorId>,
+}
+
+/// The error body every API error carries (`{"error":{"code","message",…}}`).
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorDetail {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reads_the_documented_assignment_and_ignores_new_fields() {
+        let a: Assignments = serde_json::from_value(json!({
+            "protocol": 1, "region": "eu-central",
+            "agent": {"id": "0193", "name": "eu-1", "since": "later field"},
+            "poll_interval_ms": 15000,
+            "monitors": [{"id": "01930000-0000-7000-8000-000000000001",
+                          "config": {"name": "api", "type": "http", "url": "http://x"},
+                          "hash": "later field"}],
+            "something_new": true
+        }))
+        .unwrap();
+        assert_eq!(a.region, "eu-central");
+        assert_eq!(a.poll_interval_ms, Some(15000));
+        assert_eq!(a.monitors.len(), 1);
+        assert_eq!(a.monitors[0].config["name"], "api");
+    }
+
+    #[test]
+    fn answers_tolerate_missing_fields() {
+        let w: WaitAnswer = serde_json::from_str("{}").unwrap();
+        assert!(w.checks.is_empty());
+        let r: ResultsAnswer = serde_json::from_str(r#"{"accepted":3}"#).unwrap();
+        assert_eq!(r.accepted, 3);
+        assert_eq!(r.ignored, 0);
+    }
+}

@@ -1,0 +1,202 @@
+// Vigilmon web UI: small progressive enhancements. Every page works without this
+// script; with it, pages update themselves (polling a small endpoint of the same
+// origin), relative times stay current, the dashboard filters as you type, and
+// copy buttons copy.
+(function () {
+  "use strict";
+
+  function span(secs) {
+    if (secs < 60) return secs + " s";
+    if (secs < 3600) return Math.floor(secs / 60) + " min";
+    if (secs < 86400) return Math.floor(secs / 3600) + " h";
+    return Math.floor(secs / 86400) + " d";
+  }
+
+  function ago(iso) {
+    var t = Date.parse(iso);
+    if (isNaN(t)) return null;
+    var secs = Math.floor((Date.now() - t) / 1000);
+    if (secs < 0) return "in " + span(-secs);
+    if (secs < 5) return "just now";
+    return span(secs) + " ago";
+  }
+
+  function refreshTimes(root) {
+    var els = (root || document).querySelectorAll("time[data-ago]");
+    for (var i = 0; i < els.length; i++) {
+      var text = ago(els[i].getAttribute("datetime"));
+      if (text !== null) els[i].textContent = text;
+    }
+  }
+
+  // --- Live updates -------------------------------------------------------------
+
+  var liveUrl = document.body.getAttribute("data-live");
+  var status = document.getElementById("live");
+  var failures = 0;
+
+  function setStatus(text) {
+    if (status) status.textContent = text;
+  }
+
+  function applyRows(data) {
+    var changed = false;
+    (data.monitors || []).forEach(function (m) {
+      var rows = document.querySelectorAll('[data-m="' + m.id + '"]');
+      for (var i = 0; i < rows.length; i++) {
+        var row = rows[i];
+        var st = row.querySelector(".st");
+        if (st && (st.textContent !== m.label || row.getAttribute("data-state") !== m.state)) {
+          st.className = "st " + m.state;
+          st.textContent = m.label;
+          row.setAttribute("data-state", m.state);
+          changed = true;
+        }
+        var last = row.querySelector(".last");
+        if (last) {
+          if (m.checked) {
+            last.innerHTML = "";
+            var t = document.createElement("time");
+            t.setAttribute("datetime", m.checked);
+            t.setAttribute("data-ago", "");
+            t.setAttribute("title", m.checked_utc);
+            t.textContent = ago(m.checked);
+            last.appendChild(t);
+          }
+        }
+        var lat = row.querySelector(".lat");
+        if (lat && m.latency) lat.textContent = m.latency;
+      }
+    });
+    if (changed) recount();
+  }
+
+  function recount() {
+    var seen = {};
+    var counts = {};
+    var rows = document.querySelectorAll("[data-m]");
+    for (var i = 0; i < rows.length; i++) {
+      var id = rows[i].getAttribute("data-m");
+      if (seen[id]) continue;
+      seen[id] = true;
+      var s = rows[i].getAttribute("data-state");
+      counts[s] = (counts[s] || 0) + 1;
+    }
+    var out = document.querySelectorAll("[data-count]");
+    for (var j = 0; j < out.length; j++) {
+      var key = out[j].getAttribute("data-count");
+      var n = out[j].querySelector(".n");
+      if (n) n.textContent = String(counts[key] || 0);
+      out[j].hidden = !counts[key];
+    }
+  }
+
+  function applyParts(data) {
+    var parts = data.parts || {};
+    Object.keys(parts).forEach(function (name) {
+      var el = document.querySelector('[data-part="' + name + '"]');
+      if (el) {
+        // The server renders and escapes these fragments like whole pages.
+        el.innerHTML = parts[name];
+        refreshTimes(el);
+      }
+    });
+  }
+
+  function poll() {
+    if (!liveUrl) return;
+    if (document.visibilityState === "hidden") {
+      setTimeout(poll, 3000);
+      return;
+    }
+    fetch(liveUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (r.status === 204) return null;
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      })
+      .then(function (data) {
+        failures = 0;
+        if (data) {
+          if (data.next) liveUrl = data.next;
+          if (data.monitors) applyRows(data);
+          if (data.parts) applyParts(data);
+        }
+        setStatus("Live · updated " + new Date().toLocaleTimeString());
+        setTimeout(poll, 2000);
+      })
+      .catch(function () {
+        failures++;
+        setStatus("Live updates paused, retrying…");
+        setTimeout(poll, Math.min(30000, 2000 * Math.pow(2, failures)));
+      });
+  }
+
+  // --- Dashboard filter as you type ---------------------------------------------
+
+  function setupFilter() {
+    var q = document.getElementById("q");
+    if (!q) return;
+    var stateSel = document.getElementById("state");
+    function apply() {
+      var text = q.value.trim().toLowerCase();
+      var state = stateSel ? stateSel.value : "";
+      var groups = document.querySelectorAll("[data-group]");
+      for (var g = 0; g < groups.length; g++) {
+        var rows = groups[g].querySelectorAll("[data-m]");
+        var shown = 0;
+        for (var i = 0; i < rows.length; i++) {
+          var hay = rows[i].getAttribute("data-search") || "";
+          var ok = (!text || hay.indexOf(text) >= 0) &&
+            (!state || rows[i].getAttribute("data-state") === state);
+          rows[i].hidden = !ok;
+          if (ok) shown++;
+        }
+        groups[g].hidden = shown === 0;
+      }
+    }
+    q.addEventListener("input", apply);
+    if (stateSel) stateSel.addEventListener("change", apply);
+  }
+
+  // --- Copy buttons -------------------------------------------------------------
+
+  function setupCopy() {
+    var buttons = document.querySelectorAll("button[data-copy]");
+    for (var i = 0; i < buttons.length; i++) {
+      (function (b) {
+        b.hidden = false;
+        b.addEventListener("click", function () {
+          var src = document.getElementById(b.getAttribute("data-copy"));
+          if (!src || !navigator.clipboard) return;
+          navigator.clipboard.writeText(src.textContent.trim()).then(function () {
+            var was = b.textContent;
+            b.textContent = "Copied";
+            setTimeout(function () { b.textContent = was; }, 1500);
+          });
+        });
+      })(buttons[i]);
+    }
+  }
+
+  // --- Confirmations ------------------------------------------------------------
+
+  function setupConfirm() {
+    var forms = document.querySelectorAll("form[data-confirm]");
+    for (var i = 0; i < forms.length; i++) {
+      forms[i].addEventListener("submit", function (e) {
+        if (!window.confirm(this.getAttribute("data-confirm"))) e.preventDefault();
+      });
+    }
+  }
+
+  refreshTimes();
+  setInterval(refreshTimes, 10000);
+  setupFilter();
+  setupCopy();
+  setupConfirm();
+  if (liveUrl) {
+    setStatus("Live");
+    setTimeout(poll, 2000);
+  }
+})();

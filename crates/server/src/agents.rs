@@ -1,0 +1,246 @@
+//! The agents of remote regions: who is live, which monitors each one runs, and the
+//! confirmation checks waiting for them.
+//!
+//! Liveness is kept in memory: an agent is live while it has contacted the server
+//! within [`LIVENESS`]. A region's monitors are split among its live agents by
+//! rendezvous hashing (each monitor goes to the agent with the highest hash of agent
+//! id and monitor id), so agents share the work without coordinating, and when one
+//! disappears only its monitors move.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use tokio::sync::Notify;
+use uuid::Uuid;
+use vigilmon_core::{MonitorId, RegionName};
+
+/// How often agents poll their assignment.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
+/// An agent silent for longer than this is not live (3 polls).
+pub const LIVENESS: Duration = Duration::from_secs(45);
+
+/// What the server knows of one agent.
+#[derive(Debug, Clone)]
+pub struct AgentInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub region: RegionName,
+    pub version: Option<String>,
+    pub last_seen: Timestamp,
+    /// Results received since the server started.
+    pub results: u64,
+}
+
+#[derive(Default)]
+struct State {
+    agents: HashMap<Uuid, AgentInfo>,
+    /// Confirmation checks waiting for each agent.
+    pending: HashMap<Uuid, Vec<MonitorId>>,
+}
+
+/// The registry of agents. Shared by the agent API and the confirmation cascade.
+#[derive(Default)]
+pub struct Agents {
+    state: Mutex<State>,
+    wakers: Mutex<HashMap<Uuid, std::sync::Arc<Notify>>>,
+}
+
+/// Rendezvous hash of an agent and a monitor (FNV-1a over both ids).
+fn score(agent: Uuid, monitor: MonitorId) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in agent.as_bytes().iter().chain(monitor.as_uuid().as_bytes()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Mix the bits so that close ids do not give close scores.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^ (h >> 33)
+}
+
+/// The agent among `agents` that owns `monitor`.
+pub fn owner(agents: &[Uuid], monitor: MonitorId) -> Option<Uuid> {
+    agents
+        .iter()
+        .copied()
+        .max_by_key(|a| (score(*a, monitor), *a))
+}
+
+impl Agents {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records contact from an agent.
+    pub fn touch(
+        &self,
+        id: Uuid,
+        name: &str,
+        region: &RegionName,
+        version: Option<&str>,
+        now: Timestamp,
+    ) {
+        let mut st = self.lock();
+        let e = st.agents.entry(id).or_insert_with(|| AgentInfo {
+            id,
+            name: name.to_owned(),
+            region: region.clone(),
+            version: None,
+            last_seen: now,
+            results: 0,
+        });
+        e.last_seen = now;
+        e.name = name.to_owned();
+        e.region = region.clone();
+        if let Some(v) = version {
+            e.version = Some(v.to_owned());
+        }
+    }
+
+    /// Counts results received from an agent.
+    pub fn received(&self, id: Uuid, n: usize) {
+        if let Some(a) = self.lock().agents.get_mut(&id) {
+            a.results += n as u64;
+        }
+    }
+
+    fn is_live(a: &AgentInfo, now: Timestamp) -> bool {
+        now.as_millisecond() - a.last_seen.as_millisecond()
+            <= i64::try_from(LIVENESS.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The live agents of a region, by id.
+    pub fn live(&self, region: &RegionName, now: Timestamp) -> Vec<Uuid> {
+        let mut v: Vec<Uuid> = self
+            .lock()
+            .agents
+            .values()
+            .filter(|a| &a.region == region && Self::is_live(a, now))
+            .map(|a| a.id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every agent known since start, live or not.
+    pub fn all(&self) -> Vec<AgentInfo> {
+        let mut v: Vec<AgentInfo> = self.lock().agents.values().cloned().collect();
+        v.sort_by(|a, b| (&a.region, &a.name).cmp(&(&b.region, &b.name)));
+        v
+    }
+
+    /// Regions that have a live agent.
+    pub fn live_regions(&self, now: Timestamp) -> Vec<RegionName> {
+        let mut v: Vec<RegionName> = self
+            .lock()
+            .agents
+            .values()
+            .filter(|a| Self::is_live(a, now))
+            .map(|a| a.region.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Asks the agent of `region` that owns `monitor` to check it now.
+    pub fn request_check(&self, region: &RegionName, monitor: MonitorId, now: Timestamp) {
+        let live = self.live(region, now);
+        let Some(agent) = owner(&live, monitor) else {
+            return;
+        };
+        {
+            let mut st = self.lock();
+            let q = st.pending.entry(agent).or_default();
+            if !q.contains(&monitor) {
+                q.push(monitor);
+            }
+        }
+        self.waker(agent).notify_one();
+    }
+
+    fn waker(&self, agent: Uuid) -> std::sync::Arc<Notify> {
+        self.wakers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(agent)
+            .or_default()
+            .clone()
+    }
+
+    /// Waits up to `timeout` for confirmation checks for `agent`; returns them (empty
+    /// on timeout).
+    pub async fn wait(&self, agent: Uuid, timeout: Duration) -> Vec<MonitorId> {
+        let waker = self.waker(agent);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = waker.notified();
+            let taken = self.lock().pending.remove(&agent).unwrap_or_default();
+            if !taken.is_empty() {
+                return taken;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Vec::new();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(n: u128) -> MonitorId {
+        MonitorId::from_uuid(Uuid::from_u128(
+            n.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834),
+        ))
+    }
+
+    #[test]
+    fn rendezvous_spreads_and_moves_only_what_it_must() {
+        let agents: Vec<Uuid> = (1..=3u128).map(|i| Uuid::from_u128(i * 7919)).collect();
+        let monitors: Vec<MonitorId> = (0..3000).map(m).collect();
+        let mut counts = HashMap::new();
+        for mon in &monitors {
+            *counts.entry(owner(&agents, *mon).unwrap()).or_insert(0) += 1;
+        }
+        for c in counts.values() {
+            assert!((800..1200).contains(c), "uneven split: {counts:?}");
+        }
+        // Agent 3 leaves: only its monitors move.
+        let remaining = &agents[..2];
+        for mon in &monitors {
+            let before = owner(&agents, *mon).unwrap();
+            let after = owner(remaining, *mon).unwrap();
+            if before != agents[2] {
+                assert_eq!(before, after, "a monitor moved although its agent stayed");
+            }
+        }
+        assert_eq!(owner(&[], m(1)), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn confirmation_requests_reach_the_owning_agent() {
+        let agents = Agents::default();
+        let region = RegionName::parse("eu").unwrap();
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let a = Uuid::from_u128(1);
+        agents.touch(a, "eu-1", &region, Some("0.1.0"), now);
+        assert!(agents.wait(a, Duration::from_millis(10)).await.is_empty());
+        agents.request_check(&region, m(5), now);
+        agents.request_check(&region, m(5), now);
+        assert_eq!(
+            agents.wait(a, Duration::from_secs(1)).await,
+            vec![m(5)],
+            "once, not twice"
+        );
+        // Silent for longer than the liveness timeout: no longer live.
+        let later = now + jiff::SignedDuration::from_secs(46);
+        assert!(agents.live(&region, later).is_empty());
+        assert_eq!(agents.live_regions(now), vec![region]);
+    }
+}

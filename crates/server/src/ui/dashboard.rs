@@ -1,0 +1,552 @@
+//! The dashboard: every monitor grouped by tag, its state in words and colour, the
+//! share of checks that passed in the last 24 hours, a latency sparkline and the last
+//! check; search and filters (server-side, and as you type with the script); and the
+//! small JSON endpoint the script polls for state changes.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_store::ResultBucket;
+
+use super::charts::{self, Spark};
+use super::format::{self, When};
+use super::session::check_origin;
+use super::{Layout, Session, UiError, render};
+use crate::AppState;
+use crate::api::monitors::list_views;
+use crate::api::views::MonitorView;
+
+/// Hours covered by the sparkline and the 24 h share (one bucket per hour).
+const HOURS: i64 = 24;
+const HOUR_MS: i64 = 3_600_000;
+
+/// One monitor's line on the dashboard.
+pub(crate) struct Row {
+    pub id: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub target: String,
+    pub state: &'static str,
+    pub label: &'static str,
+    pub uptime: String,
+    pub uptime_title: String,
+    pub spark: Option<Spark>,
+    pub last: Option<When>,
+    pub latency: String,
+    /// Lower-case text the filter searches: name, type, target, tags.
+    pub search: String,
+    severity: u8,
+}
+
+/// Monitors sharing a tag.
+pub(crate) struct Group {
+    pub name: String,
+    pub rows: Vec<Row>,
+}
+
+/// How many monitors are in one state.
+pub(crate) struct Total {
+    pub state: &'static str,
+    pub label: &'static str,
+    pub n: usize,
+}
+
+/// What the filters asked for.
+#[derive(Deserialize, Default, Clone)]
+pub(crate) struct Filters {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub state: String,
+    #[serde(default)]
+    pub tag: String,
+    pub ok: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html", whitespace = "minimize")]
+pub(crate) struct DashboardPage {
+    pub l: Layout,
+    pub groups: Vec<Group>,
+    pub totals: Vec<Total>,
+    pub count: usize,
+    pub shown: usize,
+    pub f: Filters,
+    pub tags: Vec<String>,
+    pub states: Vec<(&'static str, &'static str)>,
+}
+
+/// Order of states on the dashboard: what needs attention first.
+fn severity(s: MonitorState) -> u8 {
+    match s {
+        MonitorState::Down => 0,
+        MonitorState::Degraded => 1,
+        MonitorState::Pending => 2,
+        MonitorState::Maintenance => 3,
+        MonitorState::Up => 4,
+        MonitorState::Paused => 5,
+    }
+}
+
+/// What a monitor watches, in a few words (credentials in URLs are masked).
+pub(crate) fn target_of(v: &MonitorView) -> String {
+    let c = &v.config;
+    match c.kind.as_str() {
+        "http" => format!(
+            "{} {}",
+            c.method.as_deref().unwrap_or("GET").to_ascii_uppercase(),
+            c.url.as_deref().map(mask_url_password).unwrap_or_default()
+        ),
+        "tcp" => format!(
+            "{}:{}",
+            c.host.as_deref().unwrap_or(""),
+            c.port.unwrap_or_default()
+        ),
+        "redis" => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+        "heartbeat" => {
+            let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
+            match (&c.every, &c.cron) {
+                (_, Some(cron)) => format!(
+                    "cron \"{cron}\" ({}) + {grace} grace",
+                    c.tz.as_deref().unwrap_or("UTC")
+                ),
+                (Some(e), None) => format!("every {e} + {grace} grace"),
+                (None, None) => format!("every 1d + {grace} grace"),
+            }
+        }
+        other => other.to_owned(),
+    }
+}
+
+/// The shown name of a monitor type.
+pub(crate) fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "http" => "HTTP",
+        "tcp" => "TCP",
+        "redis" => "Redis",
+        "heartbeat" => "Heartbeat",
+        _ => "Other",
+    }
+}
+
+/// The mask shown in place of a password inside a URL.
+pub(crate) const URL_PASSWORD_MASK: &str = "********";
+
+/// `redis://user:secret@host` → `redis://user:********@host`.
+pub(crate) fn mask_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    let masked = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:{URL_PASSWORD_MASK}"),
+        None => userinfo.to_owned(),
+    };
+    format!(
+        "{}{}{}",
+        &url[..scheme_end],
+        masked,
+        &url[scheme_end + at..]
+    )
+}
+
+/// Per monitor: (checks, ok) over the window and the mean latency per hour.
+struct Summary {
+    checks: u64,
+    ok: u64,
+    hourly: Vec<Option<u64>>,
+}
+
+fn summaries(buckets: &[ResultBucket]) -> BTreeMap<MonitorId, Summary> {
+    let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
+    for b in buckets {
+        let s = out.entry(b.monitor_id).or_insert_with(|| Summary {
+            checks: 0,
+            ok: 0,
+            hourly: vec![None; HOURS as usize],
+        });
+        s.checks += b.checks;
+        s.ok += b.ok;
+        let i = b.bucket.clamp(0, HOURS - 1) as usize;
+        s.hourly[i] = Some(b.avg_ms);
+    }
+    out
+}
+
+/// Builds the dashboard's rows, groups and totals from the monitors and their result
+/// buckets (hourly, from 24 h before `now`).
+pub(crate) fn build(
+    l: Layout,
+    views: &[MonitorView],
+    buckets: &[ResultBucket],
+    now: Timestamp,
+    f: Filters,
+) -> DashboardPage {
+    let sums = summaries(buckets);
+    let mut totals: Vec<Total> = MonitorState::ALL
+        .iter()
+        .map(|s| Total {
+            state: s.as_str(),
+            label: format::state_label(*s),
+            n: 0,
+        })
+        .collect();
+    totals.sort_by_key(|t| MonitorState::parse(t.state).map_or(9, severity));
+    let mut tags: Vec<String> = Vec::new();
+    let mut groups: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+    let mut untagged: Vec<Row> = Vec::new();
+    let q = f.q.trim().to_lowercase();
+    let mut shown = 0;
+    for v in views {
+        if let Some(t) = totals.iter_mut().find(|t| t.state == v.state.as_str()) {
+            t.n += 1;
+        }
+        for t in &v.config.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        let row = row(v, sums.get(&MonitorId::from_uuid(v.id)), now);
+        let wanted = (q.is_empty() || row.search.contains(&q))
+            && (f.state.is_empty() || f.state == row.state)
+            && (f.tag.is_empty() || v.config.tags.contains(&f.tag));
+        if !wanted {
+            continue;
+        }
+        shown += 1;
+        if v.config.tags.is_empty() {
+            untagged.push(row);
+        } else {
+            for t in &v.config.tags {
+                if f.tag.is_empty() || &f.tag == t {
+                    groups.entry(t.clone()).or_default().push(row.clone_row());
+                }
+            }
+        }
+    }
+    tags.sort();
+    let mut out: Vec<Group> = groups
+        .into_iter()
+        .map(|(name, rows)| Group { name, rows })
+        .collect();
+    if !untagged.is_empty() {
+        out.push(Group {
+            name: "Untagged".into(),
+            rows: untagged,
+        });
+    }
+    for g in &mut out {
+        g.rows.sort_by(|a, b| {
+            (a.severity, a.name.to_lowercase()).cmp(&(b.severity, b.name.to_lowercase()))
+        });
+    }
+    DashboardPage {
+        l,
+        groups: out,
+        totals,
+        count: views.len(),
+        shown,
+        f,
+        tags,
+        states: MonitorState::ALL
+            .iter()
+            .map(|s| (s.as_str(), format::state_label(*s)))
+            .collect(),
+    }
+}
+
+impl Row {
+    fn clone_row(&self) -> Row {
+        Row {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind,
+            target: self.target.clone(),
+            state: self.state,
+            label: self.label,
+            uptime: self.uptime.clone(),
+            uptime_title: self.uptime_title.clone(),
+            spark: self.spark.clone(),
+            last: self.last.clone(),
+            latency: self.latency.clone(),
+            search: self.search.clone(),
+            severity: self.severity,
+        }
+    }
+}
+
+/// The latest latency a monitor reported (from the region that checked last).
+fn latest_latency(v: &MonitorView) -> Option<u64> {
+    v.regions
+        .iter()
+        .filter(|r| r.checked_at.is_some())
+        .max_by_key(|r| r.checked_at)
+        .and_then(|r| r.duration_ms)
+}
+
+fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
+    let target = target_of(v);
+    let kind = kind_label(&v.config.kind);
+    let heartbeat = v.config.kind == "heartbeat";
+    let (uptime, uptime_title) = match sum {
+        Some(s) if s.checks > 0 => (
+            format::percent(s.ok, s.checks),
+            format!("{} of {} checks ok in the last 24 hours", s.ok, s.checks),
+        ),
+        _ if heartbeat => ("—".into(), "heartbeats are pinged, not checked".into()),
+        _ => ("—".into(), "no checks in the last 24 hours".into()),
+    };
+    let mut search = format!("{} {} {}", v.config.name, kind, target);
+    for t in &v.config.tags {
+        search.push(' ');
+        search.push_str(t);
+    }
+    Row {
+        id: v.id.to_string(),
+        name: v.config.name.clone(),
+        kind,
+        target,
+        state: v.state.as_str(),
+        label: format::state_label(v.state),
+        uptime,
+        uptime_title,
+        spark: sum.and_then(|s| charts::sparkline(&s.hourly)),
+        last: When::opt(v.last_checked_at, now),
+        latency: if heartbeat {
+            "last ping".into()
+        } else {
+            latest_latency(v).map(format::ms).unwrap_or_default()
+        },
+        search: search.to_lowercase(),
+        severity: severity(v.state),
+    }
+}
+
+/// `/`: the dashboard (the session extractor sends others to setup or sign-in).
+pub(crate) async fn index(
+    State(st): State<AppState>,
+    s: Session,
+    Query(f): Query<Filters>,
+) -> Result<Response, UiError> {
+    let now = st.now();
+    let views = list_views(&st).await?;
+    let since = now - SignedDuration::from_hours(HOURS);
+    let buckets = st.store().result_buckets(since, HOUR_MS, None).await?;
+    let l = Layout::new("Dashboard", "dashboard", &s)
+        .notice(f.ok.as_deref())
+        .live(format!("/live/dashboard?since={}", now.as_millisecond()));
+    Ok(render(&build(l, &views, &buckets, now, f)))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LiveQuery {
+    since: Option<i64>,
+}
+
+/// One changed monitor, for the dashboard script.
+#[derive(Serialize)]
+struct LiveRow {
+    id: String,
+    state: &'static str,
+    label: &'static str,
+    checked: Option<String>,
+    checked_utc: Option<String>,
+    latency: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LiveRows {
+    monitors: Vec<LiveRow>,
+    /// Where to poll next.
+    next: String,
+}
+
+/// `/live/dashboard?since=MS`: monitors whose state or last check changed since then.
+pub(crate) async fn live(
+    State(st): State<AppState>,
+    _s: Session,
+    headers: HeaderMap,
+    Query(q): Query<LiveQuery>,
+) -> Result<Response, UiError> {
+    check_origin(&st, &headers)?;
+    let now = st.now();
+    // A little overlap, so a change committed while the last answer was built is
+    // never missed (seeing one twice is harmless).
+    let since = q.since.unwrap_or(0) - 2_000;
+    let changed = |t: Option<Timestamp>| t.is_some_and(|t| t.as_millisecond() >= since);
+    let monitors = list_views(&st)
+        .await?
+        .into_iter()
+        .filter(|v| {
+            changed(v.state_changed_at)
+                || changed(v.last_checked_at)
+                || v.updated_at.as_millisecond() >= since
+                || v.state == MonitorState::Maintenance
+        })
+        .map(|v| {
+            let heartbeat = v.config.kind == "heartbeat";
+            LiveRow {
+                id: v.id.to_string(),
+                state: v.state.as_str(),
+                label: format::state_label(v.state),
+                checked: v.last_checked_at.map(|t| When::new(t, now).iso),
+                checked_utc: v.last_checked_at.map(format::utc),
+                latency: if heartbeat {
+                    None
+                } else {
+                    latest_latency(&v).map(format::ms)
+                },
+            }
+        })
+        .collect();
+    Ok(Json(LiveRows {
+        monitors,
+        next: format!("/live/dashboard?since={}", now.as_millisecond()),
+    })
+    .into_response())
+}
+
+/// Builds and renders the dashboard of synthetic monitors, for the benchmark in
+/// `benches/ui_dashboard.rs`. Not part of the API.
+#[doc(hidden)]
+pub mod bench_support {
+    use super::*;
+    use crate::api::views::RegionView;
+    use uuid::Uuid;
+    use vigilmon_core::MonitorConfig;
+
+    /// `n` monitors with a day of hourly results each; returns the inputs.
+    pub struct Fixture {
+        pub(crate) views: Vec<MonitorView>,
+        buckets: Vec<ResultBucket>,
+        now: Timestamp,
+    }
+
+    pub fn fixture(n: usize) -> Fixture {
+        let now = Timestamp::from_second(1_800_000_000).unwrap_or(Timestamp::UNIX_EPOCH);
+        let states = [
+            MonitorState::Up,
+            MonitorState::Up,
+            MonitorState::Up,
+            MonitorState::Down,
+            MonitorState::Degraded,
+            MonitorState::Paused,
+        ];
+        let mut views = Vec::with_capacity(n);
+        let mut buckets = Vec::with_capacity(n * 24);
+        for i in 0..n {
+            let id = Uuid::from_u128(i as u128 + 1);
+            let config = MonitorConfig {
+                name: format!("[service-{i:04}] api /health"),
+                kind: "http".into(),
+                url: Some(format!("https://service-{i:04}.example.com/health")),
+                tags: vec![format!("team-{}", i % 12)],
+                ..Default::default()
+            };
+            let state = states[i % states.len()];
+            let checked = now - SignedDuration::from_secs((i % 60) as i64);
+            views.push(MonitorView {
+                id,
+                config,
+                state,
+                check_state: None,
+                state_changed_at: Some(now - SignedDuration::from_hours(3)),
+                last_checked_at: Some(checked),
+                regions: vec![RegionView {
+                    region: "local".into(),
+                    state,
+                    checked_at: Some(checked),
+                    duration_ms: Some(40 + (i % 90) as u64),
+                    error_kind: None,
+                    error: None,
+                }],
+                source: "api",
+                ping_url: None,
+                heartbeat: None,
+                created_at: now - SignedDuration::from_hours(48),
+                updated_at: now - SignedDuration::from_hours(48),
+            });
+            for h in 0..HOURS {
+                buckets.push(ResultBucket {
+                    monitor_id: MonitorId::from_uuid(id),
+                    bucket: h,
+                    checks: 60,
+                    ok: if h % 7 == 0 && i % 5 == 0 { 57 } else { 60 },
+                    avg_ms: 40 + ((i as i64 * 7 + h * 13) % 120) as u64,
+                    max_ms: 400,
+                });
+            }
+        }
+        Fixture {
+            views,
+            buckets,
+            now,
+        }
+    }
+
+    /// Builds the page from the fixture and renders it to HTML.
+    pub fn render(f: &Fixture) -> String {
+        let l = Layout {
+            title: "Dashboard".into(),
+            nav: "dashboard",
+            user: Some("owner@example.com".into()),
+            csrf: "0".repeat(32),
+            notice: None,
+            live: Some("/live/dashboard?since=0".into()),
+            can_write: true,
+            v: super::super::assets::VERSION,
+        };
+        build(l, &f.views, &f.buckets, f.now, Filters::default())
+            .render()
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_masked() {
+        assert_eq!(
+            mask_url_password("redis://app:s3cret@cache:6379/0"),
+            "redis://app:********@cache:6379/0"
+        );
+        assert_eq!(
+            mask_url_password("rediss://:pw@cache"),
+            "rediss://:********@cache"
+        );
+        assert_eq!(
+            mask_url_password("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
+        assert_eq!(
+            mask_url_password("redis://cache:6379"),
+            "redis://cache:6379"
+        );
+    }
+
+    #[test]
+    fn dashboard_renders_and_escapes() {
+        let mut f = bench_support::fixture(3);
+        f.views[0].config.name = "<script>alert(1)</script>".into();
+        let html = bench_support::render(&f);
+        assert!(!html.contains("<script>alert(1)"), "names are escaped");
+        assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
+        assert!(html.contains("Checks ok, 24h"));
+        assert!(html.contains("class=\"st down\""));
+    }
+}

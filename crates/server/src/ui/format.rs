@@ -1,0 +1,162 @@
+//! How the UI writes times, durations, states and figures in words.
+
+use jiff::Timestamp;
+use vigilmon_core::MonitorState;
+
+/// A state's name as shown, and the CSS class of its colour (the word is always shown
+/// too: colour is never the only signal).
+pub(crate) fn state_label(s: MonitorState) -> &'static str {
+    match s {
+        MonitorState::Pending => "Pending",
+        MonitorState::Up => "Up",
+        MonitorState::Degraded => "Degraded",
+        MonitorState::Down => "Down",
+        MonitorState::Paused => "Paused",
+        MonitorState::Maintenance => "Maintenance",
+    }
+}
+
+/// A time shown to people, with the text of how long ago it was.
+#[derive(Debug, Clone)]
+pub(crate) struct When {
+    /// RFC 3339, for `<time datetime>` (the page script keeps `ago` current).
+    pub iso: String,
+    /// `2026-11-27 12:00:41 UTC`.
+    pub utc: String,
+    /// `42 s ago`.
+    pub ago: String,
+}
+
+impl When {
+    pub fn new(t: Timestamp, now: Timestamp) -> Self {
+        Self {
+            iso: t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            utc: utc(t),
+            ago: ago(t, now),
+        }
+    }
+
+    pub fn opt(t: Option<Timestamp>, now: Timestamp) -> Option<Self> {
+        t.map(|t| Self::new(t, now))
+    }
+}
+
+/// `2026-11-27 12:00:41 UTC`.
+pub(crate) fn utc(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+/// `12:00` (UTC), for chart axes.
+pub(crate) fn hhmm(t: Timestamp) -> String {
+    t.strftime("%H:%M").to_string()
+}
+
+/// How long ago `t` was (or how far ahead it is), in one short phrase.
+pub(crate) fn ago(t: Timestamp, now: Timestamp) -> String {
+    let secs = (now.as_millisecond() - t.as_millisecond()) / 1000;
+    if secs < 0 {
+        return format!("in {}", span(-secs));
+    }
+    if secs < 5 {
+        return "just now".into();
+    }
+    format!("{} ago", span(secs))
+}
+
+/// A number of seconds as `42 s`, `5 min`, `3 h`, `2 d`.
+pub(crate) fn span(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s < 86_400 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+/// A duration in milliseconds as `87 ms` or `1.24 s`.
+pub(crate) fn ms(v: u64) -> String {
+    if v < 1000 {
+        format!("{v} ms")
+    } else if v < 10_000 {
+        format!("{:.2} s", v as f64 / 1000.0)
+    } else {
+        format!("{:.1} s", v as f64 / 1000.0)
+    }
+}
+
+/// A length of time from milliseconds, in its largest sensible units: `4 min 12 s`.
+pub(crate) fn duration_ms(v: i64) -> String {
+    let s = v.max(0) / 1000;
+    match s {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
+        s if s < 86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        s => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+/// A share as a percentage with one decimal (`99.8 %`), never rounding a failure
+/// up to 100.
+pub(crate) fn percent(ok: u64, total: u64) -> String {
+    if total == 0 {
+        return "—".into();
+    }
+    let p = ok as f64 * 100.0 / total as f64;
+    let shown = (p * 10.0).floor() / 10.0;
+    if ok == total {
+        "100 %".into()
+    } else {
+        format!("{shown:.1} %")
+    }
+}
+
+/// `s` percent-encoded for one path segment of a URL (everything but unreserved
+/// characters is encoded, `/` included).
+pub(crate) fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A JSON scalar as text.
+pub(crate) fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "—".into(),
+        serde_json::Value::Array(a) => a.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::SignedDuration;
+
+    #[test]
+    fn words() {
+        let now = Timestamp::from_second(1_700_000_000).unwrap();
+        assert_eq!(ago(now, now), "just now");
+        assert_eq!(ago(now - SignedDuration::from_secs(42), now), "42 s ago");
+        assert_eq!(
+            ago(now - SignedDuration::from_secs(3 * 3600), now),
+            "3 h ago"
+        );
+        assert_eq!(ago(now + SignedDuration::from_secs(120), now), "in 2 min");
+        assert_eq!(ms(87), "87 ms");
+        assert_eq!(ms(1240), "1.24 s");
+        assert_eq!(percent(999, 1000), "99.9 %");
+        assert_eq!(percent(9999, 10000), "99.9 %", "never rounds up to 100");
+        assert_eq!(percent(5, 5), "100 %");
+        assert_eq!(percent(0, 0), "—");
+        assert_eq!(duration_ms(252_000), "4 min 12 s");
+        assert_eq!(utc(now), "2023-11-14 22:13:20 UTC");
+        assert_eq!(segment("slack ops/1"), "slack%20ops%2F1");
+    }
+}

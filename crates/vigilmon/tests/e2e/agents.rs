@@ -1,0 +1,352 @@
+//! Remote agents end to end: the real `vigilmon agent` against the real server. An
+//! agent gets its region's assignment and its results arrive; a refused token (wrong,
+//! not an agent token, another region, revoked while running) stops it with a clear
+//! message; a server outage is bridged by the disk buffer, replayed in order without
+//! opening an incident; two agents of one region split the monitors and one takes
+//! over the other's when it dies.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use test_support::{
+    Agent, Backend, Server, StoreFixture, Target, create_agent_token, run_cli, wait_for,
+};
+
+use crate::{bin, both_backends};
+
+/// Starts a server that runs no checks itself (its built-in probe is off) and knows
+/// region `eu`, served by agents.
+fn agents_only_server(store: &StoreFixture) -> Server {
+    let config = store.dir.path().join("agents.yaml");
+    std::fs::write(
+        &config,
+        "regions:\n  - {name: local, enabled: false}\n  - {name: eu}\n",
+    )
+    .expect("config file");
+    Server::start(
+        bin(),
+        store,
+        &["--config".into(), config.display().to_string()],
+    )
+}
+
+/// The flags of [`agents_only_server`], to restart it.
+fn agents_only_flags(store: &StoreFixture) -> Vec<String> {
+    vec![
+        "--config".into(),
+        store.dir.path().join("agents.yaml").display().to_string(),
+    ]
+}
+
+/// An HTTP monitor checked every 10 s from region `eu` only.
+async fn create_monitor(server: &Server, name: &str, url: &str) -> String {
+    let (status, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": name, "type": "http", "url": url, "interval": "10s", "regions": ["eu"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    m["id"].as_str().expect("id").to_owned()
+}
+
+/// A monitor's results from one region, newest first.
+async fn results(server: &Server, id: &str, region: &str) -> Vec<Value> {
+    let (status, v) = server
+        .get(&format!(
+            "/api/v1/monitors/{id}/results?region={region}&limit=1000"
+        ))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    v["results"].as_array().cloned().unwrap_or_default()
+}
+
+/// The agent's exit code once it has exited (within `within`), polling without
+/// blocking the runtime that serves the test's targets.
+async fn exit_code(agent: &mut Agent, within: Duration) -> Option<i32> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(code) = agent.wait_exit(Duration::ZERO) {
+            return Some(code);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn epoch_ms(v: &Value) -> i64 {
+    v["checked_at"]
+        .as_str()
+        .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_millisecond())
+        .unwrap_or_else(|| panic!("checked_at in {v}"))
+}
+
+both_backends!(an_agent_checks_its_region, assignment_and_results);
+
+/// (a) An agent of region `eu` gets its assignment, probes as `eu`, and its results
+/// arrive; SIGTERM stops it cleanly.
+async fn assignment_and_results(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = agents_only_server(&store);
+    let target = Target::start().await;
+    let id = create_monitor(&server, "api", &format!("{}/health", target.url)).await;
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let data = store.dir.path().join("agent-eu-1");
+    let mut agent = Agent::start(bin(), &server.url, "eu", &token, &data, &[]);
+    assert!(
+        agent.start_line.starts_with(&format!(
+            "Vigilmon agent {} for region eu",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{}",
+        agent.start_line
+    );
+
+    let view = wait_for(
+        "the monitor's state in region eu",
+        Duration::from_secs(40),
+        || async {
+            let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+            m["regions"]
+                .as_array()?
+                .iter()
+                .any(|r| r["region"] == "eu" && r["state"] == "up")
+                .then_some(m)
+        },
+    )
+    .await;
+    assert!(
+        view["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["region"] == "eu"),
+        "only eu checks this monitor: {view}"
+    );
+    assert_eq!(
+        target.last_header("x-vigilmon-region").as_deref(),
+        Some("eu")
+    );
+    let rs = results(&server, &id, "eu").await;
+    assert!(!rs.is_empty());
+    assert_eq!(rs[0]["status_code"], 200, "{}", rs[0]);
+    assert_eq!(agent.assigned(), vec![id.clone()]);
+
+    let (_, regions) = server.get("/api/v1/regions").await;
+    let eu = regions["regions"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["name"] == "eu"))
+        .unwrap_or_else(|| panic!("region eu listed: {regions}"));
+    assert_eq!(eu["status"], "available", "{eu}");
+    assert_eq!(eu["agents"][0]["name"], "eu-1", "{eu}");
+    assert_eq!(eu["agents"][0]["live"], true, "{eu}");
+
+    assert_eq!(agent.terminate(), Some(0), "{}", agent.logs());
+    assert!(agent.logs().contains("agent stopped"), "{}", agent.logs());
+}
+
+/// (b) A wrong token, a non-agent token and a token of another region stop the agent
+/// at once with a clear message, and nothing of theirs is accepted; revoking the
+/// token of a running agent stops it too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_tokens_stop_the_agent() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = agents_only_server(&store);
+    let target = Target::start().await;
+    let id = create_monitor(&server, "api", &format!("{}/health", target.url)).await;
+    let dir = store.dir.path();
+
+    let (_, ap_token) = create_agent_token(bin(), &store, "ap-1", "ap");
+    let cases = [
+        (
+            "wrong",
+            "vm_this-is-not-a-token".to_owned(),
+            "wrong, unknown or revoked",
+        ),
+        ("write", server.token.clone(), "not an agent token"),
+        ("region", ap_token, "belongs to region \"ap\""),
+    ];
+    for (name, token, expected) in cases {
+        let mut agent = Agent::start(bin(), &server.url, "eu", &token, &dir.join(name), &[]);
+        let code = exit_code(&mut agent, Duration::from_secs(15)).await;
+        let logs = agent.logs();
+        assert_eq!(code, Some(1), "{name}: the agent must stop: {logs}");
+        assert!(
+            logs.contains(expected),
+            "{name}: expected {expected:?} in:\n{logs}"
+        );
+    }
+    assert!(
+        results(&server, &id, "eu").await.is_empty(),
+        "nothing accepted"
+    );
+    assert_eq!(target.hits(), 0, "and nothing checked");
+
+    // A running agent whose token is revoked stops at its next request.
+    let (token_id, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let mut agent = Agent::start(bin(), &server.url, "eu", &token, &dir.join("eu-1"), &[]);
+    wait_for("a result from eu", Duration::from_secs(40), || async {
+        (!results(&server, &id, "eu").await.is_empty()).then_some(())
+    })
+    .await;
+    let mut args = vec!["token".into(), "revoke".into(), token_id];
+    args.extend(store.args());
+    let (code, out, err) = run_cli(bin(), &args, None);
+    assert_eq!(code, 0, "{out}{err}");
+    let code = exit_code(&mut agent, Duration::from_secs(40)).await;
+    let logs = agent.logs();
+    assert_eq!(code, Some(1), "a revoked agent must stop: {logs}");
+    assert!(logs.contains("revoked"), "{logs}");
+}
+
+/// (c) The server is down for a while: the agent keeps checking into its disk buffer;
+/// when the server is back the buffered results arrive, in order, with no hole and
+/// without a false incident.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_outage_is_bridged_by_the_disk_buffer() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let mut server = agents_only_server(&store);
+    let target = Target::start().await;
+    let id = create_monitor(&server, "api", &format!("{}/health", target.url)).await;
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let agent = Agent::start(
+        bin(),
+        &server.url,
+        "eu",
+        &token,
+        &store.dir.path().join("eu-1"),
+        &[],
+    );
+    wait_for(
+        "a first result from eu",
+        Duration::from_secs(30),
+        || async { (!results(&server, &id, "eu").await.is_empty()).then_some(()) },
+    )
+    .await;
+    let before = results(&server, &id, "eu").await.len();
+
+    server.kill();
+    let hits = target.hits();
+    wait_for(
+        "two results buffered on disk",
+        Duration::from_secs(30),
+        || async { (agent.buffered() >= 2).then_some(()) },
+    )
+    .await;
+    assert!(target.hits() >= hits + 2, "the agent kept checking");
+    let buffered = agent.buffered();
+
+    server.restart(bin(), &store, &agents_only_flags(&store));
+    let all = wait_for("the buffered results", Duration::from_secs(45), || async {
+        let rs = results(&server, &id, "eu").await;
+        (rs.len() >= before + buffered).then_some(rs)
+    })
+    .await;
+    wait_for("an empty buffer", Duration::from_secs(10), || async {
+        (agent.buffered() == 0).then_some(())
+    })
+    .await;
+
+    // Newest first, each result once, one every interval: the outage left no hole.
+    let times: Vec<i64> = all.iter().map(epoch_ms).collect();
+    for w in times.windows(2) {
+        let gap = w[0] - w[1];
+        assert!(
+            (8_000..=12_000).contains(&gap),
+            "results 10 s apart, in order, without holes or doubles: {times:?}"
+        );
+    }
+    assert!(all.iter().all(|r| r["ok"] == true), "{all:?}");
+    let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+    assert_eq!(m["state"], "up", "{m}");
+    let (_, incidents) = server.get(&format!("/api/v1/incidents?monitor={id}")).await;
+    assert_eq!(
+        incidents["incidents"].as_array().map(Vec::len),
+        Some(0),
+        "the outage of the server is not an outage of the monitor: {incidents}"
+    );
+    assert!(
+        agent.logs().contains("buffering them on disk"),
+        "{}",
+        agent.logs()
+    );
+}
+
+/// (d) Two agents of one region split its monitors (each monitor is checked by one of
+/// them), and when one dies the other takes its monitors over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_of_a_region_share_the_work_and_take_over() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = agents_only_server(&store);
+    let target = Target::start().await;
+    // Enough monitors that a random split leaves both agents some (1 in 30,000 not).
+    let mut ids = BTreeSet::new();
+    for i in 0..16 {
+        ids.insert(
+            create_monitor(&server, &format!("m{i}"), &format!("{}/m{i}", target.url)).await,
+        );
+    }
+    let (_, t1) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let (_, t2) = create_agent_token(bin(), &store, "eu-2", "eu");
+    let dir = store.dir.path();
+    let a = Agent::start(bin(), &server.url, "eu", &t1, &dir.join("eu-1"), &[]);
+    wait_for(
+        "agent 1 with every monitor",
+        Duration::from_secs(20),
+        || async { (a.assigned().len() == ids.len()).then_some(()) },
+    )
+    .await;
+
+    let mut b = Agent::start(bin(), &server.url, "eu", &t2, &dir.join("eu-2"), &[]);
+    let (of_a, of_b) = wait_for(
+        "the monitors split between the agents",
+        Duration::from_secs(40),
+        || async {
+            let (sa, sb): (BTreeSet<String>, BTreeSet<String>) = (
+                a.assigned().into_iter().collect(),
+                b.assigned().into_iter().collect(),
+            );
+            let split = !sa.is_empty()
+                && !sb.is_empty()
+                && sa.is_disjoint(&sb)
+                && sa.union(&sb).cloned().collect::<BTreeSet<_>>() == ids;
+            split.then_some((sa, sb))
+        },
+    )
+    .await;
+    // Both run their share: every monitor gets results from eu.
+    for id in &ids {
+        wait_for(
+            "a result of every monitor",
+            Duration::from_secs(30),
+            || async { (!results(&server, id, "eu").await.is_empty()).then_some(()) },
+        )
+        .await;
+    }
+
+    // Agent 2 dies; once the server stops counting it as live, agent 1 gets all.
+    b.kill();
+    let killed_at = jiff::Timestamp::now().as_millisecond();
+    wait_for("agent 1 taking over", Duration::from_secs(90), || async {
+        (a.assigned().len() == ids.len()).then_some(())
+    })
+    .await;
+    for id in &of_b {
+        wait_for(
+            "results of the moved monitors",
+            Duration::from_secs(30),
+            || async {
+                let rs = results(&server, id, "eu").await;
+                rs.first()
+                    .is_some_and(|r| epoch_ms(r) > killed_at)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    assert!(!of_a.is_empty());
+}

@@ -1,0 +1,663 @@
+//! The web UI end to end. A real browser (headless Chromium over WebDriver) goes
+//! through first-run setup, signs in, creates a channel, a policy and an HTTP monitor
+//! with the forms, watches it go up and then down without reloading, acknowledges the
+//! incident, and follows a heartbeat monitor's ping log; screenshots of the main
+//! pages are saved on the way. Plain HTTP tests cover escaping, CSRF, origin checks,
+//! sessions (logout, password change, cookie flags) and the login rate limit.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use test_support::webdriver::Browser;
+use test_support::{Backend, Receiver, Server, StoreFixture, Target, wait_for};
+
+use crate::{bin, both_backends};
+
+const OWNER: &str = "owner@example.com";
+const PASSWORD: &str = "correct horse battery";
+const SECOND: Duration = Duration::from_secs(1);
+
+/// Where screenshots go: `VIGILMON_SCREENSHOTS`, or a fixed folder in the temp dir
+/// (kept after the run, overwritten by the next).
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("VIGILMON_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("vigilmon-ui-screenshots"))
+}
+
+/// Whether the page is still the one marked by [`mark`] (no reload happened).
+async fn still_marked(b: &Browser) -> bool {
+    b.execute("return window.__vigilmon_test_mark === 42;", vec![])
+        .await
+        .as_bool()
+        .unwrap_or(false)
+}
+
+async fn mark(b: &Browser) {
+    b.execute("window.__vigilmon_test_mark = 42;", vec![]).await;
+}
+
+/// The monitor id at the end of the browser's URL (`/monitors/{id}?…`).
+async fn monitor_id(b: &Browser) -> String {
+    let url = b.current_url().await;
+    url.split("/monitors/")
+        .nth(1)
+        .and_then(|r| r.split(['?', '/', '#']).next())
+        .unwrap_or_else(|| panic!("not a monitor page: {url}"))
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_setup_monitor_incident_and_heartbeat() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let target = Target::start().await;
+    let receiver = Receiver::start().await;
+    let server = Server::start(bin(), &store, &[]);
+    let shots = screenshot_dir();
+    let b = Browser::start().await;
+    let url = |p: &str| format!("{}{p}", server.url);
+
+    // First run: `/` leads to the setup page, which creates the owner and signs in.
+    b.goto(&url("/")).await;
+    b.wait("form[action='/setup']", 10 * SECOND).await;
+    assert!(b.current_url().await.ends_with("/setup"));
+    b.fill("#email", OWNER).await;
+    b.fill("#password", PASSWORD).await;
+    b.fill("#confirm", PASSWORD).await;
+    b.screenshot(&shots.join("setup.png")).await;
+    b.click_on("button[type=submit].primary").await;
+    b.wait_text("h1", 10 * SECOND, |t| t == "Dashboard").await;
+    assert!(b.text_of(".notice").await.contains("Welcome"));
+
+    // Sign out, then in again.
+    b.click_on(".who button").await;
+    b.wait("form[action='/login']", 10 * SECOND).await;
+    b.fill("#email", OWNER).await;
+    b.fill("#password", "not the password").await;
+    b.click_on("button.primary").await;
+    b.wait_text(".errors", 10 * SECOND, |t| t.contains("do not match"))
+        .await;
+    b.fill("#email", OWNER).await;
+    b.fill("#password", PASSWORD).await;
+    b.click_on("button.primary").await;
+    b.wait_text("h1", 10 * SECOND, |t| t == "Dashboard").await;
+
+    // A webhook channel pointing at the local receiver, and a policy using it.
+    b.goto(&url("/channels?type=webhook")).await;
+    b.fill("#name", "ops-hook").await;
+    b.fill("#url", &format!("{}/hook", receiver.url)).await;
+    b.click_on("form[action='/channels'] button.primary").await;
+    b.wait_text(".notice", 10 * SECOND, |t| t.contains("Channel created"))
+        .await;
+    b.screenshot(&shots.join("channels.png")).await;
+    b.goto(&url("/policies")).await;
+    b.fill("#name", "page-ops").await;
+    b.fill("#channels", "ops-hook").await;
+    b.click_on("form[action='/policies'] button.primary").await;
+    b.wait_text(".notice", 10 * SECOND, |t| t.contains("Policy created"))
+        .await;
+
+    // New HTTP monitor through the form: an inline error first, then "Test now",
+    // then save.
+    b.goto(&url("/monitors/new")).await;
+    b.fill("#name", "checkout API").await;
+    b.fill("#url", &format!("{}/health", target.url)).await;
+    b.fill("#interval", "5s").await;
+    b.fill("#tags", "shop").await;
+    b.click_on("#policy option[value='page-ops']").await;
+    b.click_on("button[value=save]").await;
+    let err = b
+        .wait_text("#interval-err", 10 * SECOND, |t| !t.is_empty())
+        .await;
+    assert!(err.contains("at least 10s"), "{err}");
+    b.fill("#interval", "10s").await;
+    b.click_on("details summary").await;
+    b.fill("#confirmations", "1").await;
+    b.fill("#expect-body-contains", "\"status\":\"ok\"").await;
+    b.click_on("button[value=test]").await;
+    let verdict = b
+        .wait_text(".testresult h2", 10 * SECOND, |t| t.contains("Test result"))
+        .await;
+    assert!(verdict.contains("Up"), "{verdict}");
+    assert!(b.text_of(".testresult").await.contains("First byte"));
+    b.screenshot(&shots.join("new-monitor.png")).await;
+    b.click_on("button[value=save]").await;
+    b.wait_text(".notice", 10 * SECOND, |t| t.contains("Monitor created"))
+        .await;
+    let id = monitor_id(&b).await;
+
+    // The page follows the monitor without a reload: up, then down.
+    mark(&b).await;
+    let (code, _) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(code, 200);
+    b.wait_text("#state", 15 * SECOND, |t| t == "Up").await;
+    target.set_status(500);
+    let (code, _) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(code, 200);
+    b.wait_text("#state", 15 * SECOND, |t| t == "Down").await;
+    b.wait_text("#reason", 10 * SECOND, |t| t.contains("500"))
+        .await;
+    b.wait("[data-part=incidents] a[href^='/incidents/']", 15 * SECOND)
+        .await;
+    assert!(still_marked(&b).await, "the page was reloaded");
+    b.screenshot(&shots.join("monitor.png")).await;
+
+    // The dashboard shows it down, in words.
+    b.goto(&url("/")).await;
+    let row = format!("tr[data-m='{id}'] .st");
+    assert_eq!(b.text_of(&row).await, "Down");
+    b.screenshot(&shots.join("dashboard.png")).await;
+
+    // Acknowledge the incident from its page.
+    b.goto(&url(&format!("/monitors/{id}"))).await;
+    let incident_link = b
+        .wait("[data-part=incidents] a[href^='/incidents/']", 10 * SECOND)
+        .await;
+    b.click(&incident_link).await;
+    b.click_on("#ack").await;
+    b.wait_text("#incident-state", 10 * SECOND, |t| t == "acknowledged")
+        .await;
+    assert!(b.text_of(".timeline").await.contains(OWNER));
+    b.screenshot(&shots.join("incident.png")).await;
+    wait_for("the trigger on the webhook", 15 * SECOND, || async {
+        (!receiver.on("/hook").is_empty()).then_some(())
+    })
+    .await;
+    let (_, list) = server.get("/api/v1/incidents").await;
+    assert_eq!(list["incidents"][0]["state"], "acknowledged", "{list}");
+    assert_eq!(list["incidents"][0]["acknowledged_by"], OWNER, "{list}");
+
+    // A heartbeat monitor: ping it with curl, see the ping in its log.
+    b.goto(&url("/monitors/new?type=heartbeat")).await;
+    b.fill("#name", "nightly backup").await;
+    b.fill("#every", "5m").await;
+    b.fill("#grace", "10m").await;
+    b.click_on("button[value=save]").await;
+    b.wait_text(".notice", 10 * SECOND, |t| t.contains("Monitor created"))
+        .await;
+    let ping_url = b.text_of("#ping-url").await;
+    assert!(ping_url.starts_with(&server.url), "{ping_url}");
+    assert!(b.text_of("#curl-ok").await.contains(&ping_url));
+    assert!(b.find("#no-pings").await.is_some());
+    mark(&b).await;
+    let out = std::process::Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "10",
+            "--data-raw",
+            "backup done: 42 files, 3.1 GB",
+        ])
+        .arg(&ping_url)
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "OK");
+    b.wait_text(".ping-body", 15 * SECOND, |t| t.contains("42 files"))
+        .await;
+    b.wait_text("#state", 10 * SECOND, |t| t == "Up").await;
+    assert!(still_marked(&b).await, "the page was reloaded");
+    b.screenshot(&shots.join("heartbeat.png")).await;
+    eprintln!("screenshots in {}", shots.display());
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects.
+struct Web {
+    base: String,
+    http: reqwest::Client,
+    cookies: Vec<(String, String)>,
+}
+
+/// `application/x-www-form-urlencoded` of `pairs`.
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The value of the first `name="_csrf"` input in `html`.
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+struct Answer {
+    status: u16,
+    location: String,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Web {
+    fn new(base: &str) -> Web {
+        Web {
+            base: base.to_owned(),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: Vec::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+        let req = if self.cookies.is_empty() {
+            req
+        } else {
+            req.header("cookie", self.cookie_header())
+        };
+        let r = req.send().await.expect("request");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let set_cookies: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        for c in &set_cookies {
+            if let Some((k, rest)) = c.split_once('=') {
+                let v = rest.split(';').next().unwrap_or_default().to_owned();
+                self.cookies.retain(|(n, _)| n != k);
+                if !v.is_empty() {
+                    self.cookies.push((k.to_owned(), v));
+                }
+            }
+        }
+        Answer {
+            status,
+            location,
+            set_cookies,
+            body: r.text().await.unwrap_or_default(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Answer {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, pairs: &[(&str, &str)], origin: Option<&str>) -> Answer {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_body(pairs));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        self.send(req).await
+    }
+
+    /// Signs in (creating the owner on a fresh server); returns the session's CSRF token.
+    async fn sign_in(&mut self, email: &str, password: &str) -> String {
+        let page = self.get("/login").await;
+        let (path, pairs): (&str, Vec<(&str, &str)>) = if page.location.ends_with("/setup") {
+            (
+                "/setup",
+                vec![
+                    ("email", email),
+                    ("password", password),
+                    ("confirm", password),
+                ],
+            )
+        } else {
+            ("/login", vec![("email", email), ("password", password)])
+        };
+        let form = self.get(path).await;
+        let token = csrf_of(&form.body);
+        let mut all = vec![("_csrf", token.as_str())];
+        all.extend(pairs);
+        let r = self.post(path, &all, None).await;
+        assert_eq!(r.status, 303, "sign-in failed: {}", r.body);
+        csrf_of(&self.get("/").await.body)
+    }
+}
+
+async fn escapes_everything_users_typed(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let evil = "<script>alert(1)</script>";
+    let (code, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": evil, "type": "http", "url": "http://127.0.0.1:9/x\"><script>alert(2)</script>",
+                    "tags": ["<img src=x onerror=alert(3)>"], "expect": {"body_contains": "</textarea><script>alert(4)</script>"}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let (code, hb) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "<b>job</b>", "type": "heartbeat"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{hb}");
+    let ping = hb["ping_url"].as_str().unwrap().to_owned();
+    let r = server
+        .client
+        .post(&ping)
+        .body("<script>alert(5)</script>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (code, ch) = server
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "<i>hook</i>", "type": "webhook", "url": "http://127.0.0.1:9/<script>"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{ch}");
+
+    let mut web = Web::new(&server.url);
+    web.sign_in(OWNER, PASSWORD).await;
+    let hb_id = hb["id"].as_str().unwrap();
+    for path in [
+        "/".to_owned(),
+        "/?q=%3Cscript%3E".to_owned(),
+        format!("/monitors/{id}"),
+        format!("/monitors/{id}/edit"),
+        format!("/monitors/{id}/delete"),
+        format!("/monitors/{hb_id}"),
+        "/channels".to_owned(),
+        "/channels/%3Ci%3Ehook%3C%2Fi%3E".to_owned(),
+        "/incidents".to_owned(),
+    ] {
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        for n in 1..=5 {
+            assert!(
+                !page.body.contains(&format!("<script>alert({n})")),
+                "{path} let <script>alert({n}) through"
+            );
+        }
+        assert!(!page.body.contains("<img src=x"), "{path}");
+        assert!(!page.body.contains("<i>hook"), "{path}");
+    }
+    let page = web.get(&format!("/monitors/{id}")).await;
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+    );
+    let page = web.get(&format!("/monitors/{hb_id}")).await;
+    assert!(
+        page.body
+            .contains("&#60;script&#62;alert(5)&#60;/script&#62;"),
+        "ping bodies are shown, escaped"
+    );
+    let live = web.get(&format!("/monitors/{id}/live")).await;
+    let v: Value = serde_json::from_str(&live.body).expect("live JSON");
+    assert!(!v.to_string().contains("<script>alert(1)"));
+}
+
+both_backends!(ui_escapes_user_input, escapes_everything_users_typed);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_origin_sessions_and_rate_limit() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = Server::start(bin(), &store, &[]);
+    let mut web = Web::new(&server.url);
+
+    // Before any user exists, `/` leads to the setup page; pages need a session.
+    let r = web.get("/").await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/setup"));
+    let r = web.get("/incidents").await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/setup"));
+
+    // The setup form needs its CSRF cookie and token.
+    let setup = web.get("/setup").await;
+    let token = csrf_of(&setup.body);
+    assert_eq!(token.len(), 32);
+    let mut stranger = Web::new(&server.url);
+    let r = stranger
+        .post(
+            "/setup",
+            &[
+                ("_csrf", token.as_str()),
+                ("email", OWNER),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "a token without its cookie is refused");
+    assert_eq!(
+        server.get("/api/v1/monitors").await.0,
+        200,
+        "(the API is unaffected)"
+    );
+
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+    let session = web
+        .cookies
+        .iter()
+        .find(|(k, _)| k == "vigilmon_session")
+        .map(|(_, v)| v.clone())
+        .expect("session cookie");
+    assert_eq!(session.len(), 64, "256 random bits");
+    let r = web.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("<h1>Dashboard</h1>"));
+
+    // A state-changing form without its token, or with another, is refused.
+    let monitor = [
+        ("type", "http"),
+        ("name", "api"),
+        ("url", "http://127.0.0.1:9/health"),
+        ("action", "save"),
+    ];
+    let r = web.post("/monitors/new", &monitor, None).await;
+    assert_eq!(r.status, 403, "no token: {}", r.body);
+    let mut with_wrong = vec![("_csrf", "0123456789abcdef0123456789abcdef")];
+    with_wrong.extend(monitor);
+    let r = web.post("/monitors/new", &with_wrong, None).await;
+    assert_eq!(r.status, 403, "wrong token");
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(
+        list["monitors"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    // With its token, but from another origin: refused too.
+    let mut good = vec![("_csrf", csrf.as_str())];
+    good.extend(monitor);
+    let r = web
+        .post("/monitors/new", &good, Some("https://evil.example"))
+        .await;
+    assert_eq!(r.status, 403, "foreign origin");
+    let r = web.post("/monitors/new", &good, Some(&server.url)).await;
+    assert_eq!(r.status, 303, "same origin: {}", r.body);
+    let live = web
+        .http
+        .get(format!("{}/live/dashboard?since=0", server.url))
+        .header("cookie", web.cookie_header())
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(live.status(), 403, "live endpoints check Origin");
+    let live = web.get("/live/dashboard?since=0").await;
+    assert_eq!(live.status, 200);
+    let v: Value = serde_json::from_str(&live.body).unwrap();
+    assert_eq!(v["monitors"][0]["state"], "pending", "{v}");
+
+    // A second browser of the same user; a password change ends both sessions and
+    // gives the changing browser a new one.
+    let mut other = Web::new(&server.url);
+    other.sign_in(OWNER, PASSWORD).await;
+    assert_eq!(other.get("/").await.status, 200);
+    let new_password = "a much longer passphrase";
+    let r = web
+        .post(
+            "/account/password",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("current", PASSWORD),
+                ("new", new_password),
+                ("confirm", new_password),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/account?ok=password")
+    );
+    assert_eq!(other.get("/").await.status, 303, "the other session ended");
+    let r = web.get("/account?ok=password").await;
+    assert_eq!(r.status, 200, "this browser has a new session");
+    assert!(r.body.contains("Password changed"));
+    let csrf = csrf_of(&r.body);
+
+    // Logout ends the session: the old cookie no longer works.
+    let old_cookie = web.cookie_header();
+    let r = web.post("/logout", &[("_csrf", csrf.as_str())], None).await;
+    assert_eq!((r.status, r.location.as_str()), (303, "/login"));
+    let again = web
+        .http
+        .get(format!("{}/", server.url))
+        .header("cookie", old_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+
+    // Login is rate limited per address: 10 attempts a minute (the sign-ins above
+    // came from the same address and count too).
+    let mut guesser = Web::new(&server.url);
+    let page = guesser.get("/login").await;
+    let token = csrf_of(&page.body);
+    let mut codes = Vec::new();
+    for _ in 0..11 {
+        let r = guesser
+            .post(
+                "/login",
+                &[
+                    ("_csrf", token.as_str()),
+                    ("email", OWNER),
+                    ("password", "wrong guess!"),
+                ],
+                None,
+            )
+            .await;
+        codes.push(r.status);
+    }
+    let first_refused = codes.iter().position(|c| *c == 429).expect("a 429");
+    assert!((5..=10).contains(&first_refused), "{codes:?}");
+    assert!(
+        codes[..first_refused].iter().all(|c| *c == 401),
+        "{codes:?}"
+    );
+    assert!(
+        codes[first_refused..].iter().all(|c| *c == 429),
+        "{codes:?}"
+    );
+    let r = guesser
+        .post(
+            "/login",
+            &[
+                ("_csrf", token.as_str()),
+                ("email", OWNER),
+                ("password", new_password),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.status, 429,
+        "even the right password waits for the window"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_are_secure_behind_https() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--public-url".into(), "https://vigilmon.example".into()],
+    );
+    let mut web = Web::new(&server.url);
+    let setup = web.get("/setup").await;
+    let csrf_cookie = setup.set_cookies.join("\n");
+    assert!(
+        csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("Secure"),
+        "{csrf_cookie}"
+    );
+    let token = csrf_of(&setup.body);
+    let r = web
+        .post(
+            "/setup",
+            &[
+                ("_csrf", token.as_str()),
+                ("email", OWNER),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+            Some("https://vigilmon.example"),
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let session = r
+        .set_cookies
+        .iter()
+        .find(|c| c.starts_with("vigilmon_session="))
+        .expect("session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(session.contains(flag), "{flag} missing: {session}");
+    }
+    let page = web.get("/").await;
+    assert_eq!(page.status, 200);
+    let dashboard = page.body;
+    assert!(dashboard.contains("/assets/app.js"));
+    let csp = web
+        .http
+        .get(format!("{}/login", server.url))
+        .send()
+        .await
+        .unwrap();
+    let policy = csp
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+}
