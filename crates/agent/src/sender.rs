@@ -180,6 +180,7 @@ impl<S: ResultSink> Sender<S> {
                 buffered = self.buffer.len()
             );
         }
+        let mut replayed = 0;
         while !self.buffer.is_empty() && !self.token_refused {
             let head = match self.buffer.head() {
                 Ok(h) => h,
@@ -191,7 +192,8 @@ impl<S: ResultSink> Sender<S> {
             };
             if !head.items.is_empty() {
                 match self.send(&head.items, true).await {
-                    Sent::Done | Sent::Refused => {}
+                    Sent::Done => replayed += head.items.len(),
+                    Sent::Refused => {}
                     Sent::Retry | Sent::Stop => return,
                 }
             }
@@ -203,6 +205,9 @@ impl<S: ResultSink> Sender<S> {
             // Results that arrived meanwhile go behind the backlog, in order, so that
             // the checks producing them never wait on a long replay.
             self.absorb(rx);
+        }
+        if replayed > 0 && self.buffer.is_empty() {
+            info!(message = "buffered results replayed", results = replayed);
         }
     }
 
@@ -227,10 +232,7 @@ impl<S: ResultSink> Sender<S> {
                 self.counters.sent(items.len(), answer.ignored, replayed);
                 self.backoff.reset();
                 if self.unreachable {
-                    info!(
-                        message = "the server takes results again",
-                        buffered = self.buffer.len()
-                    );
+                    info!(message = "the server takes results again");
                     self.unreachable = false;
                 }
                 if answer.ignored > 0 {
@@ -248,7 +250,7 @@ impl<S: ResultSink> Sender<S> {
                     debug!(message = "the server still cannot take results", %reason, retry_in = ?delay);
                 } else {
                     warn!(
-                        message = "the server cannot take results; buffering them on disk",
+                        message = "the server cannot take results; keeping them in the disk buffer",
                         %reason,
                         retry_in = ?delay
                     );

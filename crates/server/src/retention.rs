@@ -58,3 +58,78 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use vigilmon_core::state::RegionStatus;
+    use vigilmon_core::{
+        CheckResult, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
+    };
+    use vigilmon_store::{MonitorSource, RecordedCheck};
+
+    #[tokio::test]
+    async fn purges_only_results_older_than_the_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path()).await.unwrap();
+        let id = MonitorId::from_uuid(uuid::Uuid::now_v7());
+        let config: MonitorConfig = serde_json::from_value(
+            serde_json::json!({"name": "m", "type": "tcp", "host": "127.0.0.1", "port": 1}),
+        )
+        .unwrap();
+        let t0 = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        store
+            .create_monitor(id, &config, MonitorSource::Api, t0)
+            .await
+            .unwrap();
+        // 2,500 results, one a minute, so several batches go.
+        let checks: Vec<RecordedCheck> = (0..2500)
+            .map(|i| RecordedCheck {
+                monitor_id: id,
+                result: CheckResult {
+                    region: RegionName::local(),
+                    checked_at: t0 + jiff::SignedDuration::from_mins(i),
+                    duration_ms: 1,
+                    phases: Phases::default(),
+                    status_code: None,
+                    verdict: Verdict::Up,
+                    body_excerpt: None,
+                    cert_expires_at: None,
+                    remote_addr: None,
+                    details: None,
+                },
+                region_status: RegionStatus {
+                    state: MonitorState::Up,
+                    consecutive_failures: 0,
+                },
+                monitor_state: MonitorState::Up,
+            })
+            .collect();
+        store.record_results(&checks).await.unwrap();
+        // "Now" is the last result's time, standing still; keep one day.
+        struct Fixed(jiff::Timestamp);
+        impl crate::clock::Clock for Fixed {
+            fn now(&self) -> jiff::Timestamp {
+                self.0
+            }
+        }
+        let clock: SharedClock = Arc::new(Fixed(t0 + jiff::SignedDuration::from_mins(2499)));
+        let gone = purge_once(&store, &clock, Duration::from_secs(24 * 3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            gone,
+            2500 - 1441,
+            "results of the last 24 h (1,441 minutes inclusive) stay"
+        );
+        assert_eq!(store.count_results(id).await.unwrap(), 1441);
+        assert_eq!(
+            purge_once(&store, &clock, Duration::from_secs(24 * 3600))
+                .await
+                .unwrap(),
+            0
+        );
+        store.close().await;
+    }
+}

@@ -276,6 +276,30 @@ impl Browser {
         std::fs::write(path, png).expect("write screenshot");
     }
 
+    /// Saves a PNG of the whole page (up to `max_height` pixels tall): the window is
+    /// made as tall as the page for the shot, then given its size back.
+    pub async fn screenshot_page(&self, path: &Path, max_height: u32) {
+        let rect = self.get("/window/rect").await.unwrap_or(Value::Null);
+        let (w, h) = (
+            rect["width"].as_u64().unwrap_or(1200) as u32,
+            rect["height"].as_u64().unwrap_or(900) as u32,
+        );
+        let page = self
+            .execute("return document.documentElement.scrollHeight;", vec![])
+            .await
+            .as_u64()
+            .unwrap_or(u64::from(h)) as u32;
+        let viewport = self
+            .execute("return window.innerHeight;", vec![])
+            .await
+            .as_u64()
+            .unwrap_or(u64::from(h)) as u32;
+        let chrome = h.saturating_sub(viewport);
+        self.resize(w, (page + chrome).min(max_height)).await;
+        self.screenshot(path).await;
+        self.resize(w, h).await;
+    }
+
     /// Resizes the window.
     pub async fn resize(&self, width: u32, height: u32) {
         let _ = self

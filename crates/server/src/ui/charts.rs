@@ -20,7 +20,8 @@ pub(crate) struct Spark {
 pub(crate) const SPARK_W: f64 = 96.0;
 pub(crate) const SPARK_H: f64 = 24.0;
 
-/// A sparkline of per-bucket mean latencies (`None` for a bucket without checks).
+/// A sparkline of per-bucket mean latencies (`None` for a bucket without checks: the
+/// line joins the buckets around it; a lone value is a dot).
 pub(crate) fn sparkline(values: &[Option<u64>]) -> Option<Spark> {
     let max = values.iter().flatten().copied().max()?;
     let n = values.len().max(2);
@@ -28,29 +29,21 @@ pub(crate) fn sparkline(values: &[Option<u64>]) -> Option<Spark> {
     let step = (SPARK_W - 4.0) / (n - 1) as f64;
     let scale = nice_ceiling(max.max(1));
     let mut d = String::new();
-    let mut run = 0;
+    let mut points = 0;
     for (i, v) in values.iter().enumerate() {
-        match v {
-            Some(v) => {
-                let x = 2.0 + i as f64 * step;
-                let y = SPARK_H - 2.0 - (*v as f64 / scale as f64) * (SPARK_H - 4.0);
-                d.push_str(&format!(
-                    "{}{:.1} {:.1}",
-                    if run == 0 { "M" } else { "L" },
-                    x,
-                    y
-                ));
-                run += 1;
-            }
-            None => {
-                if run == 1 {
-                    d.push_str("h.1");
-                }
-                run = 0;
-            }
+        if let Some(v) = v {
+            let x = 2.0 + i as f64 * step;
+            let y = SPARK_H - 2.0 - (*v as f64 / scale as f64) * (SPARK_H - 4.0);
+            d.push_str(&format!(
+                "{}{:.1} {:.1}",
+                if points == 0 { "M" } else { "L" },
+                x,
+                y
+            ));
+            points += 1;
         }
     }
-    if run == 1 {
+    if points == 1 {
         d.push_str("h.1");
     }
     Some(Spark {
@@ -267,16 +260,14 @@ mod tests {
     }
 
     #[test]
-    fn sparkline_breaks_at_gaps() {
+    fn sparkline_joins_across_gaps() {
         let s = sparkline(&[Some(10), Some(20), None, Some(5), None]).unwrap();
         assert!(s.d.starts_with("M2.0 "), "{}", s.d);
-        assert_eq!(s.d.matches('M').count(), 2, "{}", s.d);
-        assert!(
-            s.d.ends_with("h.1"),
-            "a lone point is drawn as a dot: {}",
-            s.d
-        );
+        assert_eq!(s.d.matches('M').count(), 1, "{}", s.d);
+        assert_eq!(s.d.matches('L').count(), 2, "{}", s.d);
         assert_eq!(s.label, "max 20 ms");
+        let dot = sparkline(&[None, Some(7), None]).unwrap();
+        assert!(dot.d.ends_with("h.1"), "a lone point is a dot: {}", dot.d);
         assert!(sparkline(&[None, None]).is_none());
     }
 

@@ -23,9 +23,11 @@ use crate::AppState;
 use crate::api::monitors::list_views;
 use crate::api::views::MonitorView;
 
-/// Hours covered by the sparkline and the 24 h share (one bucket per hour).
-const HOURS: i64 = 24;
-const HOUR_MS: i64 = 3_600_000;
+/// The window of the "checks ok" share.
+const DAY_MS: i64 = 24 * 3_600_000;
+/// The sparkline: the last hour in 2-minute buckets.
+const SPARK_BUCKETS: i64 = 30;
+const SPARK_BUCKET_MS: i64 = 120_000;
 
 /// One monitor's line on the dashboard.
 pub(crate) struct Row {
@@ -163,39 +165,47 @@ pub(crate) fn mask_url_password(url: &str) -> String {
     )
 }
 
-/// Per monitor: (checks, ok) over the window and the mean latency per hour.
+/// Per monitor: (checks, ok) over the last 24 hours, and the mean latency per
+/// 2-minute bucket of the last hour.
+#[derive(Default)]
 struct Summary {
     checks: u64,
     ok: u64,
-    hourly: Vec<Option<u64>>,
+    recent: Vec<Option<u64>>,
 }
 
-fn summaries(buckets: &[ResultBucket]) -> BTreeMap<MonitorId, Summary> {
+/// `day`: one bucket per monitor over 24 h; `recent`: 2-minute buckets of the last
+/// hour.
+fn summaries(day: &[ResultBucket], recent: &[ResultBucket]) -> BTreeMap<MonitorId, Summary> {
     let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
-    for b in buckets {
-        let s = out.entry(b.monitor_id).or_insert_with(|| Summary {
-            checks: 0,
-            ok: 0,
-            hourly: vec![None; HOURS as usize],
-        });
+    for b in day {
+        let s = out.entry(b.monitor_id).or_default();
         s.checks += b.checks;
         s.ok += b.ok;
-        let i = b.bucket.clamp(0, HOURS - 1) as usize;
-        s.hourly[i] = Some(b.avg_ms);
+    }
+    for b in recent {
+        let s = out.entry(b.monitor_id).or_default();
+        if s.recent.is_empty() {
+            s.recent = vec![None; SPARK_BUCKETS as usize];
+        }
+        let i = b.bucket.clamp(0, SPARK_BUCKETS - 1) as usize;
+        s.recent[i] = Some(b.avg_ms);
     }
     out
 }
 
 /// Builds the dashboard's rows, groups and totals from the monitors and their result
-/// buckets (hourly, from 24 h before `now`).
+/// buckets: `day` (one per monitor, the last 24 h) and `recent` (2-minute buckets of
+/// the last hour, for the sparklines).
 pub(crate) fn build(
     l: Layout,
     views: &[MonitorView],
-    buckets: &[ResultBucket],
+    day: &[ResultBucket],
+    recent: &[ResultBucket],
     now: Timestamp,
     f: Filters,
 ) -> DashboardPage {
-    let sums = summaries(buckets);
+    let sums = summaries(day, recent);
     let mut totals: Vec<Total> = MonitorState::ALL
         .iter()
         .map(|s| Total {
@@ -323,7 +333,7 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
         label: format::state_label(v.state),
         uptime,
         uptime_title,
-        spark: sum.and_then(|s| charts::sparkline(&s.hourly)),
+        spark: sum.and_then(|s| charts::sparkline(&s.recent)),
         last: When::opt(v.last_checked_at, now),
         latency: if heartbeat {
             "last ping".into()
@@ -343,12 +353,22 @@ pub(crate) async fn index(
 ) -> Result<Response, UiError> {
     let now = st.now();
     let views = list_views(&st).await?;
-    let since = now - SignedDuration::from_hours(HOURS);
-    let buckets = st.store().result_buckets(since, HOUR_MS, None).await?;
+    let day = st
+        .store()
+        .result_buckets(now - SignedDuration::from_millis(DAY_MS), DAY_MS + 1, None)
+        .await?;
+    let recent = st
+        .store()
+        .result_buckets(
+            now - SignedDuration::from_millis(SPARK_BUCKETS * SPARK_BUCKET_MS),
+            SPARK_BUCKET_MS,
+            None,
+        )
+        .await?;
     let l = Layout::new("Dashboard", "dashboard", &s)
         .notice(f.ok.as_deref())
         .live(format!("/live/dashboard?since={}", now.as_millisecond()));
-    Ok(render(&build(l, &views, &buckets, now, f)))
+    Ok(render(&build(l, &views, &day, &recent, now, f)))
 }
 
 #[derive(Deserialize)]
@@ -431,7 +451,8 @@ pub mod bench_support {
     /// `n` monitors with a day of hourly results each; returns the inputs.
     pub struct Fixture {
         pub(crate) views: Vec<MonitorView>,
-        buckets: Vec<ResultBucket>,
+        day: Vec<ResultBucket>,
+        recent: Vec<ResultBucket>,
         now: Timestamp,
     }
 
@@ -446,7 +467,8 @@ pub mod bench_support {
             MonitorState::Paused,
         ];
         let mut views = Vec::with_capacity(n);
-        let mut buckets = Vec::with_capacity(n * 24);
+        let mut day = Vec::with_capacity(n);
+        let mut recent = Vec::with_capacity(n * SPARK_BUCKETS as usize);
         for i in 0..n {
             let id = Uuid::from_u128(i as u128 + 1);
             let config = MonitorConfig {
@@ -479,20 +501,30 @@ pub mod bench_support {
                 created_at: now - SignedDuration::from_hours(48),
                 updated_at: now - SignedDuration::from_hours(48),
             });
-            for h in 0..HOURS {
-                buckets.push(ResultBucket {
+            // Checked every minute: 1,440 checks a day, a few failed.
+            day.push(ResultBucket {
+                monitor_id: MonitorId::from_uuid(id),
+                bucket: 0,
+                checks: 1440,
+                ok: 1440 - (i % 5) as u64,
+                avg_ms: 80,
+                max_ms: 900,
+            });
+            for b in 0..SPARK_BUCKETS {
+                recent.push(ResultBucket {
                     monitor_id: MonitorId::from_uuid(id),
-                    bucket: h,
-                    checks: 60,
-                    ok: if h % 7 == 0 && i % 5 == 0 { 57 } else { 60 },
-                    avg_ms: 40 + ((i as i64 * 7 + h * 13) % 120) as u64,
+                    bucket: b,
+                    checks: 2,
+                    ok: 2,
+                    avg_ms: 40 + ((i as i64 * 7 + b * 13) % 120) as u64,
                     max_ms: 400,
                 });
             }
         }
         Fixture {
             views,
-            buckets,
+            day,
+            recent,
             now,
         }
     }
@@ -509,7 +541,7 @@ pub mod bench_support {
             can_write: true,
             v: super::super::assets::VERSION,
         };
-        build(l, &f.views, &f.buckets, f.now, Filters::default())
+        build(l, &f.views, &f.day, &f.recent, f.now, Filters::default())
             .render()
             .unwrap_or_default()
     }

@@ -139,7 +139,10 @@ pub(crate) async fn page(
                     region: e["region"].as_str().unwrap_or("?").to_owned(),
                     ok: e["ok"].as_bool().unwrap_or(false),
                     error: e["error"].as_str().unwrap_or("").to_owned(),
-                    checked: e["checked_at"].as_str().map(str::to_owned),
+                    checked: e["checked_at"].as_str().map(|t| {
+                        t.parse::<jiff::Timestamp>()
+                            .map_or_else(|_| t.to_owned(), format::utc)
+                    }),
                 })
                 .collect()
         })

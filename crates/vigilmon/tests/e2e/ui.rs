@@ -52,8 +52,26 @@ async fn monitor_id(b: &Browser) -> String {
 async fn browser_setup_monitor_incident_and_heartbeat() {
     let store = StoreFixture::new(Backend::Sqlite).await;
     let target = Target::start().await;
+    let healthy = Target::start().await;
     let receiver = Receiver::start().await;
     let server = Server::start(bin(), &store, &[]);
+    // A few more monitors through the API, so the dashboard has groups to show.
+    let port = healthy
+        .url
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    for m in [
+        json!({"name": "[redis-primary] cache /health", "type": "http", "url": format!("{}/health/redis", healthy.url),
+               "interval": "10s", "tags": ["cache"], "expect": {"body_contains": "\"status\":\"ok\""}}),
+        json!({"name": "[redis-replica-1] cache", "type": "tcp", "host": "127.0.0.1", "port": port.parse::<u32>().unwrap_or(0),
+               "interval": "10s", "tags": ["cache"]}),
+        json!({"name": "marketing site", "type": "http", "url": format!("{}/", healthy.url), "interval": "10s", "tags": ["web"]}),
+    ] {
+        let (code, body) = server.post("/api/v1/monitors", &m).await;
+        assert_eq!(code, 201, "{body}");
+    }
     let shots = screenshot_dir();
     let b = Browser::start().await;
     let url = |p: &str| format!("{}{p}", server.url);
@@ -145,13 +163,12 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait("[data-part=incidents] a[href^='/incidents/']", 15 * SECOND)
         .await;
     assert!(still_marked(&b).await, "the page was reloaded");
-    b.screenshot(&shots.join("monitor.png")).await;
+    b.screenshot_page(&shots.join("monitor.png"), 1800).await;
 
     // The dashboard shows it down, in words.
     b.goto(&url("/")).await;
     let row = format!("tr[data-m='{id}'] .st");
     assert_eq!(b.text_of(&row).await, "Down");
-    b.screenshot(&shots.join("dashboard.png")).await;
 
     // Acknowledge the incident from its page.
     b.goto(&url(&format!("/monitors/{id}"))).await;
@@ -163,7 +180,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait_text("#incident-state", 10 * SECOND, |t| t == "acknowledged")
         .await;
     assert!(b.text_of(".timeline").await.contains(OWNER));
-    b.screenshot(&shots.join("incident.png")).await;
+    b.screenshot_page(&shots.join("incident.png"), 1400).await;
     wait_for("the trigger on the webhook", 15 * SECOND, || async {
         (!receiver.on("/hook").is_empty()).then_some(())
     })
@@ -201,7 +218,12 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
         .await;
     b.wait_text("#state", 10 * SECOND, |t| t == "Up").await;
     assert!(still_marked(&b).await, "the page was reloaded");
-    b.screenshot(&shots.join("heartbeat.png")).await;
+    b.screenshot_page(&shots.join("heartbeat.png"), 1800).await;
+
+    // The dashboard, now with everything in it.
+    b.goto(&url("/")).await;
+    b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
+    b.screenshot_page(&shots.join("dashboard.png"), 1400).await;
     eprintln!("screenshots in {}", shots.display());
 }
 
