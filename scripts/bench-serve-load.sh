@@ -45,6 +45,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vigilmon-bench.XXXXXX")
 SERVER_PID=""
 TARGET_PID=""
+NAP_PID=""
 
 stop() { # stop PID: TERM, wait up to 10 s, then KILL
     local pid=$1
@@ -61,6 +62,7 @@ stop() { # stop PID: TERM, wait up to 10 s, then KILL
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    if [[ -n $NAP_PID ]]; then kill "$NAP_PID" 2>/dev/null || true; fi
     stop "$SERVER_PID"
     stop "$TARGET_PID"
     if [[ $KEEP == 1 ]]; then
@@ -111,6 +113,12 @@ PY
 python3 "$WORK/target.py" >"$WORK/target.port" 2>"$WORK/target.log" &
 TARGET_PID=$!
 
+nap() { # sleep that a trapped signal interrupts (bash runs traps only between commands)
+    sleep "$1" &
+    NAP_PID=$!
+    wait "$NAP_PID"
+    NAP_PID=""
+}
 wait_for() { # wait_for DESCRIPTION SECONDS COMMAND…: poll every 0.1 s
     local what=$1 secs=$2
     shift 2
@@ -174,7 +182,8 @@ rows() {
 
 echo "server $URL (pid $SERVER_PID), $MONITORS monitors every $INTERVAL against 127.0.0.1:$TARGET_PORT (pid $TARGET_PID)" >&2
 echo "up in $(awk -v a="$t_start" -v b="$t_up" 'BEGIN { printf "%.2f", b - a }') s; RSS after start $(( $(rss_kib "$SERVER_PID") / 1024 )) MiB; warm-up ${WARMUP} s…" >&2
-sleep "$WARMUP"
+nap "$WARMUP"
+kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "error: server exited during the warm-up" >&2; exit 1; }
 
 # --- window -----------------------------------------------------------------------------
 # Scrapes and row counts happen outside the CPU window (before its start sample and
@@ -192,7 +201,7 @@ rss_trace="$(( rss0 / 1024 ))"
 left=$WINDOW
 while (( left > 0 )); do
     step=$(( left < 30 ? left : 30 ))
-    sleep "$step"
+    nap "$step"
     left=$(( left - step ))
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: server exited during the window" >&2; exit 1; }
     if (( left > 0 )); then rss_trace+=" $(( $(rss_kib "$SERVER_PID") / 1024 ))"; fi

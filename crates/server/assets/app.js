@@ -144,9 +144,10 @@
       var groups = document.querySelectorAll("[data-group]");
       for (var g = 0; g < groups.length; g++) {
         var rows = groups[g].querySelectorAll("[data-m]");
+        var tag = (groups[g].getAttribute("data-group") || "").toLowerCase();
         var shown = 0;
         for (var i = 0; i < rows.length; i++) {
-          var hay = rows[i].getAttribute("data-search") || "";
+          var hay = rows[i].textContent.toLowerCase() + " " + tag;
           var ok = (!text || hay.indexOf(text) >= 0) &&
             (!state || rows[i].getAttribute("data-state") === state);
           rows[i].hidden = !ok;

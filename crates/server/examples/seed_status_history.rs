@@ -84,7 +84,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             name: format!("svc-{i:03}"),
             kind: "http".into(),
             url: Some(format!("http://127.0.0.1:{port}/healthz")),
-            tags: vec![if i % 5 == 0 { "db" } else { "app" }.into()],
+            tags: vec![if i.is_multiple_of(5) { "db" } else { "app" }.into()],
             ..MonitorConfig::default()
         };
         store
@@ -262,7 +262,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let list: Vec<serde_json::Value> = (0..chunk.len())
                 .map(|k| {
                     let i = s * per + k;
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         json!(format!("svc-{i:03}"))
                     } else {
                         json!({"name": format!("svc-{i:03}"), "public_name": format!("Service {i}")})

@@ -2,7 +2,7 @@
 //! confirmation checks waiting for them.
 //!
 //! Liveness is kept in memory: an agent is live while it has contacted the server
-//! within [`LIVENESS`]. A region's monitors are split among its live agents by
+//! within [`LIVENESS_POLLS`] poll intervals. A region's monitors are split among its live agents by
 //! rendezvous hashing (each monitor goes to the agent with the highest hash of agent
 //! id and monitor id), so agents share the work without coordinating, and when one
 //! disappears only its monitors move.
@@ -16,10 +16,10 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 use vigilmon_core::{MonitorId, RegionName};
 
-/// How often agents poll their assignment.
+/// How often agents poll their assignment, by default.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
-/// An agent silent for longer than this is not live (3 polls).
-pub const LIVENESS: Duration = Duration::from_secs(45);
+/// An agent silent for longer than this many poll intervals is not live.
+pub const LIVENESS_POLLS: u32 = 3;
 
 /// What the server knows of one agent.
 #[derive(Debug, Clone)]
@@ -41,10 +41,16 @@ struct State {
 }
 
 /// The registry of agents. Shared by the agent API and the confirmation cascade.
-#[derive(Default)]
 pub struct Agents {
     state: Mutex<State>,
     wakers: Mutex<HashMap<Uuid, std::sync::Arc<Notify>>>,
+    poll: Duration,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Self::new(POLL_INTERVAL)
+    }
 }
 
 /// Rendezvous hash of an agent and a monitor (FNV-1a over both ids).
@@ -69,6 +75,24 @@ pub fn owner(agents: &[Uuid], monitor: MonitorId) -> Option<Uuid> {
 }
 
 impl Agents {
+    /// A registry whose agents poll every `poll`.
+    pub fn new(poll: Duration) -> Self {
+        Self {
+            state: Mutex::default(),
+            wakers: Mutex::default(),
+            poll,
+        }
+    }
+
+    /// How often agents are told to poll.
+    pub fn poll_interval(&self) -> Duration {
+        self.poll
+    }
+
+    fn liveness(&self) -> Duration {
+        self.poll * LIVENESS_POLLS
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state
             .lock()
@@ -108,9 +132,9 @@ impl Agents {
         }
     }
 
-    fn is_live(a: &AgentInfo, now: Timestamp) -> bool {
+    fn is_live(&self, a: &AgentInfo, now: Timestamp) -> bool {
         now.as_millisecond() - a.last_seen.as_millisecond()
-            <= i64::try_from(LIVENESS.as_millis()).unwrap_or(i64::MAX)
+            <= i64::try_from(self.liveness().as_millis()).unwrap_or(i64::MAX)
     }
 
     /// The live agents of a region, by id.
@@ -119,7 +143,7 @@ impl Agents {
             .lock()
             .agents
             .values()
-            .filter(|a| &a.region == region && Self::is_live(a, now))
+            .filter(|a| &a.region == region && self.is_live(a, now))
             .map(|a| a.id)
             .collect();
         v.sort();
@@ -139,7 +163,7 @@ impl Agents {
             .lock()
             .agents
             .values()
-            .filter(|a| Self::is_live(a, now))
+            .filter(|a| self.is_live(a, now))
             .map(|a| a.region.clone())
             .collect();
         v.sort();

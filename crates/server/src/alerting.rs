@@ -91,7 +91,7 @@ enum Cmd {
 /// Talks to the alerting driver. Cheap to clone.
 #[derive(Clone)]
 pub struct AlertingHandle {
-    tx: mpsc::Sender<Cmd>,
+    tx: mpsc::UnboundedSender<Cmd>,
     outbox: Arc<Notify>,
 }
 
@@ -104,15 +104,12 @@ impl AlertingHandle {
         cause: String,
         evidence: Vec<Evidence>,
     ) {
-        let _ = self
-            .tx
-            .send(Cmd::State {
-                monitor,
-                to,
-                cause,
-                evidence,
-            })
-            .await;
+        let _ = self.tx.send(Cmd::State {
+            monitor,
+            to,
+            cause,
+            evidence,
+        });
     }
 
     pub async fn acknowledge(&self, incident: Uuid, by: String) -> Result<(), ActError> {
@@ -123,7 +120,6 @@ impl AlertingHandle {
                 by,
                 reply,
             })
-            .await
             .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
         rx.await.unwrap_or(Err(ActError::Unavailable(
             "the server is shutting down".into(),
@@ -138,7 +134,6 @@ impl AlertingHandle {
                 by,
                 reply,
             })
-            .await
             .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
         rx.await.unwrap_or(Err(ActError::Unavailable(
             "the server is shutting down".into(),
@@ -149,7 +144,7 @@ impl AlertingHandle {
     /// Returns once the driver has reloaded.
     pub async fn config_changed(&self) {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Cmd::Reload(reply)).await.is_ok() {
+        if self.tx.send(Cmd::Reload(reply)).is_ok() {
             let _ = rx.await;
         }
     }
@@ -226,7 +221,9 @@ pub async fn start(
     }
     driver.reload().await?;
     driver.reconcile().await;
-    let (tx, rx) = mpsc::channel(4096);
+    // Unbounded: the recorder and the heartbeat engine must never wait on alerting
+    // (state changes are few; a burst is worked through in order).
+    let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(driver.run(rx, shutdown));
     Ok((AlertingHandle { tx, outbox }, task))
 }
@@ -358,7 +355,7 @@ impl Driver {
         self.tick_all().await;
     }
 
-    async fn run(mut self, mut rx: mpsc::Receiver<Cmd>, shutdown: CancellationToken) {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Cmd>, shutdown: CancellationToken) {
         loop {
             let wake = self.next_wakeup();
             let sleep_for = wake.map(|t| {
@@ -632,12 +629,10 @@ impl Driver {
                             .filter(|_| ev == NotifyEvent::Resolved)
                             .map(|i| now.as_millisecond() - i.opened_at.as_millisecond()),
                         acknowledged_by: opened.and_then(|i| i.acknowledged_by.clone()),
-                        monitor_url: Some(format!(
-                            "{}/api/v1/monitors/{id}",
-                            self.config.public_url
-                        )),
+                        // Links into the web UI (pages a person can open).
+                        monitor_url: Some(format!("{}/monitors/{id}", self.config.public_url)),
                         incident_url: incident
-                            .map(|i| format!("{}/api/v1/incidents/{i}", self.config.public_url)),
+                            .map(|i| format!("{}/incidents/{i}", self.config.public_url)),
                         ack_url: incident
                             .filter(|_| {
                                 matches!(

@@ -62,6 +62,8 @@ pub struct ServerOptions {
     pub local_probe: bool,
     /// Regions declared in the config file.
     pub regions: Vec<RegionName>,
+    /// How often agents poll their assignment (liveness is 3 polls).
+    pub agent_poll: Duration,
     pub clock: SharedClock,
 }
 
@@ -242,6 +244,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let metrics = metrics::install();
+    let upkeep_task = tokio::spawn(metrics::upkeep(metrics.clone(), shutdown.child_token()));
     let prober = Prober::new(opts.probe.clone()).map_err(|e| ServerError::Probe(e.to_string()))?;
     let notifier =
         vigilmon_notify::Notifier::new(opts.alerting.smtp.clone(), opts.alerting.send_timeout)
@@ -277,7 +280,7 @@ pub async fn run(
     ));
     // The confirmation cascade: a first failure in one region asks the others to
     // check now. The scheduler is made after the recorder, hence the cell.
-    let agents = Arc::new(agents::Agents::default());
+    let agents = Arc::new(agents::Agents::new(opts.agent_poll));
     let scheduler_cell: Arc<std::sync::OnceLock<SchedulerHandle>> = Arc::default();
     let confirm: recorder::Confirm = {
         let (agents, cell, clock, local) = (
@@ -333,6 +336,7 @@ pub async fn run(
         SchedulerConfig {
             concurrency: opts.concurrency,
             enabled: opts.local_probe,
+            region: Some(prober.region().clone()),
         },
         stop_scheduling.clone(),
     );
@@ -401,6 +405,7 @@ pub async fn run(
     stop_alerting.cancel();
     let _ = alerting_task.await;
     let _ = outbox_task.await;
+    let _ = upkeep_task.await;
     store.close().await;
     info!(message = "stopped");
     served.map_err(ServerError::from)

@@ -12,6 +12,17 @@ use vigilmon_core::{CheckResult, MonitorId, MonitorState};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Drains histogram samples into their buckets every few seconds. Without it, samples
+/// pile up in memory until something scrapes `/metrics` (the exporter's upkeep).
+pub async fn upkeep(handle: PrometheusHandle, shutdown: tokio_util::sync::CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => handle.run_upkeep(),
+        }
+    }
+}
+
 /// Installs the process-wide metrics recorder (once) and returns its handle.
 pub fn install() -> PrometheusHandle {
     HANDLE

@@ -25,6 +25,9 @@ use crate::metrics;
 /// Most results written in one transaction.
 const MAX_BATCH: usize = 512;
 
+/// How long the recorder waits for more results before writing a batch.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What the recorder remembers of one region for one monitor: its streak and when
 /// its latest result was taken.
 type Regions = HashMap<MonitorId, HashMap<RegionName, (RegionStatus, Timestamp)>>;
@@ -147,6 +150,20 @@ async fn run(
         ..Batch::default()
     };
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
+        // Results trickle in one by one from many checks: wait a moment for more, so
+        // that a busy server writes a few transactions a second instead of one per
+        // result. Whoever waits for an answer ("check now") waits this much longer.
+        if buf.len() < MAX_BATCH {
+            let _ = tokio::time::timeout(LINGER, async {
+                while buf.len() < MAX_BATCH {
+                    let room = MAX_BATCH - buf.len();
+                    if rx.recv_many(&mut buf, room).await == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
         for msg in buf.drain(..) {
             match msg {
                 Msg::Reload(id) => {

@@ -73,6 +73,9 @@ pub struct SchedulerConfig {
     pub concurrency: usize,
     /// When false, nothing is scheduled (a server whose built-in probe is disabled).
     pub enabled: bool,
+    /// The region this scheduler's probe serves: monitors limited to other regions
+    /// are not scheduled here. `None` schedules every monitor.
+    pub region: Option<vigilmon_core::RegionName>,
 }
 
 impl Default for SchedulerConfig {
@@ -80,6 +83,7 @@ impl Default for SchedulerConfig {
         Self {
             concurrency: 256,
             enabled: true,
+            region: None,
         }
     }
 }
@@ -102,6 +106,7 @@ pub fn start(
         permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
         concurrency: config.concurrency.max(1),
         enabled: config.enabled,
+        region: config.region,
     };
     let task = tokio::spawn(sched.run(initial, rx, shutdown));
     (SchedulerHandle { tx }, task)
@@ -115,6 +120,7 @@ struct Scheduler {
     permits: Arc<Semaphore>,
     concurrency: usize,
     enabled: bool,
+    region: Option<vigilmon_core::RegionName>,
 }
 
 impl Scheduler {
@@ -155,7 +161,8 @@ impl Scheduler {
         if let Some(prev) = &previous {
             self.queue.remove(&(prev.due_ms, id));
         }
-        if spec.paused || !spec.is_probed() || !self.enabled {
+        let elsewhere = self.region.as_ref().is_some_and(|r| !spec.runs_in(r));
+        if spec.paused || !spec.is_probed() || !self.enabled || elsewhere {
             metrics::scheduled_monitors(self.entries.len());
             return;
         }

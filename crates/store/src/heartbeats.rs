@@ -62,13 +62,14 @@ pub struct HeartbeatWrite {
     pub at: Timestamp,
 }
 
-/// A paused monitor keeps its state; `state_changed_at` moves on change only;
-/// `last_checked_at` is the last ping (`$4` true) and only moves forward.
-const UPDATE_MONITOR: &str = "UPDATE monitors SET \
+/// Writes a monitor's state after a batch: a paused monitor keeps its state;
+/// `state_changed_at` moves only on change, to `$3`, when the final state began;
+/// `last_checked_at` moves forward to `$4`, the last ping's time (NULL: no ping).
+const UPDATE_MONITOR_COLLAPSED: &str = "UPDATE monitors SET \
     state = CASE WHEN paused THEN state ELSE $2 END, \
     state_changed_at = CASE WHEN paused OR state = $2 THEN state_changed_at ELSE $3 END, \
-    last_checked_at = CASE WHEN $4 AND (last_checked_at IS NULL OR last_checked_at < $3) \
-        THEN $3 ELSE last_checked_at END \
+    last_checked_at = CASE WHEN $4 IS NOT NULL AND (last_checked_at IS NULL OR last_checked_at < $4) \
+        THEN $4 ELSE last_checked_at END \
     WHERE id = $1";
 
 const INSERT_PING: &str = "INSERT INTO pings (monitor_id, received_at, kind, method, \
@@ -189,25 +190,56 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut pinged: Vec<MonitorId> = Vec::new();
+        // Collapse the batch per monitor: its pings are all inserted, but only its
+        // final state is written (one UPDATE per monitor, not one per ping).
+        struct PerMonitor<'a> {
+            pings: Vec<&'a PingRecord>,
+            last: &'a HeartbeatWrite,
+            /// When the final state began within this batch.
+            state_since: Timestamp,
+            last_ping_at: Option<Timestamp>,
+        }
+        let mut order: Vec<MonitorId> = Vec::new();
+        let mut per: std::collections::HashMap<MonitorId, PerMonitor<'_>> =
+            std::collections::HashMap::new();
+        for w in batch {
+            let e = per.entry(w.monitor_id).or_insert_with(|| {
+                order.push(w.monitor_id);
+                PerMonitor {
+                    pings: Vec::new(),
+                    last: w,
+                    state_since: w.at,
+                    last_ping_at: None,
+                }
+            });
+            if w.monitor_state != e.last.monitor_state {
+                e.state_since = w.at;
+            }
+            e.last = w;
+            if let Some(p) = &w.ping {
+                e.pings.push(p);
+                e.last_ping_at = Some(e.last_ping_at.map_or(w.at, |t| t.max(w.at)));
+            }
+        }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            for w in batch {
-                let id = w.monitor_id.as_uuid();
-                let state = state_json(&w.state)?;
+            for id in &order {
+                let m = &per[id];
+                let uuid = id.as_uuid();
+                let state = state_json(&m.last.state)?;
                 let updated = sqlx::query(UPDATE_HEARTBEAT)
-                    .bind(id)
+                    .bind(uuid)
                     .bind(&state)
-                    .bind(i64::from(w.ping.is_some()))
-                    .bind(ms(w.at))
+                    .bind(i64::try_from(m.pings.len()).unwrap_or(i64::MAX))
+                    .bind(ms(m.last.at))
                     .execute(&mut *tx)
                     .await?;
                 if updated.rows_affected() == 0 {
                     continue; // deleted meanwhile
                 }
-                if let Some(p) = &w.ping {
+                for p in &m.pings {
                     sqlx::query(INSERT_PING)
-                        .bind(id)
+                        .bind(uuid)
                         .bind(ms(p.received_at))
                         .bind(&p.kind)
                         .bind(&p.method)
@@ -221,24 +253,23 @@ impl Store {
                         .bind(p.failure.as_deref())
                         .execute(&mut *tx)
                         .await?;
-                    if !pinged.contains(&w.monitor_id) {
-                        pinged.push(w.monitor_id);
-                    }
                 }
-                sqlx::query(UPDATE_MONITOR)
-                    .bind(id)
-                    .bind(w.monitor_state.as_str())
-                    .bind(ms(w.at))
-                    .bind(w.ping.is_some())
+                // The state change (if any) happened when the final state began; the
+                // last ping moves last_checked_at.
+                sqlx::query(UPDATE_MONITOR_COLLAPSED)
+                    .bind(uuid)
+                    .bind(m.last.monitor_state.as_str())
+                    .bind(ms(m.state_since))
+                    .bind(m.last_ping_at.map(ms))
                     .execute(&mut *tx)
                     .await?;
-            }
-            for id in &pinged {
-                sqlx::query(PRUNE_PINGS)
-                    .bind(id.as_uuid())
-                    .bind(i64::from(keep_pings))
-                    .execute(&mut *tx)
-                    .await?;
+                if !m.pings.is_empty() {
+                    sqlx::query(PRUNE_PINGS)
+                        .bind(uuid)
+                        .bind(i64::from(keep_pings))
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             tx.commit().await?;
         });

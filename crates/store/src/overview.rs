@@ -2,7 +2,8 @@
 //! per time bucket, how many checks ran, how many were ok, and their latency.
 //!
 //! One grouped query over the time range serves every monitor at once, instead of one
-//! query per monitor.
+//! query per monitor. It reads raw results, so it is meant for recent windows (an
+//! hour or so); longer windows combine it with the hourly rollups.
 
 use jiff::Timestamp;
 use vigilmon_core::MonitorId;
@@ -26,13 +27,46 @@ pub struct ResultBucket {
     pub max_ms: u64,
 }
 
-const BUCKETS: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, \
+/// Every monitor's buckets from `$1`, `$2` ms wide. The time range is read in a
+/// subquery that SQLite does not flatten (its `LIMIT`), so it walks the index on
+/// `checked_at` over the range only, instead of the whole `(monitor_id, checked_at)`
+/// index to group in order; the cap is `i64::MAX`, which both backends accept.
+const BUCKETS_ALL: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, \
     CAST(COUNT(*) AS BIGINT) AS checks, \
     CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
     CAST(SUM(duration_ms) AS BIGINT) AS total_ms, \
     CAST(MAX(duration_ms) AS BIGINT) AS max_ms \
-    FROM check_results WHERE checked_at >= $1 AND ($3 IS NULL OR monitor_id = $3) \
+    FROM (SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
+          WHERE checked_at >= $1 LIMIT 9223372036854775807) w \
     GROUP BY monitor_id, bucket";
+
+/// One monitor's buckets (`$3`), through the `(monitor_id, checked_at)` index.
+const BUCKETS_ONE: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, \
+    CAST(COUNT(*) AS BIGINT) AS checks, \
+    CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
+    CAST(SUM(duration_ms) AS BIGINT) AS total_ms, \
+    CAST(MAX(duration_ms) AS BIGINT) AS max_ms \
+    FROM check_results WHERE monitor_id = $3 AND checked_at >= $1 \
+    GROUP BY monitor_id, bucket";
+
+/// Per monitor, checks and failures in hourly rollups of all regions with
+/// `$1 <= bucket_start < $2` (the range read unflattened, as in [`BUCKETS_ALL`]).
+const ROLLUP_COUNTS: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
+    CAST(SUM(failures) AS BIGINT) AS failures \
+    FROM (SELECT monitor_id, checks, failures FROM rollups_hourly \
+          WHERE bucket_start >= $1 AND bucket_start < $2 AND region = $3 \
+          LIMIT 9223372036854775807) w \
+    GROUP BY monitor_id";
+
+/// The same for one monitor (`$4`), through the primary key.
+const ROLLUP_COUNTS_ONE: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
+    CAST(SUM(failures) AS BIGINT) AS failures FROM rollups_hourly \
+    WHERE monitor_id = $4 AND region = $3 AND bucket_start >= $1 AND bucket_start < $2 \
+    GROUP BY monitor_id";
+
+/// Results from `$1`: monitor, time, outcome and duration, oldest first.
+const RECENT: &str = "SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
+    WHERE checked_at >= $1 ORDER BY checked_at";
 
 fn decode<R: Cols>(row: &R) -> Result<ResultBucket, StoreError> {
     let r = Reader::new(row, "check_results");
@@ -59,15 +93,71 @@ impl Store {
     ) -> Result<Vec<ResultBucket>, StoreError> {
         let bucket_ms = bucket_ms.max(1);
         let mut out = with_pool!(self, pool => {
-            let rows = sqlx::query(BUCKETS)
-                .bind(ms(since))
-                .bind(bucket_ms)
-                .bind(monitor.map(|m| m.0))
-                .fetch_all(pool)
-                .await?;
+            let q = match monitor {
+                None => sqlx::query(BUCKETS_ALL).bind(ms(since)).bind(bucket_ms),
+                Some(m) => sqlx::query(BUCKETS_ONE)
+                    .bind(ms(since))
+                    .bind(bucket_ms)
+                    .bind(m.0),
+            };
+            let rows = q.fetch_all(pool).await?;
             rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?
         });
         out.sort_by_key(|b| (b.monitor_id, b.bucket));
         Ok(out)
+    }
+
+    /// Checks and failed checks per monitor (or of `monitor`) in the hourly rollups of
+    /// all regions with `from <= bucket_start < to`.
+    pub async fn rollup_counts(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        monitor: Option<MonitorId>,
+    ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
+        let mut out = with_pool!(self, pool => {
+            let q = match monitor {
+                None => sqlx::query(ROLLUP_COUNTS)
+                    .bind(ms(from))
+                    .bind(ms(to))
+                    .bind(crate::ALL_REGIONS),
+                Some(m) => sqlx::query(ROLLUP_COUNTS_ONE)
+                    .bind(ms(from))
+                    .bind(ms(to))
+                    .bind(crate::ALL_REGIONS)
+                    .bind(m.0),
+            };
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "rollups_hourly");
+                    Ok((MonitorId(r.uuid("monitor_id")?), r.u64("checks")?, r.u64("failures")?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        out.sort_by_key(|c| c.0);
+        Ok(out)
+    }
+
+    /// Every result checked at or after `since`, oldest first: (monitor, time, ok,
+    /// duration in ms). For short recent windows (sparklines).
+    pub async fn recent_checks(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<(MonitorId, Timestamp, bool, u64)>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(RECENT).bind(ms(since)).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "check_results");
+                    Ok((
+                        MonitorId(r.uuid("monitor_id")?),
+                        r.timestamp("checked_at")?,
+                        r.bool("ok")?,
+                        r.u64("duration_ms")?,
+                    ))
+                })
+                .collect()
+        })
     }
 }

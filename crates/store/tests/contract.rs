@@ -1562,6 +1562,62 @@ async fn result_buckets_summarise_checks(db: Db) {
             .unwrap()
             .is_empty()
     );
+
+    // The latest raw results, oldest first.
+    let recent = s.recent_checks(t(10)).await.unwrap();
+    let got: Vec<_> = recent.iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (a.id, t(10), true, 100),
+            (a.id, t(20), false, 42),
+            (a.id, t(65), true, 7)
+        ]
+    );
+
+    // Hourly rollups of all regions, summed per monitor over a range of hours.
+    use vigilmon_core::rollup::Rollup;
+    use vigilmon_store::{ALL_REGIONS, RollupPeriod, RollupRow};
+    let hour = |h: i64| Timestamp::from_second(1_700_000_000 / 3600 * 3600 + h * 3600).unwrap();
+    let row = |id: MonitorId, region: &str, h: i64, checks: u64, failures: u64| RollupRow {
+        monitor_id: id,
+        region: region.into(),
+        bucket_start: hour(h),
+        rollup: Rollup {
+            checks,
+            failures,
+            duration_sum: checks * 10,
+            ..Default::default()
+        },
+    };
+    s.upsert_rollups(
+        RollupPeriod::Hour,
+        &[
+            row(a.id, ALL_REGIONS, 0, 60, 1),
+            row(a.id, ALL_REGIONS, 1, 60, 2),
+            row(a.id, "local", 1, 60, 2),
+            row(a.id, ALL_REGIONS, 2, 60, 50),
+            row(b.id, ALL_REGIONS, 1, 30, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    let mut expect = vec![(a.id, 120, 3), (b.id, 30, 0)];
+    expect.sort_by_key(|e| e.0);
+    assert_eq!(
+        s.rollup_counts(hour(0), hour(2), None).await.unwrap(),
+        expect
+    );
+    assert_eq!(
+        s.rollup_counts(hour(0), hour(3), Some(a.id)).await.unwrap(),
+        vec![(a.id, 180, 53)]
+    );
+    assert!(
+        s.rollup_counts(hour(5), hour(6), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 contract!(

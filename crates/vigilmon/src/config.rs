@@ -42,6 +42,8 @@ pub struct FileConfig {
     pub maintenance: Vec<MaintenanceConfig>,
     #[serde(default)]
     pub alerting: AlertingSection,
+    #[serde(default)]
+    pub agents: AgentsSection,
     /// Public status pages (docs/status-pages.md).
     #[serde(default)]
     pub status_pages: Vec<StatusPageConfig>,
@@ -66,6 +68,15 @@ pub struct SmtpSection {
     /// Accept a certificate that does not verify (a relay with a self-signed one).
     #[serde(default)]
     pub accept_invalid_certs: bool,
+}
+
+/// `agents:` — how remote agents are driven.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentsSection {
+    /// How often agents poll their assignment (default 15s); an agent silent for 3
+    /// polls is no longer live and its monitors move to the region's other agents.
+    pub poll_interval: Option<HumanDuration>,
 }
 
 /// `alerting:` — delivery settings.

@@ -225,6 +225,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         heartbeats: vigilmon_server::heartbeats::HeartbeatConfig::default(),
         alerting,
         local_probe,
+        agent_poll: file
+            .agents
+            .poll_interval
+            .map_or(vigilmon_server::agents::POLL_INTERVAL, |d| {
+                d.0.max(Duration::from_secs(1))
+            }),
         regions: file
             .regions
             .iter()

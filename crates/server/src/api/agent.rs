@@ -19,7 +19,7 @@ use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, RegionName};
 use super::error::ApiError;
 use super::extract::decode_json;
 use crate::AppState;
-use crate::agents::{POLL_INTERVAL, owner};
+use crate::agents::owner;
 use crate::auth::hash_token;
 
 /// Protocol version spoken by this server.
@@ -135,20 +135,19 @@ pub async fn assignments(
         "protocol": PROTOCOL,
         "region": agent.region.as_str(),
         "agent": {"id": agent.id, "name": agent.name},
-        "poll_interval_ms": u64::try_from(POLL_INTERVAL.as_millis()).unwrap_or(15_000),
+        "poll_interval_ms": u64::try_from(st.agents().poll_interval().as_millis()).unwrap_or(15_000),
         "monitors": monitors.into_iter().map(|(id, config, _)| Assigned { id: id.as_uuid(), config }).collect::<Vec<_>>(),
     });
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
 }
 
+/// Unknown fields are ignored: newer agents may send more (fields are only added).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Batch {
     results: Vec<Item>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct Item {
     monitor_id: Uuid,
     result: CheckResult,
@@ -259,10 +258,11 @@ pub async fn regions(
         names.push(st.region().clone());
     }
     for t in st.store().list_tokens().await? {
-        if t.scope == "agent" && t.revoked_at.is_none() {
-            if let Some(r) = t.region.as_deref().and_then(|r| RegionName::parse(r).ok()) {
-                names.push(r);
-            }
+        if t.scope == "agent"
+            && t.revoked_at.is_none()
+            && let Some(r) = t.region.as_deref().and_then(|r| RegionName::parse(r).ok())
+        {
+            names.push(r);
         }
     }
     let all = st.agents().all();

@@ -49,7 +49,7 @@ pub fn atom(m: &PageModel, base: &str, updated_fallback: Timestamp) -> String {
         .iter()
         .chain(m.incident_history.iter())
         .collect();
-    entries.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+    entries.sort_by_key(|i| std::cmp::Reverse(i.started_at));
     entries.truncate(MAX_ENTRIES);
     let updated = entries
         .iter()

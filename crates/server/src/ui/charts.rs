@@ -7,12 +7,14 @@ use jiff::Timestamp;
 
 use super::format;
 
-/// A small line of latency over time (gaps where nothing was checked).
+/// A small line of latency over recent minutes, with failures marked.
 #[derive(Debug, Clone)]
 pub(crate) struct Spark {
     /// SVG path data in a 96×24 box.
     pub d: String,
-    /// `max 120 ms` — the scale, in words.
+    /// Where failed checks are (x, y), drawn as red dots.
+    pub fails: Vec<(String, String)>,
+    /// `last 30 minutes, max 120 ms` — the scale, in words.
     pub label: String,
 }
 
@@ -20,35 +22,47 @@ pub(crate) struct Spark {
 pub(crate) const SPARK_W: f64 = 96.0;
 pub(crate) const SPARK_H: f64 = 24.0;
 
-/// A sparkline of per-bucket mean latencies (`None` for a bucket without checks: the
-/// line joins the buckets around it; a lone value is a dot).
-pub(crate) fn sparkline(values: &[Option<u64>]) -> Option<Spark> {
-    let max = values.iter().flatten().copied().max()?;
-    let n = values.len().max(2);
+/// A sparkline over time slots: each slot the mean duration of its checks and whether
+/// they all passed, or `None` when nothing was checked (the line joins the slots
+/// around it; a lone value is a dot). Slots with a failed check get a red dot.
+pub(crate) fn sparkline(slots: &[Option<(u64, bool)>]) -> Option<Spark> {
+    let max = slots.iter().flatten().map(|c| c.0).max()?;
+    let n = slots.len().max(2);
     // 2 px of padding each side, so a dot at either end is drawn whole.
     let step = (SPARK_W - 4.0) / (n - 1) as f64;
     let scale = nice_ceiling(max.max(1));
     let mut d = String::new();
+    let mut fails = Vec::new();
     let mut points = 0;
-    for (i, v) in values.iter().enumerate() {
-        if let Some(v) = v {
-            let x = 2.0 + i as f64 * step;
-            let y = SPARK_H - 2.0 - (*v as f64 / scale as f64) * (SPARK_H - 4.0);
-            d.push_str(&format!(
-                "{}{:.1} {:.1}",
-                if points == 0 { "M" } else { "L" },
-                x,
-                y
-            ));
-            points += 1;
+    for (i, slot) in slots.iter().enumerate() {
+        let Some((v, ok)) = slot else { continue };
+        let x = 2.0 + i as f64 * step;
+        let y = SPARK_H - 2.0 - (*v as f64 / scale as f64) * (SPARK_H - 4.0);
+        d.push_str(&format!(
+            "{}{x:.0} {y:.0}",
+            if points == 0 { "M" } else { "L" }
+        ));
+        if !ok {
+            fails.push((format!("{x:.0}"), format!("{y:.0}")));
         }
+        points += 1;
     }
     if points == 1 {
         d.push_str("h.1");
     }
+    let failed = fails.len();
     Some(Spark {
         d,
-        label: format!("max {}", format::ms(max)),
+        label: format!(
+            "last 30 minutes, max {}{}",
+            format::ms(max),
+            if failed > 0 {
+                format!(", failures in {failed} of them")
+            } else {
+                String::new()
+            }
+        ),
+        fails,
     })
 }
 
@@ -211,17 +225,21 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
             label: format::ms(i * step),
         })
         .collect();
-    let mut xticks = Vec::new();
-    let idx: Vec<usize> = match points.len() {
-        1 => vec![0],
-        2..=3 => vec![0, points.len() - 1],
-        n => vec![0, n / 2, n - 1],
-    };
-    for i in idx {
+    // Time labels at the first, middle and last check, left out where they would
+    // crowd the one before (or say the same).
+    let mut xticks: Vec<Tick> = Vec::new();
+    let mut last_x = f64::NEG_INFINITY;
+    let n = points.len();
+    for i in [0, n / 2, n - 1] {
         let x = f64::from(left) + i as f64 * slot + slot / 2.0;
+        let label = format::hhmm(points[i].at);
+        if x - last_x < 48.0 || xticks.last().is_some_and(|t| t.label == label) {
+            continue;
+        }
+        last_x = x;
         xticks.push(Tick {
             pos: format!("{x:.1}"),
-            label: format::hhmm(points[i].at),
+            label,
         });
     }
     let failed = points.iter().filter(|p| !p.ok).count();
@@ -260,14 +278,14 @@ mod tests {
     }
 
     #[test]
-    fn sparkline_joins_across_gaps() {
-        let s = sparkline(&[Some(10), Some(20), None, Some(5), None]).unwrap();
-        assert!(s.d.starts_with("M2.0 "), "{}", s.d);
-        assert_eq!(s.d.matches('M').count(), 1, "{}", s.d);
+    fn sparkline_marks_failures_and_joins_gaps() {
+        let s = sparkline(&[Some((10, true)), None, Some((20, false)), Some((5, true))]).unwrap();
+        assert!(s.d.starts_with("M2 "), "{}", s.d);
         assert_eq!(s.d.matches('L').count(), 2, "{}", s.d);
-        assert_eq!(s.label, "max 20 ms");
-        let dot = sparkline(&[None, Some(7), None]).unwrap();
-        assert!(dot.d.ends_with("h.1"), "a lone point is a dot: {}", dot.d);
+        assert_eq!(s.fails.len(), 1);
+        assert_eq!(s.label, "last 30 minutes, max 20 ms, failures in 1 of them");
+        let dot = sparkline(&[None, Some((7, true)), None]).unwrap();
+        assert!(dot.d.ends_with("h.1"), "a lone value is a dot: {}", dot.d);
         assert!(sparkline(&[None, None]).is_none());
     }
 

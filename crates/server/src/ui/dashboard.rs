@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use vigilmon_core::{MonitorId, MonitorState};
-use vigilmon_store::ResultBucket;
 
 use super::charts::{self, Spark};
 use super::format::{self, When};
@@ -23,11 +22,10 @@ use crate::AppState;
 use crate::api::monitors::list_views;
 use crate::api::views::MonitorView;
 
-/// The window of the "checks ok" share.
-const DAY_MS: i64 = 24 * 3_600_000;
-/// The sparkline: the last hour in 2-minute buckets.
-const SPARK_BUCKETS: i64 = 30;
-const SPARK_BUCKET_MS: i64 = 120_000;
+const HOUR_MS: i64 = 3_600_000;
+/// The sparkline: the last 30 minutes, one point per minute.
+const SPARK_SLOTS: i64 = 30;
+const SPARK_SLOT_MS: i64 = 60_000;
 
 /// One monitor's line on the dashboard.
 pub(crate) struct Row {
@@ -165,43 +163,110 @@ pub(crate) fn mask_url_password(url: &str) -> String {
     )
 }
 
-/// Per monitor: (checks, ok) over the last 24 hours, and the mean latency per
-/// 2-minute bucket of the last hour.
+/// Per monitor: (checks, ok) over the last 24 hours, and per minute of the last 30
+/// the mean duration and whether every check passed.
 #[derive(Default)]
-struct Summary {
-    checks: u64,
-    ok: u64,
-    recent: Vec<Option<u64>>,
+pub(crate) struct Summary {
+    pub checks: u64,
+    pub ok: u64,
+    pub recent: Vec<Option<(u64, bool)>>,
 }
 
-/// `day`: one bucket per monitor over 24 h; `recent`: 2-minute buckets of the last
-/// hour.
-fn summaries(day: &[ResultBucket], recent: &[ResultBucket]) -> BTreeMap<MonitorId, Summary> {
-    let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
-    for b in day {
-        let s = out.entry(b.monitor_id).or_default();
-        s.checks += b.checks;
-        s.ok += b.ok;
-    }
-    for b in recent {
-        let s = out.entry(b.monitor_id).or_default();
-        if s.recent.is_empty() {
-            s.recent = vec![None; SPARK_BUCKETS as usize];
+/// Checks and passed checks of the last 24 hours (from the start of the hour 23 hours
+/// ago) per monitor, or of one monitor: hourly rollups (all regions) up to the rollup
+/// watermark, raw results after it.
+pub(crate) async fn day_counts(
+    st: &AppState,
+    now: Timestamp,
+    monitor: Option<MonitorId>,
+) -> Result<BTreeMap<MonitorId, (u64, u64)>, UiError> {
+    let now_ms = now.as_millisecond();
+    let this_hour = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let start = this_hour - 23 * HOUR_MS;
+    let mark = st
+        .store()
+        .rollup_watermark()
+        .await?
+        .map_or(start, |t| t.as_millisecond())
+        .clamp(start, this_hour);
+    let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
+    let mut out: BTreeMap<MonitorId, (u64, u64)> = BTreeMap::new();
+    if mark > start {
+        for (id, checks, failures) in st
+            .store()
+            .rollup_counts(ts(start), ts(mark), monitor)
+            .await?
+        {
+            let e = out.entry(id).or_default();
+            e.0 += checks;
+            e.1 += checks.saturating_sub(failures);
         }
-        let i = b.bucket.clamp(0, SPARK_BUCKETS - 1) as usize;
-        s.recent[i] = Some(b.avg_ms);
+    }
+    for b in st
+        .store()
+        .result_buckets(ts(mark), 24 * HOUR_MS + 1, monitor)
+        .await?
+    {
+        let e = out.entry(b.monitor_id).or_default();
+        e.0 += b.checks;
+        e.1 += b.ok;
+    }
+    Ok(out)
+}
+
+/// The sparkline's per-minute buckets of the last 30 minutes, per monitor.
+pub(crate) async fn recent_buckets(
+    st: &AppState,
+    now: Timestamp,
+) -> Result<BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>, UiError> {
+    let since_ms = now.as_millisecond() - SPARK_SLOTS * SPARK_SLOT_MS;
+    let since = Timestamp::from_millisecond(since_ms).unwrap_or(now);
+    // (sum of durations, checks, all ok) per slot.
+    let mut acc: BTreeMap<MonitorId, Vec<(u64, u64, bool)>> = BTreeMap::new();
+    for (id, at, ok, ms) in st.store().recent_checks(since).await? {
+        let slots = acc
+            .entry(id)
+            .or_insert_with(|| vec![(0, 0, true); SPARK_SLOTS as usize]);
+        let i = ((at.as_millisecond() - since_ms) / SPARK_SLOT_MS).clamp(0, SPARK_SLOTS - 1);
+        let slot = &mut slots[i as usize];
+        *slot = (slot.0 + ms, slot.1 + 1, slot.2 && ok);
+    }
+    let out = acc
+        .into_iter()
+        .map(|(id, slots)| {
+            let slots = slots
+                .into_iter()
+                .map(|(sum, n, ok)| (n > 0).then(|| (sum / n, ok)))
+                .collect();
+            (id, slots)
+        })
+        .collect();
+    Ok(out)
+}
+
+fn summaries(
+    day: BTreeMap<MonitorId, (u64, u64)>,
+    recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+) -> BTreeMap<MonitorId, Summary> {
+    let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
+    for (id, (checks, ok)) in day {
+        let s = out.entry(id).or_default();
+        s.checks = checks;
+        s.ok = ok;
+    }
+    for (id, slots) in recent {
+        out.entry(id).or_default().recent = slots;
     }
     out
 }
 
-/// Builds the dashboard's rows, groups and totals from the monitors and their result
-/// buckets: `day` (one per monitor, the last 24 h) and `recent` (2-minute buckets of
-/// the last hour, for the sparklines).
+/// Builds the dashboard's rows, groups and totals from the monitors, their 24-hour
+/// counts (`day`: checks, ok) and their last 30 minutes (`recent`).
 pub(crate) fn build(
     l: Layout,
     views: &[MonitorView],
-    day: &[ResultBucket],
-    recent: &[ResultBucket],
+    day: BTreeMap<MonitorId, (u64, u64)>,
+    recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
     now: Timestamp,
     f: Filters,
 ) -> DashboardPage {
@@ -353,22 +418,12 @@ pub(crate) async fn index(
 ) -> Result<Response, UiError> {
     let now = st.now();
     let views = list_views(&st).await?;
-    let day = st
-        .store()
-        .result_buckets(now - SignedDuration::from_millis(DAY_MS), DAY_MS + 1, None)
-        .await?;
-    let recent = st
-        .store()
-        .result_buckets(
-            now - SignedDuration::from_millis(SPARK_BUCKETS * SPARK_BUCKET_MS),
-            SPARK_BUCKET_MS,
-            None,
-        )
-        .await?;
+    let day = day_counts(&st, now, None).await?;
+    let recent = recent_buckets(&st, now).await?;
     let l = Layout::new("Dashboard", "dashboard", &s)
         .notice(f.ok.as_deref())
         .live(format!("/live/dashboard?since={}", now.as_millisecond()));
-    Ok(render(&build(l, &views, &day, &recent, now, f)))
+    Ok(render(&build(l, &views, day, recent, now, f)))
 }
 
 #[derive(Deserialize)]
@@ -451,8 +506,8 @@ pub mod bench_support {
     /// `n` monitors with a day of hourly results each; returns the inputs.
     pub struct Fixture {
         pub(crate) views: Vec<MonitorView>,
-        day: Vec<ResultBucket>,
-        recent: Vec<ResultBucket>,
+        day: BTreeMap<MonitorId, (u64, u64)>,
+        recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
         now: Timestamp,
     }
 
@@ -467,8 +522,8 @@ pub mod bench_support {
             MonitorState::Paused,
         ];
         let mut views = Vec::with_capacity(n);
-        let mut day = Vec::with_capacity(n);
-        let mut recent = Vec::with_capacity(n * SPARK_BUCKETS as usize);
+        let mut day = BTreeMap::new();
+        let mut recent = BTreeMap::new();
         for i in 0..n {
             let id = Uuid::from_u128(i as u128 + 1);
             let config = MonitorConfig {
@@ -502,24 +557,13 @@ pub mod bench_support {
                 updated_at: now - SignedDuration::from_hours(48),
             });
             // Checked every minute: 1,440 checks a day, a few failed.
-            day.push(ResultBucket {
-                monitor_id: MonitorId::from_uuid(id),
-                bucket: 0,
-                checks: 1440,
-                ok: 1440 - (i % 5) as u64,
-                avg_ms: 80,
-                max_ms: 900,
-            });
-            for b in 0..SPARK_BUCKETS {
-                recent.push(ResultBucket {
-                    monitor_id: MonitorId::from_uuid(id),
-                    bucket: b,
-                    checks: 2,
-                    ok: 2,
-                    avg_ms: 40 + ((i as i64 * 7 + b * 13) % 120) as u64,
-                    max_ms: 400,
-                });
-            }
+            day.insert(MonitorId::from_uuid(id), (1440, 1440 - (i % 5) as u64));
+            recent.insert(
+                MonitorId::from_uuid(id),
+                (0..SPARK_SLOTS as usize)
+                    .map(|c| Some((40 + ((i * 7 + c * 13) % 120) as u64, (i + c) % 23 != 0)))
+                    .collect(),
+            );
         }
         Fixture {
             views,
@@ -541,9 +585,16 @@ pub mod bench_support {
             can_write: true,
             v: super::super::assets::VERSION,
         };
-        build(l, &f.views, &f.day, &f.recent, f.now, Filters::default())
-            .render()
-            .unwrap_or_default()
+        build(
+            l,
+            &f.views,
+            f.day.clone(),
+            f.recent.clone(),
+            f.now,
+            Filters::default(),
+        )
+        .render()
+        .unwrap_or_default()
     }
 }
 

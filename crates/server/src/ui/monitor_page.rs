@@ -239,12 +239,10 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
     } else {
         Vec::new()
     };
-    let (checks, ok) = st
-        .store()
-        .result_buckets(since, 24 * 3_600_000 + 1, Some(id))
+    let (checks, ok) = super::dashboard::day_counts(st, now, Some(id))
         .await?
-        .iter()
-        .fold((0, 0), |(c, o), b| (c + b.checks, o + b.ok));
+        .remove(&id)
+        .unwrap_or_default();
     let mut points: Vec<PhasePoint> = results
         .iter()
         .map(|r| PhasePoint {
@@ -419,7 +417,7 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
             })
             .collect(),
         uptime: format::percent(ok, checks),
-        uptime_title: format!("{ok} of {checks} checks ok in the last 24 hours"),
+        uptime_title: format!("{ok} of {checks} checks ok in the last 24 hours (all regions)"),
         chart: charts::phase_chart(&points),
         phases: &PHASES,
         results: result_rows,
