@@ -384,6 +384,28 @@ impl Driver {
                 cause,
                 evidence,
             } => {
+                // Evidence from every region, as committed (the recorder tells us after
+                // its commit); the event's own evidence when the store has none
+                // (heartbeats).
+                let all_regions: Vec<Evidence> = self
+                    .store
+                    .region_states(monitor)
+                    .await
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|r| Evidence {
+                        region: r.region.to_string(),
+                        // The region's latest result failed when it has an error kind.
+                        ok: r.error_kind.is_none(),
+                        error: r.error,
+                        checked_at: r.checked_at,
+                    })
+                    .collect();
+                let evidence = if all_regions.is_empty() {
+                    evidence
+                } else {
+                    all_regions
+                };
                 if let Some(m) = self.monitors.get_mut(&monitor) {
                     m.state = to;
                     m.cause.clone_from(&cause);

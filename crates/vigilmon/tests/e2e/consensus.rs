@@ -189,7 +189,17 @@ monitors:
         .map(|v| v.as_str().unwrap())
         .collect();
     failing.sort_unstable();
-    assert!(failing.contains(&"us"), "{incident}");
+    assert_eq!(
+        failing,
+        ["eu", "us"],
+        "the incident's evidence lists each region: {incident}"
+    );
+    let evidence = incident["evidence"].as_array().unwrap();
+    assert_eq!(
+        evidence.len(),
+        3,
+        "every region's latest result: {incident}"
+    );
     wait_for("a page", Duration::from_secs(10), || async {
         (!receiver.on("/pd").is_empty()).then_some(())
     })
