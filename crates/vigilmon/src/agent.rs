@@ -108,34 +108,14 @@ fn options(args: &AgentArgs) -> Result<AgentOptions, String> {
         );
     }
     for f in &args.ca_file {
-        let roots =
-            crate::redis_health::read_ca_file(f).map_err(|e| format!("--ca-file: {e:#}"))?;
+        let roots = crate::shared::read_ca_file(f).map_err(|e| format!("--ca-file: {e:#}"))?;
         opts.probe.extra_roots.extend(roots);
     }
     Ok(opts)
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    crate::shared::stop_signal().await;
     info!(message = "signal received: finishing the checks in flight, then stopping");
     shutdown.cancel();
 }

@@ -15,7 +15,8 @@ use vigilmon_probe::{ProbeOptions, Prober};
 use vigilmon_server::api::views::ResultView;
 
 use crate::exit;
-use crate::redis_health::{RedisFlags, read_ca_file};
+use crate::redis_health::RedisFlags;
+use crate::shared::read_ca_file;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {

@@ -10,6 +10,7 @@ mod config;
 mod redis_health;
 mod run;
 mod serve;
+mod shared;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -168,21 +168,6 @@ pub fn build_spec(url: &str, flags: &RedisFlags, timeout: Duration) -> Result<Re
     }
 }
 
-/// Reads every certificate of a PEM file, as DER.
-pub fn read_ca_file(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let pem = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .map(|c| c.map(|c| c.to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow::anyhow!("{} is not a PEM certificate file: {e}", path.display()))?;
-    if certs.is_empty() {
-        anyhow::bail!("{} holds no certificate", path.display());
-    }
-    Ok(certs)
-}
-
 /// How many checks may run against Redis at once; more requests wait their turn, so
 /// a burst of HTTP requests never turns into a burst of Redis connections.
 const MAX_CONCURRENT_CHECKS: usize = 8;
@@ -231,7 +216,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     };
     let mut opts = ProbeOptions::new(RegionName::local());
     if let Some(path) = &args.ca_file {
-        opts.extra_roots = read_ca_file(path).context("--ca-file")?;
+        opts.extra_roots = crate::shared::read_ca_file(path).context("--ca-file")?;
     }
     let prober = Prober::new(opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = Arc::new(App {
@@ -269,26 +254,7 @@ pub fn redacted(url: &str) -> String {
 }
 
 async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    crate::shared::stop_signal().await;
     tracing::info!("signal received, shutting down");
 }
 

@@ -97,7 +97,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut probe = ProbeOptions::new(region.clone());
     probe.guard = guard;
     for f in &file.probe.ca_files {
-        probe.extra_roots.extend(read_pem_certs(f)?);
+        probe
+            .extra_roots
+            .extend(crate::shared::read_ca_file(f).context("probe.ca_files")?);
     }
 
     for w in &file.warnings {
@@ -242,48 +244,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads every certificate of a PEM file as DER.
-fn read_pem_certs(path: &std::path::Path) -> anyhow::Result<Vec<Vec<u8>>> {
-    let pem = std::fs::read(path)
-        .with_context(|| format!("probe.ca_files: cannot read {}", path.display()))?;
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .map(|c| c.map(|c| c.to_vec()))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "probe.ca_files: {} is not a PEM certificate file: {e}",
-                path.display()
-            )
-        })?;
-    if certs.is_empty() {
-        anyhow::bail!("probe.ca_files: {} holds no certificate", path.display());
-    }
-    Ok(certs)
-}
-
 async fn wait_for_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
-    }
+    crate::shared::stop_signal().await;
     info!(message = "signal received, shutting down");
     shutdown.cancel();
 }
