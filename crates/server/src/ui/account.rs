@@ -10,9 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::session::{
-    PublicPosted, SESSION_COOKIE, clear_cookie, is_local_path, public_csrf, same_secret,
-};
+use super::session::{PublicPosted, SESSION_COOKIE, clear_cookie, is_local_path, public_csrf};
 use super::{
     FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, UiState, render, see_other,
 };
@@ -259,7 +257,7 @@ pub(crate) async fn change_password(
         .unwrap_or_else(|| ui.dummy_hash());
     if !verify(current, stored).await {
         errors.push("current", "The current password is not right.");
-    } else if !same_secret(&new, &confirm) {
+    } else if new != confirm {
         errors.push("new", "The two new passwords differ.");
     }
     let hashed = if errors.is_empty() {

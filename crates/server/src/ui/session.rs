@@ -310,8 +310,13 @@ pub(crate) async fn to_sign_in(st: &AppState, back_to: &str) -> Response {
 }
 
 /// Whether `p` is a path on this server (not `//host` or a scheme).
+/// (Printable ASCII only, so it is always a valid `Location` header.)
 pub(crate) fn is_local_path(p: &str) -> bool {
-    p.starts_with('/') && !p.starts_with("//") && !p.starts_with("/\\") && !p.contains("://")
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.starts_with("/\\")
+        && !p.contains("://")
+        && p.bytes().all(|b| (0x21..0x7f).contains(&b))
 }
 
 /// Percent-encodes everything but unreserved characters and `/`.
@@ -504,6 +509,7 @@ mod tests {
         assert!(!is_local_path("/\\evil.example"));
         assert!(!is_local_path("https://evil.example/"));
         assert!(!is_local_path("monitors"));
+        assert!(!is_local_path("/a\nLocation: x"), "no header injection");
         assert_eq!(urlencode("/a b?c=d"), "/a%20b%3Fc%3Dd");
     }
 
