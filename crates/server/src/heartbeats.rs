@@ -189,7 +189,7 @@ pub async fn start(
         .into_iter()
         .map(|r| (r.monitor_id, r))
         .collect();
-    let now = clock.now();
+    let now = whole_ms(clock.now());
     let mut engine = Engine {
         store: store.clone(),
         clock,
@@ -380,11 +380,18 @@ impl Engine {
 
     async fn on_deadlines(&mut self, writer: &mpsc::Sender<(HeartbeatWrite, Reply)>) {
         let now = whole_ms(self.clock.now());
+        // Take the due deadlines first: whatever they reschedule is looked at in the
+        // next turn of the loop, never in this one (no spinning on a deadline that a
+        // step did not move).
+        let mut due = Vec::new();
         while let Some(&(d, id)) = self.deadlines.first() {
             if d > now.as_millisecond() {
                 break;
             }
             self.deadlines.pop_first();
+            due.push((d, id));
+        }
+        for (d, id) in due {
             let Some(e) = self.entries.get_mut(&id) else {
                 continue;
             };
@@ -579,7 +586,16 @@ fn next_deadline(e: &Entry) -> Option<i64> {
     if e.spec.paused {
         return None;
     }
-    e.state.deadline(e.hb()?).map(Timestamp::as_millisecond)
+    // Rounded up: a deadline is due only once the whole millisecond has passed, so
+    // a sub-millisecond deadline never fires "early", finds nothing to do, and spins.
+    e.state.deadline(e.hb()?).map(|t| {
+        let ms = t.as_millisecond();
+        if Timestamp::from_millisecond(ms).is_ok_and(|floor| floor < t) {
+            ms + 1
+        } else {
+            ms
+        }
+    })
 }
 
 async fn sleep_or_forever(d: Option<Duration>) {

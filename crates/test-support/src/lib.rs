@@ -223,7 +223,11 @@ impl Server {
             token,
             child,
             log,
-            client: reqwest::Client::new(),
+            // A server that stops answering fails the test instead of hanging it.
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
         }
     }
 
