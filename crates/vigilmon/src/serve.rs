@@ -212,6 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "  store: {store_desc}; built-in probe disabled (agents only); public URL: {public_url}"
         );
     }
+    println!("  web UI: open {url} in a browser (the first visit creates the owner account)");
     if no_tokens {
         println!("  the API needs a token: vigilmon token create --name admin --scope write");
     }
