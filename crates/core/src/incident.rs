@@ -111,6 +111,30 @@
 //! incident's). Episode keys carry an episode id (taken from the `new_id` of the
 //! `on_state` call that started it), so they are unique across monitors.
 //!
+//! # Regional failures
+//!
+//! With several regions, a failure seen by fewer than `quorum` of them leaves the
+//! monitor `degraded`, and the server says so with [`Context::regional`] on the
+//! `on_state` call. Such a state is a *regional failure*, not a warning:
+//!
+//! * it never opens an incident, even with `incident_on_degraded` (no page without
+//!   consensus), and it resolves an open one (recovery is "fewer than `quorum`
+//!   regions fail");
+//! * it sends no degradation notice at once; a *regional episode* starts, and when it
+//!   has lasted [`Context::regional_notice_after`] (5 minutes by default) one
+//!   [`NotifyEvent::Regional`] goes to each policy channel that does not page people
+//!   (channels that close alerts, PagerDuty, are the paging ones), whatever
+//!   `notify_on` says: a red tile never sits silent. Held back, like everything,
+//!   during maintenance and while a parent incident is open, and sent when they end
+//!   if the episode goes on;
+//! * the episode ends when the monitor is up, merely degraded, or down (then the
+//!   incident speaks for it). Its end is not announced: the notice paged nobody and
+//!   said it was regional; the monitor's page shows the rest. Unknown states are
+//!   transparent, as everywhere: they neither end the episode nor send its notice
+//!   (it goes out when the regional failure is reported again, if due).
+//!
+//! Keys: `regional:<episode>:<channel>`.
+//!
 //! # Ids and keys
 //!
 //! `on_tick` has no `new_id`: an incident opened when a window ends uses an id that
@@ -153,6 +177,19 @@ pub struct MonitorAlerting {
     /// monitor is up (or merely degraded) again.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resolved_by_hand: bool,
+    /// Start of the current regional episode (a failure seen by fewer than `quorum`
+    /// regions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regional_since: Option<Timestamp>,
+    /// Id of the current regional episode, used in its notification key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regional_episode: Option<Uuid>,
+    /// The current regional episode's notice was sent (or was due with no channel).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub regional_notified: bool,
+    /// The last state was a regional failure (see [`Context::regional`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub last_regional: bool,
     /// A fresh id handed in by an earlier `on_state` and never used; `on_tick` opens
     /// with it (it has no id of its own). Kept, not replaced, by later calls, so that
     /// a repeated identical `on_state` leaves the memory unchanged.
@@ -209,7 +246,15 @@ pub struct Context<'a> {
     /// `Acknowledged`/`Resolved` for incidents they were triggered on, whatever
     /// `notify_on` says, even during maintenance.
     pub closes_alerts: &'a dyn Fn(&str) -> bool,
+    /// Read by `on_state` only: the `degraded` state it reports is a failure seen by
+    /// fewer than `quorum` regions, not a warning (see "Regional failures").
+    pub regional: bool,
+    /// How long a regional failure lasts before its one notice goes out.
+    pub regional_notice_after: Duration,
 }
+
+/// How long a regional failure lasts before its notice, unless the monitor says.
+pub const DEFAULT_REGIONAL_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 
 impl<'a> Context<'a> {
     /// A context outside maintenance, without a parent incident.
@@ -224,6 +269,8 @@ impl<'a> Context<'a> {
             in_maintenance: false,
             parent_incident: None,
             closes_alerts,
+            regional: false,
+            regional_notice_after: DEFAULT_REGIONAL_NOTICE_AFTER,
         }
     }
 
@@ -249,6 +296,9 @@ pub enum NotifyEvent {
     Resolved,
     Degraded,
     DegradedCleared,
+    /// A failure seen by fewer than `quorum` regions has lasted
+    /// `regional_notice_after`.
+    Regional,
 }
 
 /// What the server must do.
@@ -288,14 +338,17 @@ pub enum Effect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
     Failing,
+    /// Degraded because fewer than `quorum` regions fail.
+    Regional,
     DegradedNotice,
     Healthy,
     Unknown,
 }
 
-fn classify(state: Option<MonitorState>, policy: Option<&PolicySpec>) -> Class {
+fn classify(state: Option<MonitorState>, regional: bool, policy: Option<&PolicySpec>) -> Class {
     match state {
         Some(MonitorState::Down) => Class::Failing,
+        Some(MonitorState::Degraded) if regional => Class::Regional,
         Some(MonitorState::Degraded) if policy.is_some_and(|p| p.incident_on_degraded) => {
             Class::Failing
         }
@@ -343,7 +396,7 @@ impl OpenIncident {
 
 impl MonitorAlerting {
     fn class(&self, ctx: &Context) -> Class {
-        classify(self.last_state, ctx.policy)
+        classify(self.last_state, self.last_regional, ctx.policy)
     }
 
     /// The monitor's (aggregate) state is now `to`, for reason `cause`. `new_id` is a
@@ -359,8 +412,9 @@ impl MonitorAlerting {
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
         self.last_state = Some(to);
+        self.last_regional = ctx.regional && to == MonitorState::Degraded;
         self.last_cause = Some(cause.to_owned());
-        if classify(Some(to), ctx.policy) == Class::Failing
+        if classify(Some(to), self.last_regional, ctx.policy) == Class::Failing
             && let Some(inc) = &mut self.incident
             && inc.cause != cause
         {
@@ -429,6 +483,28 @@ impl MonitorAlerting {
     /// escalation due), if ever. Changes of context (maintenance, parent incidents)
     /// are the server's to push through `on_tick`.
     pub fn next_wakeup(&self, ctx: &Context) -> Option<Timestamp> {
+        let regional = self.regional_notice_due(ctx);
+        match (self.incident_wakeup(ctx), regional) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// When the regional notice is due, while one is still to be sent and may be.
+    fn regional_notice_due(&self, ctx: &Context) -> Option<Timestamp> {
+        let since = self.regional_since?;
+        if self.regional_notified
+            || ctx.policy.is_none()
+            || ctx.in_maintenance
+            || ctx.parent_incident.is_some()
+            || self.class(ctx) != Class::Regional
+        {
+            return None;
+        }
+        Some(plus(since, ctx.regional_notice_after))
+    }
+
+    fn incident_wakeup(&self, ctx: &Context) -> Option<Timestamp> {
         let inc = self.incident.as_ref()?;
         let policy = ctx.policy?;
         if !inc.may_alert(self.class(ctx), ctx) {
@@ -453,9 +529,30 @@ impl MonitorAlerting {
     /// incident or degradation episode takes `fresh` if given, else the spare id.
     fn settle(&mut self, ctx: &Context, fx: &mut Vec<Effect>, fresh: &mut Option<Uuid>) {
         let class = self.class(ctx);
-        if matches!(class, Class::Healthy | Class::DegradedNotice) {
+        if matches!(
+            class,
+            Class::Healthy | Class::DegradedNotice | Class::Regional
+        ) {
             self.resolve(ctx, fx);
             self.resolved_by_hand = false;
+        }
+        match class {
+            Class::Regional => {
+                if self.regional_episode.is_none()
+                    && let Some(id) = fresh.take().or_else(|| self.spare_id.take())
+                {
+                    self.regional_episode = Some(id);
+                    self.regional_since = Some(ctx.now);
+                    self.regional_notified = false;
+                }
+                self.notify_regional(ctx, fx);
+            }
+            Class::Healthy | Class::DegradedNotice | Class::Failing => {
+                self.regional_episode = None;
+                self.regional_since = None;
+                self.regional_notified = false;
+            }
+            Class::Unknown => {}
         }
         match class {
             Class::Healthy | Class::Failing => self.end_degradation(class, ctx, fx),
@@ -469,7 +566,7 @@ impl MonitorAlerting {
                 }
                 self.notify_degradation(ctx, fx);
             }
-            Class::Unknown => {}
+            Class::Unknown | Class::Regional => {}
         }
         if class == Class::Failing
             && self.incident.is_none()
@@ -527,6 +624,30 @@ impl MonitorAlerting {
                 fx.push(notify(inc.id, ch, NotifyEvent::Resolved, "resolve"));
             }
         }
+    }
+
+    fn notify_regional(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
+        let (Some(episode), Some(due), Some(policy)) = (
+            self.regional_episode,
+            self.regional_notice_due(ctx),
+            ctx.policy,
+        ) else {
+            return;
+        };
+        if due > ctx.now {
+            return;
+        }
+        for ch in &policy.channels {
+            if !(ctx.closes_alerts)(ch) {
+                fx.push(Effect::Notify {
+                    incident: None,
+                    channel: ch.clone(),
+                    event: NotifyEvent::Regional,
+                    key: format!("regional:{episode}:{ch}"),
+                });
+            }
+        }
+        self.regional_notified = true;
     }
 
     fn notify_degradation(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {
@@ -676,6 +797,8 @@ mod tests {
         maint: bool,
         parent: Option<Uuid>,
         ids: u128,
+        /// The next states reported are regional failures (when degraded).
+        regional: bool,
     }
 
     impl World {
@@ -687,6 +810,7 @@ mod tests {
                 maint: false,
                 parent: None,
                 ids: 0,
+                regional: false,
             }
         }
 
@@ -697,6 +821,8 @@ mod tests {
                 in_maintenance: self.maint,
                 parent_incident: self.parent,
                 closes_alerts: &closes,
+                regional: self.regional,
+                regional_notice_after: DEFAULT_REGIONAL_NOTICE_AFTER,
             }
         }
 
@@ -708,6 +834,8 @@ mod tests {
                 in_maintenance: self.maint,
                 parent_incident: self.parent,
                 closes_alerts: &closes,
+                regional: self.regional,
+                regional_notice_after: DEFAULT_REGIONAL_NOTICE_AFTER,
             };
             f(&mut self.m, &ctx)
         }
@@ -780,6 +908,150 @@ mod tests {
         );
         assert!(w.at(60).is_empty(), "no reminders configured");
         assert_eq!(w.incident().triggered, ["pd", "slack"]);
+    }
+
+    /// A policy that pages and also notifies on degradation, with a degraded
+    /// incident rule: the strictest case for regional failures.
+    fn loud() -> PolicySpec {
+        PolicySpec {
+            incident_on_degraded: true,
+            ..policy(
+                &["pd", "slack", "mail"],
+                &[NotifyOn::Down, NotifyOn::Degraded, NotifyOn::Recovered],
+            )
+        }
+    }
+
+    #[test]
+    fn a_regional_failure_pages_nobody_and_notices_once_after_its_delay() {
+        let mut w = World::new(Some(loud()));
+        w.state(Up, "ok");
+        w.regional = true;
+        assert!(
+            w.state(Degraded, "timeout").is_empty(),
+            "no incident, no degradation notice, even with incident_on_degraded"
+        );
+        assert!(w.m.incident.is_none());
+        assert_eq!(w.m.regional_since, Some(t0()));
+        assert_eq!(w.m.next_wakeup(&w.ctx()), Some(t0() + mins(5)));
+        assert!(w.at(4).is_empty());
+        // the same regional failure reported again changes nothing
+        assert!(w.state(Degraded, "timeout").is_empty());
+        assert_eq!(
+            w.at(5),
+            ["Regional slack", "Regional mail"],
+            "to the non-paging channels only"
+        );
+        let episode = w.m.regional_episode.expect("an episode");
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        assert!(w.at(60).is_empty(), "one notice per episode");
+        // recovery ends the episode quietly
+        w.regional = false;
+        assert!(w.state(Up, "recovered").is_empty());
+        assert_eq!(w.m.regional_episode, None);
+        // a new episode has a new key
+        w.regional = true;
+        w.now = t0() + mins(100);
+        w.state(Degraded, "timeout");
+        let ctx = w.ctx();
+        let fx = w.m.clone().on_tick(&Context {
+            now: t0() + mins(105),
+            ..ctx
+        });
+        let new_episode = w.m.regional_episode.expect("a new episode");
+        assert_ne!(new_episode, episode);
+        assert_eq!(
+            keys(&fx),
+            [
+                format!("regional:{new_episode}:slack"),
+                format!("regional:{new_episode}:mail")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_regional_failure_that_ends_early_sends_nothing() {
+        let mut w = World::new(Some(loud()));
+        w.regional = true;
+        w.state(Degraded, "timeout");
+        w.now = t0() + mins(3);
+        w.regional = false;
+        assert!(w.state(Up, "ok").is_empty());
+        assert!(w.at(30).is_empty());
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+    }
+
+    #[test]
+    fn a_regional_failure_is_not_a_warning_and_a_warning_is_not_regional() {
+        // slow (degraded, not regional) with incident_on_degraded: an incident
+        let mut w = World::new(Some(loud()));
+        assert_eq!(
+            w.state(Degraded, "slow"),
+            ["open slow", "Trigger pd", "Trigger slack", "Trigger mail"]
+        );
+        // the same state, now regional: below quorum resolves the incident
+        w.regional = true;
+        w.now = t0() + mins(1);
+        assert_eq!(
+            w.state(Degraded, "timeout"),
+            [
+                "resolve 60000",
+                "Resolved pd",
+                "Resolved slack",
+                "Resolved mail"
+            ]
+        );
+        assert!(w.m.incident.is_none());
+        assert!(w.m.regional_episode.is_some());
+    }
+
+    #[test]
+    fn quorum_reached_opens_the_incident_and_ends_the_regional_episode() {
+        let mut w = World::new(Some(page()));
+        w.regional = true;
+        w.state(Degraded, "timeout");
+        w.now = t0() + mins(2);
+        w.regional = false;
+        assert_eq!(
+            w.state(Down, "timeout"),
+            ["open timeout", "Trigger pd", "Trigger slack"]
+        );
+        assert_eq!(w.m.regional_episode, None);
+        // back below quorum: resolved, a new episode, its notice 5 minutes later
+        w.now = t0() + mins(10);
+        w.regional = true;
+        assert_eq!(
+            w.state(Degraded, "timeout"),
+            ["resolve 480000", "Resolved pd", "Resolved slack"]
+        );
+        assert_eq!(w.at(15), ["Regional slack"]);
+    }
+
+    #[test]
+    fn regional_notices_wait_for_maintenance_and_parents_and_pending_is_transparent() {
+        let mut w = World::new(Some(page()));
+        w.regional = true;
+        w.maint = true;
+        w.state(Degraded, "timeout");
+        assert!(w.at(10).is_empty(), "nothing during maintenance");
+        assert_eq!(w.m.next_wakeup(&w.ctx()), None);
+        w.maint = false;
+        w.parent = Some(Uuid::from_u128(999));
+        assert!(w.at(11).is_empty(), "held while a parent incident is open");
+        w.parent = None;
+        // a restart in between (pending) neither ends the episode nor sends for it
+        w.regional = false;
+        assert!(w.state(Pending, "").is_empty());
+        assert!(w.at(12).is_empty());
+        assert!(w.m.regional_episode.is_some());
+        w.regional = true;
+        assert_eq!(w.state(Degraded, "timeout"), ["Regional slack"]);
+        // without a policy: nothing, ever
+        let mut quiet = World::new(None);
+        quiet.regional = true;
+        quiet.state(Degraded, "timeout");
+        assert!(quiet.at(60).is_empty());
+        assert!(quiet.m.incident.is_none());
     }
 
     #[test]
@@ -1761,6 +2033,8 @@ mod tests {
                     in_maintenance: w.maint,
                     parent_incident: w.parent,
                     closes_alerts: &closes,
+                    regional: false,
+                    regional_notice_after: DEFAULT_REGIONAL_NOTICE_AFTER,
                 };
                 let fx = match step {
                     Step::State(s, c) => {

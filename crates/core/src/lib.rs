@@ -17,6 +17,7 @@ pub mod maintenance;
 pub mod monitor;
 pub mod outcome;
 pub mod redis;
+pub mod region_health;
 pub mod rollup;
 pub mod schedule;
 pub mod state;

@@ -56,6 +56,11 @@ pub struct MonitorConfig {
     /// Consecutive failing evaluations before down. Default 1, or 2 with one region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmations: Option<u32>,
+    /// How long a failure seen by fewer than `quorum` regions lasts before one
+    /// low-priority "regional degradation" notice goes to the policy's non-paging
+    /// channels. Default 5m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_notice_after: Option<HumanDuration>,
     /// Name of the alert policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -330,6 +335,8 @@ pub struct MonitorSpec {
     pub regions: Option<Vec<RegionName>>,
     pub quorum: Option<u32>,
     pub confirmations: Option<u32>,
+    /// See [`MonitorConfig::regional_notice_after`].
+    pub regional_notice_after: Duration,
     pub policy: Option<String>,
     pub tags: Vec<String>,
     pub depends_on: Vec<String>,
@@ -685,6 +692,11 @@ impl MonitorConfig {
         {
             errs.push("confirmations", "must be between 1 and 10");
         }
+        if let Some(d) = self.regional_notice_after
+            && d.0 > Duration::from_secs(7 * 86_400)
+        {
+            errs.push("regional_notice_after", "must be at most 7d");
+        }
         if let Some(p) = &self.policy
             && p.trim().is_empty()
         {
@@ -737,6 +749,9 @@ impl MonitorConfig {
                 regions,
                 quorum: self.quorum,
                 confirmations: self.confirmations,
+                regional_notice_after: self
+                    .regional_notice_after
+                    .map_or(crate::incident::DEFAULT_REGIONAL_NOTICE_AFTER, |d| d.0),
                 policy: self.policy.as_ref().map(|p| p.trim().to_owned()),
                 tags: self.tags.iter().map(|t| t.trim().to_owned()).collect(),
                 depends_on: self
@@ -766,6 +781,11 @@ impl MonitorConfig {
             ("regions", self.regions.is_some(), PROBED),
             ("quorum", self.quorum.is_some(), PROBED),
             ("confirmations", self.confirmations.is_some(), PROBED),
+            (
+                "regional_notice_after",
+                self.regional_notice_after.is_some(),
+                PROBED,
+            ),
             ("url", self.url.is_some(), &["http", "redis"]),
             ("method", self.method.is_some(), HTTP),
             ("headers", self.headers.is_some(), HTTP),

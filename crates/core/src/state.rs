@@ -284,6 +284,24 @@ pub fn consensus(
     MonitorState::Up
 }
 
+/// Whether some available region (one heard from within 3 intervals) is down: with
+/// [`consensus`] saying `degraded`, the failure is *regional* (fewer than `quorum`
+/// regions see it), which the incident engine treats differently from a warning.
+pub fn regional_failure(
+    regions: &[RegionView],
+    now: jiff::Timestamp,
+    interval: std::time::Duration,
+) -> bool {
+    let iv = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX / 8)
+        .max(1);
+    regions.iter().any(|r| {
+        r.state == MonitorState::Down
+            && now.as_millisecond() - r.checked_at.as_millisecond()
+                <= UNAVAILABLE_AFTER_INTERVALS * iv
+    })
+}
+
 #[cfg(test)]
 mod consensus_tests {
     use super::*;
@@ -302,6 +320,15 @@ mod consensus_tests {
     }
 
     const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn regional_failures() {
+        use MonitorState::*;
+        assert!(regional_failure(&[r(Down, 0), r(Up, 1)], at(3), MIN));
+        assert!(!regional_failure(&[r(Degraded, 0), r(Up, 1)], at(3), MIN));
+        // a region silent for more than 3 intervals does not count
+        assert!(!regional_failure(&[r(Down, 0), r(Up, 300)], at(301), MIN));
+    }
 
     #[test]
     fn examples() {

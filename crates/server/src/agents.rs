@@ -89,7 +89,8 @@ impl Agents {
         self.poll
     }
 
-    fn liveness(&self) -> Duration {
+    /// How long an agent may be silent and still count as live.
+    pub fn liveness(&self) -> Duration {
         self.poll * LIVENESS_POLLS
     }
 

@@ -72,6 +72,7 @@ enum Cmd {
     State {
         monitor: MonitorId,
         to: MonitorState,
+        regional: bool,
         cause: String,
         evidence: Vec<Evidence>,
     },
@@ -96,17 +97,20 @@ pub struct AlertingHandle {
 }
 
 impl AlertingHandle {
-    /// A monitor's state changed (committed). `cause` says why, in words.
+    /// A monitor's state changed (committed). `cause` says why, in words; `regional`
+    /// that a `degraded` state is a failure seen by fewer than `quorum` regions.
     pub async fn state_changed(
         &self,
         monitor: MonitorId,
         to: MonitorState,
+        regional: bool,
         cause: String,
         evidence: Vec<Evidence>,
     ) {
         let _ = self.tx.send(Cmd::State {
             monitor,
             to,
+            regional,
             cause,
             evidence,
         });
@@ -172,6 +176,9 @@ struct MonitorInfo {
     tags: Vec<String>,
     depends_on: Vec<String>,
     state: MonitorState,
+    /// The `degraded` state is a failure seen by fewer than `quorum` regions.
+    regional: bool,
+    regional_notice_after: Duration,
     cause: String,
     evidence: Vec<Evidence>,
 }
@@ -232,39 +239,50 @@ fn closes_alerts_of(closes: &[String]) -> impl Fn(&str) -> bool + '_ {
     move |c: &str| closes.iter().any(|n| n == c)
 }
 
+/// The valid policies by name, and the channels that close alerts (PagerDuty). An
+/// invalid stored policy is logged and left out.
+pub(crate) async fn load_policies(
+    store: &Store,
+) -> Result<(HashMap<String, PolicySpec>, Vec<String>), StoreError> {
+    let channels = store.list_channels().await?;
+    let closes = channels
+        .iter()
+        .filter_map(|c| serde_json::from_value::<ChannelConfig>(c.config.clone()).ok())
+        .filter_map(|c| c.build().ok().map(|s| (c.name, s)))
+        .filter(|(_, s)| matches!(s, ChannelSpec::PagerDuty { .. }))
+        .map(|(n, _)| n)
+        .collect();
+    let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
+    let mut policies = HashMap::new();
+    for p in store.list_policies().await? {
+        let built = serde_json::from_value::<PolicyConfig>(p.config.clone())
+            .map_err(|e| e.to_string())
+            .and_then(|c| {
+                c.build(|n| names.iter().any(|x| x == n)).map_err(|e| {
+                    e.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                })
+            });
+        match built {
+            Ok(spec) => {
+                policies.insert(p.name, spec);
+            }
+            Err(e) => {
+                warn!(message = "policy is invalid and ignored", policy = %p.name, error = %e)
+            }
+        }
+    }
+    Ok((policies, closes))
+}
+
 impl Driver {
     /// Re-reads monitors, channels, policies and maintenance windows.
     async fn reload(&mut self) -> Result<(), StoreError> {
-        let channels = self.store.list_channels().await?;
-        self.closes = channels
-            .iter()
-            .filter_map(|c| serde_json::from_value::<ChannelConfig>(c.config.clone()).ok())
-            .filter_map(|c| c.build().ok().map(|s| (c.name, s)))
-            .filter(|(_, s)| matches!(s, ChannelSpec::PagerDuty { .. }))
-            .map(|(n, _)| n)
-            .collect();
-        let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();
-        self.policies.clear();
-        for p in self.store.list_policies().await? {
-            let built = serde_json::from_value::<PolicyConfig>(p.config.clone())
-                .map_err(|e| e.to_string())
-                .and_then(|c| {
-                    c.build(|n| names.iter().any(|x| x == n)).map_err(|e| {
-                        e.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                });
-            match built {
-                Ok(spec) => {
-                    self.policies.insert(p.name, spec);
-                }
-                Err(e) => {
-                    warn!(message = "policy is invalid and ignored", policy = %p.name, error = %e)
-                }
-            }
-        }
+        let (policies, closes) = load_policies(&self.store).await?;
+        self.policies = policies;
+        self.closes = closes;
         self.maintenance = self
             .store
             .list_maintenance()
@@ -303,11 +321,19 @@ impl Driver {
                 .cloned()
                 .or_else(|| evidence.iter().find_map(|e| e.error.clone()))
                 .unwrap_or_default();
+            let regional = rec.state == MonitorState::Degraded
+                && regions
+                    .iter()
+                    .any(|(id, r)| *id == rec.id && r.status.state == MonitorState::Down);
             // Keep the latest cause and evidence we were told about, if any.
-            let (cause, evidence) = match self.monitors.remove(&rec.id) {
-                Some(old) if old.state == rec.state => (old.cause, old.evidence),
-                _ => (cause, evidence),
+            let (cause, evidence, regional) = match self.monitors.remove(&rec.id) {
+                Some(old) if old.state == rec.state => (old.cause, old.evidence, old.regional),
+                _ => (cause, evidence, regional),
             };
+            let regional_notice_after = rec.config.regional_notice_after.map_or(
+                vigilmon_core::incident::DEFAULT_REGIONAL_NOTICE_AFTER,
+                |d| d.0,
+            );
             monitors.insert(
                 rec.id,
                 MonitorInfo {
@@ -317,6 +343,8 @@ impl Driver {
                     tags: rec.config.tags.clone(),
                     depends_on: rec.config.depends_on.clone(),
                     state: rec.state,
+                    regional,
+                    regional_notice_after,
                     cause,
                     evidence,
                 },
@@ -381,6 +409,7 @@ impl Driver {
             Cmd::State {
                 monitor,
                 to,
+                regional,
                 cause,
                 evidence,
             } => {
@@ -408,6 +437,7 @@ impl Driver {
                 };
                 if let Some(m) = self.monitors.get_mut(&monitor) {
                     m.state = to;
+                    m.regional = regional;
                     m.cause.clone_from(&cause);
                     if !evidence.is_empty() {
                         m.evidence = evidence;
@@ -415,6 +445,9 @@ impl Driver {
                 } else {
                     // A monitor we have not loaded yet (just created): reload first.
                     let _ = self.reload().await;
+                    if let Some(m) = self.monitors.get_mut(&monitor) {
+                        m.regional = regional && to == MonitorState::Degraded;
+                    }
                 }
                 self.step(monitor, |a, ctx, new_id| {
                     a.on_state(to, &cause, new_id, ctx)
@@ -526,6 +559,8 @@ impl Driver {
                 in_maintenance: self.in_maintenance(info, now),
                 parent_incident: self.parent_incident(info),
                 closes_alerts: &closes,
+                regional: info.regional,
+                regional_notice_after: info.regional_notice_after,
             };
             let before = memory.clone();
             let effects = f(&mut memory, &ctx, Uuid::now_v7());
@@ -642,7 +677,12 @@ impl Driver {
                         monitor_name: info.name.clone(),
                         monitor_kind: info.kind.clone(),
                         state: info.state.as_str().to_owned(),
-                        priority: opened.map_or(priority, |i| i.priority),
+                        // The regional notice is low priority whatever the policy's.
+                        priority: if ev == NotifyEvent::Regional {
+                            Priority::P4
+                        } else {
+                            opened.map_or(priority, |i| i.priority)
+                        },
                         cause: info.cause.clone(),
                         regions: info.evidence.clone(),
                         opened_at: opened.map(|i| i.opened_at),
@@ -773,6 +813,8 @@ impl Driver {
                 in_maintenance: self.in_maintenance(info, now),
                 parent_incident: self.parent_incident(info),
                 closes_alerts: &closes,
+                regional: info.regional,
+                regional_notice_after: info.regional_notice_after,
             };
             consider(a.next_wakeup(&ctx));
         }
@@ -792,6 +834,7 @@ pub(crate) fn notify_event_name(e: NotifyEvent) -> &'static str {
         NotifyEvent::Resolved => "resolved",
         NotifyEvent::Degraded => "degraded",
         NotifyEvent::DegradedCleared => "degraded_cleared",
+        NotifyEvent::Regional => "regional_notice",
     }
 }
 

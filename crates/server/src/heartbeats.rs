@@ -413,7 +413,8 @@ impl Engine {
                 let monitor_state = write.monitor_state;
                 let _ = writer.send((write, None)).await;
                 if let Some(a) = &self.alerting {
-                    a.state_changed(id, monitor_state, reason, Vec::new()).await;
+                    a.state_changed(id, monitor_state, false, reason, Vec::new())
+                        .await;
                 }
             }
             self.reschedule(id);
@@ -531,7 +532,7 @@ impl Engine {
             let _ = reply.send(PingReply::Unavailable("the server is shutting down".into()));
         }
         if let (Some(a), Some((state, cause))) = (&self.alerting, changed) {
-            a.state_changed(id, state, cause, Vec::new()).await;
+            a.state_changed(id, state, false, cause, Vec::new()).await;
         }
     }
 

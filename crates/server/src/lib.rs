@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod outbox;
 mod ping;
 pub mod recorder;
+pub mod region_health;
 pub mod retention;
 pub mod scheduler;
 pub mod status;
@@ -78,6 +79,9 @@ pub struct AlertingOptions {
     pub link_ttl: Duration,
     /// Timeout of one delivery attempt.
     pub send_timeout: Duration,
+    /// The policy that tells people when a region becomes unavailable
+    /// (`alerting.region_policy`).
+    pub region_policy: Option<String>,
 }
 
 impl Default for AlertingOptions {
@@ -87,6 +91,7 @@ impl Default for AlertingOptions {
             outbox: outbox::OutboxConfig::default(),
             link_ttl: Duration::from_secs(7 * 24 * 3600),
             send_timeout: Duration::from_secs(10),
+            region_policy: None,
         }
     }
 }
@@ -357,6 +362,19 @@ pub async fn run(
         opts.retention_every,
         shutdown.child_token(),
     ));
+    let region_task = tokio::spawn(region_health::run(
+        store.clone(),
+        region_health::RegionHealthConfig {
+            agents: agents.clone(),
+            clock: opts.clock.clone(),
+            declared: opts.regions.clone(),
+            builtin: Some(prober.region().clone()),
+            policy: opts.alerting.region_policy.clone(),
+            public_url: opts.public_url.clone(),
+            outbox: alerting.outbox_notify(),
+        },
+        shutdown.child_token(),
+    ));
     let rollup_task = tokio::spawn(status::rollup::run(
         store.clone(),
         opts.clock.clone(),
@@ -393,6 +411,7 @@ pub async fn run(
     let _ = scheduler_task.await;
     let _ = retention_task.await;
     let _ = rollup_task.await;
+    let _ = region_task.await;
     // Requests are finished: stop the heartbeat engine, which answers what is queued
     // and lets its writer commit the last batch.
     stop_heartbeats.cancel();

@@ -9,13 +9,15 @@
 //! On shutdown the channel is drained and the last batch written before the task ends:
 //! a result that was produced is either stored or was never acknowledged.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
-use vigilmon_core::state::{RegionStatus, RegionView, consensus, default_confirmations};
+use vigilmon_core::state::{
+    RegionStatus, RegionView, consensus, default_confirmations, regional_failure,
+};
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
 use vigilmon_store::{RecordedCheck, Store};
 
@@ -169,6 +171,7 @@ async fn run(
                 Msg::Reload(id) => {
                     // Write what came before, then take the store's (reset) view.
                     batch.flush(&store, &mut regions).await;
+                    batch.regional.remove(&id);
                     match store.get_monitor(id).await {
                         Ok(Some(m)) => {
                             batch.states.insert(id, m.state);
@@ -215,8 +218,12 @@ struct Batch {
     staged: Regions,
     /// Each monitor's state as last written, to tell the alerting driver of changes.
     states: HashMap<MonitorId, MonitorState>,
-    /// State changes of this batch, sent once it is committed.
-    changes: Vec<(MonitorId, MonitorState, String, Evidence)>,
+    /// Monitors whose `degraded` state is a regional failure (fewer than `quorum`
+    /// regions down), as last told to the alerting driver.
+    regional: HashSet<MonitorId>,
+    /// State changes of this batch (state, regional, cause, evidence), sent once it
+    /// is committed.
+    changes: Vec<(MonitorId, MonitorState, bool, String, Evidence)>,
     alerting: Option<AlertingHandle>,
     confirm: Option<Confirm>,
 }
@@ -289,8 +296,15 @@ impl Batch {
             confirm(monitor_id, spec, &result.region);
         }
         metrics::record_check(monitor_id, &spec.name, &result, after.state);
+        let regional = monitor_state == MonitorState::Degraded
+            && regional_failure(&views, result.checked_at, spec.interval);
+        let was_regional = if regional {
+            !self.regional.insert(monitor_id)
+        } else {
+            self.regional.remove(&monitor_id)
+        };
         let previous = self.states.insert(monitor_id, monitor_state);
-        if previous != Some(monitor_state) {
+        if previous != Some(monitor_state) || was_regional != regional {
             let cause = match (&result.verdict, monitor_state) {
                 (v, MonitorState::Down | MonitorState::Degraded) => {
                     v.message().unwrap_or("failing").to_owned()
@@ -304,7 +318,7 @@ impl Batch {
                 checked_at: Some(result.checked_at),
             };
             self.changes
-                .push((monitor_id, monitor_state, cause, evidence));
+                .push((monitor_id, monitor_state, regional, cause, evidence));
         }
         if let Some(ack) = ack {
             self.acks.push((
@@ -337,9 +351,9 @@ impl Batch {
                     let _ = ack.send(Ok(rec));
                 }
                 if let Some(alerting) = &self.alerting {
-                    for (id, state, cause, evidence) in self.changes.drain(..) {
+                    for (id, state, regional, cause, evidence) in self.changes.drain(..) {
                         alerting
-                            .state_changed(id, state, cause, vec![evidence])
+                            .state_changed(id, state, regional, cause, vec![evidence])
                             .await;
                     }
                 }
@@ -349,8 +363,9 @@ impl Batch {
                 metrics::result_write_failed(count);
                 self.staged.clear();
                 // Not written: forget the changes (the next result reports them again).
-                for (id, _, _, _) in self.changes.drain(..) {
+                for (id, _, _, _, _) in self.changes.drain(..) {
                     self.states.remove(&id);
+                    self.regional.remove(&id);
                 }
                 for (ack, _) in self.acks.drain(..) {
                     let _ = ack.send(Err(format!("could not store the result: {e}")));

@@ -120,6 +120,9 @@ pub struct AlertingWrite {
     pub incidents: Vec<IncidentChange>,
     pub events: Vec<NewIncidentEvent>,
     pub notifications: Vec<NewNotification>,
+    /// Server-wide settings (key, value) written with the step, e.g. the region
+    /// health memory beside the notifications it decided.
+    pub settings: Vec<(String, String)>,
 }
 
 /// An outbox row.
@@ -518,6 +521,16 @@ impl Store {
                 .bind(json_text(&n.payload))
                 .bind(ms(n.not_before))
                 .bind(ms(now))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (key, value) in &w.settings {
+                sqlx::query(
+                    "INSERT INTO settings (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(key)
+                .bind(value)
                 .execute(&mut *tx)
                 .await?;
             }

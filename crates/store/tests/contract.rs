@@ -1192,8 +1192,14 @@ async fn alerting_incidents_and_outbox(db: Db) {
             channel: None,
         }],
         notifications: vec![note("k1"), note("k2")],
+        settings: vec![("region_health".into(), r#"{"regions":{}}"#.into())],
     };
     s.apply_alerting(&write, t(5)).await.unwrap();
+    assert_eq!(
+        s.setting("region_health").await.unwrap().as_deref(),
+        Some(r#"{"regions":{}}"#),
+        "settings are written with the step"
+    );
     // The same step again enqueues nothing twice (idempotent keys, same incident id).
     s.apply_alerting(&write, t(5)).await.unwrap();
     assert_eq!(s.outbox_depth().await.unwrap(), (2, Some(t(5))));

@@ -93,6 +93,10 @@ pub struct AlertingSection {
     pub send_timeout: Option<HumanDuration>,
     /// How long signed acknowledge links work (default 7d).
     pub ack_link_ttl: Option<HumanDuration>,
+    /// The policy whose channels are told when a region served by agents becomes
+    /// unavailable, and when it is back (default: nobody is told; it is logged and
+    /// shown under regions).
+    pub region_policy: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -272,6 +276,16 @@ pub fn parse(
                 format!("no policy named {p:?} in this file"),
             ));
         }
+    }
+    if let Some(p) = &config.alerting.region_policy
+        && !config.policies.is_empty()
+        && !policy_names.contains(p.trim())
+    {
+        errors.push(err(
+            None,
+            Some("alerting.region_policy".into()),
+            format!("no policy named {p:?} in this file"),
+        ));
     }
     for (i, w) in config.maintenance.iter().enumerate() {
         if let Err(errs) = w.build() {

@@ -142,6 +142,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         link_ttl: a.ack_link_ttl.map_or(defaults.link_ttl, |d| d.0),
         send_timeout: a.send_timeout.map_or(defaults.send_timeout, |d| d.0),
+        region_policy: a
+            .region_policy
+            .as_ref()
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty()),
     };
 
     let store = open_store(database_url.as_deref(), &data_dir).await?;

@@ -365,3 +365,110 @@ async fn agents_of_a_region_share_the_work_and_take_over() {
     }
     assert!(!of_a.is_empty());
 }
+
+both_backends!(a_silent_region_raises_an_operational_alert, silent_region);
+
+/// (e) A region whose agents fall silent raises an operational alert through
+/// `alerting.region_policy`, once, and resolves it when an agent reports again; the
+/// memory survives a server restart (no second alert for the same silence).
+async fn silent_region(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let receiver = test_support::Receiver::start().await;
+    let config = store.dir.path().join("regions.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+regions:
+  - {{ name: local, enabled: false }}
+  - {{ name: eu }}
+agents: {{ poll_interval: 1s }}
+channels:
+  - {{ name: ops-hook, type: webhook, url: "{}/hook" }}
+policies:
+  - {{ name: ops, priority: P2, channels: [ops-hook] }}
+alerting: {{ region_policy: ops }}
+"#,
+            receiver.url
+        ),
+    )
+    .expect("config file");
+    let flags = vec!["--config".to_owned(), config.display().to_string()];
+    let mut server = Server::start(bin(), &store, &flags);
+    let events = || {
+        receiver
+            .on("/hook")
+            .iter()
+            .map(|r| {
+                let v = r.json();
+                (
+                    v["event"].as_str().unwrap_or_default().to_owned(),
+                    v["monitor"]["state"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    v["monitor"]["name"].as_str().unwrap_or_default().to_owned(),
+                    v["incident"]["dedup_key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+
+    // Declared, never heard from: unavailable once the liveness timeout (3 polls) has
+    // passed since the server started.
+    let first = wait_for("an unavailable alert", Duration::from_secs(20), || async {
+        events().first().cloned()
+    })
+    .await;
+    assert_eq!(
+        (first.0.as_str(), first.1.as_str(), first.2.as_str()),
+        ("trigger", "unavailable", "region eu"),
+        "{first:?}"
+    );
+    let (_, regions) = server.get("/api/v1/regions").await;
+    assert_eq!(regions["regions"][0]["status"], "unavailable", "{regions}");
+    let body = receiver.on("/hook")[0].json();
+    assert!(
+        body["cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("no agent of region eu")),
+        "{body}"
+    );
+
+    // A restart does not alert again for the same silence.
+    server.restart(bin(), &store, &flags);
+    // An agent reports: the alert is resolved, with the same dedup key.
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let dir = store.dir.path().join("eu-1");
+    let mut agent = Agent::start(bin(), &server.url, "eu", &token, &dir, &[]);
+    let second = wait_for("a resolved alert", Duration::from_secs(20), || async {
+        events().get(1).cloned()
+    })
+    .await;
+    assert_eq!(
+        (second.0.as_str(), second.1.as_str()),
+        ("resolved", "available"),
+        "{:?}",
+        events()
+    );
+    assert_eq!(second.3, first.3, "the same alert is closed");
+
+    // The agent dies: a new alert, with a new key.
+    agent.kill();
+    let third = wait_for(
+        "a second unavailable alert",
+        Duration::from_secs(20),
+        || async { events().get(2).cloned() },
+    )
+    .await;
+    assert_eq!(
+        (third.0.as_str(), third.1.as_str()),
+        ("trigger", "unavailable")
+    );
+    assert_ne!(third.3, first.3, "a new episode");
+    assert_eq!(events().len(), 3, "nothing sent twice: {:?}", events());
+    server.kill();
+}

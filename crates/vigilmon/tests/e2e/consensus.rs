@@ -2,7 +2,8 @@
 //! regions on loopback, a target that fails for some regions only (it tells probes
 //! apart by `X-Vigilmon-Region`). One failing region opens nothing; two open an
 //! incident within seconds of the first failure (the confirmation cascade), not an
-//! interval later; recovery resolves it.
+//! interval later; recovery resolves it. The failure in one region sends one
+//! low-priority regional notice, to the non-paging channel only, after its delay.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -82,10 +83,11 @@ regions:
   - {{ name: ap }}
 channels:
   - {{ name: pd, type: pagerduty, routing_key: "R0UT1NGKEY0000000000000000000000", events_url: "{r}/pd" }}
+  - {{ name: chat, type: webhook, url: "{r}/chat" }}
 policies:
-  - {{ name: p1, priority: P1, channels: [pd] }}
+  - {{ name: p1, priority: P1, channels: [pd, chat] }}
 monitors:
-  - {{ name: api, type: http, url: "{t}/health", interval: 10s, timeout: 2s, policy: p1 }}
+  - {{ name: api, type: http, url: "{t}/health", interval: 10s, timeout: 2s, policy: p1, regional_notice_after: 3s }}
 "#,
         r = receiver.url,
         t = target.url
@@ -146,10 +148,27 @@ monitors:
         inc["incidents"].as_array().unwrap().is_empty(),
         "no incident without quorum: {inc}"
     );
+    assert!(receiver.on("/pd").is_empty(), "nobody paged for one region");
+    // After regional_notice_after, one low-priority notice to the non-paging channel.
+    let notice = wait_for("a regional notice", Duration::from_secs(20), || async {
+        receiver
+            .on("/chat")
+            .first()
+            .map(test_support::Received::json)
+    })
+    .await;
+    assert_eq!(notice["event"], "regional_notice", "{notice}");
+    assert_eq!(notice["incident"]["priority"], "P4", "{notice}");
     assert!(
-        receiver.received().is_empty(),
-        "nobody paged for one region"
+        notice["summary"].as_str().is_some_and(|s| s.contains("eu")),
+        "names the failing region: {notice}"
     );
+    let (_, inc) = server.get("/api/v1/incidents").await;
+    assert!(
+        inc["incidents"].as_array().unwrap().is_empty(),
+        "still no incident: {inc}"
+    );
+    assert!(receiver.on("/pd").is_empty(), "PagerDuty is not told");
 
     // A second region fails: the incident opens within seconds of the first failing
     // result that completed the quorum.
@@ -215,4 +234,14 @@ monitors:
     .await;
     let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
     assert_eq!(m["state"], "up", "{m}");
+    let chat: Vec<String> = receiver
+        .on("/chat")
+        .iter()
+        .map(|r| r.json()["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        chat.iter().filter(|e| *e == "regional_notice").count(),
+        1,
+        "one regional notice: {chat:?}"
+    );
 }
