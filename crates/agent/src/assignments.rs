@@ -43,23 +43,26 @@ pub type SharedSpecs = Arc<RwLock<HashMap<MonitorId, Arc<MonitorSpec>>>>;
 /// What changed between two assignments.
 #[derive(Debug, Default, PartialEq)]
 pub struct Diff {
-    /// New monitors, and monitors whose configuration changed.
-    pub upsert: Vec<(MonitorId, Value)>,
+    /// New monitors, and monitors whose configuration or offset changed.
+    pub upsert: Vec<(MonitorId, Assigned)>,
     /// Monitors no longer assigned.
     pub remove: Vec<MonitorId>,
 }
 
-/// Compares the current monitors (id → configuration as last received) with a new
-/// assignment. A monitor listed twice counts once, with its last configuration.
-pub fn diff(current: &HashMap<MonitorId, Value>, next: &[AssignedMonitor]) -> Diff {
-    let mut wanted: HashMap<MonitorId, &Value> = HashMap::with_capacity(next.len());
+/// A monitor as assigned: its configuration and, from newer servers, its offset.
+pub type Assigned = (Value, Option<u64>);
+
+/// Compares the current monitors (id → configuration and offset as last received)
+/// with a new assignment. A monitor listed twice counts once, with its last entry.
+pub fn diff(current: &HashMap<MonitorId, Assigned>, next: &[AssignedMonitor]) -> Diff {
+    let mut wanted: HashMap<MonitorId, Assigned> = HashMap::with_capacity(next.len());
     for m in next {
-        wanted.insert(m.id, &m.config);
+        wanted.insert(m.id, (m.config.clone(), m.offset_ms));
     }
-    let mut upsert: Vec<(MonitorId, Value)> = wanted
+    let mut upsert: Vec<(MonitorId, Assigned)> = wanted
         .iter()
-        .filter(|(id, config)| current.get(id) != Some(**config))
-        .map(|(id, config)| (*id, (*config).clone()))
+        .filter(|(id, entry)| current.get(id) != Some(*entry))
+        .map(|(id, entry)| (*id, entry.clone()))
         .collect();
     let mut remove: Vec<MonitorId> = current
         .keys()
@@ -103,7 +106,7 @@ impl Applied {
 pub(crate) struct AssignmentState {
     /// Configurations as last received (invalid ones included, so that they are not
     /// reported again until they change).
-    configs: HashMap<MonitorId, Value>,
+    configs: HashMap<MonitorId, Assigned>,
     specs: SharedSpecs,
     scheduler: SchedulerHandle,
     data_dir: PathBuf,
@@ -138,10 +141,14 @@ impl AssignmentState {
             specs.remove(&id);
             applied.removed += 1;
         }
-        for (id, config) in d.upsert {
-            let existed = self.configs.insert(id, config.clone()).is_some();
+        for (id, (config, offset_ms)) in d.upsert {
+            let existed = self
+                .configs
+                .insert(id, (config.clone(), offset_ms))
+                .is_some();
             match build_spec(&config) {
-                Ok(spec) => {
+                Ok(mut spec) => {
+                    spec.offset = offset_ms.map(Duration::from_millis);
                     let spec = Arc::new(spec);
                     self.scheduler.upsert(id, spec.clone());
                     specs.insert(id, spec);
@@ -359,26 +366,39 @@ mod tests {
             .map(|(n, c)| AssignedMonitor {
                 id: id(*n),
                 config: c.clone(),
+                offset_ms: None,
             })
             .collect()
     }
 
     #[test]
     fn diff_finds_new_changed_and_gone_monitors() {
-        let current: HashMap<MonitorId, Value> = [
-            (id(1), tcp("a", 1)),
-            (id(2), tcp("b", 2)),
-            (id(3), tcp("c", 3)),
+        let current: HashMap<MonitorId, Assigned> = [
+            (id(1), (tcp("a", 1), None)),
+            (id(2), (tcp("b", 2), None)),
+            (id(3), (tcp("c", 3), None)),
         ]
         .into();
         let next = assigned(&[(1, tcp("a", 1)), (2, tcp("b", 22)), (4, tcp("d", 4))]);
         let d = diff(&current, &next);
-        assert_eq!(d.upsert, vec![(id(2), tcp("b", 22)), (id(4), tcp("d", 4))]);
+        assert_eq!(
+            d.upsert,
+            vec![(id(2), (tcp("b", 22), None)), (id(4), (tcp("d", 4), None))]
+        );
         assert_eq!(d.remove, vec![id(3)]);
         // the same assignment again changes nothing
-        let same: HashMap<MonitorId, Value> =
-            next.iter().map(|m| (m.id, m.config.clone())).collect();
+        let same: HashMap<MonitorId, Assigned> = next
+            .iter()
+            .map(|m| (m.id, (m.config.clone(), m.offset_ms)))
+            .collect();
         assert_eq!(diff(&same, &next), Diff::default());
+        // a new offset alone reschedules the monitor
+        let mut moved = next.clone();
+        moved[0].offset_ms = Some(20_000);
+        assert_eq!(
+            diff(&same, &moved).upsert,
+            vec![(id(1), (tcp("a", 1), Some(20_000)))]
+        );
         // an empty assignment removes everything
         assert_eq!(diff(&same, &[]).remove, vec![id(1), id(2), id(4)]);
     }
@@ -387,7 +407,7 @@ mod tests {
     fn diff_takes_the_last_of_duplicates() {
         let next = assigned(&[(1, tcp("a", 1)), (1, tcp("a", 9))]);
         let d = diff(&HashMap::new(), &next);
-        assert_eq!(d.upsert, vec![(id(1), tcp("a", 9))]);
+        assert_eq!(d.upsert, vec![(id(1), (tcp("a", 9), None))]);
     }
 
     #[test]

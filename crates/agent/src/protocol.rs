@@ -52,6 +52,12 @@ pub struct AgentIdentity {
 pub struct AssignedMonitor {
     pub id: MonitorId,
     pub config: Value,
+    /// Where in its interval this region checks the monitor (milliseconds from the
+    /// interval's start), so that regions spread their checks instead of checking
+    /// together. Absent from older servers: the agent then uses the monitor's stable
+    /// offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset_ms: Option<u64>,
 }
 
 /// One result as sent in `POST /api/v1/agent/results`, and as kept in the disk

@@ -342,6 +342,10 @@ pub struct MonitorSpec {
     pub depends_on: Vec<String>,
     pub paused: bool,
     pub check: CheckSpec,
+    /// Where in the interval this monitor is checked, when the server decided it for
+    /// an agent (`None`: the scheduler computes it; see `schedule::region_offset`).
+    /// Never from the configuration.
+    pub offset: Option<Duration>,
 }
 
 impl MonitorSpec {
@@ -761,6 +765,7 @@ impl MonitorConfig {
                     .collect(),
                 paused: self.paused,
                 check,
+                offset: None,
             }),
             _ => Err(errs.0),
         }

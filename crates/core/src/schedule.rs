@@ -2,13 +2,16 @@
 //!
 //! Each monitor runs at a stable offset inside its interval, derived from its id, so
 //! that a thousand monitors with a one-minute interval spread over the minute instead
-//! of all firing at :00, and keep their slot across restarts.
+//! of all firing at :00, and keep their slot across restarts. Regions are spread too:
+//! of the `n` regions a monitor runs in, the `k`-th (by name) checks `k/n` of an
+//! interval after the first, so that a failure is seen by some region within
+//! `interval / n` and the confirmation cascade settles it in seconds.
 
 use std::time::Duration;
 
 use jiff::Timestamp;
 
-use crate::ids::MonitorId;
+use crate::ids::{MonitorId, RegionName};
 
 /// A stable offset in `[0, interval)` for this monitor (FNV-1a over the id's bytes).
 pub fn stable_offset(id: MonitorId, interval: Duration) -> Duration {
@@ -19,6 +22,30 @@ pub fn stable_offset(id: MonitorId, interval: Duration) -> Duration {
     }
     let ms = interval_ms(interval);
     Duration::from_millis(h % ms)
+}
+
+/// The offset at which `region` checks the monitor: its stable offset, shifted by
+/// `k/n` of the interval when `region` is the `k`-th of the `n` regions in `regions`
+/// (sorted by name; a region missing from the list is counted in). Every region
+/// computes the same answer from the same list, so the server (for its agents) and
+/// its own probe agree.
+pub fn region_offset(
+    id: MonitorId,
+    interval: Duration,
+    region: &RegionName,
+    regions: &[RegionName],
+) -> Duration {
+    let mut all: Vec<&RegionName> = regions.iter().collect();
+    if !all.contains(&region) {
+        all.push(region);
+    }
+    all.sort();
+    all.dedup();
+    let n = all.len() as u64;
+    let k = all.iter().position(|r| *r == region).unwrap_or(0) as u64;
+    let ms = interval_ms(interval);
+    let base = stable_offset(id, interval).as_millis() as u64;
+    Duration::from_millis((base + ms / n * k) % ms)
 }
 
 fn interval_ms(interval: Duration) -> u64 {
@@ -46,6 +73,27 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use uuid::Uuid;
+
+    #[test]
+    fn regions_spread_over_the_interval() {
+        let id = MonitorId::from_uuid(Uuid::from_u128(7));
+        let iv = Duration::from_secs(60);
+        let r = |s: &str| RegionName::parse(s).unwrap();
+        let all = [r("us"), r("eu"), r("ap")];
+        let base = stable_offset(id, iv).as_millis() as u64;
+        let at = |name: &str| region_offset(id, iv, &r(name), &all).as_millis() as u64;
+        // sorted: ap, eu, us — 0, 20 and 40 seconds after the stable offset
+        assert_eq!(at("ap"), base);
+        assert_eq!(at("eu"), (base + 20_000) % 60_000);
+        assert_eq!(at("us"), (base + 40_000) % 60_000);
+        // a region missing from the list is counted in
+        assert_eq!(
+            region_offset(id, iv, &r("zz"), &[r("aa")]).as_millis() as u64,
+            (base + 30_000) % 60_000
+        );
+        // one region: the stable offset
+        assert_eq!(region_offset(id, iv, &r("eu"), &[]), stable_offset(id, iv));
+    }
 
     #[test]
     fn offsets_spread_over_the_interval() {

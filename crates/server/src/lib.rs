@@ -239,6 +239,26 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The regions checks are spread over (`schedule::region_offset`): those declared in
+/// the config file and the built-in probe's, when it runs checks.
+pub(crate) fn region_universe(
+    declared: &[RegionName],
+    builtin: &RegionName,
+    local_probe: bool,
+) -> Vec<RegionName> {
+    let mut v: Vec<RegionName> = declared
+        .iter()
+        .filter(|r| local_probe || *r != builtin)
+        .cloned()
+        .collect();
+    if local_probe {
+        v.push(builtin.clone());
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
 /// Runs the server on `listener` until `shutdown` is cancelled, then shuts down in
 /// order: stop accepting, stop scheduling, finish checks in flight, write the last
 /// results, close the store.
@@ -342,6 +362,7 @@ pub async fn run(
             concurrency: opts.concurrency,
             enabled: opts.local_probe,
             region: Some(prober.region().clone()),
+            regions: region_universe(&opts.regions, prober.region(), opts.local_probe),
         },
         stop_scheduling.clone(),
     );

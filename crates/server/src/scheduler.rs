@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
-use vigilmon_core::schedule::{next_due, stable_offset};
+use vigilmon_core::schedule::{next_due, region_offset, stable_offset};
 use vigilmon_core::{MonitorId, MonitorSpec};
 
 use crate::clock::SharedClock;
@@ -76,6 +76,10 @@ pub struct SchedulerConfig {
     /// The region this scheduler's probe serves: monitors limited to other regions
     /// are not scheduled here. `None` schedules every monitor.
     pub region: Option<vigilmon_core::RegionName>,
+    /// Every region the server knows (declared, and its own): each region checks a
+    /// monitor at its share of the interval (`schedule::region_offset`), over the
+    /// monitor's own `regions` when it lists them, else over these.
+    pub regions: Vec<vigilmon_core::RegionName>,
 }
 
 impl Default for SchedulerConfig {
@@ -84,6 +88,7 @@ impl Default for SchedulerConfig {
             concurrency: 256,
             enabled: true,
             region: None,
+            regions: Vec::new(),
         }
     }
 }
@@ -107,6 +112,7 @@ pub fn start(
         concurrency: config.concurrency.max(1),
         enabled: config.enabled,
         region: config.region,
+        regions: config.regions,
     };
     let task = tokio::spawn(sched.run(initial, rx, shutdown));
     (SchedulerHandle { tx }, task)
@@ -121,6 +127,7 @@ struct Scheduler {
     concurrency: usize,
     enabled: bool,
     region: Option<vigilmon_core::RegionName>,
+    regions: Vec<vigilmon_core::RegionName>,
 }
 
 impl Scheduler {
@@ -168,10 +175,26 @@ impl Scheduler {
         }
         let now = self.clock.now();
         // A changed interval takes effect from now; an unchanged one keeps its slot.
-        let due = next_due(now, spec.interval, stable_offset(id, spec.interval)).as_millisecond();
+        let due = next_due(now, spec.interval, self.offset(id, &spec)).as_millisecond();
         self.queue.insert((due, id));
         self.entries.insert(id, Entry { spec, due_ms: due });
         metrics::scheduled_monitors(self.entries.len());
+    }
+
+    /// Where in its interval this scheduler checks the monitor.
+    fn offset(&self, id: MonitorId, spec: &MonitorSpec) -> Duration {
+        if let Some(o) = spec.offset {
+            return o;
+        }
+        match &self.region {
+            Some(r) => region_offset(
+                id,
+                spec.interval,
+                r,
+                spec.regions.as_deref().unwrap_or(&self.regions),
+            ),
+            None => stable_offset(id, spec.interval),
+        }
     }
 
     fn remove(&mut self, id: MonitorId) {
@@ -207,17 +230,17 @@ impl Scheduler {
                 break;
             }
             self.queue.pop_first();
-            let Some(entry) = self.entries.get_mut(&id) else {
+            let Some(spec) = self.entries.get(&id).map(|e| e.spec.clone()) else {
                 continue;
             };
-            let spec = entry.spec.clone();
             let lag_ms = now_ms - due;
             metrics::scheduler_lag(Duration::from_millis(u64::try_from(lag_ms).unwrap_or(0)));
             // Next slot strictly after now: a check that could not run on time is not
             // run twice to catch up.
-            let next =
-                next_due(now, spec.interval, stable_offset(id, spec.interval)).as_millisecond();
-            entry.due_ms = next;
+            let next = next_due(now, spec.interval, self.offset(id, &spec)).as_millisecond();
+            if let Some(entry) = self.entries.get_mut(&id) {
+                entry.due_ms = next;
+            }
             self.queue.insert((next, id));
             self.spawn_check(id, spec);
         }
@@ -329,6 +352,60 @@ mod tests {
                 assert!((slot..slot + 100).contains(t), "{i}: {t} vs slot {slot}");
             }
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn regions_take_their_share_of_the_interval_and_agents_get_told() {
+        let r = |s: &str| vigilmon_core::RegionName::parse(s).unwrap();
+        let first_call = |region: &str, spec: Arc<MonitorSpec>| {
+            let region = r(region);
+            async move {
+                let clock: SharedClock = Arc::new(TokioClock::starting_at(
+                    Timestamp::from_millisecond(T0).unwrap(),
+                ));
+                let calls = Arc::new(Calls::default());
+                let exec = Arc::new(Recording {
+                    calls: calls.clone(),
+                    clock: clock.clone(),
+                });
+                let token = CancellationToken::new();
+                // The handle is kept: the scheduler stops when every handle is gone.
+                let (_handle, _task) = start(
+                    vec![(id(1), spec)],
+                    exec,
+                    clock,
+                    SchedulerConfig {
+                        region: Some(region),
+                        regions: vec![r("ap"), r("eu"), r("us")],
+                        ..SchedulerConfig::default()
+                    },
+                    token.clone(),
+                );
+                advance(Duration::from_secs(31)).await;
+                token.cancel();
+                let t = calls.0.lock().unwrap().first().map(|(_, t)| *t);
+                t.expect("a check") - T0
+            }
+        };
+        let off = stable_offset(id(1), Duration::from_secs(30)).as_millis() as i64;
+        let slot = |share: i64| {
+            let o = (off + share) % 30_000;
+            if o == 0 { 30_000 } else { o }
+        };
+        // ap, eu, us: 0, 10 and 20 seconds after the monitor's stable offset
+        for (region, share) in [("ap", 0), ("eu", 10_000), ("us", 20_000)] {
+            let at = first_call(region, spec("30s", false)).await;
+            assert!(
+                (slot(share)..slot(share) + 100).contains(&at),
+                "{region}: {at} vs {}",
+                slot(share)
+            );
+        }
+        // an offset decided by the server (an agent's assignment) wins
+        let mut told = (*spec("30s", false)).clone();
+        told.offset = Some(Duration::from_millis(5_000));
+        let at = first_call("eu", Arc::new(told)).await;
+        assert!((5_000..5_100).contains(&at), "{at}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -86,6 +86,8 @@ impl FromRequestParts<AppState> for AgentCaller {
 struct Assigned {
     id: Uuid,
     config: MonitorConfig,
+    /// Where in its interval the agent's region checks it (protocol 1, added field).
+    offset_ms: u64,
 }
 
 /// The monitors of the caller's region that it owns among the region's live agents.
@@ -93,8 +95,9 @@ pub(crate) async fn assigned(
     st: &AppState,
     agent: Uuid,
     region: &RegionName,
-) -> Result<Vec<(MonitorId, MonitorConfig, i64)>, ApiError> {
+) -> Result<Vec<(MonitorId, MonitorConfig, i64, u64)>, ApiError> {
     let live = st.agents().live(region, st.now());
+    let universe = crate::region_universe(st.declared_regions(), st.region(), st.local_probe());
     let mut out = Vec::new();
     for rec in st.store().list_monitors().await? {
         let Ok(spec) = rec.config.build() else {
@@ -104,7 +107,18 @@ pub(crate) async fn assigned(
             continue;
         }
         if owner(&live, rec.id) == Some(agent) {
-            out.push((rec.id, rec.config, rec.updated_at.as_millisecond()));
+            let offset = vigilmon_core::schedule::region_offset(
+                rec.id,
+                spec.interval,
+                region,
+                spec.regions.as_deref().unwrap_or(&universe),
+            );
+            out.push((
+                rec.id,
+                rec.config,
+                rec.updated_at.as_millisecond(),
+                u64::try_from(offset.as_millis()).unwrap_or(0),
+            ));
         }
     }
     Ok(out)
@@ -119,9 +133,10 @@ pub async fn assignments(
     let monitors = assigned(&st, agent.id, &agent.region).await?;
     let mut h = Sha256::new();
     h.update(agent.region.as_str());
-    for (id, _, updated) in &monitors {
+    for (id, _, updated, offset) in &monitors {
         h.update(id.as_uuid().as_bytes());
         h.update(updated.to_be_bytes());
+        h.update(offset.to_be_bytes());
     }
     let etag = format!("\"{}\"", &hex::encode(h.finalize())[..32]);
     if headers
@@ -136,7 +151,7 @@ pub async fn assignments(
         "region": agent.region.as_str(),
         "agent": {"id": agent.id, "name": agent.name},
         "poll_interval_ms": u64::try_from(st.agents().poll_interval().as_millis()).unwrap_or(15_000),
-        "monitors": monitors.into_iter().map(|(id, config, _)| Assigned { id: id.as_uuid(), config }).collect::<Vec<_>>(),
+        "monitors": monitors.into_iter().map(|(id, config, _, offset_ms)| Assigned { id: id.as_uuid(), config, offset_ms }).collect::<Vec<_>>(),
     });
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
 }
