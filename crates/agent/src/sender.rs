@@ -304,7 +304,8 @@ impl<S: ResultSink> Sender<S> {
 }
 
 /// `first` and whatever else arrives, up to `max` results or until `wait` after the
-/// first, or until the queue closes.
+/// first, or until the queue closes. A failed check does not wait: it may be the
+/// start (or the confirmation) of an outage, so the batch goes with what is queued.
 pub(crate) async fn collect_batch(
     rx: &mut mpsc::Receiver<ResultItem>,
     first: ResultItem,
@@ -312,19 +313,27 @@ pub(crate) async fn collect_batch(
     wait: Duration,
 ) -> Vec<ResultItem> {
     let deadline = Instant::now() + wait;
+    let mut urgent = !first.result.verdict.is_ok();
     let mut batch = vec![first];
     while batch.len() < max.max(1) {
         // Take what is already queued without a timer, then wait for the rest.
         match rx.try_recv() {
             Ok(item) => {
+                urgent |= !item.result.verdict.is_ok();
                 batch.push(item);
                 continue;
             }
             Err(mpsc::error::TryRecvError::Disconnected) => break,
             Err(mpsc::error::TryRecvError::Empty) => {}
         }
+        if urgent {
+            break;
+        }
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(item)) => batch.push(item),
+            Ok(Some(item)) => {
+                urgent |= !item.result.verdict.is_ok();
+                batch.push(item);
+            }
             Ok(None) | Err(_) => break,
         }
     }
@@ -478,6 +487,25 @@ mod tests {
         r.task.await.unwrap();
         assert_eq!(fake.all(), (0..1203).collect::<Vec<_>>());
         assert_eq!(r.counters.snapshot().results_sent, 1203);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_check_goes_at_once() {
+        let fake = Fake::new(Mode::Up);
+        let r = rig(&fake, SenderConfig::default(), 100_000, None);
+        push(&r.tx, 0..2).await;
+        let mut failed = item(2);
+        failed.result.verdict =
+            Verdict::down(vigilmon_core::ErrorKind::Connect, "connection refused");
+        r.tx.send(failed).await.unwrap();
+        run_for(Duration::from_millis(10)).await;
+        assert_eq!(
+            fake.batches(),
+            vec![vec![0, 1, 2]],
+            "with what was queued, without waiting out the second"
+        );
+        drop(r.tx);
+        r.task.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

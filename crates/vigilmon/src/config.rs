@@ -564,6 +564,32 @@ mod tests {
     }
 
     #[test]
+    fn region_policy_and_regional_notice_are_checked() {
+        let text = "channels:\n  - {name: hook, type: webhook, url: http://h}\npolicies:\n  - {name: ops, channels: [hook]}\nalerting: {region_policy: opps}\nmonitors:\n  - {name: a, type: http, url: http://a, regional_notice_after: 8d}\n";
+        let errs = parse("c.yaml", text, no_env).unwrap_err();
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("alerting.region_policy")
+                    && e.contains("no policy named \"opps\"")),
+            "{shown:?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("regional_notice_after") && e.contains("at most 7d")),
+            "{shown:?}"
+        );
+        let ok = text
+            .replace("opps", "ops")
+            .replace("regional_notice_after: 8d", "regional_notice_after: 2m");
+        let c = parse("c.yaml", &ok, no_env).expect("valid");
+        assert_eq!(c.alerting.region_policy.as_deref(), Some("ops"));
+    }
+
+    #[test]
     fn yaml_errors_have_lines() {
         let errs = parse("c.yaml", "server:\n  listen: 1\n  lisen: x\n", no_env).unwrap_err();
         assert_eq!(errs[0].line, Some(3), "{}", errs[0]);
