@@ -20,6 +20,7 @@ use axum::response::Response;
 use vigilmon_core::status_page::{PageMonitor, SectionConfig, StatusPageConfig};
 use vigilmon_store::{MonitorSource, StatusPageRecord};
 
+use super::session::get_field;
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use crate::AppState;
 use crate::status::api::{create_page, delete_page, replace_page};
@@ -86,6 +87,8 @@ struct FormPage {
     form: PageForm,
     blocks: Vec<Block>,
     errors: FieldErrors,
+    /// Every problem, its field named in words.
+    summary: Vec<String>,
     /// Problems that name no shown field.
     general: Vec<String>,
     no_monitors: bool,
@@ -169,9 +172,10 @@ impl PageForm {
 
     /// Reads the submitted form: the fixed fields, and the section blocks
     /// `s{i}.name` / `s{i}.monitor` (several), in block order.
-    fn read(p: &Posted) -> Self {
+    fn read(fields: &[(String, String)]) -> Self {
+        let get = |k: &str| get_field(fields, k);
         let mut blocks: Vec<(String, Vec<String>)> = Vec::new();
-        for (k, v) in &p.fields {
+        for (k, v) in fields {
             let Some((i, what)) = block_of(k) else {
                 continue;
             };
@@ -193,13 +197,13 @@ impl PageForm {
             }
         }
         PageForm {
-            slug: p.get("slug"),
-            title: p.get("title"),
-            description: p.get("description").replace("\r\n", "\n"),
-            timezone: p.get("timezone"),
-            domain: p.get("domain"),
-            logo_url: p.get("logo_url"),
-            accent_color: p.get("accent_color"),
+            slug: get("slug"),
+            title: get("title"),
+            description: get("description").replace("\r\n", "\n"),
+            timezone: get("timezone"),
+            domain: get("domain"),
+            logo_url: get("logo_url"),
+            accent_color: get("accent_color"),
             sections: blocks,
         }
     }
@@ -328,16 +332,23 @@ async fn form_page(
         .collect();
     // Errors were keyed by the submitted block numbers; the blocks shown are
     // renumbered without the empty ones, so map them once more.
+    // Every problem, its field named in words, for the summary at the top; those of
+    // no shown field (`sections`, conflicts) also stay above the sections.
+    let summary = errors
+        .list
+        .iter()
+        .map(|(f, m)| match label_of(f) {
+            Some(label) => format!("{label}: {m}"),
+            None => m.clone(),
+        })
+        .collect();
     let general = errors
         .list
         .iter()
         .filter(|(f, _)| !FIXED_FIELDS.contains(&f.as_str()) && block_of(f).is_none())
-        .map(|(f, m)| {
-            if f.is_empty() {
-                m.clone()
-            } else {
-                format!("{f}: {m}")
-            }
+        .map(|(f, m)| match label_of(f) {
+            Some(label) => format!("{label}: {m}"),
+            None => m.clone(),
         })
         .collect();
     let title = match &editing {
@@ -351,6 +362,7 @@ async fn form_page(
         form,
         blocks,
         errors,
+        summary,
         general,
     })
 }
@@ -365,6 +377,26 @@ const FIXED_FIELDS: [&str; 7] = [
     "logo_url",
     "accent_color",
 ];
+
+/// A form field in words (`s1.monitor` → `Section 2, monitors`); `None` for `""`.
+fn label_of(field: &str) -> Option<String> {
+    Some(match field {
+        "" => return None,
+        "slug" => "Slug".into(),
+        "title" => "Title".into(),
+        "description" => "Description".into(),
+        "timezone" => "Time zone".into(),
+        "domain" => "Custom domain".into(),
+        "logo_url" => "Logo URL".into(),
+        "accent_color" => "Accent colour".into(),
+        "sections" => "Sections".into(),
+        f => match block_of(f) {
+            Some((i, "name")) => format!("Section {}, name", i + 1),
+            Some((i, _)) => format!("Section {}, monitors", i + 1),
+            None => f.to_owned(),
+        },
+    })
+}
 
 /// `(block number, what)` of a block field `s{i}.name` / `s{i}.monitor`.
 fn block_of(field: &str) -> Option<(usize, &str)> {
@@ -431,7 +463,7 @@ async fn submit(st: &AppState, p: Posted, editing: Option<String>) -> Result<Res
         }
         None => HashMap::new(),
     };
-    let mut form = PageForm::read(&p);
+    let mut form = PageForm::read(&p.fields);
     if let Some(slug) = &editing {
         // The slug does not change; the field is read-only.
         form.slug = slug.clone();
@@ -581,4 +613,81 @@ pub(crate) async fn delete(
     delete_page(&st, &slug).await?;
     tracing::info!(message = "status page deleted in the web UI", slug = %slug, by = %p.session.user.email);
     Ok(see_other("/status-pages?ok=page-deleted"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn blocks_become_sections_and_errors_find_their_block() {
+        let form = PageForm::read(&fields(&[
+            ("slug", " public "),
+            ("title", "Status"),
+            ("s0.name", "API"),
+            ("s0.monitor", "api"),
+            ("s0.monitor", "api"),
+            ("s0.monitor", "db"),
+            ("s1.name", ""),
+            ("s2.name", "Search"),
+            ("s2.monitor", "search"),
+            ("s999.name", "ignored: too many blocks"),
+            ("sx.name", "not a block"),
+        ]));
+        assert_eq!(form.slug, "public");
+        assert_eq!(form.sections.len(), 3);
+        let public = HashMap::from([("db".to_owned(), "Database".to_owned())]);
+        let (config, from) = form.config(&public);
+        assert_eq!(from, [0, 2], "the empty block is left out");
+        assert_eq!(
+            config.sections[0].monitors,
+            [
+                PageMonitor::Name("api".into()),
+                PageMonitor::Named {
+                    name: "db".into(),
+                    public_name: Some("Database".into())
+                }
+            ],
+            "a monitor ticked twice counts once; public names are kept"
+        );
+        assert_eq!(config.description, None);
+        assert_eq!(field_of("sections[1].name", &from), "s2.name");
+        assert_eq!(field_of("sections[1].monitors", &from), "s2.monitor");
+        assert_eq!(
+            field_of("sections[0].monitors[1].name", &from),
+            "s0.monitor"
+        );
+        assert_eq!(field_of("sections[7].name", &from), "sections");
+        assert_eq!(field_of("slug", &from), "slug");
+        // Shown again, the empty block 1 is gone: block 2 is shown second.
+        let mut errors = FieldErrors::default();
+        errors.push("s2.name", "bad");
+        errors.push("title", "bad");
+        let errors = renumber(errors, &form);
+        assert!(errors.has("s1.name") && errors.has("title"));
+        assert_eq!(
+            label_of("s1.monitor").as_deref(),
+            Some("Section 2, monitors")
+        );
+        assert_eq!(label_of(""), None);
+    }
+
+    #[test]
+    fn the_form_of_a_page_round_trips() {
+        let c: StatusPageConfig = serde_json::from_value(serde_json::json!({
+            "slug": "s", "title": "T", "description": "d", "timezone": "Europe/Berlin",
+            "sections": [{"name": "A", "monitors": ["x", {"name": "y", "public_name": "Why"}]}]
+        }))
+        .unwrap();
+        let form = PageForm::of(&c);
+        let (back, _) = form.config(&public_names(&c));
+        assert_eq!(back, c);
+    }
 }
