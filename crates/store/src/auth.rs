@@ -226,3 +226,149 @@ impl Store {
         Ok(done > 0)
     }
 }
+
+/// A user as the user list shows them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UserListing {
+    pub user: UserRecord,
+    /// When their newest session still stored began (sessions are swept once they
+    /// expire, so this is unknown for someone who has not signed in for a while).
+    pub last_sign_in: Option<Timestamp>,
+}
+
+/// What [`Store::set_user_role`] and [`Store::delete_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserChange {
+    /// Done; the user's sessions were ended in the same transaction.
+    Done,
+    /// No such user; nothing changed.
+    NotFound,
+    /// Refused: it would leave no owner. Nothing changed.
+    LastOwner,
+}
+
+impl Store {
+    /// Every user, oldest first, with their last sign-in if a session of theirs is
+    /// still stored.
+    pub async fn list_users(&self) -> Result<Vec<UserListing>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT u.id, u.email, u.role, u.created_at, \
+                 (SELECT MAX(s.created_at) FROM sessions s WHERE s.user_id = u.id) AS last_sign_in \
+                 FROM users u ORDER BY u.created_at, u.email",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "users");
+                    Ok(UserListing {
+                        user: UserRecord {
+                            id: r.uuid("id")?,
+                            email: r.string("email")?,
+                            role: r.string("role")?,
+                            created_at: r.timestamp("created_at")?,
+                        },
+                        last_sign_in: r.opt_timestamp("last_sign_in")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The user with this id.
+    pub async fn get_user(&self, id: Uuid) -> Result<Option<UserRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(
+                "SELECT id, email, password_hash, role, created_at FROM users WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            Ok(row.as_ref().map(decode_user).transpose()?.map(|(u, _)| u))
+        })
+    }
+
+    /// Gives a user another role and ends every session of theirs, in one transaction.
+    /// Refused ([`UserChange::LastOwner`]) when it would demote the last owner.
+    ///
+    /// The owners' rows are locked first (`UPDATE … WHERE role = 'owner'` takes row
+    /// locks on PostgreSQL and the write lock on SQLite), so two concurrent changes
+    /// cannot both remove "the other" owner.
+    pub async fn set_user_role(&self, id: Uuid, role: &str) -> Result<UserChange, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET role = role WHERE role = 'owner'")
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query("SELECT role FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return Ok(UserChange::NotFound);
+            };
+            let current = Reader::new(&row, "users").string("role")?;
+            if current == "owner" && role != "owner" {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'owner'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if Reader::new(&row, "users").u64("n")? <= 1 {
+                    tx.rollback().await?;
+                    return Ok(UserChange::LastOwner);
+                }
+            }
+            sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                .bind(id)
+                .bind(role)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(UserChange::Done)
+        })
+    }
+
+    /// Removes a user and their sessions, in one transaction. Refused
+    /// ([`UserChange::LastOwner`]) for the last owner. (Names kept elsewhere, such as
+    /// who acknowledged an incident, are text and stay.)
+    pub async fn delete_user(&self, id: Uuid) -> Result<UserChange, StoreError> {
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET role = role WHERE role = 'owner'")
+                .execute(&mut *tx)
+                .await?;
+            let row = sqlx::query("SELECT role FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(row) = row else {
+                tx.rollback().await?;
+                return Ok(UserChange::NotFound);
+            };
+            if Reader::new(&row, "users").string("role")? == "owner" {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'owner'")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if Reader::new(&row, "users").u64("n")? <= 1 {
+                    tx.rollback().await?;
+                    return Ok(UserChange::LastOwner);
+                }
+            }
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(UserChange::Done)
+        })
+    }
+}

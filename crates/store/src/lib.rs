@@ -58,6 +58,7 @@ pub use alerting::{
     IncidentRecord, MaintenanceRecord, NamedConfig, NewIncidentEvent, NewNotification,
     OutboxRecord,
 };
+pub use auth::{UserChange, UserListing};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use overview::ResultBucket;

@@ -20,7 +20,8 @@ use vigilmon_core::{
     CheckResult, ErrorKind, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
 };
 use vigilmon_store::{
-    MonitorRecord, MonitorSource, RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError,
+    MonitorRecord, MonitorSource, RecordedCheck, RegionStateRecord, ResultFilter, Store,
+    StoreError, UserChange,
 };
 
 // ---------------------------------------------------------------------------------
@@ -981,6 +982,101 @@ async fn users(db: Db) {
     assert_eq!(s.count_users().await.unwrap(), 2);
 }
 
+async fn user_roles_removal_and_the_last_owner(db: Db) {
+    let s = &db.store;
+    let owner = s
+        .create_user("owner@example.com", "h1", "owner", t(1))
+        .await
+        .unwrap();
+    let editor = s
+        .create_user("editor@example.com", "h2", "editor", t(2))
+        .await
+        .unwrap();
+    // Listed oldest first; last sign-in from the newest stored session.
+    let list = s.list_users().await.unwrap();
+    assert_eq!(
+        list.iter().map(|u| u.user.clone()).collect::<Vec<_>>(),
+        [owner.clone(), editor.clone()]
+    );
+    assert!(list.iter().all(|u| u.last_sign_in.is_none()));
+    for (digest, at) in [("e1", t(10)), ("e2", t(20))] {
+        s.create_session(digest, editor.id, "csrf", at, t(1000))
+            .await
+            .unwrap();
+    }
+    s.create_session("o1", owner.id, "csrf", t(5), t(1000))
+        .await
+        .unwrap();
+    let list = s.list_users().await.unwrap();
+    assert_eq!(list[0].last_sign_in, Some(t(5)));
+    assert_eq!(list[1].last_sign_in, Some(t(20)));
+    assert_eq!(s.get_user(editor.id).await.unwrap(), Some(editor.clone()));
+    assert_eq!(s.get_user(Uuid::now_v7()).await.unwrap(), None);
+
+    // A role change ends that user's sessions, nobody else's.
+    assert_eq!(
+        s.set_user_role(editor.id, "viewer").await.unwrap(),
+        UserChange::Done
+    );
+    assert_eq!(s.get_user(editor.id).await.unwrap().unwrap().role, "viewer");
+    for digest in ["e1", "e2"] {
+        assert!(s.session_by_hash(digest, t(30)).await.unwrap().is_none());
+    }
+    assert!(s.session_by_hash("o1", t(30)).await.unwrap().is_some());
+
+    // The last owner can be neither demoted nor removed; nothing changes.
+    assert_eq!(
+        s.set_user_role(owner.id, "admin").await.unwrap(),
+        UserChange::LastOwner
+    );
+    assert_eq!(
+        s.delete_user(owner.id).await.unwrap(),
+        UserChange::LastOwner
+    );
+    assert_eq!(s.get_user(owner.id).await.unwrap().unwrap().role, "owner");
+    assert!(s.session_by_hash("o1", t(30)).await.unwrap().is_some());
+    // Re-stating the last owner's role is no demotion.
+    assert_eq!(
+        s.set_user_role(owner.id, "owner").await.unwrap(),
+        UserChange::Done
+    );
+
+    // With a second owner, the first can go.
+    assert_eq!(
+        s.set_user_role(editor.id, "owner").await.unwrap(),
+        UserChange::Done
+    );
+    s.create_session("o2", owner.id, "csrf", t(40), t(1000))
+        .await
+        .unwrap();
+    assert_eq!(s.delete_user(owner.id).await.unwrap(), UserChange::Done);
+    assert!(s.session_by_hash("o2", t(41)).await.unwrap().is_none());
+    assert_eq!(s.get_user(owner.id).await.unwrap(), None);
+    assert!(
+        s.user_by_email("owner@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.count_users().await.unwrap(), 1);
+    assert_eq!(
+        s.delete_user(editor.id).await.unwrap(),
+        UserChange::LastOwner
+    );
+
+    // Unknown users.
+    let nobody = Uuid::now_v7();
+    assert_eq!(s.delete_user(nobody).await.unwrap(), UserChange::NotFound);
+    assert_eq!(
+        s.set_user_role(nobody, "viewer").await.unwrap(),
+        UserChange::NotFound
+    );
+    // The email is free again.
+    s.create_user("owner@example.com", "h3", "viewer", t(50))
+        .await
+        .unwrap();
+}
+
 async fn tokens(db: Db) {
     let s = &db.store;
     let ci = s.create_token("ci", "hash-ci", "read", t(0)).await.unwrap();
@@ -1641,6 +1737,7 @@ contract!(
     delete_results_before_in_batches,
     deleting_a_monitor_cascades,
     users,
+    user_roles_removal_and_the_last_owner,
     tokens,
     heartbeats_and_ping_log,
     alerting_incidents_and_outbox,

@@ -267,6 +267,13 @@ pub async fn regions(
     caller: super::extract::Caller,
 ) -> Result<Json<RegionList>, ApiError> {
     caller.require(crate::auth::Scope::Read)?;
+    Ok(Json(region_list(&st).await?))
+}
+
+/// Every region (declared, the built-in probe's, those of agent tokens and of agents
+/// heard from), its agents and its health: what `GET /api/v1/regions` answers and the
+/// web UI's regions page shows.
+pub(crate) async fn region_list(st: &AppState) -> Result<RegionList, ApiError> {
     let now = st.now();
     let mut names: Vec<RegionName> = st.declared_regions().to_vec();
     if st.local_probe() && !names.contains(st.region()) {
@@ -303,7 +310,7 @@ pub async fn regions(
         for a in all.iter().filter(|a| a.region == name) {
             let live = st.agents().live(&name, now).contains(&a.id);
             let assigned_count = if live {
-                assigned(&st, a.id, &name).await?.len()
+                assigned(st, a.id, &name).await?.len()
             } else {
                 0
             };
@@ -331,5 +338,5 @@ pub async fn regions(
             agents,
         });
     }
-    Ok(Json(RegionList { regions: out }))
+    Ok(RegionList { regions: out })
 }

@@ -179,13 +179,56 @@ pub async fn create(
     ApiJson(config): ApiJson<StatusPageConfig>,
 ) -> Result<(StatusCode, Json<StatusPageView>), ApiError> {
     caller.require(Scope::Write)?;
-    let config = checked(&st, &config).await?;
+    let rec = create_page(&st, &config).await?;
+    Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
+}
+
+/// Creates a page made outside the config file (API or web UI): validated like the
+/// API's (shape, and that its monitors exist), stored, public caches invalidated.
+pub(crate) async fn create_page(
+    st: &AppState,
+    config: &StatusPageConfig,
+) -> Result<StatusPageRecord, ApiError> {
+    let config = checked(st, config).await?;
     let rec = st
         .store()
         .create_status_page(&config, MonitorSource::Api, st.now())
         .await?;
     super::touch();
-    Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
+    Ok(rec)
+}
+
+/// Replaces the page `slug` (API or web UI): refused for pages of the config file and
+/// for a changed slug; validated like [`create_page`].
+pub(crate) async fn replace_page(
+    st: &AppState,
+    slug: &str,
+    config: &StatusPageConfig,
+) -> Result<StatusPageRecord, ApiError> {
+    let rec = load(st, slug).await?;
+    refuse_file_managed(&rec)?;
+    if config.slug.trim() != slug {
+        return Err(ApiError::Invalid(vec![ValidationError::new(
+            "slug",
+            "must be the slug of the URL (a page's slug does not change; create a new page instead)",
+        )]));
+    }
+    let config = checked(st, config).await?;
+    let rec = st
+        .store()
+        .upsert_status_page(&config, MonitorSource::Api, st.now())
+        .await?;
+    super::touch();
+    Ok(rec)
+}
+
+/// Deletes the page `slug` (API or web UI); refused for pages of the config file.
+pub(crate) async fn delete_page(st: &AppState, slug: &str) -> Result<(), ApiError> {
+    let rec = load(st, slug).await?;
+    refuse_file_managed(&rec)?;
+    st.store().delete_status_page(slug).await?;
+    super::touch();
+    Ok(())
 }
 
 /// Replace a status page made through the API.
@@ -200,20 +243,7 @@ pub async fn put(
     ApiJson(config): ApiJson<StatusPageConfig>,
 ) -> Result<Json<StatusPageView>, ApiError> {
     caller.require(Scope::Write)?;
-    let rec = load(&st, &slug).await?;
-    refuse_file_managed(&rec)?;
-    if config.slug.trim() != slug {
-        return Err(ApiError::Invalid(vec![ValidationError::new(
-            "slug",
-            "must be the slug of the URL (a page's slug does not change; create a new page instead)",
-        )]));
-    }
-    let config = checked(&st, &config).await?;
-    let rec = st
-        .store()
-        .upsert_status_page(&config, MonitorSource::Api, st.now())
-        .await?;
-    super::touch();
+    let rec = replace_page(&st, &slug, &config).await?;
     Ok(Json(view(&st, rec).await?))
 }
 
@@ -227,10 +257,7 @@ pub async fn delete(
     Path(slug): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Write)?;
-    let rec = load(&st, &slug).await?;
-    refuse_file_managed(&rec)?;
-    st.store().delete_status_page(&slug).await?;
-    super::touch();
+    delete_page(&st, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -55,11 +55,18 @@ fn public_page(page: Response, cookie: Option<axum::http::HeaderValue>) -> Respo
     resp
 }
 
-/// Hashes a password off the async threads (Argon2id is slow on purpose).
-async fn hash(password: String) -> Result<String, String> {
+/// Hashes a password off the async threads (Argon2id is slow on purpose). Refuses
+/// passwords shorter than 10 characters (the rule of setup, the users page and
+/// `vigilmon user create`).
+pub(super) async fn hash(password: String) -> Result<String, String> {
     tokio::task::spawn_blocking(move || hash_password(&password).map_err(|e| e.to_string()))
         .await
         .map_err(|e| e.to_string())?
+}
+
+/// Whether `email` (trimmed) looks like an address: what setup and the users page accept.
+pub(super) fn valid_email(email: &str) -> bool {
+    email.contains('@') && email.len() <= 254 && !email.chars().any(char::is_whitespace)
 }
 
 async fn verify(password: String, stored: String) -> bool {
@@ -103,7 +110,7 @@ pub(crate) async fn setup(
     let email = form.get("email");
     let password = form.raw("password");
     let mut errors = FieldErrors::default();
-    if !email.contains('@') || email.len() > 254 || email.chars().any(char::is_whitespace) {
+    if !valid_email(&email) {
         errors.push("email", "Email: give an address such as ops@example.com.");
     }
     if password != form.raw("confirm") {

@@ -583,6 +583,7 @@ pub mod bench_support {
             notice: None,
             live: Some("/live/dashboard?since=0".into()),
             can_write: true,
+            can_manage_users: true,
             v: super::super::assets::VERSION,
         };
         build(

@@ -24,8 +24,11 @@ pub(crate) mod format;
 mod incidents;
 mod monitor_form;
 mod monitor_page;
+mod regions;
 mod session;
+mod status_pages;
 mod tokens;
+mod users;
 
 use std::sync::Arc;
 
@@ -97,6 +100,23 @@ pub fn router() -> Router<AppState> {
             post(alerting::delete_maintenance),
         )
         .route("/tokens", get(tokens::page).post(tokens::create))
+        .route("/regions", get(regions::page))
+        .route("/users", get(users::page).post(users::create))
+        .route("/users/{id}/role", post(users::set_role))
+        .route("/users/{id}/delete", post(users::delete))
+        .route("/status-pages", get(status_pages::list))
+        .route(
+            "/status-pages/new",
+            get(status_pages::new_form).post(status_pages::create),
+        )
+        .route(
+            "/status-pages/{slug}/edit",
+            get(status_pages::edit_form).post(status_pages::edit),
+        )
+        .route(
+            "/status-pages/{slug}/delete",
+            get(status_pages::delete_confirm).post(status_pages::delete),
+        )
         .route("/tokens/{id}/revoke", post(tokens::revoke))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
@@ -140,6 +160,8 @@ pub(crate) struct Layout {
     /// URL the page script polls for live updates, if any.
     pub live: Option<String>,
     pub can_write: bool,
+    /// Whether the users page is open to this user (owners and admins).
+    pub can_manage_users: bool,
     /// Cache-busting suffix of the asset URLs.
     pub v: &'static str,
 }
@@ -154,6 +176,7 @@ impl Layout {
             notice: None,
             live: None,
             can_write: s.can_write(),
+            can_manage_users: matches!(s.user.role.as_str(), "owner" | "admin"),
             v: assets::VERSION,
         }
     }
@@ -168,6 +191,7 @@ impl Layout {
             notice: None,
             live: None,
             can_write: false,
+            can_manage_users: false,
             v: assets::VERSION,
         }
     }
@@ -203,6 +227,12 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "window-ended" => "Maintenance window ended.",
         "window-deleted" => "Maintenance window deleted.",
         "revoked" => "Token revoked.",
+        "user-created" => "User added. They can sign in with the password you gave.",
+        "role" => "Role changed. That user was signed out everywhere.",
+        "user-removed" => "User removed and signed out everywhere.",
+        "page-created" => "Status page created.",
+        "page-saved" => "Status page saved.",
+        "page-deleted" => "Status page deleted.",
         "password" => "Password changed. Every other session was signed out.",
         "welcome" => "Welcome to Vigilmon. Create your first monitor to start watching.",
         _ => return None,

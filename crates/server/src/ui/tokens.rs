@@ -1,10 +1,13 @@
-//! API tokens: create one (its secret is shown once, on the page that created it),
-//! list them with their last use, revoke one. Only the SHA-256 digest is stored.
+//! API and agent tokens: create one (its secret is shown once, on the page that
+//! created it), list them with their last use, revoke one. Only the SHA-256 digest is
+//! stored. An agent token (scope `agent`) is bound to one region, like
+//! `vigilmon token create --scope agent --region R`.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use uuid::Uuid;
+use vigilmon_core::RegionName;
 
 use super::format::{self, When};
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
@@ -15,6 +18,8 @@ pub(crate) struct TokenRow {
     pub id: String,
     pub name: String,
     pub scope: String,
+    /// The region of an agent token.
+    pub region: Option<String>,
     pub created: String,
     pub last_used: Option<When>,
     pub revoked: Option<String>,
@@ -26,17 +31,35 @@ struct TokensPage {
     l: Layout,
     rows: Vec<TokenRow>,
     /// A token just created: shown this once.
-    created: Option<(String, String)>,
+    created: Option<Created>,
     errors: FieldErrors,
-    name: String,
+    form: TokenForm,
+}
+
+/// A token just created, with its secret (shown this once).
+pub(crate) struct Created {
+    pub name: String,
+    pub token: String,
+    /// The region of an agent token.
+    pub region: Option<String>,
+    /// The server's address, for the agent command.
+    pub server: String,
+}
+
+/// What the new-token form holds.
+#[derive(Default)]
+pub(crate) struct TokenForm {
+    pub name: String,
+    pub scope: String,
+    pub region: String,
 }
 
 async fn tokens_page(
     st: &AppState,
     s: &Session,
-    created: Option<(String, String)>,
+    created: Option<Created>,
     errors: FieldErrors,
-    name: String,
+    form: TokenForm,
     notice: Option<&str>,
 ) -> Result<TokensPage, UiError> {
     let now = st.now();
@@ -49,6 +72,7 @@ async fn tokens_page(
             id: t.id.to_string(),
             name: t.name,
             scope: t.scope,
+            region: t.region,
             created: format::utc(t.created_at),
             last_used: When::opt(t.last_used_at, now),
             revoked: t.revoked_at.map(format::utc),
@@ -60,7 +84,7 @@ async fn tokens_page(
         rows,
         created,
         errors,
-        name,
+        form,
     })
 }
 
@@ -75,7 +99,7 @@ pub(crate) async fn page(
         &s,
         None,
         FieldErrors::default(),
-        String::new(),
+        TokenForm::default(),
         q.ok.as_deref(),
     )
     .await?;
@@ -84,38 +108,75 @@ pub(crate) async fn page(
 
 pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let name = p.get("name");
+    let form = TokenForm {
+        name: p.get("name"),
+        scope: p.get("scope"),
+        region: p.get("region"),
+    };
     let mut errors = FieldErrors::default();
+    let name = &form.name;
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         errors.push(
             "name",
             "Name: give 1 to 100 printable characters, such as ci-deploy.",
         );
     }
-    let scope = match Scope::parse(&p.get("scope")) {
-        Some(s) => s,
-        None => {
-            errors.push("scope", "Scope: choose read or write.");
-            Scope::Read
-        }
-    };
+    // `None` for an agent token, which is bound to a region instead.
+    let mut scope = None;
+    let mut region = None;
+    match form.scope.as_str() {
+        "agent" => match RegionName::parse(&form.region) {
+            Ok(r) => region = Some(r),
+            Err(_) => errors.push(
+                "region",
+                "Region: an agent token serves one region; give 1 to 32 lower-case letters, digits and '-', such as eu-central.",
+            ),
+        },
+        other => match Scope::parse(other) {
+            Some(s) => {
+                scope = Some(s);
+                if !form.region.is_empty() {
+                    errors.push(
+                        "region",
+                        "Region: only agent tokens have a region; leave it empty or choose the scope agent.",
+                    );
+                }
+            }
+            None => errors.push("scope", "Scope: choose read, write or agent."),
+        },
+    }
     if !errors.is_empty() {
-        let page = tokens_page(&st, &p.session, None, errors, name, None).await?;
+        let page = tokens_page(&st, &p.session, None, errors, form, None).await?;
         let mut resp = render(&page);
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     }
     let token = generate_token();
-    st.store()
-        .create_token(&name, &hash_token(&token), scope.as_str(), st.now())
-        .await?;
-    tracing::info!(message = "API token created in the web UI", name = %name, scope = scope.as_str(), by = %p.session.user.email);
+    let hash = hash_token(&token);
+    if let Some(region) = &region {
+        st.store()
+            .create_agent_token(name, &hash, region.as_str(), st.now())
+            .await?;
+        tracing::info!(message = "agent token created in the web UI", name = %name, region = %region, by = %p.session.user.email);
+    } else {
+        let scope = scope.unwrap_or(Scope::Read);
+        st.store()
+            .create_token(name, &hash, scope.as_str(), st.now())
+            .await?;
+        tracing::info!(message = "API token created in the web UI", name = %name, scope = scope.as_str(), by = %p.session.user.email);
+    }
+    let created = Created {
+        name: form.name.clone(),
+        token,
+        region: region.map(|r| r.as_str().to_owned()),
+        server: st.public_url().trim_end_matches('/').to_owned(),
+    };
     let page = tokens_page(
         &st,
         &p.session,
-        Some((name, token)),
+        Some(created),
         FieldErrors::default(),
-        String::new(),
+        TokenForm::default(),
         None,
     )
     .await?;

@@ -13,6 +13,7 @@ mod lifecycle;
 mod redis_health;
 mod status_pages;
 mod ui;
+mod ui_admin;
 
 use std::path::Path;
 

@@ -227,15 +227,16 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     eprintln!("screenshots in {}", shots.display());
 }
 
-/// A cookie-keeping HTTP client that does not follow redirects.
-struct Web {
-    base: String,
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
+/// A cookie-keeping HTTP client that does not follow redirects (shared with the
+/// other UI tests, such as `ui_admin`).
+pub(crate) struct Web {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) cookies: Vec<(String, String)>,
 }
 
 /// `application/x-www-form-urlencoded` of `pairs`.
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| {
@@ -255,7 +256,7 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The value of the first `name="_csrf"` input in `html`.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"_csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -263,15 +264,15 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
-struct Answer {
-    status: u16,
-    location: String,
-    set_cookies: Vec<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) set_cookies: Vec<String>,
+    pub(crate) body: String,
 }
 
 impl Web {
-    fn new(base: &str) -> Web {
+    pub(crate) fn new(base: &str) -> Web {
         Web {
             base: base.to_owned(),
             http: reqwest::Client::builder()
@@ -282,7 +283,7 @@ impl Web {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -290,7 +291,7 @@ impl Web {
             .join("; ")
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
+    pub(crate) async fn send(&mut self, req: reqwest::RequestBuilder) -> Answer {
         let req = if self.cookies.is_empty() {
             req
         } else {
@@ -327,12 +328,17 @@ impl Web {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)], origin: Option<&str>) -> Answer {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
         let mut req = self
             .http
             .post(format!("{}{path}", self.base))
@@ -345,7 +351,7 @@ impl Web {
     }
 
     /// Signs in (creating the owner on a fresh server); returns the session's CSRF token.
-    async fn sign_in(&mut self, email: &str, password: &str) -> String {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> String {
         let page = self.get("/login").await;
         let (path, pairs): (&str, Vec<(&str, &str)>) = if page.location.ends_with("/setup") {
             (
