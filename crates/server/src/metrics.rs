@@ -65,6 +65,10 @@ fn describe() {
         "How late checks started compared with their due time"
     );
     metrics::describe_gauge!(
+        "vigilmon_region_available",
+        "1 while a region served by agents is available, 0 while it is unavailable"
+    );
+    metrics::describe_gauge!(
         "vigilmon_scheduled_monitors",
         "Monitors the scheduler is running"
     );
@@ -138,6 +142,14 @@ pub(crate) fn heartbeat_deadline_missed(delay_ms: i64) {
 
 pub(crate) fn notification_attempt(channel: &str, outcome: &'static str) {
     counter!("vigilmon_notification_attempts_total", "channel" => channel.to_owned(), "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn region_available(region: &str, available: bool) {
+    gauge!("vigilmon_region_available", "region" => region.to_owned()).set(if available {
+        1.0
+    } else {
+        0.0
+    });
 }
 
 pub(crate) fn outbox_depth(n: u64) {

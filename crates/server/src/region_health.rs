@@ -110,6 +110,9 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
                     .max(),
             })
             .collect();
+        for n in &names {
+            crate::metrics::region_available(n.as_str(), !memory.is_unavailable(n.as_str()));
+        }
         // Most seconds nothing happens: find out without reading policies.
         let timeout = cfg.agents.liveness();
         if memory
@@ -198,6 +201,12 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
         match store.apply_alerting(&write, now).await {
             Ok(()) => {
                 memory = next;
+                for n in &names {
+                    crate::metrics::region_available(
+                        n.as_str(),
+                        !memory.is_unavailable(n.as_str()),
+                    );
+                }
                 if !write.notifications.is_empty() {
                     cfg.outbox.notify_one();
                 }

@@ -438,6 +438,21 @@ alerting: {{ region_policy: ops }}
         "{body}"
     );
 
+    let metrics = server
+        .api(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == r#"vigilmon_region_available{region="eu"} 0"#),
+        "{metrics}"
+    );
+
     // A restart does not alert again for the same silence.
     server.restart(bin(), &store, &flags);
     // An agent reports: the alert is resolved, with the same dedup key.
