@@ -94,9 +94,28 @@ enum Cmd {
 pub struct HeartbeatHandle {
     tx: mpsc::Sender<Cmd>,
     ping_key: Arc<str>,
+    limiter: Option<Arc<crate::limit::RateLimiter<String>>>,
 }
 
 impl HeartbeatHandle {
+    /// Counts a ping request for the check `target` names; `Err(retry after)` when it
+    /// is over the limit. Known checks or not: the limit guards the store.
+    pub fn admit(&self, target: &PingTarget) -> Result<(), std::time::Duration> {
+        let Some(l) = &self.limiter else {
+            return Ok(());
+        };
+        let key = match target {
+            PingTarget::Token(t) => t.clone(),
+            PingTarget::Slug { key, slug, .. } => format!("{key}/{slug}"),
+        };
+        let now = std::time::Instant::now();
+        if l.allow(key.clone(), now) {
+            Ok(())
+        } else {
+            Err(l.retry_after(&key, now))
+        }
+    }
+
     /// Delivers a ping; resolves once it is stored (or refused).
     pub async fn ping(&self, ping: Ping) -> PingReply {
         let (reply, rx) = oneshot::channel();
@@ -160,12 +179,18 @@ impl Entry {
 #[derive(Clone)]
 pub struct HeartbeatConfig {
     pub keep_pings: u32,
+    /// Most ping requests one check takes per minute (0: no limit).
+    pub ping_limit: u32,
 }
+
+/// Ping requests one check takes per minute, unless configured.
+pub const DEFAULT_PING_LIMIT: u32 = 100;
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
         Self {
             keep_pings: DEFAULT_PING_LOG,
+            ping_limit: DEFAULT_PING_LIMIT,
         }
     }
 }
@@ -259,6 +284,12 @@ pub async fn start(
         HeartbeatHandle {
             tx,
             ping_key: ping_key.into(),
+            limiter: (config.ping_limit > 0).then(|| {
+                Arc::new(crate::limit::RateLimiter::new(
+                    config.ping_limit,
+                    std::time::Duration::from_secs(60),
+                ))
+            }),
         },
         task,
     ))

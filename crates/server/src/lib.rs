@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod heartbeats;
+pub(crate) mod limit;
 mod links;
 pub mod metrics;
 pub mod outbox;

@@ -10,7 +10,9 @@
 //! | `/api/push/{token}?status=up|down&msg=…&ping=…` | Uptime Kuma push |
 //!
 //! Answers: `200 OK`, `201 Created` (auto-created), `404 not found`,
-//! `400 invalid url format`. Unknown tokens are looked up by hash-map key like known
+//! `400 invalid url format`, `429 rate limited` (more than `server.ping_rate_limit`
+//! requests for one check — token, or ping key and slug — within a minute; with
+//! `Retry-After`). Unknown tokens are looked up by hash-map key like known
 //! ones (no comparison that leaks how much of a token matched).
 
 use std::net::SocketAddr;
@@ -36,6 +38,24 @@ pub fn router() -> Router<AppState> {
         .route("/ping/{a}/{b}", any(ping2))
         .route("/ping/{a}/{b}/{c}", any(ping3))
         .route("/api/push/{token}", any(kuma_push))
+}
+
+/// The answer to a request over the rate limit.
+fn limited(retry_after: std::time::Duration, json_body: bool) -> Response {
+    let mut res = if json_body {
+        (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({"ok": false, "msg": "rate limited"})),
+        )
+            .into_response()
+    } else {
+        text(StatusCode::TOO_MANY_REQUESTS, "rate limited")
+    };
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after.as_secs().max(1)),
+    );
+    res
 }
 
 #[derive(Deserialize, Default)]
@@ -229,6 +249,9 @@ async fn handle(
     {
         return not_found();
     }
+    if let Err(wait) = st.heartbeats().admit(&target) {
+        return limited(wait, false);
+    }
     let (body, body_truncated) = read_body(req.body).await;
     let ping = Ping {
         target,
@@ -289,8 +312,12 @@ async fn kuma_push(
             None => line,
         });
     }
+    let target = PingTarget::Token(token);
+    if let Err(wait) = st.heartbeats().admit(&target) {
+        return limited(wait, true);
+    }
     let ping = Ping {
-        target: PingTarget::Token(token),
+        target,
         kind,
         exit_status: None,
         rid: None,

@@ -108,6 +108,9 @@ pub struct ServerSection {
     pub database_url: Option<String>,
     /// Region name of the built-in probe (default `local`).
     pub region: Option<String>,
+    /// Most ping requests one heartbeat check takes per minute (default 100; 0: no
+    /// limit). More get `429 rate limited`.
+    pub ping_rate_limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -230,7 +230,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         concurrency: file.probe.concurrency.unwrap_or(256),
         retention_raw: file.retention.raw.map_or(DEFAULT_RETENTION, |d| d.0),
         retention_every: Duration::from_secs(3600),
-        heartbeats: vigilmon_server::heartbeats::HeartbeatConfig::default(),
+        heartbeats: vigilmon_server::heartbeats::HeartbeatConfig {
+            ping_limit: file
+                .server
+                .ping_rate_limit
+                .unwrap_or(vigilmon_server::heartbeats::DEFAULT_PING_LIMIT),
+            ..vigilmon_server::heartbeats::HeartbeatConfig::default()
+        },
         alerting,
         local_probe,
         agent_poll: file

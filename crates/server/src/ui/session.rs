@@ -11,10 +11,9 @@
 //!   browser sends them: a request from another site is refused.
 //! - Login attempts are limited per client IP ([`RateLimiter`]).
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
@@ -27,6 +26,7 @@ use vigilmon_store::UserRecord;
 use super::UiError;
 use crate::AppState;
 use crate::auth::hash_token;
+pub(crate) use crate::limit::RateLimiter;
 
 /// Name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "vigilmon_session";
@@ -44,7 +44,7 @@ pub(crate) const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 
 /// The UI's own state: the login limiter and what serialises first-run setup.
 pub(crate) struct UiState {
-    pub limiter: RateLimiter,
+    pub limiter: RateLimiter<IpAddr>,
     /// Held while the first user is created, so two setups cannot both win.
     pub setup: tokio::sync::Mutex<()>,
     /// A hash to verify against when the email is unknown, so that the answer takes
@@ -71,37 +71,6 @@ impl UiState {
 }
 
 /// A fixed-window counter per client IP.
-pub(crate) struct RateLimiter {
-    max: u32,
-    window: Duration,
-    hits: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    pub fn new(max: u32, window: Duration) -> Self {
-        Self {
-            max,
-            window,
-            hits: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Counts an attempt from `ip` at `now`; false when it is over the limit.
-    pub fn allow(&self, ip: IpAddr, now: Instant) -> bool {
-        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
-        if hits.len() > 10_000 {
-            let window = self.window;
-            hits.retain(|_, (start, _)| now.duration_since(*start) < window);
-        }
-        let entry = hits.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.max
-    }
-}
-
 /// `n` random bytes as hex.
 pub(crate) fn random_hex(n: usize) -> String {
     let mut b = vec![0u8; n];
@@ -472,6 +441,7 @@ pub(crate) fn public_csrf(st: &AppState, headers: &HeaderMap) -> (String, Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn limiter_allows_ten_a_minute_per_ip() {

@@ -327,9 +327,17 @@ async fn missed_deadline_turns_down_within_a_second(backend: Backend) {
 }
 both_backends!(missed_deadline, missed_deadline_turns_down_within_a_second);
 
+/// Flags for a server whose ping URLs are not rate limited (a config file with
+/// `server.ping_rate_limit: 0`), for tests that hammer one URL on purpose.
+fn unlimited_pings(store: &StoreFixture) -> Vec<String> {
+    let path = store.dir.path().join("unlimited.yaml");
+    std::fs::write(&path, "server:\n  ping_rate_limit: 0\n").expect("config file");
+    vec!["--config".into(), path.display().to_string()]
+}
+
 async fn sigkill_loses_no_acknowledged_ping(backend: Backend) {
     let store = StoreFixture::new(backend).await;
-    let server = Server::start(bin(), &store, &[]);
+    let server = Server::start(bin(), &store, &unlimited_pings(&store));
     let m = create(
         &server,
         json!({"name": "durable", "type": "heartbeat", "every": "1h"}),
@@ -387,6 +395,68 @@ async fn sigkill_loses_no_acknowledged_ping(backend: Backend) {
     eprintln!("acknowledged {acked}, stored {stored}");
 }
 both_backends!(sigkill_durability, sigkill_loses_no_acknowledged_ping);
+
+/// A runaway client is cut off per check (429 with Retry-After), other checks are
+/// not, and what was refused is not stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ping_urls_are_rate_limited_per_check() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let path = store.dir.path().join("limit.yaml");
+    std::fs::write(&path, "server:\n  ping_rate_limit: 5\n").expect("config file");
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let a = create(
+        &server,
+        json!({"name": "a", "type": "heartbeat", "every": "1h"}),
+    )
+    .await;
+    let b = create(
+        &server,
+        json!({"name": "b", "type": "heartbeat", "every": "1h"}),
+    )
+    .await;
+    let url_a = a["ping_url"].as_str().unwrap().to_owned();
+    for i in 0..5 {
+        let path = if i % 2 == 0 {
+            url_a.clone()
+        } else {
+            format!("{url_a}/start")
+        };
+        assert_eq!(
+            send(reqwest::Method::GET, &path, None).await,
+            (200, "OK".into())
+        );
+    }
+    let r = reqwest::get(&url_a).await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(r.text().await.unwrap(), "rate limited");
+    // another check has its own budget
+    let url_b = b["ping_url"].as_str().unwrap();
+    assert_eq!(
+        send(reqwest::Method::GET, url_b, None).await,
+        (200, "OK".into())
+    );
+    // the Uptime Kuma form of the same token shares the check's budget, and says so in JSON
+    let token = url_a.rsplit('/').next().unwrap();
+    let r = reqwest::get(format!("{}/api/push/{token}?status=up", server.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.json::<Value>().await.unwrap()["ok"], false);
+    // five pings stored, not more
+    let id = a["id"].as_str().unwrap();
+    let m = get(&server, id).await;
+    assert_eq!(m["heartbeat"]["pings_total"], 5, "{m}");
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cron_style_shell_loop_with_curl() {
