@@ -2,9 +2,8 @@
 //! that went silent (core's [`vigilmon_core::region_health`] decides; this task feeds
 //! it and writes what it decides).
 //!
-//! Watched regions: those declared in the config file, those with an agent token that
-//! is not revoked, and those an agent has been heard from since the server started —
-//! except the built-in probe's own region (available while the server runs; not a
+//! Watched regions: those declared in the config file and those with an agent token
+//! that is not revoked — except the built-in probe's own region (available while the server runs; not a
 //! region at all when the built-in probe is disabled).
 //! The memory is stored in the `settings` table (key `region_health`) in the same
 //! transaction as the notifications it decided, so a restart neither repeats nor
@@ -94,8 +93,9 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
         }
         let agents = cfg.agents.all();
         let mut names: Vec<RegionName> = cfg.declared.clone();
+        // Not the regions of agents merely heard from: an agent whose token was revoked
+        // stops, and decommissioning a region must not raise its alert.
         names.extend(token_regions.iter().cloned());
-        names.extend(agents.iter().map(|a| a.region.clone()));
         names.retain(|n| Some(n) != cfg.builtin.as_ref());
         names.sort();
         names.dedup();
