@@ -9,6 +9,7 @@ pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
 pub mod redis;
+pub mod tokens;
 pub mod views;
 
 use axum::Json;
@@ -35,6 +36,7 @@ use extract::Caller;
         crate::status::api::list, crate::status::api::get, crate::status::api::create, crate::status::api::put,
         crate::status::api::delete, crate::status::api::uptime, crate::status::api::rollups,
         crate::status::api::list_updates, crate::status::api::add_update, crate::status::public::json,
+        tokens::list, tokens::create, tokens::revoke,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -42,6 +44,7 @@ use extract::Caller;
         (name = "incidents", description = "Incidents and their timelines"),
         (name = "alerting", description = "Channels, policies and maintenance windows"),
         (name = "regions", description = "Probe regions and their agents"),
+        (name = "tokens", description = "API and agent tokens (an agent token declares its region)"),
         (name = "status pages", description = "Public status pages, their JSON, uptime and public incident updates"),
     )
 )]
@@ -133,6 +136,8 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
         .route("/api/v1/regions", get(agent::regions))
+        .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/api/v1/agent/assignments", get(agent::assignments))
         .route("/api/v1/agent/results", post(agent::results))
         .route("/api/v1/agent/wait", get(agent::wait))

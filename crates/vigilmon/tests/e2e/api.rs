@@ -388,3 +388,115 @@ async fn crud_shapes_and_secrets(backend: Backend) {
     );
 }
 both_backends!(crud_shapes_and_secrets, crud_shapes_and_secrets);
+
+/// Tokens through the API: a read token reads and cannot write, an agent token
+/// declares its region, secrets are shown once and never listed, bad input names its
+/// field, revoked tokens are refused.
+async fn tokens_through_the_api(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let (status, read) = server
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "dashboards", "scope": "read"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{read}");
+    let secret = read["token"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("vgm_"), "{read}");
+    assert_eq!(read["scope"], "read");
+    let as_reader = |method: reqwest::Method, path: &str| {
+        server
+            .client
+            .request(method, format!("{}{path}", server.url))
+            .bearer_auth(&secret)
+    };
+    let r = as_reader(reqwest::Method::GET, "/api/v1/monitors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = as_reader(reqwest::Method::POST, "/api/v1/tokens")
+        .json(&json!({"name": "escalate", "scope": "write"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a read token manages no tokens");
+
+    // An agent token declares its region.
+    let (status, agent) = server
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "us-1", "scope": "agent", "region": "us-west"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{agent}");
+    assert_eq!(agent["region"], "us-west");
+    let (_, regions) = server.get("/api/v1/regions").await;
+    let names: Vec<&str> = regions["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"us-west"), "{regions}");
+
+    // Bad input: which field, why; nothing created.
+    let (_, before) = server.get("/api/v1/tokens").await;
+    for (body, field) in [
+        (json!({"name": "x", "scope": "admin"}), "scope"),
+        (json!({"name": "x", "scope": "agent"}), "region"),
+        (
+            json!({"name": "x", "scope": "agent", "region": "Not A Region"}),
+            "region",
+        ),
+        (
+            json!({"name": "x", "scope": "read", "region": "eu"}),
+            "region",
+        ),
+        (json!({"name": "", "scope": "read"}), "name"),
+    ] {
+        let (status, e) = server.post("/api/v1/tokens", &body).await;
+        assert_eq!(status, 422, "{body} → {e}");
+        assert_eq!(e["error"]["field"], field, "{body} → {e}");
+    }
+    let (status, e) = server
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "x", "scope": "read", "roles": []}),
+        )
+        .await;
+    assert_eq!(status, 400, "unknown fields are refused: {e}");
+    let (_, after) = server.get("/api/v1/tokens").await;
+    assert_eq!(before, after, "nothing created");
+
+    // Listed without secrets.
+    let listed = after.to_string();
+    assert!(!listed.contains(&secret), "no secret in the list");
+    assert!(
+        !listed.contains(agent["token"].as_str().unwrap()),
+        "no secret in the list"
+    );
+
+    // Revoked: refused at once; revoking twice is a 404.
+    let id = read["id"].as_str().unwrap();
+    let r = server
+        .api(reqwest::Method::DELETE, &format!("/api/v1/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let r = as_reader(reqwest::Method::GET, "/api/v1/monitors")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = server
+        .api(reqwest::Method::DELETE, &format!("/api/v1/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+both_backends!(tokens_through_the_api, tokens_through_the_api);
