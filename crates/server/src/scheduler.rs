@@ -301,6 +301,13 @@ mod tests {
     fn setup(
         initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
     ) -> (SchedulerHandle, Arc<Calls>, CancellationToken, SharedClock) {
+        setup_with(initial, SchedulerConfig::default())
+    }
+
+    fn setup_with(
+        initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
+        config: SchedulerConfig,
+    ) -> (SchedulerHandle, Arc<Calls>, CancellationToken, SharedClock) {
         let clock: SharedClock = Arc::new(TokioClock::starting_at(
             Timestamp::from_millisecond(T0).unwrap(),
         ));
@@ -310,13 +317,7 @@ mod tests {
             clock: clock.clone(),
         });
         let token = CancellationToken::new();
-        let (h, _task) = start(
-            initial,
-            exec,
-            clock.clone(),
-            SchedulerConfig::default(),
-            token.clone(),
-        );
+        let (h, _task) = start(initial, exec, clock.clone(), config, token.clone());
         (h, calls, token, clock)
     }
 
@@ -358,29 +359,14 @@ mod tests {
     async fn regions_take_their_share_of_the_interval_and_agents_get_told() {
         let r = |s: &str| vigilmon_core::RegionName::parse(s).unwrap();
         let first_call = |region: &str, spec: Arc<MonitorSpec>| {
-            let region = r(region);
+            let config = SchedulerConfig {
+                region: Some(r(region)),
+                regions: vec![r("ap"), r("eu"), r("us")],
+                ..SchedulerConfig::default()
+            };
             async move {
-                let clock: SharedClock = Arc::new(TokioClock::starting_at(
-                    Timestamp::from_millisecond(T0).unwrap(),
-                ));
-                let calls = Arc::new(Calls::default());
-                let exec = Arc::new(Recording {
-                    calls: calls.clone(),
-                    clock: clock.clone(),
-                });
-                let token = CancellationToken::new();
                 // The handle is kept: the scheduler stops when every handle is gone.
-                let (_handle, _task) = start(
-                    vec![(id(1), spec)],
-                    exec,
-                    clock,
-                    SchedulerConfig {
-                        region: Some(region),
-                        regions: vec![r("ap"), r("eu"), r("us")],
-                        ..SchedulerConfig::default()
-                    },
-                    token.clone(),
-                );
+                let (_handle, calls, token, _clock) = setup_with(vec![(id(1), spec)], config);
                 advance(Duration::from_secs(31)).await;
                 token.cancel();
                 let t = calls.0.lock().unwrap().first().map(|(_, t)| *t);
