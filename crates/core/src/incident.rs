@@ -1540,6 +1540,8 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Step {
             State(MonitorState, usize),
+            /// `degraded` because fewer than `quorum` regions fail.
+            Regional(usize),
             Ack,
             Resolve,
             Tick(u64),
@@ -1559,6 +1561,7 @@ mod tests {
             ];
             prop_oneof![
                 8 => (state, 0..CAUSES.len()).prop_map(|(s, c)| Step::State(s, c)),
+                2 => (0..CAUSES.len()).prop_map(Step::Regional),
                 1 => Just(Step::Ack),
                 1 => Just(Step::Resolve),
                 5 => (0u64..7200).prop_map(Step::Tick),
@@ -1634,6 +1637,14 @@ mod tests {
             noticed: Vec<String>,
         }
 
+        /// A regional episode: a maximal run of steps whose condition is a regional
+        /// failure.
+        struct RegionalEpisode {
+            since: Timestamp,
+            id: Option<Uuid>,
+            noticed: Vec<String>,
+        }
+
         /// The reference model. The monitor's condition is its last *informative*
         /// state (up, degraded or down; pending and paused change nothing). An
         /// outage is a maximal run of steps whose condition is failing (down, or
@@ -1654,6 +1665,14 @@ mod tests {
             incidents: HashMap<Uuid, Inc>,
             keys: HashSet<String>,
             episode: Option<Episode>,
+            /// The last state was a regional failure.
+            last_regional: bool,
+            /// The condition is a regional failure.
+            cond_regional: bool,
+            /// The last informative state that was not a regional failure: degradation
+            /// episodes ignore regional failures.
+            deg_cond: Option<MonitorState>,
+            regional: Option<RegionalEpisode>,
         }
 
         struct World {
@@ -1663,10 +1682,16 @@ mod tests {
         }
 
         impl Model {
-            fn failing(&self, s: Option<MonitorState>) -> bool {
+            /// Whether a state, regional or not, is failing.
+            fn failing_r(&self, s: Option<MonitorState>, regional: bool) -> bool {
                 s == Some(Down)
                     || (s == Some(Degraded)
+                        && !regional
                         && self.policy.as_ref().is_some_and(|p| p.incident_on_degraded))
+            }
+
+            fn failing(&self, s: Option<MonitorState>) -> bool {
+                self.failing_r(s, false)
             }
 
             fn notice(&self, s: Option<MonitorState>) -> bool {
@@ -1684,15 +1709,40 @@ mod tests {
                 fx: &[Effect],
                 engine: &MonitorAlerting,
             ) -> Result<(), TestCaseError> {
-                let prev = self.condition;
+                let (prev, prev_regional, prev_deg) =
+                    (self.condition, self.cond_regional, self.deg_cond);
                 if let Step::State(s, _) = step {
                     self.last = Some(*s);
+                    self.last_regional = false;
                     if matches!(s, Up | Degraded | Down) {
                         self.condition = Some(*s);
+                        self.cond_regional = false;
+                        self.deg_cond = Some(*s);
                     }
                 }
-                let alerting = self.failing(self.last) && !w.maint && w.parent.is_none();
-                let (was_failing, is_failing) = (self.failing(prev), self.failing(self.condition));
+                if let Step::Regional(_) = step {
+                    self.last = Some(Degraded);
+                    self.last_regional = true;
+                    self.condition = Some(Degraded);
+                    self.cond_regional = true;
+                }
+                let alerting =
+                    self.failing_r(self.last, self.last_regional) && !w.maint && w.parent.is_none();
+                let (was_failing, is_failing) = (
+                    self.failing_r(prev, prev_regional),
+                    self.failing_r(self.condition, self.cond_regional),
+                );
+                // Regional episodes follow the condition.
+                if self.cond_regional && !(prev == Some(Degraded) && prev_regional) {
+                    self.regional = Some(RegionalEpisode {
+                        since: w.now,
+                        id: None,
+                        noticed: Vec::new(),
+                    });
+                }
+                if !self.cond_regional {
+                    self.regional = None;
+                }
 
                 // (1), (2): the incident lifecycle the model expects at this step
                 let mut expect_open = false;
@@ -1712,7 +1762,7 @@ mod tests {
                     expect_resolve = self.current;
                 }
 
-                let (was_notice, is_notice) = (self.notice(prev), self.notice(self.condition));
+                let (was_notice, is_notice) = (self.notice(prev_deg), self.notice(self.deg_cond));
                 let mut ended = None;
                 if was_notice && !is_notice {
                     ended = self.episode.take();
@@ -1879,9 +1929,31 @@ mod tests {
                                     prop_assert!(self.incidents[id].triggered.contains(channel));
                                     acked_to.push(channel.clone());
                                 }
+                                (None, E::Regional) => {
+                                    // one notice per channel, to non-paging channels, when
+                                    // the regional failure has lasted 5 minutes and is
+                                    // the last state
+                                    prop_assert!(self.last == Some(Degraded) && self.last_regional);
+                                    prop_assert!(p.channels.contains(channel) && !closes(channel));
+                                    let ep = self.regional.as_mut().unwrap();
+                                    prop_assert!(
+                                        ep.since + DEFAULT_REGIONAL_NOTICE_AFTER <= w.now,
+                                        "regional notice early"
+                                    );
+                                    let id: Uuid = key
+                                        .strip_prefix("regional:")
+                                        .and_then(|k| k.strip_suffix(&format!(":{channel}")))
+                                        .and_then(|k| k.parse().ok())
+                                        .unwrap();
+                                    prop_assert_eq!(*ep.id.get_or_insert(id), id);
+                                    prop_assert!(!ep.noticed.contains(channel));
+                                    ep.noticed.push(channel.clone());
+                                }
                                 (None, E::Degraded) => {
                                     prop_assert!(
-                                        self.last == Some(Degraded) && self.notice(self.condition)
+                                        self.last == Some(Degraded)
+                                            && !self.last_regional
+                                            && self.notice(self.deg_cond)
                                     );
                                     prop_assert!(p.notifies(NotifyOn::Degraded));
                                     prop_assert!(p.channels.contains(channel));
@@ -1977,9 +2049,29 @@ mod tests {
                         }
                     }
                 }
+                // regional episodes: the engine agrees, and a due notice went out
+                prop_assert_eq!(
+                    engine.regional_since,
+                    self.regional.as_ref().map(|e| e.since)
+                );
+                if let (Some(ep), Some(p)) = (&self.regional, &self.policy)
+                    && self.last_regional
+                    && !w.maint
+                    && w.parent.is_none()
+                    && ep.since + DEFAULT_REGIONAL_NOTICE_AFTER <= w.now
+                {
+                    for c in p.channels.iter().filter(|c| !closes(c)) {
+                        prop_assert!(
+                            ep.noticed.contains(c),
+                            "{} not told of the regional failure",
+                            c
+                        );
+                    }
+                }
                 if let (Some(ep), Some(p)) = (&self.episode, &self.policy)
                     && p.notifies(NotifyOn::Degraded)
                     && self.last == Some(Degraded)
+                    && !self.last_regional
                     && !w.maint
                     && w.parent.is_none()
                 {
@@ -1994,7 +2086,7 @@ mod tests {
         /// Whether the engine may open an incident at this step: outside maintenance,
         /// the monitor seen failing.
         fn may_open(m: &Model, w: &World) -> bool {
-            !w.maint && m.failing(m.last)
+            !w.maint && m.failing_r(m.last, m.last_regional)
         }
 
         fn run(policy: Option<PolicySpec>, steps: &[Step]) -> Result<(), TestCaseError> {
@@ -2008,6 +2100,10 @@ mod tests {
                 incidents: HashMap::new(),
                 keys: HashSet::new(),
                 episode: None,
+                last_regional: false,
+                cond_regional: false,
+                deg_cond: None,
+                regional: None,
             };
             let mut w = World {
                 now: t0(),
@@ -2025,7 +2121,7 @@ mod tests {
                         w.parent = Some(Uuid::from_u128((1 << 100) | ids));
                     }
                     Step::ParentOff => w.parent = None,
-                    Step::State(..) | Step::Ack | Step::Resolve => {}
+                    Step::State(..) | Step::Regional(_) | Step::Ack | Step::Resolve => {}
                 }
                 let ctx = Context {
                     now: w.now,
@@ -2033,13 +2129,17 @@ mod tests {
                     in_maintenance: w.maint,
                     parent_incident: w.parent,
                     closes_alerts: &closes,
-                    regional: false,
+                    regional: matches!(step, Step::Regional(_)),
                     regional_notice_after: DEFAULT_REGIONAL_NOTICE_AFTER,
                 };
                 let fx = match step {
                     Step::State(s, c) => {
                         ids += 1;
                         m.on_state(*s, CAUSES[*c], Uuid::from_u128(ids), &ctx)
+                    }
+                    Step::Regional(c) => {
+                        ids += 1;
+                        m.on_state(Degraded, CAUSES[*c], Uuid::from_u128(ids), &ctx)
                     }
                     Step::Ack => m.on_acknowledge("bob", &ctx),
                     Step::Resolve => m.on_resolve(&ctx),
