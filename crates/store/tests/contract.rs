@@ -1620,6 +1620,88 @@ async fn result_buckets_summarise_checks(db: Db) {
     );
 }
 
+/// The dashboard's reads by time are answered from covering indexes (migration 7):
+/// the indexes exist on both backends, the old time index is gone, and SQLite plans
+/// the dashboard's queries on them without visiting the table.
+async fn dashboard_reads_use_covering_indexes(db: Db) {
+    let wanted = ["check_results_recent", "rollups_hourly_region_time"];
+    let names: Vec<String> = match &db.location {
+        Location::Sqlite(dir) => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(dir.join(vigilmon_store::SQLITE_FILE_NAME)),
+                )
+                .await
+                .unwrap();
+            let plan = |sql: &'static str| {
+                let pool = pool.clone();
+                async move {
+                    let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                    rows.iter()
+                        .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                }
+            };
+            let recent = plan(
+                "SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
+                 WHERE checked_at >= 0 ORDER BY checked_at",
+            )
+            .await;
+            assert!(
+                recent.contains("COVERING INDEX check_results_recent"),
+                "{recent}"
+            );
+            let rollups = plan(
+                "SELECT monitor_id, SUM(checks), SUM(failures) FROM (SELECT monitor_id, checks, \
+                 failures FROM rollups_hourly WHERE bucket_start >= 0 AND bucket_start < 10 \
+                 AND region = '*' LIMIT 9223372036854775807) w GROUP BY monitor_id",
+            )
+            .await;
+            assert!(
+                rollups.contains("COVERING INDEX rollups_hourly_region_time"),
+                "{rollups}"
+            );
+            let rows = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'index'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            rows.iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "name"))
+                .collect()
+        }
+        Location::Postgres(url) => {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .unwrap();
+            let rows =
+                sqlx::query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            rows.iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "indexname"))
+                .collect()
+        }
+    };
+    for w in wanted {
+        assert!(names.iter().any(|n| n == w), "{w} missing: {names:?}");
+    }
+    assert!(
+        !names.iter().any(|n| n == "check_results_checked_at"),
+        "the old time index is replaced: {names:?}"
+    );
+}
+
 contract!(
     backend_ping_and_close,
     migrations_are_idempotent,
@@ -1641,6 +1723,7 @@ contract!(
     sessions_live_expire_and_end,
     password_change_ends_sessions,
     result_buckets_summarise_checks,
+    dashboard_reads_use_covering_indexes,
     status_pages_crud_and_conflicts,
     badges_updates_incidents_and_first_seen,
     rollups_upsert_list_and_watermark,
