@@ -13,6 +13,7 @@ mod lifecycle;
 mod redis_health;
 mod status_pages;
 mod ui;
+mod ui_edit;
 
 use std::path::Path;
 

@@ -14,8 +14,8 @@ use test_support::{Backend, Receiver, Server, StoreFixture, Target, wait_for};
 
 use crate::{bin, both_backends};
 
-const OWNER: &str = "owner@example.com";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const OWNER: &str = "owner@example.com";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Where screenshots go: `VIGILMON_SCREENSHOTS`, or a fixed folder in the temp dir
@@ -228,14 +228,15 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
 }
 
 /// A cookie-keeping HTTP client that does not follow redirects.
-struct Web {
+/// A signed-in (or not yet) browser without JavaScript: cookies, forms, CSRF.
+pub(crate) struct Web {
     base: String,
     http: reqwest::Client,
     cookies: Vec<(String, String)>,
 }
 
 /// `application/x-www-form-urlencoded` of `pairs`.
-fn form_body(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form_body(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| {
@@ -255,7 +256,7 @@ fn form_body(pairs: &[(&str, &str)]) -> String {
 }
 
 /// The value of the first `name="_csrf"` input in `html`.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     html.split("name=\"_csrf\" value=\"")
         .nth(1)
         .and_then(|r| r.split('"').next())
@@ -263,15 +264,15 @@ fn csrf_of(html: &str) -> String {
         .to_owned()
 }
 
-struct Answer {
-    status: u16,
-    location: String,
-    set_cookies: Vec<String>,
-    body: String,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub location: String,
+    pub set_cookies: Vec<String>,
+    pub body: String,
 }
 
 impl Web {
-    fn new(base: &str) -> Web {
+    pub(crate) fn new(base: &str) -> Web {
         Web {
             base: base.to_owned(),
             http: reqwest::Client::builder()
@@ -327,12 +328,17 @@ impl Web {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Answer {
+    pub(crate) async fn get(&mut self, path: &str) -> Answer {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, pairs: &[(&str, &str)], origin: Option<&str>) -> Answer {
+    pub(crate) async fn post(
+        &mut self,
+        path: &str,
+        pairs: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> Answer {
         let mut req = self
             .http
             .post(format!("{}{path}", self.base))
@@ -345,7 +351,7 @@ impl Web {
     }
 
     /// Signs in (creating the owner on a fresh server); returns the session's CSRF token.
-    async fn sign_in(&mut self, email: &str, password: &str) -> String {
+    pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> String {
         let page = self.get("/login").await;
         let (path, pairs): (&str, Vec<(&str, &str)>) = if page.location.ends_with("/setup") {
             (
