@@ -1563,6 +1563,19 @@ async fn result_buckets_summarise_checks(db: Db) {
             .is_empty()
     );
 
+    // Checks and passed checks per monitor since a time (the dashboard's 24-hour
+    // counts after the rollup watermark); a monitor without results is left out.
+    let c = create(s, "c").await;
+    let mut expect = vec![(a.id, 4, 3), (b.id, 1, 1)];
+    expect.sort_by_key(|e| e.0);
+    assert_eq!(s.result_counts(t(0), None).await.unwrap(), expect);
+    assert_eq!(
+        s.result_counts(t(15), Some(a.id)).await.unwrap(),
+        vec![(a.id, 2, 1)]
+    );
+    assert!(s.result_counts(t(0), Some(c.id)).await.unwrap().is_empty());
+    assert!(s.result_counts(t(100), None).await.unwrap().is_empty());
+
     // The latest raw results, oldest first.
     let recent = s.recent_checks(t(10)).await.unwrap();
     let got: Vec<_> = recent.iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
@@ -1621,10 +1634,14 @@ async fn result_buckets_summarise_checks(db: Db) {
 }
 
 /// The dashboard's reads by time are answered from covering indexes (migration 7):
-/// the indexes exist on both backends, the old time index is gone, and SQLite plans
+/// the indexes exist on both backends, the ones they replace are gone, and SQLite plans
 /// the dashboard's queries on them without visiting the table.
 async fn dashboard_reads_use_covering_indexes(db: Db) {
-    let wanted = ["check_results_recent", "rollups_hourly_region_time"];
+    let wanted = [
+        "check_results_recent",
+        "check_results_by_monitor",
+        "rollups_hourly_region_time",
+    ];
     let names: Vec<String> = match &db.location {
         Location::Sqlite(dir) => {
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
@@ -1656,6 +1673,17 @@ async fn dashboard_reads_use_covering_indexes(db: Db) {
             assert!(
                 recent.contains("COVERING INDEX check_results_recent"),
                 "{recent}"
+            );
+            let counts = plan(
+                "SELECT m.id AS monitor_id, COUNT(*), SUM(CASE WHEN r.ok THEN 1 ELSE 0 END) \
+                 FROM monitors m CROSS JOIN check_results r \
+                 WHERE r.monitor_id = m.id AND r.checked_at >= 0 GROUP BY m.id",
+            )
+            .await;
+            assert!(
+                counts.contains("COVERING INDEX check_results_by_monitor")
+                    && !counts.contains("TEMP B-TREE"),
+                "{counts}"
             );
             let rollups = plan(
                 "SELECT monitor_id, SUM(checks), SUM(failures) FROM (SELECT monitor_id, checks, \
@@ -1696,10 +1724,15 @@ async fn dashboard_reads_use_covering_indexes(db: Db) {
     for w in wanted {
         assert!(names.iter().any(|n| n == w), "{w} missing: {names:?}");
     }
-    assert!(
-        !names.iter().any(|n| n == "check_results_checked_at"),
-        "the old time index is replaced: {names:?}"
-    );
+    for old in [
+        "check_results_checked_at",
+        "check_results_monitor_checked_at",
+    ] {
+        assert!(
+            !names.iter().any(|n| n == old),
+            "{old} is replaced: {names:?}"
+        );
+    }
 }
 
 contract!(
