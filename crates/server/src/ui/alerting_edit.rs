@@ -51,7 +51,10 @@ struct EditPage {
     /// What is edited, in words ("channel", "policy", "maintenance window").
     what: &'static str,
     name: String,
+    /// Where Cancel leads: the item's page, or the list.
     back: String,
+    /// The list of such items, and its name.
+    list: &'static str,
     back_label: &'static str,
     action: String,
     /// Declared in the config file: read-only here.
@@ -74,6 +77,7 @@ impl EditPage {
             what,
             name,
             back,
+            list: "",
             back_label: "",
             action,
             file: false,
@@ -167,6 +171,7 @@ async fn channel_form(
         format!("{href}/edit"),
     );
     page.back_label = "Channels";
+    page.list = "/channels";
     page.file = file;
     let shown: Vec<&str> = fields
         .iter()
@@ -367,6 +372,7 @@ async fn policy_form(
         href,
     );
     page.back_label = "Policies";
+    page.list = "/policies";
     page.file = stored.source == "file";
     page.sections = form::view(&fields, ONE, "", &values, errors, &no_dynamic);
     let mut general: Vec<String> = errors
@@ -485,6 +491,7 @@ async fn window_form(
         format!("/maintenance/{id}/edit"),
     );
     page.back_label = "Maintenance";
+    page.list = "/maintenance";
     page.file = v.source == "file";
     page.ended = has_ended(&rec, &v.config, now);
     page.sections = form::view(&fields, ONE, "", &values, errors, &no_dynamic);

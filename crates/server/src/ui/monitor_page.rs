@@ -281,7 +281,7 @@ async fn uptimes(
                 percent: u.uptime_percent.unwrap_or_else(|| "—".to_owned()),
                 downtime,
                 excluded: (!excluded.is_empty())
-                    .then(|| format!("{} not counted", excluded.join(" and "))),
+                    .then(|| format!("not counted: {}", excluded.join(" and "))),
             }
         })
         .collect())
