@@ -2,17 +2,11 @@
 -- watermark (its 24-hour counts), the raw results of the last 30 minutes (its
 -- sparklines) and the hourly rollups of all regions over 23 hours. These covering
 -- indexes let it answer all three from the index alone instead of visiting every
--- wide row, and the counts without sorting. The two on check_results replace the
--- two it had (which they also serve), so writing a result still updates two indexes.
+-- wide row; results are read monitor by monitor, so they come grouped, unsorted.
 
--- The last 30 minutes by time. Leads with checked_at, so it also serves everything
--- the old index did (retention, the oldest result).
-CREATE INDEX check_results_recent ON check_results (checked_at, monitor_id, ok, duration_ms);
-DROP INDEX check_results_checked_at;
-
--- One monitor's results over a time range, with what the counts need: the 24-hour
--- counts after the watermark read monitor by monitor, already grouped. Replaces the
--- index on (monitor_id, checked_at), which it serves as well.
+-- One monitor's results over a time range, with what the counts and sparklines need.
+-- Replaces the index on (monitor_id, checked_at), which it serves as well, so writing
+-- a result still updates two indexes.
 CREATE INDEX check_results_by_monitor ON check_results (monitor_id, checked_at, ok, duration_ms);
 DROP INDEX check_results_monitor_checked_at;
 
