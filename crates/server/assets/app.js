@@ -182,13 +182,14 @@
 
   // --- Confirmations ------------------------------------------------------------
 
+  // Delegated, so forms in parts swapped in by live updates ask too.
   function setupConfirm() {
-    var forms = document.querySelectorAll("form[data-confirm]");
-    for (var i = 0; i < forms.length; i++) {
-      forms[i].addEventListener("submit", function (e) {
-        if (!window.confirm(this.getAttribute("data-confirm"))) e.preventDefault();
-      });
-    }
+    document.addEventListener("submit", function (e) {
+      var form = e.target;
+      if (!form || !form.getAttribute) return;
+      var text = form.getAttribute("data-confirm");
+      if (text && !window.confirm(text)) e.preventDefault();
+    });
   }
 
   refreshTimes();

@@ -44,6 +44,11 @@ const SQLITE: &[Entry] = &[
         "agents",
         include_str!("../migrations/sqlite/0006_agents.sql"),
     ),
+    (
+        7,
+        "dashboard",
+        include_str!("../migrations/sqlite/0007_dashboard.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -77,6 +82,11 @@ const POSTGRES: &[Entry] = &[
         6,
         "agents",
         include_str!("../migrations/postgres/0006_agents.sql"),
+    ),
+    (
+        7,
+        "dashboard",
+        include_str!("../migrations/postgres/0007_dashboard.sql"),
     ),
 ];
 

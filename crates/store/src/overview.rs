@@ -49,6 +49,22 @@ const BUCKETS_ONE: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, 
     FROM check_results WHERE monitor_id = $3 AND checked_at >= $1 \
     GROUP BY monitor_id, bucket";
 
+/// Every monitor's checks and passed checks from `$1`. Monitor by monitor through the
+/// covering `(monitor_id, checked_at, ok, duration_ms)` index (`CROSS JOIN` keeps
+/// `monitors` the outer loop in SQLite), so the rows come grouped already: no sort,
+/// no visit of the table.
+const COUNTS_ALL: &str = "SELECT m.id AS monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
+    CAST(SUM(CASE WHEN r.ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
+    FROM monitors m CROSS JOIN check_results r \
+    WHERE r.monitor_id = m.id AND r.checked_at >= $1 \
+    GROUP BY m.id";
+
+/// The same for one monitor (`$2`).
+const COUNTS_ONE: &str = "SELECT monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
+    CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
+    FROM check_results WHERE monitor_id = $2 AND checked_at >= $1 \
+    GROUP BY monitor_id";
+
 /// Per monitor, checks and failures in hourly rollups of all regions with
 /// `$1 <= bucket_start < $2` (the range read unflattened, as in [`BUCKETS_ALL`]).
 const ROLLUP_COUNTS: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
@@ -64,9 +80,39 @@ const ROLLUP_COUNTS_ONE: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) 
     WHERE monitor_id = $4 AND region = $3 AND bucket_start >= $1 AND bucket_start < $2 \
     GROUP BY monitor_id";
 
-/// Results from `$1`: monitor, time, outcome and duration, oldest first.
-const RECENT: &str = "SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
-    WHERE checked_at >= $1 ORDER BY checked_at";
+/// Results from `$1`, one row per monitor: its results packed as
+/// `checked_at duration_ms ok` items joined by commas. Read monitor by monitor through
+/// the covering `(monitor_id, checked_at, ok, duration_ms)` index; one row per monitor
+/// instead of one per result, because moving a row out of the database costs more
+/// than building and splitting its text (SQLite 3.44+ and PostgreSQL both have
+/// `string_agg`).
+const RECENT: &str = "SELECT m.id AS monitor_id, string_agg(CAST(r.checked_at AS TEXT) || ' ' || \
+    CAST(r.duration_ms AS TEXT) || ' ' || CASE WHEN r.ok THEN '1' ELSE '0' END, ',') AS points \
+    FROM monitors m CROSS JOIN check_results r \
+    WHERE r.monitor_id = m.id AND r.checked_at >= $1 \
+    GROUP BY m.id";
+
+/// The items of a [`RECENT`] row.
+fn unpack(
+    id: MonitorId,
+    points: &str,
+    out: &mut Vec<(MonitorId, Timestamp, bool, u64)>,
+) -> Result<(), StoreError> {
+    for item in points.split(',').filter(|i| !i.is_empty()) {
+        let mut f = item.split(' ');
+        let parsed = (|| {
+            let at = f.next()?.parse::<i64>().ok()?;
+            let duration = f.next()?.parse::<u64>().ok()?;
+            let ok = f.next()? == "1";
+            Some((Timestamp::from_millisecond(at).ok()?, ok, duration))
+        })();
+        let (at, ok, duration) = parsed.ok_or_else(|| {
+            StoreError::Corrupt(format!("check_results: unreadable recent result {item:?}"))
+        })?;
+        out.push((id, at, ok, duration));
+    }
+    Ok(())
+}
 
 fn decode<R: Cols>(row: &R) -> Result<ResultBucket, StoreError> {
     let r = Reader::new(row, "check_results");
@@ -104,6 +150,31 @@ impl Store {
             rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?
         });
         out.sort_by_key(|b| (b.monitor_id, b.bucket));
+        Ok(out)
+    }
+
+    /// Checks and passed checks (degraded counts as passed) per monitor, or of
+    /// `monitor`, checked at or after `since`, ordered by monitor id; monitors without
+    /// such results are left out.
+    pub async fn result_counts(
+        &self,
+        since: Timestamp,
+        monitor: Option<MonitorId>,
+    ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
+        let mut out = with_pool!(self, pool => {
+            let q = match monitor {
+                None => sqlx::query(COUNTS_ALL).bind(ms(since)),
+                Some(m) => sqlx::query(COUNTS_ONE).bind(ms(since)).bind(m.0),
+            };
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "check_results");
+                    Ok((MonitorId(r.uuid("monitor_id")?), r.u64("checks")?, r.u64("ok_checks")?))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
+        out.sort_by_key(|c| c.0);
         Ok(out)
     }
 
@@ -145,19 +216,15 @@ impl Store {
         &self,
         since: Timestamp,
     ) -> Result<Vec<(MonitorId, Timestamp, bool, u64)>, StoreError> {
+        let mut out = Vec::new();
         with_pool!(self, pool => {
             let rows = sqlx::query(RECENT).bind(ms(since)).fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "check_results");
-                    Ok((
-                        MonitorId(r.uuid("monitor_id")?),
-                        r.timestamp("checked_at")?,
-                        r.bool("ok")?,
-                        r.u64("duration_ms")?,
-                    ))
-                })
-                .collect()
-        })
+            for row in &rows {
+                let r = Reader::new(row, "check_results");
+                unpack(MonitorId(r.uuid("monitor_id")?), &r.string("points")?, &mut out)?;
+            }
+        });
+        out.sort_by_key(|c| (c.1, c.0));
+        Ok(out)
     }
 }

@@ -1665,6 +1665,19 @@ async fn result_buckets_summarise_checks(db: Db) {
             .is_empty()
     );
 
+    // Checks and passed checks per monitor since a time (the dashboard's 24-hour
+    // counts after the rollup watermark); a monitor without results is left out.
+    let c = create(s, "c").await;
+    let mut expect = vec![(a.id, 4, 3), (b.id, 1, 1)];
+    expect.sort_by_key(|e| e.0);
+    assert_eq!(s.result_counts(t(0), None).await.unwrap(), expect);
+    assert_eq!(
+        s.result_counts(t(15), Some(a.id)).await.unwrap(),
+        vec![(a.id, 2, 1)]
+    );
+    assert!(s.result_counts(t(0), Some(c.id)).await.unwrap().is_empty());
+    assert!(s.result_counts(t(100), None).await.unwrap().is_empty());
+
     // The latest raw results, oldest first.
     let recent = s.recent_checks(t(10)).await.unwrap();
     let got: Vec<_> = recent.iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
@@ -1722,6 +1735,108 @@ async fn result_buckets_summarise_checks(db: Db) {
     );
 }
 
+/// The dashboard's reads by time are answered from covering indexes (migration 7):
+/// the indexes exist on both backends, the one they replace is gone, and SQLite plans
+/// the dashboard's queries on them without visiting the table or sorting.
+async fn dashboard_reads_use_covering_indexes(db: Db) {
+    let wanted = [
+        "check_results_by_monitor",
+        "check_results_checked_at",
+        "rollups_hourly_region_time",
+    ];
+    let names: Vec<String> = match &db.location {
+        Location::Sqlite(dir) => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(dir.join(vigilmon_store::SQLITE_FILE_NAME)),
+                )
+                .await
+                .unwrap();
+            let plan = |sql: &'static str| {
+                let pool = pool.clone();
+                async move {
+                    let rows = sqlx::query(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {sql}")))
+                        .fetch_all(&pool)
+                        .await
+                        .unwrap();
+                    rows.iter()
+                        .map(|r| sqlx::Row::get::<String, _>(r, "detail"))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
+                }
+            };
+            let recent = plan(
+                "SELECT m.id, string_agg(CAST(r.checked_at AS TEXT) || ' ' || \
+                 CAST(r.duration_ms AS TEXT) || ' ' || CASE WHEN r.ok THEN '1' ELSE '0' END, ',') \
+                 FROM monitors m CROSS JOIN check_results r \
+                 WHERE r.monitor_id = m.id AND r.checked_at >= 0 GROUP BY m.id",
+            )
+            .await;
+            assert!(
+                recent.contains("COVERING INDEX check_results_by_monitor")
+                    && !recent.contains("TEMP B-TREE"),
+                "{recent}"
+            );
+            let counts = plan(
+                "SELECT m.id AS monitor_id, COUNT(*), SUM(CASE WHEN r.ok THEN 1 ELSE 0 END) \
+                 FROM monitors m CROSS JOIN check_results r \
+                 WHERE r.monitor_id = m.id AND r.checked_at >= 0 GROUP BY m.id",
+            )
+            .await;
+            assert!(
+                counts.contains("COVERING INDEX check_results_by_monitor")
+                    && !counts.contains("TEMP B-TREE"),
+                "{counts}"
+            );
+            let rollups = plan(
+                "SELECT monitor_id, SUM(checks), SUM(failures) FROM (SELECT monitor_id, checks, \
+                 failures FROM rollups_hourly WHERE bucket_start >= 0 AND bucket_start < 10 \
+                 AND region = '*' LIMIT 9223372036854775807) w GROUP BY monitor_id",
+            )
+            .await;
+            assert!(
+                rollups.contains("COVERING INDEX rollups_hourly_region_time"),
+                "{rollups}"
+            );
+            let rows = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'index'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            rows.iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "name"))
+                .collect()
+        }
+        Location::Postgres(url) => {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .unwrap();
+            let rows =
+                sqlx::query("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap();
+            pool.close().await;
+            rows.iter()
+                .map(|r| sqlx::Row::get::<String, _>(r, "indexname"))
+                .collect()
+        }
+    };
+    for w in wanted {
+        assert!(names.iter().any(|n| n == w), "{w} missing: {names:?}");
+    }
+    assert!(
+        !names
+            .iter()
+            .any(|n| n == "check_results_monitor_checked_at"),
+        "the index on (monitor_id, checked_at) is replaced: {names:?}"
+    );
+}
+
 contract!(
     backend_ping_and_close,
     migrations_are_idempotent,
@@ -1744,6 +1859,7 @@ contract!(
     sessions_live_expire_and_end,
     password_change_ends_sessions,
     result_buckets_summarise_checks,
+    dashboard_reads_use_covering_indexes,
     status_pages_crud_and_conflicts,
     badges_updates_incidents_and_first_seen,
     rollups_upsert_list_and_watermark,

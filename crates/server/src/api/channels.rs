@@ -202,10 +202,22 @@ pub async fn put_channel(
     State(st): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    ApiJson(mut config): ApiJson<ChannelConfig>,
+    ApiJson(config): ApiJson<ChannelConfig>,
 ) -> Result<Json<ChannelView>, ApiError> {
     caller.require(Scope::Write)?;
-    let existing = find(&st, "channels", &name).await?;
+    update_channel_config(&st, &name, config).await?;
+    Ok(Json(channel_view(&find(&st, "channels", &name).await?)?))
+}
+
+/// Replaces a channel's settings (not one from the config file; the name stays).
+/// Secrets sent as the mask keep their stored values; the alerting driver
+/// reloads.
+pub(crate) async fn update_channel_config(
+    st: &AppState,
+    name: &str,
+    mut config: ChannelConfig,
+) -> Result<(), ApiError> {
+    let existing = find(st, "channels", name).await?;
     refuse_file_managed(&existing)?;
     let old: ChannelConfig = decode(&existing)?;
     if config.name.trim() != name {
@@ -224,8 +236,16 @@ pub async fn put_channel(
         }
     }
     config.build().map_err(ApiError::Invalid)?;
-    save_channel(&st, config).await?;
-    Ok(Json(channel_view(&find(&st, "channels", &name).await?)?))
+    save_channel(st, config).await
+}
+
+/// The stored settings of a channel, secrets included (for code that must keep them).
+pub(crate) async fn stored_channel(
+    st: &AppState,
+    name: &str,
+) -> Result<(ChannelConfig, bool), ApiError> {
+    let n = find(st, "channels", name).await?;
+    Ok((decode(&n)?, n.source == MonitorSource::File))
 }
 
 /// Delete a channel no policy uses.
@@ -369,19 +389,29 @@ pub async fn put_policy(
     ApiJson(config): ApiJson<PolicyConfig>,
 ) -> Result<Json<PolicyView>, ApiError> {
     caller.require(Scope::Write)?;
-    refuse_file_managed(&find(&st, "policies", &name).await?)?;
+    update_policy_config(&st, &name, config.clone()).await?;
+    Ok(Json(PolicyView {
+        config,
+        source: "api",
+    }))
+}
+
+/// Replaces a policy (not one from the config file; the name stays) after the same
+/// validation as a new one; the alerting driver reloads.
+pub(crate) async fn update_policy_config(
+    st: &AppState,
+    name: &str,
+    config: PolicyConfig,
+) -> Result<(), ApiError> {
+    refuse_file_managed(&find(st, "policies", name).await?)?;
     if config.name.trim() != name {
         return Err(ApiError::bad_request(
             "name: a policy cannot be renamed",
             Some("name".into()),
         ));
     }
-    validate_policy(&st, &config).await?;
-    save_policy(&st, config.clone()).await?;
-    Ok(Json(PolicyView {
-        config,
-        source: "api",
-    }))
+    validate_policy(st, &config).await?;
+    save_policy(st, config).await
 }
 
 /// Delete a policy no monitor uses.

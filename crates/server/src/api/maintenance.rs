@@ -125,6 +125,95 @@ pub(crate) async fn create_window(
     Ok(id)
 }
 
+/// Replace a window's settings (the name stays). Refused for windows from the config
+/// file and for windows that have ended.
+#[utoipa::path(put, path = "/api/v1/maintenance/{id}", tag = "alerting", params(("id" = String, Path)),
+    request_body = MaintenanceConfig,
+    responses((status = 200, body = MaintenanceView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(raw): Path<String>,
+    ApiJson(config): ApiJson<MaintenanceConfig>,
+) -> Result<Json<MaintenanceView>, ApiError> {
+    caller.require(Scope::Write)?;
+    let id = parse(&raw)?;
+    update_window(&st, id, config).await?;
+    let rec = find_window(&st, id).await?;
+    Ok(Json(view(rec, st.now())?))
+}
+
+async fn find_window(st: &AppState, id: Uuid) -> Result<MaintenanceRecord, ApiError> {
+    st.store()
+        .list_maintenance()
+        .await?
+        .into_iter()
+        .find(|w| w.id == id)
+        .ok_or_else(|| ApiError::NotFound(format!("no maintenance window with id {id}")))
+}
+
+/// Whether a window is over: ended early, or a one-off whose end has passed.
+pub(crate) fn has_ended(
+    r: &MaintenanceRecord,
+    config: &MaintenanceConfig,
+    now: jiff::Timestamp,
+) -> bool {
+    r.ended_at.is_some()
+        || (config.cron.is_none()
+            && config
+                .ends_at
+                .as_deref()
+                .and_then(|e| e.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|end| end <= now))
+}
+
+/// Validates and stores new settings for a window that has not ended (not one from
+/// the config file; the name stays); the alerting driver reloads.
+pub(crate) async fn update_window(
+    st: &AppState,
+    id: Uuid,
+    mut config: MaintenanceConfig,
+) -> Result<(), ApiError> {
+    let rec = find_window(st, id).await?;
+    if rec.source == MonitorSource::File {
+        return Err(ApiError::Conflict {
+            code: "managed_by_config",
+            message: format!(
+                "{:?} is declared in the config file; change it there",
+                rec.name
+            ),
+            field: None,
+        });
+    }
+    let old: MaintenanceConfig = serde_json::from_value(rec.config.clone())
+        .map_err(|e| ApiError::Internal(format!("stored maintenance window is unreadable: {e}")))?;
+    if has_ended(&rec, &old, st.now()) {
+        return Err(ApiError::Conflict {
+            code: "ended",
+            message: format!(
+                "maintenance window {:?} has ended; create a new one",
+                rec.name
+            ),
+            field: None,
+        });
+    }
+    config.name = config.name.trim().to_owned();
+    if config.name != rec.name {
+        return Err(ApiError::bad_request(
+            "name: a maintenance window cannot be renamed",
+            Some("name".into()),
+        ));
+    }
+    config.build().map_err(ApiError::Invalid)?;
+    let value = serde_json::to_value(&config).map_err(|e| ApiError::Internal(e.to_string()))?;
+    st.store()
+        .upsert_maintenance(id, &config.name, &value, MonitorSource::Api, st.now())
+        .await?;
+    st.alerting().config_changed().await;
+    Ok(())
+}
+
 fn parse(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw)
         .map_err(|_| ApiError::NotFound(format!("no maintenance window with id {raw:?}")))

@@ -32,7 +32,7 @@ use extract::Caller;
         channels::list_channels, channels::get_channel, channels::create_channel, channels::put_channel,
         channels::delete_channel, channels::test_channel, channels::deliveries,
         channels::list_policies, channels::create_policy, channels::put_policy, channels::delete_policy,
-        maintenance::list, maintenance::create, maintenance::end, maintenance::delete,
+        maintenance::list, maintenance::create, maintenance::put, maintenance::end, maintenance::delete,
         crate::status::api::list, crate::status::api::get, crate::status::api::create, crate::status::api::put,
         crate::status::api::delete, crate::status::api::uptime, crate::status::api::rollups,
         crate::status::api::list_updates, crate::status::api::add_update, crate::status::public::json,
@@ -132,7 +132,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/maintenance/{id}",
-            axum::routing::delete(maintenance::delete),
+            axum::routing::put(maintenance::put).delete(maintenance::delete),
         )
         .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
         .route("/api/v1/regions", get(agent::regions))

@@ -371,9 +371,24 @@ pub async fn uptime(
             (Some(name), from, now)
         }
     };
-    let (u, incidents) = model::uptime_of(st.store(), &m, Span::between(from, to), now).await?;
-    Ok(Json(UptimeView {
-        monitor_id: id.as_uuid(),
+    Ok(Json(
+        uptime_view(st.store(), &m, window, from, to, now).await?,
+    ))
+}
+
+/// A monitor's uptime over `[from, to)` as the API shows it (`window`: its name, if
+/// one was asked for). Shared by the API and the web UI's monitor page.
+pub(crate) async fn uptime_view(
+    store: &vigilmon_store::Store,
+    m: &vigilmon_store::MonitorRecord,
+    window: Option<String>,
+    from: Timestamp,
+    to: Timestamp,
+    now: Timestamp,
+) -> Result<UptimeView, ApiError> {
+    let (u, incidents) = model::uptime_of(store, m, Span::between(from, to), now).await?;
+    Ok(UptimeView {
+        monitor_id: m.id.as_uuid(),
         window,
         from,
         to,
@@ -384,7 +399,24 @@ pub async fn uptime(
         maintenance_ms: u.maintenance_ms,
         pending_ms: u.pending_ms,
         incidents,
-    }))
+    })
+}
+
+/// The named windows (`24h`, `7d`, `30d`, `90d`) of a monitor's uptime, each ending
+/// `now` (taken to the millisecond, as stored).
+pub(crate) async fn named_uptimes(
+    store: &vigilmon_store::Store,
+    m: &vigilmon_store::MonitorRecord,
+    now: Timestamp,
+) -> Result<Vec<UptimeView>, ApiError> {
+    let now = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
+    let mut out = Vec::new();
+    for name in ["24h", "7d", "30d", "90d"] {
+        let ms = window_ms(name).unwrap_or(24 * 3_600_000);
+        let from = Timestamp::from_millisecond(now.as_millisecond() - ms).unwrap_or(Timestamp::MIN);
+        out.push(uptime_view(store, m, Some(name.to_owned()), from, now, now).await?);
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -1,6 +1,7 @@
 //! Channels (create, send a test, delivery log, delete), policies (create, delete) and
-//! maintenance windows (create, end early, delete). Validation and effects are the
-//! API's shared steps; secrets are shown masked, as the API shows them.
+//! maintenance windows (create, end early, delete); editing them is in
+//! `alerting_edit`. Validation and effects are the API's shared steps; secrets are
+//! shown masked, as the API shows them.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -19,7 +20,9 @@ use crate::api::channels::{
     create_channel_config, create_policy_config, delete_channel_named, delete_policy_named,
     delivery_views, list_channel_views, list_policy_views, send_test,
 };
-use crate::api::maintenance::{create_window, delete_window, end_window, view as window_view};
+use crate::api::maintenance::{
+    create_window, delete_window, end_window, has_ended, view as window_view,
+};
 
 const fn f(
     key: &'static str,
@@ -48,7 +51,7 @@ const fn req(d: FieldDef) -> FieldDef {
     }
 }
 
-const ONE: &[SectionDef] = &[SectionDef {
+pub(super) const ONE: &[SectionDef] = &[SectionDef {
     title: "Settings",
     collapsed: false,
 }];
@@ -60,7 +63,7 @@ const CHANNEL_TYPES: &[(&str, &str)] = &[
     ("email", "Email"),
 ];
 
-const CHANNEL_FIELDS: &[FieldDef] = &[
+pub(super) const CHANNEL_FIELDS: &[FieldDef] = &[
     req(f(
         "name",
         "Name",
@@ -135,7 +138,7 @@ const PRIORITIES: &[(&str, &str)] = &[
     ("P4", "P4: informational"),
 ];
 
-const POLICY_FIELDS: &[FieldDef] = &[
+pub(super) const POLICY_FIELDS: &[FieldDef] = &[
     req(f(
         "name",
         "Name",
@@ -186,7 +189,7 @@ const POLICY_FIELDS: &[FieldDef] = &[
     ),
 ];
 
-const WINDOW_FIELDS: &[FieldDef] = &[
+pub(super) const WINDOW_FIELDS: &[FieldDef] = &[
     req(f("name", "Name", Input::Text, &[], "weekly-patching", "")),
     f(
         "monitors",
@@ -281,7 +284,7 @@ fn channel_kind(k: &str) -> &'static str {
         .map_or("webhook", |(t, _)| t)
 }
 
-fn no_dynamic(_: &str) -> Vec<(String, String)> {
+pub(super) fn no_dynamic(_: &str) -> Vec<(String, String)> {
     Vec::new()
 }
 
@@ -347,7 +350,7 @@ pub(crate) async fn channels(
 }
 
 /// Deserialises a form's document, reporting a shape error at its field.
-fn decode<T: serde::de::DeserializeOwned>(
+pub(super) fn decode<T: serde::de::DeserializeOwned>(
     doc: Value,
     fields: &[FieldDef],
     kind: &str,
@@ -363,7 +366,7 @@ fn decode<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn unprocessable(mut resp: Response) -> Response {
+pub(super) fn unprocessable(mut resp: Response) -> Response {
     *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
     resp
 }
@@ -539,6 +542,8 @@ pub(crate) struct PolicyRow {
     pub channels: String,
     pub notify_on: String,
     pub remind: String,
+    /// The escalation steps in words ("after 15m: pager").
+    pub escalate: String,
     pub used_by: usize,
     pub file: bool,
 }
@@ -580,6 +585,16 @@ async fn policies_page(
                 .config
                 .remind_every
                 .map_or_else(|| "never".into(), |d| d.to_string()),
+            escalate: if p.config.escalate.is_empty() {
+                "none".into()
+            } else {
+                p.config
+                    .escalate
+                    .iter()
+                    .map(|e| format!("after {}: {}", e.after, e.channels.join(", ")))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
             file: p.source == "file",
             href: format!("/policies/{}", format::segment(&p.config.name)),
             name: p.config.name,
@@ -660,6 +675,8 @@ pub(crate) struct WindowRow {
     pub when: String,
     pub active: bool,
     pub ended: Option<String>,
+    /// Ended early, or a one-off whose end has passed (no longer editable).
+    pub over: bool,
     pub file: bool,
 }
 
@@ -682,7 +699,8 @@ async fn maintenance_page(
     let now = st.now();
     let mut rows = Vec::new();
     for r in st.store().list_maintenance().await? {
-        let v = window_view(r, now)?;
+        let v = window_view(r.clone(), now)?;
+        let over = has_ended(&r, &v.config, now);
         let c: &MaintenanceConfig = &v.config;
         let mut applies = Vec::new();
         if !c.monitors.is_empty() {
@@ -707,6 +725,7 @@ async fn maintenance_page(
             when,
             active: v.active,
             ended: v.ended_at.map(format::utc),
+            over,
             file: v.source == "file",
         });
     }
@@ -754,7 +773,7 @@ pub(crate) async fn create_maintenance(
     Ok(unprocessable(render(&page)))
 }
 
-fn window_id(raw: &str) -> Result<Uuid, UiError> {
+pub(super) fn window_id(raw: &str) -> Result<Uuid, UiError> {
     Uuid::parse_str(raw)
         .map_err(|_| UiError::NotFound(format!("there is no maintenance window {raw:?}")))
 }

@@ -202,14 +202,10 @@ pub(crate) async fn day_counts(
             e.1 += checks.saturating_sub(failures);
         }
     }
-    for b in st
-        .store()
-        .result_buckets(ts(mark), 24 * HOUR_MS + 1, monitor)
-        .await?
-    {
-        let e = out.entry(b.monitor_id).or_default();
-        e.0 += b.checks;
-        e.1 += b.ok;
+    for (id, checks, ok) in st.store().result_counts(ts(mark), monitor).await? {
+        let e = out.entry(id).or_default();
+        e.0 += checks;
+        e.1 += ok;
     }
     Ok(out)
 }

@@ -16,6 +16,7 @@
 
 mod account;
 mod alerting;
+mod alerting_edit;
 mod assets;
 pub(crate) mod charts;
 pub mod dashboard;
@@ -74,7 +75,9 @@ pub fn router() -> Router<AppState> {
             get(monitor_page::delete_confirm).post(monitor_page::delete),
         )
         .route("/incidents", get(incidents::list))
+        .route("/incidents/live", get(incidents::list_live))
         .route("/incidents/{id}", get(incidents::page))
+        .route("/incidents/{id}/live", get(incidents::live))
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
         .route("/incidents/{id}/resolve", post(incidents::resolve))
         .route("/incidents/{id}/notes", post(incidents::note))
@@ -83,16 +86,28 @@ pub fn router() -> Router<AppState> {
             get(alerting::channels).post(alerting::create_channel),
         )
         .route("/channels/{name}", get(alerting::channel))
+        .route(
+            "/channels/{name}/edit",
+            get(alerting_edit::edit_channel).post(alerting_edit::save_channel),
+        )
         .route("/channels/{name}/test", post(alerting::test_channel))
         .route("/channels/{name}/delete", post(alerting::delete_channel))
         .route(
             "/policies",
             get(alerting::policies).post(alerting::create_policy),
         )
+        .route(
+            "/policies/{name}/edit",
+            get(alerting_edit::edit_policy).post(alerting_edit::save_policy),
+        )
         .route("/policies/{name}/delete", post(alerting::delete_policy))
         .route(
             "/maintenance",
             get(alerting::maintenance).post(alerting::create_maintenance),
+        )
+        .route(
+            "/maintenance/{id}/edit",
+            get(alerting_edit::edit_maintenance).post(alerting_edit::save_maintenance),
         )
         .route("/maintenance/{id}/end", post(alerting::end_maintenance))
         .route(
@@ -221,6 +236,9 @@ fn notice_text(code: &str) -> Option<&'static str> {
         "noted" => "Note added.",
         "channel" => "Channel created.",
         "channel-deleted" => "Channel deleted.",
+        "channel-saved" => "Channel saved.",
+        "policy-saved" => "Policy saved.",
+        "window-saved" => "Maintenance window saved.",
         "policy" => "Policy created.",
         "policy-deleted" => "Policy deleted.",
         "window" => "Maintenance window created.",

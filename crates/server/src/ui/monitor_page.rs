@@ -1,6 +1,7 @@
 //! A monitor's page: its state overall and per region, the response-time chart with
 //! the phases of each check, recent results, incidents, the heartbeat ping URL and
-//! ping log (with bodies), the Redis figures of the latest check; and its actions
+//! ping log (with bodies), the Redis figures of the latest check, the time-weighted
+//! uptime over 24 hours, 7, 30 and 90 days (the API's figures); and its actions
 //! (edit, pause, resume, check now, delete with confirmation).
 //!
 //! The page is cut into parts (`templates/monitor/*.html`); `/monitors/{id}/live`
@@ -28,6 +29,7 @@ use super::{Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use crate::AppState;
 use crate::api::monitors::{check_now_record, delete_monitor, set_paused, view};
 use crate::api::views::MonitorView;
+use crate::status::api::named_uptimes;
 
 /// Results drawn in the chart (the table shows the newest of them).
 const CHART_RESULTS: u32 = 60;
@@ -62,6 +64,18 @@ pub(crate) struct IncidentRow {
     pub opened: When,
     pub duration: String,
     pub cause: String,
+}
+
+/// Uptime over one window, in words.
+pub(crate) struct UptimeRow {
+    /// `24 hours`, `7 days`, …
+    pub window: &'static str,
+    /// `99.987 %`, or `—` when no time counted yet.
+    pub percent: String,
+    /// `no downtime`, `down 4 min 12 s in 2 incidents`, …
+    pub downtime: String,
+    /// Maintenance and time before the first check, which do not count.
+    pub excluded: Option<String>,
 }
 
 pub(crate) struct PingRow {
@@ -108,6 +122,8 @@ pub(crate) struct Detail {
     pub regions: Vec<RegionRow>,
     pub uptime: String,
     pub uptime_title: String,
+    /// Time-weighted uptime over 24 hours, 7, 30 and 90 days (maintenance excluded).
+    pub uptimes: Vec<UptimeRow>,
     pub chart: Option<PhaseChart>,
     pub phases: &'static [(&'static str, &'static str)],
     pub results: Vec<ResultRow>,
@@ -140,6 +156,7 @@ part!(ResultsPart, "monitor/results.html");
 part!(IncidentsPart, "monitor/incidents.html");
 part!(HeartbeatPart, "monitor/heartbeat.html");
 part!(RedisPart, "monitor/redis.html");
+part!(UptimePart, "monitor/uptime.html");
 
 async fn load(st: &AppState, id: &str) -> Result<MonitorRecord, UiError> {
     let mid: MonitorId = id
@@ -218,9 +235,62 @@ fn ping_css(kind: &str) -> &'static str {
     }
 }
 
+/// The uptime figures of the monitor page, from the same code as
+/// `GET /api/v1/monitors/{id}/uptime`.
+async fn uptimes(
+    st: &AppState,
+    rec: &MonitorRecord,
+    now: jiff::Timestamp,
+) -> Result<Vec<UptimeRow>, UiError> {
+    Ok(named_uptimes(st.store(), rec, now)
+        .await?
+        .into_iter()
+        .map(|u| {
+            let window = match u.window.as_deref() {
+                Some("24h") => "24 hours",
+                Some("7d") => "7 days",
+                Some("30d") => "30 days",
+                _ => "90 days",
+            };
+            let incidents = match u.incidents {
+                1 => "1 incident".to_owned(),
+                n => format!("{n} incidents"),
+            };
+            let downtime = if u.counted_ms == 0 {
+                "not checked yet in this window".to_owned()
+            } else if u.downtime_ms == 0 {
+                "no downtime".to_owned()
+            } else {
+                format!("down {} in {incidents}", format::duration_ms(u.downtime_ms))
+            };
+            let mut excluded = Vec::new();
+            if u.maintenance_ms > 0 {
+                excluded.push(format!(
+                    "{} of maintenance",
+                    format::duration_ms(u.maintenance_ms)
+                ));
+            }
+            if u.pending_ms > 0 && u.counted_ms > 0 {
+                excluded.push(format!(
+                    "{} before the first check",
+                    format::duration_ms(u.pending_ms)
+                ));
+            }
+            UptimeRow {
+                window,
+                percent: u.uptime_percent.unwrap_or_else(|| "—".to_owned()),
+                downtime,
+                excluded: (!excluded.is_empty())
+                    .then(|| format!("not counted: {}", excluded.join(" and "))),
+            }
+        })
+        .collect())
+}
+
 async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
     let now = st.now();
     let id = rec.id;
+    let uptime_rows = uptimes(st, &rec, now).await?;
     let managed = rec.source == MonitorSource::File;
     let v = view(st, rec).await?;
     let probed = v.config.kind != "heartbeat";
@@ -418,6 +488,7 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
             .collect(),
         uptime: format::percent(ok, checks),
         uptime_title: format!("{ok} of {checks} checks ok in the last 24 hours (all regions)"),
+        uptimes: uptime_rows,
         chart: charts::phase_chart(&points),
         phases: &PHASES,
         results: result_rows,
@@ -536,6 +607,7 @@ pub(crate) async fn live(
     parts.insert("incidents", IncidentsPart { d: &d }.render().map_err(r)?);
     parts.insert("heartbeat", HeartbeatPart { d: &d }.render().map_err(r)?);
     parts.insert("redis", RedisPart { d: &d }.render().map_err(r)?);
+    parts.insert("uptime", UptimePart { d: &d }.render().map_err(r)?);
     Ok(Json(LiveParts {
         next: format!("/monitors/{}/live?v={v}", d.id),
         parts,

@@ -14,6 +14,7 @@ mod redis_health;
 mod status_pages;
 mod ui;
 mod ui_admin;
+mod ui_edit;
 
 use std::path::Path;
 

@@ -1,8 +1,8 @@
 //! The web UI end to end. A real browser (headless Chromium over WebDriver) goes
 //! through first-run setup, signs in, creates a channel, a policy and an HTTP monitor
 //! with the forms, watches it go up and then down without reloading, acknowledges the
-//! incident, and follows a heartbeat monitor's ping log; screenshots of the main
-//! pages are saved on the way. Plain HTTP tests cover escaping, CSRF, origin checks,
+//! incident and sees it resolved without reloading, and follows a heartbeat monitor's
+//! ping log; screenshots of the main pages are saved on the way. Plain HTTP tests cover escaping, CSRF, origin checks,
 //! sessions (logout, password change, cookie flags) and the login rate limit.
 
 use std::path::PathBuf;
@@ -14,8 +14,8 @@ use test_support::{Backend, Receiver, Server, StoreFixture, Target, wait_for};
 
 use crate::{bin, both_backends};
 
-const OWNER: &str = "owner@example.com";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const OWNER: &str = "owner@example.com";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 const SECOND: Duration = Duration::from_secs(1);
 
 /// Where screenshots go: `VIGILMON_SCREENSHOTS`, or a fixed folder in the temp dir
@@ -189,6 +189,21 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     assert_eq!(list["incidents"][0]["state"], "acknowledged", "{list}");
     assert_eq!(list["incidents"][0]["acknowledged_by"], OWNER, "{list}");
 
+    // The incident's page follows it without a reload: resolved through the API.
+    mark(&b).await;
+    let incident = list["incidents"][0]["id"].as_str().unwrap().to_owned();
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            &json!({"by": "ci"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    b.wait_text("#incident-state", 15 * SECOND, |t| t == "resolved")
+        .await;
+    assert!(b.text_of(".timeline").await.contains("ci"));
+    assert!(still_marked(&b).await, "the incident page was reloaded");
+
     // A heartbeat monitor: ping it with curl, see the ping in its log.
     b.goto(&url("/monitors/new?type=heartbeat")).await;
     b.fill("#name", "nightly backup").await;
@@ -227,8 +242,8 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     eprintln!("screenshots in {}", shots.display());
 }
 
-/// A cookie-keeping HTTP client that does not follow redirects (shared with the
-/// other UI tests, such as `ui_admin`).
+/// A signed-in (or not yet) browser without JavaScript: cookies, forms, CSRF; it
+/// does not follow redirects. Shared with the other UI tests (`ui_admin`, `ui_edit`).
 pub(crate) struct Web {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,

@@ -1,0 +1,556 @@
+//! Editing in the web UI, live incident pages and uptime figures, end to end: the
+//! real binary driven over HTTP like a browser without JavaScript (cookies, forms,
+//! CSRF tokens), on both backends. Channels (a webhook's new URL takes effect, its
+//! secret never reaches the page), policies with escalation steps, maintenance
+//! windows; bad input is shown next to its field and changes nothing; items from the
+//! config file stay read-only. The incident page's live endpoint answers 204 until
+//! something happens; the monitor page shows uptime over 24 h, 7, 30 and 90 days.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use test_support::{Backend, Receiver, Server, StoreFixture, Target, wait_for};
+
+use crate::ui::{OWNER, PASSWORD, Web};
+use crate::{bin, both_backends};
+
+const SECRET: &str = "whsec-do-not-show-7d1f0c";
+
+/// The value of `data-live` on a page (its live endpoint).
+fn live_of(html: &str) -> String {
+    html.split("data-live=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no data-live on the page: {html}"))
+        .replace("&#38;", "&")
+}
+
+/// The text of the element with `id` (up to its first tag), to look at one field's
+/// error.
+fn text_of_id(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let rest = &html[at..];
+    let start = rest.find('>')? + 1;
+    let end = rest[start..].find('<')? + start;
+    Some(rest[start..end].to_owned())
+}
+
+async fn api_channel(server: &Server, name: &str) -> Value {
+    let (code, c) = server.get(&format!("/api/v1/channels/{name}")).await;
+    assert_eq!(code, 200, "{c}");
+    c
+}
+
+async fn api_policy(server: &Server, name: &str) -> Value {
+    let (code, list) = server.get("/api/v1/policies").await;
+    assert_eq!(code, 200, "{list}");
+    list["policies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no policy {name}: {list}"))
+}
+
+async fn api_window(server: &Server, name: &str) -> Value {
+    let (code, list) = server.get("/api/v1/maintenance").await;
+    assert_eq!(code, 200, "{list}");
+    list["maintenance"]
+        .as_array()
+        .and_then(|a| a.iter().find(|w| w["name"] == name).cloned())
+        .unwrap_or_else(|| panic!("no window {name}: {list}"))
+}
+
+fn write_config(store: &StoreFixture, receiver: &Receiver) -> String {
+    let path = store.dir.path().join("vigilmon.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+channels:
+  - {{ name: file-hook, type: webhook, url: "{r}/file" }}
+policies:
+  - {{ name: file-policy, channels: [file-hook] }}
+"#,
+            r = receiver.url
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+async fn edit_channels_policies_and_windows(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let old = Receiver::start().await;
+    let new = Receiver::start().await;
+    let config = write_config(&store, &old);
+    let server = Server::start(bin(), &store, &["--config".into(), config]);
+    let (code, body) = server
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "ops-hook", "type": "webhook", "url": format!("{}/old", old.url), "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let mut web = Web::new(&server.url);
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+
+    // The channel's form is prefilled, but its secret is not in the page.
+    let form = web.get("/channels/ops-hook/edit").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains(&format!("{}/old", old.url)),
+        "{}",
+        form.body
+    );
+    assert!(
+        !form.body.contains(SECRET),
+        "the secret was written into the page"
+    );
+    assert!(form.body.contains("Leave empty to keep"), "{}", form.body);
+    let page = web.get("/channels/ops-hook").await;
+    assert!(page.body.contains("href=\"/channels/ops-hook/edit\""));
+    assert!(!page.body.contains(SECRET));
+
+    // Bad input: an error next to the URL field, nothing changed.
+    let r = web
+        .post(
+            "/channels/ops-hook/edit",
+            &[("_csrf", &csrf), ("url", "not a url"), ("secret", "")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let err = text_of_id(&r.body, "url-err").expect("an error next to the URL");
+    assert!(err.contains("http"), "{err}");
+    assert!(!r.body.contains(SECRET));
+    assert_eq!(
+        api_channel(&server, "ops-hook").await["url"],
+        format!("{}/old", old.url)
+    );
+
+    // A new URL, the secret left empty: kept.
+    let new_url = format!("{}/new", new.url);
+    let r = web
+        .post(
+            "/channels/ops-hook/edit",
+            &[
+                ("_csrf", &csrf),
+                ("url", &new_url),
+                ("secret", ""),
+                ("headers", "X-Team: ops"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/channels/ops-hook?ok=channel-saved"),
+        "{}",
+        r.body
+    );
+    let c = api_channel(&server, "ops-hook").await;
+    assert_eq!(c["url"], new_url.as_str(), "{c}");
+    assert_eq!(c["secret"], "********", "the stored secret is kept: {c}");
+    assert_eq!(c["headers"]["X-Team"], "ops", "{c}");
+    let r = web
+        .post("/channels/ops-hook/test", &[("_csrf", &csrf)], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("was delivered"), "{}", r.body);
+    assert!(!r.body.contains(SECRET));
+    let got = new.on("/new");
+    assert_eq!(got.len(), 1, "the test reached the new URL");
+    assert_eq!(got[0].header("x-team"), Some("ops"));
+    assert!(
+        got[0]
+            .header("x-vigilmon-signature")
+            .is_some_and(|s| s.contains("v1=")),
+        "still signed with the kept secret"
+    );
+    assert!(old.on("/old").is_empty(), "nothing went to the old URL");
+
+    // A policy: priority, channels, reminders, degraded, and an escalation step.
+    let (code, body) = server
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "pager", "type": "webhook", "url": format!("{}/pager", new.url)}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let (code, body) = server
+        .post(
+            "/api/v1/policies",
+            &json!({"name": "ops", "channels": ["ops-hook"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let form = web.get("/policies/ops/edit").await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains("name=\"escalate.0.after\""));
+    assert!(form.body.contains("<label for=\"escalate-0-after\">"));
+    assert!(
+        web.get("/policies")
+            .await
+            .body
+            .contains("/policies/ops/edit")
+    );
+
+    // Bad input: an unknown channel in the step, an unreadable reminder.
+    let r = web
+        .post(
+            "/policies/ops/edit",
+            &[
+                ("_csrf", &csrf),
+                ("priority", "P1"),
+                ("channels", "ops-hook"),
+                ("remind_every", "30m"),
+                ("escalate.0.after", "15m"),
+                ("escalate.0.channels", "no-such-channel"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let err = text_of_id(&r.body, "escalate-0-channels-err").expect("error at the step");
+    assert!(err.contains("no channel named"), "{err}");
+    let r = web
+        .post(
+            "/policies/ops/edit",
+            &[
+                ("_csrf", &csrf),
+                ("channels", "ops-hook"),
+                ("remind_every", "soon"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        text_of_id(&r.body, "remind-every-err").is_some(),
+        "{}",
+        r.body
+    );
+    let p = api_policy(&server, "ops").await;
+    assert!(
+        p.get("priority").is_none() && p.get("escalate").is_none(),
+        "{p}"
+    );
+
+    let r = web
+        .post(
+            "/policies/ops/edit",
+            &[
+                ("_csrf", &csrf),
+                ("priority", "P1"),
+                ("channels", "ops-hook"),
+                ("notify_on", "down, recovered, acknowledged"),
+                ("remind_every", "30m"),
+                ("incident_on_degraded", "on"),
+                ("escalate.0.after", "15m"),
+                ("escalate.0.channels", "pager"),
+                ("escalate.1.after", ""),
+                ("escalate.1.channels", ""),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/policies?ok=policy-saved"),
+        "{}",
+        r.body
+    );
+    let p = api_policy(&server, "ops").await;
+    assert_eq!(p["priority"], "P1", "{p}");
+    assert_eq!(p["remind_every"], "30m", "{p}");
+    assert_eq!(p["incident_on_degraded"], true, "{p}");
+    assert_eq!(
+        p["notify_on"],
+        json!(["down", "recovered", "acknowledged"]),
+        "{p}"
+    );
+    assert_eq!(
+        p["escalate"],
+        json!([{"after": "15m", "channels": ["pager"]}]),
+        "{p}"
+    );
+    let form = web.get("/policies/ops/edit").await;
+    assert!(form.body.contains("value=\"15m\""), "the step is prefilled");
+    assert!(web.get("/policies").await.body.contains("after 15m: pager"));
+
+    // A maintenance window that has not ended.
+    let now = jiff::Timestamp::now();
+    let at = |h: i64| (now + jiff::SignedDuration::from_hours(h)).to_string();
+    let (code, body) = server
+        .post(
+            "/api/v1/maintenance",
+            &json!({"name": "patching", "tags": ["cache"], "starts_at": at(1), "ends_at": at(2)}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let form = web.get(&format!("/maintenance/{id}/edit")).await;
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(form.body.contains(&at(2)), "prefilled: {}", form.body);
+    assert!(
+        web.get("/maintenance")
+            .await
+            .body
+            .contains(&format!("/maintenance/{id}/edit"))
+    );
+    let r = web
+        .post(
+            &format!("/maintenance/{id}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("tags", "cache"),
+                ("starts_at", &at(1)),
+                ("ends_at", "tomorrow"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(text_of_id(&r.body, "ends-at-err").is_some(), "{}", r.body);
+    assert_eq!(api_window(&server, "patching").await["ends_at"], at(2));
+    let r = web
+        .post(
+            &format!("/maintenance/{id}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("tags", "cache, db"),
+                ("starts_at", &at(1)),
+                ("ends_at", &at(3)),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location.as_str()),
+        (303, "/maintenance?ok=window-saved"),
+        "{}",
+        r.body
+    );
+    let w = api_window(&server, "patching").await;
+    assert_eq!(w["ends_at"], at(3), "{w}");
+    assert_eq!(w["tags"], json!(["cache", "db"]), "{w}");
+    assert_eq!(w["id"], id.as_str(), "the same window");
+
+    // Once ended, it is read-only.
+    let (code, body) = server
+        .post(&format!("/api/v1/maintenance/{id}/end"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let form = web.get(&format!("/maintenance/{id}/edit")).await;
+    assert!(form.body.contains("id=\"ended\""), "{}", form.body);
+    assert!(
+        !form
+            .body
+            .contains(&format!("action=\"/maintenance/{id}/edit\""))
+    );
+    let r = web
+        .post(
+            &format!("/maintenance/{id}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("tags", "x"),
+                ("starts_at", &at(1)),
+                ("ends_at", &at(4)),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("has ended"), "{}", r.body);
+    assert_eq!(api_window(&server, "patching").await["ends_at"], at(3));
+
+    // Items from the config file stay read-only, with a note.
+    let page = web.get("/channels/file-hook").await;
+    assert!(
+        page.body.contains("declared in the config file"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("/channels/file-hook/edit"));
+    let form = web.get("/channels/file-hook/edit").await;
+    assert!(form.body.contains("id=\"managed\""), "{}", form.body);
+    let r = web
+        .post(
+            "/channels/file-hook/edit",
+            &[("_csrf", &csrf), ("url", "http://127.0.0.1:9/x")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        api_channel(&server, "file-hook").await["url"],
+        format!("{}/file", old.url)
+    );
+    let form = web.get("/policies/file-policy/edit").await;
+    assert!(form.body.contains("id=\"managed\""), "{}", form.body);
+    let r = web
+        .post(
+            "/policies/file-policy/edit",
+            &[("_csrf", &csrf), ("channels", "ops-hook")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("config file"), "{}", r.body);
+    assert_eq!(
+        api_policy(&server, "file-policy").await["channels"],
+        json!(["file-hook"])
+    );
+
+    // Without the CSRF token nothing changes.
+    let r = web
+        .post(
+            "/channels/ops-hook/edit",
+            &[("url", "http://127.0.0.1:9/evil")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        api_channel(&server, "ops-hook").await["url"],
+        new_url.as_str()
+    );
+}
+
+both_backends!(ui_edit_alerting, edit_channels_policies_and_windows);
+
+async fn live_incident_and_uptime(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let target = Target::start().await;
+    let server = Server::start(bin(), &store, &[]);
+    let (code, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "checkout", "type": "http", "url": format!("{}/health", target.url),
+                    "interval": "1h", "confirmations": 1}),
+        )
+        .await;
+    assert_eq!(code, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let mut web = Web::new(&server.url);
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+
+    // Uptime over the four windows, in words, the same figure as the API's.
+    let page = web.get(&format!("/monitors/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for w in ["24 hours", "7 days", "30 days", "90 days"] {
+        assert!(page.body.contains(w), "{w} missing");
+    }
+    let (_, u) = server
+        .get(&format!("/api/v1/monitors/{id}/uptime?window=7d"))
+        .await;
+    assert_eq!(u["uptime_percent"], "100%", "{u}");
+    assert!(page.body.contains("<strong>100%</strong>"), "{}", page.body);
+    assert!(page.body.contains("no downtime"));
+
+    // Down: an incident opens.
+    target.set_status(503);
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let incident = wait_for("the incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents").await;
+        list["incidents"][0]["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let page = web.get(&format!("/monitors/{id}")).await;
+    assert!(page.body.contains("in 1 incident"), "{}", page.body);
+
+    // The incident page polls; nothing changed → 204.
+    let page = web.get(&format!("/incidents/{incident}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let live = live_of(&page.body);
+    assert!(
+        live.starts_with(&format!("/incidents/{incident}/live?v=")),
+        "{live}"
+    );
+    assert_eq!(web.get(&live).await.status, 204);
+    let list = web.get("/incidents").await;
+    let list_live = live_of(&list.body);
+    assert!(list_live.starts_with("/incidents/live?v="), "{list_live}");
+    assert_eq!(web.get(&list_live).await.status, 204);
+
+    // Acknowledged (through the UI): the live endpoint answers the new parts.
+    let r = web
+        .post(
+            &format!("/incidents/{incident}/acknowledge"),
+            &[("_csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = web.get(&live).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).expect("live JSON");
+    let head = v["parts"]["head"].as_str().unwrap_or_default();
+    assert!(head.contains(">acknowledged</span>"), "{head}");
+    assert!(head.contains(OWNER), "{head}");
+    assert!(
+        !head.contains("id=\"ack\""),
+        "no Acknowledge button any more"
+    );
+    assert!(
+        head.contains(&format!("value=\"{csrf}\"")),
+        "forms keep the token"
+    );
+    let timeline = v["parts"]["timeline"].as_str().unwrap_or_default();
+    assert!(timeline.contains("acknowledged"), "{timeline}");
+    let next = v["next"].as_str().unwrap().to_owned();
+    assert_ne!(next, live);
+    assert_eq!(web.get(&next).await.status, 204, "unchanged since");
+
+    // The list follows too.
+    let r = web.get(&list_live).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).expect("live JSON");
+    assert!(
+        v["parts"]["rows"]
+            .as_str()
+            .is_some_and(|rows| rows.contains(">acknowledged</span>")),
+        "{v}"
+    );
+
+    // A note, then resolved: new entries again.
+    let r = web
+        .post(
+            &format!("/incidents/{incident}/notes"),
+            &[("_csrf", &csrf), ("text", "<b>rolling back</b>")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = web.get(&next).await;
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_str(&r.body).expect("live JSON");
+    let timeline = v["parts"]["timeline"].as_str().unwrap_or_default();
+    assert!(
+        timeline.contains("&#60;b&#62;rolling back"),
+        "escaped: {timeline}"
+    );
+    let next = v["next"].as_str().unwrap().to_owned();
+    let r = web
+        .post(
+            &format!("/incidents/{incident}/resolve"),
+            &[("_csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = web.get(&next).await;
+    let v: Value = serde_json::from_str(&r.body).expect("live JSON");
+    let head = v["parts"]["head"].as_str().unwrap_or_default();
+    assert!(head.contains(">resolved</span>"), "{head}");
+    assert!(head.contains("id=\"resolved\""), "{head}");
+    assert!(!head.contains("/resolve\""), "no Resolve button any more");
+}
+
+both_backends!(ui_live_incident_and_uptime, live_incident_and_uptime);
