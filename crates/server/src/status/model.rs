@@ -22,7 +22,7 @@ use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
 use vigilmon_core::rollup::Rollup;
 use vigilmon_core::status_page::StatusPageConfig;
 use vigilmon_core::uptime::{self, History, Span};
-use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_core::{MonitorConfig, MonitorId, MonitorState};
 use vigilmon_store::{
     ALL_REGIONS, IncidentRecord, IncidentUpdate, MonitorRecord, RollupPeriod, StatusPageRecord,
     Store, StoreError,
@@ -280,10 +280,15 @@ impl MaintenancePlan {
 
     /// The maintenance time of a monitor (normalized).
     pub fn spans_for(&self, m: &MonitorRecord) -> Vec<Span> {
+        self.spans_of(&m.config.name, &m.config.tags)
+    }
+
+    /// The maintenance of a monitor by its name and tags.
+    pub fn spans_of(&self, name: &str, tags: &[String]) -> Vec<Span> {
         uptime::normalize(
             self.windows
                 .iter()
-                .filter(|(spec, _)| spec.applies_to(&m.config.name, &m.config.tags))
+                .filter(|(spec, _)| spec.applies_to(name, tags))
                 .flat_map(|(_, spans)| spans.iter().copied())
                 .collect(),
         )
@@ -595,23 +600,52 @@ pub async fn uptime_of(
     window: Span,
     now: Timestamp,
 ) -> Result<(uptime::Uptime, usize), StoreError> {
-    let seen = first_seen(store, &[m.id]).await?;
-    let since = window.start_ts();
+    let mut all = uptimes_of(store, &[(m.id, &m.config)], window, now).await?;
+    Ok(all.remove(&m.id).unwrap_or((
+        uptime::uptime(&History::new(None, Vec::new(), Vec::new()), window),
+        0,
+    )))
+}
+
+/// The time-weighted uptime of many monitors over one window, and how many incidents
+/// touched it, in three store reads whatever their number (the dashboard's 24 hours).
+pub async fn uptimes_of(
+    store: &Store,
+    monitors: &[(MonitorId, &MonitorConfig)],
+    window: Span,
+    now: Timestamp,
+) -> Result<HashMap<MonitorId, (uptime::Uptime, usize)>, StoreError> {
+    let ids: Vec<MonitorId> = monitors.iter().map(|(id, _)| *id).collect();
+    let seen = first_seen(store, &ids).await?;
     let incidents: Vec<IncidentRecord> = store
-        .incidents_since(&[m.id], since)
+        .incidents_since(&ids, window.start_ts())
         .await?
         .into_iter()
         .filter(|i| i.opened_at.as_millisecond() < window.end)
         .collect();
+    let mut counts: HashMap<MonitorId, usize> = HashMap::new();
+    for i in &incidents {
+        *counts.entry(i.monitor_id).or_default() += 1;
+    }
+    let mut spans = incident_spans(&incidents, now);
     let plan = MaintenancePlan::load(store, window).await?;
-    let history = History::new(
-        seen.get(&m.id).copied(),
-        incident_spans(&incidents, now)
-            .remove(&m.id)
-            .unwrap_or_default(),
-        plan.spans_for(m),
-    );
-    Ok((uptime::uptime(&history, window), incidents.len()))
+    Ok(monitors
+        .iter()
+        .map(|(id, config)| {
+            let history = History::new(
+                seen.get(id).copied(),
+                spans.remove(id).unwrap_or_default(),
+                plan.spans_of(&config.name, &config.tags),
+            );
+            (
+                *id,
+                (
+                    uptime::uptime(&history, window),
+                    counts.get(id).copied().unwrap_or(0),
+                ),
+            )
+        })
+        .collect())
 }
 
 /// The state a badge shows for a monitor now.

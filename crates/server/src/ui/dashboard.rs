@@ -3,7 +3,7 @@
 //! check; search and filters (server-side, and as you type with the script); and the
 //! small JSON endpoint the script polls for state changes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
 use axum::Json;
@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use vigilmon_core::uptime::{Span, Uptime};
 use vigilmon_core::{MonitorId, MonitorState};
 
 use super::charts::{self, Spark};
@@ -170,6 +171,36 @@ pub(crate) struct Summary {
     pub checks: u64,
     pub ok: u64,
     pub recent: Vec<Option<(u64, bool)>>,
+    /// Time-weighted uptime over the last 24 hours, and the incidents in them.
+    pub uptime: Option<(Uptime, usize)>,
+}
+
+/// Each monitor's time-weighted uptime over the 24 hours before `now`.
+pub(crate) type DayUptimes = HashMap<MonitorId, (Uptime, usize)>;
+/// Each monitor's (checks, passed) over the last 24 hours.
+pub(crate) type DayCounts = BTreeMap<MonitorId, (u64, u64)>;
+/// Each monitor's sparkline buckets of the last 30 minutes.
+pub(crate) type RecentBuckets = BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>;
+
+/// The 24-hour uptime of every monitor in `views` (maintenance excluded, as on status
+/// pages and the monitor page).
+pub(crate) async fn day_uptimes(
+    st: &AppState,
+    views: &[MonitorView],
+    now: Timestamp,
+) -> Result<DayUptimes, UiError> {
+    let now_ms = now.as_millisecond();
+    let monitors: Vec<(MonitorId, &vigilmon_core::MonitorConfig)> = views
+        .iter()
+        .map(|v| (MonitorId::from_uuid(v.id), &v.config))
+        .collect();
+    Ok(crate::status::model::uptimes_of(
+        st.store(),
+        &monitors,
+        Span::new(now_ms - 24 * HOUR_MS, now_ms),
+        now,
+    )
+    .await?)
 }
 
 /// Checks and passed checks of the last 24 hours (from the start of the hour 23 hours
@@ -243,8 +274,12 @@ pub(crate) async fn recent_buckets(
 fn summaries(
     day: BTreeMap<MonitorId, (u64, u64)>,
     recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+    uptimes: DayUptimes,
 ) -> BTreeMap<MonitorId, Summary> {
     let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
+    for (id, u) in uptimes {
+        out.entry(id).or_default().uptime = Some(u);
+    }
     for (id, (checks, ok)) in day {
         let s = out.entry(id).or_default();
         s.checks = checks;
@@ -257,16 +292,16 @@ fn summaries(
 }
 
 /// Builds the dashboard's rows, groups and totals from the monitors, their 24-hour
-/// counts (`day`: checks, ok) and their last 30 minutes (`recent`).
+/// counts (`day`: checks, ok), their last 30 minutes (`recent`) and their 24-hour
+/// uptime.
 pub(crate) fn build(
     l: Layout,
     views: &[MonitorView],
-    day: BTreeMap<MonitorId, (u64, u64)>,
-    recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+    (day, recent, uptimes): (DayCounts, RecentBuckets, DayUptimes),
     now: Timestamp,
     f: Filters,
 ) -> DashboardPage {
-    let sums = summaries(day, recent);
+    let sums = summaries(day, recent, uptimes);
     let mut totals: Vec<Total> = MonitorState::ALL
         .iter()
         .map(|s| Total {
@@ -372,13 +407,22 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
     let target = target_of(v);
     let kind = kind_label(&v.config.kind);
     let heartbeat = v.config.kind == "heartbeat";
-    let (uptime, uptime_title) = match sum {
-        Some(s) if s.checks > 0 => (
-            format::percent(s.ok, s.checks),
-            format!("{} of {} checks ok in the last 24 hours", s.ok, s.checks),
-        ),
-        _ if heartbeat => ("—".into(), "heartbeats are pinged, not checked".into()),
-        _ => ("—".into(), "no checks in the last 24 hours".into()),
+    let checks = match sum {
+        Some(s) if s.checks > 0 => format!("; {} of {} checks ok", s.ok, s.checks),
+        _ => String::new(),
+    };
+    let (uptime, uptime_title) = match sum.and_then(|s| s.uptime.as_ref()) {
+        Some((u, incidents)) => match u.percent_text() {
+            Some(p) => (
+                p,
+                format!(
+                    "last 24 hours: {}{checks}",
+                    format::downtime_words(u.counted_ms, u.downtime_ms, *incidents)
+                ),
+            ),
+            None => ("—".into(), "not checked yet in the last 24 hours".into()),
+        },
+        None => ("—".into(), "not checked yet in the last 24 hours".into()),
     };
     let mut search = format!("{} {} {}", v.config.name, kind, target);
     for t in &v.config.tags {
@@ -416,10 +460,11 @@ pub(crate) async fn index(
     let views = list_views(&st).await?;
     let day = day_counts(&st, now, None).await?;
     let recent = recent_buckets(&st, now).await?;
+    let uptimes = day_uptimes(&st, &views, now).await?;
     let l = Layout::new("Dashboard", "dashboard", &s)
         .notice(f.ok.as_deref())
         .live(format!("/live/dashboard?since={}", now.as_millisecond()));
-    Ok(render(&build(l, &views, day, recent, now, f)))
+    Ok(render(&build(l, &views, (day, recent, uptimes), now, f)))
 }
 
 #[derive(Deserialize)]
@@ -504,6 +549,7 @@ pub mod bench_support {
         pub(crate) views: Vec<MonitorView>,
         day: BTreeMap<MonitorId, (u64, u64)>,
         recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+        uptimes: DayUptimes,
         now: Timestamp,
     }
 
@@ -520,6 +566,7 @@ pub mod bench_support {
         let mut views = Vec::with_capacity(n);
         let mut day = BTreeMap::new();
         let mut recent = BTreeMap::new();
+        let mut uptimes = DayUptimes::new();
         for i in 0..n {
             let id = Uuid::from_u128(i as u128 + 1);
             let config = MonitorConfig {
@@ -554,6 +601,20 @@ pub mod bench_support {
             });
             // Checked every minute: 1,440 checks a day, a few failed.
             day.insert(MonitorId::from_uuid(id), (1440, 1440 - (i % 5) as u64));
+            let now_ms = now.as_millisecond();
+            uptimes.insert(
+                MonitorId::from_uuid(id),
+                (
+                    Uptime {
+                        window: Span::new(now_ms - 24 * HOUR_MS, now_ms),
+                        pending_ms: 0,
+                        maintenance_ms: 0,
+                        counted_ms: 24 * HOUR_MS,
+                        downtime_ms: (i % 5) as i64 * 60_000,
+                    },
+                    usize::from(i % 5 != 0),
+                ),
+            );
             recent.insert(
                 MonitorId::from_uuid(id),
                 (0..SPARK_SLOTS as usize)
@@ -565,6 +626,7 @@ pub mod bench_support {
             views,
             day,
             recent,
+            uptimes,
             now,
         }
     }
@@ -585,8 +647,7 @@ pub mod bench_support {
         build(
             l,
             &f.views,
-            f.day.clone(),
-            f.recent.clone(),
+            (f.day.clone(), f.recent.clone(), f.uptimes.clone()),
             f.now,
             Filters::default(),
         )
@@ -626,7 +687,7 @@ mod tests {
         let html = bench_support::render(&f);
         assert!(!html.contains("<script>alert(1)"), "names are escaped");
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
-        assert!(html.contains("Checks ok, 24h"));
+        assert!(html.contains("Uptime, 24h"));
         assert!(html.contains("class=\"st down\""));
     }
 }

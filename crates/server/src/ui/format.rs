@@ -160,3 +160,19 @@ mod tests {
         assert_eq!(segment("slack ops/1"), "slack%20ops%2F1");
     }
 }
+
+/// A window's downtime in words: `no downtime`, `down 4 min 12 s in 2 incidents`, or
+/// `not checked yet in this window` when no time counted.
+pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize) -> String {
+    if counted_ms == 0 {
+        return "not checked yet in this window".to_owned();
+    }
+    if downtime_ms == 0 {
+        return "no downtime".to_owned();
+    }
+    let incidents = match incidents {
+        1 => "1 incident".to_owned(),
+        n => format!("{n} incidents"),
+    };
+    format!("down {} in {incidents}", duration_ms(downtime_ms))
+}

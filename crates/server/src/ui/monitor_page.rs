@@ -252,17 +252,7 @@ async fn uptimes(
                 Some("30d") => "30 days",
                 _ => "90 days",
             };
-            let incidents = match u.incidents {
-                1 => "1 incident".to_owned(),
-                n => format!("{n} incidents"),
-            };
-            let downtime = if u.counted_ms == 0 {
-                "not checked yet in this window".to_owned()
-            } else if u.downtime_ms == 0 {
-                "no downtime".to_owned()
-            } else {
-                format!("down {} in {incidents}", format::duration_ms(u.downtime_ms))
-            };
+            let downtime = format::downtime_words(u.counted_ms, u.downtime_ms, u.incidents);
             let mut excluded = Vec::new();
             if u.maintenance_ms > 0 {
                 excluded.push(format!(
