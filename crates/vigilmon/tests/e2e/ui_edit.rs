@@ -450,6 +450,14 @@ async fn live_incident_and_uptime(backend: Backend) {
     assert_eq!(u["uptime_percent"], "100%", "{u}");
     assert!(page.body.contains("<strong>100%</strong>"), "{}", page.body);
     assert!(page.body.contains("no downtime"));
+    // The dashboard shows the same 24-hour figure.
+    let dash = web.get("/").await;
+    assert!(
+        dash.body
+            .contains("title=\"last 24 hours: no downtime; 1 of 1 checks ok\">100%<"),
+        "{}",
+        dash.body
+    );
 
     // Down: an incident opens.
     target.set_status(503);
@@ -464,6 +472,17 @@ async fn live_incident_and_uptime(backend: Backend) {
     .await;
     let page = web.get(&format!("/monitors/{id}")).await;
     assert!(page.body.contains("in 1 incident"), "{}", page.body);
+    let dash = web.get("/").await;
+    assert!(
+        dash.body.contains("title=\"last 24 hours: down "),
+        "the dashboard counts the downtime: {}",
+        dash.body
+    );
+    assert!(
+        dash.body.contains(" in 1 incident; 1 of 2 checks ok\">"),
+        "{}",
+        dash.body
+    );
 
     // The incident page polls; nothing changed → 204.
     let page = web.get(&format!("/incidents/{incident}")).await;
