@@ -134,6 +134,22 @@ pub(crate) fn json_text(v: &serde_json::Value) -> String {
     }
 }
 
+/// A window's downtime in words: `no downtime`, `down 4 min 12 s in 2 incidents`, or
+/// `not checked yet in this window` when no time counted.
+pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize) -> String {
+    if counted_ms == 0 {
+        return "not checked yet in this window".to_owned();
+    }
+    if downtime_ms == 0 {
+        return "no downtime".to_owned();
+    }
+    let incidents = match incidents {
+        1 => "1 incident".to_owned(),
+        n => format!("{n} incidents"),
+    };
+    format!("down {} in {incidents}", duration_ms(downtime_ms))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,23 +172,17 @@ mod tests {
         assert_eq!(percent(5, 5), "100 %");
         assert_eq!(percent(0, 0), "—");
         assert_eq!(duration_ms(252_000), "4 min 12 s");
+        assert_eq!(downtime_words(0, 0, 0), "not checked yet in this window");
+        assert_eq!(downtime_words(60_000, 0, 0), "no downtime");
+        assert_eq!(
+            downtime_words(600_000, 252_000, 1),
+            "down 4 min 12 s in 1 incident"
+        );
+        assert_eq!(
+            downtime_words(600_000, 252_000, 2),
+            "down 4 min 12 s in 2 incidents"
+        );
         assert_eq!(utc(now), "2023-11-14 22:13:20 UTC");
         assert_eq!(segment("slack ops/1"), "slack%20ops%2F1");
     }
-}
-
-/// A window's downtime in words: `no downtime`, `down 4 min 12 s in 2 incidents`, or
-/// `not checked yet in this window` when no time counted.
-pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize) -> String {
-    if counted_ms == 0 {
-        return "not checked yet in this window".to_owned();
-    }
-    if downtime_ms == 0 {
-        return "no downtime".to_owned();
-    }
-    let incidents = match incidents {
-        1 => "1 incident".to_owned(),
-        n => format!("{n} incidents"),
-    };
-    format!("down {} in {incidents}", duration_ms(downtime_ms))
 }
