@@ -291,11 +291,24 @@ impl Store {
 
     /// Gives a user another role and ends every session of theirs, in one transaction.
     /// Refused ([`UserChange::LastOwner`]) when it would demote the last owner.
+    pub async fn set_user_role(&self, id: Uuid, role: &str) -> Result<UserChange, StoreError> {
+        self.change_user(id, Some(role)).await
+    }
+
+    /// Removes a user and their sessions, in one transaction. Refused
+    /// ([`UserChange::LastOwner`]) for the last owner. (Names kept elsewhere, such as
+    /// who acknowledged an incident, are text and stay.)
+    pub async fn delete_user(&self, id: Uuid) -> Result<UserChange, StoreError> {
+        self.change_user(id, None).await
+    }
+
+    /// Sets a user's role (`Some`) or removes the user (`None`), ending their sessions,
+    /// unless that would leave no owner.
     ///
     /// The owners' rows are locked first (`UPDATE … WHERE role = 'owner'` takes row
     /// locks on PostgreSQL and the write lock on SQLite), so two concurrent changes
     /// cannot both remove "the other" owner.
-    pub async fn set_user_role(&self, id: Uuid, role: &str) -> Result<UserChange, StoreError> {
+    async fn change_user(&self, id: Uuid, role: Option<&str>) -> Result<UserChange, StoreError> {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             sqlx::query("UPDATE users SET role = role WHERE role = 'owner'")
@@ -310,47 +323,7 @@ impl Store {
                 return Ok(UserChange::NotFound);
             };
             let current = Reader::new(&row, "users").string("role")?;
-            if current == "owner" && role != "owner" {
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'owner'")
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if Reader::new(&row, "users").u64("n")? <= 1 {
-                    tx.rollback().await?;
-                    return Ok(UserChange::LastOwner);
-                }
-            }
-            sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
-                .bind(id)
-                .bind(role)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            Ok(UserChange::Done)
-        })
-    }
-
-    /// Removes a user and their sessions, in one transaction. Refused
-    /// ([`UserChange::LastOwner`]) for the last owner. (Names kept elsewhere, such as
-    /// who acknowledged an incident, are text and stay.)
-    pub async fn delete_user(&self, id: Uuid) -> Result<UserChange, StoreError> {
-        with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("UPDATE users SET role = role WHERE role = 'owner'")
-                .execute(&mut *tx)
-                .await?;
-            let row = sqlx::query("SELECT role FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some(row) = row else {
-                tx.rollback().await?;
-                return Ok(UserChange::NotFound);
-            };
-            if Reader::new(&row, "users").string("role")? == "owner" {
+            if current == "owner" && role != Some("owner") {
                 let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'owner'")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -363,10 +336,21 @@ impl Store {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("DELETE FROM users WHERE id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            match role {
+                Some(role) => {
+                    sqlx::query("UPDATE users SET role = $2 WHERE id = $1")
+                        .bind(id)
+                        .bind(role)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {
+                    sqlx::query("DELETE FROM users WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
             tx.commit().await?;
             Ok(UserChange::Done)
         })

@@ -75,6 +75,37 @@ pub struct CreatedToken {
     pub secret: String,
 }
 
+/// What a new token may do.
+pub(crate) enum TokenScope {
+    Api(Scope),
+    /// An agent of this region.
+    Agent(RegionName),
+}
+
+/// Makes a token: stores its digest and returns the record and the secret, which is
+/// shown once and kept nowhere.
+pub(crate) async fn issue(
+    st: &AppState,
+    name: &str,
+    scope: &TokenScope,
+) -> Result<(TokenRecord, String), vigilmon_store::StoreError> {
+    let secret = generate_token();
+    let hash = hash_token(&secret);
+    let rec = match scope {
+        TokenScope::Agent(r) => {
+            st.store()
+                .create_agent_token(name, &hash, r.as_str(), st.now())
+                .await?
+        }
+        TokenScope::Api(s) => {
+            st.store()
+                .create_token(name, &hash, s.as_str(), st.now())
+                .await?
+        }
+    };
+    Ok((rec, secret))
+}
+
 /// Every token, newest last, without secrets.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList), (status = 403, body = ErrorBody)),
@@ -143,20 +174,11 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Invalid(errors));
     }
-    let secret = generate_token();
-    let hash = hash_token(&secret);
-    let rec = match &agent_region {
-        Some(r) => {
-            st.store()
-                .create_agent_token(name, &hash, r.as_str(), st.now())
-                .await?
-        }
-        None => {
-            st.store()
-                .create_token(name, &hash, &body.scope, st.now())
-                .await?
-        }
+    let scope = match agent_region {
+        Some(r) => TokenScope::Agent(r),
+        None => TokenScope::Api(Scope::parse(&body.scope).unwrap_or(Scope::Read)),
     };
+    let (rec, secret) = issue(&st, name, &scope).await?;
     tracing::info!(message = "token created through the API", name = %rec.name, scope = %rec.scope, region = ?rec.region);
     Ok((
         StatusCode::CREATED,

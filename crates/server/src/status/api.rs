@@ -386,8 +386,17 @@ pub(crate) async fn uptime_view(
     to: Timestamp,
     now: Timestamp,
 ) -> Result<UptimeView, ApiError> {
-    let (u, incidents) = model::uptime_of(store, m, Span::between(from, to), now).await?;
-    Ok(UptimeView {
+    let found = model::uptime_of(store, m, Span::between(from, to), now).await?;
+    Ok(uptime_view_of(m, window, (from, to), found))
+}
+
+fn uptime_view_of(
+    m: &vigilmon_store::MonitorRecord,
+    window: Option<String>,
+    (from, to): (Timestamp, Timestamp),
+    (u, incidents): (vigilmon_core::uptime::Uptime, usize),
+) -> UptimeView {
+    UptimeView {
         monitor_id: m.id.as_uuid(),
         window,
         from,
@@ -399,24 +408,38 @@ pub(crate) async fn uptime_view(
         maintenance_ms: u.maintenance_ms,
         pending_ms: u.pending_ms,
         incidents,
-    })
+    }
 }
 
 /// The named windows (`24h`, `7d`, `30d`, `90d`) of a monitor's uptime, each ending
-/// `now` (taken to the millisecond, as stored).
+/// `now` (taken to the millisecond, as stored), from one read of its history.
 pub(crate) async fn named_uptimes(
     store: &vigilmon_store::Store,
     m: &vigilmon_store::MonitorRecord,
     now: Timestamp,
 ) -> Result<Vec<UptimeView>, ApiError> {
     let now = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
-    let mut out = Vec::new();
-    for name in ["24h", "7d", "30d", "90d"] {
-        let ms = window_ms(name).unwrap_or(24 * 3_600_000);
-        let from = Timestamp::from_millisecond(now.as_millisecond() - ms).unwrap_or(Timestamp::MIN);
-        out.push(uptime_view(store, m, Some(name.to_owned()), from, now, now).await?);
-    }
-    Ok(out)
+    const NAMES: [&str; 4] = ["24h", "7d", "30d", "90d"];
+    let bounds: Vec<(Timestamp, Timestamp)> = NAMES
+        .iter()
+        .map(|name| {
+            let ms = window_ms(name).unwrap_or(24 * 3_600_000);
+            let from =
+                Timestamp::from_millisecond(now.as_millisecond() - ms).unwrap_or(Timestamp::MIN);
+            (from, now)
+        })
+        .collect();
+    let spans: Vec<Span> = bounds.iter().map(|(f, t)| Span::between(*f, *t)).collect();
+    let found = model::uptimes_of(store, &[(m.id, &m.config)], &spans, now)
+        .await?
+        .remove(&m.id)
+        .unwrap_or_default();
+    Ok(NAMES
+        .iter()
+        .zip(bounds)
+        .zip(found)
+        .map(|((name, b), f)| uptime_view_of(m, Some((*name).to_owned()), b, f))
+        .collect())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

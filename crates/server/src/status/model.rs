@@ -600,35 +600,40 @@ pub async fn uptime_of(
     window: Span,
     now: Timestamp,
 ) -> Result<(uptime::Uptime, usize), StoreError> {
-    let mut all = uptimes_of(store, &[(m.id, &m.config)], window, now).await?;
-    Ok(all.remove(&m.id).unwrap_or((
+    let mut all = uptimes_of(store, &[(m.id, &m.config)], &[window], now).await?;
+    Ok(all.remove(&m.id).and_then(|mut v| v.pop()).unwrap_or((
         uptime::uptime(&History::new(None, Vec::new(), Vec::new()), window),
         0,
     )))
 }
 
-/// The time-weighted uptime of many monitors over one window, and how many incidents
-/// touched it, in three store reads whatever their number (the dashboard's 24 hours).
+/// The time-weighted uptime of many monitors over several windows, and how many
+/// incidents touched each window: three store reads for them all, over the span that
+/// covers every window (the dashboard's 24 hours, the monitor page's four windows).
+/// Per monitor, one entry per window, in the order given.
 pub async fn uptimes_of(
     store: &Store,
     monitors: &[(MonitorId, &MonitorConfig)],
-    window: Span,
+    windows: &[Span],
     now: Timestamp,
-) -> Result<HashMap<MonitorId, (uptime::Uptime, usize)>, StoreError> {
+) -> Result<HashMap<MonitorId, Vec<(uptime::Uptime, usize)>>, StoreError> {
+    let Some(covering) = windows
+        .iter()
+        .copied()
+        .reduce(|a, b| Span::new(a.start.min(b.start), a.end.max(b.end)))
+    else {
+        return Ok(HashMap::new());
+    };
     let ids: Vec<MonitorId> = monitors.iter().map(|(id, _)| *id).collect();
     let seen = first_seen(store, &ids).await?;
     let incidents: Vec<IncidentRecord> = store
-        .incidents_since(&ids, window.start_ts())
+        .incidents_since(&ids, covering.start_ts())
         .await?
         .into_iter()
-        .filter(|i| i.opened_at.as_millisecond() < window.end)
+        .filter(|i| i.opened_at.as_millisecond() < covering.end)
         .collect();
-    let mut counts: HashMap<MonitorId, usize> = HashMap::new();
-    for i in &incidents {
-        *counts.entry(i.monitor_id).or_default() += 1;
-    }
     let mut spans = incident_spans(&incidents, now);
-    let plan = MaintenancePlan::load(store, window).await?;
+    let plan = MaintenancePlan::load(store, covering).await?;
     Ok(monitors
         .iter()
         .map(|(id, config)| {
@@ -637,13 +642,22 @@ pub async fn uptimes_of(
                 spans.remove(id).unwrap_or_default(),
                 plan.spans_of(&config.name, &config.tags),
             );
-            (
-                *id,
-                (
-                    uptime::uptime(&history, window),
-                    counts.get(id).copied().unwrap_or(0),
-                ),
-            )
+            let per_window = windows
+                .iter()
+                .map(|w| {
+                    // As `incidents_since(w.start)` would count them.
+                    let n = incidents
+                        .iter()
+                        .filter(|i| {
+                            i.monitor_id == *id
+                                && i.opened_at.as_millisecond() < w.end
+                                && i.resolved_at.is_none_or(|r| r.as_millisecond() >= w.start)
+                        })
+                        .count();
+                    (uptime::uptime(&history, *w), n)
+                })
+                .collect();
+            (*id, per_window)
         })
         .collect())
 }

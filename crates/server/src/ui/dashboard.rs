@@ -197,10 +197,13 @@ pub(crate) async fn day_uptimes(
     Ok(crate::status::model::uptimes_of(
         st.store(),
         &monitors,
-        Span::new(now_ms - 24 * HOUR_MS, now_ms),
+        &[Span::new(now_ms - 24 * HOUR_MS, now_ms)],
         now,
     )
-    .await?)
+    .await?
+    .into_iter()
+    .filter_map(|(id, mut v)| Some((id, v.pop()?)))
+    .collect())
 }
 
 /// Checks and passed checks of the last 24 hours (from the start of the hour 23 hours

@@ -11,11 +11,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use uuid::Uuid;
 use vigilmon_store::IncidentFilter;
 
@@ -164,11 +163,10 @@ pub(crate) async fn list_live(
     let html = RowsPart { rows: &rows, state }
         .render()
         .map_err(|e| UiError::Internal(e.to_string()))?;
-    Ok(Json(LiveParts {
-        next: list_live_url(state, &v),
-        parts: BTreeMap::from([("rows", html)]),
-    })
-    .into_response())
+    Ok(super::live_parts(
+        list_live_url(state, &v),
+        BTreeMap::from([("rows", html)]),
+    ))
 }
 
 pub(crate) struct Event {
@@ -301,17 +299,6 @@ pub(crate) async fn page(
     Ok(render(&IncidentPage { l, d }))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LiveQuery {
-    v: Option<String>,
-}
-
-#[derive(Serialize)]
-struct LiveParts {
-    next: String,
-    parts: BTreeMap<&'static str, String>,
-}
-
 /// `/incidents/{id}/live?v=…`: 204 while nothing changed, else the page's state and
 /// timeline parts rendered again (by the same templates as the page).
 pub(crate) async fn live(
@@ -319,7 +306,7 @@ pub(crate) async fn live(
     s: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<LiveQuery>,
+    Query(q): Query<super::LiveQuery>,
 ) -> Result<Response, UiError> {
     check_origin(&st, &headers)?;
     let id = parse(&id)?;
@@ -334,11 +321,7 @@ pub(crate) async fn live(
     let mut parts = BTreeMap::new();
     parts.insert("head", HeadPart { l: &l, d: &d }.render().map_err(r)?);
     parts.insert("timeline", TimelinePart { d: &d }.render().map_err(r)?);
-    Ok(Json(LiveParts {
-        next: live_url(id, &v),
-        parts,
-    })
-    .into_response())
+    Ok(super::live_parts(live_url(id, &v), parts))
 }
 
 pub(crate) async fn acknowledge(

@@ -46,6 +46,26 @@ use crate::api::error::ApiError;
 
 pub(crate) use session::{Posted, Session, UiState};
 
+/// `?v=` of a live endpoint: the version of the parts the page shows.
+#[derive(serde::Deserialize)]
+pub(crate) struct LiveQuery {
+    pub v: Option<String>,
+}
+
+/// A live endpoint's answer when something changed: the URL to poll next and the
+/// page's parts rendered again (the script swaps them in by name).
+pub(crate) fn live_parts(
+    next: String,
+    parts: std::collections::BTreeMap<&'static str, String>,
+) -> Response {
+    #[derive(serde::Serialize)]
+    struct LiveParts {
+        next: String,
+        parts: std::collections::BTreeMap<&'static str, String>,
+    }
+    axum::Json(LiveParts { next, parts }).into_response()
+}
+
 /// The UI's routes, with their own state (rate limiter), security headers and gzip.
 pub fn router() -> Router<AppState> {
     let ui = Arc::new(UiState::new());

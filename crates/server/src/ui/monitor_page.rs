@@ -12,12 +12,10 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jiff::SignedDuration;
-use serde::{Deserialize, Serialize};
 use vigilmon_core::{MonitorId, MonitorState};
 use vigilmon_store::{IncidentFilter, MonitorRecord, MonitorSource, ResultFilter};
 
@@ -562,24 +560,13 @@ pub(crate) async fn page(
     Ok(render(&Page { l, d }))
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LiveQuery {
-    v: Option<String>,
-}
-
-#[derive(Serialize)]
-struct LiveParts {
-    next: String,
-    parts: std::collections::BTreeMap<&'static str, String>,
-}
-
 /// `/monitors/{id}/live?v=…`: 204 when nothing changed, else the page's parts again.
 pub(crate) async fn live(
     State(st): State<AppState>,
     _s: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<LiveQuery>,
+    Query(q): Query<super::LiveQuery>,
 ) -> Result<Response, UiError> {
     check_origin(&st, &headers)?;
     let rec = load(&st, &id).await?;
@@ -598,11 +585,10 @@ pub(crate) async fn live(
     parts.insert("heartbeat", HeartbeatPart { d: &d }.render().map_err(r)?);
     parts.insert("redis", RedisPart { d: &d }.render().map_err(r)?);
     parts.insert("uptime", UptimePart { d: &d }.render().map_err(r)?);
-    Ok(Json(LiveParts {
-        next: format!("/monitors/{}/live?v={v}", d.id),
+    Ok(super::live_parts(
+        format!("/monitors/{}/live?v={v}", d.id),
         parts,
-    })
-    .into_response())
+    ))
 }
 
 pub(crate) async fn pause(

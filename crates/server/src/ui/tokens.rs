@@ -12,7 +12,8 @@ use vigilmon_core::RegionName;
 use super::format::{self, When};
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use crate::AppState;
-use crate::auth::{Scope, generate_token, hash_token};
+use crate::api::tokens::{TokenScope, issue};
+use crate::auth::Scope;
 
 pub(crate) struct TokenRow {
     pub id: String,
@@ -151,20 +152,12 @@ pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Resp
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     }
-    let token = generate_token();
-    let hash = hash_token(&token);
-    if let Some(region) = &region {
-        st.store()
-            .create_agent_token(name, &hash, region.as_str(), st.now())
-            .await?;
-        tracing::info!(message = "agent token created in the web UI", name = %name, region = %region, by = %p.session.user.email);
-    } else {
-        let scope = scope.unwrap_or(Scope::Read);
-        st.store()
-            .create_token(name, &hash, scope.as_str(), st.now())
-            .await?;
-        tracing::info!(message = "API token created in the web UI", name = %name, scope = scope.as_str(), by = %p.session.user.email);
-    }
+    let kind = match &region {
+        Some(r) => TokenScope::Agent(r.clone()),
+        None => TokenScope::Api(scope.unwrap_or(Scope::Read)),
+    };
+    let (_, token) = issue(&st, name, &kind).await?;
+    tracing::info!(message = "token created in the web UI", name = %name, scope = %form.scope, region = ?region, by = %p.session.user.email);
     let created = Created {
         name: form.name.clone(),
         token,
