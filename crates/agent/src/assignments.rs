@@ -23,12 +23,12 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, RegionName};
-use vigilmon_server::scheduler::SchedulerHandle;
+use vigilmon_schedule::scheduler::SchedulerHandle;
 
 use crate::backoff::jitter;
 use crate::client::{ApiError, Fetched, ServerClient};
-use crate::protocol::{AssignedMonitor, Assignments, PROTOCOL_VERSION};
 use crate::{AgentError, Fatal};
+use vigilmon_core::protocol::{AssignedMonitor, Assignments, PROTOCOL_VERSION};
 
 /// The file in the data directory holding the last assignment.
 pub const ASSIGNMENT_FILE: &str = "assignment.json";
@@ -350,8 +350,8 @@ mod tests {
     use std::future::Future;
     use std::pin::Pin;
     use std::sync::Mutex;
-    use vigilmon_server::clock::SystemClock;
-    use vigilmon_server::scheduler::{self, CheckExecutor, SchedulerConfig};
+    use vigilmon_schedule::clock::SystemClock;
+    use vigilmon_schedule::scheduler::{self, CheckExecutor, SchedulerConfig};
 
     fn id(n: u128) -> MonitorId {
         MonitorId::from_uuid(uuid::Uuid::from_u128(n))

@@ -19,7 +19,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::protocol::ResultItem;
+use vigilmon_core::protocol::ResultItem;
 
 /// Results per segment file by default: one segment is one request to the server.
 pub const DEFAULT_SEGMENT_LINES: usize = 500;

@@ -15,9 +15,7 @@ use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use vigilmon_core::MonitorId;
 
-use crate::protocol::{
-    Assignments, ErrorBody, ResultItem, ResultsAnswer, ResultsBatch, WaitAnswer,
-};
+use vigilmon_core::protocol::{Assignments, ResultItem, ResultsAnswer, ResultsBatch, WaitAnswer};
 
 /// The agent's version, as sent to the server.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -131,7 +129,9 @@ impl ServerClient {
         let resp = self
             .request(Method::POST, "/api/v1/agent/results")
             .timeout(self.request_timeout)
-            .json(&ResultsBatch { results: items })
+            .json(&ResultsBatch {
+                results: items.into(),
+            })
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
@@ -192,6 +192,21 @@ async fn read_json<T: DeserializeOwned>(resp: reqwest::Response) -> Result<T, Ap
         },
         _ => ApiError::Unavailable(format!("{url}: {code} {message}")),
     })
+}
+
+/// The error body every API error carries (`{"error":{"code","message",…}}`), read
+/// leniently: any part may be missing.
+#[derive(Debug, serde::Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ErrorDetail {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
 }
 
 /// The message of an API error body, else the start of the body, else the reason.

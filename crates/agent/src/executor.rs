@@ -18,14 +18,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use vigilmon_core::{MonitorId, MonitorSpec, Verdict};
 use vigilmon_probe::Prober;
-use vigilmon_server::scheduler::CheckExecutor;
+use vigilmon_schedule::scheduler::CheckExecutor;
 
 use crate::assignments::SharedSpecs;
 use crate::backoff::Backoff;
 use crate::client::{ApiError, ServerClient};
 use crate::counters::Counters;
-use crate::protocol::ResultItem;
 use crate::{AgentError, Fatal};
+use vigilmon_core::protocol::ResultItem;
 
 /// Runs checks and queues their results. Cheap to clone.
 #[derive(Clone)]

@@ -6,7 +6,7 @@
 //!
 //! - the **poll loop** ([`assignments`]) keeps the assignment in step with the server
 //!   (`GET /api/v1/agent/assignments`, conditional) and drives the scheduler;
-//! - the **scheduler** (the server's own `vigilmon_server::scheduler`, reused) runs
+//! - the **scheduler** (`vigilmon_schedule`, shared with the server) runs
 //!   each assigned monitor at its stable offset inside its interval through the
 //!   executor ([`executor`]), which queues every result;
 //! - the **wait loop** keeps one `GET /api/v1/agent/wait` open (it is also the agent's
@@ -26,7 +26,6 @@ pub mod buffer;
 pub mod client;
 pub mod counters;
 mod executor;
-pub mod protocol;
 pub mod sender;
 
 use std::fmt;
@@ -39,8 +38,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigilmon_core::RegionName;
 use vigilmon_probe::{ProbeOptions, ProbeSetupError, Prober};
-use vigilmon_server::clock::SystemClock;
-use vigilmon_server::scheduler::{self, SchedulerConfig};
+use vigilmon_schedule::clock::SystemClock;
+use vigilmon_schedule::scheduler::{self, SchedulerConfig};
 
 use crate::assignments::{AssignmentState, PollSettings, SharedSpecs};
 use crate::buffer::DiskBuffer;
@@ -230,7 +229,7 @@ pub async fn run_with_counters(
         .timing
         .sender
         .batch_max
-        .clamp(1, protocol::MAX_RESULTS_PER_REQUEST);
+        .clamp(1, vigilmon_core::protocol::MAX_RESULTS_PER_REQUEST);
     let mut sender_cfg = opts.timing.sender.clone();
     sender_cfg.batch_max = segment;
     let (buffer, report) =

@@ -26,8 +26,8 @@ use crate::backoff::Backoff;
 use crate::buffer::DiskBuffer;
 use crate::client::{ApiError, ServerClient};
 use crate::counters::Counters;
-use crate::protocol::{ResultItem, ResultsAnswer};
 use crate::{AgentError, Fatal};
+use vigilmon_core::protocol::{ResultItem, ResultsAnswer};
 
 /// Where batches of results go: the server in production, a fake in tests.
 pub trait ResultSink: Send + Sync + 'static {

@@ -16,6 +16,7 @@ pub mod incident;
 pub mod maintenance;
 pub mod monitor;
 pub mod outcome;
+pub mod protocol;
 pub mod redis;
 pub mod region_health;
 pub mod rollup;

@@ -27,7 +27,7 @@ use vigilmon_store::{
     StoreError,
 };
 
-use crate::clock::SharedClock;
+use vigilmon_schedule::clock::SharedClock;
 
 /// What one region saw, as evidence for an incident.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

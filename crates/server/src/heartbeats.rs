@@ -27,8 +27,8 @@ use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, MonitorState};
 use vigilmon_store::{HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
 
 use crate::alerting::AlertingHandle;
-use crate::clock::SharedClock;
 use crate::metrics;
+use vigilmon_schedule::clock::SharedClock;
 
 /// Pings kept in each monitor's log.
 pub const DEFAULT_PING_LOG: u32 = 1000;

@@ -10,7 +10,6 @@ pub mod agents;
 pub mod alerting;
 pub mod api;
 pub mod auth;
-pub mod clock;
 pub mod heartbeats;
 pub(crate) mod limit;
 mod links;
@@ -20,7 +19,6 @@ mod ping;
 pub mod recorder;
 pub mod region_health;
 pub mod retention;
-pub mod scheduler;
 pub mod status;
 pub mod sync;
 pub mod ui;
@@ -41,9 +39,9 @@ use vigilmon_core::{MonitorId, MonitorSpec, RegionName};
 use vigilmon_probe::{ProbeOptions, Prober};
 use vigilmon_store::Store;
 
-use clock::SharedClock;
 use recorder::RecorderHandle;
-use scheduler::{CheckExecutor, SchedulerConfig, SchedulerHandle};
+use vigilmon_schedule::clock::SharedClock;
+use vigilmon_schedule::scheduler::{self, CheckExecutor, SchedulerConfig, SchedulerHandle};
 
 /// Everything the server needs besides the store and the socket.
 #[derive(Clone)]

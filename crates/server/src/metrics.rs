@@ -4,7 +4,6 @@
 //! labels have few distinct values (monitor, region, result), never free text.
 
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -106,14 +105,6 @@ pub(crate) fn record_check(
         _ => -1.0,
     };
     gauge!("vigilmon_monitor_up", "monitor_id" => monitor_id, "monitor" => name.to_owned(), "region" => region).set(up);
-}
-
-pub(crate) fn scheduler_lag(lag: Duration) {
-    histogram!("vigilmon_scheduler_lag_seconds").record(lag.as_secs_f64());
-}
-
-pub(crate) fn scheduled_monitors(n: usize) {
-    gauge!("vigilmon_scheduled_monitors").set(n as f64);
 }
 
 pub(crate) fn results_written(n: usize) {

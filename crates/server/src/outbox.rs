@@ -19,8 +19,8 @@ use vigilmon_notify::{Delivery, Event, Links, Notification, Notifier, RegionEvid
 use vigilmon_store::{AttemptOutcome, OutboxRecord, Store, StoreError};
 
 use crate::alerting::Payload;
-use crate::clock::SharedClock;
 use crate::metrics;
+use vigilmon_schedule::clock::SharedClock;
 
 /// Delivery settings.
 #[derive(Clone, Debug)]

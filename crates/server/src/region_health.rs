@@ -25,7 +25,7 @@ use vigilmon_store::{AlertingWrite, NewNotification, Store};
 
 use crate::agents::Agents;
 use crate::alerting::Payload;
-use crate::clock::SharedClock;
+use vigilmon_schedule::clock::SharedClock;
 
 /// The settings key of the memory.
 pub const SETTINGS_KEY: &str = "region_health";

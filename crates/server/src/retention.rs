@@ -7,8 +7,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigilmon_store::{Store, StoreError};
 
-use crate::clock::SharedClock;
 use crate::metrics;
+use vigilmon_schedule::clock::SharedClock;
 
 /// Rows deleted per statement.
 pub const BATCH: u32 = 1000;
@@ -109,7 +109,7 @@ mod tests {
         store.record_results(&checks).await.unwrap();
         // "Now" is the last result's time, standing still; keep one day.
         struct Fixed(jiff::Timestamp);
-        impl crate::clock::Clock for Fixed {
+        impl vigilmon_schedule::clock::Clock for Fixed {
             fn now(&self) -> jiff::Timestamp {
                 self.0
             }

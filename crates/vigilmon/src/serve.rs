@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use vigilmon_core::RegionName;
 use vigilmon_notify::{SmtpSettings, SmtpTls};
 use vigilmon_probe::{IpNet, NetworkGuard, ProbeOptions};
-use vigilmon_server::clock::SystemClock;
+use vigilmon_schedule::clock::SystemClock;
 use vigilmon_server::outbox::OutboxConfig;
 use vigilmon_server::{AlertingOptions, ServerOptions};
 

@@ -10,11 +10,14 @@ use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
-use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, RegionName};
+use vigilmon_core::protocol::{
+    AgentIdentity, AssignedMonitor, Assignments, MAX_RESULTS_PER_REQUEST, MAX_WAIT_TIMEOUT_MS,
+    PROTOCOL_VERSION, ResultsAnswer, ResultsBatch, WaitAnswer, WaitQuery,
+};
+use vigilmon_core::{MonitorConfig, MonitorId, RegionName};
 
 use super::error::ApiError;
 use super::extract::decode_json;
@@ -22,12 +25,8 @@ use crate::AppState;
 use crate::agents::owner;
 use crate::auth::hash_token;
 
-/// Protocol version spoken by this server.
-pub const PROTOCOL: u32 = 1;
-/// Most results in one batch.
-pub const MAX_BATCH: usize = 1000;
 /// Longest long poll.
-pub const MAX_WAIT: Duration = Duration::from_secs(30);
+const MAX_WAIT: Duration = Duration::from_millis(MAX_WAIT_TIMEOUT_MS);
 
 /// An authenticated agent.
 #[derive(Debug, Clone)]
@@ -79,15 +78,6 @@ impl FromRequestParts<AppState> for AgentCaller {
             region,
         })
     }
-}
-
-/// One assigned monitor.
-#[derive(Serialize)]
-struct Assigned {
-    id: Uuid,
-    config: MonitorConfig,
-    /// Where in its interval the agent's region checks it (protocol 1, added field).
-    offset_ms: u64,
 }
 
 /// The monitors of the caller's region that it owns among the region's live agents.
@@ -146,26 +136,29 @@ pub async fn assignments(
     {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
-    let body = json!({
-        "protocol": PROTOCOL,
-        "region": agent.region.as_str(),
-        "agent": {"id": agent.id, "name": agent.name},
-        "poll_interval_ms": u64::try_from(st.agents().poll_interval().as_millis()).unwrap_or(15_000),
-        "monitors": monitors.into_iter().map(|(id, config, _, offset_ms)| Assigned { id: id.as_uuid(), config, offset_ms }).collect::<Vec<_>>(),
-    });
+    let body = Assignments {
+        protocol: PROTOCOL_VERSION,
+        region: agent.region.to_string(),
+        agent: Some(AgentIdentity {
+            id: agent.id.to_string(),
+            name: agent.name,
+        }),
+        poll_interval_ms: Some(
+            u64::try_from(st.agents().poll_interval().as_millis()).unwrap_or(15_000),
+        ),
+        monitors: monitors
+            .into_iter()
+            .map(|(id, config, _, offset_ms)| {
+                Ok(AssignedMonitor {
+                    id,
+                    config: serde_json::to_value(config)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    offset_ms: Some(offset_ms),
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+    };
     Ok(([(header::ETAG, etag)], Json(body)).into_response())
-}
-
-/// Unknown fields are ignored: newer agents may send more (fields are only added).
-#[derive(Deserialize)]
-struct Batch {
-    results: Vec<Item>,
-}
-
-#[derive(Deserialize)]
-struct Item {
-    monitor_id: Uuid,
-    result: CheckResult,
 }
 
 /// `POST /api/v1/agent/results`.
@@ -173,11 +166,12 @@ pub async fn results(
     State(st): State<AppState>,
     agent: AgentCaller,
     body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let batch: Batch = decode_json(&body)?;
-    if batch.results.len() > MAX_BATCH {
+) -> Result<Json<ResultsAnswer>, ApiError> {
+    // Unknown fields are ignored: newer agents may send more (fields are only added).
+    let batch: ResultsBatch = decode_json(&body)?;
+    if batch.results.len() > MAX_RESULTS_PER_REQUEST {
         return Err(ApiError::bad_request(
-            format!("results: at most {MAX_BATCH} per batch"),
+            format!("results: at most {MAX_RESULTS_PER_REQUEST} per batch"),
             Some("results".into()),
         ));
     }
@@ -189,8 +183,8 @@ pub async fn results(
         .filter_map(|m| Some((m.id, std::sync::Arc::new(m.config.build().ok()?))))
         .collect();
     let (mut accepted, mut ignored) = (0usize, 0usize);
-    for item in batch.results {
-        let id = MonitorId::from_uuid(item.monitor_id);
+    for item in batch.results.into_owned() {
+        let id = item.monitor_id;
         match specs.get(&id) {
             Some(spec) if spec.is_probed() && spec.runs_in(&agent.region) => {
                 let mut result = item.result;
@@ -203,12 +197,10 @@ pub async fn results(
         }
     }
     st.agents().received(agent.id, accepted);
-    Ok(Json(json!({"accepted": accepted, "ignored": ignored})))
-}
-
-#[derive(Deserialize)]
-pub struct WaitQuery {
-    timeout_ms: Option<u64>,
+    Ok(Json(ResultsAnswer {
+        accepted: accepted as u64,
+        ignored: ignored as u64,
+    }))
 }
 
 /// `GET /api/v1/agent/wait?timeout_ms=` — confirmation checks for this agent.
@@ -216,13 +208,13 @@ pub async fn wait(
     State(st): State<AppState>,
     agent: AgentCaller,
     Query(q): Query<WaitQuery>,
-) -> Json<serde_json::Value> {
+) -> Json<WaitAnswer> {
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(25_000)).min(MAX_WAIT);
     let checks = st.agents().wait(agent.id, timeout).await;
     // Still here after the wait: still live.
     st.agents()
         .touch(agent.id, &agent.name, &agent.region, None, st.now());
-    Json(json!({"checks": checks}))
+    Json(WaitAnswer { checks })
 }
 
 /// One region as the API shows it.

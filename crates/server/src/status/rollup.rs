@@ -29,7 +29,7 @@ use vigilmon_core::MonitorId;
 use vigilmon_core::rollup::{Accumulator, Rollup};
 use vigilmon_store::{ALL_REGIONS, RollupPeriod, RollupRow, Store, StoreError};
 
-use crate::clock::SharedClock;
+use vigilmon_schedule::clock::SharedClock;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;

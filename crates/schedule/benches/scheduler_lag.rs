@@ -15,7 +15,7 @@
 //! p50 / p99 / p99.9 / max, the process's CPU time over the window (utime + stime from
 //! `/proc/self/stat`, 100 ticks/s) and its RSS.
 //!
-//! `cargo bench -p vigilmon-server --bench scheduler_lag`; knobs:
+//! `cargo bench -p vigilmon-schedule --bench scheduler_lag`; knobs:
 //! `VIGILMON_BENCH_MONITORS` (default 10000), `VIGILMON_BENCH_INTERVAL` (seconds,
 //! default 10, at least 10), `VIGILMON_BENCH_SECS` (default 30). Run without
 //! `--bench` (as `cargo test --all-targets` does) it is a 2-second smoke run with
@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 use vigilmon_core::schedule::{next_due, stable_offset};
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec};
-use vigilmon_server::clock::{Clock, SharedClock, SystemClock};
-use vigilmon_server::scheduler::{self, CheckExecutor, SchedulerConfig};
+use vigilmon_schedule::clock::{Clock, SharedClock, SystemClock};
+use vigilmon_schedule::scheduler::{self, CheckExecutor, SchedulerConfig};
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -18,7 +18,19 @@ use vigilmon_core::schedule::{next_due, region_offset, stable_offset};
 use vigilmon_core::{MonitorId, MonitorSpec};
 
 use crate::clock::SharedClock;
-use crate::metrics;
+
+/// The scheduler's metrics (described with the others by the engine's exporter).
+mod metrics {
+    use std::time::Duration;
+
+    pub(super) fn scheduler_lag(lag: Duration) {
+        ::metrics::histogram!("vigilmon_scheduler_lag_seconds").record(lag.as_secs_f64());
+    }
+
+    pub(super) fn scheduled_monitors(n: usize) {
+        ::metrics::gauge!("vigilmon_scheduled_monitors").set(n as f64);
+    }
+}
 
 /// Runs one check of one monitor (probe + record in production; a recorder of calls in
 /// tests).

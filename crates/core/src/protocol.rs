@@ -1,15 +1,18 @@
-//! The agent protocol's payloads (PROTOCOL.md, "Agents (protocol 1)"), as the agent
-//! reads and writes them.
+//! The agent protocol's payloads (PROTOCOL.md, "Agents (protocol 1)"): one type per
+//! message, used by the server to write and read them and by `vigilmon agent` to
+//! read and write them, so the two sides cannot drift.
 //!
-//! Wire types only ever gain fields, so everything read from the server ignores
-//! unknown fields and gives new optional ones a default; what the agent sends is
-//! exactly the documented shape.
+//! Wire types only ever gain fields, so every reader ignores unknown fields and gives
+//! new optional ones a default; writers send exactly the documented shape.
+
+use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use vigilmon_core::{CheckResult, MonitorId};
 
-/// The protocol version this agent speaks.
+use crate::{CheckResult, MonitorId};
+
+/// The protocol version spoken by this build (server and agent).
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The most results the server takes in one `POST /api/v1/agent/results`.
@@ -68,14 +71,15 @@ pub struct ResultItem {
     pub result: CheckResult,
 }
 
-/// The body of `POST /api/v1/agent/results`.
-#[derive(Debug, Serialize)]
+/// The body of `POST /api/v1/agent/results`: borrowed when the agent sends it, owned
+/// when the server reads it.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ResultsBatch<'a> {
-    pub results: &'a [ResultItem],
+    pub results: Cow<'a, [ResultItem]>,
 }
 
 /// The answer to `POST /api/v1/agent/results`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultsAnswer {
     #[serde(default)]
     pub accepted: u64,
@@ -84,24 +88,17 @@ pub struct ResultsAnswer {
 }
 
 /// The answer to `GET /api/v1/agent/wait`: monitors to check now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WaitAnswer {
     #[serde(default)]
     pub checks: Vec<MonitorId>,
 }
 
-/// The error body every API error carries (`{"error":{"code","message",…}}`).
-#[derive(Debug, Deserialize)]
-pub(crate) struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Deserialize)]
-pub(crate) struct ErrorDetail {
-    #[serde(default)]
-    pub code: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
+/// `GET /api/v1/agent/wait`'s query: how long the server may hold the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
 }
 
 #[cfg(test)]
