@@ -1284,6 +1284,365 @@ mod tests {
         assert_eq!(failure_figures("auth_failed")["reason"], "auth_failed");
     }
 
+    // The whole figures object for a few rich samples, pinned: the figures are
+    // stored, shown and served, so their shape (keys, nulls, integer or float) is a
+    // wire format.
+
+    #[test]
+    fn figures_of_a_primary_with_replicas() {
+        let s = spec(json!({
+            "expect_replicas": 4,
+            "max_lag_bytes": 1000,
+            "write_probe": true,
+        }));
+        let before = parse_info(&info(&["evicted_keys:10", "rejected_connections:4"]));
+        let now = parse_info(&info(&[
+            "uptime_in_seconds:1120",
+            "maxmemory:10485760",
+            "maxmemory_policy:allkeys-lru",
+            "evicted_keys:70",
+            "rejected_connections:4",
+            "master_repl_offset:10000",
+            "connected_slaves:3",
+            "slave0:ip=10.0.0.2,port=6379,state=online,offset=9990,lag=0",
+            "slave1:ip=10.0.0.3,port=6380,state=online,offset=8000,lag=2",
+            "slave2:ip=10.0.0.4,port=6379,state=wait_bgsave,offset=0,lag=7",
+        ]));
+        let v = evaluate(
+            &s,
+            &now,
+            Some((&before, t(0))),
+            Some(WriteProbeOutcome::Accepted),
+            FAST,
+            t(120),
+        );
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica 10.0.0.3:6380 is 2000 bytes behind, over the 1000 bytes max_lag_bytes"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1120,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": 2,
+                "lag_bytes": 2000,
+                "connected_replicas": 3,
+                "replicas": [
+                    {
+                        "addr": "10.0.0.2:6379",
+                        "state": "online",
+                        "offset": 9990,
+                        "lag_seconds": 0,
+                        "lag_bytes": 10,
+                    },
+                    {
+                        "addr": "10.0.0.3:6380",
+                        "state": "online",
+                        "offset": 8000,
+                        "lag_seconds": 2,
+                        "lag_bytes": 2000,
+                    },
+                    {
+                        "addr": "10.0.0.4:6379",
+                        "state": "wait_bgsave",
+                        "offset": 0,
+                        "lag_seconds": 7,
+                        "lag_bytes": null,
+                    },
+                ],
+                "used_bytes": 1_000_000,
+                "max_bytes": 10_485_760,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 0.0954,
+                "policy": "allkeys-lru",
+                "write_probe": "ok",
+                "evicted_keys": 70,
+                "rejected_connections": 4,
+                "evictions_per_min": 30.0,
+                "rejected_connections_growth": 0,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "replica_lag",
+                "reasons": ["replica_lag", "missing_replicas"],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_a_lagging_replica() {
+        let s = spec(json!({"max_lag": "10s", "max_lag_bytes": 100}));
+        let v = evaluate(
+            &s,
+            &parse_info(&replica_info(&[
+                "master_last_io_seconds_ago:45",
+                "slave_read_repl_offset:7000",
+                "maxmemory:1048576",
+                "used_memory:960000",
+                "rdb_last_bgsave_status:err",
+            ])),
+            None,
+            Some(WriteProbeOutcome::Skipped(
+                "the server is an expected replica".into(),
+            )),
+            FAST,
+            t(0),
+        );
+        // replication is judged before memory, so the lag names the verdict
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica last heard from 10.0.0.1:6379 45 s ago, over the 10 s max_lag"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1000,
+                "connected_clients": 3,
+                "role": "replica",
+                "loading": false,
+                "response_ms": 3,
+                "master": "10.0.0.1:6379",
+                "master_link_status": "up",
+                "sync_in_progress": false,
+                "lag_seconds": 45,
+                "lag_bytes": 2000,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 960_000,
+                "max_bytes": 1_048_576,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 0.9155,
+                "policy": "noeviction",
+                "write_probe": "skipped",
+                "write_probe_skipped": "the server is an expected replica",
+                "evicted_keys": 0,
+                "rejected_connections": 0,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "err",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "replica_lag",
+                "reasons": ["replica_lag", "memory_pressure", "persistence_error"],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_memory_pressure_with_writes_refused() {
+        let s = spec(json!({"write_probe": true, "warn": {"response_time": "50ms"}}));
+        let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+        let before = parse_info(&info(&["evicted_keys:100", "rejected_connections:1"]));
+        let now = parse_info(&info(&[
+            "maxmemory:1048576",
+            "used_memory:1100000",
+            "evicted_keys:2200",
+            "rejected_connections:4",
+            "uptime_in_seconds:1090",
+        ]));
+        let v = evaluate(
+            &s,
+            &now,
+            Some((&before, t(0))),
+            Some(WriteProbeOutcome::Refused(oom.into())),
+            Duration::from_millis(70),
+            t(90),
+        );
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "memory 104.9% of maxmemory (1.0 MB), over the 95% critical threshold"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1090,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 70,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_100_000,
+                "max_bytes": 1_048_576,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 1.049,
+                "policy": "noeviction",
+                "write_probe": "refused",
+                "write_error": oom,
+                "evicted_keys": 2200,
+                "rejected_connections": 4,
+                "evictions_per_min": 1400.0,
+                "rejected_connections_growth": 3,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "memory_pressure",
+                "reasons": [
+                    "memory_pressure",
+                    "writes_refused",
+                    "slow_response",
+                    "eviction_storm",
+                    "rejected_connections",
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_after_a_counter_reset() {
+        let s = spec(json!({}));
+        let before = parse_info(&info(&["evicted_keys:5000", "rejected_connections:3"]));
+        // CONFIG RESETSTAT took evicted_keys back to 0; rejected_connections grew since
+        let now = parse_info(&info(&[
+            "evicted_keys:0",
+            "rejected_connections:5",
+            "uptime_in_seconds:1060",
+            "aof_enabled:1",
+            "aof_last_write_status:err",
+        ]));
+        let v = evaluate(&s, &now, Some((&before, t(0))), None, FAST, t(60));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "2 connection(s) rejected since the last check (maxclients reached?)"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1060,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_000_000,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": "noeviction",
+                "evicted_keys": 0,
+                "rejected_connections": 5,
+                "evictions_per_min": null,
+                "rejected_connections_growth": 2,
+                "baseline_reset": true,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": true,
+                "aof_last_write_status": "err",
+                "reason": "rejected_connections",
+                "reasons": ["rejected_connections", "persistence_error"],
+            })
+        );
+        // a restart: nothing is judged from the counters
+        let restarted = parse_info(&info(&[
+            "run_id:bbbb",
+            "uptime_in_seconds:20",
+            "evicted_keys:9000",
+            "rejected_connections:9",
+        ]));
+        let v = evaluate(&s, &restarted, Some((&before, t(0))), None, FAST, t(60));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 20,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_000_000,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": "noeviction",
+                "evicted_keys": 9000,
+                "rejected_connections": 9,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": true,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": null,
+                "reasons": [],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_a_loading_replica_without_a_primary() {
+        let s = spec(json!({"expect_role": "replica"}));
+        let v = judge(&s, "role:slave\r\nloading:1\r\n");
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "Redis is loading its dataset into memory (loading:1) and answers no queries"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": null,
+                "uptime_seconds": null,
+                "connected_clients": null,
+                "role": "replica",
+                "loading": true,
+                "response_ms": 3,
+                "master": null,
+                "master_link_status": null,
+                "sync_in_progress": false,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": null,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": null,
+                "evicted_keys": null,
+                "rejected_connections": null,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": null,
+                "aof_enabled": false,
+                "aof_last_write_status": null,
+                "reason": "loading",
+                "reasons": ["loading", "replica_disconnected"],
+            })
+        );
+    }
+
     #[test]
     fn byte_sizes_in_words() {
         assert_eq!(human_bytes(512), "512 B");
