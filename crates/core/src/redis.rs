@@ -7,22 +7,30 @@
 //! `vigilmon redis-health` sidecar (which serves the same verdict over HTTP, mapped
 //! with [`health_status`]). Pure: the caller passes the time of the sample.
 //!
-//! The rules, in the order they are judged (the first failure names the verdict; every
-//! failing rule is listed in the figures' `reasons`):
+//! The rules, in the order they are judged (one `judge_*` function each). The first
+//! failing **down** rule names the verdict, else the first **degraded** one; every
+//! failing rule is listed in the figures' `reasons`, down ones first:
 //!
 //! | rule | down | degraded | reason |
 //! |---|---|---|---|
 //! | loading | `loading:1` | — | `loading` |
 //! | role | `expect_role` differs | — | `role_mismatch` |
 //! | replica link | `master_link_status:down` (no sync under way) | `master_sync_in_progress:1` | `replica_disconnected`, `replica_syncing` |
+//! | replica lag | — | `master_last_io_seconds_ago` > `max_lag`, or byte lag > `max_lag_bytes` | `replica_lag` |
+//! | replicas | — | a primary has fewer than `expect_replicas` connected | `missing_replicas` |
 //! | memory | ratio > `memory_critical` | ratio > `memory_warn` | `memory_pressure` |
 //! | writes | the write probe was refused | — | `writes_refused` |
 //! | response time | over `response_time` | over `warn_response_time` | `slow_response` |
 //! | evictions | — | `evicted_keys` growth per minute > `evictions_per_min` | `eviction_storm` |
-//! | replica lag | — | `master_last_io_seconds_ago` > `max_lag`, or byte lag > `max_lag_bytes` | `replica_lag` |
-//! | persistence | — | `rdb_last_bgsave_status:err` or `aof_last_write_status:err` | `persistence_error` |
 //! | rejected connections | — | `rejected_connections` grew | `rejected_connections` |
-//! | replicas | — | a primary has fewer than `expect_replicas` connected | `missing_replicas` |
+//! | persistence | — | `rdb_last_bgsave_status:err` or `aof_last_write_status:err` | `persistence_error` |
+//!
+//! The order matters only among rules of the same severity: a replica that lags and
+//! is short of memory is degraded for `replica_lag`, with `memory_pressure` listed
+//! after it.
+//!
+//! Each rule also fills in the figures it judged (a private, typed struct serialized
+//! at the end), so the JSON shape is declared in one place.
 //!
 //! Reachability (`unreachable`, `auth_failed`) is decided by whoever talks to Redis;
 //! [`failure_figures`] gives those failures the same figures shape.
@@ -46,7 +54,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::monitor::{RedisRole, RedisSpec};
 use crate::outcome::{ErrorKind, Verdict};
@@ -327,6 +336,134 @@ struct Finding {
     message: String,
 }
 
+impl Finding {
+    fn down(reason: &'static str, message: String) -> Self {
+        Finding {
+            reason,
+            down: true,
+            message,
+        }
+    }
+
+    fn degraded(reason: &'static str, message: String) -> Self {
+        Finding {
+            reason,
+            down: false,
+            message,
+        }
+    }
+}
+
+/// The figures judged for one sample, serialized as the JSON object [`evaluate`]
+/// returns. That object is stored with the check result, shown in the UI and served
+/// by the sidecar, so its shape is a wire format: every key below is always present
+/// (`null` when unknown), except the replica's view of its primary and the write
+/// probe's outcome, which appear only when they apply.
+#[derive(Debug, Default, Serialize)]
+struct RedisFigures {
+    // the server
+    redis_version: Option<String>,
+    uptime_seconds: Option<u64>,
+    connected_clients: Option<u64>,
+    /// `primary` or `replica`, else the `role:` text as sent.
+    role: Option<String>,
+    loading: bool,
+    response_ms: u64,
+
+    // replication
+    /// On a replica only: `master`, `master_link_status`, `sync_in_progress`.
+    #[serde(flatten)]
+    link: Option<LinkFigures>,
+    lag_seconds: Option<i64>,
+    lag_bytes: Option<i64>,
+    connected_replicas: Option<u32>,
+    replicas: Vec<ReplicaFigures>,
+
+    // memory
+    used_bytes: Option<u64>,
+    max_bytes: Option<u64>,
+    /// `maxmemory` or `limit_bytes`: where `max_bytes` came from.
+    max_bytes_source: Option<&'static str>,
+    /// Rounded to four decimals.
+    memory_ratio: Option<f64>,
+    policy: Option<String>,
+
+    // writes
+    /// When the write probe ran: `write_probe`, with `write_error` or
+    /// `write_probe_skipped`.
+    #[serde(flatten)]
+    write_probe: Option<WriteProbeFigures>,
+
+    // counters
+    evicted_keys: Option<u64>,
+    rejected_connections: Option<u64>,
+    /// Rounded to one decimal.
+    evictions_per_min: Option<f64>,
+    rejected_connections_growth: Option<u64>,
+    baseline_reset: bool,
+
+    // persistence
+    rdb_last_bgsave_status: Option<String>,
+    aof_enabled: bool,
+    aof_last_write_status: Option<String>,
+
+    // the verdict
+    reason: Option<&'static str>,
+    reasons: Vec<&'static str>,
+}
+
+impl RedisFigures {
+    /// The facts about the server, reported whatever the rules find; the rules fill
+    /// in the rest.
+    fn facts(sample: &InfoSample, elapsed: Duration) -> Self {
+        RedisFigures {
+            redis_version: sample.redis_version.clone(),
+            uptime_seconds: sample.uptime_seconds,
+            connected_clients: sample.connected_clients,
+            role: sample
+                .role
+                .map(|r| r.as_str().to_owned())
+                .or_else(|| sample.role_text.clone()),
+            loading: sample.loading,
+            response_ms: millis(elapsed),
+            ..RedisFigures::default()
+        }
+    }
+}
+
+/// A replica's view of its primary.
+#[derive(Debug, Serialize)]
+struct LinkFigures {
+    /// `host:port`, or the host alone.
+    master: Option<String>,
+    master_link_status: Option<String>,
+    sync_in_progress: bool,
+}
+
+/// One of a primary's `slaveN:` lines.
+#[derive(Debug, Serialize)]
+struct ReplicaFigures {
+    addr: String,
+    state: String,
+    offset: Option<i64>,
+    lag_seconds: Option<i64>,
+    /// See [`bytes_behind`].
+    lag_bytes: Option<i64>,
+}
+
+/// What the write probe met, as `write_probe: "ok" | "refused" | "skipped"` beside
+/// the other figures.
+#[derive(Debug, Serialize)]
+#[serde(tag = "write_probe")]
+enum WriteProbeFigures {
+    #[serde(rename = "ok")]
+    Accepted,
+    #[serde(rename = "refused")]
+    Refused { write_error: String },
+    #[serde(rename = "skipped")]
+    Skipped { write_probe_skipped: String },
+}
+
 /// Judges one sample. `previous` is the last sample of the same server and when it
 /// was taken (for counter growth); `write_probe` is what the write probe met, if it
 /// ran; `elapsed` is the check's response time; `now` is when `sample` was taken.
@@ -337,9 +474,9 @@ struct Finding {
 /// (`master`, `master_link_status`, `sync_in_progress`, `lag_seconds`, `lag_bytes`,
 /// `connected_replicas`, `replicas`), counters (`evicted_keys`,
 /// `evictions_per_min`, `rejected_connections`, `rejected_connections_growth`,
-/// `baseline_reset`), persistence, `loading`, `write_probe` / `write_error`,
-/// `response_ms` and server facts (`redis_version`, `uptime_seconds`,
-/// `connected_clients`).
+/// `baseline_reset`), persistence, `loading`, `write_probe` / `write_error` /
+/// `write_probe_skipped`, `response_ms` and server facts (`redis_version`,
+/// `uptime_seconds`, `connected_clients`).
 pub fn evaluate(
     spec: &RedisSpec,
     sample: &InfoSample,
@@ -348,363 +485,408 @@ pub fn evaluate(
     elapsed: Duration,
     now: Timestamp,
 ) -> (Verdict, Value) {
-    let mut f = Map::new();
-    let mut found: Vec<Finding> = Vec::new();
-    let mut fail = |reason: &'static str, down: bool, message: String| {
-        found.push(Finding {
-            reason,
-            down,
-            message,
-        });
+    let mut f = RedisFigures::facts(sample, elapsed);
+    let baseline = Baseline::of(sample, previous, now);
+    f.baseline_reset = matches!(baseline, Baseline::Restarted);
+
+    // In the order of the table at the top of this module.
+    let found: Vec<Finding> = [
+        judge_loading(sample),
+        judge_role(spec, sample),
+        judge_replica_link(sample, &mut f),
+        judge_replica_lag(spec, sample, &mut f),
+        judge_replicas(spec, sample, &mut f),
+        judge_memory(spec, sample, &mut f),
+        judge_writes(spec, write_probe, &mut f),
+        judge_response_time(spec, elapsed),
+        judge_evictions(spec, sample, baseline, &mut f),
+        judge_rejected_connections(sample, baseline, &mut f),
+        judge_persistence(sample, &mut f),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
+    // the verdict: the first failure, else the first warning
+    let chosen = found.iter().find(|x| x.down).or_else(|| found.first());
+    let verdict = match chosen {
+        None => Verdict::Up,
+        Some(x) if x.down => Verdict::down(ErrorKind::Assertion, x.message.clone()),
+        Some(x) => Verdict::degraded(x.message.clone()),
     };
-
-    // --- facts about the server
-    f.insert("redis_version".into(), json!(sample.redis_version));
-    f.insert("uptime_seconds".into(), json!(sample.uptime_seconds));
-    f.insert("connected_clients".into(), json!(sample.connected_clients));
-    let role_name = sample
-        .role
-        .map(|r| r.as_str().to_owned())
-        .or_else(|| sample.role_text.clone());
-    f.insert("role".into(), json!(role_name));
-    f.insert("loading".into(), json!(sample.loading));
-    f.insert("response_ms".into(), json!(millis(elapsed)));
-
-    // --- loading
-    if sample.loading {
-        fail(
-            reason::LOADING,
-            true,
-            "Redis is loading its dataset into memory (loading:1) and answers no queries"
-                .to_owned(),
-        );
-    }
-
-    // --- role
-    if let Some(want) = spec.expect_role {
-        match sample.role {
-            Some(got) if got == want => {}
-            Some(got) => fail(
-                reason::ROLE_MISMATCH,
-                true,
-                format!(
-                    "role is {}, expected {} (an unintended failover?)",
-                    got.as_str(),
-                    want.as_str()
-                ),
-            ),
-            None => fail(
-                reason::ROLE_MISMATCH,
-                true,
-                format!(
-                    "role is {}, expected {}",
-                    sample
-                        .role_text
-                        .as_deref()
-                        .unwrap_or("not reported by INFO"),
-                    want.as_str()
-                ),
-            ),
+    f.reason = chosen.map(|x| x.reason);
+    // every failing rule, failures before warnings, each once
+    for x in found
+        .iter()
+        .filter(|x| x.down)
+        .chain(found.iter().filter(|x| !x.down))
+    {
+        if !f.reasons.contains(&x.reason) {
+            f.reasons.push(x.reason);
         }
     }
+    let figures = serde_json::to_value(&f).expect("the Redis figures serialize to a JSON object");
+    (verdict, figures)
+}
 
-    // --- replication, seen from a replica
-    let mut lag_seconds: Option<i64> = None;
-    let mut lag_bytes: Option<i64> = None;
-    if sample.role == Some(RedisRole::Replica) {
-        let master = match (&sample.master_host, sample.master_port) {
-            (Some(h), Some(p)) => Some(format!("{h}:{p}")),
-            (Some(h), None) => Some(h.clone()),
-            _ => None,
-        };
-        f.insert("master".into(), json!(master));
-        f.insert(
-            "master_link_status".into(),
-            json!(sample.master_link_status),
-        );
-        f.insert(
-            "sync_in_progress".into(),
-            json!(sample.master_sync_in_progress),
-        );
-        let link_up = sample.master_link_status.as_deref() == Some("up");
-        if link_up {
-            lag_seconds = sample.master_last_io_seconds_ago.filter(|s| *s >= 0);
-            lag_bytes = match (sample.slave_read_repl_offset, sample.slave_repl_offset) {
+/// `loading:1`: until its dataset is in memory the server answers `-LOADING` to
+/// everything.
+fn judge_loading(sample: &InfoSample) -> Option<Finding> {
+    sample.loading.then(|| {
+        Finding::down(
+            reason::LOADING,
+            "Redis is loading its dataset into memory (loading:1) and answers no queries"
+                .to_owned(),
+        )
+    })
+}
+
+/// The role is not `expect_role` (when one is expected).
+fn judge_role(spec: &RedisSpec, sample: &InfoSample) -> Option<Finding> {
+    let want = spec.expect_role?;
+    let message = match sample.role {
+        Some(got) if got == want => return None,
+        Some(got) => format!(
+            "role is {}, expected {} (an unintended failover?)",
+            got.as_str(),
+            want.as_str()
+        ),
+        None => format!(
+            "role is {}, expected {}",
+            sample
+                .role_text
+                .as_deref()
+                .unwrap_or("not reported by INFO"),
+            want.as_str()
+        ),
+    };
+    Some(Finding::down(reason::ROLE_MISMATCH, message))
+}
+
+/// On a replica: (re)synchronising with its primary (degraded), else a link that is
+/// not `up` (down). Reports the replica's view of its primary.
+fn judge_replica_link(sample: &InfoSample, f: &mut RedisFigures) -> Option<Finding> {
+    if sample.role != Some(RedisRole::Replica) {
+        return None;
+    }
+    let master = master_addr(sample);
+    let primary = master.as_deref().unwrap_or("the primary");
+    let finding = if sample.master_sync_in_progress {
+        Some(Finding::degraded(
+            reason::REPLICA_SYNCING,
+            format!("replica is synchronising with {primary} (master_sync_in_progress:1)"),
+        ))
+    } else if !link_up(sample) {
+        let since = sample
+            .master_link_down_since_seconds
+            .filter(|s| *s >= 0)
+            .map(|s| format!(" for {s} s"))
+            .unwrap_or_default();
+        Some(Finding::down(
+            reason::REPLICA_DISCONNECTED,
+            format!(
+                "replica link to {primary} is {}{since} (master_link_status)",
+                sample
+                    .master_link_status
+                    .as_deref()
+                    .unwrap_or("not reported")
+            ),
+        ))
+    } else {
+        None
+    };
+    f.link = Some(LinkFigures {
+        master,
+        master_link_status: sample.master_link_status.clone(),
+        sync_in_progress: sample.master_sync_in_progress,
+    });
+    finding
+}
+
+/// Replication lag, reported as `lag_seconds` / `lag_bytes`.
+///
+/// On a replica whose link is up: seconds since it last heard from its primary,
+/// judged against `max_lag`, else bytes received but not yet applied, judged against
+/// `max_lag_bytes`. On a primary: the largest of its online replicas' lags, the bytes
+/// judged against `max_lag_bytes` (the seconds are only reported).
+fn judge_replica_lag(
+    spec: &RedisSpec,
+    sample: &InfoSample,
+    f: &mut RedisFigures,
+) -> Option<Finding> {
+    match sample.role? {
+        RedisRole::Replica => {
+            if !link_up(sample) {
+                return None;
+            }
+            let lag_seconds = sample.master_last_io_seconds_ago.filter(|s| *s >= 0);
+            let lag_bytes = match (sample.slave_read_repl_offset, sample.slave_repl_offset) {
                 (Some(read), Some(applied)) => Some(read.saturating_sub(applied).max(0)),
                 _ => None,
             };
+            f.lag_seconds = lag_seconds;
+            f.lag_bytes = lag_bytes;
+            let max_lag = spec.max_lag.as_secs();
+            if let Some(s) = lag_seconds
+                && u64::try_from(s).unwrap_or(0) > max_lag
+            {
+                let master = master_addr(sample);
+                let primary = master.as_deref().unwrap_or("the primary");
+                Some(Finding::degraded(
+                    reason::REPLICA_LAG,
+                    format!(
+                        "replica last heard from {primary} {s} s ago, over the {max_lag} s max_lag"
+                    ),
+                ))
+            } else if let (Some(b), Some(limit)) = (lag_bytes, spec.max_lag_bytes)
+                && u64::try_from(b).unwrap_or(0) > limit
+            {
+                Some(Finding::degraded(
+                    reason::REPLICA_LAG,
+                    format!(
+                        "replica has {b} bytes received but not yet applied, over the {limit} bytes max_lag_bytes"
+                    ),
+                ))
+            } else {
+                None
+            }
         }
-        let primary = master.as_deref().unwrap_or("the primary");
-        if sample.master_sync_in_progress {
-            fail(
-                reason::REPLICA_SYNCING,
-                false,
-                format!("replica is synchronising with {primary} (master_sync_in_progress:1)"),
-            );
-        } else if !link_up {
-            let since = sample
-                .master_link_down_since_seconds
-                .filter(|s| *s >= 0)
-                .map(|s| format!(" for {s} s"))
-                .unwrap_or_default();
-            fail(
-                reason::REPLICA_DISCONNECTED,
-                true,
-                format!(
-                    "replica link to {primary} is {}{since} (master_link_status)",
-                    sample
-                        .master_link_status
-                        .as_deref()
-                        .unwrap_or("not reported")
-                ),
-            );
-        }
-        let max_lag = spec.max_lag.as_secs();
-        if let Some(s) = lag_seconds
-            && u64::try_from(s).unwrap_or(0) > max_lag
-        {
-            fail(
-                reason::REPLICA_LAG,
-                false,
-                format!(
-                    "replica last heard from {primary} {s} s ago, over the {max_lag} s max_lag"
-                ),
-            );
-        } else if let (Some(b), Some(limit)) = (lag_bytes, spec.max_lag_bytes)
-            && u64::try_from(b).unwrap_or(0) > limit
-        {
-            fail(
-                reason::REPLICA_LAG,
-                false,
-                format!(
-                    "replica has {b} bytes received but not yet applied, over the {limit} bytes max_lag_bytes"
-                ),
-            );
-        }
-    }
-
-    // --- replication, seen from a primary
-    let replicas: Vec<Value> = sample
-        .replicas
-        .iter()
-        .map(|r| {
-            let behind = match (sample.master_repl_offset, r.offset) {
-                (Some(m), Some(o)) if r.state == "online" => Some(m.saturating_sub(o).max(0)),
-                _ => None,
-            };
-            json!({
-                "addr": format!("{}:{}", r.ip, r.port),
-                "state": r.state,
-                "offset": r.offset,
-                "lag_seconds": r.lag_seconds,
-                "lag_bytes": behind,
-            })
-        })
-        .collect();
-    let connected_replicas = sample
-        .connected_slaves
-        .or_else(|| u32::try_from(sample.replicas.len()).ok());
-    if sample.role == Some(RedisRole::Primary) {
-        lag_bytes = replicas
-            .iter()
-            .filter_map(|r| r["lag_bytes"].as_i64())
-            .max();
-        lag_seconds = sample
-            .replicas
-            .iter()
-            .filter(|r| r.state == "online")
-            .filter_map(|r| r.lag_seconds)
-            .max();
-        if let (Some(worst), Some(limit)) = (lag_bytes, spec.max_lag_bytes)
-            && u64::try_from(worst).unwrap_or(0) > limit
-        {
-            let who = replicas
+        RedisRole::Primary => {
+            let worst = sample
+                .replicas
                 .iter()
-                .find(|r| r["lag_bytes"].as_i64() == Some(worst))
-                .and_then(|r| r["addr"].as_str())
-                .unwrap_or("a replica");
-            fail(
+                .filter_map(|r| bytes_behind(sample, r))
+                .max();
+            f.lag_bytes = worst;
+            f.lag_seconds = sample
+                .replicas
+                .iter()
+                .filter(|r| r.state == "online")
+                .filter_map(|r| r.lag_seconds)
+                .max();
+            let (Some(worst), Some(limit)) = (worst, spec.max_lag_bytes) else {
+                return None;
+            };
+            if u64::try_from(worst).unwrap_or(0) <= limit {
+                return None;
+            }
+            let who = sample
+                .replicas
+                .iter()
+                .find(|r| bytes_behind(sample, r) == Some(worst))
+                .map_or_else(|| "a replica".to_owned(), ReplicaLine::addr);
+            Some(Finding::degraded(
                 reason::REPLICA_LAG,
-                false,
                 format!(
                     "replica {who} is {worst} bytes behind, over the {limit} bytes max_lag_bytes"
                 ),
-            );
-        }
-        if let Some(want) = spec.expect_replicas {
-            let got = connected_replicas.unwrap_or(0);
-            if got < want {
-                fail(
-                    reason::MISSING_REPLICAS,
-                    false,
-                    format!("{got} replica(s) connected, expected {want}"),
-                );
-            }
+            ))
         }
     }
-    f.insert("lag_seconds".into(), json!(lag_seconds));
-    f.insert("lag_bytes".into(), json!(lag_bytes));
-    f.insert("connected_replicas".into(), json!(connected_replicas));
-    f.insert("replicas".into(), Value::Array(replicas));
+}
 
-    // --- memory
-    let used = sample.used_memory;
+/// On a primary, fewer connected replicas than `expect_replicas`. Reports
+/// `connected_replicas` and the `slaveN:` lines whatever the role.
+fn judge_replicas(spec: &RedisSpec, sample: &InfoSample, f: &mut RedisFigures) -> Option<Finding> {
+    f.replicas = sample
+        .replicas
+        .iter()
+        .map(|r| ReplicaFigures {
+            addr: r.addr(),
+            state: r.state.clone(),
+            offset: r.offset,
+            lag_seconds: r.lag_seconds,
+            lag_bytes: bytes_behind(sample, r),
+        })
+        .collect();
+    f.connected_replicas = sample
+        .connected_slaves
+        .or_else(|| u32::try_from(sample.replicas.len()).ok());
+    if sample.role != Some(RedisRole::Primary) {
+        return None;
+    }
+    let want = spec.expect_replicas?;
+    let got = f.connected_replicas.unwrap_or(0);
+    (got < want).then(|| {
+        Finding::degraded(
+            reason::MISSING_REPLICAS,
+            format!("{got} replica(s) connected, expected {want}"),
+        )
+    })
+}
+
+/// `used_memory` over `maxmemory` (or, when that is unlimited, the configured
+/// `limit_bytes`): down over `memory_critical`, degraded over `memory_warn`. Without
+/// a limit the memory figures are only reported.
+fn judge_memory(spec: &RedisSpec, sample: &InfoSample, f: &mut RedisFigures) -> Option<Finding> {
     let (max, source) = match (sample.maxmemory, spec.memory_limit_bytes) {
         (Some(m), _) if m > 0 => (Some(m), Some("maxmemory")),
         (_, Some(limit)) if limit > 0 => (Some(limit), Some("limit_bytes")),
         _ => (None, None),
     };
-    let ratio = match (used, max) {
+    let ratio = match (sample.used_memory, max) {
         (Some(u), Some(m)) => Some(u as f64 / m as f64),
         _ => None,
     };
-    f.insert("used_bytes".into(), json!(used));
-    f.insert("max_bytes".into(), json!(max));
-    f.insert("max_bytes_source".into(), json!(source));
-    f.insert(
-        "memory_ratio".into(),
-        json!(ratio.map(|r| (r * 10_000.0).round() / 10_000.0)),
-    );
-    f.insert("policy".into(), json!(sample.maxmemory_policy));
-    if let (Some(r), Some(m)) = (ratio, max) {
-        let of = if source == Some("maxmemory") {
-            format!("of maxmemory ({})", human_bytes(m))
-        } else {
-            format!("of the configured limit ({})", human_bytes(m))
-        };
-        if r > spec.memory_critical {
-            fail(
-                reason::MEMORY_PRESSURE,
-                true,
-                format!(
-                    "memory {} {of}, over the {} critical threshold",
-                    percent(r, 1),
-                    percent(spec.memory_critical, 1).replace(".0%", "%")
-                ),
-            );
-        } else if r > spec.memory_warn {
-            fail(
-                reason::MEMORY_PRESSURE,
-                false,
-                format!(
-                    "memory {} {of}, over the {} warning threshold",
-                    percent(r, 1),
-                    percent(spec.memory_warn, 1).replace(".0%", "%")
-                ),
-            );
-        }
-    }
+    f.used_bytes = sample.used_memory;
+    f.max_bytes = max;
+    f.max_bytes_source = source;
+    f.memory_ratio = ratio.map(|r| (r * 10_000.0).round() / 10_000.0);
+    f.policy = sample.maxmemory_policy.clone();
 
-    // --- writes
-    match &write_probe {
-        None => {}
-        Some(WriteProbeOutcome::Accepted) => {
-            f.insert("write_probe".into(), json!("ok"));
-        }
-        Some(WriteProbeOutcome::Refused(error)) => {
-            f.insert("write_probe".into(), json!("refused"));
-            f.insert("write_error".into(), json!(error));
-            fail(
+    let (Some(r), Some(m)) = (ratio, max) else {
+        return None;
+    };
+    let of = if source == Some("maxmemory") {
+        format!("of maxmemory ({})", human_bytes(m))
+    } else {
+        format!("of the configured limit ({})", human_bytes(m))
+    };
+    if r > spec.memory_critical {
+        Some(Finding::down(
+            reason::MEMORY_PRESSURE,
+            format!(
+                "memory {} {of}, over the {} critical threshold",
+                percent(r, 1),
+                percent(spec.memory_critical, 1).replace(".0%", "%")
+            ),
+        ))
+    } else if r > spec.memory_warn {
+        Some(Finding::degraded(
+            reason::MEMORY_PRESSURE,
+            format!(
+                "memory {} {of}, over the {} warning threshold",
+                percent(r, 1),
+                percent(spec.memory_warn, 1).replace(".0%", "%")
+            ),
+        ))
+    } else {
+        None
+    }
+}
+
+/// The write probe's `SET` was refused. Reports what the probe met, when it ran.
+fn judge_writes(
+    spec: &RedisSpec,
+    write_probe: Option<WriteProbeOutcome>,
+    f: &mut RedisFigures,
+) -> Option<Finding> {
+    let (figures, finding) = match write_probe? {
+        WriteProbeOutcome::Accepted => (WriteProbeFigures::Accepted, None),
+        WriteProbeOutcome::Refused(error) => {
+            let finding = Finding::down(
                 reason::WRITES_REFUSED,
-                true,
                 format!(
                     "write probe SET {} was refused: {error}",
                     spec.write_probe_key
                 ),
             );
+            (
+                WriteProbeFigures::Refused { write_error: error },
+                Some(finding),
+            )
         }
-        Some(WriteProbeOutcome::Skipped(why)) => {
-            f.insert("write_probe".into(), json!("skipped"));
-            f.insert("write_probe_skipped".into(), json!(why));
-        }
-    }
+        WriteProbeOutcome::Skipped(why) => (
+            WriteProbeFigures::Skipped {
+                write_probe_skipped: why,
+            },
+            None,
+        ),
+    };
+    f.write_probe = Some(figures);
+    finding
+}
 
-    // --- response time
+/// Slower than `response_time` (down), else than `warn_response_time` (degraded).
+fn judge_response_time(spec: &RedisSpec, elapsed: Duration) -> Option<Finding> {
     if let Some(limit) = spec.response_time
         && elapsed > limit
     {
-        fail(reason::SLOW_RESPONSE, true, slower_than(elapsed, limit));
+        Some(Finding::down(
+            reason::SLOW_RESPONSE,
+            slower_than(elapsed, limit),
+        ))
     } else if let Some(limit) = spec.warn_response_time
         && elapsed > limit
     {
-        fail(reason::SLOW_RESPONSE, false, slower_than(elapsed, limit));
+        Some(Finding::degraded(
+            reason::SLOW_RESPONSE,
+            slower_than(elapsed, limit),
+        ))
+    } else {
+        None
     }
+}
 
-    // --- counters, judged by growth since the previous sample
-    let prev = previous.filter(|(_, at)| at.as_millisecond() < now.as_millisecond());
-    let restarted = prev.is_some_and(|(p, _)| {
-        let new_run = matches!((&p.run_id, &sample.run_id), (Some(a), Some(b)) if a != b);
-        let younger =
-            matches!((p.uptime_seconds, sample.uptime_seconds), (Some(a), Some(b)) if b < a);
-        new_run || younger
-    });
-    let mut baseline_reset = restarted;
-    let minutes =
-        prev.map(|(_, at)| (now.as_millisecond() - at.as_millisecond()) as f64 / 60_000.0);
-    f.insert("evicted_keys".into(), json!(sample.evicted_keys));
-    f.insert(
-        "rejected_connections".into(),
-        json!(sample.rejected_connections),
-    );
-    let mut evictions_per_min = None;
-    let mut rejected_growth = None;
-    if let (Some((p, _)), Some(minutes), false) = (prev, minutes, restarted) {
-        match (p.evicted_keys, sample.evicted_keys) {
-            (Some(a), Some(b)) if b >= a => {
-                let rate = (b - a) as f64 / minutes;
-                evictions_per_min = Some(rate);
-                if rate > spec.evictions_per_min as f64 {
-                    fail(
-                        reason::EVICTION_STORM,
-                        false,
-                        format!(
-                            "{} keys evicted in the last {}, {:.0} per minute, over the {} per minute limit",
-                            b - a,
-                            span_words(minutes),
-                            rate,
-                            spec.evictions_per_min
-                        ),
-                    );
-                }
-            }
-            (Some(_), Some(_)) => baseline_reset = true,
-            _ => {}
+/// `evicted_keys` grew faster than `evictions_per_min` since the previous sample.
+fn judge_evictions(
+    spec: &RedisSpec,
+    sample: &InfoSample,
+    baseline: Baseline<'_>,
+    f: &mut RedisFigures,
+) -> Option<Finding> {
+    f.evicted_keys = sample.evicted_keys;
+    let Baseline::Since { previous, minutes } = baseline else {
+        return None;
+    };
+    match growth(previous.evicted_keys, sample.evicted_keys) {
+        Growth::Grew(evicted) => {
+            let rate = evicted as f64 / minutes;
+            f.evictions_per_min = Some((rate * 10.0).round() / 10.0);
+            (rate > spec.evictions_per_min as f64).then(|| {
+                Finding::degraded(
+                    reason::EVICTION_STORM,
+                    format!(
+                        "{evicted} keys evicted in the last {}, {rate:.0} per minute, over the {} per minute limit",
+                        span_words(minutes),
+                        spec.evictions_per_min
+                    ),
+                )
+            })
         }
-        match (p.rejected_connections, sample.rejected_connections) {
-            (Some(a), Some(b)) if b >= a => {
-                rejected_growth = Some(b - a);
-                if b > a {
-                    fail(
-                        reason::REJECTED_CONNECTIONS,
-                        false,
-                        format!(
-                            "{} connection(s) rejected since the last check (maxclients reached?)",
-                            b - a
-                        ),
-                    );
-                }
-            }
-            (Some(_), Some(_)) => baseline_reset = true,
-            _ => {}
+        Growth::Reset => {
+            f.baseline_reset = true;
+            None
         }
+        Growth::Unknown => None,
     }
-    f.insert(
-        "evictions_per_min".into(),
-        json!(evictions_per_min.map(|r| (r * 10.0).round() / 10.0)),
-    );
-    f.insert("rejected_connections_growth".into(), json!(rejected_growth));
-    f.insert("baseline_reset".into(), json!(baseline_reset));
+}
 
-    // --- persistence
-    f.insert(
-        "rdb_last_bgsave_status".into(),
-        json!(sample.rdb_last_bgsave_status),
-    );
-    f.insert("aof_enabled".into(), json!(sample.aof_enabled));
-    f.insert(
-        "aof_last_write_status".into(),
-        json!(sample.aof_last_write_status),
-    );
+/// `rejected_connections` grew since the previous sample.
+fn judge_rejected_connections(
+    sample: &InfoSample,
+    baseline: Baseline<'_>,
+    f: &mut RedisFigures,
+) -> Option<Finding> {
+    f.rejected_connections = sample.rejected_connections;
+    let Baseline::Since { previous, .. } = baseline else {
+        return None;
+    };
+    match growth(previous.rejected_connections, sample.rejected_connections) {
+        Growth::Grew(rejected) => {
+            f.rejected_connections_growth = Some(rejected);
+            (rejected > 0).then(|| {
+                Finding::degraded(
+                    reason::REJECTED_CONNECTIONS,
+                    format!(
+                        "{rejected} connection(s) rejected since the last check (maxclients reached?)"
+                    ),
+                )
+            })
+        }
+        Growth::Reset => {
+            f.baseline_reset = true;
+            None
+        }
+        Growth::Unknown => None,
+    }
+}
+
+/// The last RDB save or the last AOF write failed.
+fn judge_persistence(sample: &InfoSample, f: &mut RedisFigures) -> Option<Finding> {
+    f.rdb_last_bgsave_status = sample.rdb_last_bgsave_status.clone();
+    f.aof_enabled = sample.aof_enabled;
+    f.aof_last_write_status = sample.aof_last_write_status.clone();
     let mut broken = Vec::new();
     if sample.rdb_last_bgsave_status.as_deref() == Some("err") {
         broken.push("the last RDB save failed (rdb_last_bgsave_status:err)");
@@ -712,30 +894,97 @@ pub fn evaluate(
     if sample.aof_last_write_status.as_deref() == Some("err") {
         broken.push("the last AOF write failed (aof_last_write_status:err)");
     }
-    if !broken.is_empty() {
-        fail(reason::PERSISTENCE_ERROR, false, broken.join("; "));
-    }
+    (!broken.is_empty()).then(|| Finding::degraded(reason::PERSISTENCE_ERROR, broken.join("; ")))
+}
 
-    // --- the verdict: the first failure, else the first warning
-    let chosen = found.iter().find(|x| x.down).or_else(|| found.first());
-    let verdict = match chosen {
-        None => Verdict::Up,
-        Some(x) if x.down => Verdict::down(ErrorKind::Assertion, x.message.clone()),
-        Some(x) => Verdict::degraded(x.message.clone()),
-    };
-    f.insert("reason".into(), json!(chosen.map(|x| x.reason)));
-    let mut reasons: Vec<&str> = Vec::new();
-    for x in found
-        .iter()
-        .filter(|x| x.down)
-        .chain(found.iter().filter(|x| !x.down))
-    {
-        if !reasons.contains(&x.reason) {
-            reasons.push(x.reason);
+/// A replica's primary, `host:port` (or the host alone) as `INFO` names it.
+fn master_addr(sample: &InfoSample) -> Option<String> {
+    match (&sample.master_host, sample.master_port) {
+        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+        (Some(h), None) => Some(h.clone()),
+        _ => None,
+    }
+}
+
+/// Whether a replica reports its link to the primary as `up`.
+fn link_up(sample: &InfoSample) -> bool {
+    sample.master_link_status.as_deref() == Some("up")
+}
+
+/// How many bytes an online replica is behind its primary (`master_repl_offset −
+/// offset`, never negative); `None` when the replica is not online or an offset is
+/// missing.
+fn bytes_behind(sample: &InfoSample, r: &ReplicaLine) -> Option<i64> {
+    match (sample.master_repl_offset, r.offset) {
+        (Some(m), Some(o)) if r.state == "online" => Some(m.saturating_sub(o).max(0)),
+        _ => None,
+    }
+}
+
+impl ReplicaLine {
+    /// `ip:port`.
+    fn addr(&self) -> String {
+        format!("{}:{}", self.ip, self.port)
+    }
+}
+
+/// What the counters are judged against this time.
+#[derive(Debug, Clone, Copy)]
+enum Baseline<'a> {
+    /// No previous sample, or none taken before this one: nothing to compare.
+    Missing,
+    /// The server restarted since the previous sample (a new `run_id`, or a smaller
+    /// `uptime_in_seconds`): this sample becomes the baseline.
+    Restarted,
+    /// The previous sample of the same run, taken `minutes` before this one.
+    Since {
+        previous: &'a InfoSample,
+        minutes: f64,
+    },
+}
+
+impl<'a> Baseline<'a> {
+    fn of(
+        sample: &InfoSample,
+        previous: Option<(&'a InfoSample, Timestamp)>,
+        now: Timestamp,
+    ) -> Self {
+        let Some((previous, at)) =
+            previous.filter(|(_, at)| at.as_millisecond() < now.as_millisecond())
+        else {
+            return Baseline::Missing;
+        };
+        let new_run = matches!((&previous.run_id, &sample.run_id), (Some(a), Some(b)) if a != b);
+        let younger = matches!(
+            (previous.uptime_seconds, sample.uptime_seconds),
+            (Some(a), Some(b)) if b < a
+        );
+        if new_run || younger {
+            return Baseline::Restarted;
+        }
+        Baseline::Since {
+            previous,
+            minutes: (now.as_millisecond() - at.as_millisecond()) as f64 / 60_000.0,
         }
     }
-    f.insert("reasons".into(), json!(reasons));
-    (verdict, Value::Object(f))
+}
+
+/// How a counter moved between two samples of the same run.
+enum Growth {
+    /// One of the samples does not report it.
+    Unknown,
+    /// It went down (`CONFIG RESETSTAT`): this sample becomes the baseline.
+    Reset,
+    /// It grew by this much (possibly 0).
+    Grew(u64),
+}
+
+fn growth(before: Option<u64>, after: Option<u64>) -> Growth {
+    match (before, after) {
+        (Some(a), Some(b)) if b >= a => Growth::Grew(b - a),
+        (Some(_), Some(_)) => Growth::Reset,
+        _ => Growth::Unknown,
+    }
 }
 
 fn millis(d: Duration) -> u64 {
@@ -1282,6 +1531,365 @@ mod tests {
         assert!(is_replication_reason("replica_lag"));
         assert!(!is_replication_reason("memory_pressure"));
         assert_eq!(failure_figures("auth_failed")["reason"], "auth_failed");
+    }
+
+    // The whole figures object for a few rich samples, pinned: the figures are
+    // stored, shown and served, so their shape (keys, nulls, integer or float) is a
+    // wire format.
+
+    #[test]
+    fn figures_of_a_primary_with_replicas() {
+        let s = spec(json!({
+            "expect_replicas": 4,
+            "max_lag_bytes": 1000,
+            "write_probe": true,
+        }));
+        let before = parse_info(&info(&["evicted_keys:10", "rejected_connections:4"]));
+        let now = parse_info(&info(&[
+            "uptime_in_seconds:1120",
+            "maxmemory:10485760",
+            "maxmemory_policy:allkeys-lru",
+            "evicted_keys:70",
+            "rejected_connections:4",
+            "master_repl_offset:10000",
+            "connected_slaves:3",
+            "slave0:ip=10.0.0.2,port=6379,state=online,offset=9990,lag=0",
+            "slave1:ip=10.0.0.3,port=6380,state=online,offset=8000,lag=2",
+            "slave2:ip=10.0.0.4,port=6379,state=wait_bgsave,offset=0,lag=7",
+        ]));
+        let v = evaluate(
+            &s,
+            &now,
+            Some((&before, t(0))),
+            Some(WriteProbeOutcome::Accepted),
+            FAST,
+            t(120),
+        );
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica 10.0.0.3:6380 is 2000 bytes behind, over the 1000 bytes max_lag_bytes"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1120,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": 2,
+                "lag_bytes": 2000,
+                "connected_replicas": 3,
+                "replicas": [
+                    {
+                        "addr": "10.0.0.2:6379",
+                        "state": "online",
+                        "offset": 9990,
+                        "lag_seconds": 0,
+                        "lag_bytes": 10,
+                    },
+                    {
+                        "addr": "10.0.0.3:6380",
+                        "state": "online",
+                        "offset": 8000,
+                        "lag_seconds": 2,
+                        "lag_bytes": 2000,
+                    },
+                    {
+                        "addr": "10.0.0.4:6379",
+                        "state": "wait_bgsave",
+                        "offset": 0,
+                        "lag_seconds": 7,
+                        "lag_bytes": null,
+                    },
+                ],
+                "used_bytes": 1_000_000,
+                "max_bytes": 10_485_760,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 0.0954,
+                "policy": "allkeys-lru",
+                "write_probe": "ok",
+                "evicted_keys": 70,
+                "rejected_connections": 4,
+                "evictions_per_min": 30.0,
+                "rejected_connections_growth": 0,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "replica_lag",
+                "reasons": ["replica_lag", "missing_replicas"],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_a_lagging_replica() {
+        let s = spec(json!({"max_lag": "10s", "max_lag_bytes": 100}));
+        let v = evaluate(
+            &s,
+            &parse_info(&replica_info(&[
+                "master_last_io_seconds_ago:45",
+                "slave_read_repl_offset:7000",
+                "maxmemory:1048576",
+                "used_memory:960000",
+                "rdb_last_bgsave_status:err",
+            ])),
+            None,
+            Some(WriteProbeOutcome::Skipped(
+                "the server is an expected replica".into(),
+            )),
+            FAST,
+            t(0),
+        );
+        // replication is judged before memory, so the lag names the verdict
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica last heard from 10.0.0.1:6379 45 s ago, over the 10 s max_lag"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1000,
+                "connected_clients": 3,
+                "role": "replica",
+                "loading": false,
+                "response_ms": 3,
+                "master": "10.0.0.1:6379",
+                "master_link_status": "up",
+                "sync_in_progress": false,
+                "lag_seconds": 45,
+                "lag_bytes": 2000,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 960_000,
+                "max_bytes": 1_048_576,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 0.9155,
+                "policy": "noeviction",
+                "write_probe": "skipped",
+                "write_probe_skipped": "the server is an expected replica",
+                "evicted_keys": 0,
+                "rejected_connections": 0,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "err",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "replica_lag",
+                "reasons": ["replica_lag", "memory_pressure", "persistence_error"],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_memory_pressure_with_writes_refused() {
+        let s = spec(json!({"write_probe": true, "warn": {"response_time": "50ms"}}));
+        let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+        let before = parse_info(&info(&["evicted_keys:100", "rejected_connections:1"]));
+        let now = parse_info(&info(&[
+            "maxmemory:1048576",
+            "used_memory:1100000",
+            "evicted_keys:2200",
+            "rejected_connections:4",
+            "uptime_in_seconds:1090",
+        ]));
+        let v = evaluate(
+            &s,
+            &now,
+            Some((&before, t(0))),
+            Some(WriteProbeOutcome::Refused(oom.into())),
+            Duration::from_millis(70),
+            t(90),
+        );
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "memory 104.9% of maxmemory (1.0 MB), over the 95% critical threshold"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1090,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 70,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_100_000,
+                "max_bytes": 1_048_576,
+                "max_bytes_source": "maxmemory",
+                "memory_ratio": 1.049,
+                "policy": "noeviction",
+                "write_probe": "refused",
+                "write_error": oom,
+                "evicted_keys": 2200,
+                "rejected_connections": 4,
+                "evictions_per_min": 1400.0,
+                "rejected_connections_growth": 3,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": "memory_pressure",
+                "reasons": [
+                    "memory_pressure",
+                    "writes_refused",
+                    "slow_response",
+                    "eviction_storm",
+                    "rejected_connections",
+                ],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_after_a_counter_reset() {
+        let s = spec(json!({}));
+        let before = parse_info(&info(&["evicted_keys:5000", "rejected_connections:3"]));
+        // CONFIG RESETSTAT took evicted_keys back to 0; rejected_connections grew since
+        let now = parse_info(&info(&[
+            "evicted_keys:0",
+            "rejected_connections:5",
+            "uptime_in_seconds:1060",
+            "aof_enabled:1",
+            "aof_last_write_status:err",
+        ]));
+        let v = evaluate(&s, &now, Some((&before, t(0))), None, FAST, t(60));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "2 connection(s) rejected since the last check (maxclients reached?)"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 1060,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_000_000,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": "noeviction",
+                "evicted_keys": 0,
+                "rejected_connections": 5,
+                "evictions_per_min": null,
+                "rejected_connections_growth": 2,
+                "baseline_reset": true,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": true,
+                "aof_last_write_status": "err",
+                "reason": "rejected_connections",
+                "reasons": ["rejected_connections", "persistence_error"],
+            })
+        );
+        // a restart: nothing is judged from the counters
+        let restarted = parse_info(&info(&[
+            "run_id:bbbb",
+            "uptime_in_seconds:20",
+            "evicted_keys:9000",
+            "rejected_connections:9",
+        ]));
+        let v = evaluate(&s, &restarted, Some((&before, t(0))), None, FAST, t(60));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": "7.0.15",
+                "uptime_seconds": 20,
+                "connected_clients": 3,
+                "role": "primary",
+                "loading": false,
+                "response_ms": 3,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": 1_000_000,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": "noeviction",
+                "evicted_keys": 9000,
+                "rejected_connections": 9,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": true,
+                "rdb_last_bgsave_status": "ok",
+                "aof_enabled": false,
+                "aof_last_write_status": "ok",
+                "reason": null,
+                "reasons": [],
+            })
+        );
+    }
+
+    #[test]
+    fn figures_of_a_loading_replica_without_a_primary() {
+        let s = spec(json!({"expect_role": "replica"}));
+        let v = judge(&s, "role:slave\r\nloading:1\r\n");
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "Redis is loading its dataset into memory (loading:1) and answers no queries"
+            )
+        );
+        assert_eq!(
+            v.1,
+            json!({
+                "redis_version": null,
+                "uptime_seconds": null,
+                "connected_clients": null,
+                "role": "replica",
+                "loading": true,
+                "response_ms": 3,
+                "master": null,
+                "master_link_status": null,
+                "sync_in_progress": false,
+                "lag_seconds": null,
+                "lag_bytes": null,
+                "connected_replicas": 0,
+                "replicas": [],
+                "used_bytes": null,
+                "max_bytes": null,
+                "max_bytes_source": null,
+                "memory_ratio": null,
+                "policy": null,
+                "evicted_keys": null,
+                "rejected_connections": null,
+                "evictions_per_min": null,
+                "rejected_connections_growth": null,
+                "baseline_reset": false,
+                "rdb_last_bgsave_status": null,
+                "aof_enabled": false,
+                "aof_last_write_status": null,
+                "reason": "loading",
+                "reasons": ["loading", "replica_disconnected"],
+            })
+        );
     }
 
     #[test]
