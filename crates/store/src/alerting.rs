@@ -264,6 +264,42 @@ impl Store {
         })
     }
 
+    /// Creates or replaces the row `name` of a named-config table. `kind` fills the
+    /// `kind` column of the tables that have one (channels); it is left out otherwise.
+    /// A replaced row keeps its `created_at`.
+    async fn upsert_named(
+        &self,
+        table: &'static str,
+        name: &str,
+        kind: Option<&str>,
+        config: &serde_json::Value,
+        source: MonitorSource,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (kind_column, kind_value, kind_update) = match kind {
+            Some(_) => (", kind", ", $5", ", kind = excluded.kind"),
+            None => ("", "", ""),
+        };
+        let sql = format!(
+            "INSERT INTO {table} (name, config, source, created_at, updated_at{kind_column}) \
+             VALUES ($1, $2, $3, $4, $4{kind_value}) \
+             ON CONFLICT (name) DO UPDATE SET config = excluded.config, source = excluded.source, \
+             updated_at = excluded.updated_at{kind_update}"
+        );
+        with_pool!(self, pool => {
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(name)
+                .bind(json_text(config))
+                .bind(source.as_str())
+                .bind(ms(now));
+            if let Some(kind) = kind {
+                query = query.bind(kind);
+            }
+            query.execute(pool).await?;
+        });
+        Ok(())
+    }
+
     async fn delete_named(&self, table: &'static str, name: &str) -> Result<bool, StoreError> {
         let sql = format!("DELETE FROM {table} WHERE name = $1");
         with_pool!(self, pool => {
@@ -281,21 +317,8 @@ impl Store {
         source: MonitorSource,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO channels (name, kind, config, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) \
-                 ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, config = excluded.config, \
-                 source = excluded.source, updated_at = excluded.updated_at",
-            )
-            .bind(name)
-            .bind(kind)
-            .bind(json_text(config))
-            .bind(source.as_str())
-            .bind(ms(now))
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.upsert_named("channels", name, Some(kind), config, source, now)
+            .await
     }
 
     pub async fn list_channels(&self) -> Result<Vec<NamedConfig>, StoreError> {
@@ -314,20 +337,8 @@ impl Store {
         source: MonitorSource,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        with_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO policies (name, config, source, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) \
-                 ON CONFLICT (name) DO UPDATE SET config = excluded.config, source = excluded.source, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(name)
-            .bind(json_text(config))
-            .bind(source.as_str())
-            .bind(ms(now))
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
+        self.upsert_named("policies", name, None, config, source, now)
+            .await
     }
 
     pub async fn list_policies(&self) -> Result<Vec<NamedConfig>, StoreError> {

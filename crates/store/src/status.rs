@@ -121,7 +121,56 @@ fn config_text(config: &StatusPageConfig) -> Result<String, StoreError> {
     serde_json::to_string(config).map_err(|e| StoreError::Corrupt(format!("status page: {e}")))
 }
 
+/// A value kept in one column of a table keyed by monitor, for [`Store::by_monitor`].
+trait MonitorColumn: Sized {
+    fn read<R: Cols>(r: &Reader<'_, R>, col: &str) -> Result<Self, StoreError>;
+}
+
+/// A badge id.
+impl MonitorColumn for String {
+    fn read<R: Cols>(r: &Reader<'_, R>, col: &str) -> Result<Self, StoreError> {
+        r.string(col)
+    }
+}
+
+/// A first-seen time.
+impl MonitorColumn for Timestamp {
+    fn read<R: Cols>(r: &Reader<'_, R>, col: &str) -> Result<Self, StoreError> {
+        r.timestamp(col)
+    }
+}
+
 impl Store {
+    /// `column` of `table` (keyed by `monitor_id`) for each of `monitors` that has a
+    /// row there.
+    async fn by_monitor<T: MonitorColumn>(
+        &self,
+        table: &'static str,
+        column: &'static str,
+        monitors: &[MonitorId],
+    ) -> Result<HashMap<MonitorId, T>, StoreError> {
+        if monitors.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let sql = format!(
+            "SELECT monitor_id, {column} FROM {table} WHERE monitor_id IN ({})",
+            placeholders(1, monitors.len())
+        );
+        with_pool!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for m in monitors {
+                q = q.bind(m.as_uuid());
+            }
+            let rows = q.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, table);
+                    Ok((MonitorId(r.uuid("monitor_id")?), T::read(&r, column)?))
+                })
+                .collect()
+        })
+    }
+
     /// Stores a new page (validated and normalized by the caller). A taken slug or
     /// domain is a [`StoreError::Conflict`] naming the field.
     pub async fn create_status_page(
@@ -260,26 +309,8 @@ impl Store {
         &self,
         monitors: &[MonitorId],
     ) -> Result<HashMap<MonitorId, String>, StoreError> {
-        if monitors.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT monitor_id, badge_id FROM monitor_badges WHERE monitor_id IN ({})",
-            placeholders(1, monitors.len())
-        );
-        with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for m in monitors {
-                q = q.bind(m.as_uuid());
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "monitor_badges");
-                    Ok((MonitorId(r.uuid("monitor_id")?), r.string("badge_id")?))
-                })
-                .collect()
-        })
+        self.by_monitor("monitor_badges", "badge_id", monitors)
+            .await
     }
 
     /// The monitor a badge id names.
@@ -372,26 +403,8 @@ impl Store {
         &self,
         monitors: &[MonitorId],
     ) -> Result<HashMap<MonitorId, Timestamp>, StoreError> {
-        if monitors.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let sql = format!(
-            "SELECT monitor_id, first_at FROM monitor_first_seen WHERE monitor_id IN ({})",
-            placeholders(1, monitors.len())
-        );
-        with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for m in monitors {
-                q = q.bind(m.as_uuid());
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "monitor_first_seen");
-                    Ok((MonitorId(r.uuid("monitor_id")?), r.timestamp("first_at")?))
-                })
-                .collect()
-        })
+        self.by_monitor("monitor_first_seen", "first_at", monitors)
+            .await
     }
 
     /// Records when monitors not yet recorded were first seen: their oldest stored

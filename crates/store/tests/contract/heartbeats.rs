@@ -1,0 +1,84 @@
+//! Heartbeat monitors: their state and the log of pings received.
+
+use vigilmon_core::MonitorState;
+
+use crate::{Db, create, t};
+
+pub(crate) async fn heartbeats_and_ping_log(db: Db) {
+    use vigilmon_core::heartbeat::HeartbeatState;
+    use vigilmon_store::{HeartbeatWrite, PingRecord};
+    let s = &db.store;
+    let m = create(s, "worker").await;
+    let token = s.ensure_heartbeat(m.id, "tok-1", t(0)).await.unwrap();
+    assert_eq!(token, "tok-1");
+    let again = s.ensure_heartbeat(m.id, "tok-2", t(1)).await.unwrap();
+    assert_eq!(again, "tok-1", "the existing token wins");
+    let ping = |i: i64| PingRecord {
+        received_at: t(i),
+        kind: "success".into(),
+        method: "POST".into(),
+        exit_status: Some(0),
+        rid: None,
+        duration_ms: Some(5),
+        source_ip: Some("127.0.0.1".into()),
+        user_agent: Some("curl".into()),
+        body: Some(format!("run {i}")),
+        body_truncated: false,
+        failure: None,
+    };
+    let mut state = HeartbeatState {
+        state: MonitorState::Up,
+        last_ping_at: Some(t(10)),
+        ..Default::default()
+    };
+    let writes: Vec<HeartbeatWrite> = (1..=10)
+        .map(|i| HeartbeatWrite {
+            monitor_id: m.id,
+            ping: Some(ping(i)),
+            state: state.clone(),
+            monitor_state: MonitorState::Up,
+            at: t(i),
+        })
+        .collect();
+    s.record_heartbeats(&writes, 4).await.unwrap();
+    let row = s.heartbeat(m.id).await.unwrap().unwrap();
+    assert_eq!(row.pings_total, 10);
+    assert_eq!(row.state, state);
+    assert_eq!(
+        s.count_pings(m.id).await.unwrap(),
+        4,
+        "the log keeps the newest 4"
+    );
+    let log = s.list_pings(m.id, 100).await.unwrap();
+    assert_eq!(log[0].ping, ping(10));
+    assert_eq!(log[3].ping.body.as_deref(), Some("run 7"));
+    let rec = s.get_monitor(m.id).await.unwrap().unwrap();
+    assert_eq!(rec.state, MonitorState::Up);
+    assert_eq!(rec.last_checked_at, Some(t(10)));
+    // A deadline (no ping) changes the state but not last_checked_at or the count.
+    state.state = MonitorState::Down;
+    s.record_heartbeats(
+        &[HeartbeatWrite {
+            monitor_id: m.id,
+            ping: None,
+            state: state.clone(),
+            monitor_state: MonitorState::Down,
+            at: t(20),
+        }],
+        4,
+    )
+    .await
+    .unwrap();
+    let rec = s.get_monitor(m.id).await.unwrap().unwrap();
+    assert_eq!(
+        (rec.state, rec.state_changed_at, rec.last_checked_at),
+        (MonitorState::Down, Some(t(20)), Some(t(10)))
+    );
+    assert_eq!(s.heartbeat(m.id).await.unwrap().unwrap().pings_total, 10);
+    assert_eq!(s.heartbeats().await.unwrap().len(), 1);
+    // Settings: the first writer wins.
+    assert_eq!(s.setting_or_insert("ping_key", "a").await.unwrap(), "a");
+    assert_eq!(s.setting_or_insert("ping_key", "b").await.unwrap(), "a");
+    assert!(s.delete_monitor(m.id).await.unwrap());
+    assert!(s.heartbeats().await.unwrap().is_empty(), "cascade");
+}
