@@ -224,6 +224,33 @@ pub struct RegionView {
 /// is left out of the count.
 pub const UNAVAILABLE_AFTER_INTERVALS: i64 = 3;
 
+/// Whether a region whose latest result was taken at `latest` still counts at `now`
+/// for a monitor checked every `interval`: heard from within
+/// [`UNAVAILABLE_AFTER_INTERVALS`] intervals. The one definition used by consensus,
+/// by [`regional_failure`] and by the recorder's count of regions for confirmations.
+pub fn is_available(
+    latest: jiff::Timestamp,
+    now: jiff::Timestamp,
+    interval: std::time::Duration,
+) -> bool {
+    let iv = i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX / 8)
+        .max(1);
+    now.as_millisecond() - latest.as_millisecond() <= UNAVAILABLE_AFTER_INTERVALS * iv
+}
+
+/// Whether a result should ask the monitor's other regions to check now (the
+/// confirmation cascade): it is the region's first failure (`before` had no failure
+/// streak) and the monitor is not already down, so the others confirm or refute the
+/// failure within seconds instead of at their next turn.
+pub fn asks_for_confirmation(
+    verdict: &Verdict,
+    before: RegionStatus,
+    monitor_after: MonitorState,
+) -> bool {
+    !verdict.is_ok() && before.consecutive_failures == 0 && monitor_after != MonitorState::Down
+}
+
 /// The monitor's state from several regions (PRODUCT.md, "Consensus and
 /// confirmation"), as of `now`:
 ///
@@ -249,10 +276,9 @@ pub fn consensus(
     let iv = i64::try_from(interval.as_millis())
         .unwrap_or(i64::MAX / 8)
         .max(1);
-    let now_ms = now.as_millisecond();
     let available: Vec<&RegionView> = regions
         .iter()
-        .filter(|r| now_ms - r.checked_at.as_millisecond() <= UNAVAILABLE_AFTER_INTERVALS * iv)
+        .filter(|r| is_available(r.checked_at, now, interval))
         .collect();
     let quorum = quorum
         .map_or_else(|| default_quorum(available.len()), |q| q as usize)
@@ -292,14 +318,9 @@ pub fn regional_failure(
     now: jiff::Timestamp,
     interval: std::time::Duration,
 ) -> bool {
-    let iv = i64::try_from(interval.as_millis())
-        .unwrap_or(i64::MAX / 8)
-        .max(1);
-    regions.iter().any(|r| {
-        r.state == MonitorState::Down
-            && now.as_millisecond() - r.checked_at.as_millisecond()
-                <= UNAVAILABLE_AFTER_INTERVALS * iv
-    })
+    regions
+        .iter()
+        .any(|r| r.state == MonitorState::Down && is_available(r.checked_at, now, interval))
 }
 
 #[cfg(test)]
@@ -320,6 +341,47 @@ mod consensus_tests {
     }
 
     const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn a_region_is_available_for_three_intervals_after_its_latest_result() {
+        assert!(is_available(at(0), at(0), MIN));
+        assert!(is_available(at(0), at(180), MIN), "exactly three intervals");
+        assert!(!is_available(at(0), at(181), MIN));
+        assert!(
+            is_available(at(10), at(0), MIN),
+            "a result from ahead counts"
+        );
+    }
+
+    #[test]
+    fn only_a_first_failure_of_a_monitor_not_down_asks_for_confirmation() {
+        let fail = Verdict::down(crate::ErrorKind::Connect, "refused");
+        let fresh = RegionStatus::default();
+        let failing = RegionStatus {
+            state: MonitorState::Up,
+            consecutive_failures: 1,
+        };
+        assert!(asks_for_confirmation(&fail, fresh, MonitorState::Up));
+        assert!(asks_for_confirmation(&fail, fresh, MonitorState::Degraded));
+        assert!(
+            !asks_for_confirmation(&fail, failing, MonitorState::Up),
+            "not the first"
+        );
+        assert!(
+            !asks_for_confirmation(&fail, fresh, MonitorState::Down),
+            "already down"
+        );
+        assert!(!asks_for_confirmation(
+            &Verdict::Up,
+            fresh,
+            MonitorState::Up
+        ));
+        assert!(!asks_for_confirmation(
+            &Verdict::degraded("slow"),
+            fresh,
+            MonitorState::Up
+        ));
+    }
 
     #[test]
     fn regional_failures() {

@@ -25,6 +25,7 @@ use vigilmon_core::alert::{ChannelSpec, Priority};
 pub mod email;
 pub mod pagerduty;
 pub mod slack;
+pub mod stored;
 mod text;
 pub mod webhook;
 
@@ -38,7 +39,11 @@ pub const MAX_RESPONSE_BODY: usize = 4 * 1024;
 const SHORT_BODY_CHARS: usize = 300;
 
 /// One event about one monitor (and usually one incident), as every channel sees it.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// It is also what the outbox stores, as versioned JSON ([`Notification::to_stored`],
+/// [`Notification::from_stored`]): the engine queues the notification itself and
+/// delivery reads it back, so nothing is translated on the way.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Notification {
     /// What happened.
     pub event: Event,
@@ -61,21 +66,24 @@ pub struct Notification {
     /// The cause in words, e.g. "status 503 is not one of the expected (200)".
     pub cause: String,
     /// What each region saw; may be empty.
+    #[serde(default)]
     pub regions: Vec<RegionEvidence>,
     /// When the incident opened.
     pub opened_at: Option<jiff::Timestamp>,
     /// When this event happened.
     pub at: jiff::Timestamp,
     /// The outage's length, for [`Event::Resolved`] (and [`Event::DegradedCleared`]).
+    #[serde(rename = "duration_ms", default, with = "stored::millis")]
     pub duration: Option<Duration>,
     /// Who acknowledged, for [`Event::Acknowledged`].
     pub acknowledged_by: Option<String>,
     /// Links back into Vigilmon.
+    #[serde(flatten)]
     pub links: Links,
 }
 
 /// What one region saw at its last check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegionEvidence {
     /// The region's name, e.g. `eu-west`.
     pub region: String,
@@ -88,14 +96,17 @@ pub struct RegionEvidence {
 }
 
 /// Links back into Vigilmon's UI. Only absolute `http://` / `https://` URLs are shown.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Links {
     /// The monitor's page.
+    #[serde(default)]
     pub monitor_url: Option<String>,
     /// The incident's page.
+    #[serde(default)]
     pub incident_url: Option<String>,
     /// A signed link that acknowledges the incident. Shown only while the incident is
     /// open and unacknowledged (trigger, reminder, escalation).
+    #[serde(default)]
     pub ack_url: Option<String>,
 }
 
@@ -156,6 +167,22 @@ impl Event {
     /// The inverse of [`Event::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
         Event::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
+impl From<vigilmon_core::incident::NotifyEvent> for Event {
+    fn from(e: vigilmon_core::incident::NotifyEvent) -> Self {
+        use vigilmon_core::incident::NotifyEvent as N;
+        match e {
+            N::Trigger => Event::Trigger,
+            N::Reminder => Event::Reminder,
+            N::Escalation => Event::Escalation,
+            N::Acknowledged => Event::Acknowledged,
+            N::Resolved => Event::Resolved,
+            N::Degraded => Event::Degraded,
+            N::DegradedCleared => Event::DegradedCleared,
+            N::Regional => Event::RegionalNotice,
+        }
     }
 }
 

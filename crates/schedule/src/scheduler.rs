@@ -114,20 +114,49 @@ pub fn start(
     config: SchedulerConfig,
     shutdown: CancellationToken,
 ) -> (SchedulerHandle, tokio::task::JoinHandle<()>) {
+    let (handle, inbox) = channel();
+    let task = inbox.spawn(initial, executor, clock, config, shutdown);
+    (handle, task)
+}
+
+/// A handle and the inbox it sends to, before the scheduler runs: whoever must hold a
+/// handle before the scheduler can be built (the recorder asks for confirmation
+/// checks, and the scheduler's executor records into the recorder) takes the handle
+/// now; [`Inbox::spawn`] starts the scheduler later. Commands sent in between wait in
+/// the inbox.
+pub fn channel() -> (SchedulerHandle, Inbox) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let sched = Scheduler {
-        entries: HashMap::new(),
-        queue: BTreeSet::new(),
-        executor,
-        clock,
-        permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
-        concurrency: config.concurrency.max(1),
-        enabled: config.enabled,
-        region: config.region,
-        regions: config.regions,
-    };
-    let task = tokio::spawn(sched.run(initial, rx, shutdown));
-    (SchedulerHandle { tx }, task)
+    (SchedulerHandle { tx }, Inbox { rx })
+}
+
+/// The receiving end of [`channel`].
+pub struct Inbox {
+    rx: mpsc::UnboundedReceiver<Command>,
+}
+
+impl Inbox {
+    /// Starts the scheduler on this inbox (see [`start`]).
+    pub fn spawn(
+        self,
+        initial: Vec<(MonitorId, Arc<MonitorSpec>)>,
+        executor: Arc<dyn CheckExecutor>,
+        clock: SharedClock,
+        config: SchedulerConfig,
+        shutdown: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let sched = Scheduler {
+            entries: HashMap::new(),
+            queue: BTreeSet::new(),
+            executor,
+            clock,
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            concurrency: config.concurrency.max(1),
+            enabled: config.enabled,
+            region: config.region,
+            regions: config.regions,
+        };
+        tokio::spawn(sched.run(initial, self.rx, shutdown))
+    }
 }
 
 struct Scheduler {

@@ -30,7 +30,7 @@ use serde_json::json;
 use vigilmon_core::heartbeat::PingKind;
 
 use crate::AppState;
-use crate::heartbeats::{MAX_PING_BODY, Ping, PingReply, PingTarget};
+use vigilmon_engine::heartbeats::{MAX_PING_BODY, Ping, PingReply, PingTarget};
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -11,11 +11,11 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigilmon_core::RegionName;
+use vigilmon_engine::outbox::OutboxConfig;
+use vigilmon_engine::{AlertingOptions, EngineOptions};
 use vigilmon_notify::{SmtpSettings, SmtpTls};
 use vigilmon_probe::{IpNet, NetworkGuard, ProbeOptions};
 use vigilmon_schedule::clock::SystemClock;
-use vigilmon_server::outbox::OutboxConfig;
-use vigilmon_server::{AlertingOptions, ServerOptions};
 
 use crate::admin::open_store;
 use crate::config::{self, FileConfig};
@@ -154,9 +154,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(_) => "PostgreSQL".to_owned(),
         None => format!("SQLite in {}", data_dir.display()),
     };
-    let alerting_report = vigilmon_server::sync::sync_file_alerting(
+    let alerting_report = vigilmon_engine::sync::sync_file_alerting(
         &store,
-        &vigilmon_server::sync::FileAlerting {
+        &vigilmon_engine::sync::FileAlerting {
             channels: file.channels.clone(),
             policies: file.policies.clone(),
             maintenance: file.maintenance.clone(),
@@ -168,7 +168,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if !alerting_report.removed.is_empty() {
         info!(message = "removed what left the config file", removed = ?alerting_report.removed);
     }
-    let pages_report = vigilmon_server::sync::sync_file_status_pages(
+    let pages_report = vigilmon_engine::sync::sync_file_status_pages(
         &store,
         &file.status_pages,
         jiff::Timestamp::now(),
@@ -179,7 +179,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         info!(message = "removed status pages that left the config file", removed = ?pages_report.removed);
     }
     let report =
-        vigilmon_server::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
+        vigilmon_engine::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
             .await
             .context("applying the config file's monitors")?;
     if args.config.is_some() {
@@ -224,25 +224,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    let opts = ServerOptions {
+    let opts = EngineOptions {
         public_url,
         probe,
         concurrency: file.probe.concurrency.unwrap_or(256),
         retention_raw: file.retention.raw.map_or(DEFAULT_RETENTION, |d| d.0),
         retention_every: Duration::from_secs(3600),
-        heartbeats: vigilmon_server::heartbeats::HeartbeatConfig {
+        heartbeats: vigilmon_engine::heartbeats::HeartbeatConfig {
             ping_limit: file
                 .server
                 .ping_rate_limit
-                .unwrap_or(vigilmon_server::heartbeats::DEFAULT_PING_LIMIT),
-            ..vigilmon_server::heartbeats::HeartbeatConfig::default()
+                .unwrap_or(vigilmon_engine::heartbeats::DEFAULT_PING_LIMIT),
+            ..vigilmon_engine::heartbeats::HeartbeatConfig::default()
         },
         alerting,
         local_probe,
         agent_poll: file
             .agents
             .poll_interval
-            .map_or(vigilmon_server::agents::POLL_INTERVAL, |d| {
+            .map_or(vigilmon_engine::agents::POLL_INTERVAL, |d| {
                 d.0.max(Duration::from_secs(1))
             }),
         regions: file

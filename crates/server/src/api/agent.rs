@@ -22,8 +22,8 @@ use vigilmon_core::{MonitorConfig, MonitorId, RegionName};
 use super::error::ApiError;
 use super::extract::decode_json;
 use crate::AppState;
-use crate::agents::owner;
 use crate::auth::hash_token;
+use vigilmon_engine::agents::owner;
 
 /// Longest long poll.
 const MAX_WAIT: Duration = Duration::from_millis(MAX_WAIT_TIMEOUT_MS);
@@ -87,7 +87,7 @@ pub(crate) async fn assigned(
     region: &RegionName,
 ) -> Result<Vec<(MonitorId, MonitorConfig, i64, u64)>, ApiError> {
     let live = st.agents().live(region, st.now());
-    let universe = crate::region_universe(st.declared_regions(), st.region(), st.local_probe());
+    let universe = st.engine().region_universe();
     let mut out = Vec::new();
     for rec in st.store().list_monitors().await? {
         let Ok(spec) = rec.config.build() else {

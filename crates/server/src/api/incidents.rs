@@ -279,15 +279,17 @@ fn optional_body(bytes: &[u8]) -> Result<ActBody, ApiError> {
 }
 
 /// Maps a refused acknowledge or resolve to an API error.
-pub(crate) fn conflict(e: crate::alerting::ActError) -> ApiError {
+pub(crate) fn conflict(e: vigilmon_engine::alerting::ActError) -> ApiError {
     match e {
-        crate::alerting::ActError::NotFound => ApiError::NotFound("no such incident".into()),
-        crate::alerting::ActError::AlreadyResolved => ApiError::Conflict {
+        vigilmon_engine::alerting::ActError::NotFound => {
+            ApiError::NotFound("no such incident".into())
+        }
+        vigilmon_engine::alerting::ActError::AlreadyResolved => ApiError::Conflict {
             code: "resolved",
             message: "the incident is already resolved".into(),
             field: None,
         },
-        crate::alerting::ActError::Unavailable(m) => ApiError::Unavailable(m),
+        vigilmon_engine::alerting::ActError::Unavailable(m) => ApiError::Unavailable(m),
     }
 }
 

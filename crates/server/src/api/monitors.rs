@@ -21,7 +21,7 @@ use super::views::{
 };
 use crate::AppState;
 use crate::auth::Scope;
-use crate::heartbeats::generate_ping_token;
+use vigilmon_engine::heartbeats::generate_ping_token;
 
 fn parse_id(raw: &str) -> Result<MonitorId, ApiError> {
     raw.parse()

@@ -194,7 +194,7 @@ pub(crate) async fn create_page(
         .store()
         .create_status_page(&config, MonitorSource::Api, st.now())
         .await?;
-    super::touch();
+    st.changes().publish();
     Ok(rec)
 }
 
@@ -218,7 +218,7 @@ pub(crate) async fn replace_page(
         .store()
         .upsert_status_page(&config, MonitorSource::Api, st.now())
         .await?;
-    super::touch();
+    st.changes().publish();
     Ok(rec)
 }
 
@@ -227,7 +227,7 @@ pub(crate) async fn delete_page(st: &AppState, slug: &str) -> Result<(), ApiErro
     let rec = load(st, slug).await?;
     refuse_file_managed(&rec)?;
     st.store().delete_status_page(slug).await?;
-    super::touch();
+    st.changes().publish();
     Ok(())
 }
 
@@ -713,6 +713,6 @@ pub async fn add_update(
         }
         Err(e) => return Err(e.into()),
     }
-    super::touch();
+    st.changes().publish();
     Ok((StatusCode::CREATED, Json(update_list(&st, id).await?)))
 }

@@ -2,10 +2,10 @@
 //!
 //! Each public representation (a page's HTML, its JSON, its feed, a badge) is rendered
 //! once and kept, with its ETag and a gzip copy, until something it shows may have
-//! changed: a monitor's state, an incident, a public update or a page's config bumps a
-//! process-wide *generation* ([`touch`]), and an entry also expires after
-//! [`MAX_AGE`] (figures like "today so far" move with time, and other servers on the
-//! same PostgreSQL do not bump this process's generation). A burst of requests for an
+//! changed: a monitor's state, an incident, a public update or a page's config moves
+//! the engine's change feed (`vigilmon_engine::ChangeFeed`) to a new *generation*,
+//! and an entry also expires after [`MAX_AGE`] (figures like "today so far" move with
+//! time, and other servers on the same PostgreSQL do not move this process's feed). A burst of requests for an
 //! entry being rebuilt waits for that one build instead of building in parallel.
 //!
 //! Responses carry a weak ETag (one for both the plain and the gzip body) and
@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
+use vigilmon_engine::ChangeFeed;
 
 /// The longest an entry is served before it is rebuilt.
 pub const MAX_AGE: Duration = Duration::from_secs(30);
@@ -32,18 +32,6 @@ const GZIP_MIN_BYTES: usize = 1024;
 
 /// Most entries kept (pages, feeds and badges); beyond it the oldest go.
 const MAX_ENTRIES: usize = 10_000;
-
-static GENERATION: AtomicU64 = AtomicU64::new(1);
-
-/// Something public may have changed (a monitor's state, an incident, an update, a
-/// page): every cached representation is rebuilt on its next request.
-pub fn touch() {
-    GENERATION.fetch_add(1, Ordering::Relaxed);
-}
-
-pub(crate) fn generation() -> u64 {
-    GENERATION.load(Ordering::Relaxed)
-}
 
 /// A rendered representation, ready to serve.
 #[derive(Debug, Clone)]
@@ -172,8 +160,8 @@ struct Entry<T> {
 }
 
 impl<T> Entry<T> {
-    fn fresh(&self) -> bool {
-        self.generation == generation() && self.built.elapsed() < MAX_AGE
+    fn fresh(&self, generation: u64) -> bool {
+        self.generation == generation && self.built.elapsed() < MAX_AGE
     }
 }
 
@@ -182,23 +170,25 @@ pub struct Cache<T> {
     entries: Mutex<HashMap<String, Entry<T>>>,
     /// One build lock per key being built, so a burst builds once.
     building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl<T> Default for Cache<T> {
-    fn default() -> Self {
-        Cache {
-            entries: Mutex::default(),
-            building: Mutex::default(),
-        }
-    }
+    changes: ChangeFeed,
 }
 
 impl<T> Cache<T> {
+    /// An empty cache whose entries go stale when `changes` moves.
+    pub fn new(changes: ChangeFeed) -> Self {
+        Cache {
+            entries: Mutex::default(),
+            building: Mutex::default(),
+            changes,
+        }
+    }
+
     fn lookup(&self, key: &str) -> Option<Arc<T>> {
+        let generation = self.changes.generation();
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
-            .filter(|e| e.fresh())
+            .filter(|e| e.fresh(generation))
             .map(|e| e.rendered.clone())
     }
 
@@ -221,7 +211,7 @@ impl<T> Cache<T> {
         if let Some(r) = self.lookup(key) {
             return Ok(r);
         }
-        let generation = generation();
+        let generation = self.changes.generation();
         let result = build().await;
         {
             let mut b = self.building.lock().unwrap_or_else(|e| e.into_inner());
@@ -230,7 +220,8 @@ impl<T> Cache<T> {
         let rendered = Arc::new(result?);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| e.fresh());
+            let now = self.changes.generation();
+            entries.retain(|_, e| e.fresh(now));
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
@@ -294,21 +285,19 @@ mod tests {
 
     #[tokio::test]
     async fn builds_once_until_touched() {
-        let cache: Cache<Rendered> = Cache::default();
+        use std::sync::atomic::{AtomicU64, Ordering};
+        let changes = ChangeFeed::new();
+        let cache: Cache<Rendered> = Cache::new(changes.clone());
         let builds = AtomicU64::new(0);
         let build = || async {
             builds.fetch_add(1, Ordering::SeqCst);
             Ok::<_, ()>(Rendered::new("body", "text/plain", "no-cache"))
         };
-        let g0 = generation();
         let a = cache.get_or_build("k", build).await.unwrap();
         let b = cache.get_or_build("k", build).await.unwrap();
         assert_eq!(a.etag, b.etag);
-        // (Other tests of this process may touch the generation meanwhile.)
-        if generation() == g0 {
-            assert_eq!(builds.load(Ordering::SeqCst), 1);
-        }
-        touch();
+        assert_eq!(builds.load(Ordering::SeqCst), 1);
+        changes.publish();
         cache.get_or_build("k", build).await.unwrap();
         assert_eq!(builds.load(Ordering::SeqCst), 2);
         assert!(

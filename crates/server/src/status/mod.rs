@@ -9,7 +9,7 @@
 //!   `If-None-Match` with `304`;
 //! - [`public`] holds the unauthenticated endpoints, [`api`] the authenticated ones
 //!   (`/api/v1/status-pages`, uptime, rollups, public incident updates);
-//! - [`rollup`] is the background task that rolls check results up per hour and day.
+//! - rollups per hour and day are made by the engine (`vigilmon_engine::rollup`).
 
 pub mod api;
 pub mod badge;
@@ -18,7 +18,6 @@ pub mod feed;
 pub mod html;
 pub mod model;
 pub mod public;
-pub mod rollup;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,8 +26,8 @@ use axum::Router;
 use axum::routing::get;
 use vigilmon_store::Store;
 
-pub use cache::touch;
 use cache::{Cache, Rendered};
+use vigilmon_engine::ChangeFeed;
 
 use crate::AppState;
 
@@ -50,32 +49,42 @@ struct DomainMap {
 }
 
 impl DomainMap {
-    fn fresh(&self) -> bool {
+    fn fresh(&self, generation: u64) -> bool {
         self.loaded
-            .is_some_and(|(g, at)| g == cache::generation() && at.elapsed() < DOMAIN_MAP_AGE)
+            .is_some_and(|(g, at)| g == generation && at.elapsed() < DOMAIN_MAP_AGE)
     }
 }
 
-/// The status pages' shared state: render caches and the custom-domain map.
-#[derive(Default)]
+/// The status pages' shared state: render caches and the custom-domain map, all
+/// invalidated by the engine's change feed.
 pub struct StatusState {
     pub(crate) pages: Cache<PageSnapshot>,
     pub(crate) badges: Cache<Rendered>,
     domains: tokio::sync::RwLock<DomainMap>,
+    changes: ChangeFeed,
 }
 
 impl StatusState {
+    pub fn new(changes: ChangeFeed) -> Self {
+        Self {
+            pages: Cache::new(changes.clone()),
+            badges: Cache::new(changes.clone()),
+            domains: tokio::sync::RwLock::default(),
+            changes,
+        }
+    }
+
     /// The slug of the page that answers on `host` (normalised), if any.
     pub(crate) async fn slug_for_domain(&self, store: &Store, host: &str) -> Option<String> {
         {
             let d = self.domains.read().await;
-            if d.fresh() {
+            if d.fresh(self.changes.generation()) {
                 return d.map.get(host).cloned();
             }
         }
         let mut d = self.domains.write().await;
-        if !d.fresh() {
-            let generation = cache::generation();
+        if !d.fresh(self.changes.generation()) {
+            let generation = self.changes.generation();
             match store.list_status_pages().await {
                 Ok(pages) => {
                     d.map = pages

@@ -26,7 +26,7 @@ use vigilmon_store::UserRecord;
 use super::UiError;
 use crate::AppState;
 use crate::auth::hash_token;
-pub(crate) use crate::limit::RateLimiter;
+pub(crate) use vigilmon_engine::limit::RateLimiter;
 
 /// Name of the session cookie.
 pub(crate) const SESSION_COOKIE: &str = "vigilmon_session";

@@ -9,19 +9,22 @@
 //! On shutdown the channel is drained and the last batch written before the task ends:
 //! a result that was produced is either stored or was never acknowledged.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, warn};
 use vigilmon_core::state::{
-    RegionStatus, RegionView, consensus, default_confirmations, regional_failure,
+    RegionStatus, RegionView, asks_for_confirmation, consensus, default_confirmations,
+    is_available, regional_failure,
 };
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
 use vigilmon_store::{RecordedCheck, Store};
 
-use crate::alerting::{AlertingHandle, Evidence};
+use vigilmon_notify::RegionEvidence;
+
+use crate::alerting::AlertingHandle;
 use crate::metrics;
 
 /// Most results written in one transaction.
@@ -30,9 +33,52 @@ const MAX_BATCH: usize = 512;
 /// How long the recorder waits for more results before writing a batch.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// What the recorder remembers of one region for one monitor: its streak and when
-/// its latest result was taken.
-type Regions = HashMap<MonitorId, HashMap<RegionName, (RegionStatus, Timestamp)>>;
+/// What the recorder remembers of one region for one monitor: its streak, when its
+/// latest result was taken and what that result said (the evidence an incident
+/// carries), as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct RegionMemory {
+    status: RegionStatus,
+    /// `None` until the region has a result.
+    checked_at: Option<Timestamp>,
+    /// The latest result passed (up or degraded).
+    ok: bool,
+    /// The latest failure or degradation, in words.
+    error: Option<String>,
+}
+
+impl RegionMemory {
+    /// When the latest result was taken (the epoch when there is none).
+    fn latest(&self) -> Timestamp {
+        self.checked_at.unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+impl Default for RegionMemory {
+    fn default() -> Self {
+        Self {
+            status: RegionStatus::default(),
+            checked_at: None,
+            ok: true,
+            error: None,
+        }
+    }
+}
+
+impl From<&vigilmon_store::RegionStateRecord> for RegionMemory {
+    fn from(r: &vigilmon_store::RegionStateRecord) -> Self {
+        Self {
+            status: r.status,
+            checked_at: r.checked_at,
+            // The region's latest result failed when it has an error kind.
+            ok: r.error_kind.is_none(),
+            error: r.error.clone(),
+        }
+    }
+}
+
+/// Each monitor's regions, ordered by name (the order evidence is shown in).
+type Regions = HashMap<MonitorId, BTreeMap<RegionName, RegionMemory>>;
 
 /// Asks the other regions of a monitor for a confirmation check now (called with the
 /// monitor and the region that just saw a first failure).
@@ -119,11 +165,10 @@ pub async fn start(
 ) -> Result<(RecorderHandle, tokio::task::JoinHandle<()>), vigilmon_store::StoreError> {
     let mut regions: Regions = HashMap::new();
     for (id, rec) in store.all_region_states().await? {
-        let at = rec.checked_at.unwrap_or(Timestamp::UNIX_EPOCH);
         regions
             .entry(id)
             .or_default()
-            .insert(rec.region, (rec.status, at));
+            .insert(rec.region.clone(), RegionMemory::from(&rec));
     }
     let states = store
         .list_monitors()
@@ -183,11 +228,8 @@ async fn run(
                     match store.region_states(id).await {
                         Ok(rows) => {
                             let m = rows
-                                .into_iter()
-                                .map(|r| {
-                                    let at = r.checked_at.unwrap_or(Timestamp::UNIX_EPOCH);
-                                    (r.region, (r.status, at))
-                                })
+                                .iter()
+                                .map(|r| (r.region.clone(), RegionMemory::from(r)))
                                 .collect();
                             regions.insert(id, m);
                         }
@@ -223,7 +265,7 @@ struct Batch {
     regional: HashSet<MonitorId>,
     /// State changes of this batch (state, regional, cause, evidence), sent once it
     /// is committed.
-    changes: Vec<(MonitorId, MonitorState, bool, String, Evidence)>,
+    changes: Vec<(MonitorId, MonitorState, bool, String, Vec<RegionEvidence>)>,
     alerting: Option<AlertingHandle>,
     confirm: Option<Confirm>,
 }
@@ -241,12 +283,10 @@ impl Batch {
             .staged
             .entry(monitor_id)
             .or_insert_with(|| regions.get(&monitor_id).cloned().unwrap_or_default());
-        let (before, last_at) = current
-            .get(&result.region)
-            .copied()
-            .unwrap_or((RegionStatus::default(), Timestamp::UNIX_EPOCH));
+        let last = current.get(&result.region).cloned().unwrap_or_default();
+        let before = last.status;
         let monitor_before = self.states.get(&monitor_id).copied();
-        if result.checked_at <= last_at {
+        if result.checked_at <= last.latest() {
             // A result already seen (an agent sending a batch again) or older than the
             // region's latest: it changes nothing.
             if let Some(ack) = ack {
@@ -257,26 +297,33 @@ impl Batch {
             }
             return;
         }
-        // Regions that have reported within 3 intervals count; with one such region a
-        // failure needs confirming by a second check, with more the others confirm.
-        let iv_ms = i64::try_from(spec.interval.as_millis()).unwrap_or(i64::MAX / 8);
-        let fresh =
-            |at: &Timestamp| result.checked_at.as_millisecond() - at.as_millisecond() <= 3 * iv_ms;
+        // Regions still available count; with one such region a failure needs
+        // confirming by a second check, with more the others confirm.
         let available = current
             .iter()
-            .filter(|(r, (_, at))| **r != result.region && fresh(at))
+            .filter(|(r, m)| {
+                **r != result.region && is_available(m.latest(), result.checked_at, spec.interval)
+            })
             .count()
             + 1;
         let confirmations = spec
             .confirmations
             .unwrap_or(default_confirmations(available));
         let after = before.observe(&result.verdict, confirmations);
-        current.insert(result.region.clone(), (after, result.checked_at));
+        current.insert(
+            result.region.clone(),
+            RegionMemory {
+                status: after,
+                checked_at: Some(result.checked_at),
+                ok: result.verdict.is_ok(),
+                error: result.verdict.message().map(str::to_owned),
+            },
+        );
         let views: Vec<RegionView> = current
             .values()
-            .map(|(s, at)| RegionView {
-                state: s.state,
-                checked_at: *at,
+            .map(|m| RegionView {
+                state: m.status.state,
+                checked_at: m.latest(),
             })
             .collect();
         let monitor_state = consensus(
@@ -288,9 +335,7 @@ impl Batch {
         );
         // A first failure in one region while the monitor is not down: ask the other
         // regions to check now instead of waiting for their next turn.
-        if !result.verdict.is_ok()
-            && before.consecutive_failures == 0
-            && monitor_state != MonitorState::Down
+        if asks_for_confirmation(&result.verdict, before, monitor_state)
             && let Some(confirm) = &self.confirm
         {
             confirm(monitor_id, spec, &result.region);
@@ -311,12 +356,16 @@ impl Batch {
                 }
                 _ => "recovered".to_owned(),
             };
-            let evidence = Evidence {
-                region: result.region.to_string(),
-                ok: result.verdict.is_ok(),
-                error: result.verdict.message().map(str::to_owned),
-                checked_at: Some(result.checked_at),
-            };
+            // What every region saw, as it will be committed with this batch.
+            let evidence = current
+                .iter()
+                .map(|(region, m)| RegionEvidence {
+                    region: region.to_string(),
+                    ok: m.ok,
+                    error: m.error.clone(),
+                    checked_at: m.checked_at,
+                })
+                .collect();
             self.changes
                 .push((monitor_id, monitor_state, regional, cause, evidence));
         }
@@ -353,7 +402,7 @@ impl Batch {
                 if let Some(alerting) = &self.alerting {
                     for (id, state, regional, cause, evidence) in self.changes.drain(..) {
                         alerting
-                            .state_changed(id, state, regional, cause, vec![evidence])
+                            .state_changed(id, state, regional, cause, evidence)
                             .await;
                     }
                 }

@@ -31,6 +31,8 @@ use vigilmon_store::{ALL_REGIONS, RollupPeriod, RollupRow, Store, StoreError};
 
 use vigilmon_schedule::clock::SharedClock;
 
+use crate::changes::ChangeFeed;
+
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
 /// An hour is rolled up this long after it ends (results still being written).
@@ -167,7 +169,12 @@ pub async fn pass_once(store: &Store, now: Timestamp) -> Result<PassReport, Stor
 }
 
 /// Runs [`pass_once`] now and then every [`EVERY`] until shutdown.
-pub async fn run(store: Store, clock: SharedClock, shutdown: CancellationToken) {
+pub async fn run(
+    store: Store,
+    clock: SharedClock,
+    changes: ChangeFeed,
+    shutdown: CancellationToken,
+) {
     loop {
         match pass_once(&store, clock.now()).await {
             Ok(r) if r.hours > 0 || r.first_seen > 0 => {
@@ -178,7 +185,7 @@ pub async fn run(store: Store, clock: SharedClock, shutdown: CancellationToken) 
                     first_seen = r.first_seen
                 );
                 if r.first_seen > 0 {
-                    super::touch();
+                    changes.publish();
                 }
             }
             Ok(_) => {}

@@ -21,10 +21,10 @@ use uuid::Uuid;
 use vigilmon_core::RegionName;
 use vigilmon_core::alert::Priority;
 use vigilmon_core::region_health::{RegionEffect, RegionEvent, RegionHealth, RegionSighting};
+use vigilmon_notify::{Event, Links, Notification};
 use vigilmon_store::{AlertingWrite, NewNotification, Store};
 
 use crate::agents::Agents;
-use crate::alerting::Payload;
 use vigilmon_schedule::clock::SharedClock;
 
 /// The settings key of the memory.
@@ -178,7 +178,7 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
                     key,
                     since,
                 } => {
-                    let payload = payload(
+                    let notification = notification(
                         &cfg.public_url,
                         &region,
                         episode,
@@ -191,8 +191,8 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
                         incident_id: None,
                         monitor_id: None,
                         channel,
-                        event: payload.event.clone(),
-                        payload: serde_json::to_value(&payload).unwrap_or_default(),
+                        event: notification.event.as_str().to_owned(),
+                        payload: notification.to_stored(),
                         not_before: now,
                     });
                 }
@@ -218,18 +218,18 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
     }
 }
 
-/// The notification of a region event, in the outbox's payload form.
-fn payload(
+/// The notification of a region event.
+fn notification(
     public_url: &str,
     region: &str,
     episode: Uuid,
     event: RegionEvent,
     (since, now, timeout): (Timestamp, Timestamp, Duration),
     priority: Priority,
-) -> Payload {
+) -> Notification {
     let (event, state, cause) = match event {
         RegionEvent::Unavailable => (
-            "trigger",
+            Event::Trigger,
             "unavailable",
             format!(
                 "no agent of region {region} has been heard from for over {}; its checks are left out of consensus",
@@ -237,13 +237,13 @@ fn payload(
             ),
         ),
         RegionEvent::Available => (
-            "resolved",
+            Event::Resolved,
             "available",
             format!("an agent of region {region} is reporting again"),
         ),
     };
-    Payload {
-        event: event.to_owned(),
+    Notification {
+        event,
         dedup_key: format!("vigilmon-region-{region}-{episode}"),
         incident_id: None,
         monitor_id: None,
@@ -255,10 +255,15 @@ fn payload(
         regions: Vec::new(),
         opened_at: Some(since),
         at: now,
-        duration_ms: (event == "resolved").then(|| now.as_millisecond() - since.as_millisecond()),
+        duration: (event == Event::Resolved)
+            .then(|| u64::try_from(now.as_millisecond() - since.as_millisecond()).ok())
+            .flatten()
+            .map(Duration::from_millis),
         acknowledged_by: None,
-        monitor_url: Some(format!("{public_url}/regions")),
-        incident_url: None,
-        ack_url: None,
+        links: Links {
+            monitor_url: Some(format!("{public_url}/regions")),
+            incident_url: None,
+            ack_url: None,
+        },
     }
 }

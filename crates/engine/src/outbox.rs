@@ -15,10 +15,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 use vigilmon_core::alert::{ChannelConfig, ChannelSpec};
-use vigilmon_notify::{Delivery, Event, Links, Notification, Notifier, RegionEvidence};
+use vigilmon_notify::{Delivery, Notification, Notifier};
 use vigilmon_store::{AttemptOutcome, OutboxRecord, Store, StoreError};
 
-use crate::alerting::Payload;
 use crate::metrics;
 use vigilmon_schedule::clock::SharedClock;
 
@@ -63,42 +62,6 @@ pub fn backoff(config: &OutboxConfig, attempts_so_far: u32) -> Duration {
         .retry_base
         .saturating_mul(factor)
         .min(config.retry_max)
-}
-
-fn to_notification(p: &Payload) -> Notification {
-    Notification {
-        event: Event::parse(&p.event).unwrap_or(Event::Trigger),
-        dedup_key: p.dedup_key.clone(),
-        incident_id: p.incident_id,
-        monitor_id: p.monitor_id,
-        monitor_name: p.monitor_name.clone(),
-        monitor_kind: p.monitor_kind.clone(),
-        state: p.state.clone(),
-        priority: p.priority,
-        cause: p.cause.clone(),
-        regions: p
-            .regions
-            .iter()
-            .map(|e| RegionEvidence {
-                region: e.region.clone(),
-                ok: e.ok,
-                error: e.error.clone(),
-                checked_at: e.checked_at,
-            })
-            .collect(),
-        opened_at: p.opened_at,
-        at: p.at,
-        duration: p
-            .duration_ms
-            .and_then(|ms| u64::try_from(ms).ok())
-            .map(Duration::from_millis),
-        acknowledged_by: p.acknowledged_by.clone(),
-        links: Links {
-            monitor_url: p.monitor_url.clone(),
-            incident_url: p.incident_url.clone(),
-            ack_url: p.ack_url.clone(),
-        },
-    }
 }
 
 async fn channel(store: &Store, name: &str) -> Result<Option<ChannelSpec>, StoreError> {
@@ -158,12 +121,12 @@ async fn deliver(
     config: &OutboxConfig,
     now: Timestamp,
 ) -> Result<(AttemptOutcome, Outcome), StoreError> {
-    let payload: Payload = match serde_json::from_value(row.payload.clone()) {
-        Ok(p) => p,
+    let notification = match Notification::from_stored(&row.payload) {
+        Ok(n) => n,
         Err(e) => {
             return Ok((
                 AttemptOutcome::Failed {
-                    error: format!("unreadable notification: {e}"),
+                    error: e.to_string(),
                 },
                 Outcome::Failed,
             ));
@@ -177,7 +140,7 @@ async fn deliver(
             Outcome::Failed,
         ));
     };
-    let delivery = notifier.deliver(&spec, &to_notification(&payload)).await;
+    let delivery = notifier.deliver(&spec, &notification).await;
     Ok(match delivery {
         Delivery::Delivered { .. } => (AttemptOutcome::Delivered, Outcome::Delivered),
         Delivery::Permanent { error } => (AttemptOutcome::Failed { error }, Outcome::Failed),

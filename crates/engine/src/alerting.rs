@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -22,6 +21,7 @@ use vigilmon_core::alert::{ChannelConfig, ChannelSpec, PolicyConfig, PolicySpec,
 use vigilmon_core::incident::{Context, DEFAULT_PRIORITY, Effect, MonitorAlerting, NotifyEvent};
 use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
 use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_notify::{Event, Links, Notification, RegionEvidence};
 use vigilmon_store::{
     AlertingWrite, IncidentChange, IncidentRecord, NewIncidentEvent, NewNotification, Store,
     StoreError,
@@ -29,36 +29,7 @@ use vigilmon_store::{
 
 use vigilmon_schedule::clock::SharedClock;
 
-/// What one region saw, as evidence for an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Evidence {
-    pub region: String,
-    pub ok: bool,
-    pub error: Option<String>,
-    pub checked_at: Option<Timestamp>,
-}
-
-/// What is stored in the outbox for each notification; the worker renders it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Payload {
-    pub event: String,
-    pub dedup_key: String,
-    pub incident_id: Option<Uuid>,
-    pub monitor_id: Option<Uuid>,
-    pub monitor_name: String,
-    pub monitor_kind: String,
-    pub state: String,
-    pub priority: Priority,
-    pub cause: String,
-    pub regions: Vec<Evidence>,
-    pub opened_at: Option<Timestamp>,
-    pub at: Timestamp,
-    pub duration_ms: Option<i64>,
-    pub acknowledged_by: Option<String>,
-    pub monitor_url: Option<String>,
-    pub incident_url: Option<String>,
-    pub ack_url: Option<String>,
-}
+use crate::changes::ChangeFeed;
 
 /// Why an acknowledge or resolve was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +45,7 @@ enum Cmd {
         to: MonitorState,
         regional: bool,
         cause: String,
-        evidence: Vec<Evidence>,
+        evidence: Vec<RegionEvidence>,
     },
     Ack {
         incident: Uuid,
@@ -105,7 +76,7 @@ impl AlertingHandle {
         to: MonitorState,
         regional: bool,
         cause: String,
-        evidence: Vec<Evidence>,
+        evidence: Vec<RegionEvidence>,
     ) {
         let _ = self.tx.send(Cmd::State {
             monitor,
@@ -180,12 +151,13 @@ struct MonitorInfo {
     regional: bool,
     regional_notice_after: Duration,
     cause: String,
-    evidence: Vec<Evidence>,
+    evidence: Vec<RegionEvidence>,
 }
 
 struct Driver {
     store: Store,
     clock: SharedClock,
+    changes: ChangeFeed,
     config: AlertingConfig,
     outbox: Arc<Notify>,
     monitors: HashMap<MonitorId, MonitorInfo>,
@@ -200,6 +172,7 @@ struct Driver {
 pub async fn start(
     store: Store,
     clock: SharedClock,
+    changes: ChangeFeed,
     config: AlertingConfig,
     shutdown: CancellationToken,
 ) -> Result<(AlertingHandle, tokio::task::JoinHandle<()>), StoreError> {
@@ -207,6 +180,7 @@ pub async fn start(
     let mut driver = Driver {
         store: store.clone(),
         clock,
+        changes,
         config,
         outbox: outbox.clone(),
         monitors: HashMap::new(),
@@ -306,10 +280,10 @@ impl Driver {
         let regions = self.store.all_region_states().await?;
         let mut monitors = HashMap::new();
         for rec in self.store.list_monitors().await? {
-            let evidence: Vec<Evidence> = regions
+            let evidence: Vec<RegionEvidence> = regions
                 .iter()
                 .filter(|(id, _)| *id == rec.id)
-                .map(|(_, r)| Evidence {
+                .map(|(_, r)| RegionEvidence {
                     region: r.region.to_string(),
                     ok: r.status.state != MonitorState::Down,
                     error: r.error.clone(),
@@ -413,28 +387,9 @@ impl Driver {
                 cause,
                 evidence,
             } => {
-                // Evidence from every region, as committed (the recorder tells us after
-                // its commit); the event's own evidence when the store has none
-                // (heartbeats).
-                let all_regions: Vec<Evidence> = self
-                    .store
-                    .region_states(monitor)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|r| Evidence {
-                        region: r.region.to_string(),
-                        // The region's latest result failed when it has an error kind.
-                        ok: r.error_kind.is_none(),
-                        error: r.error,
-                        checked_at: r.checked_at,
-                    })
-                    .collect();
-                let evidence = if all_regions.is_empty() {
-                    evidence
-                } else {
-                    all_regions
-                };
+                // RegionEvidence from every region, as committed: the recorder sends what
+                // each region's latest result said (after its commit); heartbeats send
+                // none.
                 if let Some(m) = self.monitors.get_mut(&monitor) {
                     m.state = to;
                     m.regional = regional;
@@ -491,7 +446,7 @@ impl Driver {
                 if let Err(e) = self.reload().await {
                     error!(message = "could not reload alerting configuration", error = %e);
                 }
-                crate::status::touch();
+                self.changes.publish();
                 self.tick_all().await;
                 let _ = reply.send(());
             }
@@ -573,7 +528,7 @@ impl Driver {
             Ok(()) => {
                 self.memory.insert(id, memory);
                 // A state or incident change: public status pages show it.
-                crate::status::touch();
+                self.changes.publish();
                 if !write.notifications.is_empty() {
                     self.outbox.notify_one();
                 }
@@ -666,8 +621,9 @@ impl Driver {
                     key,
                 } => {
                     let opened = current.filter(|i| Some(i.id) == incident);
-                    let payload = Payload {
-                        event: notify_event_name(ev).to_owned(),
+                    let event_kind = Event::from(ev);
+                    let notification = Notification {
+                        event: event_kind,
                         dedup_key: format!(
                             "vigilmon-{}",
                             incident.map_or_else(|| key.clone(), |i| i.to_string())
@@ -687,33 +643,36 @@ impl Driver {
                         regions: info.evidence.clone(),
                         opened_at: opened.map(|i| i.opened_at),
                         at: now,
-                        duration_ms: opened
+                        duration: opened
                             .filter(|_| ev == NotifyEvent::Resolved)
-                            .map(|i| now.as_millisecond() - i.opened_at.as_millisecond()),
+                            .and_then(|i| {
+                                u64::try_from(now.as_millisecond() - i.opened_at.as_millisecond())
+                                    .ok()
+                            })
+                            .map(Duration::from_millis),
                         acknowledged_by: opened.and_then(|i| i.acknowledged_by.clone()),
                         // Links into the web UI (pages a person can open).
-                        monitor_url: Some(format!("{}/monitors/{id}", self.config.public_url)),
-                        incident_url: incident
-                            .map(|i| format!("{}/incidents/{i}", self.config.public_url)),
-                        ack_url: incident
-                            .filter(|_| {
-                                matches!(
-                                    ev,
-                                    NotifyEvent::Trigger
-                                        | NotifyEvent::Reminder
-                                        | NotifyEvent::Escalation
-                                )
-                            })
-                            .map(|i| crate::links::ack_url(&self.config, i, now)),
+                        links: Links {
+                            monitor_url: Some(format!("{}/monitors/{id}", self.config.public_url)),
+                            incident_url: incident
+                                .map(|i| format!("{}/incidents/{i}", self.config.public_url)),
+                            ack_url: incident
+                                .filter(|_| {
+                                    matches!(
+                                        ev,
+                                        NotifyEvent::Trigger
+                                            | NotifyEvent::Reminder
+                                            | NotifyEvent::Escalation
+                                    )
+                                })
+                                .map(|i| crate::links::ack_url(&self.config, i, now)),
+                        },
                     };
                     if let Some(i) = incident {
                         w.events.push(event(
                             i,
                             "notification",
-                            format!(
-                                "{} notification queued for {channel}",
-                                notify_event_name(ev)
-                            ),
+                            format!("{event_kind} notification queued for {channel}"),
                             None,
                             Some(channel.clone()),
                         ));
@@ -723,8 +682,8 @@ impl Driver {
                         incident_id: incident,
                         monitor_id: Some(id),
                         channel,
-                        event: notify_event_name(ev).to_owned(),
-                        payload: serde_json::to_value(&payload).unwrap_or_default(),
+                        event: event_kind.as_str().to_owned(),
+                        payload: notification.to_stored(),
                         not_before: now,
                     });
                 }
@@ -822,19 +781,6 @@ impl Driver {
             consider(w.next_change(now));
         }
         best
-    }
-}
-
-pub(crate) fn notify_event_name(e: NotifyEvent) -> &'static str {
-    match e {
-        NotifyEvent::Trigger => "trigger",
-        NotifyEvent::Reminder => "reminder",
-        NotifyEvent::Escalation => "escalation",
-        NotifyEvent::Acknowledged => "acknowledged",
-        NotifyEvent::Resolved => "resolved",
-        NotifyEvent::Degraded => "degraded",
-        NotifyEvent::DegradedCleared => "degraded_cleared",
-        NotifyEvent::Regional => "regional_notice",
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// Keys tracked before expired ones are swept.
 pub const MAX_KEYS: usize = 10_000;
 
-pub(crate) struct RateLimiter<K> {
+pub struct RateLimiter<K> {
     max: u32,
     window: Duration,
     hits: Mutex<HashMap<K, (Instant, u32)>>,

@@ -4,6 +4,9 @@
 //! from the file and are no longer in it are removed; monitors made through the API are
 //! left alone, unless the file declares one of the same name, which the file then
 //! takes over.
+//!
+//! It runs before the engine starts (`vigilmon serve` applies the file, then starts
+//! serving), so nothing is cached or scheduled yet that it would have to tell.
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -180,7 +183,6 @@ pub async fn sync_file_status_pages(
             }
         }
     }
-    crate::status::touch();
     Ok(report)
 }
 
