@@ -15,7 +15,7 @@ macro_rules! monitor_columns {
     };
 }
 
-const SELECT_BY_ID: &str = concat!(
+pub(crate) const SELECT_BY_ID: &str = concat!(
     "SELECT ",
     monitor_columns!(),
     " FROM monitors WHERE id = $1"
@@ -25,10 +25,10 @@ const SELECT_BY_NAME: &str = concat!(
     monitor_columns!(),
     " FROM monitors WHERE name = $1"
 );
-const SELECT_ALL: &str = concat!("SELECT ", monitor_columns!(), " FROM monitors");
+pub(crate) const SELECT_ALL: &str = concat!("SELECT ", monitor_columns!(), " FROM monitors");
 
 /// Decodes a row selected with `monitor_columns!()`.
-fn decode_monitor<R: Cols>(row: &R) -> Result<MonitorRecord, StoreError> {
+pub(crate) fn decode_monitor<R: Cols>(row: &R) -> Result<MonitorRecord, StoreError> {
     let r = Reader::new(row, "monitors");
     let source = r.string("source")?;
     Ok(MonitorRecord {
@@ -283,12 +283,16 @@ impl Store {
             let rows = sqlx::query(SELECT_ALL).fetch_all(pool).await?;
             rows.iter().map(decode_monitor).collect::<Result<Vec<_>, _>>()?
         });
-        // Sorted here rather than with ORDER BY: PostgreSQL orders text by the
-        // database's collation, SQLite by bytes; sorting in Rust gives one order on
-        // both (by code point, which for UTF-8 is byte order).
-        monitors.sort_by(|a, b| a.config.name.trim().cmp(b.config.name.trim()));
+        sort_by_name(&mut monitors);
         Ok(monitors)
     }
+}
+
+/// Monitors in name order. Sorted here rather than with ORDER BY: PostgreSQL orders
+/// text by the database's collation, SQLite by bytes; sorting in Rust gives one order
+/// on both (by code point, which for UTF-8 is byte order).
+pub(crate) fn sort_by_name(monitors: &mut [MonitorRecord]) {
+    monitors.sort_by(|a, b| a.config.name.trim().cmp(b.config.name.trim()));
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
 
 use crate::codec::{Cols, Reader, int, ms, opt_int, opt_ms};
+use crate::monitors::{SELECT_ALL, SELECT_BY_ID, decode_monitor, sort_by_name};
+use crate::{Backend, MonitorRecord};
 use crate::{RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError, StoredResult};
 
 /// Updates the monitor for one recorded check: `$2` is the new state, `$3` the check
@@ -248,6 +250,100 @@ impl Store {
         // Sorted here for one order on both backends (see `list_monitors`).
         regions.sort_by(|a, b| a.region.cmp(&b.region));
         Ok(regions)
+    }
+
+    /// A monitor and its state in each region (ordered by region), read from one
+    /// snapshot of the database, so the monitor's state and its regions' states agree
+    /// (the recorder writes them in one transaction).
+    pub async fn monitor_with_regions(
+        &self,
+        id: MonitorId,
+    ) -> Result<Option<(MonitorRecord, Vec<RegionStateRecord>)>, StoreError> {
+        macro_rules! read {
+            ($tx:ident) => {{
+                let Some(row) = sqlx::query(SELECT_BY_ID)
+                    .bind(id.0)
+                    .fetch_optional(&mut *$tx)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let monitor = decode_monitor(&row)?;
+                let rows = sqlx::query(concat!(
+                    "SELECT ",
+                    region_columns!(),
+                    " FROM monitor_regions WHERE monitor_id = $1"
+                ))
+                .bind(id.0)
+                .fetch_all(&mut *$tx)
+                .await?;
+                $tx.commit().await?;
+                let regions = rows
+                    .iter()
+                    .map(|row| decode_region(row).map(|(_, r)| r))
+                    .collect::<Result<Vec<_>, _>>()?;
+                (monitor, regions)
+            }};
+        }
+        let (monitor, mut regions) = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                read!(tx)
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                read!(tx)
+            }
+        };
+        regions.sort_by(|a, b| a.region.cmp(&b.region));
+        Ok(Some((monitor, regions)))
+    }
+
+    /// Every monitor (in name order) and every monitor's state in every region
+    /// (ordered by monitor id, then region), read from one snapshot of the database.
+    pub async fn monitors_with_regions(
+        &self,
+    ) -> Result<(Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>), StoreError> {
+        macro_rules! read {
+            ($tx:ident) => {{
+                let monitors = sqlx::query(SELECT_ALL).fetch_all(&mut *$tx).await?;
+                let regions = sqlx::query(concat!(
+                    "SELECT ",
+                    region_columns!(),
+                    " FROM monitor_regions"
+                ))
+                .fetch_all(&mut *$tx)
+                .await?;
+                $tx.commit().await?;
+                (
+                    monitors
+                        .iter()
+                        .map(decode_monitor)
+                        .collect::<Result<Vec<_>, _>>()?,
+                    regions
+                        .iter()
+                        .map(decode_region)
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            }};
+        }
+        let (mut monitors, mut regions) = match &self.backend {
+            Backend::Sqlite(pool) => {
+                let mut tx = pool.begin().await?;
+                read!(tx)
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?;
+                read!(tx)
+            }
+        };
+        sort_by_name(&mut monitors);
+        regions.sort_by(|a, b| (a.0, &a.1.region).cmp(&(b.0, &b.1.region)));
+        Ok((monitors, regions))
     }
 
     /// Every monitor's state in every region, ordered by monitor id, then region.

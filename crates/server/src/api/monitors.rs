@@ -36,8 +36,14 @@ async fn load(st: &AppState, id: MonitorId) -> Result<MonitorRecord, ApiError> {
 }
 
 /// The API's view of one monitor (state per region, heartbeat facts, maintenance).
+/// The monitor and its regions are read again from one snapshot, so the monitor's
+/// state always agrees with its regions' (a monitor deleted meanwhile shows as given).
 pub(crate) async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, ApiError> {
-    let regions = st.store().region_states(rec.id).await?;
+    let (rec, regions) = st
+        .store()
+        .monitor_with_regions(rec.id)
+        .await?
+        .unwrap_or((rec, Vec::new()));
     let hb = match st.store().heartbeat(rec.id).await? {
         Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
         _ => None,
@@ -272,8 +278,11 @@ pub async fn list(
 
 /// Every monitor as the API shows it.
 pub(crate) async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, ApiError> {
+    // Monitors and regions from one snapshot, so each monitor's state agrees with its
+    // regions'.
+    let (monitors, all_regions) = st.store().monitors_with_regions().await?;
     let mut regions: HashMap<MonitorId, Vec<_>> = HashMap::new();
-    for (id, r) in st.store().all_region_states().await? {
+    for (id, r) in all_regions {
         regions.entry(id).or_default().push(r);
     }
     let mut heartbeats: HashMap<MonitorId, HeartbeatRow> = st
@@ -284,10 +293,7 @@ pub(crate) async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, ApiErr
         .map(|h| (h.monitor_id, h))
         .collect();
     let windows = active_maintenance(st).await?;
-    Ok(st
-        .store()
-        .list_monitors()
-        .await?
+    Ok(monitors
         .into_iter()
         .map(|rec| {
             let rs = regions.remove(&rec.id).unwrap_or_default();

@@ -198,6 +198,7 @@ contract! {
         list_results_filters,
         list_results_limit_default_and_cap,
         delete_results_before_in_batches,
+        a_monitor_and_its_regions_are_read_from_one_snapshot,
     ],
     auth: [users, user_roles_removal_and_the_last_owner, tokens],
     heartbeats: [heartbeats_and_ping_log],

@@ -399,3 +399,45 @@ pub(crate) async fn delete_results_before_in_batches(db: Db) {
     // region state is not history: it stays
     assert_eq!(s.all_region_states().await.unwrap().len(), 2);
 }
+
+pub(crate) async fn a_monitor_and_its_regions_are_read_from_one_snapshot(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    let b = create(s, "b").await;
+    use MonitorState::*;
+    assert_eq!(
+        s.monitor_with_regions(a.id).await.unwrap(),
+        Some((a.clone(), Vec::new()))
+    );
+    s.record_results(&[
+        check(a.id, "us", t(1), Verdict::Up, (Up, 0), Up),
+        check(
+            a.id,
+            "eu",
+            t(2),
+            Verdict::down(ErrorKind::Connect, "refused"),
+            (Down, 1),
+            Degraded,
+        ),
+        up(b.id, "local", t(1)),
+    ])
+    .await
+    .unwrap();
+    let (monitor, regions) = s.monitor_with_regions(a.id).await.unwrap().unwrap();
+    assert_eq!(monitor, s.get_monitor(a.id).await.unwrap().unwrap());
+    assert_eq!(monitor.state, Degraded);
+    assert_eq!(regions, s.region_states(a.id).await.unwrap());
+    assert_eq!(
+        regions
+            .iter()
+            .map(|r| r.region.as_str())
+            .collect::<Vec<_>>(),
+        ["eu", "us"]
+    );
+    assert_eq!(s.monitor_with_regions(new_id()).await.unwrap(), None);
+
+    let (monitors, all) = s.monitors_with_regions().await.unwrap();
+    assert_eq!(monitors, s.list_monitors().await.unwrap());
+    assert_eq!(all, s.all_region_states().await.unwrap());
+    assert_eq!(all.len(), 3);
+}
