@@ -80,7 +80,7 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 if [[ -z ${VIGILMON_BIN:-} || -z ${VIGILMON_SEED:-} ]]; then
     echo "building release binaries (vigilmon, seed_status_history)…" >&2
     (cd "$ROOT" && timeout 1800 cargo build --release --quiet -p vigilmon \
-        && timeout 1800 cargo build --release --quiet -p vigilmon-server --example seed_status_history)
+        && timeout 1800 cargo build --release --quiet -p vigilmon-public --example seed_status_history)
 fi
 BIN=${VIGILMON_BIN:-$TARGET/release/vigilmon}
 SEED=${VIGILMON_SEED:-$TARGET/release/examples/seed_status_history}

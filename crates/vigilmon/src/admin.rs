@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
-use vigilmon_server::auth::{Scope, generate_token, hash_password, hash_token};
+use vigilmon_app::auth::{Scope, generate_token, hash_password, hash_token};
 use vigilmon_store::Store;
 
 use crate::StoreArgs;

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::json;
+use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, HumanDuration, MonitorConfig, MonitorState, RegionName, Verdict};
 use vigilmon_probe::{ProbeOptions, Prober};
-use vigilmon_server::api::views::ResultView;
 
 use crate::exit;
 use crate::redis_health::RedisFlags;

@@ -252,7 +252,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         clock: Arc::new(SystemClock),
     };
-    vigilmon_server::run(listener, store, opts, shutdown).await?;
+    vigilmon_http::run(listener, store, opts, shutdown).await?;
     Ok(())
 }
 

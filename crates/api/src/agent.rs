@@ -1,0 +1,134 @@
+//! The agent protocol, server side (`/api/v1/agent/…`; PROTOCOL.md "Agents"):
+//! assignments by rendezvous hashing with conditional requests, result batches, and
+//! the long poll that carries confirmation requests. The region and the agent's
+//! identity come from its token, never from a payload.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use vigilmon_app::AppState;
+use vigilmon_app::error::AppError;
+use vigilmon_app::extract::decode_json;
+use vigilmon_app::regions::*;
+use vigilmon_core::MonitorId;
+use vigilmon_core::protocol::{
+    AgentIdentity, AssignedMonitor, Assignments, MAX_RESULTS_PER_REQUEST, PROTOCOL_VERSION,
+    ResultsAnswer, ResultsBatch, WaitAnswer, WaitQuery,
+};
+
+/// `GET /api/v1/agent/assignments` — conditional on `If-None-Match`.
+pub async fn assignments(
+    State(st): State<AppState>,
+    agent: AgentCaller,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let monitors = assigned(&st, agent.id, &agent.region).await?;
+    let mut h = Sha256::new();
+    h.update(agent.region.as_str());
+    for (id, _, updated, offset) in &monitors {
+        h.update(id.as_uuid().as_bytes());
+        h.update(updated.to_be_bytes());
+        h.update(offset.to_be_bytes());
+    }
+    let etag = format!("\"{}\"", &hex::encode(h.finalize())[..32]);
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag)
+    {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let body = Assignments {
+        protocol: PROTOCOL_VERSION,
+        region: agent.region.to_string(),
+        agent: Some(AgentIdentity {
+            id: agent.id.to_string(),
+            name: agent.name,
+        }),
+        poll_interval_ms: Some(
+            u64::try_from(st.agents().poll_interval().as_millis()).unwrap_or(15_000),
+        ),
+        monitors: monitors
+            .into_iter()
+            .map(|(id, config, _, offset_ms)| {
+                Ok(AssignedMonitor {
+                    id,
+                    config: serde_json::to_value(config)
+                        .map_err(|e| AppError::Internal(e.to_string()))?,
+                    offset_ms: Some(offset_ms),
+                })
+            })
+            .collect::<Result<_, AppError>>()?,
+    };
+    Ok(([(header::ETAG, etag)], Json(body)).into_response())
+}
+
+/// `POST /api/v1/agent/results`.
+pub async fn results(
+    State(st): State<AppState>,
+    agent: AgentCaller,
+    body: axum::body::Bytes,
+) -> Result<Json<ResultsAnswer>, AppError> {
+    // Unknown fields are ignored: newer agents may send more (fields are only added).
+    let batch: ResultsBatch = decode_json(&body)?;
+    if batch.results.len() > MAX_RESULTS_PER_REQUEST {
+        return Err(AppError::bad_request(
+            format!("results: at most {MAX_RESULTS_PER_REQUEST} per batch"),
+            Some("results".into()),
+        ));
+    }
+    let specs: std::collections::HashMap<MonitorId, _> = st
+        .store()
+        .list_monitors()
+        .await?
+        .into_iter()
+        .filter_map(|m| Some((m.id, std::sync::Arc::new(m.config.build().ok()?))))
+        .collect();
+    let (mut accepted, mut ignored) = (0usize, 0usize);
+    for item in batch.results.into_owned() {
+        let id = item.monitor_id;
+        match specs.get(&id) {
+            Some(spec) if spec.is_probed() && spec.runs_in(&agent.region) => {
+                let mut result = item.result;
+                // The region is the token's, whatever the payload says.
+                result.region = agent.region.clone();
+                st.recorder().submit(id, spec.clone(), result).await;
+                accepted += 1;
+            }
+            _ => ignored += 1,
+        }
+    }
+    st.agents().received(agent.id, accepted);
+    Ok(Json(ResultsAnswer {
+        accepted: accepted as u64,
+        ignored: ignored as u64,
+    }))
+}
+
+/// `GET /api/v1/agent/wait?timeout_ms=` — confirmation checks for this agent.
+pub async fn wait(
+    State(st): State<AppState>,
+    agent: AgentCaller,
+    Query(q): Query<WaitQuery>,
+) -> Json<WaitAnswer> {
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(25_000)).min(MAX_WAIT);
+    let checks = st.agents().wait(agent.id, timeout).await;
+    // Still here after the wait: still live.
+    st.agents()
+        .touch(agent.id, &agent.name, &agent.region, None, st.now());
+    Json(WaitAnswer { checks })
+}
+
+/// Regions, their agents and their health.
+#[utoipa::path(get, path = "/api/v1/regions", tag = "regions",
+    responses((status = 200, body = RegionList)), security(("bearer" = [])))]
+pub async fn regions(
+    State(st): State<AppState>,
+    caller: vigilmon_app::extract::Caller,
+) -> Result<Json<RegionList>, AppError> {
+    caller.require(vigilmon_app::auth::Scope::Read)?;
+    Ok(Json(region_list(&st).await?))
+}

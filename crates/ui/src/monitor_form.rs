@@ -1,0 +1,955 @@
+//! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, Heartbeat)
+//! whose fields and defaults are those of the config file (PRODUCT.md section 3),
+//! validated by `MonitorConfig::build()` with each problem shown next to its field,
+//! and a "Test now" button that runs one check and shows its phases before saving.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::Value;
+use vigilmon_core::MonitorConfig;
+use vigilmon_core::monitor::CheckSpec;
+
+use super::dashboard::{URL_PASSWORD_MASK, mask_url_password};
+use super::form::{self, FieldDef, Input, SectionDef, SectionView, Values};
+use super::format;
+use super::{FieldErrors, Layout, Posted, Session, UiError, render, see_other};
+use vigilmon_app::AppState;
+use vigilmon_app::monitors::{create_monitor, keep_redacted_headers, replace_monitor, view};
+use vigilmon_app::views::verdict_name;
+
+const HTTP: &[&str] = &["http"];
+const TCP: &[&str] = &["tcp"];
+const REDIS: &[&str] = &["redis"];
+const HEARTBEAT: &[&str] = &["heartbeat"];
+const PROBED: &[&str] = &["http", "tcp", "redis"];
+
+/// The monitor types, with their tab labels.
+pub(crate) const TYPES: &[(&str, &str)] = &[
+    ("http", "HTTP"),
+    ("tcp", "TCP"),
+    ("redis", "Redis"),
+    ("heartbeat", "Heartbeat"),
+];
+
+const SECTIONS: &[SectionDef] = &[
+    SectionDef {
+        title: "What to watch",
+        collapsed: false,
+    },
+    SectionDef {
+        title: "Schedule",
+        collapsed: false,
+    },
+    SectionDef {
+        title: "Expectations",
+        collapsed: false,
+    },
+    SectionDef {
+        title: "Alerts and grouping",
+        collapsed: false,
+    },
+    SectionDef {
+        title: "Advanced",
+        collapsed: true,
+    },
+];
+
+const fn f(
+    key: &'static str,
+    label: &'static str,
+    input: Input,
+    kinds: &'static [&'static str],
+    placeholder: &'static str,
+    hint: &'static str,
+    section: usize,
+) -> FieldDef {
+    FieldDef {
+        key,
+        label,
+        input,
+        kinds,
+        placeholder,
+        hint,
+        required: false,
+        section,
+    }
+}
+
+const fn req(d: FieldDef) -> FieldDef {
+    FieldDef {
+        required: true,
+        ..d
+    }
+}
+
+const METHODS: &[(&str, &str)] = &[
+    ("", "GET (default)"),
+    ("HEAD", "HEAD"),
+    ("POST", "POST"),
+    ("PUT", "PUT"),
+    ("PATCH", "PATCH"),
+    ("DELETE", "DELETE"),
+    ("OPTIONS", "OPTIONS"),
+];
+
+const ROLES: &[(&str, &str)] = &[
+    ("", "Any role"),
+    ("primary", "Primary"),
+    ("replica", "Replica"),
+];
+
+/// Every field of the monitor form, in order. Placeholders show the defaults.
+pub(crate) const FIELDS: &[FieldDef] = &[
+    req(f(
+        "name",
+        "Name",
+        Input::Text,
+        &[],
+        "[redis-primary] cache /health",
+        "Unique. Bracket prefixes group by convention.",
+        0,
+    )),
+    req(f(
+        "url",
+        "URL",
+        Input::Url,
+        HTTP,
+        "https://app.example.com/health",
+        "http:// or https:// only.",
+        0,
+    )),
+    f("method", "Method", Input::Select(METHODS), HTTP, "", "", 0),
+    req(f(
+        "url",
+        "Redis URL",
+        Input::Text,
+        REDIS,
+        "redis://user:password@cache.internal:6379/0",
+        "redis://, rediss:// (TLS) or unix:///path.sock. The password is never shown again after saving.",
+        0,
+    )),
+    req(f("host", "Host", Input::Text, TCP, "db.internal", "", 0)),
+    req(f("port", "Port", Input::Int, TCP, "5432", "", 0)),
+    f(
+        "send",
+        "Send after connecting",
+        Input::Text,
+        TCP,
+        "PING",
+        "Optional text sent once connected.",
+        0,
+    ),
+    f(
+        "expect_role",
+        "Expected role",
+        Input::Select(ROLES),
+        REDIS,
+        "",
+        "A different role fails (an unintended failover).",
+        0,
+    ),
+    f(
+        "write_probe",
+        "Write probe: SET a key with a short TTL on each check",
+        Input::Bool(false),
+        REDIS,
+        "",
+        "Catches refused writes (OOM under noeviction, MISCONF, READONLY). Needs +set on the probe key.",
+        0,
+    ),
+    f(
+        "every",
+        "Expected every",
+        Input::Duration,
+        HEARTBEAT,
+        "1d",
+        "Time between successful pings, e.g. 5m. Leave empty when using cron.",
+        1,
+    ),
+    f(
+        "cron",
+        "Or on a cron schedule",
+        Input::Text,
+        HEARTBEAT,
+        "*/5 * * * *",
+        "Five fields: minute hour day month weekday.",
+        1,
+    ),
+    f(
+        "tz",
+        "Time zone of the cron schedule",
+        Input::Text,
+        HEARTBEAT,
+        "UTC",
+        "IANA name, such as Europe/Berlin.",
+        1,
+    ),
+    f(
+        "grace",
+        "Grace",
+        Input::Duration,
+        HEARTBEAT,
+        "1h",
+        "How late a ping may be before the monitor is down.",
+        1,
+    ),
+    f(
+        "interval",
+        "Check every",
+        Input::Duration,
+        PROBED,
+        "1m",
+        "At least 10s.",
+        1,
+    ),
+    f(
+        "timeout",
+        "Timeout",
+        Input::Duration,
+        PROBED,
+        "10s",
+        "Less than the interval.",
+        1,
+    ),
+    f(
+        "expect.status",
+        "Expected status",
+        Input::Status,
+        HTTP,
+        "2xx",
+        "Codes and classes, comma-separated: 200, 3xx.",
+        2,
+    ),
+    f(
+        "expect.body_contains",
+        "Body contains",
+        Input::Text,
+        HTTP,
+        "\"status\":\"ok\"",
+        "",
+        2,
+    ),
+    f(
+        "expect.body_not_contains",
+        "Body does not contain",
+        Input::Text,
+        HTTP,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "expect.body_regex",
+        "Body matches (regular expression)",
+        Input::Text,
+        HTTP,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "expect.json",
+        "JSON assertions",
+        Input::JsonAsserts,
+        HTTP,
+        "$.status == \"ok\"",
+        "One per line: $.path == value, $.path exists or $.path absent.",
+        2,
+    ),
+    f(
+        "expect.response_time",
+        "Fail when slower than",
+        Input::Duration,
+        PROBED,
+        "none",
+        "e.g. 1000ms",
+        2,
+    ),
+    f(
+        "warn.response_time",
+        "Degraded when slower than",
+        Input::Duration,
+        PROBED,
+        "none",
+        "e.g. 500ms: warns before it fails.",
+        2,
+    ),
+    f(
+        "warn.cert_expiry",
+        "Degraded when the certificate expires within",
+        Input::Duration,
+        HTTP,
+        "14d",
+        "",
+        2,
+    ),
+    f(
+        "expect.banner",
+        "Expected banner",
+        Input::Text,
+        TCP,
+        "",
+        "Text the server must send (after Send, if any).",
+        2,
+    ),
+    f(
+        "memory.warn",
+        "Memory: degraded above",
+        Input::Float,
+        REDIS,
+        "0.90",
+        "Share of maxmemory.",
+        2,
+    ),
+    f(
+        "memory.critical",
+        "Memory: down above",
+        Input::Float,
+        REDIS,
+        "0.95",
+        "Share of maxmemory.",
+        2,
+    ),
+    f(
+        "memory.limit_bytes",
+        "Memory limit when maxmemory is 0 (bytes)",
+        Input::Int,
+        REDIS,
+        "",
+        "Without it, unlimited memory is reported but not judged.",
+        2,
+    ),
+    f(
+        "evictions_per_min",
+        "Degraded above evictions per minute",
+        Input::Int,
+        REDIS,
+        "1000",
+        "",
+        2,
+    ),
+    f(
+        "max_lag",
+        "Replica: degraded when the link is quiet for",
+        Input::Duration,
+        REDIS,
+        "30s",
+        "",
+        2,
+    ),
+    f(
+        "max_lag_bytes",
+        "Replica: degraded when this many bytes behind",
+        Input::Int,
+        REDIS,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "expect_replicas",
+        "Primary: degraded with fewer replicas than",
+        Input::Int,
+        REDIS,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "min_interval",
+        "Failure when pings come closer than",
+        Input::Duration,
+        HEARTBEAT,
+        "",
+        "Catches a job that runs too often.",
+        2,
+    ),
+    f(
+        "min_duration",
+        "Failure when a run is shorter than",
+        Input::Duration,
+        HEARTBEAT,
+        "",
+        "Measured from /start.",
+        2,
+    ),
+    f(
+        "max_duration",
+        "Failure when a run is longer than",
+        Input::Duration,
+        HEARTBEAT,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "failures",
+        "Down after failures",
+        Input::Text,
+        HEARTBEAT,
+        "3 of 5",
+        "N of M runs, instead of on the first failure.",
+        2,
+    ),
+    f(
+        "policy",
+        "Alert policy",
+        Input::Dynamic,
+        &[],
+        "",
+        "Who is told, and how urgently. Without one, incidents are recorded but nobody is notified.",
+        3,
+    ),
+    f(
+        "tags",
+        "Tags",
+        Input::Csv,
+        &[],
+        "cache, prod",
+        "Comma-separated; the dashboard groups by tag.",
+        3,
+    ),
+    f(
+        "depends_on",
+        "Depends on",
+        Input::Csv,
+        &[],
+        "",
+        "Monitor names, comma-separated: while one of them is down, this one's alerts are held back.",
+        3,
+    ),
+    f(
+        "regions",
+        "Regions",
+        Input::Csv,
+        PROBED,
+        "all regions",
+        "Comma-separated region names.",
+        4,
+    ),
+    f(
+        "quorum",
+        "Quorum",
+        Input::Int,
+        PROBED,
+        "majority",
+        "Failing regions needed to open an incident.",
+        4,
+    ),
+    f(
+        "confirmations",
+        "Confirmations",
+        Input::Int,
+        PROBED,
+        "1 (2 with one region)",
+        "Consecutive failing evaluations before down.",
+        4,
+    ),
+    f(
+        "headers",
+        "Request headers",
+        Input::Headers,
+        HTTP,
+        "Authorization: Bearer …",
+        "One per line, Name: value. Credentials are never shown again after saving.",
+        4,
+    ),
+    f("body", "Request body", Input::Textarea, HTTP, "", "", 4),
+    f(
+        "follow_redirects",
+        "Follow redirects",
+        Input::Bool(true),
+        HTTP,
+        "",
+        "",
+        4,
+    ),
+    f(
+        "verify_tls",
+        "Verify the TLS certificate",
+        Input::Bool(true),
+        HTTP,
+        "",
+        "",
+        4,
+    ),
+    f(
+        "write_probe_key",
+        "Write probe key",
+        Input::Text,
+        REDIS,
+        "vigilmon:probe",
+        "",
+        4,
+    ),
+    f(
+        "methods",
+        "Accepted methods",
+        Input::Csv,
+        HEARTBEAT,
+        "any",
+        "e.g. POST, so that link previews that GET the URL do not count.",
+        4,
+    ),
+    f(
+        "slug",
+        "Slug",
+        Input::Text,
+        HEARTBEAT,
+        "from the name",
+        "Name in slug ping URLs: a-z, 0-9, _ and -.",
+        4,
+    ),
+];
+
+/// One check's outcome, shown under the form.
+pub(crate) struct TestView {
+    pub ok: bool,
+    pub verdict: &'static str,
+    pub message: Option<String>,
+    pub status: Option<u16>,
+    pub phases: Vec<(&'static str, String)>,
+    pub total: String,
+    pub remote: Option<String>,
+    pub body: Option<String>,
+    pub details: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "monitor_form.html", whitespace = "minimize")]
+struct FormPage {
+    l: Layout,
+    heading: String,
+    is_new: bool,
+    kind: String,
+    types: &'static [(&'static str, &'static str)],
+    action: String,
+    cancel: String,
+    sections: Vec<SectionView>,
+    general: Vec<String>,
+    test: Option<TestView>,
+    test_note: Option<String>,
+    can_test: bool,
+    save_label: &'static str,
+    managed: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct NewQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+fn valid_kind(k: &str) -> &'static str {
+    TYPES
+        .iter()
+        .find(|(t, _)| *t == k)
+        .map_or("http", |(t, _)| t)
+}
+
+/// The options of the policy select: none, then every policy.
+async fn policy_options(st: &AppState) -> Result<Vec<(String, String)>, UiError> {
+    let mut out = vec![(String::new(), "None: record incidents only".to_owned())];
+    for p in st.store().list_policies().await? {
+        out.push((p.name.clone(), p.name));
+    }
+    Ok(out)
+}
+
+struct FormState {
+    kind: &'static str,
+    values: Values,
+    errors: FieldErrors,
+    test: Option<TestView>,
+    test_note: Option<String>,
+}
+
+async fn page(
+    st: &AppState,
+    s: &Session,
+    editing: Option<(&str, &str, bool)>,
+    fs: FormState,
+) -> Result<FormPage, UiError> {
+    let policies = policy_options(st).await?;
+    let dynamic = |key: &str| {
+        if key == "policy" {
+            policies.clone()
+        } else {
+            Vec::new()
+        }
+    };
+    let sections = form::view(FIELDS, SECTIONS, fs.kind, &fs.values, &fs.errors, &dynamic);
+    let shown: Vec<&str> = FIELDS
+        .iter()
+        .filter(|d| d.applies(fs.kind))
+        .map(|d| d.key)
+        .collect();
+    let (heading, action, cancel, is_new, managed) = match editing {
+        Some((id, name, managed)) => (
+            format!("Edit {name}"),
+            format!("/monitors/{id}/edit"),
+            format!("/monitors/{id}"),
+            false,
+            managed,
+        ),
+        None => (
+            "New monitor".to_owned(),
+            "/monitors/new".to_owned(),
+            "/".to_owned(),
+            true,
+            false,
+        ),
+    };
+    Ok(FormPage {
+        l: Layout::new(heading.clone(), "dashboard", s),
+        heading,
+        is_new,
+        kind: fs.kind.to_owned(),
+        types: TYPES,
+        action,
+        cancel,
+        sections,
+        general: fs.errors.general(&shown),
+        test: fs.test,
+        test_note: fs.test_note,
+        can_test: fs.kind != "heartbeat",
+        save_label: if is_new {
+            "Create monitor"
+        } else {
+            "Save changes"
+        },
+        managed,
+    })
+}
+
+pub(crate) async fn new_form(
+    State(st): State<AppState>,
+    s: Session,
+    Query(q): Query<NewQuery>,
+) -> Result<Response, UiError> {
+    s.require_write()?;
+    let kind = valid_kind(q.kind.as_deref().unwrap_or("http"));
+    let fs = FormState {
+        kind,
+        values: Values::default(),
+        errors: FieldErrors::default(),
+        test: None,
+        test_note: None,
+    };
+    Ok(render(&page(&st, &s, None, fs).await?))
+}
+
+/// The config a submitted form describes, or the problems with it by field.
+fn parse(
+    kind: &str,
+    values: &Values,
+    old: Option<&MonitorConfig>,
+) -> Result<MonitorConfig, FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let mut doc = form::to_json(FIELDS, kind, values, &mut errors);
+    if let Value::Object(m) = &mut doc {
+        m.insert("type".into(), Value::String(kind.to_owned()));
+        if let Some(old) = old {
+            if old.paused {
+                m.insert("paused".into(), Value::Bool(true));
+            }
+            // Masked secrets sent back keep their stored values.
+            if let (Some(Value::String(new_url)), Some(old_url)) = (m.get("url").cloned(), &old.url)
+                && new_url.contains(&format!(":{URL_PASSWORD_MASK}@"))
+                && let Some(pw) = url_password(old_url)
+            {
+                m.insert(
+                    "url".into(),
+                    Value::String(
+                        new_url.replace(&format!(":{URL_PASSWORD_MASK}@"), &format!(":{pw}@")),
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(old) = old {
+        keep_redacted_headers(&mut doc, old);
+    }
+    let config: MonitorConfig = match serde_path_to_error::deserialize(doc) {
+        Ok(c) => c,
+        Err(e) => {
+            let path = e.path().to_string();
+            errors.push(form::field_of(FIELDS, kind, &path), e.inner().to_string());
+            return Err(errors);
+        }
+    };
+    if let Err(list) = config.build() {
+        for v in list {
+            errors.push(form::field_of(FIELDS, kind, &v.field), v.message);
+        }
+    }
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The password inside a URL's authority, if any.
+fn url_password(url: &str) -> Option<String> {
+    let start = url.find("://")? + 3;
+    let rest = &url[start..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let userinfo = &authority[..authority.rfind('@')?];
+    userinfo.split_once(':').map(|(_, p)| p.to_owned())
+}
+
+/// Runs one check of `config` now (nothing is stored).
+async fn test_check(st: &AppState, config: &MonitorConfig) -> Result<TestView, String> {
+    let spec = config
+        .build()
+        .map_err(|e| e.first().map(ToString::to_string).unwrap_or_default())?;
+    if let CheckSpec::Heartbeat(_) = spec.check {
+        return Err("heartbeat monitors are pinged, not checked: there is nothing to test".into());
+    }
+    let r = st.prober().check(&spec.check, spec.timeout).await;
+    Ok(test_view(&r))
+}
+
+pub(crate) fn test_view(r: &vigilmon_core::CheckResult) -> TestView {
+    let mut phases = Vec::new();
+    for (name, v) in [
+        ("DNS", r.phases.dns_ms),
+        ("Connect", r.phases.connect_ms),
+        ("TLS", r.phases.tls_ms),
+        ("First byte", r.phases.ttfb_ms),
+    ] {
+        if let Some(v) = v {
+            phases.push((name, format::ms(v)));
+        }
+    }
+    let details = match &r.details {
+        Some(Value::Object(m)) => m
+            .iter()
+            .filter(|(_, v)| !v.is_object())
+            .map(|(k, v)| (k.replace('_', " "), format::json_text(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    TestView {
+        ok: r.verdict.is_ok(),
+        verdict: verdict_name(&r.verdict),
+        message: r.verdict.message().map(str::to_owned),
+        status: r.status_code,
+        phases,
+        total: format::ms(r.duration_ms),
+        remote: r.remote_addr.clone(),
+        body: r.body_excerpt.clone(),
+        details,
+    }
+}
+
+pub(crate) async fn new_submit(State(st): State<AppState>, p: Posted) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    let kind = valid_kind(&p.get("type"));
+    let values = form::submitted(FIELDS, kind, &p.fields);
+    let testing = p.get("action") == "test";
+    let parsed = parse(kind, &values, None);
+    let mut fs = FormState {
+        kind,
+        values,
+        errors: FieldErrors::default(),
+        test: None,
+        test_note: None,
+    };
+    match parsed {
+        Err(errors) => fs.errors = errors,
+        Ok(config) if testing => match test_check(&st, &config).await {
+            Ok(t) => fs.test = Some(t),
+            Err(note) => fs.test_note = Some(note),
+        },
+        Ok(config) => match create_monitor(&st, config).await {
+            Ok(rec) => return Ok(see_other(&format!("/monitors/{}?ok=created", rec.id))),
+            Err(e) => fs.errors = FieldErrors::from_api(e, |f| form::field_of(FIELDS, kind, f))?,
+        },
+    }
+    let status = if fs.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let mut resp = render(&page(&st, &p.session, None, fs).await?);
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+async fn load(st: &AppState, id: &str) -> Result<vigilmon_store::MonitorRecord, UiError> {
+    let mid = id
+        .parse()
+        .map_err(|_| UiError::NotFound(format!("there is no monitor {id:?}")))?;
+    st.store()
+        .get_monitor(mid)
+        .await?
+        .ok_or_else(|| UiError::NotFound("this monitor does not exist (any more)".into()))
+}
+
+pub(crate) async fn edit_form(
+    State(st): State<AppState>,
+    s: Session,
+    Path(id): Path<String>,
+) -> Result<Response, UiError> {
+    s.require_write()?;
+    let rec = load(&st, &id).await?;
+    let managed = rec.source == vigilmon_store::MonitorSource::File;
+    let name = rec.config.name.clone();
+    let kind = valid_kind(&rec.config.kind);
+    // The API's view masks secret headers; the URL's password is masked here.
+    let mut shown = view(&st, rec).await?.config;
+    shown.url = shown.url.as_deref().map(mask_url_password);
+    let doc = serde_json::to_value(&shown).map_err(|e| UiError::Internal(e.to_string()))?;
+    let fs = FormState {
+        kind,
+        values: form::from_json(FIELDS, kind, &doc),
+        errors: FieldErrors::default(),
+        test: None,
+        test_note: None,
+    };
+    Ok(render(
+        &page(&st, &s, Some((&id, &name, managed)), fs).await?,
+    ))
+}
+
+pub(crate) async fn edit_submit(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    p: Posted,
+) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    let rec = load(&st, &id).await?;
+    let kind = valid_kind(&rec.config.kind);
+    let managed = rec.source == vigilmon_store::MonitorSource::File;
+    let values = form::submitted(FIELDS, kind, &p.fields);
+    let testing = p.get("action") == "test";
+    let parsed = parse(kind, &values, Some(&rec.config));
+    let mut fs = FormState {
+        kind,
+        values,
+        errors: FieldErrors::default(),
+        test: None,
+        test_note: None,
+    };
+    match parsed {
+        Err(errors) => fs.errors = errors,
+        Ok(config) if testing => match test_check(&st, &config).await {
+            Ok(t) => fs.test = Some(t),
+            Err(note) => fs.test_note = Some(note),
+        },
+        Ok(config) => match replace_monitor(&st, &rec, config).await {
+            Ok(_) => return Ok(see_other(&format!("/monitors/{id}?ok=saved"))),
+            Err(e) => fs.errors = FieldErrors::from_api(e, |f| form::field_of(FIELDS, kind, f))?,
+        },
+    }
+    let status = if fs.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let name = rec.config.name.clone();
+    let mut resp = render(&page(&st, &p.session, Some((&id, &name, managed)), fs).await?);
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(pairs: &[(&str, &str)]) -> Values {
+        Values(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn build_errors_land_next_to_their_fields() {
+        let v = form::submitted(
+            FIELDS,
+            "http",
+            &values(&[
+                ("name", "api"),
+                ("url", "ftp://x"),
+                ("interval", "5s"),
+                ("headers", "Host: x"),
+            ])
+            .0,
+        );
+        let errors = parse("http", &v, None).unwrap_err();
+        assert!(errors.get("url").unwrap().contains("scheme"), "{errors:?}");
+        assert!(
+            errors.get("interval").unwrap().contains("at least 10s"),
+            "{errors:?}"
+        );
+        assert!(errors.has("headers"), "{errors:?}");
+    }
+
+    #[test]
+    fn defaults_stay_out_of_the_config() {
+        let v = form::submitted(
+            FIELDS,
+            "http",
+            &values(&[
+                ("name", "api"),
+                ("url", "https://example.com/health"),
+                ("follow_redirects", "on"),
+                ("verify_tls", "on"),
+            ])
+            .0,
+        );
+        let c = parse("http", &v, None).unwrap();
+        assert_eq!(c.kind, "http");
+        assert_eq!(
+            (c.follow_redirects, c.verify_tls, c.interval),
+            (None, None, None)
+        );
+        let hb = form::submitted(
+            FIELDS,
+            "heartbeat",
+            &values(&[
+                ("name", "nightly backup"),
+                ("every", "5m"),
+                ("grace", "10m"),
+            ])
+            .0,
+        );
+        let c = parse("heartbeat", &hb, None).unwrap();
+        assert_eq!(c.every.map(|d| d.to_string()).as_deref(), Some("5m"));
+        assert!(
+            c.interval.is_none(),
+            "probe fields are not sent for heartbeats"
+        );
+    }
+
+    #[test]
+    fn masked_secrets_keep_their_stored_values() {
+        let old = MonitorConfig {
+            name: "cache".into(),
+            kind: "redis".into(),
+            url: Some("redis://app:s3cret@cache:6379/0".into()),
+            ..Default::default()
+        };
+        let v = form::submitted(
+            FIELDS,
+            "redis",
+            &values(&[
+                ("name", "cache"),
+                ("url", "redis://app:********@cache:6380/0"),
+            ])
+            .0,
+        );
+        let c = parse("redis", &v, Some(&old)).unwrap();
+        assert_eq!(c.url.as_deref(), Some("redis://app:s3cret@cache:6380/0"));
+        assert_eq!(url_password("redis://:pw@h"), Some("pw".into()));
+        assert_eq!(url_password("redis://h"), None);
+    }
+}
