@@ -17,19 +17,18 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use uuid::Uuid;
-use vigilmon_core::alert::{ChannelConfig, ChannelSpec, PolicyConfig, PolicySpec, Priority};
-use vigilmon_core::incident::{Context, DEFAULT_PRIORITY, Effect, MonitorAlerting, NotifyEvent};
+use vigilmon_core::alert::{ChannelConfig, ChannelSpec, PolicyConfig, PolicySpec};
+use vigilmon_core::incident::{Context, Effect, MonitorAlerting};
 use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
 use vigilmon_core::{MonitorId, MonitorState};
-use vigilmon_notify::{Event, Links, Notification, RegionEvidence};
-use vigilmon_store::{
-    AlertingWrite, IncidentChange, IncidentRecord, NewIncidentEvent, NewNotification, Store,
-    StoreError,
-};
+use vigilmon_notify::RegionEvidence;
+use vigilmon_store::{NewIncidentEvent, Store, StoreError};
 
 use vigilmon_schedule::clock::SharedClock;
 
 use crate::changes::ChangeFeed;
+use crate::links::LinkSigner;
+use crate::rows::{self, Subject};
 
 /// Why an acknowledge or resolve was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,16 +129,6 @@ impl AlertingHandle {
     }
 }
 
-/// Settings of the driver.
-#[derive(Clone)]
-pub struct AlertingConfig {
-    pub public_url: String,
-    /// Secret for signed acknowledge links.
-    pub link_secret: Vec<u8>,
-    /// How long a signed acknowledge link works.
-    pub link_ttl: Duration,
-}
-
 struct MonitorInfo {
     name: String,
     kind: String,
@@ -158,7 +147,7 @@ struct Driver {
     store: Store,
     clock: SharedClock,
     changes: ChangeFeed,
-    config: AlertingConfig,
+    links: LinkSigner,
     outbox: Arc<Notify>,
     monitors: HashMap<MonitorId, MonitorInfo>,
     by_name: HashMap<String, MonitorId>,
@@ -173,7 +162,7 @@ pub async fn start(
     store: Store,
     clock: SharedClock,
     changes: ChangeFeed,
-    config: AlertingConfig,
+    links: LinkSigner,
     shutdown: CancellationToken,
 ) -> Result<(AlertingHandle, tokio::task::JoinHandle<()>), StoreError> {
     let outbox = Arc::new(Notify::new());
@@ -181,7 +170,7 @@ pub async fn start(
         store: store.clone(),
         clock,
         changes,
-        config,
+        links,
         outbox: outbox.clone(),
         monitors: HashMap::new(),
         by_name: HashMap::new(),
@@ -522,7 +511,23 @@ impl Driver {
             if effects.is_empty() && memory == before {
                 return;
             }
-            self.effects_to_write(id, info, policy, &memory, &before, effects, now)
+            let subject = Subject {
+                id,
+                name: &info.name,
+                kind: &info.kind,
+                state: info.state,
+                cause: &info.cause,
+                evidence: &info.evidence,
+            };
+            rows::effects_to_write(
+                &subject,
+                policy,
+                &self.links,
+                &memory,
+                &before,
+                effects,
+                now,
+            )
         };
         match self.store.apply_alerting(&write, now).await {
             Ok(()) => {
@@ -537,196 +542,6 @@ impl Driver {
                 error!(message = "could not write an alerting step; it will be retried", monitor_id = %id, error = %e)
             }
         }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn effects_to_write(
-        &self,
-        id: MonitorId,
-        info: &MonitorInfo,
-        policy: Option<&PolicySpec>,
-        memory: &MonitorAlerting,
-        before: &MonitorAlerting,
-        effects: Vec<Effect>,
-        now: Timestamp,
-    ) -> AlertingWrite {
-        let mut w = AlertingWrite {
-            states: vec![(id, serde_json::to_value(memory).unwrap_or_default())],
-            ..AlertingWrite::default()
-        };
-        let priority = policy.map_or(DEFAULT_PRIORITY, |p| p.priority);
-        // The incident the effects are about: open now, or just resolved.
-        let current = memory.incident.as_ref().or(before.incident.as_ref());
-        let event = |incident: Uuid,
-                     kind: &str,
-                     text: String,
-                     actor: Option<String>,
-                     channel: Option<String>| NewIncidentEvent {
-            incident_id: incident,
-            at: now,
-            kind: kind.to_owned(),
-            text,
-            actor,
-            channel,
-        };
-        for effect in effects {
-            match effect {
-                Effect::Open {
-                    incident,
-                    priority,
-                    cause,
-                    parent,
-                    held,
-                } => {
-                    w.incidents
-                        .push(IncidentChange::Open(Box::new(IncidentRecord {
-                            id: incident,
-                            monitor_id: id,
-                            monitor_name: info.name.clone(),
-                            state: "open".into(),
-                            priority: priority.as_str().into(),
-                            cause: cause.clone(),
-                            regions: serde_json::to_value(&info.evidence).unwrap_or_default(),
-                            parent_id: parent,
-                            opened_at: now,
-                            acknowledged_at: None,
-                            acknowledged_by: None,
-                            resolved_at: None,
-                            resolved_by: None,
-                        })));
-                    let mut text = format!("{} is {}: {cause}", info.name, info.state.as_str());
-                    for e in &info.evidence {
-                        text.push_str(&format!(
-                            "\n{}: {}",
-                            e.region,
-                            if e.ok {
-                                "ok".to_owned()
-                            } else {
-                                e.error.clone().unwrap_or_else(|| "failing".into())
-                            }
-                        ));
-                    }
-                    if held {
-                        text.push_str("\nalerts held: a monitor it depends on has an open incident, or a maintenance window is active");
-                    }
-                    if policy.is_none() {
-                        text.push_str("\nno alert policy: nobody is notified");
-                    }
-                    w.events.push(event(incident, "opened", text, None, None));
-                }
-                Effect::Notify {
-                    incident,
-                    channel,
-                    event: ev,
-                    key,
-                } => {
-                    let opened = current.filter(|i| Some(i.id) == incident);
-                    let event_kind = Event::from(ev);
-                    let notification = Notification {
-                        event: event_kind,
-                        dedup_key: format!(
-                            "vigilmon-{}",
-                            incident.map_or_else(|| key.clone(), |i| i.to_string())
-                        ),
-                        incident_id: incident,
-                        monitor_id: Some(id.as_uuid()),
-                        monitor_name: info.name.clone(),
-                        monitor_kind: info.kind.clone(),
-                        state: info.state.as_str().to_owned(),
-                        // The regional notice is low priority whatever the policy's.
-                        priority: if ev == NotifyEvent::Regional {
-                            Priority::P4
-                        } else {
-                            opened.map_or(priority, |i| i.priority)
-                        },
-                        cause: info.cause.clone(),
-                        regions: info.evidence.clone(),
-                        opened_at: opened.map(|i| i.opened_at),
-                        at: now,
-                        duration: opened
-                            .filter(|_| ev == NotifyEvent::Resolved)
-                            .and_then(|i| {
-                                u64::try_from(now.as_millisecond() - i.opened_at.as_millisecond())
-                                    .ok()
-                            })
-                            .map(Duration::from_millis),
-                        acknowledged_by: opened.and_then(|i| i.acknowledged_by.clone()),
-                        // Links into the web UI (pages a person can open).
-                        links: Links {
-                            monitor_url: Some(format!("{}/monitors/{id}", self.config.public_url)),
-                            incident_url: incident
-                                .map(|i| format!("{}/incidents/{i}", self.config.public_url)),
-                            ack_url: incident
-                                .filter(|_| {
-                                    matches!(
-                                        ev,
-                                        NotifyEvent::Trigger
-                                            | NotifyEvent::Reminder
-                                            | NotifyEvent::Escalation
-                                    )
-                                })
-                                .map(|i| crate::links::ack_url(&self.config, i, now)),
-                        },
-                    };
-                    if let Some(i) = incident {
-                        w.events.push(event(
-                            i,
-                            "notification",
-                            format!("{event_kind} notification queued for {channel}"),
-                            None,
-                            Some(channel.clone()),
-                        ));
-                    }
-                    w.notifications.push(NewNotification {
-                        key,
-                        incident_id: incident,
-                        monitor_id: Some(id),
-                        channel,
-                        event: event_kind.as_str().to_owned(),
-                        payload: notification.to_stored(),
-                        not_before: now,
-                    });
-                }
-                Effect::Acknowledge { incident, by } => {
-                    w.incidents.push(IncidentChange::Acknowledge {
-                        id: incident,
-                        at: now,
-                        by: by.clone(),
-                    });
-                    w.events.push(event(
-                        incident,
-                        "acknowledged",
-                        format!("acknowledged by {by}"),
-                        Some(by),
-                        None,
-                    ));
-                }
-                Effect::Resolve {
-                    incident,
-                    duration_ms,
-                } => {
-                    w.incidents.push(IncidentChange::Resolve {
-                        id: incident,
-                        at: now,
-                        by: None,
-                    });
-                    let d = vigilmon_core::HumanDuration(Duration::from_secs(
-                        u64::try_from(duration_ms / 1000).unwrap_or(0),
-                    ));
-                    w.events.push(event(
-                        incident,
-                        "resolved",
-                        format!("resolved after {d}"),
-                        None,
-                        None,
-                    ));
-                }
-                Effect::Note { incident, text } => {
-                    w.events.push(event(incident, "note", text, None, None));
-                }
-            }
-        }
-        w
     }
 
     /// Ticks the monitors that depend on `parent` (its incident opened or closed).

@@ -24,6 +24,7 @@ use vigilmon_schedule::scheduler::{self, CheckExecutor, SchedulerConfig, Schedul
 use vigilmon_store::Store;
 
 use crate::agents::Agents;
+use crate::links::LinkSigner;
 use crate::recorder::{self, RecorderHandle};
 use crate::{
     ChangeFeed, Engine, EngineError, EngineOptions, alerting, heartbeats, region_health,
@@ -87,10 +88,10 @@ pub(crate) async fn start(
         store.clone(),
         opts.clock.clone(),
         changes.clone(),
-        alerting::AlertingConfig {
+        LinkSigner {
             public_url: opts.public_url.clone(),
-            link_secret,
-            link_ttl: opts.alerting.link_ttl,
+            secret: link_secret,
+            ttl: opts.alerting.link_ttl,
         },
         stop_alerting.clone(),
     )

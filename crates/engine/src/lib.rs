@@ -40,6 +40,7 @@ pub mod recorder;
 pub mod region_health;
 pub mod retention;
 pub mod rollup;
+pub mod rows;
 pub mod sync;
 
 use std::sync::Arc;

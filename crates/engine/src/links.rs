@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::alerting::AlertingConfig;
+use std::time::Duration;
 
 type HmacSha256 = Hmac<Sha256>;
 fn mac(secret: &[u8], incident: Uuid, exp: i64) -> HmacSha256 {
@@ -24,14 +24,28 @@ pub fn sign(secret: &[u8], incident: Uuid, exp: i64) -> String {
     hex::encode(mac(secret, incident, exp).finalize().into_bytes())
 }
 
-/// A signed acknowledge link valid for the configured time from `now`.
-pub fn ack_url(config: &AlertingConfig, incident: Uuid, now: Timestamp) -> String {
-    let exp = now.as_second() + i64::try_from(config.link_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-    format!(
-        "{}/ack/{incident}?exp={exp}&sig={}",
-        config.public_url,
-        sign(&config.link_secret, incident, exp)
-    )
+/// Makes the links notifications carry: pages of the web UI under `public_url`, and
+/// signed acknowledge links.
+#[derive(Clone)]
+pub struct LinkSigner {
+    /// Base URL, without a trailing slash.
+    pub public_url: String,
+    /// Secret for signed acknowledge links.
+    pub secret: Vec<u8>,
+    /// How long a signed acknowledge link works.
+    pub ttl: Duration,
+}
+
+impl LinkSigner {
+    /// A signed acknowledge link valid for `ttl` from `now`.
+    pub fn ack_url(&self, incident: Uuid, now: Timestamp) -> String {
+        let exp = now.as_second() + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        format!(
+            "{}/ack/{incident}?exp={exp}&sig={}",
+            self.public_url,
+            sign(&self.secret, incident, exp)
+        )
+    }
 }
 
 /// Checks a link's signature (in constant time) and expiry.
