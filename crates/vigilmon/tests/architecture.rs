@@ -1,0 +1,331 @@
+//! The architecture's fitness test: the rules of ARCHITECTURE.md ("Crates" and
+//! "Architecture invariants") checked against the workspace itself, so a change that
+//! breaks one fails CI instead of eroding the shape unnoticed.
+//!
+//! - Which workspace crate may depend on which (normal dependencies, from
+//!   `cargo metadata`): each crate only on the layers below it. A new crate, or a new
+//!   edge, must be added to [`ALLOWED`] — a deliberate, reviewed change.
+//! - The remote agent's dependency tree holds no HTTP framework, template engine or
+//!   database driver (`axum`, `askama`, `sqlx`): it builds core, probe and scheduling
+//!   only.
+//! - No crate holds more than 30 % of the workspace's non-test lines of Rust.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// Every workspace crate and the workspace crates it may depend on.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("vigilmon-core", &[]),
+    ("vigilmon-probe", &["vigilmon-core"]),
+    ("vigilmon-store", &["vigilmon-core"]),
+    ("vigilmon-notify", &["vigilmon-core"]),
+    ("vigilmon-schedule", &["vigilmon-core"]),
+    (
+        "vigilmon-agent",
+        &["vigilmon-core", "vigilmon-probe", "vigilmon-schedule"],
+    ),
+    (
+        "vigilmon-engine",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-store",
+            "vigilmon-notify",
+            "vigilmon-schedule",
+        ],
+    ),
+    (
+        "vigilmon-app",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-store",
+            "vigilmon-notify",
+            "vigilmon-schedule",
+            "vigilmon-engine",
+        ],
+    ),
+    (
+        "vigilmon-api",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-store",
+            "vigilmon-engine",
+            "vigilmon-app",
+        ],
+    ),
+    (
+        "vigilmon-ui",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-store",
+            "vigilmon-engine",
+            "vigilmon-app",
+        ],
+    ),
+    (
+        "vigilmon-public",
+        &[
+            "vigilmon-core",
+            "vigilmon-store",
+            "vigilmon-engine",
+            "vigilmon-app",
+        ],
+    ),
+    (
+        "vigilmon-http",
+        &[
+            "vigilmon-store",
+            "vigilmon-engine",
+            "vigilmon-app",
+            "vigilmon-api",
+            "vigilmon-ui",
+            "vigilmon-public",
+        ],
+    ),
+    (
+        "vigilmon",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-store",
+            "vigilmon-notify",
+            "vigilmon-schedule",
+            "vigilmon-engine",
+            "vigilmon-app",
+            "vigilmon-http",
+            "vigilmon-agent",
+        ],
+    ),
+    ("test-support", &[]),
+];
+
+/// Crates the agent must never build.
+const NOT_IN_AGENT: &[&str] = &["axum", "askama", "sqlx"];
+
+/// The largest share of the non-test lines one crate may hold.
+const MAX_SHARE: f64 = 0.30;
+
+fn metadata() -> Value {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON")
+}
+
+/// The workspace's packages: name → (id, manifest directory).
+fn workspace(meta: &Value) -> BTreeMap<String, (String, PathBuf)> {
+    let members: BTreeSet<&str> = meta["workspace_members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| members.contains(p["id"].as_str().unwrap()))
+        .map(|p| {
+            let dir = Path::new(p["manifest_path"].as_str().unwrap())
+                .parent()
+                .unwrap()
+                .to_path_buf();
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                (p["id"].as_str().unwrap().to_owned(), dir),
+            )
+        })
+        .collect()
+}
+
+/// The resolved graph's normal (not dev, not build) edges: package id → ids.
+fn normal_edges(meta: &Value) -> BTreeMap<String, Vec<String>> {
+    meta["resolve"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let deps = n["deps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| {
+                    d["dep_kinds"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|k| k["kind"].is_null())
+                })
+                .map(|d| d["pkg"].as_str().unwrap().to_owned())
+                .collect();
+            (n["id"].as_str().unwrap().to_owned(), deps)
+        })
+        .collect()
+}
+
+fn name_of(meta: &Value, id: &str) -> String {
+    meta["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id)
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn crates_depend_only_on_the_layers_below_them() {
+    let meta = metadata();
+    let ws = workspace(&meta);
+    let edges = normal_edges(&meta);
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let mut problems = Vec::new();
+    for (name, (id, _)) in &ws {
+        let Some(may) = allowed.get(name.as_str()) else {
+            problems.push(format!(
+                "{name} is not in ALLOWED: say which crates it may depend on"
+            ));
+            continue;
+        };
+        for dep in edges.get(id).into_iter().flatten() {
+            let dep = name_of(&meta, dep);
+            if ws.contains_key(&dep) && !may.contains(&dep.as_str()) {
+                problems.push(format!("{name} depends on {dep}, which it may not"));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_agent_builds_no_http_framework_templates_or_database_driver() {
+    let meta = metadata();
+    let ws = workspace(&meta);
+    let edges = normal_edges(&meta);
+    let (agent, _) = &ws["vigilmon-agent"];
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![agent.clone()];
+    while let Some(id) = todo.pop() {
+        if seen.insert(id.clone()) {
+            todo.extend(edges.get(&id).into_iter().flatten().cloned());
+        }
+    }
+    let names: BTreeSet<String> = seen.iter().map(|id| name_of(&meta, id)).collect();
+    for banned in NOT_IN_AGENT {
+        assert!(
+            !names.iter().any(|n| n == banned || n.starts_with(&format!("{banned}-"))),
+            "the agent's dependency tree contains {banned}"
+        );
+    }
+    for crate_ in ["vigilmon-engine", "vigilmon-store", "vigilmon-http"] {
+        assert!(!names.contains(crate_), "the agent depends on {crate_}");
+    }
+}
+
+/// Lines of `src` that are not test code: files declared as `#[cfg(test)] mod x;` are
+/// left out, and so are `#[cfg(test)] mod x { … }` blocks at the top level.
+fn non_test_lines(src: &Path) -> usize {
+    let mut files = Vec::new();
+    collect_rs(src, &mut files);
+    let mut test_files = BTreeSet::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for w in lines.windows(2) {
+            if w[0].trim() == "#[cfg(test)]"
+                && let Some(m) = w[1]
+                    .trim()
+                    .strip_prefix("mod ")
+                    .and_then(|r| r.strip_suffix(';'))
+            {
+                // `mod x;` in a.rs (or lib.rs/mod.rs) is a/x.rs or x.rs or x/mod.rs.
+                let dir = f.parent().unwrap();
+                let stem = f.file_stem().unwrap().to_str().unwrap();
+                let base = if ["lib", "mod", "main"].contains(&stem) {
+                    dir.to_path_buf()
+                } else {
+                    dir.join(stem)
+                };
+                test_files.insert(base.join(format!("{m}.rs")));
+                test_files.insert(base.join(m).join("mod.rs"));
+            }
+        }
+    }
+    files
+        .iter()
+        .filter(|f| !test_files.contains(*f))
+        .map(|f| {
+            let text = std::fs::read_to_string(f).unwrap();
+            let mut count = 0;
+            let mut lines = text.lines().peekable();
+            while let Some(line) = lines.next() {
+                if line == "#[cfg(test)]"
+                    && lines
+                        .peek()
+                        .is_some_and(|n| n.starts_with("mod ") && n.ends_with('{'))
+                {
+                    // Skip to the block's closing brace at the start of a line.
+                    for l in lines.by_ref() {
+                        if l == "}" {
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                count += 1;
+            }
+            count
+        })
+        .sum()
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            collect_rs(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn no_crate_holds_more_than_thirty_percent_of_the_code() {
+    let meta = metadata();
+    let ws = workspace(&meta);
+    let lines: BTreeMap<&str, usize> = ws
+        .iter()
+        // Test helpers are test code.
+        .filter(|(name, _)| name.as_str() != "test-support")
+        .map(|(name, (_, dir))| (name.as_str(), non_test_lines(&dir.join("src"))))
+        .collect();
+    let total: usize = lines.values().sum();
+    let table: Vec<String> = lines
+        .iter()
+        .map(|(n, l)| format!("{n}: {l} ({:.1} %)", 100.0 * *l as f64 / total as f64))
+        .collect();
+    println!("non-test lines: {total}\n{}", table.join("\n"));
+    for (name, l) in &lines {
+        assert!(
+            (*l as f64) <= MAX_SHARE * total as f64,
+            "{name} holds {l} of {total} non-test lines, over {:.0} %:\n{}",
+            MAX_SHARE * 100.0,
+            table.join("\n")
+        );
+    }
+}
