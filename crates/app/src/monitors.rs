@@ -27,7 +27,7 @@ pub async fn view(st: &AppState, rec: MonitorRecord) -> Result<MonitorView, AppE
         .await?
         .unwrap_or((rec, Vec::new()));
     let hb = match st.store().heartbeat(rec.id).await? {
-        Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
+        Some(row) if rec.config.kind.as_heartbeat().is_some() => heartbeat_view(st, &rec, row),
         _ => None,
     };
     let windows = active_maintenance(st).await?;
@@ -266,7 +266,9 @@ pub async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, AppError> {
         .map(|rec| {
             let rs = regions.remove(&rec.id).unwrap_or_default();
             let hb = match heartbeats.remove(&rec.id) {
-                Some(row) if rec.config.kind == "heartbeat" => heartbeat_view(st, &rec, row),
+                Some(row) if rec.config.kind.as_heartbeat().is_some() => {
+                    heartbeat_view(st, &rec, row)
+                }
                 _ => None,
             };
             overlay(MonitorView::new(rec, rs, hb), &windows)
@@ -282,7 +284,11 @@ pub fn keep_redacted_headers(doc: &mut Value, old: &MonitorConfig) {
     for (k, v) in headers.iter_mut() {
         if is_secret_header(k)
             && v.as_str() == Some(REDACTED)
-            && let Some(orig) = old.headers.as_ref().and_then(|h| h.get(k))
+            && let Some(orig) = old
+                .kind
+                .as_http()
+                .and_then(|c| c.headers.as_ref())
+                .and_then(|h| h.get(k))
         {
             *v = Value::String(orig.clone());
         }

@@ -80,7 +80,9 @@ impl MonitorView {
         heartbeat: Option<(String, HeartbeatView)>,
     ) -> Self {
         let mut config = rec.config;
-        if let Some(h) = config.headers.as_mut() {
+        if let vigilmon_core::KindConfig::Http(http) = &mut config.kind
+            && let Some(h) = http.headers.as_mut()
+        {
             for (k, v) in h.iter_mut() {
                 if is_secret_header(k) {
                     *v = REDACTED.to_owned();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
-use crate::monitor::ValidationError;
+use crate::validation::ValidationError;
 
 /// How urgent an incident is. P1 pages; P4 is informational.
 #[derive(

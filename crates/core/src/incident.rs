@@ -253,8 +253,7 @@ pub struct Context<'a> {
     pub regional_notice_after: Duration,
 }
 
-/// How long a regional failure lasts before its notice, unless the monitor says.
-pub const DEFAULT_REGIONAL_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
+pub use crate::monitor::DEFAULT_REGIONAL_NOTICE_AFTER;
 
 impl<'a> Context<'a> {
     /// A context outside maintenance, without a parent incident.

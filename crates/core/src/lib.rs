@@ -24,9 +24,11 @@ pub mod schedule;
 pub mod state;
 pub mod status_page;
 pub mod uptime;
+pub mod validation;
 
 pub use duration::HumanDuration;
 pub use ids::{MonitorId, RegionName};
-pub use monitor::{MonitorConfig, MonitorKind, MonitorSpec, ValidationError};
+pub use monitor::{KindConfig, MonitorConfig, MonitorKind, MonitorSpec};
 pub use outcome::{CheckResult, ErrorKind, Phases, Verdict};
 pub use state::MonitorState;
+pub use validation::ValidationError;

@@ -27,7 +27,7 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
-use crate::monitor::ValidationError;
+use crate::validation::ValidationError;
 
 /// The shortest recurring window.
 pub const MIN_DURATION: Duration = Duration::from_secs(60);

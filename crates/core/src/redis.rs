@@ -1920,7 +1920,10 @@ pub fn replica_monitors(
         .iter()
         .enumerate()
         .filter_map(|(i, (ip, port))| {
-            let mut url = url::Url::parse(primary.url.as_deref()?).ok()?;
+            let crate::KindConfig::Redis(redis) = &primary.kind else {
+                return None;
+            };
+            let mut url = url::Url::parse(redis.url.as_deref()?).ok()?;
             let host = if ip.contains(':') {
                 format!("[{ip}]")
             } else {
@@ -1930,10 +1933,13 @@ pub fn replica_monitors(
             url.set_port(Some(*port)).ok()?;
             Some(crate::MonitorConfig {
                 name: format!("[redis-replica-{}] {rest}", i + 1),
-                url: Some(url.to_string()),
-                expect_role: Some("replica".into()),
-                write_probe: None,
-                expect_replicas: None,
+                kind: crate::KindConfig::Redis(crate::monitor::RedisConfig {
+                    url: Some(url.to_string()),
+                    expect_role: Some("replica".into()),
+                    write_probe: None,
+                    expect_replicas: None,
+                    ..redis.clone()
+                }),
                 ..primary.clone()
             })
         })
@@ -1958,13 +1964,14 @@ mod replica_tests {
         assert_eq!(made.len(), 2);
         assert_eq!(made[0].name, "[redis-replica-1] cache");
         assert_eq!(made[1].name, "[redis-replica-2] cache");
+        let redis = |i: usize| made[i].kind.as_redis().unwrap();
         assert_eq!(
-            made[1].url.as_deref(),
+            redis(1).url.as_deref(),
             Some("redis://probe:pw@10.0.0.3:6380/2")
         );
-        assert_eq!(made[0].expect_role.as_deref(), Some("replica"));
-        assert_eq!(made[0].expect_replicas, None);
-        assert_eq!(made[0].write_probe, None, "a replica refuses writes");
+        assert_eq!(redis(0).expect_role.as_deref(), Some("replica"));
+        assert_eq!(redis(0).expect_replicas, None);
+        assert_eq!(redis(0).write_probe, None, "a replica refuses writes");
         assert_eq!(made[0].policy.as_deref(), Some("p1-page"));
         assert!(made.iter().all(|m| m.build().is_ok()));
         let plain: crate::MonitorConfig =

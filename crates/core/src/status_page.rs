@@ -26,7 +26,8 @@ use std::collections::HashSet;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
-use crate::monitor::{MAX_NAME_CHARS, ValidationError};
+use crate::monitor::MAX_NAME_CHARS;
+use crate::validation::ValidationError;
 
 /// Longest slug, in characters.
 pub const MAX_SLUG_CHARS: usize = 64;

@@ -301,7 +301,7 @@ impl Driver {
                 rec.id,
                 MonitorInfo {
                     name: rec.config.name.clone(),
-                    kind: rec.config.kind.clone(),
+                    kind: rec.config.kind_name().to_owned(),
                     policy: rec.config.policy.clone(),
                     tags: rec.config.tags.clone(),
                     depends_on: rec.config.depends_on.clone(),

@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 use vigilmon_core::heartbeat::{HeartbeatSpec, HeartbeatState, PingKind};
 use vigilmon_core::monitor::CheckSpec;
-use vigilmon_core::{MonitorConfig, MonitorId, MonitorSpec, MonitorState};
+use vigilmon_core::{KindConfig, MonitorConfig, MonitorId, MonitorSpec, MonitorState};
 use vigilmon_store::{HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
 
 use crate::alerting::AlertingHandle;
@@ -573,12 +573,13 @@ impl Engine {
         slug: &str,
         now: Timestamp,
     ) -> Result<MonitorId, PingReply> {
-        let config = MonitorConfig {
-            name: slug.to_owned(),
-            kind: "heartbeat".into(),
-            slug: Some(slug.to_owned()),
-            ..MonitorConfig::default()
-        };
+        let config = MonitorConfig::new(
+            slug,
+            KindConfig::Heartbeat(vigilmon_core::monitor::HeartbeatConfig {
+                slug: Some(slug.to_owned()),
+                ..vigilmon_core::monitor::HeartbeatConfig::default()
+            }),
+        );
         let spec = config.build().map_err(|e| {
             PingReply::Conflict(e.first().map(ToString::to_string).unwrap_or_default())
         })?;

@@ -242,9 +242,11 @@ mod tests {
         let id = MonitorId(uuid::Uuid::now_v7());
         let config = MonitorConfig {
             name: "api".into(),
-            kind: "tcp".into(),
-            host: Some("h".into()),
-            port: Some(1),
+            kind: vigilmon_core::KindConfig::Tcp(vigilmon_core::monitor::TcpConfig {
+                host: Some("h".into()),
+                port: Some(1),
+                ..Default::default()
+            }),
             ..MonitorConfig::default()
         };
         store

@@ -82,9 +82,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = MonitorId(Uuid::now_v7());
         let config = MonitorConfig {
             name: format!("svc-{i:03}"),
-            kind: "http".into(),
-            url: Some(format!("http://127.0.0.1:{port}/healthz")),
             tags: vec![if i.is_multiple_of(5) { "db" } else { "app" }.into()],
+            kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
+                url: Some(format!("http://127.0.0.1:{port}/healthz")),
+                ..Default::default()
+            }),
             ..MonitorConfig::default()
         };
         store

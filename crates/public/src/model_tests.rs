@@ -22,9 +22,11 @@ async fn build_at_a_controlled_instant() {
     let store = Store::open_sqlite(&dir).await.unwrap();
     let monitor = |name: &str| MonitorConfig {
         name: name.into(),
-        kind: "tcp".into(),
-        host: Some("db.internal".into()),
-        port: Some(5432),
+        kind: vigilmon_core::KindConfig::Tcp(vigilmon_core::monitor::TcpConfig {
+            host: Some("db.internal".into()),
+            port: Some(5432),
+            ..Default::default()
+        }),
         ..MonitorConfig::default()
     };
     let db = MonitorId(Uuid::now_v7());

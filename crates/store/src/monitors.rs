@@ -54,11 +54,7 @@ fn name_taken(name: &str) -> String {
 /// port) changed. Other edits (name, tags, policy, thresholds, interval…) keep the
 /// state; the next check re-evaluates it anyway.
 fn target_changed(old: &MonitorConfig, new: &MonitorConfig) -> bool {
-    old.kind != new.kind
-        || old.url != new.url
-        || old.method != new.method
-        || old.host != new.host
-        || old.port != new.port
+    !old.kind.same_target(&new.kind)
 }
 
 /// The old row's facts that [`Store::update_monitor`] decides on. Read leniently: a
@@ -135,7 +131,7 @@ impl Store {
             )
             .bind(id.0)
             .bind(name)
-            .bind(&config.kind)
+            .bind(config.kind_name())
             .bind(Json(config))
             .bind(source.as_str())
             .bind(config.paused)
@@ -199,7 +195,7 @@ impl Store {
             )
             .bind(id.0)
             .bind(name)
-            .bind(&config.kind)
+            .bind(config.kind_name())
             .bind(Json(config))
             .bind(config.paused)
             .bind(t.state)
@@ -302,8 +298,10 @@ mod tests {
     fn http(url: &str) -> MonitorConfig {
         MonitorConfig {
             name: "a".into(),
-            kind: "http".into(),
-            url: Some(url.into()),
+            kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
+                url: Some(url.into()),
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -370,7 +368,9 @@ mod tests {
         );
         // a paused monitor whose target changes stays paused, and forgets its regions
         let mut moved = paused.clone();
-        moved.url = Some("http://y".into());
+        if let Some(url) = moved.kind.url_mut() {
+            *url = Some("http://y".into());
+        }
         let t = transition(&prev(paused, MonitorState::Paused), &moved, 9);
         assert_eq!(
             (t.state, t.state_changed_at, t.reset_regions),

@@ -23,8 +23,10 @@ fn pool(store: &Store) -> &sqlx::SqlitePool {
 fn config(name: &str) -> MonitorConfig {
     MonitorConfig {
         name: name.into(),
-        kind: "http".into(),
-        url: Some("http://example.com".into()),
+        kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
+            url: Some("http://example.com".into()),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }

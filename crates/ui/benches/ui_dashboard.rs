@@ -105,9 +105,11 @@ fn main() {
             let id = MonitorId::from_uuid(Uuid::now_v7());
             let config = MonitorConfig {
                 name: format!("[service-{i:04}] api /health"),
-                kind: "http".into(),
-                url: Some(format!("https://service-{i:04}.example.com/health")),
                 tags: vec![format!("team-{}", i % 12)],
+                kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
+                    url: Some(format!("https://service-{i:04}.example.com/health")),
+                    ..Default::default()
+                }),
                 ..Default::default()
             };
             store

@@ -12,8 +12,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
+use vigilmon_core::monitor::KINDS;
 use vigilmon_core::uptime::{Span, Uptime};
-use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_core::{KindConfig, MonitorId, MonitorState};
 
 use super::charts::{self, Spark};
 use super::format::{self, When};
@@ -98,20 +99,19 @@ fn severity(s: MonitorState) -> u8 {
 
 /// What a monitor watches, in a few words (credentials in URLs are masked).
 pub(crate) fn target_of(v: &MonitorView) -> String {
-    let c = &v.config;
-    match c.kind.as_str() {
-        "http" => format!(
+    match &v.config.kind {
+        KindConfig::Http(c) => format!(
             "{} {}",
             c.method.as_deref().unwrap_or("GET").to_ascii_uppercase(),
             c.url.as_deref().map(mask_url_password).unwrap_or_default()
         ),
-        "tcp" => format!(
+        KindConfig::Tcp(c) => format!(
             "{}:{}",
             c.host.as_deref().unwrap_or(""),
             c.port.unwrap_or_default()
         ),
-        "redis" => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
-        "heartbeat" => {
+        KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+        KindConfig::Heartbeat(c) => {
             let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
             match (&c.every, &c.cron) {
                 (_, Some(cron)) => format!(
@@ -122,19 +122,16 @@ pub(crate) fn target_of(v: &MonitorView) -> String {
                 (None, None) => format!("every 1d + {grace} grace"),
             }
         }
-        other => other.to_owned(),
+        KindConfig::Unknown(other) => other.clone(),
     }
 }
 
-/// The shown name of a monitor type.
+/// The shown name of a monitor type (core's list of types).
 pub(crate) fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "http" => "HTTP",
-        "tcp" => "TCP",
-        "redis" => "Redis",
-        "heartbeat" => "Heartbeat",
-        _ => "Other",
-    }
+    KINDS
+        .iter()
+        .find(|k| k.kind.as_str() == kind)
+        .map_or("Other", |k| k.label)
 }
 
 /// The mask shown in place of a password inside a URL.
@@ -408,8 +405,8 @@ fn latest_latency(v: &MonitorView) -> Option<u64> {
 
 fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
     let target = target_of(v);
-    let kind = kind_label(&v.config.kind);
-    let heartbeat = v.config.kind == "heartbeat";
+    let kind = kind_label(v.config.kind_name());
+    let heartbeat = v.config.kind.as_heartbeat().is_some();
     let checks = match sum {
         Some(s) if s.checks > 0 => format!("; {} of {} checks ok", s.ok, s.checks),
         _ => String::new(),
@@ -516,7 +513,7 @@ pub(crate) async fn live(
                 || v.state == MonitorState::Maintenance
         })
         .map(|v| {
-            let heartbeat = v.config.kind == "heartbeat";
+            let heartbeat = v.config.kind.as_heartbeat().is_some();
             LiveRow {
                 id: v.id.to_string(),
                 state: v.state.as_str(),
@@ -574,9 +571,11 @@ pub mod bench_support {
             let id = Uuid::from_u128(i as u128 + 1);
             let config = MonitorConfig {
                 name: format!("[service-{i:04}] api /health"),
-                kind: "http".into(),
-                url: Some(format!("https://service-{i:04}.example.com/health")),
                 tags: vec![format!("team-{}", i % 12)],
+                kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
+                    url: Some(format!("https://service-{i:04}.example.com/health")),
+                    ..Default::default()
+                }),
                 ..Default::default()
             };
             let state = states[i % states.len()];

@@ -657,7 +657,8 @@ fn parse(
                 m.insert("paused".into(), Value::Bool(true));
             }
             // Masked secrets sent back keep their stored values.
-            if let (Some(Value::String(new_url)), Some(old_url)) = (m.get("url").cloned(), &old.url)
+            if let (Some(Value::String(new_url)), Some(old_url)) =
+                (m.get("url").cloned(), old.kind.url())
                 && new_url.contains(&format!(":{URL_PASSWORD_MASK}@"))
                 && let Some(pw) = url_password(old_url)
             {
@@ -800,10 +801,12 @@ pub(crate) async fn edit_form(
     let rec = load(&st, &id).await?;
     let managed = rec.source == vigilmon_store::MonitorSource::File;
     let name = rec.config.name.clone();
-    let kind = valid_kind(&rec.config.kind);
+    let kind = valid_kind(rec.config.kind_name());
     // The API's view masks secret headers; the URL's password is masked here.
     let mut shown = view(&st, rec).await?.config;
-    shown.url = shown.url.as_deref().map(mask_url_password);
+    if let Some(url) = shown.kind.url_mut() {
+        *url = url.as_deref().map(mask_url_password);
+    }
     let doc = serde_json::to_value(&shown).map_err(|e| UiError::Internal(e.to_string()))?;
     let fs = FormState {
         kind,
@@ -824,7 +827,7 @@ pub(crate) async fn edit_submit(
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
     let rec = load(&st, &id).await?;
-    let kind = valid_kind(&rec.config.kind);
+    let kind = valid_kind(rec.config.kind_name());
     let managed = rec.source == vigilmon_store::MonitorSource::File;
     let values = form::submitted(FIELDS, kind, &p.fields);
     let testing = p.get("action") == "test";
@@ -907,9 +910,10 @@ mod tests {
             .0,
         );
         let c = parse("http", &v, None).unwrap();
-        assert_eq!(c.kind, "http");
+        assert_eq!(c.kind_name(), "http");
+        let http = c.kind.as_http().unwrap();
         assert_eq!(
-            (c.follow_redirects, c.verify_tls, c.interval),
+            (http.follow_redirects, http.verify_tls, c.interval),
             (None, None, None)
         );
         let hb = form::submitted(
@@ -923,7 +927,8 @@ mod tests {
             .0,
         );
         let c = parse("heartbeat", &hb, None).unwrap();
-        assert_eq!(c.every.map(|d| d.to_string()).as_deref(), Some("5m"));
+        let every = c.kind.as_heartbeat().unwrap().every;
+        assert_eq!(every.map(|d| d.to_string()).as_deref(), Some("5m"));
         assert!(
             c.interval.is_none(),
             "probe fields are not sent for heartbeats"
@@ -934,8 +939,10 @@ mod tests {
     fn masked_secrets_keep_their_stored_values() {
         let old = MonitorConfig {
             name: "cache".into(),
-            kind: "redis".into(),
-            url: Some("redis://app:s3cret@cache:6379/0".into()),
+            kind: vigilmon_core::KindConfig::Redis(vigilmon_core::monitor::RedisConfig {
+                url: Some("redis://app:s3cret@cache:6379/0".into()),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         let v = form::submitted(
@@ -948,7 +955,7 @@ mod tests {
             .0,
         );
         let c = parse("redis", &v, Some(&old)).unwrap();
-        assert_eq!(c.url.as_deref(), Some("redis://app:s3cret@cache:6380/0"));
+        assert_eq!(c.kind.url(), Some("redis://app:s3cret@cache:6380/0"));
         assert_eq!(url_password("redis://:pw@h"), Some("pw".into()));
         assert_eq!(url_password("redis://h"), None);
     }

@@ -169,7 +169,7 @@ async fn load(st: &AppState, id: &str) -> Result<MonitorRecord, UiError> {
 fn settings_of(v: &MonitorView) -> Vec<(&'static str, String)> {
     let c = &v.config;
     let mut out = Vec::new();
-    if c.kind != "heartbeat"
+    if c.kind.is_probed()
         && let Ok(spec) = c.build()
     {
         out.push((
@@ -187,7 +187,7 @@ fn settings_of(v: &MonitorView) -> Vec<(&'static str, String)> {
                 .map_or_else(|| "all".into(), |r| r.join(", ")),
         ));
     }
-    if let Some(e) = &c.expect {
+    if let Some(e) = c.kind.expect() {
         if let Some(s) = &e.status {
             out.push(("Expected status", format::json_text(s)));
         }
@@ -198,7 +198,7 @@ fn settings_of(v: &MonitorView) -> Vec<(&'static str, String)> {
             out.push(("Fails when slower than", t.to_string()));
         }
     }
-    if let Some(t) = c.warn.as_ref().and_then(|w| w.response_time) {
+    if let Some(t) = c.kind.warn().and_then(|w| w.response_time) {
         out.push(("Degraded when slower than", t.to_string()));
     }
     out.push((
@@ -281,7 +281,7 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
     let uptime_rows = uptimes(st, &rec, now).await?;
     let managed = rec.source == MonitorSource::File;
     let v = view(st, rec).await?;
-    let probed = v.config.kind != "heartbeat";
+    let probed = v.config.kind.as_heartbeat().is_none();
     let since = now - SignedDuration::from_hours(24);
     let results = if probed {
         st.store()
@@ -315,7 +315,7 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
         })
         .collect();
     points.reverse();
-    let redis = if v.config.kind == "redis" {
+    let redis = if v.config.kind.as_redis().is_some() {
         results
             .first()
             .and_then(|r| r.result.details.as_ref())
@@ -450,8 +450,8 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
     Ok(Detail {
         id: v.id.to_string(),
         name: v.config.name.clone(),
-        kind: v.config.kind.clone(),
-        kind_label: kind_label(&v.config.kind),
+        kind: v.config.kind_name().to_owned(),
+        kind_label: kind_label(v.config.kind_name()),
         target: target_of(&v),
         state: v.state.as_str(),
         label: format::state_label(v.state),

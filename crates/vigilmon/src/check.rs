@@ -10,8 +10,10 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
-use vigilmon_core::monitor::CheckSpec;
-use vigilmon_core::{CheckResult, HumanDuration, MonitorConfig, MonitorState, RegionName, Verdict};
+use vigilmon_core::monitor::{CheckSpec, HttpConfig, TcpConfig};
+use vigilmon_core::{
+    CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
+};
 use vigilmon_probe::{ProbeOptions, Prober};
 
 use crate::exit;
@@ -102,9 +104,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
             );
         }
-        config.url = Some(args.target.clone());
-        if let Err(e) = args.redis.apply(&mut config) {
-            return usage(e);
+        match args.redis.config(&args.target) {
+            Ok(c) => config.kind = KindConfig::Redis(c),
+            Err(e) => return usage(e),
         }
     } else if let Some(rest) = args.target.strip_prefix("tcp://") {
         let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
@@ -122,15 +124,19 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "--expect-status, --body-contains, --header and --method apply to HTTP targets only",
             );
         }
-        config.kind = "tcp".into();
-        config.host = Some(host.to_owned());
-        config.port = Some(port);
+        config.kind = KindConfig::Tcp(TcpConfig {
+            host: Some(host.to_owned()),
+            port: Some(port),
+            ..TcpConfig::default()
+        });
     } else if args.target.starts_with("http://") || args.target.starts_with("https://") {
-        config.kind = "http".into();
-        config.url = Some(args.target.clone());
-        config.method = args.method.clone();
-        config.follow_redirects = Some(!args.no_follow);
-        config.verify_tls = Some(!args.insecure);
+        let mut http = HttpConfig {
+            url: Some(args.target.clone()),
+            method: args.method.clone(),
+            follow_redirects: Some(!args.no_follow),
+            verify_tls: Some(!args.insecure),
+            ..HttpConfig::default()
+        };
         let mut headers = BTreeMap::new();
         for h in &args.header {
             let Some((k, v)) = h.split_once(':') else {
@@ -139,7 +145,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             headers.insert(k.trim().to_owned(), v.trim().to_owned());
         }
         if !headers.is_empty() {
-            config.headers = Some(headers);
+            http.headers = Some(headers);
         }
         let status = match args.expect_status.as_slice() {
             [] => None,
@@ -148,12 +154,13 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             )),
         };
         if status.is_some() || args.body_contains.is_some() {
-            config.expect = Some(vigilmon_core::monitor::ExpectConfig {
+            http.expect = Some(vigilmon_core::monitor::ExpectConfig {
                 status,
                 body_contains: args.body_contains.clone(),
                 ..Default::default()
             });
         }
+        config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
             "{:?}: the target must start with http://, https://, tcp://, redis://, rediss:// or unix://",

@@ -36,9 +36,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-use vigilmon_core::monitor::{CheckSpec, RedisMemoryConfig, RedisSpec};
+use vigilmon_core::monitor::{CheckSpec, RedisConfig, RedisMemoryConfig, RedisSpec};
 use vigilmon_core::redis::{HealthStatus, health_status, is_replication_reason, reason};
-use vigilmon_core::{CheckResult, HumanDuration, MonitorConfig, RegionName, Verdict};
+use vigilmon_core::{CheckResult, HumanDuration, KindConfig, MonitorConfig, RegionName, Verdict};
 use vigilmon_probe::{ProbeOptions, Prober};
 
 use crate::exit;
@@ -94,9 +94,12 @@ impl RedisFlags {
             || self.write_probe_key.is_some()
     }
 
-    /// Fills a `redis` monitor config from the flags; `Err` names a bad flag.
-    pub fn apply(&self, c: &mut MonitorConfig) -> Result<(), String> {
-        c.kind = "redis".into();
+    /// A `redis` monitor's fields for `url` from the flags; `Err` names a bad flag.
+    pub fn config(&self, url: &str) -> Result<RedisConfig, String> {
+        let mut c = RedisConfig {
+            url: Some(url.to_owned()),
+            ..RedisConfig::default()
+        };
         if let Some(t) = &self.max_lag {
             c.max_lag = Some(HumanDuration::parse(t).map_err(|e| format!("--max-lag: {e}"))?);
         }
@@ -116,7 +119,7 @@ impl RedisFlags {
         c.expect_replicas = self.expect_replicas;
         c.write_probe = self.write_probe.then_some(true);
         c.write_probe_key = self.write_probe_key.clone();
-        Ok(())
+        Ok(c)
     }
 }
 
@@ -147,14 +150,13 @@ pub struct Args {
 /// Builds the Redis check a `redis-health` or `check` run uses; `Err` is a usage
 /// error in words.
 pub fn build_spec(url: &str, flags: &RedisFlags, timeout: Duration) -> Result<RedisSpec, String> {
-    let mut config = MonitorConfig {
+    let config = MonitorConfig {
         name: "redis-health".into(),
-        url: Some(url.to_owned()),
+        kind: KindConfig::Redis(flags.config(url)?),
         timeout: Some(HumanDuration(timeout)),
         interval: Some(HumanDuration(Duration::from_secs(3600) + timeout)),
         ..MonitorConfig::default()
     };
-    flags.apply(&mut config)?;
     match config.build() {
         Ok(spec) => match spec.check {
             CheckSpec::Redis(r) => Ok(r),

@@ -227,7 +227,9 @@ fn the_agent_builds_no_http_framework_templates_or_database_driver() {
     let names: BTreeSet<String> = seen.iter().map(|id| name_of(&meta, id)).collect();
     for banned in NOT_IN_AGENT {
         assert!(
-            !names.iter().any(|n| n == banned || n.starts_with(&format!("{banned}-"))),
+            !names
+                .iter()
+                .any(|n| n == banned || n.starts_with(&format!("{banned}-"))),
             "the agent's dependency tree contains {banned}"
         );
     }

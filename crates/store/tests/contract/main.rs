@@ -29,9 +29,10 @@ use jiff::Timestamp;
 use sqlx::AssertSqlSafe;
 use sqlx::postgres::PgPoolOptions;
 use uuid::Uuid;
+use vigilmon_core::monitor::HttpConfig;
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{
-    CheckResult, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
+    CheckResult, KindConfig, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
 };
 use vigilmon_store::{MonitorRecord, MonitorSource, RecordedCheck, Store, StoreError};
 
@@ -243,12 +244,13 @@ fn region(name: &str) -> RegionName {
 }
 
 fn http(name: &str, url: &str) -> MonitorConfig {
-    MonitorConfig {
-        name: name.into(),
-        kind: "http".into(),
-        url: Some(url.into()),
-        ..Default::default()
-    }
+    MonitorConfig::new(
+        name,
+        KindConfig::Http(HttpConfig {
+            url: Some(url.into()),
+            ..Default::default()
+        }),
+    )
 }
 
 async fn create(store: &Store, name: &str) -> MonitorRecord {

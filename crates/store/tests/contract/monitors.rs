@@ -2,7 +2,8 @@
 //! monitor keeps or loses across edits.
 
 use jiff::SignedDuration;
-use vigilmon_core::{ErrorKind, MonitorConfig, MonitorState, Verdict};
+use vigilmon_core::monitor::TcpConfig;
+use vigilmon_core::{ErrorKind, KindConfig, MonitorConfig, MonitorState, Verdict};
 use vigilmon_store::{MonitorSource, RegionStateRecord, StoreError};
 
 use crate::{Db, assert_conflict, check, create, http, new_id, t, up};
@@ -223,7 +224,9 @@ pub(crate) async fn changing_the_target_resets_state(db: Db) {
     assert_eq!(s.region_states(m.id).await.unwrap().len(), 1);
 
     let mut moved = cosmetic.clone();
-    moved.url = Some("https://elsewhere.example.com/".into());
+    if let KindConfig::Http(h) = &mut moved.kind {
+        h.url = Some("https://elsewhere.example.com/".into());
+    }
     let reset = s.update_monitor(m.id, &moved, t(6)).await.unwrap();
     assert_eq!(
         (reset.state, reset.state_changed_at),
@@ -233,13 +236,14 @@ pub(crate) async fn changing_the_target_resets_state(db: Db) {
 
     // so does a change of kind
     s.record_results(&[up(m.id, "local", t(7))]).await.unwrap();
-    let tcp = MonitorConfig {
-        name: "renamed".into(),
-        kind: "tcp".into(),
-        host: Some("db.internal".into()),
-        port: Some(5432),
-        ..Default::default()
-    };
+    let tcp = MonitorConfig::new(
+        "renamed",
+        KindConfig::Tcp(TcpConfig {
+            host: Some("db.internal".into()),
+            port: Some(5432),
+            ..Default::default()
+        }),
+    );
     let reset = s.update_monitor(m.id, &tcp, t(8)).await.unwrap();
     assert_eq!(reset.state, MonitorState::Pending);
     assert!(s.region_states(m.id).await.unwrap().is_empty());

@@ -1,0 +1,588 @@
+//! Monitor configuration as users write it (YAML or JSON), and the validated
+//! [`MonitorSpec`] that the rest of the system runs from.
+//!
+//! [`MonitorConfig`] is the raw, serialisable form: it is what the store keeps and what
+//! the API shows back. Its fields common to every monitor sit beside [`KindConfig`],
+//! one variant per monitor type (`type: http` → [`HttpConfig`], …), each type's
+//! fields and validation in its own module. [`MonitorConfig::build`] validates it and
+//! returns a [`MonitorSpec`] with parsed types (URL, regex, JSON paths, durations), or
+//! every problem it found, each naming the field and the reason.
+//!
+//! The JSON shape is flat (`{"name": …, "type": "http", "url": …}`) and is the
+//! contract (PRODUCT.md section 3): [`wire`] reads and writes it.
+//!
+//! Adding a monitor type: a module here with its config struct and `build`, one
+//! variant in [`KindConfig`] and [`CheckSpec`], one row in [`KINDS`], a probe module
+//! and a UI form (`docs/CONTRIBUTING.md`).
+
+mod expect;
+mod heartbeat;
+mod http;
+mod redis;
+mod tcp;
+mod wire;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::duration::HumanDuration;
+use crate::ids::RegionName;
+use crate::validation::{Errors, ValidationError};
+
+pub use expect::{ExpectConfig, JsonAssertionConfig, WarnConfig};
+pub use heartbeat::HeartbeatConfig;
+pub use http::{
+    HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
+    StatusPattern,
+};
+pub use redis::{
+    DEFAULT_EVICTIONS_PER_MIN, DEFAULT_REDIS_MAX_LAG, RedisAddr, RedisConfig, RedisMemoryConfig,
+    RedisRole, RedisSpec, parse_redis_url,
+};
+pub use tcp::{TcpConfig, TcpSpec};
+
+/// The shortest interval a monitor may have.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
+/// The longest interval a monitor may have.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
+/// Default check period.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+/// Default per-check timeout (capped below the interval).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default certificate-expiry warning horizon.
+pub const DEFAULT_CERT_EXPIRY_WARN: Duration = Duration::from_secs(14 * 24 * 3600);
+/// Longest accepted monitor name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest accepted request body for an HTTP monitor.
+pub const MAX_REQUEST_BODY_BYTES: usize = 64 * 1024;
+/// How long a regional failure lasts before its notice, unless the monitor says.
+pub const DEFAULT_REGIONAL_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// A monitor as written in the config file or sent to the API: the fields every
+/// monitor has, and its type's own ([`KindConfig`]). Field names are the contract
+/// (PRODUCT.md section 3); unknown fields are refused, and fields of another type are
+/// refused by `build` with their name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self")]
+pub struct MonitorConfig {
+    /// Unique, human name.
+    #[serde(default)]
+    pub name: String,
+    /// The monitor's type (`type: http`, …) and that type's fields.
+    #[serde(flatten, skip_deserializing)]
+    pub kind: KindConfig,
+    /// Check period (minimum 10s). Default 1m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<HumanDuration>,
+    /// Per-check timeout, less than the interval. Default 10s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<HumanDuration>,
+    /// Regions that run this monitor. Default: all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regions: Option<Vec<String>>,
+    /// Failing regions needed to call the monitor down. Default: a majority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<u32>,
+    /// Consecutive failing evaluations before down. Default 1, or 2 with one region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmations: Option<u32>,
+    /// How long a failure seen by fewer than `quorum` regions lasts before one
+    /// low-priority "regional degradation" notice goes to the policy's non-paging
+    /// channels. Default 5m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_notice_after: Option<HumanDuration>,
+    /// Name of the alert policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Names of monitors this one depends on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+    /// Fields that were given but belong to another monitor type; `build` refuses them
+    /// by name. Never written back.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub foreign_fields: Vec<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A monitor's type and its type's own fields: one variant per type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KindConfig {
+    Http(HttpConfig),
+    Tcp(TcpConfig),
+    Redis(RedisConfig),
+    Heartbeat(HeartbeatConfig),
+    /// A type this version of Vigilmon does not know (or none, when empty): `build`
+    /// refuses it, but a stored monitor of a newer type still reads.
+    Unknown(String),
+}
+
+impl Default for KindConfig {
+    fn default() -> Self {
+        KindConfig::Unknown(String::new())
+    }
+}
+
+/// Every monitor type: its name in `type:`, how people call it, and whether probes
+/// run it (heartbeats are pinged instead). The one list the API, the UI and the docs
+/// take the types from.
+pub const KINDS: &[KindInfo] = &[
+    KindInfo {
+        kind: MonitorKind::Http,
+        label: "HTTP",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Tcp,
+        label: "TCP",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Redis,
+        label: "Redis",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Heartbeat,
+        label: "Heartbeat",
+        probed: false,
+    },
+];
+
+/// One row of [`KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindInfo {
+    pub kind: MonitorKind,
+    /// Its name for people: `HTTP`, `Heartbeat`.
+    pub label: &'static str,
+    /// Whether probes run it (it has an interval, regions and a timeout).
+    pub probed: bool,
+}
+
+impl KindInfo {
+    /// The fields this type takes besides the common ones, in declaration order.
+    pub fn fields(&self) -> &'static [&'static str] {
+        wire::kind_fields(self.kind.as_str()).unwrap_or(&[])
+    }
+}
+
+/// The fields every monitor takes, besides `type`.
+pub fn common_fields() -> &'static [&'static str] {
+    wire::common_fields()
+}
+
+impl KindConfig {
+    /// The name in `type:`: `http`, `tcp`, `redis`, `heartbeat`, or the unknown name.
+    pub fn name(&self) -> &str {
+        match self {
+            KindConfig::Http(_) => "http",
+            KindConfig::Tcp(_) => "tcp",
+            KindConfig::Redis(_) => "redis",
+            KindConfig::Heartbeat(_) => "heartbeat",
+            KindConfig::Unknown(name) => name,
+        }
+    }
+
+    /// The type, when it is one this version knows.
+    pub fn kind(&self) -> Option<MonitorKind> {
+        match self {
+            KindConfig::Http(_) => Some(MonitorKind::Http),
+            KindConfig::Tcp(_) => Some(MonitorKind::Tcp),
+            KindConfig::Redis(_) => Some(MonitorKind::Redis),
+            KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
+            KindConfig::Unknown(_) => None,
+        }
+    }
+
+    /// The `http` fields, when it is an `http` monitor.
+    pub fn as_http(&self) -> Option<&HttpConfig> {
+        match self {
+            KindConfig::Http(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The `tcp` fields, when it is a `tcp` monitor.
+    pub fn as_tcp(&self) -> Option<&TcpConfig> {
+        match self {
+            KindConfig::Tcp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The `redis` fields, when it is a `redis` monitor.
+    pub fn as_redis(&self) -> Option<&RedisConfig> {
+        match self {
+            KindConfig::Redis(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The `heartbeat` fields, when it is a `heartbeat` monitor.
+    pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
+        match self {
+            KindConfig::Heartbeat(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The `url` of the types that have one (`http`, `redis`): it may carry a
+    /// password, which is never shown back.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            KindConfig::Http(c) => c.url.as_deref(),
+            KindConfig::Redis(c) => c.url.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The `url` field of the types that have one, to change it.
+    pub fn url_mut(&mut self) -> Option<&mut Option<String>> {
+        match self {
+            KindConfig::Http(c) => Some(&mut c.url),
+            KindConfig::Redis(c) => Some(&mut c.url),
+            _ => None,
+        }
+    }
+
+    /// The expectations of a probed type (`expect`), when given.
+    pub fn expect(&self) -> Option<&ExpectConfig> {
+        match self {
+            KindConfig::Http(c) => c.expect.as_ref(),
+            KindConfig::Tcp(c) => c.expect.as_ref(),
+            KindConfig::Redis(c) => c.expect.as_ref(),
+            KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
+        }
+    }
+
+    /// The warning thresholds of a probed type (`warn`), when given.
+    pub fn warn(&self) -> Option<&WarnConfig> {
+        match self {
+            KindConfig::Http(c) => c.warn.as_ref(),
+            KindConfig::Tcp(c) => c.warn.as_ref(),
+            KindConfig::Redis(c) => c.warn.as_ref(),
+            KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
+        }
+    }
+
+    /// Whether `other` checks the same thing: the same type and the same target (an
+    /// `http` monitor's URL and method, a `redis` monitor's URL, a `tcp` monitor's host
+    /// and port; a heartbeat has none). A changed target makes the state earned by the
+    /// old one meaningless.
+    pub fn same_target(&self, other: &KindConfig) -> bool {
+        match (self, other) {
+            (KindConfig::Http(a), KindConfig::Http(b)) => a.url == b.url && a.method == b.method,
+            (KindConfig::Tcp(a), KindConfig::Tcp(b)) => a.host == b.host && a.port == b.port,
+            (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
+            (KindConfig::Heartbeat(_), KindConfig::Heartbeat(_)) => true,
+            (KindConfig::Unknown(a), KindConfig::Unknown(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Whether probes run monitors of this type.
+    pub fn is_probed(&self) -> bool {
+        self.kind()
+            .is_some_and(|k| KINDS.iter().any(|i| i.kind == k && i.probed))
+    }
+}
+
+/// The common fields that only probed monitors take (a heartbeat has no interval,
+/// regions or timeout: it is pinged).
+const PROBING_FIELDS: [&str; 6] = [
+    "interval",
+    "timeout",
+    "regions",
+    "quorum",
+    "confirmations",
+    "regional_notice_after",
+];
+
+impl MonitorConfig {
+    /// A monitor named `name` of the given type, every other field at its default.
+    pub fn new(name: impl Into<String>, kind: KindConfig) -> Self {
+        MonitorConfig {
+            name: name.into(),
+            kind,
+            ..MonitorConfig::default()
+        }
+    }
+
+    /// The monitor's type name: `http`, `tcp`, `redis`, `heartbeat`.
+    pub fn kind_name(&self) -> &str {
+        self.kind.name()
+    }
+
+    /// Validates the config and builds the spec, or returns every problem found.
+    pub fn build(&self) -> Result<MonitorSpec, Vec<ValidationError>> {
+        let mut errs = Errors::default();
+
+        let name = self.name.trim();
+        if name.is_empty() {
+            errs.push("name", "must not be empty");
+        } else if name.chars().count() > MAX_NAME_CHARS {
+            errs.push(
+                "name",
+                format!("must be at most {MAX_NAME_CHARS} characters"),
+            );
+        } else if name.chars().any(char::is_control) {
+            errs.push("name", "must not contain control characters");
+        }
+
+        let interval = self.interval.map_or(DEFAULT_INTERVAL, |d| d.0);
+        if interval < MIN_INTERVAL {
+            errs.push(
+                "interval",
+                format!("must be at least 10s (got {})", HumanDuration(interval)),
+            );
+        } else if interval > MAX_INTERVAL {
+            errs.push(
+                "interval",
+                format!("must be at most 24h (got {})", HumanDuration(interval)),
+            );
+        }
+        let timeout = match self.timeout {
+            Some(t) => {
+                if t.0.is_zero() {
+                    errs.push("timeout", "must be greater than zero");
+                } else if t.0 >= interval {
+                    errs.push(
+                        "timeout",
+                        format!(
+                            "must be less than the interval ({})",
+                            HumanDuration(interval)
+                        ),
+                    );
+                }
+                t.0
+            }
+            None => DEFAULT_TIMEOUT.min(interval.saturating_sub(Duration::from_secs(1))),
+        };
+
+        let regions = self.regions.as_ref().map(|rs| {
+            if rs.is_empty() {
+                errs.push(
+                    "regions",
+                    "must list at least one region, or be left out for all regions",
+                );
+            }
+            let mut parsed: Vec<RegionName> = Vec::new();
+            for (i, r) in rs.iter().enumerate() {
+                match RegionName::parse(r) {
+                    Ok(r) if parsed.contains(&r) => errs.push(
+                        format!("regions[{i}]"),
+                        format!("region {r} is listed twice"),
+                    ),
+                    Ok(r) => parsed.push(r),
+                    Err(e) => errs.push(format!("regions[{i}]"), e.to_string()),
+                }
+            }
+            parsed
+        });
+        if let Some(q) = self.quorum {
+            if q == 0 {
+                errs.push("quorum", "must be at least 1");
+            } else if let Some(rs) = &regions
+                && q as usize > rs.len()
+                && !rs.is_empty()
+            {
+                errs.push(
+                    "quorum",
+                    format!("is {q} but only {} regions are listed", rs.len()),
+                );
+            }
+        }
+        if let Some(c) = self.confirmations
+            && !(1..=10).contains(&c)
+        {
+            errs.push("confirmations", "must be between 1 and 10");
+        }
+        if let Some(d) = self.regional_notice_after
+            && d.0 > Duration::from_secs(7 * 86_400)
+        {
+            errs.push("regional_notice_after", "must be at most 7d");
+        }
+        if let Some(p) = &self.policy
+            && p.trim().is_empty()
+        {
+            errs.push("policy", "must not be empty when given");
+        }
+        for (i, t) in self.tags.iter().enumerate() {
+            if t.trim().is_empty() || t.chars().count() > 64 || t.chars().any(char::is_control) {
+                errs.push(format!("tags[{i}]"), "must be 1-64 printable characters");
+            }
+        }
+        for (i, d) in self.depends_on.iter().enumerate() {
+            if d.trim().is_empty() {
+                errs.push(format!("depends_on[{i}]"), "must name a monitor");
+            } else if d.trim() == name {
+                errs.push(
+                    format!("depends_on[{i}]"),
+                    "a monitor cannot depend on itself",
+                );
+            }
+        }
+
+        let kind = self.kind.name();
+        if !self.kind.is_probed() && self.kind.kind().is_some() {
+            let set = [
+                self.interval.is_some(),
+                self.timeout.is_some(),
+                self.regions.is_some(),
+                self.quorum.is_some(),
+                self.confirmations.is_some(),
+                self.regional_notice_after.is_some(),
+            ];
+            for (field, on) in PROBING_FIELDS.iter().zip(set) {
+                if on {
+                    errs.push(*field, format!("does not apply to {kind} monitors"));
+                }
+            }
+        }
+        if self.kind.kind().is_some() {
+            for field in &self.foreign_fields {
+                errs.push(field.clone(), format!("does not apply to {kind} monitors"));
+            }
+        }
+        let check = match &self.kind {
+            KindConfig::Http(c) => c.build(&mut errs).map(CheckSpec::Http),
+            KindConfig::Tcp(c) => c.build(&mut errs).map(CheckSpec::Tcp),
+            KindConfig::Redis(c) => c.build(&mut errs).map(CheckSpec::Redis),
+            KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
+            KindConfig::Unknown(other) if other.is_empty() => {
+                errs.push("type", "is required: http, tcp, redis or heartbeat");
+                None
+            }
+            KindConfig::Unknown(other) => {
+                errs.push(
+                    "type",
+                    format!(
+                        "unknown monitor type {other:?}; expected http, tcp, redis or heartbeat"
+                    ),
+                );
+                None
+            }
+        };
+
+        match check {
+            Some(check) if errs.0.is_empty() => Ok(MonitorSpec {
+                name: name.to_owned(),
+                interval,
+                timeout,
+                regions,
+                quorum: self.quorum,
+                confirmations: self.confirmations,
+                regional_notice_after: self
+                    .regional_notice_after
+                    .map_or(DEFAULT_REGIONAL_NOTICE_AFTER, |d| d.0),
+                policy: self.policy.as_ref().map(|p| p.trim().to_owned()),
+                tags: self.tags.iter().map(|t| t.trim().to_owned()).collect(),
+                depends_on: self
+                    .depends_on
+                    .iter()
+                    .map(|d| d.trim().to_owned())
+                    .collect(),
+                paused: self.paused,
+                check,
+                offset: None,
+            }),
+            _ => Err(errs.0),
+        }
+    }
+}
+
+/// The kinds of monitor.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum MonitorKind {
+    Http,
+    Tcp,
+    Redis,
+    Heartbeat,
+}
+
+impl MonitorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MonitorKind::Http => "http",
+            MonitorKind::Tcp => "tcp",
+            MonitorKind::Redis => "redis",
+            MonitorKind::Heartbeat => "heartbeat",
+        }
+    }
+}
+
+/// A validated monitor: everything the scheduler and probes need, in parsed form.
+#[derive(Debug, Clone)]
+pub struct MonitorSpec {
+    pub name: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// `None` means every region.
+    pub regions: Option<Vec<RegionName>>,
+    pub quorum: Option<u32>,
+    pub confirmations: Option<u32>,
+    /// See [`MonitorConfig::regional_notice_after`].
+    pub regional_notice_after: Duration,
+    pub policy: Option<String>,
+    pub tags: Vec<String>,
+    pub depends_on: Vec<String>,
+    pub paused: bool,
+    pub check: CheckSpec,
+    /// Where in the interval this monitor is checked, when the server decided it for
+    /// an agent (`None`: the scheduler computes it; see `schedule::region_offset`).
+    /// Never from the configuration.
+    pub offset: Option<Duration>,
+}
+
+impl MonitorSpec {
+    pub fn kind(&self) -> MonitorKind {
+        match self.check {
+            CheckSpec::Http(_) => MonitorKind::Http,
+            CheckSpec::Tcp(_) => MonitorKind::Tcp,
+            CheckSpec::Redis(_) => MonitorKind::Redis,
+            CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
+        }
+    }
+
+    /// Whether probes run this monitor (heartbeats are not probed: they are pinged).
+    pub fn is_probed(&self) -> bool {
+        !matches!(self.check, CheckSpec::Heartbeat(_))
+    }
+
+    /// Consecutive failures needed before down, given how many regions evaluate it.
+    pub fn effective_confirmations(&self, region_count: usize) -> u32 {
+        self.confirmations
+            .unwrap_or(crate::state::default_confirmations(region_count))
+    }
+
+    /// Whether the monitor runs in `region`.
+    pub fn runs_in(&self, region: &RegionName) -> bool {
+        self.regions.as_ref().is_none_or(|rs| rs.contains(region))
+    }
+}
+
+/// What to check, per monitor type.
+// Specs are few and long-lived (one per monitor), so the size difference between
+// variants costs nothing worth a Box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum CheckSpec {
+    Http(HttpSpec),
+    Tcp(TcpSpec),
+    Redis(RedisSpec),
+    Heartbeat(crate::heartbeat::HeartbeatSpec),
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,198 @@
+use super::*;
+use serde_json::{Value, json};
+
+fn cfg(v: Value) -> MonitorConfig {
+    serde_json::from_value(v).unwrap()
+}
+
+fn fields(r: Result<MonitorSpec, Vec<ValidationError>>) -> Vec<String> {
+    r.unwrap_err().into_iter().map(|e| e.field).collect()
+}
+
+#[test]
+fn minimal_http_gets_defaults() {
+    let s = cfg(json!({"name": "api", "type": "http", "url": "https://example.com/health"}))
+        .build()
+        .unwrap();
+    assert_eq!(s.interval, Duration::from_secs(60));
+    assert_eq!(s.timeout, Duration::from_secs(10));
+    let CheckSpec::Http(h) = s.check else {
+        panic!()
+    };
+    assert_eq!(h.method, "GET");
+    assert!(h.follow_redirects && h.verify_tls);
+    assert!(h.expect.status.matches(204) && !h.expect.status.matches(301));
+    assert_eq!(h.warn.cert_expiry, DEFAULT_CERT_EXPIRY_WARN);
+}
+
+#[test]
+fn founding_story_monitor_parses() {
+    let s = cfg(json!({
+        "name": "[redis-primary] cache /health", "type": "http",
+        "url": "https://app.example.com/health/redis", "interval": "1m",
+        "expect": {"status": [200], "body_contains": "\"status\":\"ok\"", "response_time": "1000ms"},
+        "warn": {"response_time": "500ms"}, "policy": "p1-page", "tags": ["cache"]
+    }))
+    .build()
+    .unwrap();
+    let CheckSpec::Http(h) = s.check else {
+        panic!()
+    };
+    assert_eq!(h.expect.response_time, Some(Duration::from_millis(1000)));
+    assert_eq!(h.warn.response_time, Some(Duration::from_millis(500)));
+    assert!(h.expect.status.matches(200) && !h.expect.status.matches(201));
+}
+
+#[test]
+fn short_interval_names_the_field() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "5s"})).build();
+    assert_eq!(fields(r), ["interval"]);
+}
+
+#[test]
+fn timeout_must_be_below_interval() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "10s", "timeout": "10s"})).build();
+    assert_eq!(fields(r), ["timeout"]);
+    let s = cfg(json!({"name": "a", "type": "http", "url": "http://x", "interval": "10s"}))
+        .build()
+        .unwrap();
+    assert_eq!(s.timeout, Duration::from_secs(9));
+}
+
+#[test]
+fn file_urls_are_refused() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "file:///etc/passwd"})).build();
+    assert_eq!(fields(r), ["url"]);
+}
+
+#[test]
+fn status_lists_and_classes() {
+    let s = cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": [200, "3xx", "404"]}}))
+        .build()
+        .unwrap();
+    let CheckSpec::Http(h) = s.check else {
+        panic!()
+    };
+    assert!(
+        h.expect.status.matches(200)
+            && h.expect.status.matches(302)
+            && h.expect.status.matches(404)
+    );
+    assert!(!h.expect.status.matches(500));
+    assert_eq!(h.expect.status.to_string(), "200, 3xx, 404");
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": [200, 700, "6xx"]}})).build();
+    assert_eq!(fields(r), ["expect.status[1]", "expect.status[2]"]);
+}
+
+#[test]
+fn bad_regex_and_json_path_are_named() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x",
+        "expect": {"body_regex": "(", "json": [{"path": "status", "equals": "ok"}, {"path": "$.a"}]}}))
+    .build();
+    assert_eq!(
+        fields(r),
+        ["expect.body_regex", "expect.json[0].path", "expect.json[1]"]
+    );
+}
+
+#[test]
+fn warn_must_be_below_limit() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x",
+        "expect": {"response_time": "500ms"}, "warn": {"response_time": "1s"}}))
+    .build();
+    assert_eq!(fields(r), ["warn.response_time"]);
+}
+
+#[test]
+fn tcp_requires_host_and_port_and_refuses_http_fields() {
+    let r = cfg(json!({"name": "a", "type": "tcp", "url": "http://x", "port": 70000})).build();
+    assert_eq!(fields(r), ["url", "host", "port"]);
+    let s = cfg(json!({"name": "r", "type": "tcp", "host": "127.0.0.1", "port": 6379, "send": "PING\r\n", "expect": "+PONG"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Tcp(t) = s.check else { panic!() };
+    assert_eq!(t.expect_banner.as_deref(), Some("+PONG"));
+}
+
+#[test]
+fn unknown_fields_and_types_are_refused() {
+    let e = serde_json::from_value::<MonitorConfig>(
+        json!({"name": "a", "type": "http", "urll": "http://x"}),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("urll"), "{e}");
+    let r = cfg(json!({"name": "a", "type": "ftp"})).build();
+    assert_eq!(fields(r), ["type"]);
+    let e = serde_json::from_value::<MonitorConfig>(
+        json!({"name": "a", "type": "http", "expect": {"stats": 200}}),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("stats"), "{e}");
+}
+
+#[test]
+fn regions_and_quorum() {
+    let r = cfg(json!({"name": "a", "type": "http", "url": "http://x", "regions": ["eu", "EU", "eu"], "quorum": 3})).build();
+    assert_eq!(fields(r), ["regions[1]", "regions[2]", "quorum"]);
+}
+
+#[test]
+fn redis_urls() {
+    let (a, u, p, db) = parse_redis_url("redis://probe:s%40cret@cache.internal:6380/2").unwrap();
+    assert_eq!(
+        a,
+        RedisAddr::Tcp {
+            host: "cache.internal".into(),
+            port: 6380,
+            tls: false
+        }
+    );
+    assert_eq!(
+        (u.as_deref(), p.as_deref(), db),
+        (Some("probe"), Some("s@cret"), 2)
+    );
+    let (a, u, p, db) = parse_redis_url("rediss://:pw@10.0.0.5").unwrap();
+    assert_eq!(
+        a,
+        RedisAddr::Tcp {
+            host: "10.0.0.5".into(),
+            port: 6379,
+            tls: true
+        }
+    );
+    assert_eq!((u, p.as_deref(), db), (None, Some("pw"), 0));
+    let (a, _, _, db) = parse_redis_url("unix:///run/redis/redis.sock?db=3").unwrap();
+    assert_eq!(
+        a,
+        RedisAddr::Unix {
+            path: "/run/redis/redis.sock".into()
+        }
+    );
+    assert_eq!(db, 3);
+    assert!(parse_redis_url("http://x").is_err());
+    assert!(parse_redis_url("redis://host/abc").is_err());
+}
+
+#[test]
+fn redis_monitor_validation() {
+    let s = cfg(json!({"name": "r", "type": "redis", "url": "redis://127.0.0.1:6379", "expect_role": "replica", "max_lag": "10s"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Redis(r) = s.check else {
+        panic!()
+    };
+    assert_eq!(r.expect_role, Some(RedisRole::Replica));
+    assert_eq!(r.max_lag, Duration::from_secs(10));
+    assert_eq!((r.memory_warn, r.memory_critical), (0.90, 0.95));
+    let e = cfg(json!({"name": "r", "type": "redis", "url": "redis://h", "memory": {"warn": 0.97}, "expect_role": "leader", "port": 1})).build();
+    assert_eq!(fields(e), ["port", "expect_role", "memory.warn"]);
+}
+
+#[test]
+fn serialisation_roundtrips() {
+    let c = cfg(
+        json!({"name": "a", "type": "http", "url": "http://x", "expect": {"status": "2xx", "json": [{"path": "$.ok", "equals": true}]}}),
+    );
+    let back: MonitorConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
+    assert_eq!(back, c);
+}
