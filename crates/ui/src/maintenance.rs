@@ -1,7 +1,7 @@
 //! Maintenance windows (checks go on, nothing is sent): the list with its create form,
 //! the edit form of a window that has not ended, ending one early, and deleting one.
-//! Validation and effects are the application layer's (`create_window`,
-//! `update_window`, …), as for the API.
+//! Lookups, validation and effects are the application layer's (`find_window`,
+//! `create_window`, `update_window`, …), as for the API.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -9,6 +9,7 @@ use axum::response::Response;
 use serde_json::Value;
 use uuid::Uuid;
 use vigilmon_core::maintenance::MaintenanceConfig;
+use vigilmon_store::MaintenanceRecord;
 
 use super::alerting_common::{EditPage, ONE, edit_fields, unprocessable};
 use super::form::{
@@ -16,10 +17,11 @@ use super::form::{
 };
 use super::format;
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
-use vigilmon_app::AppState;
 use vigilmon_app::maintenance::{
-    create_window, delete_window, end_window, has_ended, update_window, view as window_view,
+    create_window, delete_window, end_window, find_window, has_ended, update_window,
+    view as window_view,
 };
+use vigilmon_app::{AppError, AppState};
 
 const WINDOW_FIELDS: &[FieldDef] = &[
     required(field(
@@ -96,9 +98,21 @@ const WINDOW_FIELDS: &[FieldDef] = &[
     ),
 ];
 
+/// The 404 of a window that a URL names but that does not exist.
+fn no_window(raw: &str) -> UiError {
+    UiError::NotFound(format!("there is no maintenance window {raw:?}"))
+}
+
 fn window_id(raw: &str) -> Result<Uuid, UiError> {
-    Uuid::parse_str(raw)
-        .map_err(|_| UiError::NotFound(format!("there is no maintenance window {raw:?}")))
+    Uuid::parse_str(raw).map_err(|_| no_window(raw))
+}
+
+/// The stored window a URL names.
+async fn stored_window(st: &AppState, raw: &str) -> Result<MaintenanceRecord, UiError> {
+    match find_window(st, window_id(raw)?).await {
+        Err(AppError::NotFound(_)) => Err(no_window(raw)),
+        found => Ok(found?),
+    }
 }
 
 // --- List and create ----------------------------------------------------------------
@@ -236,15 +250,9 @@ async fn window_form(
     values: Option<Values>,
     errors: &FieldErrors,
 ) -> Result<EditPage, UiError> {
-    let id = window_id(raw_id)?;
+    let rec = stored_window(st, raw_id).await?;
+    let id = rec.id;
     let now = st.now();
-    let rec = st
-        .store()
-        .list_maintenance()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| UiError::NotFound(format!("there is no maintenance window {raw_id:?}")))?;
     let v = window_view(rec.clone(), now)?;
     let fields = edit_fields(WINDOW_FIELDS, &[]);
     let values = match values {
@@ -291,26 +299,18 @@ pub(crate) async fn save(
     p: Posted,
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let id = window_id(&raw)?;
-    let name = st
-        .store()
-        .list_maintenance()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .map(|w| w.name)
-        .ok_or_else(|| UiError::NotFound(format!("there is no maintenance window {raw:?}")))?;
+    let rec = stored_window(&st, &raw).await?;
     let fields = edit_fields(WINDOW_FIELDS, &[]);
     let values = form::submitted(&fields, "", &p.fields);
     let mut errors = FieldErrors::default();
     let mut doc = form::to_json(&fields, "", &values, &mut errors);
     if let Value::Object(m) = &mut doc {
-        m.insert("name".into(), Value::String(name));
+        m.insert("name".into(), Value::String(rec.name));
     }
     if errors.is_empty()
         && let Some(config) = decode::<MaintenanceConfig>(doc, &fields, "", &mut errors)
     {
-        match update_window(&st, id, config).await {
+        match update_window(&st, rec.id, config).await {
             Ok(()) => return Ok(see_other("/maintenance?ok=window-saved")),
             Err(e) => errors = FieldErrors::from_api(e, |f| form::field_of(&fields, "", f))?,
         }
