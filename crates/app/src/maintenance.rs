@@ -75,6 +75,7 @@ pub async fn create_window(st: &AppState, mut config: MaintenanceConfig) -> Resu
     Ok(id)
 }
 
+/// The stored window with this id; `NotFound` when there is none.
 pub async fn find_window(st: &AppState, id: Uuid) -> Result<MaintenanceRecord, AppError> {
     st.store()
         .list_maintenance()

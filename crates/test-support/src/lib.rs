@@ -185,39 +185,7 @@ impl Server {
             .dir
             .path()
             .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
-        args.extend(store.args());
-        args.extend(extra.iter().cloned());
-        let mut child = Command::new(bin)
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .env(
-                "VIGILMON_LOG",
-                std::env::var("VIGILMON_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .spawn()
-            .expect("spawn vigilmon serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!(
-                    "server did not start; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-        };
+        let (child, url) = spawn_serve(bin, store, "127.0.0.1:0", extra, &log);
         Server {
             url,
             token,
@@ -412,6 +380,42 @@ impl Target {
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
     }
+}
+
+/// Reads the piped stdout of a process just spawned until a line `pick` makes
+/// something of, and returns that. A process that prints no such line within `within`
+/// (or exits first) is killed and `None` returned, so the caller can fail with its log.
+pub fn wait_for_line(
+    child: &mut Child,
+    within: Duration,
+    pick: impl Fn(&str) -> Option<String> + Send + 'static,
+) -> Option<String> {
+    let stdout = child.stdout.take().expect("the process's stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(found) = pick(&line) {
+                let _ = tx.send(found);
+            }
+        }
+    });
+    let found = rx.recv_timeout(within).ok();
+    if found.is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    found
+}
+
+/// The URL a server prints once it serves (`… listening on http://…`), read from its
+/// piped stdout as [`wait_for_line`] does: `None` (and the process killed) when it
+/// says nothing of the kind within `within`.
+pub fn listening_url(child: &mut Child, within: Duration) -> Option<String> {
+    wait_for_line(child, within, |line| {
+        line.split("listening on ")
+            .nth(1)
+            .map(|url| url.trim().to_owned())
+    })
 }
 
 /// Polls `probe` until it returns `Some`, or panics after `within` with `what`.
@@ -730,24 +734,12 @@ fn spawn_serve(
         )
         .spawn()
         .expect("spawn vigilmon serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.split("listening on ").nth(1) {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(60)) {
-        Ok(url) => (child, url),
-        Err(_) => {
-            let _ = child.kill();
-            panic!(
-                "server did not start on {listen}; log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
+    match listening_url(&mut child, Duration::from_secs(60)) {
+        Some(url) => (child, url),
+        None => panic!(
+            "server did not start on {listen}; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        ),
     }
 }
 
@@ -828,26 +820,15 @@ impl Agent {
             .stderr(log_file)
             .spawn()
             .expect("spawn vigilmon agent");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("Vigilmon agent ") {
-                    let _ = tx.send(line);
-                }
-            }
+        let start_line = wait_for_line(&mut child, Duration::from_secs(30), |line| {
+            line.starts_with("Vigilmon agent ").then(|| line.to_owned())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "agent did not start; log:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
         });
-        let start_line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "agent did not start; log:\n{}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-        };
         Agent {
             child,
             data_dir: data_dir.to_owned(),

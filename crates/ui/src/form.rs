@@ -63,6 +63,42 @@ impl FieldDef {
     }
 }
 
+/// A field of a form's table, optional until wrapped in [`required`]; `kinds` empty
+/// means every kind, `section` indexes the form's sections.
+pub(crate) const fn field(
+    key: &'static str,
+    label: &'static str,
+    input: Input,
+    kinds: &'static [&'static str],
+    placeholder: &'static str,
+    hint: &'static str,
+    section: usize,
+) -> FieldDef {
+    FieldDef {
+        key,
+        label,
+        input,
+        kinds,
+        placeholder,
+        hint,
+        required: false,
+        section,
+    }
+}
+
+/// The same field, marked required.
+pub(crate) const fn required(d: FieldDef) -> FieldDef {
+    FieldDef {
+        required: true,
+        ..d
+    }
+}
+
+/// The choices of [`Input::Dynamic`] fields for forms that have none.
+pub(crate) fn no_dynamic(_: &str) -> Vec<(String, String)> {
+    Vec::new()
+}
+
 /// A group of fields; `collapsed` ones sit closed in a `<details>` unless a field in
 /// them has a value or an error.
 #[derive(Debug, Clone, Copy)]
@@ -444,6 +480,24 @@ pub(crate) fn field_of(fields: &[FieldDef], kind: &str, path: &str) -> String {
         .to_owned()
 }
 
+/// Deserialises a form's document into its config type, reporting a shape error at
+/// the field it belongs to.
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    doc: Value,
+    fields: &[FieldDef],
+    kind: &str,
+    errors: &mut FieldErrors,
+) -> Option<T> {
+    match serde_path_to_error::deserialize(doc) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            errors.push(field_of(fields, kind, &path), e.inner().to_string());
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -454,16 +508,7 @@ mod tests {
     }];
 
     const fn def(key: &'static str, input: Input) -> FieldDef {
-        FieldDef {
-            key,
-            label: "x",
-            input,
-            kinds: &[],
-            placeholder: "",
-            hint: "",
-            required: false,
-            section: 0,
-        }
+        field(key, "x", input, &[], "", "", 0)
     }
 
     const FIELDS: &[FieldDef] = &[

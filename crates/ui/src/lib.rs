@@ -15,16 +15,18 @@
 //! made in the UI has exactly the effects of the same change made through the API.
 
 mod account;
-mod alerting;
-mod alerting_edit;
+mod alerting_common;
 mod assets;
+mod channels;
 pub(crate) mod charts;
 pub mod dashboard;
 mod form;
 pub(crate) mod format;
 mod incidents;
+mod maintenance;
 mod monitor_form;
 mod monitor_page;
+mod policies;
 mod regions;
 mod session;
 mod status_pages;
@@ -101,39 +103,30 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/acknowledge", post(incidents::acknowledge))
         .route("/incidents/{id}/resolve", post(incidents::resolve))
         .route("/incidents/{id}/notes", post(incidents::note))
-        .route(
-            "/channels",
-            get(alerting::channels).post(alerting::create_channel),
-        )
-        .route("/channels/{name}", get(alerting::channel))
+        .route("/channels", get(channels::list).post(channels::create))
+        .route("/channels/{name}", get(channels::page))
         .route(
             "/channels/{name}/edit",
-            get(alerting_edit::edit_channel).post(alerting_edit::save_channel),
+            get(channels::edit_form).post(channels::save),
         )
-        .route("/channels/{name}/test", post(alerting::test_channel))
-        .route("/channels/{name}/delete", post(alerting::delete_channel))
-        .route(
-            "/policies",
-            get(alerting::policies).post(alerting::create_policy),
-        )
+        .route("/channels/{name}/test", post(channels::test))
+        .route("/channels/{name}/delete", post(channels::delete))
+        .route("/policies", get(policies::list).post(policies::create))
         .route(
             "/policies/{name}/edit",
-            get(alerting_edit::edit_policy).post(alerting_edit::save_policy),
+            get(policies::edit_form).post(policies::save),
         )
-        .route("/policies/{name}/delete", post(alerting::delete_policy))
+        .route("/policies/{name}/delete", post(policies::delete))
         .route(
             "/maintenance",
-            get(alerting::maintenance).post(alerting::create_maintenance),
+            get(maintenance::list).post(maintenance::create),
         )
         .route(
             "/maintenance/{id}/edit",
-            get(alerting_edit::edit_maintenance).post(alerting_edit::save_maintenance),
+            get(maintenance::edit_form).post(maintenance::save),
         )
-        .route("/maintenance/{id}/end", post(alerting::end_maintenance))
-        .route(
-            "/maintenance/{id}/delete",
-            post(alerting::delete_maintenance),
-        )
+        .route("/maintenance/{id}/end", post(maintenance::end))
+        .route("/maintenance/{id}/delete", post(maintenance::delete))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/regions", get(regions::page))
         .route("/users", get(users::page).post(users::create))

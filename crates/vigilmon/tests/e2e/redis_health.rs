@@ -2,12 +2,11 @@
 //! `vigilmon check redis://…`, against `redis-server` processes spawned per test
 //! (never the shared one), read with a plain HTTP client.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use test_support::{RedisServer, run_cli};
+use test_support::{RedisServer, listening_url, run_cli};
 
 /// A running `vigilmon redis-health`, killed when dropped.
 struct Sidecar {
@@ -31,22 +30,8 @@ impl Sidecar {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn vigilmon redis-health");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(url) => url,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("redis-health did not start");
-            }
-        };
+        let url =
+            listening_url(&mut child, Duration::from_secs(30)).expect("redis-health did not start");
         Sidecar { url, child }
     }
 

@@ -1,0 +1,524 @@
+//! Notification channels: the list with its create form (one set of fields per type:
+//! webhook, Slack, PagerDuty, email), a channel's page (its settings, a test
+//! notification, its delivery log), its edit form, and deleting it. Validation and
+//! effects are the API's shared steps (`create_channel_config`,
+//! `update_channel_config`, …). Secrets (Slack webhook URLs, PagerDuty routing keys,
+//! webhook signing secrets) are shown masked, as the API shows them, and never written
+//! into a form: their inputs start empty, and an empty input keeps the stored value.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use serde_json::Value;
+use vigilmon_core::alert::ChannelConfig;
+
+use super::alerting_common::{EditPage, ONE, edit_fields, file_refusal, unprocessable};
+use super::form::{
+    self, FieldDef, Input, SectionView, Values, decode, field, no_dynamic, required,
+};
+use super::format::{self, When};
+use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
+use vigilmon_app::AppState;
+use vigilmon_app::channels::{
+    create_channel_config, delete_channel_named, delivery_views, list_channel_views, send_test,
+    stored_channel, update_channel_config,
+};
+use vigilmon_app::views::REDACTED;
+
+const CHANNEL_TYPES: &[(&str, &str)] = &[
+    ("webhook", "Webhook"),
+    ("slack", "Slack"),
+    ("pagerduty", "PagerDuty"),
+    ("email", "Email"),
+];
+
+const CHANNEL_FIELDS: &[FieldDef] = &[
+    required(field(
+        "name",
+        "Name",
+        Input::Text,
+        &[],
+        "slack-ops",
+        "How policies refer to it.",
+        0,
+    )),
+    required(field(
+        "url",
+        "Webhook URL",
+        Input::Url,
+        &["webhook"],
+        "https://hooks.example.com/vigilmon",
+        "Receives a JSON event per notification.",
+        0,
+    )),
+    field(
+        "secret",
+        "Signing secret",
+        Input::Text,
+        &["webhook"],
+        "",
+        "When set, each request carries an HMAC-SHA256 signature. Not shown again after saving.",
+        0,
+    ),
+    field(
+        "headers",
+        "Extra headers",
+        Input::Headers,
+        &["webhook"],
+        "X-Team: ops",
+        "One per line, Name: value.",
+        0,
+    ),
+    required(field(
+        "webhook_url",
+        "Slack incoming-webhook URL",
+        Input::Url,
+        &["slack"],
+        "https://hooks.slack.com/services/…",
+        "Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "routing_key",
+        "Routing key",
+        Input::Text,
+        &["pagerduty"],
+        "",
+        "The Events API v2 integration key. Not shown again after saving.",
+        0,
+    )),
+    field(
+        "events_url",
+        "Events URL",
+        Input::Url,
+        &["pagerduty"],
+        "https://events.pagerduty.com/v2/enqueue",
+        "",
+        0,
+    ),
+    required(field(
+        "to",
+        "Recipients",
+        Input::Csv,
+        &["email"],
+        "ops@example.com, leads@example.com",
+        "Comma-separated. Sent through the server's SMTP settings.",
+        0,
+    )),
+];
+
+// --- List and create ----------------------------------------------------------------
+
+pub(crate) struct ChannelRow {
+    pub name: String,
+    pub href: String,
+    pub kind: String,
+    pub target: String,
+    pub file: bool,
+}
+
+#[derive(Template)]
+#[template(path = "channels.html", whitespace = "minimize")]
+struct ChannelsPage {
+    l: Layout,
+    rows: Vec<ChannelRow>,
+    kind: String,
+    types: &'static [(&'static str, &'static str)],
+    sections: Vec<SectionView>,
+    general: Vec<String>,
+}
+
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct ChannelsQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    ok: Option<String>,
+}
+
+fn channel_kind(k: &str) -> &'static str {
+    CHANNEL_TYPES
+        .iter()
+        .find(|(t, _)| *t == k)
+        .map_or("webhook", |(t, _)| t)
+}
+
+async fn channels_page(
+    st: &AppState,
+    s: &Session,
+    kind: &'static str,
+    values: &Values,
+    errors: &FieldErrors,
+    notice: Option<&str>,
+) -> Result<ChannelsPage, UiError> {
+    let rows = list_channel_views(st)
+        .await?
+        .into_iter()
+        .map(|c| {
+            let target = match c.config.kind.as_str() {
+                "webhook" => c.config.url.clone().unwrap_or_default(),
+                "email" => c.config.to.join(", "),
+                "pagerduty" => "routing key ********".into(),
+                "slack" => "webhook ********".into(),
+                _ => String::new(),
+            };
+            ChannelRow {
+                href: format!("/channels/{}", format::segment(&c.config.name)),
+                name: c.config.name,
+                kind: c.config.kind,
+                target,
+                file: c.source == "file",
+            }
+        })
+        .collect();
+    let shown: Vec<&str> = CHANNEL_FIELDS
+        .iter()
+        .filter(|d| d.applies(kind))
+        .map(|d| d.key)
+        .collect();
+    Ok(ChannelsPage {
+        l: Layout::new("Channels", "channels", s).notice(notice),
+        rows,
+        kind: kind.to_owned(),
+        types: CHANNEL_TYPES,
+        sections: form::view(CHANNEL_FIELDS, ONE, kind, values, errors, &no_dynamic),
+        general: errors.general(&shown),
+    })
+}
+
+pub(crate) async fn list(
+    State(st): State<AppState>,
+    s: Session,
+    Query(q): Query<ChannelsQuery>,
+) -> Result<Response, UiError> {
+    let kind = channel_kind(q.kind.as_deref().unwrap_or("webhook"));
+    let page = channels_page(
+        &st,
+        &s,
+        kind,
+        &Values::default(),
+        &FieldErrors::default(),
+        q.ok.as_deref(),
+    )
+    .await?;
+    Ok(render(&page))
+}
+
+pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    let kind = channel_kind(&p.get("type"));
+    let values = form::submitted(CHANNEL_FIELDS, kind, &p.fields);
+    let mut errors = FieldErrors::default();
+    let mut doc = form::to_json(CHANNEL_FIELDS, kind, &values, &mut errors);
+    if let Value::Object(m) = &mut doc {
+        m.insert("type".into(), Value::String(kind.to_owned()));
+    }
+    if errors.is_empty()
+        && let Some(config) = decode::<ChannelConfig>(doc, CHANNEL_FIELDS, kind, &mut errors)
+    {
+        match create_channel_config(&st, config).await {
+            Ok(()) => return Ok(see_other("/channels?ok=channel")),
+            Err(e) => {
+                errors = FieldErrors::from_api(e, |f| form::field_of(CHANNEL_FIELDS, kind, f))?
+            }
+        }
+    }
+    let page = channels_page(&st, &p.session, kind, &values, &errors, None).await?;
+    Ok(unprocessable(render(&page)))
+}
+
+// --- A channel's page: settings, test, deliveries -----------------------------------
+
+pub(crate) struct DeliveryRow {
+    pub event: String,
+    pub status: String,
+    pub css: &'static str,
+    pub created: When,
+    pub attempts: u32,
+    pub incident: Option<String>,
+    pub last_error: Option<String>,
+    pub log: Vec<(String, String, String, String)>,
+}
+
+pub(crate) struct TestOutcome {
+    pub delivered: bool,
+    pub text: String,
+}
+
+#[derive(Template)]
+#[template(path = "channel.html", whitespace = "minimize")]
+struct ChannelPage {
+    l: Layout,
+    name: String,
+    href: String,
+    kind: String,
+    facts: Vec<(String, String)>,
+    file: bool,
+    test: Option<TestOutcome>,
+    deliveries: Vec<DeliveryRow>,
+}
+
+async fn channel_page(
+    st: &AppState,
+    s: &Session,
+    name: &str,
+    test: Option<TestOutcome>,
+    notice: Option<&str>,
+) -> Result<ChannelPage, UiError> {
+    let c = list_channel_views(st)
+        .await?
+        .into_iter()
+        .find(|c| c.config.name == name)
+        .ok_or_else(|| UiError::NotFound(format!("there is no channel named {name:?}")))?;
+    let now = st.now();
+    let doc = serde_json::to_value(&c.config).map_err(|e| UiError::Internal(e.to_string()))?;
+    let facts = doc
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "name")
+                .map(|(k, v)| (k.replace('_', " "), format::json_text(v)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let deliveries = delivery_views(st, name)
+        .await?
+        .into_iter()
+        .map(|d| DeliveryRow {
+            css: match d.status.as_str() {
+                "delivered" => "up",
+                "failed" => "down",
+                _ => "pending",
+            },
+            event: d.event,
+            status: d.status,
+            created: When::new(d.created_at, now),
+            attempts: d.attempts,
+            incident: d.incident_id.map(|i| i.to_string()),
+            last_error: d.last_error,
+            log: d
+                .attempt_log
+                .into_iter()
+                .map(|a| {
+                    (
+                        format::utc(a.at),
+                        a.outcome,
+                        format::ms(a.duration_ms),
+                        a.error.unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(ChannelPage {
+        l: Layout::new(format!("Channel {name}"), "channels", s).notice(notice),
+        name: c.config.name.clone(),
+        href: format!("/channels/{}", format::segment(&c.config.name)),
+        kind: c.config.kind.clone(),
+        facts,
+        file: c.source == "file",
+        test,
+        deliveries,
+    })
+}
+
+pub(crate) async fn page(
+    State(st): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+    Query(q): Query<NoticeQuery>,
+) -> Result<Response, UiError> {
+    Ok(render(
+        &channel_page(&st, &s, &name, None, q.ok.as_deref()).await?,
+    ))
+}
+
+pub(crate) async fn test(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    p: Posted,
+) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    let r = send_test(&st, &name).await?;
+    let test = TestOutcome {
+        delivered: r.delivered,
+        text: match (r.outcome, r.error) {
+            ("delivered", _) => "The test notification was delivered.".into(),
+            (outcome, Some(e)) => {
+                format!("The test notification was not delivered ({outcome}): {e}")
+            }
+            (outcome, None) => format!("The test notification was not delivered ({outcome})."),
+        },
+    };
+    Ok(render(
+        &channel_page(&st, &p.session, &name, Some(test), None).await?,
+    ))
+}
+
+pub(crate) async fn delete(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    p: Posted,
+) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    delete_channel_named(&st, &name).await?;
+    Ok(see_other("/channels?ok=channel-deleted"))
+}
+
+// --- Edit ---------------------------------------------------------------------------
+
+/// The fields of the edit form: the secrets are not required (empty keeps them) and
+/// their hints say so.
+fn channel_edit_fields() -> Vec<FieldDef> {
+    let mut fields = edit_fields(CHANNEL_FIELDS, &ChannelConfig::SECRET_FIELDS);
+    for d in &mut fields {
+        if let Some(hint) = secret_hint(d.key) {
+            d.hint = hint;
+        }
+    }
+    fields
+}
+
+/// The hint of a secret's input on the edit form.
+fn secret_hint(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "webhook_url" => {
+            "A secret, so not shown. Leave empty to keep the stored URL; type a new one to replace it."
+        }
+        "routing_key" => {
+            "A secret, so not shown. Leave empty to keep the stored key; type a new one to replace it."
+        }
+        "secret" => {
+            "A secret, so not shown. Leave empty to keep the stored one (if any); type a new one to replace it."
+        }
+        _ => return None,
+    })
+}
+
+/// Empties the secrets of a form's values, so they are never written into the page.
+fn blank_secrets(values: &mut Values) {
+    for (k, v) in &mut values.0 {
+        if ChannelConfig::SECRET_FIELDS.contains(&k.as_str()) {
+            v.clear();
+        }
+    }
+}
+
+async fn channel_form(
+    st: &AppState,
+    s: &Session,
+    name: &str,
+    values: Option<Values>,
+    errors: &FieldErrors,
+) -> Result<EditPage, UiError> {
+    let (stored, file) = stored_channel(st, name).await?;
+    let kind = stored.kind.clone();
+    let fields = channel_edit_fields();
+    let mut values = match values {
+        Some(v) => v,
+        None => {
+            let doc =
+                serde_json::to_value(&stored).map_err(|e| UiError::Internal(e.to_string()))?;
+            form::from_json(&fields, &kind, &doc)
+        }
+    };
+    blank_secrets(&mut values);
+    let href = format!("/channels/{}", format::segment(name));
+    let mut page = EditPage::new(
+        Layout::new(format!("Edit channel {name}"), "channels", s),
+        "channel",
+        name.to_owned(),
+        href.clone(),
+        format!("{href}/edit"),
+    );
+    page.back_label = "Channels";
+    page.list = "/channels";
+    page.file = file;
+    let shown: Vec<&str> = fields
+        .iter()
+        .filter(|d| d.applies(&kind))
+        .map(|d| d.key)
+        .collect();
+    page.sections = form::view(&fields, ONE, &kind, &values, errors, &no_dynamic);
+    page.general = errors.general(&shown);
+    page.offer_clear = kind == "webhook" && stored.secret.is_some();
+    Ok(page)
+}
+
+pub(crate) async fn edit_form(
+    State(st): State<AppState>,
+    s: Session,
+    Path(name): Path<String>,
+) -> Result<Response, UiError> {
+    s.require_write()?;
+    let page = channel_form(&st, &s, &name, None, &FieldErrors::default()).await?;
+    Ok(render(&page))
+}
+
+pub(crate) async fn save(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    p: Posted,
+) -> Result<Response, UiError> {
+    p.session.require_write()?;
+    let (stored, file) = stored_channel(&st, &name).await?;
+    if file {
+        return Err(file_refusal("channel", &name));
+    }
+    let kind = stored.kind.as_str();
+    let fields = channel_edit_fields();
+    let values = form::submitted(&fields, kind, &p.fields);
+    let mut errors = FieldErrors::default();
+    let mut doc = form::to_json(&fields, kind, &values, &mut errors);
+    if let Value::Object(m) = &mut doc {
+        m.insert("name".into(), Value::String(name.clone()));
+        m.insert("type".into(), Value::String(kind.to_owned()));
+        let clear = p.get("clear_secret") == "on";
+        for key in ChannelConfig::SECRET_FIELDS {
+            let applies = fields.iter().any(|d| d.key == key && d.applies(kind));
+            if applies && values.get(key).is_empty() && !(key == "secret" && clear) {
+                // The mask: the update step keeps the stored value (or none).
+                m.insert(key.into(), Value::String(REDACTED.to_owned()));
+            }
+        }
+    }
+    if errors.is_empty()
+        && let Some(config) = decode::<ChannelConfig>(doc, &fields, kind, &mut errors)
+    {
+        match update_channel_config(&st, &name, config).await {
+            Ok(()) => {
+                return Ok(see_other(&format!(
+                    "/channels/{}?ok=channel-saved",
+                    format::segment(&name)
+                )));
+            }
+            Err(e) => errors = FieldErrors::from_api(e, |f| form::field_of(&fields, kind, f))?,
+        }
+    }
+    let page = channel_form(&st, &p.session, &name, Some(values), &errors).await?;
+    Ok(unprocessable(render(&page)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_never_prefilled() {
+        let mut v = Values(vec![
+            ("url".into(), "https://example.com/hook".into()),
+            ("secret".into(), "s3cr3t".into()),
+            ("webhook_url".into(), "https://hooks.slack.com/x".into()),
+        ]);
+        blank_secrets(&mut v);
+        assert_eq!(v.get("url"), "https://example.com/hook");
+        assert_eq!(v.get("secret"), "");
+        assert_eq!(v.get("webhook_url"), "");
+        let fields = channel_edit_fields();
+        assert!(
+            fields
+                .iter()
+                .filter(|d| ChannelConfig::SECRET_FIELDS.contains(&d.key))
+                .all(|d| !d.required && d.hint.contains("Leave empty"))
+        );
+    }
+}
