@@ -9,6 +9,8 @@
 //!   database driver (`axum`, `askama`, `sqlx`): it builds core, probe and scheduling
 //!   only.
 //! - No crate holds more than 30 % of the workspace's non-test lines of Rust.
+//! - No import cycles between the top-level modules of a crate (`crate::a` using
+//!   `crate::b` while `crate::b` uses `crate::a`), test code left out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -330,4 +332,136 @@ fn no_crate_holds_more_than_thirty_percent_of_the_code() {
             table.join("\n")
         );
     }
+}
+
+/// The code of a file without test modules and comments.
+fn code_of(text: &str) -> String {
+    let mut out = String::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line == "#[cfg(test)]"
+            && lines
+                .peek()
+                .is_some_and(|n| n.starts_with("mod ") && n.ends_with('{'))
+        {
+            for l in lines.by_ref() {
+                if l == "}" {
+                    break;
+                }
+            }
+            continue;
+        }
+        if !line.trim_start().starts_with("//") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The top-level modules of a crate's `src` and which others each refers to.
+fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut files = Vec::new();
+    collect_rs(src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut texts = Vec::new();
+    for f in &files {
+        let rel = f.strip_prefix(src).unwrap();
+        let top = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
+        if ["lib", "main"].contains(&top.as_str()) || rel.ends_with("tests.rs") {
+            continue;
+        }
+        let text = code_of(&std::fs::read_to_string(f).unwrap());
+        graph.entry(top.clone()).or_default();
+        texts.push((top, rel.components().count() == 1, text));
+    }
+    let names: BTreeSet<String> = graph.keys().cloned().collect();
+    for (top, at_root, text) in texts {
+        let mut refs = BTreeSet::new();
+        let prefixes: &[&str] = if at_root {
+            &["crate::", "super::"]
+        } else {
+            &["crate::"]
+        };
+        for p in prefixes {
+            for (i, _) in text.match_indices(p) {
+                let rest = &text[i + p.len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if names.contains(&name) && name != top {
+                    refs.insert(name);
+                }
+            }
+        }
+        // `use crate::{a, b}` groups.
+        for (i, _) in text.match_indices("crate::{") {
+            let group: String = text[i + 8..].chars().take_while(|c| *c != '}').collect();
+            for part in group.split(',') {
+                let name = part.trim().split("::").next().unwrap_or("").to_owned();
+                if names.contains(&name) && name != top {
+                    refs.insert(name);
+                }
+            }
+        }
+        graph.get_mut(&top).unwrap().extend(refs);
+    }
+    graph
+}
+
+/// One cycle in `graph`, if there is any.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|p| p == node) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(c) = visit(next, graph, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_of_a_crate_imports_in_a_circle() {
+    let meta = metadata();
+    let ws = workspace(&meta);
+    let mut problems = Vec::new();
+    for (name, (_, dir)) in &ws {
+        if let Some(cycle) = find_cycle(&module_graph(&dir.join("src"))) {
+            problems.push(format!("{name}: {}", cycle.join(" -> ")));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "import cycles:\n{}",
+        problems.join("\n")
+    );
 }
