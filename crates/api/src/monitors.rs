@@ -83,10 +83,11 @@ pub async fn patch(
         serde_json::to_value(&rec.config).map_err(|e| AppError::Internal(e.to_string()))?;
     merge_patch(&mut doc, &patch);
     keep_redacted_headers(&mut doc, &rec.config);
-    let config: MonitorConfig = serde_path_to_error::deserialize(doc).map_err(|e| {
-        let field = e.path().to_string();
-        AppError::bad_request(format!("{field}: {}", e.inner()), Some(field))
-    })?;
+    let config: MonitorConfig =
+        serde_path_to_error::deserialize(vigilmon_core::tagged::type_first(doc)).map_err(|e| {
+            let field = e.path().to_string();
+            AppError::bad_request(format!("{field}: {}", e.inner()), Some(field))
+        })?;
     let updated = replace_monitor(&st, &rec, config).await?;
     Ok(Json(view(&st, updated).await?))
 }

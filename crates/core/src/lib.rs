@@ -23,6 +23,7 @@ pub mod rollup;
 pub mod schedule;
 pub mod state;
 pub mod status_page;
+pub mod tagged;
 pub mod uptime;
 pub mod validation;
 

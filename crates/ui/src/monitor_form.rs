@@ -674,14 +674,15 @@ fn parse(
     if let Some(old) = old {
         keep_redacted_headers(&mut doc, old);
     }
-    let config: MonitorConfig = match serde_path_to_error::deserialize(doc) {
-        Ok(c) => c,
-        Err(e) => {
-            let path = e.path().to_string();
-            errors.push(form::field_of(FIELDS, kind, &path), e.inner().to_string());
-            return Err(errors);
-        }
-    };
+    let config: MonitorConfig =
+        match serde_path_to_error::deserialize(vigilmon_core::tagged::type_first(doc)) {
+            Ok(c) => c,
+            Err(e) => {
+                let path = e.path().to_string();
+                errors.push(form::field_of(FIELDS, kind, &path), e.inner().to_string());
+                return Err(errors);
+            }
+        };
     if let Err(list) = config.build() {
         for v in list {
             errors.push(form::field_of(FIELDS, kind, &v.field), v.message);

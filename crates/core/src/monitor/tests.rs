@@ -196,3 +196,145 @@ fn serialisation_roundtrips() {
     let back: MonitorConfig = serde_json::from_value(serde_json::to_value(&c).unwrap()).unwrap();
     assert_eq!(back, c);
 }
+
+#[test]
+fn the_common_and_type_fields_are_read_from_the_structs() {
+    assert_eq!(
+        common_fields(),
+        [
+            "name",
+            "interval",
+            "timeout",
+            "regions",
+            "quorum",
+            "confirmations",
+            "regional_notice_after",
+            "policy",
+            "tags",
+            "depends_on",
+            "paused"
+        ]
+    );
+    for k in KINDS {
+        assert!(!k.fields().is_empty(), "{:?}", k.kind);
+        for f in k.fields() {
+            assert!(
+                !common_fields().contains(f),
+                "{f} is common and of {:?}",
+                k.kind
+            );
+        }
+    }
+    assert_eq!(
+        KINDS[0].fields(),
+        [
+            "url",
+            "method",
+            "headers",
+            "body",
+            "follow_redirects",
+            "verify_tls",
+            "expect",
+            "warn"
+        ]
+    );
+}
+
+#[test]
+fn a_config_is_written_back_as_it_was_read() {
+    for v in [
+        json!({"name": "a", "type": "http", "url": "https://x", "method": "POST",
+               "headers": {"X-A": "1"}, "expect": {"status": [200, "3xx"], "response_time": "2s"},
+               "warn": {"cert_expiry": "12h"}, "interval": "30s", "tags": ["t"], "paused": true}),
+        json!({"name": "b", "type": "tcp", "host": "db", "port": 5432, "expect": {"banner": "+OK"}}),
+        json!({"name": "c", "type": "redis", "url": "redis://h:6379/1", "memory": {"warn": 0.8},
+               "expect_role": "primary", "regions": ["eu"], "quorum": 1}),
+        json!({"name": "d", "type": "heartbeat", "cron": "0 3 * * *", "tz": "Europe/Berlin",
+               "grace": "1h", "slug": "d"}),
+        json!({"name": "e", "type": "gopher"}),
+    ] {
+        let c: MonitorConfig = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+    }
+}
+
+#[test]
+fn errors_name_their_field_whatever_the_order() {
+    // As the API reads bodies: from the text (keys in the order written), through the
+    // path tracker.
+    let path = |text: &str| {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let e = serde_path_to_error::deserialize::<_, MonitorConfig>(de).unwrap_err();
+        (e.path().to_string(), e.inner().to_string())
+    };
+    // A common field, before or after the type.
+    assert_eq!(
+        path(r#"{"name":"a","interval":30,"type":"http"}"#).0,
+        "interval"
+    );
+    assert_eq!(
+        path(r#"{"name":"a","type":"http","interval":30}"#).0,
+        "interval"
+    );
+    // A type's own field, deep inside.
+    assert_eq!(
+        path(r#"{"name":"a","type":"http","expect":{"status":[200],"stats":1}}"#).0,
+        "expect.stats"
+    );
+    assert_eq!(
+        path(r#"{"name":"a","type":"http","expect":{"response_time":5}}"#).0,
+        "expect.response_time"
+    );
+    assert_eq!(
+        path(r#"{"name":"a","type":"tcp","host":"h","port":"x"}"#).0,
+        "port"
+    );
+    // Before the type, the message names it.
+    let (_, m) = path(r#"{"name":"a","port":"x","type":"tcp"}"#);
+    assert!(m.starts_with("port: "), "{m}");
+    // Unknown anywhere, missing, twice.
+    assert!(
+        path(r#"{"name":"a","type":"tcp","hots":"h"}"#)
+            .1
+            .contains("`hots`")
+    );
+    assert!(
+        path(r#"{"name":"a","hots":"h","type":"tcp"}"#)
+            .1
+            .contains("`hots`")
+    );
+    assert!(path(r#"{"type":"tcp"}"#).1.contains("missing field `name`"));
+    assert!(path(r#"{"name":"a"}"#).1.contains("missing field `type`"));
+    assert!(
+        path(r#"{"name":"a","type":"tcp","name":"b"}"#)
+            .1
+            .contains("duplicate field `name`")
+    );
+}
+
+#[test]
+fn fields_of_another_type_are_refused_by_name_when_built() {
+    let c =
+        cfg(json!({"name": "a", "type": "heartbeat", "host": "h", "every": "1m", "timeout": "5s"}));
+    assert_eq!(c.foreign_fields, ["host"]);
+    assert_eq!(fields(c.build()), ["timeout", "host"]);
+    let c =
+        cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"banner": "+OK"}}));
+    assert_eq!(fields(c.build()), ["expect.banner"]);
+    // An unknown type reads (a newer version's monitor) but does not build.
+    let c = cfg(json!({"name": "a", "type": "smtp", "host": "mx", "interval": "1m"}));
+    assert_eq!(c.kind, KindConfig::Unknown("smtp".into()));
+    assert_eq!(fields(c.build()), ["type"]);
+}
+
+#[test]
+fn a_value_presented_type_first_keeps_its_paths() {
+    // A `Value` sorts its keys: `expect` before `type`.
+    let v = json!({"name": "a", "type": "http", "expect": {"stats": 1}});
+    let e = serde_path_to_error::deserialize::<_, MonitorConfig>(crate::tagged::type_first(v))
+        .unwrap_err();
+    assert_eq!(e.path().to_string(), "expect.stats");
+    let v = json!({"name": "a", "type": "http", "url": "http://x", "tags": ["t"]});
+    let c: MonitorConfig = serde::Deserialize::deserialize(crate::tagged::type_first(v)).unwrap();
+    assert_eq!(c.kind.url(), Some("http://x"));
+}
