@@ -10,7 +10,8 @@ use vigilmon_app::auth::Scope;
 use vigilmon_app::channels::*;
 use vigilmon_app::error::{AppError, ErrorBody};
 use vigilmon_app::extract::{ApiJson, Caller};
-use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
+use vigilmon_core::alert::PolicyConfig;
+use vigilmon_notify::ChannelConfig;
 
 /// Every channel.
 #[utoipa::path(get, path = "/api/v1/channels", tag = "alerting",

@@ -7,7 +7,8 @@ use crate::AppState;
 use crate::error::AppError;
 use crate::views::REDACTED;
 use serde::Serialize;
-use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
+use vigilmon_core::alert::PolicyConfig;
+use vigilmon_notify::ChannelConfig;
 use vigilmon_store::{MonitorSource, NamedConfig};
 
 /// A channel as shown: its settings with secrets masked.
@@ -42,7 +43,7 @@ pub struct PolicyList {
 
 /// Masks a channel's secrets.
 pub fn redact_channel(mut c: ChannelConfig) -> ChannelConfig {
-    for field in [&mut c.webhook_url, &mut c.routing_key, &mut c.secret] {
+    for (_, field) in c.kind.secrets_mut() {
         if field.is_some() {
             *field = Some(REDACTED.to_owned());
         }
@@ -130,7 +131,7 @@ async fn save_channel(st: &AppState, mut config: ChannelConfig) -> Result<(), Ap
     st.store()
         .upsert_channel(
             &config.name,
-            &config.kind,
+            config.kind_name(),
             &value,
             MonitorSource::Api,
             st.now(),
@@ -157,13 +158,15 @@ pub async fn update_channel_config(
             Some("name".into()),
         ));
     }
-    for (new, old) in [
-        (&mut config.webhook_url, &old.webhook_url),
-        (&mut config.routing_key, &old.routing_key),
-        (&mut config.secret, &old.secret),
-    ] {
+    let mut old = old;
+    let old_secrets = old.kind.secrets_mut();
+    for (name, new) in config.kind.secrets_mut() {
         if new.as_deref() == Some(REDACTED) {
-            new.clone_from(old);
+            // The mask keeps the stored secret (of the same setting of the same type).
+            *new = old_secrets
+                .iter()
+                .find(|(n, _)| *n == name)
+                .and_then(|(_, v)| (**v).clone());
         }
     }
     config.build().map_err(AppError::Invalid)?;

@@ -19,6 +19,8 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 
 /// A config made of common fields and one tagged kind.
 pub trait Tagged: Sized {
@@ -342,4 +344,22 @@ impl<'de> Deserializer<'de> for TypeFirst {
         byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map struct
         enum identifier ignored_any
     }
+}
+
+/// The OpenAPI schema of one kind: `type` (that one value) and the kind's own
+/// fields (`fields`, the kind struct's schema).
+pub fn variant_schema(name: &str, fields: RefOr<Schema>) -> Schema {
+    AllOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([name])),
+                )
+                .required("type"),
+        )
+        .item(fields)
+        .into()
 }

@@ -17,10 +17,11 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 use uuid::Uuid;
-use vigilmon_core::alert::{ChannelConfig, ChannelSpec, PolicyConfig, PolicySpec};
+use vigilmon_core::alert::{PolicyConfig, PolicySpec};
 use vigilmon_core::incident::{Context, Effect, MonitorAlerting};
 use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
 use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_notify::ChannelConfig;
 use vigilmon_notify::RegionEvidence;
 use vigilmon_store::{NewIncidentEvent, Store, StoreError};
 
@@ -212,7 +213,7 @@ pub(crate) async fn load_policies(
         .iter()
         .filter_map(|c| serde_json::from_value::<ChannelConfig>(c.config.clone()).ok())
         .filter_map(|c| c.build().ok().map(|s| (c.name, s)))
-        .filter(|(_, s)| matches!(s, ChannelSpec::PagerDuty { .. }))
+        .filter(|(_, s)| s.pages())
         .map(|(n, _)| n)
         .collect();
     let names: Vec<String> = channels.iter().map(|c| c.name.clone()).collect();

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vigilmon_core::alert::{ChannelConfig, ChannelSpec};
+use vigilmon_notify::{ChannelConfig, ChannelSpec};
 use vigilmon_notify::{Delivery, Notification, Notifier};
 use vigilmon_store::{AttemptOutcome, OutboxRecord, Store, StoreError};
 

@@ -74,7 +74,7 @@ pub async fn sync_file_monitors(
 /// Alerting objects declared in the config file.
 #[derive(Debug, Default, Clone)]
 pub struct FileAlerting {
-    pub channels: Vec<vigilmon_core::alert::ChannelConfig>,
+    pub channels: Vec<vigilmon_notify::ChannelConfig>,
     pub policies: Vec<vigilmon_core::alert::PolicyConfig>,
     pub maintenance: Vec<vigilmon_core::maintenance::MaintenanceConfig>,
 }
@@ -95,7 +95,7 @@ pub async fn sync_file_alerting(
         let mut c = c.clone();
         c.name.clone_from(&name);
         store
-            .upsert_channel(&name, &c.kind, &c.json(), MonitorSource::File, now)
+            .upsert_channel(&name, c.kind_name(), &c.json(), MonitorSource::File, now)
             .await?;
         report.updated.push(format!("channel {name}"));
     }

@@ -7,12 +7,47 @@
 //! email (the trigger) gets the Message-ID `<dedup_key@vigilmon>`; its later emails
 //! refer to it (`In-Reply-To`, `References`), so mail clients show one thread per
 //! incident.
+//!
+//! Settings: [`EmailConfig`] (`to`); the server is the `smtp:` section.
 
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
+use serde::{Deserialize, Serialize};
+use vigilmon_core::ValidationError;
 
+use crate::spec::ChannelSpec;
 use crate::text::{self, truncate};
 use crate::{Event, Notification};
+
+/// An email channel's settings (the server is the `smtp:` section).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// Recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+}
+
+impl EmailConfig {
+    /// Validates the settings, recording every problem in `errs`.
+    pub(crate) fn build(&self, errs: &mut Vec<ValidationError>) -> Option<ChannelSpec> {
+        if self.to.is_empty() {
+            errs.push(ValidationError::new("to", "must list at least one address"));
+        }
+        for (i, a) in self.to.iter().enumerate() {
+            let a = a.trim();
+            if !a.contains('@') || a.chars().any(char::is_whitespace) || a.len() > 254 {
+                errs.push(ValidationError::new(
+                    format!("to[{i}]"),
+                    format!("{a:?} is not an email address"),
+                ));
+            }
+        }
+        Some(ChannelSpec::Email {
+            to: self.to.iter().map(|a| a.trim().to_owned()).collect(),
+        })
+    }
+}
 
 /// The longest subject, in characters.
 pub const MAX_SUBJECT: usize = 200;

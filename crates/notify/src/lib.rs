@@ -1,6 +1,8 @@
 //! Vigilmon's alert notifications: what an alert says on each channel and how it gets
 //! there.
 //!
+//! * [`ChannelConfig`] is a channel as users write it (one settings struct per channel,
+//!   in the channel's module), validated into a [`ChannelSpec`]; [`CHANNELS`] lists them.
 //! * [`Notification`] is everything a channel may show about one event of one incident.
 //! * The renderers ([`slack::render`], [`pagerduty::render`], [`email::render`],
 //!   [`webhook::render`]) are pure functions from a notification to the channel's
@@ -20,14 +22,21 @@ use lettre::transport::smtp::AsyncSmtpTransportBuilder;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
-use vigilmon_core::alert::{ChannelSpec, Priority};
+use vigilmon_core::alert::Priority;
 
+pub mod channel;
 pub mod email;
 pub mod pagerduty;
 pub mod slack;
+pub mod spec;
 pub mod stored;
 mod text;
 pub mod webhook;
+
+pub use channel::{ChannelConfig, ChannelKind};
+pub use spec::{
+    CHANNELS, ChannelInfo, ChannelSpec, PAGERDUTY_EVENTS_URL, channel_info, secret_fields,
+};
 
 /// The user agent of every HTTP request: `vigilmon/<version>`.
 pub const USER_AGENT: &str = concat!("vigilmon/", env!("CARGO_PKG_VERSION"));

@@ -18,11 +18,55 @@
 //! Limits: `summary` at most 1024 characters, `dedup_key` at most 255 (cut, keeping the
 //! suffix). Acknowledge and resolve events carry only the routing and dedup keys, as the
 //! API asks.
+//!
+//! Settings: [`PagerDutyConfig`] (`routing_key`, a secret; `events_url`).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use vigilmon_core::ValidationError;
 
+use crate::spec::{ChannelSpec, PAGERDUTY_EVENTS_URL, http_url};
 use crate::text::{self, truncate};
 use crate::{Event, Notification};
+
+/// A PagerDuty channel's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// The Events API v2 routing (integration) key (secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    /// The enqueue endpoint. Default `https://events.pagerduty.com/v2/enqueue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_url: Option<String>,
+}
+
+impl PagerDutyConfig {
+    /// Validates the settings, recording every problem in `errs`.
+    pub(crate) fn build(&self, errs: &mut Vec<ValidationError>) -> Option<ChannelSpec> {
+        let key = match self.routing_key.as_deref().map(str::trim) {
+            Some(k) if !k.is_empty() && k.len() <= 64 => Some(k.to_owned()),
+            _ => {
+                errs.push(ValidationError::new(
+                    "routing_key",
+                    "is required (the Events API v2 integration key)",
+                ));
+                None
+            }
+        };
+        let events_url = match &self.events_url {
+            Some(u) => http_url(errs, "events_url", Some(u), true),
+            None => Some(PAGERDUTY_EVENTS_URL.to_owned()),
+        };
+        match (key, events_url) {
+            (Some(routing_key), Some(events_url)) => Some(ChannelSpec::PagerDuty {
+                routing_key,
+                events_url,
+            }),
+            _ => None,
+        }
+    }
+}
 
 /// PagerDuty's limit on `payload.summary`.
 pub const MAX_SUMMARY: usize = 1024;

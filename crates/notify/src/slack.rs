@@ -10,11 +10,33 @@
 //! named `<!channel>` cannot ping anyone), section texts stay within 3000 characters
 //! and fields within 2000 (cut with "…"), button texts within 75, and the message has
 //! far fewer than 50 blocks whatever the input (regions are listed in one section).
+//!
+//! Settings: [`SlackConfig`] (`webhook_url`, a secret).
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use vigilmon_core::ValidationError;
 
+use crate::spec::{ChannelSpec, http_url};
 use crate::text::{self, truncate_escaped};
 use crate::{Event, Notification};
+
+/// A Slack channel's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The incoming-webhook URL (secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+}
+
+impl SlackConfig {
+    /// Validates the settings, recording every problem in `errs`.
+    pub(crate) fn build(&self, errs: &mut Vec<ValidationError>) -> Option<ChannelSpec> {
+        http_url(errs, "webhook_url", self.webhook_url.as_deref(), true)
+            .map(|webhook_url| ChannelSpec::Slack { webhook_url })
+    }
+}
 
 /// Slack's limit on a section's text.
 pub const MAX_SECTION_TEXT: usize = 3000;

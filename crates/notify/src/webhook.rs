@@ -20,14 +20,73 @@
 //! `X-Vigilmon-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`,
 //! which take precedence over a configured header of the same name. `t` is the time of
 //! sending (each retry is signed afresh), so receivers can refuse old replays.
+//!
+//! Settings: [`WebhookConfig`] (`url`, `secret` for signatures, `headers`).
+
+use std::collections::BTreeMap;
 
 use hmac::{Hmac, Mac};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use vigilmon_core::ValidationError;
 
+use crate::spec::{ChannelSpec, http_url};
 use crate::text;
 use crate::{Event, Notification};
+
+/// A webhook channel's settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST the JSON event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// HMAC-SHA256 signing secret (secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Extra request headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+impl WebhookConfig {
+    /// Validates the settings, recording every problem in `errs`.
+    pub(crate) fn build(&self, errs: &mut Vec<ValidationError>) -> Option<ChannelSpec> {
+        let mut headers = Vec::new();
+        for (k, v) in self.headers.iter().flatten() {
+            if k.is_empty()
+                || !k
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            {
+                errs.push(ValidationError::new(
+                    format!("headers.{k}"),
+                    "is not a valid header name",
+                ));
+            } else if v.bytes().any(|b| b == b'\r' || b == b'\n') {
+                errs.push(ValidationError::new(
+                    format!("headers.{k}"),
+                    "must not contain line breaks",
+                ));
+            } else {
+                headers.push((k.clone(), v.clone()));
+            }
+        }
+        if self.secret.as_deref().is_some_and(|s| s.len() < 16) {
+            errs.push(ValidationError::new(
+                "secret",
+                "must be at least 16 characters",
+            ));
+        }
+        http_url(errs, "url", self.url.as_deref(), true).map(|url| ChannelSpec::Webhook {
+            url,
+            secret: self.secret.clone(),
+            headers,
+        })
+    }
+}
 
 /// The version of the body's shape.
 pub const VERSION: u32 = 1;

@@ -18,9 +18,10 @@ use axum::routing::post;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use vigilmon_core::alert::{ChannelSpec, Priority};
+use vigilmon_core::alert::Priority;
 use vigilmon_notify::{
-    Delivery, Event, Links, Notification, Notifier, RegionEvidence, SmtpSettings, SmtpTls,
+    ChannelSpec, Delivery, Event, Links, Notification, Notifier, RegionEvidence, SmtpSettings,
+    SmtpTls,
 };
 
 // ---------------------------------------------------------------- notifications

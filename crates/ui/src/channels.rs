@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::Value;
-use vigilmon_core::alert::ChannelConfig;
+use vigilmon_notify::{ChannelConfig, ChannelKind, secret_fields};
 
 use super::alerting_common::{EditPage, ONE, edit_fields, file_refusal, unprocessable};
 use super::form::{
@@ -154,17 +154,17 @@ async fn channels_page(
         .await?
         .into_iter()
         .map(|c| {
-            let target = match c.config.kind.as_str() {
-                "webhook" => c.config.url.clone().unwrap_or_default(),
-                "email" => c.config.to.join(", "),
-                "pagerduty" => "routing key ********".into(),
-                "slack" => "webhook ********".into(),
-                _ => String::new(),
+            let target = match &c.config.kind {
+                ChannelKind::Webhook(w) => w.url.clone().unwrap_or_default(),
+                ChannelKind::Email(e) => e.to.join(", "),
+                ChannelKind::PagerDuty(_) => "routing key ********".into(),
+                ChannelKind::Slack(_) => "webhook ********".into(),
+                ChannelKind::Unknown(_) => String::new(),
             };
             ChannelRow {
                 href: format!("/channels/{}", format::segment(&c.config.name)),
+                kind: c.config.kind_name().to_owned(),
                 name: c.config.name,
-                kind: c.config.kind,
                 target,
                 file: c.source == "file",
             }
@@ -313,7 +313,7 @@ async fn channel_page(
         l: Layout::new(format!("Channel {name}"), "channels", s).notice(notice),
         name: c.config.name.clone(),
         href: format!("/channels/{}", format::segment(&c.config.name)),
-        kind: c.config.kind.clone(),
+        kind: c.config.kind_name().to_owned(),
         facts,
         file: c.source == "file",
         test,
@@ -369,7 +369,8 @@ pub(crate) async fn delete(
 /// The fields of the edit form: the secrets are not required (empty keeps them) and
 /// their hints say so.
 fn channel_edit_fields() -> Vec<FieldDef> {
-    let mut fields = edit_fields(CHANNEL_FIELDS, &ChannelConfig::SECRET_FIELDS);
+    let secrets: Vec<&str> = secret_fields().collect();
+    let mut fields = edit_fields(CHANNEL_FIELDS, &secrets);
     for d in &mut fields {
         if let Some(hint) = secret_hint(d.key) {
             d.hint = hint;
@@ -397,7 +398,7 @@ fn secret_hint(key: &str) -> Option<&'static str> {
 /// Empties the secrets of a form's values, so they are never written into the page.
 fn blank_secrets(values: &mut Values) {
     for (k, v) in &mut values.0 {
-        if ChannelConfig::SECRET_FIELDS.contains(&k.as_str()) {
+        if secret_fields().any(|f| f == k.as_str()) {
             v.clear();
         }
     }
@@ -411,7 +412,7 @@ async fn channel_form(
     errors: &FieldErrors,
 ) -> Result<EditPage, UiError> {
     let (stored, file) = stored_channel(st, name).await?;
-    let kind = stored.kind.clone();
+    let kind = stored.kind_name().to_owned();
     let fields = channel_edit_fields();
     let mut values = match values {
         Some(v) => v,
@@ -440,7 +441,7 @@ async fn channel_form(
         .collect();
     page.sections = form::view(&fields, ONE, &kind, &values, errors, &no_dynamic);
     page.general = errors.general(&shown);
-    page.offer_clear = kind == "webhook" && stored.secret.is_some();
+    page.offer_clear = matches!(&stored.kind, ChannelKind::Webhook(w) if w.secret.is_some());
     Ok(page)
 }
 
@@ -464,7 +465,7 @@ pub(crate) async fn save(
     if file {
         return Err(file_refusal("channel", &name));
     }
-    let kind = stored.kind.as_str();
+    let kind = stored.kind_name();
     let fields = channel_edit_fields();
     let values = form::submitted(&fields, kind, &p.fields);
     let mut errors = FieldErrors::default();
@@ -473,7 +474,7 @@ pub(crate) async fn save(
         m.insert("name".into(), Value::String(name.clone()));
         m.insert("type".into(), Value::String(kind.to_owned()));
         let clear = p.get("clear_secret") == "on";
-        for key in ChannelConfig::SECRET_FIELDS {
+        for key in secret_fields() {
             let applies = fields.iter().any(|d| d.key == key && d.applies(kind));
             if applies && values.get(key).is_empty() && !(key == "secret" && clear) {
                 // The mask: the update step keeps the stored value (or none).
@@ -517,7 +518,7 @@ mod tests {
         assert!(
             fields
                 .iter()
-                .filter(|d| ChannelConfig::SECRET_FIELDS.contains(&d.key))
+                .filter(|d| secret_fields().any(|f| f == d.key))
                 .all(|d| !d.required && d.hint.contains("Leave empty"))
         );
     }

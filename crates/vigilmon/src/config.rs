@@ -10,10 +10,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use vigilmon_core::alert::{ChannelConfig, PolicyConfig};
+use vigilmon_core::alert::PolicyConfig;
 use vigilmon_core::maintenance::MaintenanceConfig;
 use vigilmon_core::status_page::StatusPageConfig;
 use vigilmon_core::{HumanDuration, MonitorConfig, RegionName, ValidationError};
+use vigilmon_notify::ChannelConfig;
 
 /// The annotated example configuration, shipped in the binary.
 pub const EXAMPLE: &str = include_str!("../../../vigilmon.example.yaml");
@@ -241,7 +242,7 @@ pub fn parse(
                 format!("a channel named {:?} is declared twice", c.name),
             ));
         }
-        if c.kind == "email" && config.smtp.is_none() {
+        if c.kind_name() == "email" && config.smtp.is_none() {
             errors.push(err(
                 locate(&text, "channels", i, "type"),
                 Some(format!("channels[{i}] ({:?})", c.name)),

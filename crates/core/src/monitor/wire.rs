@@ -9,12 +9,12 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use utoipa::PartialSchema;
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
 
 use super::{
     HeartbeatConfig, HttpConfig, KINDS, KindConfig, MonitorConfig, RedisConfig, TcpConfig,
 };
-use crate::tagged::{self, NoFields, Tagged, WithType, one_field, struct_fields};
+use crate::tagged::{self, NoFields, Tagged, WithType, one_field, struct_fields, variant_schema};
 
 /// The fields every monitor takes, besides `type`.
 pub(super) fn common_fields() -> &'static [&'static str] {
@@ -134,23 +134,6 @@ impl Serialize for KindConfig {
             .serialize(s),
         }
     }
-}
-
-/// A type's schema: `type` (one value) and the type's own fields.
-pub(crate) fn variant_schema(name: &str, fields: RefOr<Schema>) -> Schema {
-    AllOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .property(
-                    "type",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .enum_values(Some([name])),
-                )
-                .required("type"),
-        )
-        .item(fields)
-        .into()
 }
 
 /// The OpenAPI schema: one of the types, each `type` plus its own fields.

@@ -1,0 +1,362 @@
+//! Notification channels as users write them: a name, a `type`, and that type's
+//! settings ([`ChannelKind`], one variant per channel, each defined in its channel's
+//! module beside its renderer), validated into a [`ChannelSpec`] that delivery runs
+//! from. [`CHANNELS`] lists them, with their secret settings and whether they page
+//! people; the API, the UI and the docs take the channels from it.
+//!
+//! The JSON shape is flat (`{"name": …, "type": "slack", "webhook_url": …}`) and is
+//! read with `vigilmon_core::tagged`, like monitors: errors keep their paths, and a
+//! setting of another channel type is refused by name when built.
+//!
+//! Adding a channel: a module with its settings struct, `build`, a renderer and its
+//! send step; one variant in [`ChannelKind`] and [`ChannelSpec`]; one row in
+//! [`CHANNELS`] (`docs/CONTRIBUTING.md`).
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use utoipa::PartialSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{OneOfBuilder, Schema};
+use vigilmon_core::ValidationError;
+use vigilmon_core::alert::check_name;
+use vigilmon_core::tagged::{
+    self, NoFields, Tagged, WithType, one_field, struct_fields, variant_schema,
+};
+
+use crate::email::EmailConfig;
+use crate::pagerduty::PagerDutyConfig;
+use crate::slack::SlackConfig;
+use crate::spec::{ChannelInfo, ChannelSpec};
+use crate::webhook::WebhookConfig;
+
+/// A channel as written: `name`, `type`, and the type's settings. Secrets (webhook
+/// URLs, routing keys, webhook secrets) are never shown back by the API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self")]
+pub struct ChannelConfig {
+    #[serde(default)]
+    pub name: String,
+    /// The channel's type (`type: slack`, …) and that type's settings.
+    #[serde(flatten, skip_deserializing)]
+    pub kind: ChannelKind,
+    /// Settings that were given but belong to another channel type; `build` refuses
+    /// them by name. Never written back.
+    #[serde(skip)]
+    pub foreign_fields: Vec<String>,
+}
+
+/// A channel's type and its type's own settings: one variant per channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChannelKind {
+    Slack(SlackConfig),
+    PagerDuty(PagerDutyConfig),
+    Email(EmailConfig),
+    Webhook(WebhookConfig),
+    /// A type this version does not know (or none, when empty): `build` refuses it.
+    Unknown(String),
+}
+
+impl Default for ChannelKind {
+    fn default() -> Self {
+        ChannelKind::Unknown(String::new())
+    }
+}
+
+impl ChannelInfo {
+    /// The settings this type takes besides `name`, in declaration order.
+    pub fn fields(&self) -> &'static [&'static str] {
+        kind_fields(self.name).unwrap_or(&[])
+    }
+}
+
+impl ChannelKind {
+    /// The name in `type:`, or the unknown name.
+    pub fn name(&self) -> &str {
+        match self {
+            ChannelKind::Slack(_) => "slack",
+            ChannelKind::PagerDuty(_) => "pagerduty",
+            ChannelKind::Email(_) => "email",
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Unknown(name) => name,
+        }
+    }
+
+    /// The secret settings that are set, by name, to read or replace.
+    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Option<String>)> {
+        match self {
+            ChannelKind::Slack(c) => vec![("webhook_url", &mut c.webhook_url)],
+            ChannelKind::PagerDuty(c) => vec![("routing_key", &mut c.routing_key)],
+            ChannelKind::Email(_) | ChannelKind::Unknown(_) => Vec::new(),
+            ChannelKind::Webhook(c) => vec![("secret", &mut c.secret)],
+        }
+    }
+}
+
+impl ChannelConfig {
+    /// A channel named `name` of the given type.
+    pub fn new(name: impl Into<String>, kind: ChannelKind) -> Self {
+        ChannelConfig {
+            name: name.into(),
+            kind,
+            foreign_fields: Vec::new(),
+        }
+    }
+
+    /// The channel's type name.
+    pub fn kind_name(&self) -> &str {
+        self.kind.name()
+    }
+
+    /// Validates the settings into a [`ChannelSpec`], or returns every problem.
+    pub fn build(&self) -> Result<ChannelSpec, Vec<ValidationError>> {
+        let mut errs = Vec::new();
+        check_name(&mut errs, &self.name);
+        if !matches!(self.kind, ChannelKind::Unknown(_)) {
+            for f in &self.foreign_fields {
+                errs.push(ValidationError::new(
+                    f.clone(),
+                    format!("does not apply to {} channels", self.kind.name()),
+                ));
+            }
+        }
+        let spec = match &self.kind {
+            ChannelKind::Slack(c) => c.build(&mut errs),
+            ChannelKind::PagerDuty(c) => c.build(&mut errs),
+            ChannelKind::Email(c) => c.build(&mut errs),
+            ChannelKind::Webhook(c) => c.build(&mut errs),
+            ChannelKind::Unknown(other) if other.is_empty() => {
+                errs.push(ValidationError::new(
+                    "type",
+                    "is required: slack, pagerduty, email or webhook",
+                ));
+                None
+            }
+            ChannelKind::Unknown(other) => {
+                errs.push(ValidationError::new(
+                    "type",
+                    format!(
+                        "unknown channel type {other:?}; expected slack, pagerduty, email or webhook"
+                    ),
+                ));
+                None
+            }
+        };
+        match spec {
+            Some(s) if errs.is_empty() => Ok(s),
+            _ => Err(errs),
+        }
+    }
+}
+
+fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "slack" => struct_fields::<SlackConfig>(),
+        "pagerduty" => struct_fields::<PagerDutyConfig>(),
+        "email" => struct_fields::<EmailConfig>(),
+        "webhook" => struct_fields::<WebhookConfig>(),
+        _ => return None,
+    })
+}
+
+/// The common part alone, with `ChannelConfig`'s derived code.
+struct Common(ChannelConfig);
+
+impl<'de> Deserialize<'de> for Common {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ChannelConfig::deserialize(d).map(Common)
+    }
+}
+
+impl Serialize for Common {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ChannelConfig::serialize(&self.0, s)
+    }
+}
+
+impl Tagged for ChannelConfig {
+    const WHAT: &'static str = "channel";
+
+    fn common_fields() -> &'static [&'static str] {
+        struct_fields::<Common>()
+    }
+
+    fn kinds() -> &'static [&'static str] {
+        const NAMES: [&str; 4] = ["slack", "pagerduty", "email", "webhook"];
+        &NAMES
+    }
+
+    fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
+        kind_fields(kind)
+    }
+
+    fn common_field<'de, D: Deserializer<'de>>(
+        key: &str,
+        value: D,
+    ) -> Result<Option<Value>, D::Error> {
+        one_field::<Common, D>(key, value)
+    }
+
+    fn kind_field<'de, D: Deserializer<'de>>(
+        kind: &str,
+        key: &str,
+        value: D,
+    ) -> Result<Option<Value>, D::Error> {
+        match kind {
+            "slack" => one_field::<SlackConfig, D>(key, value),
+            "pagerduty" => one_field::<PagerDutyConfig, D>(key, value),
+            "email" => one_field::<EmailConfig, D>(key, value),
+            "webhook" => one_field::<WebhookConfig, D>(key, value),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown channel type {other:?}"
+            ))),
+        }
+    }
+
+    fn assemble(
+        common: Map<String, Value>,
+        kind: &str,
+        fields: Map<String, Value>,
+        foreign: Vec<String>,
+    ) -> Result<Self, serde_json::Error> {
+        let mut config = ChannelConfig::deserialize(Value::Object(common))?;
+        let v = Value::Object(fields);
+        config.kind = match kind {
+            "slack" => ChannelKind::Slack(SlackConfig::deserialize(v)?),
+            "pagerduty" => ChannelKind::PagerDuty(PagerDutyConfig::deserialize(v)?),
+            "email" => ChannelKind::Email(EmailConfig::deserialize(v)?),
+            "webhook" => ChannelKind::Webhook(WebhookConfig::deserialize(v)?),
+            other => ChannelKind::Unknown(other.to_owned()),
+        };
+        config.foreign_fields = foreign;
+        Ok(config)
+    }
+}
+
+impl<'de> Deserialize<'de> for ChannelConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        tagged::deserialize(d)
+    }
+}
+
+impl Serialize for ChannelConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ChannelConfig::serialize(self, s)
+    }
+}
+
+impl Serialize for ChannelKind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let kind = self.name();
+        match self {
+            ChannelKind::Slack(c) => WithType { kind, fields: c }.serialize(s),
+            ChannelKind::PagerDuty(c) => WithType { kind, fields: c }.serialize(s),
+            ChannelKind::Email(c) => WithType { kind, fields: c }.serialize(s),
+            ChannelKind::Webhook(c) => WithType { kind, fields: c }.serialize(s),
+            ChannelKind::Unknown(_) => WithType {
+                kind,
+                fields: &NoFields {},
+            }
+            .serialize(s),
+        }
+    }
+}
+
+/// The OpenAPI schema: one of the channel types, each `type` plus its settings.
+impl PartialSchema for ChannelKind {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(variant_schema("slack", SlackConfig::schema()))
+            .item(variant_schema("pagerduty", PagerDutyConfig::schema()))
+            .item(variant_schema("email", EmailConfig::schema()))
+            .item(variant_schema("webhook", WebhookConfig::schema()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ChannelKind {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("ChannelType")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{CHANNELS, PAGERDUTY_EVENTS_URL, secret_fields};
+    use serde_json::json;
+
+    fn chan(v: serde_json::Value) -> Result<ChannelSpec, Vec<String>> {
+        serde_json::from_value::<ChannelConfig>(v)
+            .unwrap()
+            .build()
+            .map_err(|e| e.into_iter().map(|e| e.field).collect())
+    }
+
+    #[test]
+    fn channels() {
+        assert_eq!(
+            chan(json!({"name": "slack-ops", "type": "slack", "webhook_url": "https://hooks.slack.com/services/T/B/X"})).unwrap().kind(),
+            "slack"
+        );
+        let pd =
+            chan(json!({"name": "pd", "type": "pagerduty", "routing_key": "R0UT1NG"})).unwrap();
+        assert_eq!(
+            pd,
+            ChannelSpec::PagerDuty {
+                routing_key: "R0UT1NG".into(),
+                events_url: PAGERDUTY_EVENTS_URL.into()
+            }
+        );
+        assert_eq!(
+            chan(json!({"name": "e", "type": "email", "to": ["ops@example.com", "nope"]}))
+                .unwrap_err(),
+            ["to[1]"]
+        );
+        assert_eq!(
+            chan(json!({"name": "w", "type": "webhook", "url": "ftp://x", "secret": "short"}))
+                .unwrap_err(),
+            ["secret", "url"]
+        );
+        assert_eq!(
+            chan(json!({"name": "s", "type": "slack", "to": ["a@b"]})).unwrap_err(),
+            ["to", "webhook_url"]
+        );
+        assert_eq!(
+            chan(json!({"name": "s", "type": "sms"})).unwrap_err(),
+            ["type"]
+        );
+    }
+
+    #[test]
+    fn every_channel_is_listed_with_its_settings_and_secrets() {
+        for c in CHANNELS {
+            assert!(kind_fields(c.name).is_some(), "{}", c.name);
+            for s in c.secrets {
+                assert!(c.fields().contains(s), "{}: {s}", c.name);
+            }
+        }
+        assert_eq!(struct_fields::<Common>(), ["name"]);
+        assert_eq!(
+            secret_fields().collect::<Vec<_>>(),
+            ["webhook_url", "routing_key", "secret"]
+        );
+        let pd = chan(json!({"name": "pd", "type": "pagerduty", "routing_key": "R"})).unwrap();
+        assert!(pd.pages());
+    }
+
+    #[test]
+    fn a_channel_is_written_back_as_it_was_read() {
+        for v in [
+            json!({"name": "s", "type": "slack", "webhook_url": "https://h/x"}),
+            json!({"name": "p", "type": "pagerduty", "routing_key": "R", "events_url": "http://pd"}),
+            json!({"name": "e", "type": "email", "to": ["a@b"]}),
+            json!({"name": "w", "type": "webhook", "url": "https://w", "secret": "0123456789abcdef",
+                   "headers": {"X-A": "1"}}),
+        ] {
+            let c: ChannelConfig = serde_json::from_value(v.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&c).unwrap(), v);
+        }
+    }
+}
