@@ -340,7 +340,7 @@ mod tests {
         assert_eq!(struct_fields::<Common>(), ["name"]);
         assert_eq!(
             secret_fields().collect::<Vec<_>>(),
-            ["webhook_url", "routing_key", "secret"]
+            ["secret", "webhook_url", "routing_key"]
         );
         let pd = chan(json!({"name": "pd", "type": "pagerduty", "routing_key": "R"})).unwrap();
         assert!(pd.pages());

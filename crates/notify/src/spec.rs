@@ -21,8 +21,14 @@ pub struct ChannelInfo {
     pub pages: bool,
 }
 
-/// Every channel type.
+/// Every channel type, in the order the UI offers them (the generic one first).
 pub const CHANNELS: &[ChannelInfo] = &[
+    ChannelInfo {
+        name: "webhook",
+        label: "Webhook",
+        secrets: &["secret"],
+        pages: false,
+    },
     ChannelInfo {
         name: "slack",
         label: "Slack",
@@ -39,12 +45,6 @@ pub const CHANNELS: &[ChannelInfo] = &[
         name: "email",
         label: "Email",
         secrets: &[],
-        pages: false,
-    },
-    ChannelInfo {
-        name: "webhook",
-        label: "Webhook",
-        secrets: &["secret"],
         pages: false,
     },
 ];

@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::Value;
-use vigilmon_notify::{ChannelConfig, ChannelKind, secret_fields};
+use vigilmon_notify::{CHANNELS, ChannelConfig, ChannelKind, secret_fields};
 
 use super::alerting_common::{EditPage, ONE, edit_fields, file_refusal, unprocessable};
 use super::form::{
@@ -25,12 +25,10 @@ use vigilmon_app::channels::{
 };
 use vigilmon_app::views::REDACTED;
 
-const CHANNEL_TYPES: &[(&str, &str)] = &[
-    ("webhook", "Webhook"),
-    ("slack", "Slack"),
-    ("pagerduty", "PagerDuty"),
-    ("email", "Email"),
-];
+/// The channel types, with their tab labels: notify's list of channels.
+fn channel_types() -> Vec<(&'static str, &'static str)> {
+    CHANNELS.iter().map(|c| (c.name, c.label)).collect()
+}
 
 const CHANNEL_FIELDS: &[FieldDef] = &[
     required(field(
@@ -123,7 +121,7 @@ struct ChannelsPage {
     l: Layout,
     rows: Vec<ChannelRow>,
     kind: String,
-    types: &'static [(&'static str, &'static str)],
+    types: Vec<(&'static str, &'static str)>,
     sections: Vec<SectionView>,
     general: Vec<String>,
 }
@@ -136,10 +134,11 @@ pub(crate) struct ChannelsQuery {
 }
 
 fn channel_kind(k: &str) -> &'static str {
-    CHANNEL_TYPES
+    CHANNELS
         .iter()
-        .find(|(t, _)| *t == k)
-        .map_or("webhook", |(t, _)| t)
+        .map(|c| c.name)
+        .find(|t| *t == k)
+        .unwrap_or("webhook")
 }
 
 async fn channels_page(
@@ -179,7 +178,7 @@ async fn channels_page(
         l: Layout::new("Channels", "channels", s).notice(notice),
         rows,
         kind: kind.to_owned(),
-        types: CHANNEL_TYPES,
+        types: channel_types(),
         sections: form::view(CHANNEL_FIELDS, ONE, kind, values, errors, &no_dynamic),
         general: errors.general(&shown),
     })
@@ -521,5 +520,19 @@ mod tests {
                 .filter(|d| secret_fields().any(|f| f == d.key))
                 .all(|d| !d.required && d.hint.contains("Leave empty"))
         );
+    }
+
+    #[test]
+    fn the_form_offers_each_channel_exactly_the_settings_it_takes() {
+        use std::collections::BTreeSet;
+        for c in CHANNELS {
+            let offered: BTreeSet<&str> = CHANNEL_FIELDS
+                .iter()
+                .filter(|d| d.applies(c.name) && d.key != "name")
+                .map(|d| d.key)
+                .collect();
+            let takes: BTreeSet<&str> = c.fields().iter().copied().collect();
+            assert_eq!(offered, takes, "{} channels", c.name);
+        }
     }
 }

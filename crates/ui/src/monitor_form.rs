@@ -10,10 +10,12 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 use vigilmon_core::MonitorConfig;
-use vigilmon_core::monitor::CheckSpec;
+use vigilmon_core::monitor::{CheckSpec, KINDS};
 
 use super::dashboard::{URL_PASSWORD_MASK, mask_url_password};
-use super::form::{self, FieldDef, Input, SectionDef, SectionView, Values};
+use super::form::{
+    self, FieldDef, Input, SectionDef, SectionView, Values, field as f, required as req,
+};
 use super::format;
 use super::{FieldErrors, Layout, Posted, Session, UiError, render, see_other};
 use vigilmon_app::AppState;
@@ -26,13 +28,10 @@ const REDIS: &[&str] = &["redis"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
 const PROBED: &[&str] = &["http", "tcp", "redis"];
 
-/// The monitor types, with their tab labels.
-pub(crate) const TYPES: &[(&str, &str)] = &[
-    ("http", "HTTP"),
-    ("tcp", "TCP"),
-    ("redis", "Redis"),
-    ("heartbeat", "Heartbeat"),
-];
+/// The monitor types, with their tab labels: core's list of types.
+fn types() -> Vec<(&'static str, &'static str)> {
+    KINDS.iter().map(|k| (k.kind.as_str(), k.label)).collect()
+}
 
 const SECTIONS: &[SectionDef] = &[
     SectionDef {
@@ -56,34 +55,6 @@ const SECTIONS: &[SectionDef] = &[
         collapsed: true,
     },
 ];
-
-const fn f(
-    key: &'static str,
-    label: &'static str,
-    input: Input,
-    kinds: &'static [&'static str],
-    placeholder: &'static str,
-    hint: &'static str,
-    section: usize,
-) -> FieldDef {
-    FieldDef {
-        key,
-        label,
-        input,
-        kinds,
-        placeholder,
-        hint,
-        required: false,
-        section,
-    }
-}
-
-const fn req(d: FieldDef) -> FieldDef {
-    FieldDef {
-        required: true,
-        ..d
-    }
-}
 
 const METHODS: &[(&str, &str)] = &[
     ("", "GET (default)"),
@@ -449,6 +420,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         4,
     ),
     f(
+        "regional_notice_after",
+        "Regional notice after",
+        Input::Duration,
+        PROBED,
+        "5m",
+        "A failure seen by fewer regions than the quorum sends one low-priority notice to the non-paging channels after this long.",
+        4,
+    ),
+    f(
         "headers",
         "Request headers",
         Input::Headers,
@@ -525,7 +505,7 @@ struct FormPage {
     heading: String,
     is_new: bool,
     kind: String,
-    types: &'static [(&'static str, &'static str)],
+    types: Vec<(&'static str, &'static str)>,
     action: String,
     cancel: String,
     sections: Vec<SectionView>,
@@ -544,10 +524,11 @@ pub(crate) struct NewQuery {
 }
 
 fn valid_kind(k: &str) -> &'static str {
-    TYPES
+    KINDS
         .iter()
-        .find(|(t, _)| *t == k)
-        .map_or("http", |(t, _)| t)
+        .map(|t| t.kind.as_str())
+        .find(|t| *t == k)
+        .unwrap_or("http")
 }
 
 /// The options of the policy select: none, then every policy.
@@ -608,7 +589,7 @@ async fn page(
         heading,
         is_new,
         kind: fs.kind.to_owned(),
-        types: TYPES,
+        types: types(),
         action,
         cancel,
         sections,
@@ -752,9 +733,21 @@ pub(crate) fn test_view(r: &vigilmon_core::CheckResult) -> TestView {
 pub(crate) async fn new_submit(State(st): State<AppState>, p: Posted) -> Result<Response, UiError> {
     p.session.require_write()?;
     let kind = valid_kind(&p.get("type"));
+    submit(&st, &p, kind, None).await
+}
+
+/// Handles a submitted monitor form, new (`existing` is `None`) or edited: "Test now"
+/// runs one check and shows it; "Save" creates or replaces the monitor through the
+/// application layer and goes to its page; problems come back next to their fields.
+async fn submit(
+    st: &AppState,
+    p: &Posted,
+    kind: &'static str,
+    existing: Option<(&vigilmon_store::MonitorRecord, &str)>,
+) -> Result<Response, UiError> {
     let values = form::submitted(FIELDS, kind, &p.fields);
     let testing = p.get("action") == "test";
-    let parsed = parse(kind, &values, None);
+    let parsed = parse(kind, &values, existing.map(|(rec, _)| &rec.config));
     let mut fs = FormState {
         kind,
         values,
@@ -764,21 +757,40 @@ pub(crate) async fn new_submit(State(st): State<AppState>, p: Posted) -> Result<
     };
     match parsed {
         Err(errors) => fs.errors = errors,
-        Ok(config) if testing => match test_check(&st, &config).await {
+        Ok(config) if testing => match test_check(st, &config).await {
             Ok(t) => fs.test = Some(t),
             Err(note) => fs.test_note = Some(note),
         },
-        Ok(config) => match create_monitor(&st, config).await {
-            Ok(rec) => return Ok(see_other(&format!("/monitors/{}?ok=created", rec.id))),
-            Err(e) => fs.errors = FieldErrors::from_api(e, |f| form::field_of(FIELDS, kind, f))?,
-        },
+        Ok(config) => {
+            let saved = match existing {
+                None => create_monitor(st, config)
+                    .await
+                    .map(|rec| format!("/monitors/{}?ok=created", rec.id)),
+                Some((rec, id)) => replace_monitor(st, rec, config)
+                    .await
+                    .map(|_| format!("/monitors/{id}?ok=saved")),
+            };
+            match saved {
+                Ok(to) => return Ok(see_other(&to)),
+                Err(e) => {
+                    fs.errors = FieldErrors::from_api(e, |f| form::field_of(FIELDS, kind, f))?;
+                }
+            }
+        }
     }
     let status = if fs.errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    let mut resp = render(&page(&st, &p.session, None, fs).await?);
+    let editing = existing.map(|(rec, id)| {
+        (
+            id,
+            rec.config.name.as_str(),
+            rec.source == vigilmon_store::MonitorSource::File,
+        )
+    });
+    let mut resp = render(&page(st, &p.session, editing, fs).await?);
     *resp.status_mut() = status;
     Ok(resp)
 }
@@ -829,37 +841,7 @@ pub(crate) async fn edit_submit(
     p.session.require_write()?;
     let rec = load(&st, &id).await?;
     let kind = valid_kind(rec.config.kind_name());
-    let managed = rec.source == vigilmon_store::MonitorSource::File;
-    let values = form::submitted(FIELDS, kind, &p.fields);
-    let testing = p.get("action") == "test";
-    let parsed = parse(kind, &values, Some(&rec.config));
-    let mut fs = FormState {
-        kind,
-        values,
-        errors: FieldErrors::default(),
-        test: None,
-        test_note: None,
-    };
-    match parsed {
-        Err(errors) => fs.errors = errors,
-        Ok(config) if testing => match test_check(&st, &config).await {
-            Ok(t) => fs.test = Some(t),
-            Err(note) => fs.test_note = Some(note),
-        },
-        Ok(config) => match replace_monitor(&st, &rec, config).await {
-            Ok(_) => return Ok(see_other(&format!("/monitors/{id}?ok=saved"))),
-            Err(e) => fs.errors = FieldErrors::from_api(e, |f| form::field_of(FIELDS, kind, f))?,
-        },
-    }
-    let status = if fs.errors.is_empty() {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    let name = rec.config.name.clone();
-    let mut resp = render(&page(&st, &p.session, Some((&id, &name, managed)), fs).await?);
-    *resp.status_mut() = status;
-    Ok(resp)
+    submit(&st, &p, kind, Some((&rec, &id))).await
 }
 
 #[cfg(test)]
@@ -959,5 +941,42 @@ mod tests {
         assert_eq!(c.kind.url(), Some("redis://app:s3cret@cache:6380/0"));
         assert_eq!(url_password("redis://:pw@h"), Some("pw".into()));
         assert_eq!(url_password("redis://h"), None);
+    }
+
+    /// Fields a type takes that the form leaves to the config file and the API, and
+    /// why. Anything else a type takes must have a form field, and the form offers a
+    /// type nothing it refuses: a new field or type in core fails here until the form
+    /// says what to do with it.
+    const NOT_IN_FORM: &[(&str, &str)] = &[(
+        "paused",
+        "set with the Pause and Resume buttons of the monitor page",
+    )];
+
+    #[test]
+    fn the_form_offers_each_type_exactly_the_fields_it_takes() {
+        use std::collections::BTreeSet;
+        for k in KINDS {
+            let kind = k.kind.as_str();
+            let offered: BTreeSet<&str> = FIELDS
+                .iter()
+                .filter(|d| d.applies(kind))
+                .map(|d| d.key.split('.').next().unwrap_or(d.key))
+                .collect();
+            let takes: BTreeSet<&str> = k.all_fields().into_iter().collect();
+            for f in &offered {
+                assert!(
+                    takes.contains(f),
+                    "the form offers {f} to {kind} monitors, which refuse it"
+                );
+            }
+            let missing: Vec<&&str> = takes
+                .iter()
+                .filter(|f| !offered.contains(*f) && !NOT_IN_FORM.iter().any(|(n, _)| n == *f))
+                .collect();
+            assert!(
+                missing.is_empty(),
+                "{kind} monitors take {missing:?}, which the form does not offer"
+            );
+        }
     }
 }

@@ -172,6 +172,17 @@ impl KindInfo {
     pub fn fields(&self) -> &'static [&'static str] {
         wire::kind_fields(self.kind.as_str()).unwrap_or(&[])
     }
+
+    /// Every field a monitor of this type takes: the common ones (without
+    /// [`PROBING_FIELDS`] when it is not probed), then its own; `type` aside.
+    pub fn all_fields(&self) -> Vec<&'static str> {
+        common_fields()
+            .iter()
+            .copied()
+            .filter(|f| self.probed || !PROBING_FIELDS.contains(f))
+            .chain(self.fields().iter().copied())
+            .collect()
+    }
 }
 
 /// The fields every monitor takes, besides `type`.
@@ -297,7 +308,7 @@ impl KindConfig {
 
 /// The common fields that only probed monitors take (a heartbeat has no interval,
 /// regions or timeout: it is pinged).
-const PROBING_FIELDS: [&str; 6] = [
+pub const PROBING_FIELDS: [&str; 6] = [
     "interval",
     "timeout",
     "regions",
