@@ -467,3 +467,55 @@ fn no_module_of_a_crate_imports_in_a_circle() {
         problems.join("\n")
     );
 }
+
+/// The user guide's page that documents a monitor type's fields.
+fn monitor_doc(kind: &str) -> &'static str {
+    match kind {
+        "redis" => "docs/redis.md",
+        "heartbeat" => "docs/heartbeats.md",
+        _ => "docs/configuration.md",
+    }
+}
+
+fn read_doc(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn the_docs_name_every_field_of_every_monitor_type_and_channel() {
+    use vigilmon_core::monitor::{KINDS, common_fields};
+    let mut missing = Vec::new();
+    let config = read_doc("docs/configuration.md");
+    for f in common_fields() {
+        if !config.contains(&format!("| `{f}` |")) {
+            missing.push(format!("docs/configuration.md: common field `{f}`"));
+        }
+    }
+    for k in KINDS {
+        let kind = k.kind.as_str();
+        let doc = read_doc(monitor_doc(kind));
+        for f in k.fields() {
+            if !doc.contains(&format!("`{f}")) {
+                missing.push(format!("{}: {kind} field `{f}`", monitor_doc(kind)));
+            }
+        }
+    }
+    let notifications = read_doc("docs/notifications.md");
+    for c in vigilmon_notify::CHANNELS {
+        let row = notifications
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", c.name)));
+        match row {
+            None => missing.push(format!("docs/notifications.md: a row for `{}`", c.name)),
+            Some(row) => {
+                for f in c.fields() {
+                    if !row.contains(&format!("`{f}`")) {
+                        missing.push(format!("docs/notifications.md: {} setting `{f}`", c.name));
+                    }
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "undocumented:\n{}", missing.join("\n"));
+}
