@@ -14,7 +14,7 @@ use vigilmon_core::alert::PolicyConfig;
 use vigilmon_core::maintenance::MaintenanceConfig;
 use vigilmon_core::status_page::StatusPageConfig;
 use vigilmon_core::{HumanDuration, MonitorConfig, RegionName, ValidationError};
-use vigilmon_notify::ChannelConfig;
+use vigilmon_notify::{ChannelConfig, ChannelKind};
 
 /// The annotated example configuration, shipped in the binary.
 pub const EXAMPLE: &str = include_str!("../../../vigilmon.example.yaml");
@@ -242,7 +242,7 @@ pub fn parse(
                 format!("a channel named {:?} is declared twice", c.name),
             ));
         }
-        if c.kind_name() == "email" && config.smtp.is_none() {
+        if matches!(c.kind, ChannelKind::Email(_)) && config.smtp.is_none() {
             errors.push(err(
                 locate(&text, "channels", i, "type"),
                 Some(format!("channels[{i}] ({:?})", c.name)),
