@@ -23,6 +23,7 @@
 pub mod assignments;
 mod backoff;
 pub mod buffer;
+pub mod cli;
 pub mod client;
 pub mod counters;
 mod executor;

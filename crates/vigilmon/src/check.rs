@@ -18,7 +18,7 @@ use vigilmon_probe::{ProbeOptions, Prober};
 
 use crate::exit;
 use crate::redis_health::RedisFlags;
-use crate::shared::read_ca_file;
+use vigilmon_probe::read_ca_file;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {

@@ -4,13 +4,11 @@
 //! in use (SQLite under `--data-dir`, or PostgreSQL with `--database-url`).
 
 mod admin;
-mod agent;
 mod check;
 mod config;
 mod redis_health;
 mod run;
 mod serve;
-mod shared;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -43,7 +41,7 @@ enum Command {
     /// Run the server: API, scheduler and built-in probe.
     Serve(serve::ServeArgs),
     /// Run a remote probe for one region: pull its checks from the server, push results.
-    Agent(agent::AgentArgs),
+    Agent(vigilmon_agent::cli::AgentArgs),
     /// Probe a target once from this machine and print what was found.
     Check(check::CheckArgs),
     /// Check a config file; errors name the file, line and field.
@@ -87,7 +85,7 @@ pub struct StoreArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    vigilmon_schedule::process::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -101,7 +99,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await.map(|()| exit::OK),
-            Command::Agent(args) => agent::run(args).await,
+            Command::Agent(args) => Ok(vigilmon_agent::cli::run(args).await),
             Command::Check(args) => check::run(args).await,
             Command::Validate { file } => Ok(validate(&file)),
             Command::ExampleConfig => {
@@ -139,22 +137,5 @@ fn validate(file: &std::path::Path) -> u8 {
             eprintln!("{} error(s)", errors.len());
             exit::FAILED
         }
-    }
-}
-
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("VIGILMON_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn,hyper=warn"));
-    let json = std::env::var("VIGILMON_LOG_FORMAT").is_ok_and(|v| v == "json");
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

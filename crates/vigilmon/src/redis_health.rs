@@ -218,7 +218,8 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     };
     let mut opts = ProbeOptions::new(RegionName::local());
     if let Some(path) = &args.ca_file {
-        opts.extra_roots = crate::shared::read_ca_file(path).context("--ca-file")?;
+        opts.extra_roots =
+            vigilmon_probe::read_ca_file(path).map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?;
     }
     let prober = Prober::new(opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = Arc::new(App {
@@ -256,7 +257,7 @@ pub fn redacted(url: &str) -> String {
 }
 
 async fn shutdown_signal() {
-    crate::shared::stop_signal().await;
+    vigilmon_schedule::process::stop_signal().await;
     tracing::info!("signal received, shutting down");
 }
 

@@ -97,9 +97,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut probe = ProbeOptions::new(region.clone());
     probe.guard = guard;
     for f in &file.probe.ca_files {
-        probe
-            .extra_roots
-            .extend(crate::shared::read_ca_file(f).context("probe.ca_files")?);
+        probe.extra_roots.extend(
+            vigilmon_probe::read_ca_file(f).map_err(|e| anyhow::anyhow!("probe.ca_files: {e}"))?,
+        );
     }
 
     for w in &file.warnings {
@@ -257,7 +257,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {
-    crate::shared::stop_signal().await;
+    vigilmon_schedule::process::stop_signal().await;
     info!(message = "signal received, shutting down");
     shutdown.cancel();
 }

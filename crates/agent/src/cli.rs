@@ -1,22 +1,20 @@
-//! `vigilmon agent`: a remote probe for one region (the client side of the agent
-//! protocol; the work is done by the `vigilmon-agent` crate).
-//!
-//! Reads the flags (or their `VIGILMON_*` environment variables), prints one start
-//! line, and runs the agent until SIGINT or SIGTERM: then scheduling stops, checks in
-//! flight finish, their results are sent or written to the disk buffer, and the
+//! The agent's command line, shared by `vigilmon agent` and the standalone
+//! `vigilmon-agent` binary: the flags (or their `VIGILMON_*` environment variables),
+//! one start line, and the run until SIGINT or SIGTERM — then scheduling stops, checks
+//! in flight finish, their results are sent or written to the disk buffer, and the
 //! process exits 0. A refused token (wrong, revoked, not an agent token) or a token of
-//! another region exits 1 with the reason.
+//! another region exits 1 with the reason; bad flags exit 2.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
-use vigilmon_agent::AgentOptions;
 use vigilmon_core::RegionName;
-use vigilmon_probe::IpNet;
+use vigilmon_probe::{IpNet, read_ca_file};
+use vigilmon_schedule::process::stop_signal;
 
-use crate::exit;
+use crate::AgentOptions;
 
 // No `Debug`: the token must not end up in a log by accident.
 #[derive(Args)]
@@ -58,24 +56,37 @@ pub struct AgentArgs {
     pub deny_networks: Vec<String>,
 }
 
-pub async fn run(args: AgentArgs) -> anyhow::Result<u8> {
+/// Exit status: stopped as asked.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the agent stopped with an error (a refused token, another region).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit status: bad flags.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the agent from its flags until SIGINT or SIGTERM and returns the exit status.
+pub async fn run(args: AgentArgs) -> u8 {
     let opts = match options(&args) {
         Ok(o) => o,
         Err(msg) => {
             eprintln!("error: {msg}");
-            return Ok(exit::USAGE);
+            return EXIT_USAGE;
         }
     };
     println!(
         "Vigilmon agent {} for region {} → {}",
-        vigilmon_agent::VERSION,
+        crate::VERSION,
         opts.region,
         opts.server.as_str().trim_end_matches('/')
     );
     let shutdown = CancellationToken::new();
     tokio::spawn(wait_for_signal(shutdown.clone()));
-    vigilmon_agent::run(opts, shutdown).await?;
-    Ok(exit::OK)
+    match crate::run(opts, shutdown).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
+    }
 }
 
 /// The agent's options from the flags, or what is wrong with them.
@@ -108,14 +119,14 @@ fn options(args: &AgentArgs) -> Result<AgentOptions, String> {
         );
     }
     for f in &args.ca_file {
-        let roots = crate::shared::read_ca_file(f).map_err(|e| format!("--ca-file: {e:#}"))?;
+        let roots = read_ca_file(f).map_err(|e| format!("--ca-file: {e}"))?;
         opts.probe.extra_roots.extend(roots);
     }
     Ok(opts)
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {
-    crate::shared::stop_signal().await;
+    stop_signal().await;
     info!(message = "signal received: finishing the checks in flight, then stopping");
     shutdown.cancel();
 }
