@@ -1,5 +1,6 @@
-//! Check outcomes: what one probe of one monitor from one region found, and the single
-//! place where failures are classified.
+//! Check outcomes: what one probe of one monitor from one region found, its verdict, and
+//! the kinds of failure ([`ErrorKind`]) every failure is classified into (by the probe's
+//! `classify`, the one place that maps errors to kinds).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
