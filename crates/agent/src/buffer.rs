@@ -322,23 +322,21 @@ fn rewrite(path: &Path, lines: &[&[u8]]) -> io::Result<()> {
 mod tests {
     use super::*;
     use jiff::Timestamp;
-    use vigilmon_core::{CheckResult, MonitorId, Phases, RegionName, Verdict};
+    use vigilmon_core::{CheckResult, MonitorId, RegionName, Verdict};
 
     /// A result whose `duration_ms` carries a sequence number, to check order.
     fn item(n: u64) -> ResultItem {
         ResultItem {
             monitor_id: MonitorId::from_uuid(uuid::Uuid::from_u128(u128::from(n % 7) + 1)),
             result: CheckResult {
-                region: RegionName::parse("eu").unwrap(),
-                checked_at: Timestamp::from_millisecond(1_800_000_000_000 + n as i64).unwrap(),
-                duration_ms: n,
-                phases: Phases::default(),
                 status_code: Some(200),
-                verdict: Verdict::Up,
-                body_excerpt: None,
-                cert_expires_at: None,
                 remote_addr: Some("127.0.0.1:80".into()),
-                details: None,
+                ..CheckResult::new(
+                    RegionName::parse("eu").unwrap(),
+                    Timestamp::from_millisecond(1_800_000_000_000 + n as i64).unwrap(),
+                    n,
+                    Verdict::Up,
+                )
             },
         }
     }

@@ -345,23 +345,17 @@ mod tests {
     use super::*;
     use jiff::Timestamp;
     use std::sync::Mutex;
-    use vigilmon_core::{CheckResult, MonitorId, Phases, RegionName, Verdict};
+    use vigilmon_core::{CheckResult, MonitorId, RegionName, Verdict};
 
     fn item(n: u64) -> ResultItem {
         ResultItem {
             monitor_id: MonitorId::from_uuid(uuid::Uuid::from_u128(1)),
-            result: CheckResult {
-                region: RegionName::parse("eu").unwrap(),
-                checked_at: Timestamp::from_millisecond(1_800_000_000_000 + n as i64).unwrap(),
-                duration_ms: n,
-                phases: Phases::default(),
-                status_code: None,
-                verdict: Verdict::Up,
-                body_excerpt: None,
-                cert_expires_at: None,
-                remote_addr: None,
-                details: None,
-            },
+            result: CheckResult::new(
+                RegionName::parse("eu").unwrap(),
+                Timestamp::from_millisecond(1_800_000_000_000 + n as i64).unwrap(),
+                n,
+                Verdict::Up,
+            ),
         }
     }
 

@@ -1,5 +1,6 @@
 //! `/api/v1/incidents`: list and filter, show with the timeline, acknowledge, resolve,
-//! add a note; and `/api/v1/maintenance`: windows that hold notifications.
+//! add a note. The public updates of an incident (`/api/v1/incidents/{id}/updates`)
+//! are in [`crate::status_pages`].
 
 use axum::Json;
 use axum::extract::{Path, Query, State};

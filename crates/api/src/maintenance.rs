@@ -39,13 +39,12 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<MaintenanceView>), AppError> {
     caller.require(Scope::Write)?;
     let id = create_window(&st, config).await?;
-    let rec = st
-        .store()
-        .list_maintenance()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| AppError::Internal("the window vanished".into()))?;
+    // Stored a moment ago: if it is gone, it was deleted in between, which is the
+    // server's race and not a window the caller named wrongly (500, not 404).
+    let rec = find_window(&st, id).await.map_err(|e| match e {
+        AppError::NotFound(_) => AppError::Internal("the window vanished".into()),
+        e => e,
+    })?;
     Ok((StatusCode::CREATED, Json(view(rec, st.now())?)))
 }
 
@@ -79,13 +78,7 @@ pub async fn end(
     caller.require(Scope::Write)?;
     let id = parse(&raw)?;
     end_window(&st, id).await?;
-    let rec = st
-        .store()
-        .list_maintenance()
-        .await?
-        .into_iter()
-        .find(|w| w.id == id)
-        .ok_or_else(|| AppError::NotFound(format!("no maintenance window with id {id}")))?;
+    let rec = find_window(&st, id).await?;
     Ok(Json(view(rec, st.now())?))
 }
 

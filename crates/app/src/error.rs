@@ -1,5 +1,7 @@
-//! API errors: one type, one mapping to status codes, one JSON shape
-//! (`{"error":{"code","message","field"}}`).
+//! The application layer's errors: one type for every step and view that API, UI and
+//! public surface share, one mapping to status codes, one JSON shape
+//! (`{"error":{"code","message","field"}}`). The API answers with that shape; the UI
+//! turns the same error into a page.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -7,7 +9,7 @@ use serde::Serialize;
 use vigilmon_core::ValidationError;
 use vigilmon_store::StoreError;
 
-/// Every way an API request can fail.
+/// Every way a request can fail (rendered as the API's JSON error body).
 #[derive(Debug)]
 pub enum AppError {
     /// No, malformed, unknown or revoked credentials.

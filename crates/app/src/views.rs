@@ -1,5 +1,6 @@
-//! The JSON shapes the API returns. Field names are part of the contract
-//! (PRODUCT.md section 8): fields may be added, never renamed.
+//! The JSON shapes the API returns of monitors, their regions, results and pings (the
+//! UI renders the same views). Field names are part of the contract (PRODUCT.md
+//! section 8): fields may be added, never renamed.
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -1,7 +1,13 @@
 //! Vigilmon's pure domain core.
 //!
-//! Monitor specifications (parsed from the YAML / JSON users write), check outcomes and
-//! their classification, the monitor state function, and schedule arithmetic.
+//! Monitor configurations and their validated specs ([`monitor`], read through
+//! [`tagged`]), check outcomes and failure kinds ([`outcome`]), judging what a probe
+//! observed ([`assert`](mod@assert), [`redis`]), region state and multi-region
+//! consensus ([`state`], [`region_health`]), the incident engine ([`incident`]) with
+//! its policies ([`alert`]) and maintenance windows ([`maintenance`]), heartbeats
+//! ([`heartbeat`]), uptime and rollups ([`uptime`], [`rollup`]), status pages
+//! ([`status_page`]), schedule arithmetic ([`schedule`]), and the agent protocol's
+//! wire types ([`protocol`]).
 //!
 //! Architecture invariant: this crate performs no I/O and never reads the clock. Every
 //! function that depends on time takes `now` as an argument, so callers (and tests)

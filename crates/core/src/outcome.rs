@@ -1,5 +1,6 @@
-//! Check outcomes: what one probe of one monitor from one region found, and the single
-//! place where failures are classified.
+//! Check outcomes: what one probe of one monitor from one region found, its verdict, and
+//! the kinds of failure ([`ErrorKind`]) every failure is classified into (by the probe's
+//! `classify`, the one place that maps errors to kinds).
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -150,6 +151,32 @@ pub struct CheckResult {
     pub details: Option<serde_json::Value>,
 }
 
+impl CheckResult {
+    /// A result with default phases and nothing else observed (no status code, body excerpt,
+    /// certificate, address or details): what tests, benchmarks and seeding tools build.
+    /// Whatever more a caller needs it sets with struct update syntax:
+    /// `CheckResult { status_code: Some(200), ..CheckResult::new(…) }`.
+    pub fn new(
+        region: RegionName,
+        checked_at: Timestamp,
+        duration_ms: u64,
+        verdict: Verdict,
+    ) -> CheckResult {
+        CheckResult {
+            region,
+            checked_at,
+            duration_ms,
+            phases: Phases::default(),
+            status_code: None,
+            verdict,
+            body_excerpt: None,
+            cert_expires_at: None,
+            remote_addr: None,
+            details: None,
+        }
+    }
+}
+
 /// How many bytes of a body are kept as an excerpt on failure.
 pub const BODY_EXCERPT_BYTES: usize = 512;
 
@@ -174,6 +201,31 @@ mod tests {
             assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
+    }
+
+    #[test]
+    fn new_result_observed_nothing_but_what_it_was_given() {
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let r = CheckResult::new(
+            RegionName::local(),
+            at,
+            42,
+            Verdict::down(ErrorKind::Timeout, "no answer"),
+        );
+        assert_eq!(r.region, RegionName::local());
+        assert_eq!(r.checked_at, at);
+        assert_eq!(r.duration_ms, 42);
+        assert_eq!(r.verdict, Verdict::down(ErrorKind::Timeout, "no answer"));
+        assert_eq!(r.phases, Phases::default());
+        assert_eq!(r.status_code, None);
+        assert_eq!(r.body_excerpt, None);
+        assert_eq!(r.cert_expires_at, None);
+        assert_eq!(r.remote_addr, None);
+        assert_eq!(r.details, None);
+        // Nothing unobserved reaches the wire either.
+        let json = serde_json::to_value(&r).unwrap();
+        assert!(json.get("details").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<CheckResult>(json).unwrap(), r);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Monitor state: the pure function that turns a region's verdicts into its state, and
-//! the aggregation of region states into the monitor's state.
-//!
-//! Today one region (the built-in probe) decides; the aggregation already takes a
-//! quorum so multi-region consensus grows out of it rather than beside it.
+//! Monitor state: the pure function that turns a region's verdicts into its state
+//! ([`RegionStatus::observe`]), and the consensus of the regions' states into the
+//! monitor's state ([`consensus`]): which regions still count ([`is_available`]), how
+//! many must be down for the monitor to be down, when a first failure asks the other
+//! regions to check at once ([`asks_for_confirmation`]), and when a failure is only
+//! regional ([`regional_failure`]).
 
 use serde::{Deserialize, Serialize};
 

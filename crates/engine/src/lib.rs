@@ -275,7 +275,7 @@ impl Engine {
     pub fn region(&self) -> &RegionName {
         self.inner.prober.region()
     }
-    /// The regions checks are spread over (`schedule::region_offset`).
+    /// The regions checks are spread over (`core::schedule::region_offset`).
     pub fn region_universe(&self) -> Vec<RegionName> {
         region_universe(self.declared_regions(), self.region(), self.local_probe())
     }
@@ -307,7 +307,7 @@ impl Tasks {
     }
 }
 
-/// The regions checks are spread over (`schedule::region_offset`): those declared in
+/// The regions checks are spread over (`core::schedule::region_offset`): those declared in
 /// the config file and the built-in probe's, when it runs checks.
 pub fn region_universe(
     declared: &[RegionName],

@@ -1,10 +1,14 @@
 //! The recorder: the single writer of check results and monitor state.
 //!
-//! Checks from the scheduler and from "check now" arrive on a channel. The recorder
-//! applies core's pure state function to each, then writes results, region states and
-//! monitor states in batches (one transaction per batch), so a burst of checks costs
-//! one commit. It owns the in-memory view of each region's streak; the store holds the
-//! same, so a restart resumes where it left off.
+//! Results from the built-in probe's scheduler, from "check now" and from the agents of
+//! other regions arrive on one channel. For each, the recorder applies core's pure state
+//! function to the region's streak and core's consensus across the monitor's regions;
+//! a region's first failure asks the other regions for a confirmation check at once.
+//! It writes results, region states and monitor states in batches (one transaction per
+//! batch), so a burst of checks costs one commit, and only after the commit tells the
+//! alerting driver of each changed monitor state, with every region's evidence. It owns
+//! the in-memory view of each region's streak; the store holds the same, so a restart
+//! resumes where it left off.
 //!
 //! On shutdown the channel is drained and the last batch written before the task ends:
 //! a result that was produced is either stored or was never acknowledged.

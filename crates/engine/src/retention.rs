@@ -64,9 +64,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use vigilmon_core::state::RegionStatus;
-    use vigilmon_core::{
-        CheckResult, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
-    };
+    use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, MonitorState, RegionName, Verdict};
     use vigilmon_store::{MonitorSource, RecordedCheck};
 
     #[tokio::test]
@@ -87,18 +85,12 @@ mod tests {
         let checks: Vec<RecordedCheck> = (0..2500)
             .map(|i| RecordedCheck {
                 monitor_id: id,
-                result: CheckResult {
-                    region: RegionName::local(),
-                    checked_at: t0 + jiff::SignedDuration::from_mins(i),
-                    duration_ms: 1,
-                    phases: Phases::default(),
-                    status_code: None,
-                    verdict: Verdict::Up,
-                    body_excerpt: None,
-                    cert_expires_at: None,
-                    remote_addr: None,
-                    details: None,
-                },
+                result: CheckResult::new(
+                    RegionName::local(),
+                    t0 + jiff::SignedDuration::from_mins(i),
+                    1,
+                    Verdict::Up,
+                ),
                 region_status: RegionStatus {
                     state: MonitorState::Up,
                     consecutive_failures: 0,

@@ -202,9 +202,7 @@ pub async fn run(
 mod tests {
     use super::*;
     use vigilmon_core::state::RegionStatus;
-    use vigilmon_core::{
-        CheckResult, ErrorKind, MonitorConfig, MonitorState, Phases, RegionName, Verdict,
-    };
+    use vigilmon_core::{CheckResult, ErrorKind, MonitorConfig, MonitorState, RegionName, Verdict};
     use vigilmon_store::{MonitorSource, RecordedCheck};
 
     fn at(s: &str) -> Timestamp {
@@ -214,22 +212,16 @@ mod tests {
     fn check(id: MonitorId, region: &str, t: &str, ms: u64, ok: bool) -> RecordedCheck {
         RecordedCheck {
             monitor_id: id,
-            result: CheckResult {
-                region: RegionName::parse(region).unwrap(),
-                checked_at: at(t),
-                duration_ms: ms,
-                phases: Phases::default(),
-                status_code: None,
-                verdict: if ok {
+            result: CheckResult::new(
+                RegionName::parse(region).unwrap(),
+                at(t),
+                ms,
+                if ok {
                     Verdict::Up
                 } else {
                     Verdict::down(ErrorKind::Timeout, "timeout")
                 },
-                body_excerpt: None,
-                cert_expires_at: None,
-                remote_addr: None,
-                details: None,
-            },
+            ),
             region_status: RegionStatus::default(),
             monitor_state: MonitorState::Up,
         }

@@ -15,7 +15,9 @@
 //!
 //! `Status` and `Assertion` never come from here: once a response is in hand, the
 //! verdict is core's [`vigilmon_core::assert::evaluate_http`] /
-//! [`vigilmon_core::assert::evaluate_tcp`].
+//! [`vigilmon_core::assert::evaluate_tcp`] / [`vigilmon_core::redis::evaluate`]. (What
+//! a Redis server answers before `INFO` — a refused `AUTH` or `SELECT`, `LOADING` — is
+//! named by the Redis check itself.)
 
 use std::error::Error as StdError;
 use std::fmt::Write as _;

@@ -1,6 +1,7 @@
 //! TLS for HTTPS checks: the two client configurations (verifying and not), the
 //! verifier that accepts any certificate, server names, and reading the leaf
-//! certificate's expiry.
+//! certificate's expiry. Redis checks over `rediss://` derive their configuration from
+//! the verifying one (without ALPN) and read the expiry here too.
 //!
 //! Both configurations use ring as the crypto provider, offer ALPN `http/1.1` only, and
 //! have session resumption disabled: every check is a full handshake, so the

@@ -302,7 +302,7 @@ async fn plain_200_reports_phases_headers_and_address() {
     let server = serve(|_| ok("all good")).await;
     let p = prober();
     let s = http(server.url("/health?x=1"), json!({}));
-    // spawned: the check future must be Send for the server's scheduler
+    // spawned: the check future must be Send for the scheduler (engine and agent alike)
     let r = tokio::spawn(async move { p.check(&s, TIMEOUT).await })
         .await
         .unwrap();

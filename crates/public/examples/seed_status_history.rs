@@ -21,9 +21,7 @@ use uuid::Uuid;
 use vigilmon_core::rollup::{Accumulator, Outcome, Rollup};
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::status_page::StatusPageConfig;
-use vigilmon_core::{
-    CheckResult, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
-};
+use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, MonitorState, RegionName, Verdict};
 use vigilmon_store::{
     ALL_REGIONS, AlertingWrite, IncidentChange, IncidentRecord, MonitorSource, NewIncidentUpdate,
     RecordedCheck, RollupPeriod, RollupRow, Store,
@@ -99,16 +97,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|id| RecordedCheck {
             monitor_id: *id,
             result: CheckResult {
-                region: RegionName::local(),
-                checked_at: ts(born),
-                duration_ms: 40,
-                phases: Phases::default(),
                 status_code: Some(200),
-                verdict: Verdict::Up,
-                body_excerpt: None,
-                cert_expires_at: None,
-                remote_addr: None,
-                details: None,
+                ..CheckResult::new(RegionName::local(), ts(born), 40, Verdict::Up)
             },
             region_status: RegionStatus {
                 state: MonitorState::Up,

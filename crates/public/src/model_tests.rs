@@ -52,18 +52,12 @@ async fn build_at_a_controlled_instant() {
     // First seen: db long ago, web on 2025-03-29 12:00 UTC.
     let seen = |id: MonitorId, at: &str| vigilmon_store::RecordedCheck {
         monitor_id: id,
-        result: vigilmon_core::CheckResult {
-            region: vigilmon_core::RegionName::local(),
-            checked_at: t(at),
-            duration_ms: 5,
-            phases: vigilmon_core::Phases::default(),
-            status_code: None,
-            verdict: vigilmon_core::Verdict::Up,
-            body_excerpt: None,
-            cert_expires_at: None,
-            remote_addr: None,
-            details: None,
-        },
+        result: vigilmon_core::CheckResult::new(
+            vigilmon_core::RegionName::local(),
+            t(at),
+            5,
+            vigilmon_core::Verdict::Up,
+        ),
         region_status: vigilmon_core::state::RegionStatus::default(),
         monitor_state: MonitorState::Up,
     };

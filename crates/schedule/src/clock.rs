@@ -1,6 +1,7 @@
-//! The source of "now" for the server's tasks. Production reads the system clock;
-//! tests use [`TokioClock`], which follows tokio's (pausable) time, so that scheduling
-//! can be tested by advancing time instead of sleeping.
+//! The source of "now" for the engine's tasks and for the scheduler, in the server and
+//! in the agent alike. Production reads the system clock; tests use [`TokioClock`],
+//! which follows tokio's (pausable) time, so that scheduling can be tested by advancing
+//! time instead of sleeping.
 
 use std::sync::Arc;
 

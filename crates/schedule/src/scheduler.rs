@@ -89,7 +89,7 @@ pub struct SchedulerConfig {
     /// are not scheduled here. `None` schedules every monitor.
     pub region: Option<vigilmon_core::RegionName>,
     /// Every region the server knows (declared, and its own): each region checks a
-    /// monitor at its share of the interval (`schedule::region_offset`), over the
+    /// monitor at its share of the interval (`core::schedule::region_offset`), over the
     /// monitor's own `regions` when it lists them, else over these.
     pub regions: Vec<vigilmon_core::RegionName>,
 }

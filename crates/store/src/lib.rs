@@ -2,7 +2,9 @@
 //!
 //! The store keeps monitors (their raw [`MonitorConfig`](vigilmon_core::MonitorConfig)
 //! as JSON, plus the state derived from their checks), per-region state, the history of
-//! check results, users and API tokens.
+//! check results and its rollups, heartbeat state and ping logs, alerting (channels,
+//! policies, maintenance windows, incidents and their timelines, the engine's memory,
+//! the notification outbox), status pages, users, sessions and API and agent tokens.
 //!
 //! Design:
 //! - [`Store`] wraps either a SQLite or a PostgreSQL connection pool. Every query is

@@ -1,7 +1,7 @@
 //! Rollups of check results per hour and per day, per monitor and region (region `*`
 //! is all regions together): the rows, their idempotent upsert, and the watermark of
 //! the hours already rolled up. The aggregation itself is core's
-//! [`Rollup`](vigilmon_core::rollup::Rollup); the server's rollup task decides what to
+//! [`Rollup`](vigilmon_core::rollup::Rollup); the engine's rollup task decides what to
 //! roll up and when.
 
 use jiff::Timestamp;

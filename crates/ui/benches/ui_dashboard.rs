@@ -23,9 +23,7 @@ use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 use vigilmon_core::rollup::Rollup;
 use vigilmon_core::state::RegionStatus;
-use vigilmon_core::{
-    CheckResult, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
-};
+use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, MonitorState, RegionName, Verdict};
 use vigilmon_store::{ALL_REGIONS, MonitorSource, RecordedCheck, RollupPeriod, RollupRow, Store};
 use vigilmon_ui::dashboard::bench_support;
 
@@ -134,20 +132,17 @@ fn main() {
                     RecordedCheck {
                         monitor_id: *id,
                         result: CheckResult {
-                            region: region.clone(),
-                            checked_at: at,
-                            duration_ms: 40 + ((i * 7 + minute as usize) % 120) as u64,
-                            phases: Phases::default(),
                             status_code: Some(if ok { 200 } else { 503 }),
-                            verdict: if ok {
-                                Verdict::Up
-                            } else {
-                                Verdict::down(vigilmon_core::ErrorKind::Status, "status 503")
-                            },
-                            body_excerpt: None,
-                            cert_expires_at: None,
-                            remote_addr: None,
-                            details: None,
+                            ..CheckResult::new(
+                                region.clone(),
+                                at,
+                                40 + ((i * 7 + minute as usize) % 120) as u64,
+                                if ok {
+                                    Verdict::Up
+                                } else {
+                                    Verdict::down(vigilmon_core::ErrorKind::Status, "status 503")
+                                },
+                            )
                         },
                         region_status: RegionStatus {
                             state: MonitorState::Up,

@@ -393,20 +393,12 @@ pub fn replication_body(r: &CheckResult) -> (StatusCode, Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigilmon_core::{ErrorKind, Phases};
+    use vigilmon_core::ErrorKind;
 
     fn result(verdict: Verdict, details: Value) -> CheckResult {
         CheckResult {
-            region: RegionName::local(),
-            checked_at: jiff::Timestamp::UNIX_EPOCH,
-            duration_ms: 1,
-            phases: Phases::default(),
-            status_code: None,
-            verdict,
-            body_excerpt: None,
-            cert_expires_at: None,
-            remote_addr: None,
             details: Some(details),
+            ..CheckResult::new(RegionName::local(), jiff::Timestamp::UNIX_EPOCH, 1, verdict)
         }
     }
 

@@ -1,3 +1,6 @@
+//! Tests of the incident engine: one scenario per rule, then random sequences of events
+//! checked against a reference model.
+
 use super::*;
 use crate::alert::EscalationStep;
 use MonitorState::{Degraded, Down, Paused, Pending, Up};

@@ -32,7 +32,7 @@ use uuid::Uuid;
 use vigilmon_core::monitor::HttpConfig;
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{
-    CheckResult, KindConfig, MonitorConfig, MonitorId, MonitorState, Phases, RegionName, Verdict,
+    CheckResult, KindConfig, MonitorConfig, MonitorId, MonitorState, RegionName, Verdict,
 };
 use vigilmon_store::{MonitorRecord, MonitorSource, RecordedCheck, Store, StoreError};
 
@@ -266,18 +266,7 @@ async fn create(store: &Store, name: &str) -> MonitorRecord {
 }
 
 fn result(region_name: &str, at: Timestamp, verdict: Verdict) -> CheckResult {
-    CheckResult {
-        region: region(region_name),
-        checked_at: at,
-        duration_ms: 42,
-        phases: Phases::default(),
-        status_code: None,
-        verdict,
-        body_excerpt: None,
-        cert_expires_at: None,
-        remote_addr: None,
-        details: None,
-    }
+    CheckResult::new(region(region_name), at, 42, verdict)
 }
 
 fn check(
