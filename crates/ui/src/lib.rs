@@ -10,9 +10,10 @@
 //! marked safe); a strict Content-Security-Policy (scripts and styles only from
 //! `/assets`).
 //!
-//! The pages reuse the API's shared steps (`api::monitors::create_monitor`,
-//! `after_monitor_change`, `api::channels::create_channel_config`, …), so a change
-//! made in the UI has exactly the effects of the same change made through the API.
+//! The pages call the application layer's steps (`app::monitors::create_monitor`,
+//! `after_monitor_change`, `app::channels::create_channel_config`, …), as the API
+//! does, so a change made in the UI has exactly the effects of the same change made
+//! through the API.
 
 mod account;
 mod alerting_common;

@@ -5,9 +5,9 @@
 //!
 //! The form works without JavaScript: it shows one block per section plus an empty
 //! one, and **Add another section** re-renders it with one more block without saving.
-//! Saving goes through the API's shared steps (`status::api::create_page`,
-//! `replace_page`, `delete_page`), so the validation, the conflicts and the refusal of
-//! pages declared in the config file are the API's; problems are shown next to the
+//! Saving goes through the application layer's steps (`app::status_pages::create_page`,
+//! `replace_page`, `delete_page`), as the API does, so the validation, the conflicts and
+//! the refusal of pages declared in the config file are the API's; problems are shown next to the
 //! field they concern. Public names (`public_name`) are set in the config file or the
 //! API; the form keeps those of the monitors it keeps.
 

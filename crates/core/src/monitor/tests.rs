@@ -1,3 +1,5 @@
+//! Tests of monitor configs: parsing, validation with field names, the wire shape.
+
 use super::*;
 use serde_json::{Value, json};
 
