@@ -363,3 +363,138 @@ pub fn variant_schema(name: &str, fields: RefOr<Schema>) -> Schema {
         .item(fields)
         .into()
 }
+
+#[doc(hidden)]
+pub use {serde as __serde, serde_json as __serde_json, utoipa as __utoipa};
+
+/// Declares the enum of a [`Tagged`] config's kinds, one variant per kind and its
+/// settings struct, with everything reading and writing needs generated from that one
+/// list: the `Unknown` variant (a kind this version does not know, or none), `name`,
+/// `NAMES`, the fields of each kind, reading one field of a kind, assembling a kind
+/// from its fields, `Serialize` (`type` first) and the OpenAPI schema (one of the
+/// kinds). Adding a kind is one line here.
+///
+/// ```ignore
+/// tagged_kinds! {
+///     /// A monitor's type and its fields.
+///     pub enum KindConfig as "MonitorType" {
+///         Http(HttpConfig) = "http",
+///         Tcp(TcpConfig) = "tcp",
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! tagged_kinds {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $Enum:ident as $schema:literal {
+            $( $(#[$vmeta:meta])* $Variant:ident($Ty:ty) = $name:literal ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $Enum {
+            $( $(#[$vmeta])* $Variant($Ty), )+
+            /// A kind this version does not know (or none, when empty): `build`
+            /// refuses it, but a stored one of a newer kind still reads.
+            Unknown(String),
+        }
+
+        impl Default for $Enum {
+            fn default() -> Self {
+                $Enum::Unknown(String::new())
+            }
+        }
+
+        impl $Enum {
+            /// Every kind's name in `type:`, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($name),+];
+
+            /// The name in `type:`, or the unknown name.
+            pub fn name(&self) -> &str {
+                match self {
+                    $( $Enum::$Variant(_) => $name, )+
+                    $Enum::Unknown(name) => name,
+                }
+            }
+
+            /// The fields of a known kind, in declaration order.
+            pub fn fields_of(kind: &str) -> Option<&'static [&'static str]> {
+                match kind {
+                    $( $name => Some($crate::tagged::struct_fields::<$Ty>()), )+
+                    _ => None,
+                }
+            }
+
+            /// Reads one field of kind `kind`, with that kind's derived code.
+            pub fn read_field<'de, D: $crate::tagged::__serde::Deserializer<'de>>(
+                kind: &str,
+                key: &str,
+                value: D,
+            ) -> Result<Option<$crate::tagged::__serde_json::Value>, D::Error> {
+                match kind {
+                    $( $name => $crate::tagged::one_field::<$Ty, D>(key, value), )+
+                    other => Err(<D::Error as $crate::tagged::__serde::de::Error>::custom(
+                        format!("unknown kind {other:?}"),
+                    )),
+                }
+            }
+
+            /// The kind `kind` with the fields read (an unknown kind keeps its name).
+            pub fn from_fields(
+                kind: &str,
+                fields: $crate::tagged::__serde_json::Map<String, $crate::tagged::__serde_json::Value>,
+            ) -> Result<Self, $crate::tagged::__serde_json::Error> {
+                let v = $crate::tagged::__serde_json::Value::Object(fields);
+                Ok(match kind {
+                    $( $name => $Enum::$Variant(
+                        <$Ty as $crate::tagged::__serde::Deserialize>::deserialize(v)?,
+                    ), )+
+                    other => $Enum::Unknown(other.to_owned()),
+                })
+            }
+        }
+
+        impl $crate::tagged::__serde::Serialize for $Enum {
+            fn serialize<S: $crate::tagged::__serde::Serializer>(
+                &self,
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
+                let kind = self.name();
+                match self {
+                    $( $Enum::$Variant(c) => $crate::tagged::__serde::Serialize::serialize(
+                        &$crate::tagged::WithType { kind, fields: c },
+                        s,
+                    ), )+
+                    $Enum::Unknown(_) => $crate::tagged::__serde::Serialize::serialize(
+                        &$crate::tagged::WithType {
+                            kind,
+                            fields: &$crate::tagged::NoFields {},
+                        },
+                        s,
+                    ),
+                }
+            }
+        }
+
+        /// The OpenAPI schema: one of the kinds, each `type` plus its own fields.
+        impl $crate::tagged::__utoipa::PartialSchema for $Enum {
+            fn schema() -> $crate::tagged::__utoipa::openapi::RefOr<
+                $crate::tagged::__utoipa::openapi::schema::Schema,
+            > {
+                $crate::tagged::__utoipa::openapi::schema::OneOfBuilder::new()
+                    $( .item($crate::tagged::variant_schema(
+                        $name,
+                        <$Ty as $crate::tagged::__utoipa::PartialSchema>::schema(),
+                    )) )+
+                    .into()
+            }
+        }
+
+        impl $crate::tagged::__utoipa::ToSchema for $Enum {
+            fn name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed($schema)
+            }
+        }
+    };
+}

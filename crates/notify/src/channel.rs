@@ -9,21 +9,14 @@
 //! setting of another channel type is refused by name when built.
 //!
 //! Adding a channel: a module with its settings struct, `build`, a renderer and its
-//! send step; one variant in [`ChannelKind`] and [`ChannelSpec`]; one row in
-//! [`CHANNELS`] (`docs/CONTRIBUTING.md`).
-
-use std::borrow::Cow;
+//! send step; one line in [`ChannelKind`]'s declaration, one variant in
+//! [`ChannelSpec`], one row in [`CHANNELS`] (`docs/CONTRIBUTING.md`).
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use utoipa::PartialSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{OneOfBuilder, Schema};
 use vigilmon_core::ValidationError;
 use vigilmon_core::alert::check_name;
-use vigilmon_core::tagged::{
-    self, NoFields, Tagged, WithType, one_field, struct_fields, variant_schema,
-};
+use vigilmon_core::tagged::{self, Tagged, one_field, struct_fields};
 
 use crate::email::EmailConfig;
 use crate::pagerduty::PagerDutyConfig;
@@ -47,20 +40,13 @@ pub struct ChannelConfig {
     pub foreign_fields: Vec<String>,
 }
 
-/// A channel's type and its type's own settings: one variant per channel.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ChannelKind {
-    Slack(SlackConfig),
-    PagerDuty(PagerDutyConfig),
-    Email(EmailConfig),
-    Webhook(WebhookConfig),
-    /// A type this version does not know (or none, when empty): `build` refuses it.
-    Unknown(String),
-}
-
-impl Default for ChannelKind {
-    fn default() -> Self {
-        ChannelKind::Unknown(String::new())
+vigilmon_core::tagged_kinds! {
+    /// A channel's type and its type's own settings: one variant per channel.
+    pub enum ChannelKind as "ChannelType" {
+        Slack(SlackConfig) = "slack",
+        PagerDuty(PagerDutyConfig) = "pagerduty",
+        Email(EmailConfig) = "email",
+        Webhook(WebhookConfig) = "webhook",
     }
 }
 
@@ -72,17 +58,6 @@ impl ChannelInfo {
 }
 
 impl ChannelKind {
-    /// The name in `type:`, or the unknown name.
-    pub fn name(&self) -> &str {
-        match self {
-            ChannelKind::Slack(_) => "slack",
-            ChannelKind::PagerDuty(_) => "pagerduty",
-            ChannelKind::Email(_) => "email",
-            ChannelKind::Webhook(_) => "webhook",
-            ChannelKind::Unknown(name) => name,
-        }
-    }
-
     /// The secret settings that are set, by name, to read or replace.
     pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Option<String>)> {
         match self {
@@ -151,13 +126,7 @@ impl ChannelConfig {
 }
 
 fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "slack" => struct_fields::<SlackConfig>(),
-        "pagerduty" => struct_fields::<PagerDutyConfig>(),
-        "email" => struct_fields::<EmailConfig>(),
-        "webhook" => struct_fields::<WebhookConfig>(),
-        _ => return None,
-    })
+    ChannelKind::fields_of(kind)
 }
 
 /// The common part alone, with `ChannelConfig`'s derived code.
@@ -183,8 +152,7 @@ impl Tagged for ChannelConfig {
     }
 
     fn kinds() -> &'static [&'static str] {
-        const NAMES: [&str; 4] = ["slack", "pagerduty", "email", "webhook"];
-        &NAMES
+        ChannelKind::NAMES
     }
 
     fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
@@ -203,15 +171,7 @@ impl Tagged for ChannelConfig {
         key: &str,
         value: D,
     ) -> Result<Option<Value>, D::Error> {
-        match kind {
-            "slack" => one_field::<SlackConfig, D>(key, value),
-            "pagerduty" => one_field::<PagerDutyConfig, D>(key, value),
-            "email" => one_field::<EmailConfig, D>(key, value),
-            "webhook" => one_field::<WebhookConfig, D>(key, value),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown channel type {other:?}"
-            ))),
-        }
+        ChannelKind::read_field(kind, key, value)
     }
 
     fn assemble(
@@ -221,14 +181,7 @@ impl Tagged for ChannelConfig {
         foreign: Vec<String>,
     ) -> Result<Self, serde_json::Error> {
         let mut config = ChannelConfig::deserialize(Value::Object(common))?;
-        let v = Value::Object(fields);
-        config.kind = match kind {
-            "slack" => ChannelKind::Slack(SlackConfig::deserialize(v)?),
-            "pagerduty" => ChannelKind::PagerDuty(PagerDutyConfig::deserialize(v)?),
-            "email" => ChannelKind::Email(EmailConfig::deserialize(v)?),
-            "webhook" => ChannelKind::Webhook(WebhookConfig::deserialize(v)?),
-            other => ChannelKind::Unknown(other.to_owned()),
-        };
+        config.kind = ChannelKind::from_fields(kind, fields)?;
         config.foreign_fields = foreign;
         Ok(config)
     }
@@ -243,41 +196,6 @@ impl<'de> Deserialize<'de> for ChannelConfig {
 impl Serialize for ChannelConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         ChannelConfig::serialize(self, s)
-    }
-}
-
-impl Serialize for ChannelKind {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let kind = self.name();
-        match self {
-            ChannelKind::Slack(c) => WithType { kind, fields: c }.serialize(s),
-            ChannelKind::PagerDuty(c) => WithType { kind, fields: c }.serialize(s),
-            ChannelKind::Email(c) => WithType { kind, fields: c }.serialize(s),
-            ChannelKind::Webhook(c) => WithType { kind, fields: c }.serialize(s),
-            ChannelKind::Unknown(_) => WithType {
-                kind,
-                fields: &NoFields {},
-            }
-            .serialize(s),
-        }
-    }
-}
-
-/// The OpenAPI schema: one of the channel types, each `type` plus its settings.
-impl PartialSchema for ChannelKind {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(variant_schema("slack", SlackConfig::schema()))
-            .item(variant_schema("pagerduty", PagerDutyConfig::schema()))
-            .item(variant_schema("email", EmailConfig::schema()))
-            .item(variant_schema("webhook", WebhookConfig::schema()))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for ChannelKind {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("ChannelType")
     }
 }
 

@@ -113,21 +113,13 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// A monitor's type and its type's own fields: one variant per type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum KindConfig {
-    Http(HttpConfig),
-    Tcp(TcpConfig),
-    Redis(RedisConfig),
-    Heartbeat(HeartbeatConfig),
-    /// A type this version of Vigilmon does not know (or none, when empty): `build`
-    /// refuses it, but a stored monitor of a newer type still reads.
-    Unknown(String),
-}
-
-impl Default for KindConfig {
-    fn default() -> Self {
-        KindConfig::Unknown(String::new())
+crate::tagged_kinds! {
+    /// A monitor's type and its type's own fields: one variant per type.
+    pub enum KindConfig as "MonitorType" {
+        Http(HttpConfig) = "http",
+        Tcp(TcpConfig) = "tcp",
+        Redis(RedisConfig) = "redis",
+        Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
 
@@ -191,17 +183,6 @@ pub fn common_fields() -> &'static [&'static str] {
 }
 
 impl KindConfig {
-    /// The name in `type:`: `http`, `tcp`, `redis`, `heartbeat`, or the unknown name.
-    pub fn name(&self) -> &str {
-        match self {
-            KindConfig::Http(_) => "http",
-            KindConfig::Tcp(_) => "tcp",
-            KindConfig::Redis(_) => "redis",
-            KindConfig::Heartbeat(_) => "heartbeat",
-            KindConfig::Unknown(name) => name,
-        }
-    }
-
     /// The type, when it is one this version knows.
     pub fn kind(&self) -> Option<MonitorKind> {
         match self {

@@ -1,20 +1,13 @@
 //! The wire shape of a monitor: one flat object (`{"name": …, "type": "http",
 //! "url": …}`), read into [`MonitorConfig`] (the common fields) and [`KindConfig`]
-//! (the type's own) with [`crate::tagged`], and written back the same way. The OpenAPI
-//! schema of a type is its struct's, with `type`.
-
-use std::borrow::Cow;
+//! (the type's own, declared with `tagged_kinds!`) with [`crate::tagged`], and written
+//! back the same way.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
-use utoipa::PartialSchema;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{OneOfBuilder, Schema};
 
-use super::{
-    HeartbeatConfig, HttpConfig, KINDS, KindConfig, MonitorConfig, RedisConfig, TcpConfig,
-};
-use crate::tagged::{self, NoFields, Tagged, WithType, one_field, struct_fields, variant_schema};
+use super::{KindConfig, MonitorConfig};
+use crate::tagged::{self, Tagged, one_field, struct_fields};
 
 /// The fields every monitor takes, besides `type`.
 pub(super) fn common_fields() -> &'static [&'static str] {
@@ -23,13 +16,7 @@ pub(super) fn common_fields() -> &'static [&'static str] {
 
 /// The fields of a known monitor type; `None` for a type this version does not know.
 pub(super) fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "http" => struct_fields::<HttpConfig>(),
-        "tcp" => struct_fields::<TcpConfig>(),
-        "redis" => struct_fields::<RedisConfig>(),
-        "heartbeat" => struct_fields::<HeartbeatConfig>(),
-        _ => return None,
-    })
+    KindConfig::fields_of(kind)
 }
 
 /// The common fields alone, with `MonitorConfig`'s derived code.
@@ -55,9 +42,7 @@ impl Tagged for MonitorConfig {
     }
 
     fn kinds() -> &'static [&'static str] {
-        const NAMES: [&str; 4] = ["http", "tcp", "redis", "heartbeat"];
-        debug_assert!(KINDS.iter().all(|k| NAMES.contains(&k.kind.as_str())));
-        &NAMES
+        KindConfig::NAMES
     }
 
     fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
@@ -76,15 +61,7 @@ impl Tagged for MonitorConfig {
         key: &str,
         value: D,
     ) -> Result<Option<Value>, D::Error> {
-        match kind {
-            "http" => one_field::<HttpConfig, D>(key, value),
-            "tcp" => one_field::<TcpConfig, D>(key, value),
-            "redis" => one_field::<RedisConfig, D>(key, value),
-            "heartbeat" => one_field::<HeartbeatConfig, D>(key, value),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown monitor type {other:?}"
-            ))),
-        }
+        KindConfig::read_field(kind, key, value)
     }
 
     fn assemble(
@@ -94,14 +71,7 @@ impl Tagged for MonitorConfig {
         foreign: Vec<String>,
     ) -> Result<Self, serde_json::Error> {
         let mut config = MonitorConfig::deserialize(Value::Object(common))?;
-        let v = Value::Object(fields);
-        config.kind = match kind {
-            "http" => KindConfig::Http(HttpConfig::deserialize(v)?),
-            "tcp" => KindConfig::Tcp(TcpConfig::deserialize(v)?),
-            "redis" => KindConfig::Redis(RedisConfig::deserialize(v)?),
-            "heartbeat" => KindConfig::Heartbeat(HeartbeatConfig::deserialize(v)?),
-            other => KindConfig::Unknown(other.to_owned()),
-        };
+        config.kind = KindConfig::from_fields(kind, fields)?;
         config.foreign_fields = foreign;
         Ok(config)
     }
@@ -116,40 +86,5 @@ impl<'de> Deserialize<'de> for MonitorConfig {
 impl Serialize for MonitorConfig {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         MonitorConfig::serialize(self, s)
-    }
-}
-
-impl Serialize for KindConfig {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let kind = self.name();
-        match self {
-            KindConfig::Http(c) => WithType { kind, fields: c }.serialize(s),
-            KindConfig::Tcp(c) => WithType { kind, fields: c }.serialize(s),
-            KindConfig::Redis(c) => WithType { kind, fields: c }.serialize(s),
-            KindConfig::Heartbeat(c) => WithType { kind, fields: c }.serialize(s),
-            KindConfig::Unknown(_) => WithType {
-                kind,
-                fields: &NoFields {},
-            }
-            .serialize(s),
-        }
-    }
-}
-
-/// The OpenAPI schema: one of the types, each `type` plus its own fields.
-impl PartialSchema for KindConfig {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(variant_schema("http", HttpConfig::schema()))
-            .item(variant_schema("tcp", TcpConfig::schema()))
-            .item(variant_schema("redis", RedisConfig::schema()))
-            .item(variant_schema("heartbeat", HeartbeatConfig::schema()))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for KindConfig {
-    fn name() -> Cow<'static, str> {
-        Cow::Borrowed("MonitorType")
     }
 }
