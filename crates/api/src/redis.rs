@@ -4,8 +4,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use std::sync::Arc;
-use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
@@ -14,7 +12,6 @@ use vigilmon_app::redis::*;
 use vigilmon_app::views::MonitorView;
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{MonitorConfig, MonitorId};
-use vigilmon_store::MonitorSource;
 
 /// The replicas this Redis primary reports, and whether each is monitored.
 #[utoipa::path(get, path = "/api/v1/monitors/{id}/redis-replicas", tag = "monitors", params(("id" = String, Path)),
@@ -91,18 +88,8 @@ pub async fn add(
         if existing.contains(&config.name) {
             continue;
         }
-        let spec = Arc::new(config.build().map_err(AppError::Invalid)?);
-        vigilmon_app::monitors::check_policy(&st, &config).await?;
-        let id = MonitorId::from_uuid(Uuid::now_v7());
-        let rec = st
-            .store()
-            .create_monitor(id, &config, MonitorSource::Api, st.now())
-            .await?;
-        st.scheduler().upsert(id, spec);
+        let rec = vigilmon_app::monitors::create_monitor(&st, config).await?;
         created.push(MonitorView::new(rec, Vec::new(), None));
-    }
-    if !created.is_empty() {
-        st.alerting().config_changed().await;
     }
     Ok((StatusCode::CREATED, Json(CreatedReplicas { created })))
 }

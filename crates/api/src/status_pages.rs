@@ -15,9 +15,9 @@ use vigilmon_app::error::{AppError, ErrorBody};
 use vigilmon_app::extract::{ApiJson, Caller};
 use vigilmon_app::status_model::{public_incident_id, window_ms};
 use vigilmon_app::status_pages::*;
+use vigilmon_core::MonitorId;
 use vigilmon_core::status_page::StatusPageConfig;
-use vigilmon_core::{MonitorId, ValidationError};
-use vigilmon_store::{ALL_REGIONS, NewIncidentUpdate, RollupPeriod, StatusPageRecord};
+use vigilmon_store::{ALL_REGIONS, RollupPeriod, StatusPageRecord};
 
 /// Every status page.
 #[utoipa::path(get, path = "/api/v1/status-pages", tag = "status pages",
@@ -254,67 +254,15 @@ pub async fn add_update(
 ) -> Result<(StatusCode, Json<UpdateList>), AppError> {
     caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
-    let mut errs = Vec::new();
-    let status = body.status.trim().to_ascii_lowercase();
-    if !UPDATE_STATUSES.contains(&status.as_str()) {
-        errs.push(ValidationError::new(
-            "status",
-            "must be investigating, identified, monitoring or resolved",
-        ));
-    }
-    let text = body.text.trim().replace("\r\n", "\n");
-    if !printable(&text, 5_000, true) {
-        errs.push(ValidationError::new(
-            "text",
-            "must be 1-5,000 characters, without control characters",
-        ));
-    }
-    let title = body.title.as_deref().map(str::trim).map(str::to_owned);
-    if title.as_deref().is_some_and(|t| !printable(t, 200, false)) {
-        errs.push(ValidationError::new(
-            "title",
-            "must be 1-200 printable characters",
-        ));
-    }
-    let by = body.by.as_deref().map(str::trim).filter(|b| !b.is_empty());
-    if by.is_some_and(|b| !printable(b, 200, false)) {
-        errs.push(ValidationError::new(
-            "by",
-            "must be 1-200 printable characters",
-        ));
-    }
-    if !errs.is_empty() {
-        return Err(AppError::Invalid(errs));
-    }
-    let author = match by {
-        Some(b) => b.to_owned(),
-        None => st
-            .store()
-            .list_tokens()
-            .await?
-            .into_iter()
-            .find(|t| t.id == caller.token_id)
-            .map_or_else(|| "API".to_owned(), |t| format!("token {}", t.name)),
-    };
-    let added = st
+    // Unnamed updates are signed with the token's name.
+    let token = st
         .store()
-        .add_incident_update(&NewIncidentUpdate {
-            incident_id: id,
-            at: st.now(),
-            status,
-            text,
-            title,
-            author: Some(author),
-        })
-        .await;
-    match added {
-        Ok(_) => {}
-        Err(vigilmon_store::StoreError::NotFound) => {
-            return Err(AppError::NotFound(format!("no incident with id {id}")));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    st.changes().publish();
+        .list_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.id == caller.token_id)
+        .map_or_else(|| "API".to_owned(), |t| format!("token {}", t.name));
+    add_incident_update(&st, id, &body, token).await?;
     Ok((StatusCode::CREATED, Json(update_list(&st, id).await?)))
 }
 
@@ -385,12 +333,4 @@ async fn update_list(st: &AppState, id: Uuid) -> Result<UpdateList, AppError> {
             .map(UpdateView::from)
             .collect(),
     })
-}
-
-fn printable(s: &str, max: usize, multiline: bool) -> bool {
-    !s.is_empty()
-        && s.chars().count() <= max
-        && !s
-            .chars()
-            .any(|c| c.is_control() && !(multiline && c == '\n'))
 }

@@ -109,7 +109,7 @@ pub async fn revoke(
     caller.require(Scope::Write)?;
     let id = Uuid::parse_str(&id)
         .map_err(|_| AppError::NotFound(format!("there is no token {id:?}")))?;
-    if st.store().revoke_token(id, st.now()).await? {
+    if vigilmon_app::tokens::revoke(&st, id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!(

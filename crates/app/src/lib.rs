@@ -14,7 +14,8 @@
 //!   error body (the UI turns it into a page instead).
 //!
 //! Architecture invariant: nothing here renders HTML; nothing in the front crates
-//! writes to the store except through these steps (reads may go to the store).
+//! writes to the store except through these steps (reads may go to the store) — but
+//! for what only the UI has: its users, sessions and passwords (`vigilmon-ui`).
 
 pub mod auth;
 pub mod channels;

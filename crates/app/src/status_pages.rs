@@ -12,6 +12,7 @@ use uuid::Uuid;
 use vigilmon_core::ValidationError;
 use vigilmon_core::status_page::StatusPageConfig;
 use vigilmon_core::uptime::Span;
+use vigilmon_store::NewIncidentUpdate;
 use vigilmon_store::{IncidentUpdate, MonitorSource, StatusPageRecord};
 
 /// A monitor of a page, as its owner sees it.
@@ -330,4 +331,76 @@ pub struct UpdateList {
     pub public_id: String,
     /// Oldest first.
     pub updates: Vec<UpdateView>,
+}
+
+/// Posts a public update to an incident (shown on the status pages that show its
+/// monitor, apart from the internal timeline; the incident's state does not change),
+/// signed `by` the body's author or else `unnamed_author`; moves the change feed.
+pub async fn add_incident_update(
+    st: &AppState,
+    id: Uuid,
+    body: &NewUpdateBody,
+    unnamed_author: String,
+) -> Result<(), AppError> {
+    let mut errs = Vec::new();
+    let status = body.status.trim().to_ascii_lowercase();
+    if !UPDATE_STATUSES.contains(&status.as_str()) {
+        errs.push(ValidationError::new(
+            "status",
+            "must be investigating, identified, monitoring or resolved",
+        ));
+    }
+    let text = body.text.trim().replace("\r\n", "\n");
+    if !printable(&text, 5_000, true) {
+        errs.push(ValidationError::new(
+            "text",
+            "must be 1-5,000 characters, without control characters",
+        ));
+    }
+    let title = body.title.as_deref().map(str::trim).map(str::to_owned);
+    if title.as_deref().is_some_and(|t| !printable(t, 200, false)) {
+        errs.push(ValidationError::new(
+            "title",
+            "must be 1-200 printable characters",
+        ));
+    }
+    let by = body.by.as_deref().map(str::trim).filter(|b| !b.is_empty());
+    if by.is_some_and(|b| !printable(b, 200, false)) {
+        errs.push(ValidationError::new(
+            "by",
+            "must be 1-200 printable characters",
+        ));
+    }
+    if !errs.is_empty() {
+        return Err(AppError::Invalid(errs));
+    }
+    let author = by.map_or(unnamed_author, str::to_owned);
+    let added = st
+        .store()
+        .add_incident_update(&NewIncidentUpdate {
+            incident_id: id,
+            at: st.now(),
+            status,
+            text,
+            title,
+            author: Some(author),
+        })
+        .await;
+    match added {
+        Ok(_) => {}
+        Err(vigilmon_store::StoreError::NotFound) => {
+            return Err(AppError::NotFound(format!("no incident with id {id}")));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    st.changes().publish();
+    Ok(())
+}
+
+fn printable(s: &str, max: usize, multiline: bool) -> bool {
+    !s.is_empty()
+        && s.chars().count() <= max
+        && !s
+            .chars()
+            .any(|c| c.is_control() && !(multiline && c == '\n'))
 }

@@ -2,8 +2,8 @@
 //! digest is stored) and their views. An agent token names its region, which is how a
 //! region is declared through the API.
 
-use crate::AppState;
 use crate::auth::{Scope, generate_token, hash_token};
+use crate::{AppError, AppState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use vigilmon_core::RegionName;
@@ -97,4 +97,10 @@ pub async fn issue(
         }
     };
     Ok((rec, secret))
+}
+
+/// Revokes a token: it is refused from then on (an agent using it stops). False when
+/// there is no such token, or it was revoked already.
+pub async fn revoke(st: &AppState, id: Uuid) -> Result<bool, AppError> {
+    Ok(st.store().revoke_token(id, st.now()).await?)
 }

@@ -184,6 +184,6 @@ pub(crate) async fn revoke(
     p.session.require_write()?;
     let id =
         Uuid::parse_str(&id).map_err(|_| UiError::NotFound(format!("there is no token {id:?}")))?;
-    st.store().revoke_token(id, st.now()).await?;
+    vigilmon_app::tokens::revoke(&st, id).await?;
     Ok(see_other("/tokens?ok=revoked"))
 }
