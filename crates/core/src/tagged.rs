@@ -498,3 +498,89 @@ macro_rules! tagged_kinds {
         }
     };
 }
+
+/// Makes `$Config` a [`Tagged`] config read and written in the flat shape, given its
+/// kinds `$Kind` (declared with [`tagged_kinds!`]). `$Config` derives `Serialize` and
+/// `Deserialize` with `#[serde(remote = "Self")]` (its own derived code, used here for
+/// its common fields) and has a `kind: $Kind` field
+/// (`#[serde(flatten, skip_deserializing)]`) and a `foreign_fields: Vec<String>` one
+/// (`#[serde(skip)]`).
+#[macro_export]
+macro_rules! tagged_config {
+    ($Config:ident, $Kind:ident, $what:literal) => {
+        const _: () = {
+            use $crate::tagged::__serde::{Deserialize, Deserializer, Serialize, Serializer};
+            use $crate::tagged::__serde_json::{Map, Value};
+
+            /// The common fields alone, with the config's derived code.
+            struct Common($Config);
+
+            impl<'de> Deserialize<'de> for Common {
+                fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    $Config::deserialize(d).map(Common)
+                }
+            }
+
+            impl Serialize for Common {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    $Config::serialize(&self.0, s)
+                }
+            }
+
+            impl $crate::tagged::Tagged for $Config {
+                const WHAT: &'static str = $what;
+
+                fn common_fields() -> &'static [&'static str] {
+                    $crate::tagged::struct_fields::<Common>()
+                }
+
+                fn kinds() -> &'static [&'static str] {
+                    $Kind::NAMES
+                }
+
+                fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
+                    $Kind::fields_of(kind)
+                }
+
+                fn common_field<'de, D: Deserializer<'de>>(
+                    key: &str,
+                    value: D,
+                ) -> Result<Option<Value>, D::Error> {
+                    $crate::tagged::one_field::<Common, D>(key, value)
+                }
+
+                fn kind_field<'de, D: Deserializer<'de>>(
+                    kind: &str,
+                    key: &str,
+                    value: D,
+                ) -> Result<Option<Value>, D::Error> {
+                    $Kind::read_field(kind, key, value)
+                }
+
+                fn assemble(
+                    common: Map<String, Value>,
+                    kind: &str,
+                    fields: Map<String, Value>,
+                    foreign: Vec<String>,
+                ) -> Result<Self, $crate::tagged::__serde_json::Error> {
+                    let mut config = $Config::deserialize(Value::Object(common))?;
+                    config.kind = $Kind::from_fields(kind, fields)?;
+                    config.foreign_fields = foreign;
+                    Ok(config)
+                }
+            }
+
+            impl<'de> Deserialize<'de> for $Config {
+                fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                    $crate::tagged::deserialize(d)
+                }
+            }
+
+            impl Serialize for $Config {
+                fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                    $Config::serialize(self, s)
+                }
+            }
+        };
+    };
+}

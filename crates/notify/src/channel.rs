@@ -12,11 +12,9 @@
 //! send step; one line in [`ChannelKind`]'s declaration, one variant in
 //! [`ChannelSpec`], one row in [`CHANNELS`] (`docs/CONTRIBUTING.md`).
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
 use vigilmon_core::ValidationError;
 use vigilmon_core::alert::check_name;
-use vigilmon_core::tagged::{self, Tagged, one_field, struct_fields};
 
 use crate::email::EmailConfig;
 use crate::pagerduty::PagerDutyConfig;
@@ -40,6 +38,8 @@ pub struct ChannelConfig {
     pub foreign_fields: Vec<String>,
 }
 
+vigilmon_core::tagged_config!(ChannelConfig, ChannelKind, "channel");
+
 vigilmon_core::tagged_kinds! {
     /// A channel's type and its type's own settings: one variant per channel.
     pub enum ChannelKind as "ChannelType" {
@@ -53,7 +53,7 @@ vigilmon_core::tagged_kinds! {
 impl ChannelInfo {
     /// The settings this type takes besides `name`, in declaration order.
     pub fn fields(&self) -> &'static [&'static str] {
-        kind_fields(self.name).unwrap_or(&[])
+        ChannelKind::fields_of(self.name).unwrap_or(&[])
     }
 }
 
@@ -125,80 +125,6 @@ impl ChannelConfig {
     }
 }
 
-fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-    ChannelKind::fields_of(kind)
-}
-
-/// The common part alone, with `ChannelConfig`'s derived code.
-struct Common(ChannelConfig);
-
-impl<'de> Deserialize<'de> for Common {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        ChannelConfig::deserialize(d).map(Common)
-    }
-}
-
-impl Serialize for Common {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ChannelConfig::serialize(&self.0, s)
-    }
-}
-
-impl Tagged for ChannelConfig {
-    const WHAT: &'static str = "channel";
-
-    fn common_fields() -> &'static [&'static str] {
-        struct_fields::<Common>()
-    }
-
-    fn kinds() -> &'static [&'static str] {
-        ChannelKind::NAMES
-    }
-
-    fn kind_fields(kind: &str) -> Option<&'static [&'static str]> {
-        kind_fields(kind)
-    }
-
-    fn common_field<'de, D: Deserializer<'de>>(
-        key: &str,
-        value: D,
-    ) -> Result<Option<Value>, D::Error> {
-        one_field::<Common, D>(key, value)
-    }
-
-    fn kind_field<'de, D: Deserializer<'de>>(
-        kind: &str,
-        key: &str,
-        value: D,
-    ) -> Result<Option<Value>, D::Error> {
-        ChannelKind::read_field(kind, key, value)
-    }
-
-    fn assemble(
-        common: Map<String, Value>,
-        kind: &str,
-        fields: Map<String, Value>,
-        foreign: Vec<String>,
-    ) -> Result<Self, serde_json::Error> {
-        let mut config = ChannelConfig::deserialize(Value::Object(common))?;
-        config.kind = ChannelKind::from_fields(kind, fields)?;
-        config.foreign_fields = foreign;
-        Ok(config)
-    }
-}
-
-impl<'de> Deserialize<'de> for ChannelConfig {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        tagged::deserialize(d)
-    }
-}
-
-impl Serialize for ChannelConfig {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        ChannelConfig::serialize(self, s)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,12 +176,15 @@ mod tests {
     #[test]
     fn every_channel_is_listed_with_its_settings_and_secrets() {
         for c in CHANNELS {
-            assert!(kind_fields(c.name).is_some(), "{}", c.name);
+            assert!(ChannelKind::fields_of(c.name).is_some(), "{}", c.name);
             for s in c.secrets {
                 assert!(c.fields().contains(s), "{}: {s}", c.name);
             }
         }
-        assert_eq!(struct_fields::<Common>(), ["name"]);
+        assert_eq!(
+            <ChannelConfig as vigilmon_core::tagged::Tagged>::common_fields(),
+            ["name"]
+        );
         assert_eq!(
             secret_fields().collect::<Vec<_>>(),
             ["secret", "webhook_url", "routing_key"]

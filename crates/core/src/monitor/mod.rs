@@ -9,7 +9,8 @@
 //! every problem it found, each naming the field and the reason.
 //!
 //! The JSON shape is flat (`{"name": …, "type": "http", "url": …}`) and is the
-//! contract (PRODUCT.md section 3): [`wire`] reads and writes it.
+//! contract (PRODUCT.md section 3): `crate::tagged` reads and writes it, from the
+//! `tagged_kinds!` declaration of [`KindConfig`] and `tagged_config!`.
 //!
 //! Adding a monitor type: a module here with its config struct and `build`, one
 //! variant in [`KindConfig`] and [`CheckSpec`], one row in [`KINDS`], a probe module
@@ -20,7 +21,6 @@ mod heartbeat;
 mod http;
 mod redis;
 mod tcp;
-mod wire;
 
 use std::time::Duration;
 
@@ -113,6 +113,8 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
+crate::tagged_config!(MonitorConfig, KindConfig, "monitor");
+
 crate::tagged_kinds! {
     /// A monitor's type and its type's own fields: one variant per type.
     pub enum KindConfig as "MonitorType" {
@@ -162,7 +164,7 @@ pub struct KindInfo {
 impl KindInfo {
     /// The fields this type takes besides the common ones, in declaration order.
     pub fn fields(&self) -> &'static [&'static str] {
-        wire::kind_fields(self.kind.as_str()).unwrap_or(&[])
+        KindConfig::fields_of(self.kind.as_str()).unwrap_or(&[])
     }
 
     /// Every field a monitor of this type takes: the common ones (without
@@ -179,7 +181,7 @@ impl KindInfo {
 
 /// The fields every monitor takes, besides `type`.
 pub fn common_fields() -> &'static [&'static str] {
-    wire::common_fields()
+    <MonitorConfig as crate::tagged::Tagged>::common_fields()
 }
 
 impl KindConfig {
