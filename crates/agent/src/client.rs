@@ -142,7 +142,7 @@ impl ServerClient {
             // are off our hands all the same.
             Err(ApiError::Unavailable(_)) if status.is_success() => Ok(ResultsAnswer {
                 accepted: items.len() as u64,
-                ignored: 0,
+                ..ResultsAnswer::default()
             }),
             Err(e) => Err(e),
         }

@@ -241,6 +241,14 @@ impl<S: ResultSink> Sender<S> {
                         ignored = answer.ignored
                     );
                 }
+                if let Some(first) = answer.refused.first() {
+                    // Refused for good (sending them again changes nothing): say why.
+                    warn!(
+                        message = "the server refused results",
+                        count = answer.refused.len(),
+                        first = %first.error
+                    );
+                }
                 Sent::Done
             }
             Err(ApiError::Unavailable(reason)) => {
@@ -398,7 +406,7 @@ mod tests {
                         g.1.push(items.iter().map(|i| i.result.duration_ms).collect());
                         Ok(ResultsAnswer {
                             accepted: items.len() as u64,
-                            ignored: 0,
+                            ..ResultsAnswer::default()
                         })
                     }
                     Mode::Down => Err(ApiError::Unavailable("connection refused".into())),

@@ -16,7 +16,7 @@ use vigilmon_app::regions::*;
 use vigilmon_core::MonitorId;
 use vigilmon_core::protocol::{
     AgentIdentity, AssignedMonitor, Assignments, MAX_RESULTS_PER_REQUEST, PROTOCOL_VERSION,
-    ResultsAnswer, ResultsBatch, WaitAnswer, WaitQuery,
+    RefusedResult, ResultsAnswer, ResultsBatch, WaitAnswer, WaitQuery, date_results,
 };
 
 /// `GET /api/v1/agent/assignments` — conditional on `If-None-Match`.
@@ -87,12 +87,26 @@ pub async fn results(
         .into_iter()
         .filter_map(|m| Some((m.id, std::sync::Arc::new(m.config.build().ok()?))))
         .collect();
-    let (mut accepted, mut ignored) = (0usize, 0usize);
-    for item in batch.results.into_owned() {
+    let (mut accepted, mut ignored, mut refused) = (0usize, 0usize, Vec::new());
+    let items = batch.results.into_owned();
+    let times: Vec<_> = items.iter().map(|i| i.result.checked_at).collect();
+    let dated = date_results(&times, st.now(), st.engine().retention_raw());
+    for ((index, item), dated) in items.into_iter().enumerate().zip(dated) {
         let id = item.monitor_id;
         match specs.get(&id) {
             Some(spec) if spec.is_probed() && spec.runs_in(&agent.region) => {
                 let mut result = item.result;
+                match dated {
+                    Ok(at) => result.checked_at = at,
+                    Err(error) => {
+                        refused.push(RefusedResult {
+                            index,
+                            monitor_id: id,
+                            error,
+                        });
+                        continue;
+                    }
+                }
                 // The region is the token's, whatever the payload says.
                 result.region = agent.region.clone();
                 st.recorder().submit(id, spec.clone(), result).await;
@@ -101,10 +115,20 @@ pub async fn results(
             _ => ignored += 1,
         }
     }
+    if !refused.is_empty() {
+        tracing::warn!(
+            message = "agent results refused",
+            agent = %agent.name,
+            region = %agent.region,
+            count = refused.len(),
+            first = %refused[0].error
+        );
+    }
     st.agents().received(agent.id, accepted);
     Ok(Json(ResultsAnswer {
         accepted: accepted as u64,
         ignored: ignored as u64,
+        refused,
     }))
 }
 

@@ -6,7 +6,9 @@
 //! new optional ones a default; writers send exactly the documented shape.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -79,12 +81,78 @@ pub struct ResultsBatch<'a> {
 }
 
 /// The answer to `POST /api/v1/agent/results`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResultsAnswer {
     #[serde(default)]
     pub accepted: u64,
+    /// Results of monitors the agent's region does not run (deleted, moved, paused).
     #[serde(default)]
     pub ignored: u64,
+    /// Results the server refused, each with the reason (the rest of the batch is
+    /// taken): sending them again changes nothing. Added to protocol 1.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedResult>,
+}
+
+/// One result of a batch that the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusedResult {
+    /// Its position in the batch, from 0.
+    pub index: usize,
+    pub monitor_id: MonitorId,
+    /// Why, in words.
+    pub error: String,
+}
+
+/// How far ahead of the server's clock a result may be dated: agents' clocks drift.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(120);
+
+/// When the server takes each result of an agent's batch to have been taken, given
+/// their `checked_at` and the server's `now`: as dated when that is within the last
+/// `horizon` (how long raw results are kept: an older one would be deleted at once)
+/// and not in the future; refused, with the reason, when it is older or more than
+/// [`MAX_CLOCK_SKEW`] ahead. Results dated ahead within the skew (a fast clock) are
+/// taken as just before `now`, a millisecond apart in their own order, so they keep
+/// their order and never date themselves after the honest results that follow them:
+/// nothing an agent dates can hold back the results after it.
+pub fn date_results(
+    checked_at: &[Timestamp],
+    now: Timestamp,
+    horizon: Duration,
+) -> Vec<Result<Timestamp, String>> {
+    let skew = i64::try_from(MAX_CLOCK_SKEW.as_millis()).unwrap_or(i64::MAX);
+    let kept = i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX);
+    let mut out: Vec<Result<Timestamp, String>> = checked_at
+        .iter()
+        .map(|&at| {
+            let ahead = at.as_millisecond() - now.as_millisecond();
+            if ahead > skew {
+                Err(format!(
+                    "checked_at {at} is {}s ahead of the server's clock ({now}); results may be at most {}s ahead: check the agent's clock",
+                    ahead / 1000,
+                    MAX_CLOCK_SKEW.as_secs()
+                ))
+            } else if -ahead > kept {
+                Err(format!(
+                    "checked_at {at} is older than the {} of results the server keeps",
+                    crate::HumanDuration(horizon)
+                ))
+            } else {
+                Ok(at)
+            }
+        })
+        .collect();
+    // The ones ahead, in their own order, end a millisecond apart at `now`.
+    let mut ahead: Vec<usize> = (0..out.len())
+        .filter(|&i| out[i].as_ref().is_ok_and(|t| *t > now))
+        .collect();
+    ahead.sort_by_key(|&i| (checked_at[i], i));
+    let last = ahead.len() as i64 - 1;
+    for (rank, i) in ahead.into_iter().enumerate() {
+        let before = last - rank as i64;
+        out[i] = Ok(Timestamp::from_millisecond(now.as_millisecond() - before).unwrap_or(now));
+    }
+    out
 }
 
 /// The answer to `GET /api/v1/agent/wait`: monitors to check now.
@@ -125,11 +193,51 @@ mod tests {
     }
 
     #[test]
+    fn results_are_dated_within_the_kept_past_and_never_after_now() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let at = |ms: i64| Timestamp::from_millisecond(1_800_000_000_000 + ms).unwrap();
+        let day = Duration::from_secs(86_400);
+        let one = |t: Timestamp| date_results(&[t], now, day).remove(0);
+        assert_eq!(one(at(-5_000)), Ok(at(-5_000)));
+        assert_eq!(one(now), Ok(now));
+        assert_eq!(one(at(90_000)), Ok(now), "a fast clock counts as now");
+        assert_eq!(one(at(120_000)), Ok(now));
+        let e = one(at(121_000)).unwrap_err();
+        assert!(
+            e.contains("121s ahead") && e.contains("agent's clock"),
+            "{e}"
+        );
+        let in_2099 = Timestamp::from_second(4_070_908_800).unwrap();
+        assert!(one(in_2099).is_err());
+        assert_eq!(one(at(-86_400_000)), Ok(at(-86_400_000)));
+        let e = one(at(-86_400_001)).unwrap_err();
+        assert!(e.contains("older than the 1day"), "{e}");
+        assert!(one(Timestamp::UNIX_EPOCH).is_err());
+    }
+
+    #[test]
+    fn results_dated_ahead_keep_their_order_just_before_now() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let at = |ms: i64| Timestamp::from_millisecond(1_800_000_000_000 + ms).unwrap();
+        let day = Duration::from_secs(86_400);
+        let dated = date_results(&[at(2_000), at(-10), at(1_000), at(500_000)], now, day);
+        assert_eq!(dated[0], Ok(now), "the latest of those ahead is now");
+        assert_eq!(dated[1], Ok(at(-10)), "an honest one keeps its time");
+        assert_eq!(
+            dated[2],
+            Ok(at(-1)),
+            "the earlier one ahead, a millisecond before"
+        );
+        assert!(dated[3].is_err());
+    }
+
+    #[test]
     fn answers_tolerate_missing_fields() {
         let w: WaitAnswer = serde_json::from_str("{}").unwrap();
         assert!(w.checks.is_empty());
         let r: ResultsAnswer = serde_json::from_str(r#"{"accepted":3}"#).unwrap();
         assert_eq!(r.accepted, 3);
         assert_eq!(r.ignored, 0);
+        assert!(r.refused.is_empty());
     }
 }

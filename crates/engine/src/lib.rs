@@ -147,6 +147,7 @@ struct Inner {
     clock: SharedClock,
     public_url: String,
     changes: ChangeFeed,
+    retention_raw: Duration,
 }
 
 impl Engine {
@@ -206,6 +207,7 @@ impl Engine {
                 clock: opts.clock.clone(),
                 public_url: opts.public_url.clone(),
                 changes,
+                retention_raw: opts.retention_raw,
             }),
         };
         let tasks = Tasks {
@@ -266,6 +268,10 @@ impl Engine {
     /// Base URL of links and ping URLs (no trailing slash).
     pub fn public_url(&self) -> &str {
         &self.inner.public_url
+    }
+    /// How long raw check results are kept.
+    pub fn retention_raw(&self) -> Duration {
+        self.inner.retention_raw
     }
     /// The feed of changes that public renderings depend on.
     pub fn changes(&self) -> &ChangeFeed {

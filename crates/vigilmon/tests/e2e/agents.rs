@@ -487,3 +487,135 @@ alerting: {{ region_policy: ops }}
     assert_eq!(events().len(), 3, "nothing sent twice: {:?}", events());
     server.kill();
 }
+
+both_backends!(
+    results_dated_out_of_bounds_are_refused_one_by_one,
+    results_out_of_bounds
+);
+
+/// An agent token posts results dated in 2099, in 1970 and now: the two are refused
+/// one by one with the reason, the honest one is stored, nothing opens; a result dated
+/// a minute ahead (a fast clock) counts as taken now and holds back none of the honest
+/// results after it.
+async fn results_out_of_bounds(backend: Backend) {
+    use vigilmon_core::{CheckResult, ErrorKind, RegionName, Verdict};
+    let store = StoreFixture::new(backend).await;
+    let server = agents_only_server(&store);
+    let id = create_monitor(&server, "api", "http://127.0.0.1:9/health").await;
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let eu = RegionName::parse("eu").unwrap();
+    let now = jiff::Timestamp::now();
+    let post = |results: Vec<(jiff::Timestamp, Verdict)>| {
+        let items: Vec<Value> = results
+            .into_iter()
+            .map(|(at, v)| {
+                json!({"monitor_id": id, "result": CheckResult::new(eu.clone(), at, 3, v)})
+            })
+            .collect();
+        server
+            .client
+            .post(format!("{}/api/v1/agent/results", server.url))
+            .bearer_auth(&token)
+            .json(&json!({ "results": items }))
+            .send()
+    };
+    let down = || Verdict::down(ErrorKind::Connect, "connection refused");
+    let in_2099 = "2099-01-01T00:00:00Z".parse().unwrap();
+    let r = post(vec![
+        (in_2099, down()),
+        (jiff::Timestamp::UNIX_EPOCH, down()),
+        (now, Verdict::Up),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["accepted"], 1, "{answer}");
+    let refused = answer["refused"].as_array().expect("refused");
+    assert_eq!(refused.len(), 2, "{answer}");
+    assert_eq!(
+        (refused[0]["index"].as_u64(), refused[1]["index"].as_u64()),
+        (Some(0), Some(1))
+    );
+    assert!(
+        refused[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("ahead of the server's clock"),
+        "{answer}"
+    );
+    assert!(
+        refused[1]["error"].as_str().unwrap().contains("older than"),
+        "{answer}"
+    );
+    // Answered once queued; stored by the recorder a moment later.
+    let stored = wait_for(
+        "the honest result is stored",
+        Duration::from_secs(10),
+        || async {
+            let r = results(&server, &id, "eu").await;
+            (!r.is_empty()).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(
+        stored.len(),
+        1,
+        "only the honest result is stored: {stored:?}"
+    );
+    assert_eq!(stored[0]["verdict"], "up");
+
+    // A clock a minute fast: taken as now, and the honest results after it count.
+    let fast = post(vec![(
+        now + jiff::SignedDuration::from_secs(60),
+        Verdict::Up,
+    )])
+    .await
+    .unwrap();
+    let fast: Value = fast.json().await.unwrap();
+    assert_eq!(fast["accepted"], 1, "{fast}");
+    let stored = wait_for(
+        "the fast result is stored",
+        Duration::from_secs(10),
+        || async {
+            let r = results(&server, &id, "eu").await;
+            (r.len() == 2).then_some(r)
+        },
+    )
+    .await;
+    assert!(
+        epoch_ms(&stored[0]) <= jiff::Timestamp::now().as_millisecond(),
+        "dated no later than the server's now: {stored:?}"
+    );
+    let later = jiff::Timestamp::now();
+    let r = post(vec![
+        (later, down()),
+        (later + jiff::SignedDuration::from_millis(1), down()),
+    ])
+    .await
+    .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(answer["accepted"], 2, "{answer}");
+    wait_for(
+        "the honest failures change the region's state",
+        Duration::from_secs(10),
+        || async {
+            let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+            let region = m["regions"]
+                .as_array()?
+                .iter()
+                .find(|r| r["region"] == "eu")?
+                .clone();
+            (region["state"] == "down").then_some(())
+        },
+    )
+    .await;
+    let (_, incidents) = server.get("/api/v1/incidents").await;
+    let opened: Vec<&Value> = incidents["incidents"].as_array().unwrap().iter().collect();
+    assert!(
+        opened
+            .iter()
+            .all(|i| i["opened_at"].as_str().unwrap() < "2099"),
+        "nothing dated 2099 opened anything: {incidents}"
+    );
+}
