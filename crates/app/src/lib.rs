@@ -112,6 +112,16 @@ impl AppState {
     pub fn public_url(&self) -> &str {
         self.engine.public_url()
     }
+    /// The host name of the public URL, normalised (no port, lower case).
+    pub fn public_host(&self) -> String {
+        let rest = self
+            .public_url()
+            .split_once("://")
+            .map_or(self.public_url(), |(_, r)| r);
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        vigilmon_core::status_page::normalize_host(host)
+    }
     /// The engine's feed of public changes.
     pub fn changes(&self) -> &ChangeFeed {
         self.engine.changes()

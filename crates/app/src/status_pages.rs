@@ -62,6 +62,9 @@ pub async fn load(st: &AppState, slug: &str) -> Result<StatusPageRecord, AppErro
 async fn checked(st: &AppState, config: &StatusPageConfig) -> Result<StatusPageConfig, AppError> {
     config.validate().map_err(AppError::Invalid)?;
     let config = config.normalized();
+    config
+        .check_domain_against(&st.public_host())
+        .map_err(|e| AppError::Invalid(vec![e]))?;
     let monitors = st.store().list_monitors().await?;
     let mut errs = Vec::new();
     for (i, s) in config.sections.iter().enumerate() {

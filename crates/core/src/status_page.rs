@@ -139,11 +139,17 @@ pub fn normalize_host(host: &str) -> String {
     h.trim_end_matches('.').to_ascii_lowercase()
 }
 
+/// A DNS name with at least two labels whose last one (the top-level domain) has a
+/// letter: never an IP address, in any of its written forms.
 fn valid_domain(d: &str) -> bool {
     let d = d.trim_end_matches('.');
     !d.is_empty()
         && d.len() <= 253
         && d.contains('.')
+        && d.parse::<std::net::IpAddr>().is_err()
+        && d.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
         && d.split('.').all(|label| {
             !label.is_empty()
                 && label.len() <= 63
@@ -187,6 +193,18 @@ impl StatusPageConfig {
             .map(str::trim)
             .filter(|n| TimeZone::get(n).is_ok())
             .unwrap_or("UTC")
+    }
+
+    /// Refuses a custom domain that is the server's own host (`public_host`,
+    /// normalised): the page would take over the server's `/`.
+    pub fn check_domain_against(&self, public_host: &str) -> Result<(), ValidationError> {
+        match self.normalized_domain() {
+            Some(d) if d == normalize_host(public_host) => Err(ValidationError::new(
+                "domain",
+                format!("{d} is the server's own host name; give the page a host name of its own"),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// The custom domain, normalised, if any.
@@ -240,7 +258,7 @@ impl StatusPageConfig {
         {
             err(
                 "domain".into(),
-                "must be a host name such as status.example.com (no scheme, no path)",
+                "must be a host name such as status.example.com (no scheme, no path, not an IP address)",
             );
         }
         if let Some(u) = &self.logo_url
@@ -461,5 +479,36 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_custom_domain_is_a_dns_name_never_an_address_nor_the_server_itself() {
+        let with = |d: &str| {
+            json!({"slug": "s", "title": "t", "domain": d,
+                   "sections": [{"name": "All", "monitors": ["api"]}]})
+        };
+        for ip in [
+            "127.0.0.1",
+            "10.0.0.1:8080",
+            "[::1]",
+            "0x7f.1",
+            "2130706433.0",
+            "1.2.3.4.",
+        ] {
+            let r = page(with(ip)).validate();
+            assert!(
+                r.as_ref()
+                    .is_err_and(|e| e.iter().any(|e| e.field == "domain")),
+                "{ip}: {r:?}"
+            );
+        }
+        assert!(page(with("status.example.com")).validate().is_ok());
+        assert!(page(with("status.example.com:443")).validate().is_ok());
+        let p = page(with("Status.Example.com."));
+        assert!(p.check_domain_against("vigilmon.example.com").is_ok());
+        let e = p
+            .check_domain_against("status.example.com:8080")
+            .unwrap_err();
+        assert_eq!(e.field, "domain");
     }
 }

@@ -314,6 +314,11 @@ pub async fn custom_domain(State(st): State<PublicState>, req: Request, next: Ne
     let Some(host) = request_host(req.headers(), req.uri()) else {
         return next.run(req).await;
     };
+    // The server's own host is never a page's, whatever a page (say, one from the
+    // config file) claims.
+    if host == st.public_host() {
+        return next.run(req).await;
+    }
     match st.status().slug_for_domain(st.store(), &host).await {
         Some(slug) => serve_html(&st, &slug, req.headers()).await,
         None => next.run(req).await,

@@ -385,6 +385,17 @@ fn check_status_pages(
                 format!("a status page with slug {:?} is declared twice", p.slug),
             ));
         }
+        if let Some(public_url) = &config.server.public_url
+            && let Ok(url) = url::Url::parse(public_url)
+            && let Some(host) = url.host_str()
+            && let Err(e) = p.check_domain_against(host)
+        {
+            errors.push(err(
+                locate(text, "status_pages", i, "domain"),
+                Some(format!("{label}.domain")),
+                e.message,
+            ));
+        }
         if let Some(d) = p.normalized_domain()
             && !domains.insert(d.clone())
         {

@@ -738,3 +738,64 @@ async fn api_pages_domains_and_uptime(backend: Backend) {
     }
 }
 both_backends!(api_pages_domains_and_uptime, api_pages_domains_and_uptime);
+
+both_backends!(
+    a_page_domain_is_never_an_ip_nor_the_server_itself,
+    page_domain_rules
+);
+
+/// A status page's `domain` must be a DNS name, not an address (which would serve the
+/// page at `/` of any request by IP) nor the server's own host (which would replace
+/// its UI); and should a page from the config file claim the server's host, `/` on
+/// that host still serves the UI.
+async fn page_domain_rules(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let target = Target::start().await;
+    let config = write(&store, &page_config(&target, "    domain: vigilmon.test\n"));
+    let server = Server::start(
+        bin(),
+        &store,
+        &[
+            "--config".into(),
+            config,
+            "--public-url".into(),
+            "http://vigilmon.test:8080".into(),
+        ],
+    );
+    for (domain, why) in [
+        ("127.0.0.1", "not an IP address"),
+        ("[::1]", "not an IP address"),
+        ("0x7f.1", "not an IP address"),
+        ("Vigilmon.Test", "server's own host"),
+    ] {
+        let page = json!({"slug": "ops", "title": "Ops", "domain": domain,
+            "sections": [{"name": "All", "monitors": ["cache"]}]});
+        let (status, body) = server.post("/api/v1/status-pages", &page).await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (422, Some("domain")),
+            "{domain}: {body}"
+        );
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(why),
+            "{domain}: {body}"
+        );
+    }
+    let (_, pages) = server.get("/api/v1/status-pages").await;
+    assert_eq!(
+        pages["status_pages"].as_array().unwrap().len(),
+        1,
+        "{pages}"
+    );
+
+    // The file's page claims the server's host: its UI still answers there.
+    let (status, _, html) = public(&server, "/", &[("host", "vigilmon.test:8080")]).await;
+    assert!(
+        !html.contains("<h1>Cache layer</h1>"),
+        "the server's own host is never a page's ({status})"
+    );
+    // The page is still served at its slug.
+    let (status, _, html) = public(&server, "/status/cache", &[]).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Cache layer"));
+}
