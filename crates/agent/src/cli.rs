@@ -54,6 +54,10 @@ pub struct AgentArgs {
     /// A network the probe must never connect to, e.g. 10.0.0.0/8. Repeatable.
     #[arg(long = "deny-network", value_name = "CIDR")]
     pub deny_networks: Vec<String>,
+    /// A Unix socket (or a directory of them) `unix://` Redis monitors may reach;
+    /// none by default. Repeatable.
+    #[arg(long = "allow-unix-socket", value_name = "PATH")]
+    pub allow_unix_sockets: Vec<PathBuf>,
 }
 
 /// Exit status: stopped as asked.
@@ -112,6 +116,7 @@ fn options(args: &AgentArgs) -> Result<AgentOptions, String> {
     opts.concurrency = args.concurrency;
     opts.buffer_max = args.buffer_max;
     opts.probe.guard.allow_link_local = args.allow_link_local;
+    opts.probe.guard.allow_unix_sockets = args.allow_unix_sockets.clone();
     for n in &args.deny_networks {
         opts.probe.guard.deny_networks.push(
             n.parse::<IpNet>()

@@ -6,7 +6,9 @@
 //! are allowed by default because self-hosters monitor services on their own machine
 //! and network; link-local addresses (cloud metadata endpoints such as
 //! `169.254.169.254`) are refused unless explicitly allowed, and operators can refuse
-//! more networks with [`NetworkGuard::deny_networks`].
+//! more networks with [`NetworkGuard::deny_networks`]. Local (Unix) sockets are refused
+//! unless they lie under a path listed in [`NetworkGuard::allow_unix_sockets`]: a
+//! socket is not an address, so the network rules cannot judge it.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -20,6 +22,9 @@ pub struct NetworkGuard {
     pub allow_link_local: bool,
     /// Further networks the probe must never connect to.
     pub deny_networks: Vec<IpNet>,
+    /// Unix sockets the probe may connect to: a socket at one of these paths, or in a
+    /// directory among them. Empty by default: none.
+    pub allow_unix_sockets: Vec<std::path::PathBuf>,
 }
 
 impl NetworkGuard {
@@ -54,6 +59,27 @@ impl NetworkGuard {
             }
         }
         Ok(())
+    }
+}
+
+impl NetworkGuard {
+    /// `Ok(())` when the probe may connect to the Unix socket at `path`: an absolute
+    /// path without `..`, equal to or under one of [`Self::allow_unix_sockets`].
+    pub fn permits_unix_socket(&self, path: &str) -> Result<(), String> {
+        use std::path::{Component, Path};
+        let p = Path::new(path);
+        if !p.is_absolute() || p.components().any(|c| c == Component::ParentDir) {
+            return Err(format!(
+                "the unix socket {path} must be an absolute path without .."
+            ));
+        }
+        if self.allow_unix_sockets.iter().any(|a| p.starts_with(a)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the unix socket {path} is not under probe.allow_unix_sockets"
+            ))
+        }
     }
 }
 
@@ -268,7 +294,7 @@ mod tests {
     fn always_refuses_unspecified_multicast_and_broadcast() {
         let g = NetworkGuard {
             allow_link_local: true,
-            deny_networks: vec![],
+            ..NetworkGuard::default()
         };
         for a in ["0.0.0.0", "::", "::ffff:0.0.0.0"] {
             assert_eq!(
@@ -289,8 +315,8 @@ mod tests {
     #[test]
     fn deny_networks_also_catch_mapped_addresses() {
         let g = NetworkGuard {
-            allow_link_local: false,
             deny_networks: vec![net("127.0.0.0/8"), net("fd00::/8")],
+            ..NetworkGuard::default()
         };
         let want = Err("in denied network 127.0.0.0/8".to_owned());
         assert_eq!(g.permits(ip("127.0.0.1")), want);
@@ -298,5 +324,26 @@ mod tests {
         assert!(g.permits(ip("fd00::5")).is_err());
         assert_eq!(g.permits(ip("::1")), Ok(()));
         assert_eq!(g.permits(ip("10.0.0.1")), Ok(()));
+    }
+
+    #[test]
+    fn unix_sockets_only_under_an_allowed_path() {
+        let none = NetworkGuard::default();
+        assert!(none.permits_unix_socket("/run/redis/redis.sock").is_err());
+        let g = NetworkGuard {
+            allow_unix_sockets: vec!["/run/redis".into(), "/tmp/cache.sock".into()],
+            ..NetworkGuard::default()
+        };
+        assert_eq!(g.permits_unix_socket("/run/redis/redis.sock"), Ok(()));
+        assert_eq!(g.permits_unix_socket("/tmp/cache.sock"), Ok(()));
+        for refused in [
+            "/run/redis-other/x.sock",
+            "/run/redis/../../var/run/docker.sock",
+            "/tmp/cache.sock.evil",
+            "run/redis/redis.sock",
+            "/var/run/docker.sock",
+        ] {
+            assert!(g.permits_unix_socket(refused).is_err(), "{refused}");
+        }
     }
 }

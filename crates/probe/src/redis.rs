@@ -6,7 +6,7 @@
 //! path as every TCP check (`net::open`); `rediss://` adds a tokio-rustls handshake
 //! that verifies the server certificate against the prober's roots (system store
 //! plus `extra_roots`), offering no ALPN; `unix://` connects to the socket path (the
-//! network guard does not apply to local sockets).
+//! network guard admits local sockets only under `probe.allow_unix_sockets`).
 //!
 //! Phases: `dns_ms`, `connect_ms`, `tls_ms` as for HTTP, and `ttfb_ms` from writing
 //! the pipelined commands until the first byte of the first reply. The whole check,
@@ -408,6 +408,12 @@ async fn connect(
             Ok(Box::new(stream))
         }
         RedisAddr::Unix { path } => {
+            inner.opts.guard.permits_unix_socket(path).map_err(|why| {
+                (
+                    Verdict::down(ErrorKind::Connect, format!("refused: {why}")),
+                    reason::UNREACHABLE,
+                )
+            })?;
             let t0 = Instant::now();
             let stream = timeout_at(deadline, tokio::net::UnixStream::connect(path))
                 .await

@@ -771,6 +771,7 @@ async fn denied_networks_refuse_names_that_resolve_into_them() {
             "127.0.0.0/8".parse::<IpNet>().unwrap(),
             "::1".parse().unwrap(),
         ],
+        ..NetworkGuard::default()
     };
     let p = Prober::new(opts).unwrap();
     let r = p

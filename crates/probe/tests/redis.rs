@@ -542,7 +542,19 @@ async fn unix_socket() {
         true,
     );
     wait_until("the unix socket", || Path::new(&sock_text).exists());
-    let p = prober();
+    // Not under probe.allow_unix_sockets: refused before connecting.
+    let res = prober()
+        .check(&redis(&format!("unix://{sock_text}"), json!({})), TIMEOUT)
+        .await;
+    assert_down(
+        &res,
+        ErrorKind::Connect,
+        "unreachable",
+        "allow_unix_sockets",
+    );
+    let mut opts = ProbeOptions::new(RegionName::parse("eu-test").unwrap());
+    opts.guard.allow_unix_sockets = vec![sock.parent().unwrap().to_path_buf()];
+    let p = Prober::new(opts).unwrap();
     let res = p
         .check(
             &redis(&format!("unix://{sock_text}?db=1"), json!({})),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
-use vigilmon_core::monitor::{CheckSpec, HttpConfig, TcpConfig};
+use vigilmon_core::monitor::{CheckSpec, HttpConfig, RedisAddr, TcpConfig};
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
 };
@@ -177,6 +177,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         }
     };
     let mut opts = ProbeOptions::new(region);
+    // The operator named this socket on the command line: it may be reached.
+    if let CheckSpec::Redis(r) = &spec.check
+        && let RedisAddr::Unix { path } = &r.addr
+    {
+        opts.guard.allow_unix_sockets.push(path.into());
+    }
     if let Some(path) = &args.ca_file {
         match read_ca_file(path) {
             Ok(roots) => opts.extra_roots = roots,

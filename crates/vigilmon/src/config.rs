@@ -135,6 +135,10 @@ pub struct ProbeSection {
     /// Networks probes may never connect to, such as `10.0.0.0/8`.
     #[serde(default)]
     pub deny_networks: Vec<String>,
+    /// Unix sockets `unix://` Redis monitors may reach (a socket, or a directory of
+    /// them); none by default.
+    #[serde(default)]
+    pub allow_unix_sockets: Vec<PathBuf>,
     /// Extra CA certificates (PEM files) trusted for HTTPS checks.
     #[serde(default)]
     pub ca_files: Vec<PathBuf>,

@@ -36,7 +36,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-use vigilmon_core::monitor::{CheckSpec, RedisConfig, RedisMemoryConfig, RedisSpec};
+use vigilmon_core::monitor::{CheckSpec, RedisAddr, RedisConfig, RedisMemoryConfig, RedisSpec};
 use vigilmon_core::redis::{HealthStatus, health_status, is_replication_reason, reason};
 use vigilmon_core::{CheckResult, HumanDuration, KindConfig, MonitorConfig, RegionName, Verdict};
 use vigilmon_probe::{ProbeOptions, Prober};
@@ -217,6 +217,10 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
         }
     };
     let mut opts = ProbeOptions::new(RegionName::local());
+    // The operator named this socket on the command line: it may be reached.
+    if let RedisAddr::Unix { path } = &spec.addr {
+        opts.guard.allow_unix_sockets.push(path.into());
+    }
     if let Some(path) = &args.ca_file {
         opts.extra_roots =
             vigilmon_probe::read_ca_file(path).map_err(|e| anyhow::anyhow!("--ca-file: {e}"))?;

@@ -86,6 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut guard = NetworkGuard {
         allow_link_local: file.probe.allow_link_local,
+        allow_unix_sockets: file.probe.allow_unix_sockets.clone(),
         ..NetworkGuard::default()
     };
     for n in &file.probe.deny_networks {

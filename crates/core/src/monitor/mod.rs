@@ -38,7 +38,7 @@ pub use http::{
 };
 pub use redis::{
     DEFAULT_EVICTIONS_PER_MIN, DEFAULT_REDIS_MAX_LAG, RedisAddr, RedisConfig, RedisMemoryConfig,
-    RedisRole, RedisSpec, parse_redis_url,
+    RedisRole, RedisSpec, WRITE_PROBE_PREFIX, parse_redis_url,
 };
 pub use tcp::{TcpConfig, TcpSpec};
 

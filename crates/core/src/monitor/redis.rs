@@ -32,7 +32,8 @@ pub struct RedisConfig {
     /// Also `SET` a key with a short TTL: refused writes (OOM, MISCONF, READONLY) fail.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_probe: Option<bool>,
-    /// Key used by the write probe. Default `vigilmon:probe`.
+    /// Key used by the write probe, always under `vigilmon:` (a key given without the
+    /// prefix gets it). Default `vigilmon:probe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub write_probe_key: Option<String>,
     /// Memory thresholds as fractions of `maxmemory`.
@@ -114,6 +115,9 @@ pub struct RedisSpec {
     pub response_time: Option<Duration>,
     pub warn_response_time: Option<Duration>,
 }
+
+/// The prefix of every key the write probe writes.
+pub const WRITE_PROBE_PREFIX: &str = "vigilmon:";
 
 /// Default lag (since the replica's last I/O with its primary) before degraded.
 pub const DEFAULT_REDIS_MAX_LAG: Duration = Duration::from_secs(30);
@@ -268,6 +272,13 @@ impl RedisConfig {
         {
             errs.push("write_probe_key", "must be 1-256 printable characters");
         }
+        // The probe writes only under its own prefix: a monitor can never overwrite
+        // an application's key.
+        let write_probe_key = if write_probe_key.starts_with(WRITE_PROBE_PREFIX) {
+            write_probe_key
+        } else {
+            format!("{WRITE_PROBE_PREFIX}{write_probe_key}")
+        };
         let response_time = response_time_limit(self.expect.as_ref(), errs);
         let warn_response_time = warn_response_time(self.warn.as_ref(), errs, response_time);
         let (addr, username, password, db) = target?;

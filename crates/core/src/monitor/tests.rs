@@ -340,3 +340,20 @@ fn a_value_presented_type_first_keeps_its_paths() {
     let c: MonitorConfig = serde::Deserialize::deserialize(crate::tagged::type_first(v)).unwrap();
     assert_eq!(c.kind.url(), Some("http://x"));
 }
+
+#[test]
+fn the_write_probe_key_is_always_under_the_vigilmon_prefix() {
+    let key = |k: Option<&str>| {
+        let mut v = json!({"name": "r", "type": "redis", "url": "redis://h", "write_probe": true});
+        if let Some(k) = k {
+            v["write_probe_key"] = json!(k);
+        }
+        let CheckSpec::Redis(r) = cfg(v).build().unwrap().check else {
+            panic!("a redis spec")
+        };
+        r.write_probe_key
+    };
+    assert_eq!(key(None), "vigilmon:probe");
+    assert_eq!(key(Some("vigilmon:canary")), "vigilmon:canary");
+    assert_eq!(key(Some("session:42")), "vigilmon:session:42");
+}
