@@ -89,30 +89,97 @@ enum Cmd {
     Remove(MonitorId),
 }
 
+/// The tokens and slugs of the heartbeat monitors, shared by the engine (which keeps
+/// them) and the HTTP front (which refuses pings for anything else before keeping any
+/// state about them).
+#[derive(Default)]
+struct Targets {
+    by_token: HashMap<String, MonitorId>,
+    by_slug: HashMap<String, MonitorId>,
+}
+
+/// What the rate limit of pings counts: one budget per monitor, and one for the
+/// monitors pings may create (`?create=1`). Never a client's string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum PingBucket {
+    Monitor(MonitorId),
+    AutoCreate,
+}
+
+/// Whether a ping request may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// It names a monitor (or may create one).
+    Allowed,
+    /// No such monitor (or a malformed token, or a wrong ping key): nothing is kept.
+    Unknown,
+    /// Over the monitor's rate limit; try again after this long.
+    Limited(std::time::Duration),
+}
+
+/// Whether `s` could be a ping token or a ping key at all: 16 to 64 characters of
+/// letters, digits, `-` and `_`. Anything else is refused before it is looked up.
+pub fn is_token_shaped(s: &str) -> bool {
+    (16..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Compares a ping key in time that does not depend on how much of it matches.
+fn same_key(given: &str, key: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes()))
+}
+
 /// Talks to the heartbeat engine. Cheap to clone.
 #[derive(Clone)]
 pub struct HeartbeatHandle {
     tx: mpsc::Sender<Cmd>,
     ping_key: Arc<str>,
-    limiter: Option<Arc<crate::limit::RateLimiter<String>>>,
+    targets: Arc<std::sync::RwLock<Targets>>,
+    limiter: Option<Arc<crate::limit::RateLimiter<PingBucket>>>,
 }
 
 impl HeartbeatHandle {
-    /// Counts a ping request for the check `target` names; `Err(retry after)` when it
-    /// is over the limit. Known checks or not: the limit guards the store.
-    pub fn admit(&self, target: &PingTarget) -> Result<(), std::time::Duration> {
-        let Some(l) = &self.limiter else {
-            return Ok(());
+    /// Decides whether a ping request for `target` goes on, before anything about it is
+    /// kept: a malformed token, a wrong ping key or an unknown monitor is
+    /// [`Admission::Unknown`]; a known one counts against its monitor's rate limit
+    /// (`?create=1` for a new slug against the one budget of creations).
+    pub fn admit(&self, target: &PingTarget) -> Admission {
+        let bucket = {
+            let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
+            match target {
+                PingTarget::Token(token) => {
+                    if !is_token_shaped(token) {
+                        return Admission::Unknown;
+                    }
+                    match t.by_token.get(token) {
+                        Some(id) => PingBucket::Monitor(*id),
+                        None => return Admission::Unknown,
+                    }
+                }
+                PingTarget::Slug { key, slug, create } => {
+                    if !same_key(key, &self.ping_key)
+                        || !vigilmon_core::heartbeat::is_valid_slug(slug)
+                    {
+                        return Admission::Unknown;
+                    }
+                    match t.by_slug.get(slug) {
+                        Some(id) => PingBucket::Monitor(*id),
+                        None if *create => PingBucket::AutoCreate,
+                        None => return Admission::Unknown,
+                    }
+                }
+            }
         };
-        let key = match target {
-            PingTarget::Token(t) => t.clone(),
-            PingTarget::Slug { key, slug, .. } => format!("{key}/{slug}"),
+        let Some(l) = &self.limiter else {
+            return Admission::Allowed;
         };
         let now = std::time::Instant::now();
-        if l.allow(key.clone(), now) {
-            Ok(())
+        if l.allow(bucket, now) {
+            Admission::Allowed
         } else {
-            Err(l.retry_after(&key, now))
+            Admission::Limited(l.retry_after(&bucket, now))
         }
     }
 
@@ -219,8 +286,7 @@ pub async fn start(
         store: store.clone(),
         clock,
         entries: HashMap::new(),
-        by_token: HashMap::new(),
-        by_slug: HashMap::new(),
+        targets: Arc::default(),
         deadlines: BTreeSet::new(),
         ping_key: ping_key.clone(),
         alerting,
@@ -275,6 +341,7 @@ pub async fn start(
     let (writer_tx, writer_rx) = mpsc::channel(65_536);
     let writer = tokio::spawn(write_loop(store, writer_rx, config.keep_pings));
     let (tx, rx) = mpsc::channel(65_536);
+    let targets = engine.targets.clone();
     let task = tokio::spawn(async move {
         engine.run(rx, writer_tx, shutdown).await;
         // The engine dropped its writer sender: the writer drains and ends.
@@ -284,6 +351,7 @@ pub async fn start(
         HeartbeatHandle {
             tx,
             ping_key: ping_key.into(),
+            targets,
             limiter: (config.ping_limit > 0).then(|| {
                 Arc::new(crate::limit::RateLimiter::new(
                     config.ping_limit,
@@ -301,14 +369,23 @@ struct Engine {
     store: Store,
     clock: SharedClock,
     entries: HashMap<MonitorId, Entry>,
-    by_token: HashMap<String, MonitorId>,
-    by_slug: HashMap<String, MonitorId>,
+    targets: Arc<std::sync::RwLock<Targets>>,
     deadlines: BTreeSet<(i64, MonitorId)>,
     ping_key: String,
     alerting: Option<AlertingHandle>,
 }
 
 impl Engine {
+    fn lookup_token(&self, token: &str) -> Option<MonitorId> {
+        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
+        t.by_token.get(token).copied()
+    }
+
+    fn lookup_slug(&self, slug: &str) -> Option<MonitorId> {
+        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
+        t.by_slug.get(slug).copied()
+    }
+
     fn insert(
         &mut self,
         id: MonitorId,
@@ -325,10 +402,13 @@ impl Engine {
             state,
             deadline: None,
         };
-        if let Some(hb) = entry.hb() {
-            self.by_slug.insert(hb.slug.clone(), id);
+        {
+            let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+            if let Some(hb) = entry.hb() {
+                t.by_slug.insert(hb.slug.clone(), id);
+            }
+            t.by_token.insert(token, id);
         }
-        self.by_token.insert(token, id);
         entry.deadline = next_deadline(&entry);
         if let Some(d) = entry.deadline {
             self.deadlines.insert((d, id));
@@ -338,12 +418,14 @@ impl Engine {
 
     fn remove(&mut self, id: MonitorId) {
         if let Some(old) = self.entries.remove(&id) {
-            self.by_token.remove(&old.token);
+            let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+            t.by_token.remove(&old.token);
             if let Some(hb) = old.hb()
-                && self.by_slug.get(&hb.slug) == Some(&id)
+                && t.by_slug.get(&hb.slug) == Some(&id)
             {
-                self.by_slug.remove(&hb.slug);
+                t.by_slug.remove(&hb.slug);
             }
+            drop(t);
             if let Some(d) = old.deadline {
                 self.deadlines.remove(&(d, id));
             }
@@ -460,8 +542,8 @@ impl Engine {
     ) {
         let now = whole_ms(self.clock.now());
         let (id, created) = match &ping.target {
-            PingTarget::Token(t) => match self.by_token.get(t) {
-                Some(id) => (*id, false),
+            PingTarget::Token(t) => match self.lookup_token(t) {
+                Some(id) => (id, false),
                 None => {
                     metrics::ping_received("not_found");
                     let _ = reply.send(PingReply::NotFound);
@@ -469,13 +551,13 @@ impl Engine {
                 }
             },
             PingTarget::Slug { key, slug, create } => {
-                if *key != self.ping_key {
+                if !same_key(key, &self.ping_key) {
                     metrics::ping_received("not_found");
                     let _ = reply.send(PingReply::NotFound);
                     return;
                 }
-                match self.by_slug.get(slug) {
-                    Some(id) => (*id, false),
+                match self.lookup_slug(slug) {
+                    Some(id) => (id, false),
                     None if *create => match self.create_for_slug(slug, now).await {
                         Ok(id) => (id, true),
                         Err(r) => {

@@ -11,9 +11,11 @@
 //!
 //! Answers: `200 OK`, `201 Created` (auto-created), `404 not found`,
 //! `400 invalid url format`, `429 rate limited` (more than `server.ping_rate_limit`
-//! requests for one check — token, or ping key and slug — within a minute; with
-//! `Retry-After`). Unknown tokens are looked up by hash-map key like known
-//! ones (no comparison that leaks how much of a token matched).
+//! requests for one monitor within a minute; with `Retry-After`). A request for a
+//! token that cannot exist (wrong length or alphabet), an unknown token or slug, or a
+//! wrong ping key is answered `404` before anything about it is kept: the rate limit
+//! counts monitors, never the strings clients send. Tokens are looked up by hash-map
+//! key and the ping key compared in constant time (nothing leaks how much matched).
 
 use std::net::SocketAddr;
 
@@ -30,7 +32,7 @@ use serde_json::json;
 use vigilmon_core::heartbeat::PingKind;
 
 use crate::PublicState;
-use vigilmon_engine::heartbeats::{MAX_PING_BODY, Ping, PingReply, PingTarget};
+use vigilmon_engine::heartbeats::{Admission, MAX_PING_BODY, Ping, PingReply, PingTarget};
 
 pub fn router() -> Router<PublicState> {
     Router::new()
@@ -75,6 +77,15 @@ fn text(status: StatusCode, body: &'static str) -> Response {
 
 fn invalid() -> Response {
     text(StatusCode::BAD_REQUEST, "invalid url format")
+}
+
+/// Uptime Kuma's answer for a push token it does not know.
+fn kuma_not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({"ok": false, "msg": "Monitor not found or not active."})),
+    )
+        .into_response()
 }
 
 fn not_found() -> Response {
@@ -244,13 +255,10 @@ async fn handle(
         Some(r) if r.is_empty() => None,
         r => r,
     };
-    if let PingTarget::Slug { slug, .. } = &target
-        && !vigilmon_core::heartbeat::is_valid_slug(slug)
-    {
-        return not_found();
-    }
-    if let Err(wait) = st.heartbeats().admit(&target) {
-        return limited(wait, false);
+    match st.heartbeats().admit(&target) {
+        Admission::Allowed => {}
+        Admission::Unknown => return not_found(),
+        Admission::Limited(wait) => return limited(wait, false),
     }
     let (body, body_truncated) = read_body(req.body).await;
     let ping = Ping {
@@ -313,8 +321,10 @@ async fn kuma_push(
         });
     }
     let target = PingTarget::Token(token);
-    if let Err(wait) = st.heartbeats().admit(&target) {
-        return limited(wait, true);
+    match st.heartbeats().admit(&target) {
+        Admission::Allowed => {}
+        Admission::Unknown => return kuma_not_found(),
+        Admission::Limited(wait) => return limited(wait, true),
     }
     let ping = Ping {
         target,
@@ -332,11 +342,7 @@ async fn kuma_push(
     };
     match st.heartbeats().ping(ping).await {
         PingReply::Ok | PingReply::Created => Json(json!({"ok": true})).into_response(),
-        PingReply::NotFound => (
-            StatusCode::NOT_FOUND,
-            Json(json!({"ok": false, "msg": "Monitor not found or not active."})),
-        )
-            .into_response(),
+        PingReply::NotFound => kuma_not_found(),
         PingReply::Conflict(m) | PingReply::Unavailable(m) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ok": false, "msg": m})),

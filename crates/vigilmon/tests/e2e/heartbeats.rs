@@ -458,6 +458,66 @@ async fn ping_urls_are_rate_limited_per_check() {
     assert_eq!(m["heartbeat"]["pings_total"], 5, "{m}");
 }
 
+/// Pings for what cannot exist or does not exist keep nothing: a 60 kB token, a
+/// token of the wrong alphabet, an unknown token, a wrong ping key and an unknown slug
+/// are all `404` — many times over, never `429` (no budget is kept for them) — and
+/// the known monitor's budget is untouched by them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_for_unknown_targets_keep_no_state() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let path = store.dir.path().join("limit.yaml");
+    std::fs::write(
+        &path,
+        "server:
+  ping_rate_limit: 3
+",
+    )
+    .expect("config file");
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let m = create(
+        &server,
+        json!({"name": "known", "type": "heartbeat", "every": "1h"}),
+    )
+    .await;
+    let url = m["ping_url"].as_str().unwrap().to_owned();
+    let slug_url = m["heartbeat"]["slug_ping_url"].as_str().unwrap().to_owned();
+    let (key_prefix, _) = slug_url.rsplit_once('/').unwrap();
+    let (base, _) = key_prefix.rsplit_once('/').unwrap();
+    let huge = "x".repeat(60_000);
+    let unknown = "0123456789abcdef0123456789abcdef01234567";
+    let wrong_key = format!("{base}/{}/known", "f".repeat(32));
+    for target in [
+        format!("{}/ping/{huge}", server.url),
+        format!("{}/ping/not%20a%20token%21%21%21%21%21%21", server.url),
+        format!("{}/ping/{unknown}", server.url),
+        format!("{}/api/push/{unknown}?status=up", server.url),
+        wrong_key,
+        format!("{key_prefix}/no-such-slug"),
+    ] {
+        for _ in 0..10 {
+            let r = reqwest::get(&target).await.unwrap();
+            assert_eq!(r.status(), 404, "{}", &target[..target.len().min(120)]);
+        }
+    }
+    // The known monitor still has its whole budget.
+    for _ in 0..3 {
+        assert_eq!(
+            send(reqwest::Method::GET, &url, None).await,
+            (200, "OK".into())
+        );
+    }
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), 429);
+    assert_eq!(
+        reqwest::get(&slug_url).await.unwrap().status(),
+        429,
+        "its slug URL shares the monitor's budget"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cron_style_shell_loop_with_curl() {
     let store = StoreFixture::new(Backend::Sqlite).await;
