@@ -24,9 +24,14 @@ pub async fn list(
     caller: Caller,
 ) -> Result<Json<MonitorList>, AppError> {
     caller.require(Scope::Read)?;
-    Ok(Json(MonitorList {
-        monitors: list_views(&st).await?,
-    }))
+    let mut monitors = list_views(&st).await?;
+    if !caller.scope.allows(Scope::Write) {
+        monitors = monitors
+            .into_iter()
+            .map(MonitorView::without_ping_key)
+            .collect();
+    }
+    Ok(Json(MonitorList { monitors }))
 }
 
 /// Create a monitor from the same fields as the config file.
@@ -55,7 +60,12 @@ pub async fn get(
 ) -> Result<Json<MonitorView>, AppError> {
     caller.require(Scope::Read)?;
     let rec = load(&st, parse_id(&id)?).await?;
-    Ok(Json(view(&st, rec).await?))
+    let v = view(&st, rec).await?;
+    Ok(Json(if caller.scope.allows(Scope::Write) {
+        v
+    } else {
+        v.without_ping_key()
+    }))
 }
 
 /// Change a monitor: a JSON merge patch (RFC 7396) of the config fields; `null`

@@ -90,7 +90,7 @@ fn heartbeat_view(
     Some((
         st.ping_url(&row.token),
         HeartbeatView {
-            slug_ping_url: st.slug_ping_url(&hb.slug),
+            slug_ping_url: Some(st.slug_ping_url(&hb.slug)),
             pings_total: row.pings_total,
             last_ping_at: row.state.last_ping_at,
             last_success_at: row.state.last_success_at,

@@ -59,8 +59,11 @@ pub struct MonitorView {
 /// What a heartbeat monitor knows about its pings.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct HeartbeatView {
-    /// The same, addressed by the workspace's ping key and the monitor's slug.
-    pub slug_ping_url: String,
+    /// The same, addressed by the workspace's ping key and the monitor's slug. Absent
+    /// for read tokens and viewers: the ping key pings (and, with `?create=1`, creates)
+    /// any monitor, so only those who may change monitors see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug_ping_url: Option<String>,
     /// Pings received since the monitor was created.
     pub pings_total: u64,
     #[schema(value_type = Option<String>, format = DateTime)]
@@ -75,6 +78,15 @@ pub struct HeartbeatView {
 }
 
 impl MonitorView {
+    /// Leaves out the workspace's ping key (in `heartbeat.slug_ping_url`), for readers
+    /// who may not change monitors: read tokens and viewers.
+    pub fn without_ping_key(mut self) -> Self {
+        if let Some(h) = self.heartbeat.as_mut() {
+            h.slug_ping_url = None;
+        }
+        self
+    }
+
     pub fn new(
         rec: MonitorRecord,
         regions: Vec<RegionStateRecord>,

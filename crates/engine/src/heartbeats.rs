@@ -183,6 +183,11 @@ impl HeartbeatHandle {
         }
     }
 
+    /// Whether `s` is the workspace's ping key (compared in constant time).
+    pub fn is_ping_key(&self, s: &str) -> bool {
+        same_key(s, &self.ping_key)
+    }
+
     /// Delivers a ping; resolves once it is stored (or refused).
     pub async fn ping(&self, ping: Ping) -> PingReply {
         let (reply, rx) = oneshot::channel();

@@ -163,7 +163,7 @@ async fn ping2(
         peer,
         body,
     };
-    if a == st.heartbeats().ping_key() {
+    if st.heartbeats().is_ping_key(&a) {
         let create = q.create.as_deref() == Some("1");
         let target = PingTarget::Slug {
             key: a,

@@ -91,7 +91,8 @@ pub(crate) struct PingRow {
 
 pub(crate) struct HeartbeatFacts {
     pub ping_url: String,
-    pub slug_url: String,
+    /// `None` for viewers: it carries the workspace's ping key.
+    pub slug_url: Option<String>,
     pub pings_total: u64,
     pub last_ping: Option<When>,
     pub last_success: Option<When>,
@@ -275,7 +276,9 @@ async fn uptimes(
         .collect())
 }
 
-async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
+/// The monitor page's facts; `can_write` decides whether the workspace's ping key
+/// (in the slug ping URL) is shown: viewers never see it.
+async fn detail(st: &AppState, rec: MonitorRecord, can_write: bool) -> Result<Detail, UiError> {
     let now = st.now();
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
@@ -424,7 +427,7 @@ async fn detail(st: &AppState, rec: MonitorRecord) -> Result<Detail, UiError> {
             (
                 Some(HeartbeatFacts {
                     ping_url: url.clone(),
-                    slug_url: h.slug_ping_url.clone(),
+                    slug_url: h.slug_ping_url.clone().filter(|_| can_write),
                     pings_total: h.pings_total,
                     last_ping: When::opt(h.last_ping_at, now),
                     last_success: When::opt(h.last_success_at, now),
@@ -553,7 +556,7 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let rec = load(&st, &id).await?;
     let v = version(&st, &view(&st, rec.clone()).await?).await?;
-    let d = detail(&st, rec).await?;
+    let d = detail(&st, rec, s.can_write()).await?;
     let l = Layout::new(d.name.clone(), "dashboard", &s)
         .notice(q.ok.as_deref())
         .live(format!("/monitors/{}/live?v={v}", d.id));
@@ -563,7 +566,7 @@ pub(crate) async fn page(
 /// `/monitors/{id}/live?v=…`: 204 when nothing changed, else the page's parts again.
 pub(crate) async fn live(
     State(st): State<AppState>,
-    _s: Session,
+    s: Session,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<super::LiveQuery>,
@@ -574,7 +577,7 @@ pub(crate) async fn live(
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let d = detail(&st, rec).await?;
+    let d = detail(&st, rec, s.can_write()).await?;
     let mut parts = std::collections::BTreeMap::new();
     let r = |e: askama::Error| UiError::Internal(e.to_string());
     parts.insert("status", StatusPart { d: &d }.render().map_err(r)?);

@@ -658,3 +658,53 @@ async fn restart_grants_one_grace_period(backend: Backend) {
     .await;
 }
 both_backends!(restart_grace, restart_grants_one_grace_period);
+
+/// The workspace's ping key pings (and with `?create=1` creates) any monitor: a read
+/// token never sees it, a write token does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_tokens_never_see_the_ping_key() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = Server::start(bin(), &store, &[]);
+    let m = create(
+        &server,
+        json!({"name": "nightly", "type": "heartbeat", "every": "1d"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let slug_url = m["heartbeat"]["slug_ping_url"]
+        .as_str()
+        .expect("a write token sees the slug URL")
+        .to_owned();
+    let key = slug_url.rsplit('/').nth(1).unwrap().to_owned();
+    let (status, read) = server
+        .post(
+            "/api/v1/tokens",
+            &json!({"name": "reader", "scope": "read"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{read}");
+    let read_token = read["token"].as_str().unwrap();
+    for path in [
+        format!("/api/v1/monitors/{id}"),
+        "/api/v1/monitors".to_owned(),
+    ] {
+        let r = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .bearer_auth(read_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.unwrap();
+        assert!(
+            !text.contains(&key),
+            "{path} shows the ping key to a read token: {text}"
+        );
+        assert!(!text.contains("slug_ping_url"), "{text}");
+        assert!(
+            text.contains("\"ping_url\""),
+            "the monitor's own ping URL stays: {text}"
+        );
+    }
+}
