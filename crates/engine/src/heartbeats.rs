@@ -75,6 +75,9 @@ pub enum PingReply {
     NotFound,
     /// The slug monitor could not be created (its name is taken, or it is invalid).
     Conflict(String),
+    /// `?create=1` was refused: `server.ping_auto_create_limit` monitors created by
+    /// pings exist already (the number is the limit; 0: auto-create is off).
+    CreateLimit(u32),
     /// Not stored (the store failed or the server is stopping).
     Unavailable(String),
 }
@@ -253,16 +256,23 @@ pub struct HeartbeatConfig {
     pub keep_pings: u32,
     /// Most ping requests one check takes per minute (0: no limit).
     pub ping_limit: u32,
+    /// Most monitors `?create=1` may have made and that still exist (0: auto-create
+    /// is off).
+    pub auto_create_limit: u32,
 }
 
 /// Ping requests one check takes per minute, unless configured.
 pub const DEFAULT_PING_LIMIT: u32 = 100;
+
+/// Monitors created by pings that may exist at once, unless configured.
+pub const DEFAULT_AUTO_CREATE_LIMIT: u32 = 1000;
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
         Self {
             keep_pings: DEFAULT_PING_LOG,
             ping_limit: DEFAULT_PING_LIMIT,
+            auto_create_limit: DEFAULT_AUTO_CREATE_LIMIT,
         }
     }
 }
@@ -294,6 +304,7 @@ pub async fn start(
         targets: Arc::default(),
         deadlines: BTreeSet::new(),
         ping_key: ping_key.clone(),
+        auto_create_limit: config.auto_create_limit,
         alerting,
     };
     let mut restored = 0;
@@ -377,6 +388,7 @@ struct Engine {
     targets: Arc<std::sync::RwLock<Targets>>,
     deadlines: BTreeSet<(i64, MonitorId)>,
     ping_key: String,
+    auto_create_limit: u32,
     alerting: Option<AlertingHandle>,
 }
 
@@ -566,6 +578,9 @@ impl Engine {
                     None if *create => match self.create_for_slug(slug, now).await {
                         Ok(id) => (id, true),
                         Err(r) => {
+                            if matches!(r, PingReply::CreateLimit(_)) {
+                                metrics::ping_received("create_refused");
+                            }
                             let _ = reply.send(r);
                             return;
                         }
@@ -654,12 +669,28 @@ impl Engine {
         }
     }
 
-    /// `?create=1`: a heartbeat monitor named after the slug, with default schedule.
+    /// `?create=1`: a heartbeat monitor named after the slug, with default schedule,
+    /// unless `auto_create_limit` monitors made this way exist already. Counted in the
+    /// store, so a deleted one frees its place and a restart forgets nothing; creations
+    /// go one at a time through this task, so the count cannot be raced past.
     async fn create_for_slug(
         &mut self,
         slug: &str,
         now: Timestamp,
     ) -> Result<MonitorId, PingReply> {
+        let made = self
+            .store
+            .count_monitors_from(MonitorSource::Ping)
+            .await
+            .map_err(|e| PingReply::Unavailable(e.to_string()))?;
+        if made >= u64::from(self.auto_create_limit) {
+            warn!(
+                message = "a ping asked to create a monitor over the limit",
+                slug,
+                limit = self.auto_create_limit
+            );
+            return Err(PingReply::CreateLimit(self.auto_create_limit));
+        }
         let config = MonitorConfig::new(
             slug,
             KindConfig::Heartbeat(vigilmon_core::monitor::HeartbeatConfig {
@@ -673,7 +704,7 @@ impl Engine {
         let id = MonitorId::from_uuid(Uuid::now_v7());
         match self
             .store
-            .create_monitor(id, &config, MonitorSource::Api, now)
+            .create_monitor(id, &config, MonitorSource::Ping, now)
             .await
         {
             Ok(_) => {}

@@ -10,7 +10,8 @@
 //! | `/api/push/{token}?status=up|down&msg=…&ping=…` | Uptime Kuma push |
 //!
 //! Answers: `200 OK`, `201 Created` (auto-created), `404 not found`,
-//! `400 invalid url format`, `429 rate limited` (more than `server.ping_rate_limit`
+//! `403 auto-create limit reached` (`server.ping_auto_create_limit` monitors made by
+//! pings exist), `400 invalid url format`, `429 rate limited` (more than `server.ping_rate_limit`
 //! requests for one monitor within a minute; with `Retry-After`). A request for a
 //! token that cannot exist (wrong length or alphabet), an unknown token or slug, or a
 //! wrong ping key is answered `404` before anything about it is kept: the rate limit
@@ -281,6 +282,7 @@ async fn handle(
         PingReply::Created => text(StatusCode::CREATED, "Created"),
         PingReply::NotFound => not_found(),
         PingReply::Conflict(_) => text(StatusCode::CONFLICT, "conflict"),
+        PingReply::CreateLimit(_) => text(StatusCode::FORBIDDEN, "auto-create limit reached"),
         PingReply::Unavailable(_) => text(StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
     }
 }
@@ -342,7 +344,8 @@ async fn kuma_push(
     };
     match st.heartbeats().ping(ping).await {
         PingReply::Ok | PingReply::Created => Json(json!({"ok": true})).into_response(),
-        PingReply::NotFound => kuma_not_found(),
+        // A push names its monitor by token, so it never creates one.
+        PingReply::NotFound | PingReply::CreateLimit(_) => kuma_not_found(),
         PingReply::Conflict(m) | PingReply::Unavailable(m) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ok": false, "msg": m})),

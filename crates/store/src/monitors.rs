@@ -273,6 +273,17 @@ impl Store {
         })
     }
 
+    /// How many monitors came from `source`.
+    pub async fn count_monitors_from(&self, source: MonitorSource) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM monitors WHERE source = $1")
+                .bind(source.as_str())
+                .fetch_one(pool)
+                .await?;
+            Reader::new(&row, "monitors").u64("n")
+        })
+    }
+
     /// Every monitor, ordered by name.
     pub async fn list_monitors(&self) -> Result<Vec<MonitorRecord>, StoreError> {
         let mut monitors = with_pool!(self, pool => {

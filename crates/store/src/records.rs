@@ -18,14 +18,18 @@ pub enum MonitorSource {
     Api,
     /// Declared in the configuration file.
     File,
+    /// Created by its first ping (`/ping/{ping_key}/{slug}?create=1`); otherwise
+    /// managed like an API monitor.
+    Ping,
 }
 
 impl MonitorSource {
-    /// The stored name: `"api"` or `"file"`.
+    /// The stored name: `"api"`, `"file"` or `"ping"`.
     pub fn as_str(self) -> &'static str {
         match self {
             MonitorSource::Api => "api",
             MonitorSource::File => "file",
+            MonitorSource::Ping => "ping",
         }
     }
 
@@ -34,6 +38,7 @@ impl MonitorSource {
         match s {
             "api" => Some(MonitorSource::Api),
             "file" => Some(MonitorSource::File),
+            "ping" => Some(MonitorSource::Ping),
             _ => None,
         }
     }

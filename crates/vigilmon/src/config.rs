@@ -112,6 +112,9 @@ pub struct ServerSection {
     /// Most ping requests one heartbeat check takes per minute (default 100; 0: no
     /// limit). More get `429 rate limited`.
     pub ping_rate_limit: Option<u32>,
+    /// Most monitors `?create=1` pings may have made and that still exist (default
+    /// 1000; 0: auto-create is off). Over it, `403 auto-create limit reached`.
+    pub ping_auto_create_limit: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -236,6 +236,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .server
                 .ping_rate_limit
                 .unwrap_or(vigilmon_engine::heartbeats::DEFAULT_PING_LIMIT),
+            auto_create_limit: file
+                .server
+                .ping_auto_create_limit
+                .unwrap_or(vigilmon_engine::heartbeats::DEFAULT_AUTO_CREATE_LIMIT),
             ..vigilmon_engine::heartbeats::HeartbeatConfig::default()
         },
         alerting,

@@ -102,6 +102,16 @@ pub(crate) async fn monitor_crud(db: Db) {
         s.set_monitor_source(new_id(), MonitorSource::File).await,
         Err(StoreError::NotFound)
     ));
+    // alpha and beta
+    assert_eq!(s.count_monitors_from(MonitorSource::File).await.unwrap(), 2);
+    assert_eq!(s.count_monitors_from(MonitorSource::Ping).await.unwrap(), 0);
+    s.set_monitor_source(beta_id, MonitorSource::Ping)
+        .await
+        .unwrap();
+    let from_ping = s.get_monitor(beta_id).await.unwrap().unwrap();
+    assert_eq!(from_ping.source, MonitorSource::Ping, "\"ping\" reads back");
+    assert_eq!(s.count_monitors_from(MonitorSource::Ping).await.unwrap(), 1);
+    assert_eq!(s.count_monitors_from(MonitorSource::File).await.unwrap(), 1);
 
     assert!(s.delete_monitor(beta_id).await.unwrap());
     assert!(!s.delete_monitor(beta_id).await.unwrap());

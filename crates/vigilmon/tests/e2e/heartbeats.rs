@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use test_support::{Backend, Server, StoreFixture, wait_for};
 
@@ -51,7 +52,6 @@ async fn ping_protocol(backend: Backend) {
     let (_, list) = server.get("/api/v1/monitors").await;
     assert_eq!(list["monitors"][0]["ping_url"], url);
 
-    use reqwest::Method;
     assert_eq!(send(Method::GET, &url, None).await, (200, "OK".into()));
     assert_eq!(get(&server, &id).await["state"], "up");
     assert_eq!(
@@ -216,6 +216,7 @@ async fn ping_protocol(backend: Backend) {
         .expect("auto-created");
     assert_eq!(created["type"], "heartbeat");
     assert_eq!(created["state"], "up");
+    assert_eq!(created["source"], "ping", "marked as made by a ping");
     let wrong_key = format!("{}/ping/{}/nightly-backup", server.url, "f".repeat(32));
     assert_eq!(send(Method::GET, &wrong_key, None).await.0, 404);
 
@@ -707,4 +708,137 @@ async fn read_tokens_never_see_the_ping_key() {
             "the monitor's own ping URL stays: {text}"
         );
     }
+}
+
+/// `?create=1` makes at most `server.ping_auto_create_limit` monitors: past it a new
+/// slug is refused with `403` and nothing is created, existing slugs still ping, a
+/// monitor made through the API never counts, deleting an auto-created one frees its
+/// place, and a restart forgets nothing (the count is the store's).
+async fn auto_create_is_capped(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let path = store.dir.path().join("cap.yaml");
+    std::fs::write(&path, "server:\n  ping_auto_create_limit: 2\n").expect("config file");
+    let flags = vec!["--config".into(), path.display().to_string()];
+    let mut server = Server::start(bin(), &store, &flags);
+    let manual = create(
+        &server,
+        json!({"name": "manual", "type": "heartbeat", "every": "1d"}),
+    )
+    .await;
+    assert_eq!(manual["source"], "api");
+    let slug_url = manual["heartbeat"]["slug_ping_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key = slug_url.rsplit('/').nth(1).unwrap().to_owned();
+    let ping = |server: &Server, slug: &str| format!("{}/ping/{key}/{slug}?create=1", server.url);
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-a"), None).await.0,
+        201
+    );
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-b"), None).await.0,
+        201
+    );
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-c"), None).await,
+        (403, "auto-create limit reached".into())
+    );
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-a"), None).await,
+        (200, "OK".into()),
+        "a monitor that exists still pings"
+    );
+    let names = |list: Value| -> Vec<(String, String)> {
+        list["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["name"].as_str().unwrap().to_owned(),
+                    m["source"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let pair = |n: &str, s: &str| (n.to_owned(), s.to_owned());
+    assert_eq!(
+        names(list.clone()),
+        vec![
+            pair("job-a", "ping"),
+            pair("job-b", "ping"),
+            pair("manual", "api")
+        ],
+        "the refused slug created nothing"
+    );
+
+    // Deleting an auto-created monitor frees its place.
+    let job_a = list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "job-a")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = server
+        .api(Method::DELETE, &format!("/api/v1/monitors/{job_a}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-c"), None).await.0,
+        201
+    );
+
+    // The count survives a restart.
+    assert_eq!(server.terminate(), Some(0));
+    let token = server.token.clone();
+    drop(server);
+    let server = Server::start_with_token(bin(), &store, &flags, token);
+    assert_eq!(
+        send(Method::POST, &ping(&server, "job-d"), None).await.0,
+        403
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(
+        names(list),
+        vec![
+            pair("job-b", "ping"),
+            pair("job-c", "ping"),
+            pair("manual", "api")
+        ]
+    );
+}
+both_backends!(auto_create_cap, auto_create_is_capped);
+
+/// `server.ping_auto_create_limit: 0` turns auto-create off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_create_can_be_turned_off() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let path = store.dir.path().join("off.yaml");
+    std::fs::write(&path, "server:\n  ping_auto_create_limit: 0\n").expect("config file");
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let m = create(
+        &server,
+        json!({"name": "manual", "type": "heartbeat", "every": "1d"}),
+    )
+    .await;
+    let slug_url = m["heartbeat"]["slug_ping_url"].as_str().unwrap().to_owned();
+    assert_eq!(send(Method::GET, &slug_url, None).await, (200, "OK".into()));
+    let new = slug_url.replace("/manual", "/other?create=1");
+    assert_eq!(
+        send(Method::GET, &new, None).await,
+        (403, "auto-create limit reached".into())
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(list["monitors"].as_array().unwrap().len(), 1, "{list}");
 }
