@@ -6,8 +6,9 @@
 //! consensus ([`state`], [`region_health`]), the incident engine ([`incident`]) with
 //! its policies ([`alert`]) and maintenance windows ([`maintenance`]), heartbeats
 //! ([`heartbeat`]), uptime and rollups ([`uptime`], [`rollup`]), status pages
-//! ([`status_page`]), schedule arithmetic ([`schedule`]), and the agent protocol's
-//! wire types ([`protocol`]).
+//! ([`status_page`]), schedule arithmetic ([`schedule`]), the agent protocol's
+//! wire types ([`protocol`]), and the network guard every outbound connection obeys
+//! ([`guard`]).
 //!
 //! Architecture invariant: this crate performs no I/O and never reads the clock. Every
 //! function that depends on time takes `now` as an argument, so callers (and tests)
@@ -16,6 +17,7 @@
 pub mod alert;
 pub mod assert;
 pub mod duration;
+pub mod guard;
 pub mod heartbeat;
 pub mod ids;
 pub mod incident;

@@ -159,9 +159,13 @@ impl Engine {
         let upkeep_task = tokio::spawn(metrics::upkeep(metrics.clone(), stop_node.clone()));
         let prober =
             Prober::new(opts.probe.clone()).map_err(|e| EngineError::Probe(e.to_string()))?;
-        let notifier =
-            vigilmon_notify::Notifier::new(opts.alerting.smtp.clone(), opts.alerting.send_timeout)
-                .map_err(|e| EngineError::Notify(e.to_string()))?;
+        // Notifications obey the probes' network guard (`probe.deny_networks`, ...).
+        let notifier = vigilmon_notify::Notifier::with_guard(
+            opts.alerting.smtp.clone(),
+            opts.alerting.send_timeout,
+            opts.probe.guard.clone(),
+        )
+        .map_err(|e| EngineError::Notify(e.to_string()))?;
         let link_secret = hex::decode(
             store
                 .setting_or_insert("link_secret", &random_hex(32))

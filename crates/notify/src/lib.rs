@@ -15,17 +15,21 @@
 //! in `Notifier`'s email sender. See `docs/notifications.md` for the user-facing
 //! description of every channel.
 
-use std::sync::{Arc, OnceLock};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, LOCATION, RETRY_AFTER};
 use vigilmon_core::alert::Priority;
+use vigilmon_core::guard::NetworkGuard;
 
 pub mod channel;
 pub mod email;
+pub mod outbound;
 pub mod pagerduty;
 pub mod slack;
 pub mod spec;
@@ -41,11 +45,8 @@ pub use spec::{
 /// The user agent of every HTTP request: `vigilmon/<version>`.
 pub const USER_AGENT: &str = concat!("vigilmon/", env!("CARGO_PKG_VERSION"));
 
-/// How much of a response body is read, at most, to explain a failure.
-pub const MAX_RESPONSE_BODY: usize = 4 * 1024;
-
-/// How many characters of a response body make it into [`Delivery`] messages.
-const SHORT_BODY_CHARS: usize = 300;
+/// How many characters of an SMTP server's reply make it into [`Delivery`] messages.
+const SHORT_REPLY_CHARS: usize = 300;
 
 /// One event about one monitor (and usually one incident), as every channel sees it.
 ///
@@ -348,21 +349,39 @@ struct Inner {
     http: reqwest::Client,
     timeout: Duration,
     smtp: Option<Smtp>,
+    guard: NetworkGuard,
 }
 
 struct Smtp {
     from: lettre::message::Mailbox,
+    /// The server's name as configured: resolved before each email, and the name its
+    /// certificate must carry.
+    host: String,
+    port: u16,
+    tls: Tls,
+    credentials: Option<Credentials>,
     timeout: Duration,
-    builder: AsyncSmtpTransportBuilder,
-    /// Built on first use: lettre's pool spawns its cleanup task on the current runtime.
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    /// The transport (with its connection pool) for the address last connected to,
+    /// built on first use: lettre's pool spawns its cleanup task on the current
+    /// runtime. Replaced when the name resolves elsewhere.
+    transport: Mutex<Option<(IpAddr, AsyncSmtpTransport<Tokio1Executor>)>>,
 }
 
 impl Notifier {
     /// A notifier whose HTTP requests (Slack, PagerDuty, webhooks) each take at most
     /// `timeout`, and whose email goes through `smtp` (email channels fail permanently
-    /// without it). Installs ring as the process's rustls provider if none is.
+    /// without it), under the default [`NetworkGuard`]. Installs ring as the process's
+    /// rustls provider if none is.
     pub fn new(smtp: Option<SmtpSettings>, timeout: Duration) -> Result<Notifier, NotifyError> {
+        Self::with_guard(smtp, timeout, NetworkGuard::default())
+    }
+
+    /// [`Notifier::new`], connecting only where `guard` permits (see [`outbound`]).
+    pub fn with_guard(
+        smtp: Option<SmtpSettings>,
+        timeout: Duration,
+        guard: NetworkGuard,
+    ) -> Result<Notifier, NotifyError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
@@ -371,6 +390,11 @@ impl Notifier {
             // A redirected POST may turn into a GET without a body: treat redirects as
             // configuration errors instead (see classify_http).
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(outbound::GuardedResolver {
+                guard: guard.clone(),
+            }))
+            // A proxy would make the connection, where the guard cannot judge it.
+            .no_proxy()
             .build()
             .map_err(|e| NotifyError::Http(error_chain(&e)))?;
         let smtp = smtp.map(Smtp::new).transpose()?;
@@ -379,6 +403,7 @@ impl Notifier {
                 http,
                 timeout,
                 smtp,
+                guard,
             }),
         })
     }
@@ -440,6 +465,9 @@ impl Notifier {
 
     /// POSTs a JSON body and classifies the answer.
     async fn post(&self, url: &str, body: Vec<u8>, mut headers: HeaderMap) -> Delivery {
+        if let Err(refused) = outbound::check_url(&self.inner.guard, url) {
+            return refused_delivery(&refused);
+        }
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let sent = self
             .inner
@@ -449,28 +477,20 @@ impl Notifier {
             .body(body)
             .send()
             .await;
-        let mut resp = match sent {
+        let resp = match sent {
             Ok(r) => r,
             Err(e) => return self.send_error(e),
         };
-        let status = resp.status();
-        let headers = std::mem::take(resp.headers_mut());
-        let mut body = Vec::new();
-        // A body that stops halfway still explains the status: keep what arrived.
-        while body.len() < MAX_RESPONSE_BODY {
-            match resp.chunk().await {
-                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        body.truncate(MAX_RESPONSE_BODY);
-        classify_http(status, &headers, &body)
+        classify_http(resp.status(), resp.headers())
     }
 
     /// Classifies a request that got no response. Never shows the URL (Slack's holds a
     /// secret).
     fn send_error(&self, e: reqwest::Error) -> Delivery {
         let e = e.without_url();
+        if let Some(refused) = find_source::<outbound::Refused>(&e) {
+            return refused_delivery(refused);
+        }
         if e.is_builder() {
             return Delivery::Permanent {
                 error: format!("invalid request: {}", error_chain(&e)),
@@ -500,10 +520,32 @@ impl Notifier {
             Ok(m) => m,
             Err(error) => return Delivery::Permanent { error },
         };
-        let transport = smtp
-            .transport
-            .get_or_init(|| smtp.builder.clone().build::<Tokio1Executor>());
-        match tokio::time::timeout(smtp.timeout, transport.send(message)).await {
+        let send = async {
+            let addrs = outbound::resolve_smtp(&self.inner.guard, &smtp.host, smtp.port).await?;
+            let mut sent = None;
+            // Each permitted address in turn, while the failure is reaching it.
+            for ip in addrs {
+                let outcome = smtp.transport_for(ip).send(message.clone()).await;
+                let unreachable = outcome.as_ref().is_err_and(|e| {
+                    !(e.is_response() || e.is_tls() || e.is_timeout() || e.is_client())
+                });
+                sent = Some(outcome);
+                if !unreachable {
+                    break;
+                }
+            }
+            sent.ok_or_else(|| {
+                outbound::SmtpAddrError::Unresolved(format!(
+                    "the SMTP server {} has no address",
+                    smtp.host
+                ))
+            })
+        };
+        match tokio::time::timeout(smtp.timeout, send).await {
+            Ok(Err(outbound::SmtpAddrError::Refused(r))) => refused_delivery(&r),
+            Ok(Err(outbound::SmtpAddrError::Unresolved(error))) => {
+                Delivery::Retry { after: None, error }
+            }
             Err(_) => Delivery::Retry {
                 after: None,
                 error: format!(
@@ -511,24 +553,23 @@ impl Notifier {
                     text::duration(smtp.timeout)
                 ),
             },
-            Ok(Ok(resp)) => {
+            Ok(Ok(Ok(resp))) => {
                 let words = resp.message().collect::<Vec<_>>().join(" ");
                 Delivery::Delivered {
                     detail: Some(text::truncate(
                         &text::one_line(&format!("{} {words}", resp.code())),
-                        SHORT_BODY_CHARS,
+                        SHORT_REPLY_CHARS,
                     )),
                 }
             }
-            Ok(Err(e)) => classify_smtp(&e),
+            Ok(Ok(Err(e))) => classify_smtp(&e),
         }
     }
 }
 
 impl Smtp {
     fn new(s: SmtpSettings) -> Result<Smtp, NotifyError> {
-        use lettre::transport::smtp::authentication::Credentials;
-        use lettre::transport::smtp::client::{Tls, TlsParameters};
+        use lettre::transport::smtp::client::TlsParameters;
 
         let host = s.host.trim();
         if host.is_empty() {
@@ -549,27 +590,69 @@ impl Smtp {
             SmtpTls::Tls => Tls::Wrapper(params()?),
             SmtpTls::None => Tls::None,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(s.port)
-            .tls(tls)
-            .timeout(Some(s.timeout));
-        if let Some(user) = s.username.filter(|u| !u.is_empty()) {
-            builder = builder.credentials(Credentials::new(user, s.password.unwrap_or_default()));
-        }
+        let credentials = s
+            .username
+            .filter(|u| !u.is_empty())
+            .map(|user| Credentials::new(user, s.password.unwrap_or_default()));
         Ok(Smtp {
             from,
+            host: host.to_owned(),
+            port: s.port,
+            tls,
+            credentials,
             timeout: s.timeout,
-            builder,
-            transport: OnceLock::new(),
+            transport: Mutex::new(None),
         })
     }
+
+    /// The transport connecting to `ip` (the name's certificate still verified).
+    fn transport_for(&self, ip: IpAddr) -> AsyncSmtpTransport<Tokio1Executor> {
+        let mut cached = self.transport.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, t)) = cached.as_ref()
+            && *at == ip
+        {
+            return t.clone();
+        }
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(ip.to_string())
+            .port(self.port)
+            .tls(self.tls.clone())
+            .timeout(Some(self.timeout));
+        if let Some(c) = &self.credentials {
+            builder = builder.credentials(c.clone());
+        }
+        let t = builder.build::<Tokio1Executor>();
+        *cached = Some((ip, t.clone()));
+        t
+    }
+}
+
+/// A delivery the network guard stopped: permanent, as retrying reaches the same
+/// addresses (change the channel, or `probe.deny_networks`).
+fn refused_delivery(r: &outbound::Refused) -> Delivery {
+    Delivery::Permanent {
+        error: format!("not sent: {r}"),
+    }
+}
+
+/// The first error of type `T` among `e` and its sources.
+fn find_source<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(t) = err.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = err.source();
+    }
+    None
 }
 
 /// Classifies an SMTP failure: permanent (5xx) replies and client-side problems (no
 /// STARTTLS offered, no usable AUTH mechanism) are `Permanent`; everything else
 /// (4xx replies, connection, TLS, timeouts) is worth another try.
 fn classify_smtp(e: &lettre::transport::smtp::Error) -> Delivery {
-    let error = text::truncate(&text::one_line(&error_chain(e)), SHORT_BODY_CHARS);
+    let error = text::truncate(&text::one_line(&error_chain(e)), SHORT_REPLY_CHARS);
     if e.is_permanent() {
         Delivery::Permanent {
             error: format!("rejected by the SMTP server: {error}"),
@@ -585,40 +668,41 @@ fn classify_smtp(e: &lettre::transport::smtp::Error) -> Delivery {
 ///
 /// | answer | outcome |
 /// |---|---|
-/// | 2xx | `Delivered`, with the start of the body as detail |
+/// | 2xx | `Delivered` |
 /// | 429 | `Retry`, `after` from `Retry-After` (seconds or an HTTP date) when given |
 /// | 408, 5xx | `Retry` (honouring `Retry-After` too) |
 /// | 3xx | `Permanent`: redirects are not followed; configure the final URL |
-/// | other 4xx | `Permanent`: `rejected with 400: <start of the body>` |
+/// | other 4xx | `Permanent`: `rejected with 400 (Bad Request)` |
 ///
-/// Timeouts and connection failures never reach this function: they are `Retry`.
-pub fn classify_http(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Delivery {
-    let short = short_body(body);
-    let with_body = |what: String| match &short {
-        Some(b) => format!("{what}: {b}"),
-        None => match status.canonical_reason() {
-            Some(r) => format!("{what} ({r})"),
-            None => what,
-        },
-    };
+/// The reply's body is never read into an outcome, and of a redirect's `Location`
+/// only the origin is shown: outcomes are shown to everyone who may read the channel,
+/// and a URL pointed at an internal service must not turn delivery errors into a way
+/// of reading it. Timeouts and connection failures never reach this function: they
+/// are `Retry`.
+pub fn classify_http(status: StatusCode, headers: &HeaderMap) -> Delivery {
     let code = status.as_u16();
+    let with_reason = |what: String| match status.canonical_reason() {
+        Some(r) => format!("{what} ({r})"),
+        None => what,
+    };
     if status.is_success() {
-        Delivery::Delivered { detail: short }
+        Delivery::Delivered { detail: None }
     } else if code == 429 {
         Delivery::Retry {
             after: retry_after(headers, jiff::Timestamp::now()),
-            error: with_body("rate limited with 429".to_owned()),
+            error: with_reason("rate limited with 429".to_owned()),
         }
     } else if code == 408 || status.is_server_error() {
         Delivery::Retry {
             after: retry_after(headers, jiff::Timestamp::now()),
-            error: with_body(format!("server error {code}")),
+            error: with_reason(format!("server error {code}")),
         }
     } else if status.is_redirection() {
         let to = headers
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .map(|l| format!(" to {}", text::truncate(&text::one_line(l), 200)))
+            .and_then(|l| url::Url::parse(l).ok())
+            .map(|u| format!(" to {}", u.origin().ascii_serialization()))
             .unwrap_or_default();
         Delivery::Permanent {
             error: format!(
@@ -627,15 +711,9 @@ pub fn classify_http(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> De
         }
     } else {
         Delivery::Permanent {
-            error: with_body(format!("rejected with {code}")),
+            error: with_reason(format!("rejected with {code}")),
         }
     }
-}
-
-/// The start of a response body, on one line, or `None` when it is blank.
-fn short_body(body: &[u8]) -> Option<String> {
-    let s = text::one_line(&String::from_utf8_lossy(body));
-    (!s.is_empty()).then(|| text::truncate(&s, SHORT_BODY_CHARS))
 }
 
 /// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date (a date in the
@@ -705,64 +783,63 @@ mod tests {
     }
 
     #[test]
-    fn http_classification() {
+    fn http_classification_never_shows_the_reply() {
         let none = HeaderMap::new();
         assert_eq!(
-            classify_http(StatusCode::OK, &none, b"ok"),
-            Delivery::Delivered {
-                detail: Some("ok".into())
-            }
+            classify_http(StatusCode::OK, &none),
+            Delivery::Delivered { detail: None }
         );
         assert_eq!(
-            classify_http(StatusCode::ACCEPTED, &none, b""),
+            classify_http(StatusCode::ACCEPTED, &none),
             Delivery::Delivered { detail: None }
         );
         assert_eq!(
             classify_http(
                 StatusCode::TOO_MANY_REQUESTS,
-                &headers(&[("retry-after", "7")]),
-                b""
+                &headers(&[("retry-after", "7")])
             ),
             Delivery::Retry {
                 after: Some(Duration::from_secs(7)),
                 error: "rate limited with 429 (Too Many Requests)".into()
             }
         );
+        assert_eq!(
+            classify_http(StatusCode::SERVICE_UNAVAILABLE, &none),
+            Delivery::Retry {
+                after: None,
+                error: "server error 503 (Service Unavailable)".into()
+            }
+        );
         assert!(matches!(
-            classify_http(StatusCode::SERVICE_UNAVAILABLE, &none, b"down\nfor maintenance"),
-            Delivery::Retry { after: None, error } if error == "server error 503: down for maintenance"
-        ));
-        assert!(matches!(
-            classify_http(StatusCode::REQUEST_TIMEOUT, &none, b""),
+            classify_http(StatusCode::REQUEST_TIMEOUT, &none),
             Delivery::Retry { .. }
         ));
         assert_eq!(
-            classify_http(StatusCode::BAD_REQUEST, &none, b"invalid_payload"),
+            classify_http(StatusCode::BAD_REQUEST, &none),
             Delivery::Permanent {
-                error: "rejected with 400: invalid_payload".into()
-            }
-        );
-        assert_eq!(
-            classify_http(StatusCode::NOT_FOUND, &none, b"  "),
-            Delivery::Permanent {
-                error: "rejected with 404 (Not Found)".into()
+                error: "rejected with 400 (Bad Request)".into()
             }
         );
         let Delivery::Permanent { error } = classify_http(
             StatusCode::MOVED_PERMANENTLY,
-            &headers(&[("location", "https://new.example/hook")]),
-            b"",
+            &headers(&[(
+                "location",
+                "https://new.example:8443/hook/T000/B000/XXXX?token=secret",
+            )]),
         ) else {
             panic!("a redirect is permanent")
         };
-        assert!(error.contains("301 to https://new.example/hook"), "{error}");
-        let long = "x".repeat(10_000);
-        let Delivery::Permanent { error } =
-            classify_http(StatusCode::BAD_REQUEST, &none, long.as_bytes())
-        else {
+        assert_eq!(
+            error,
+            "redirected with 301 to https://new.example:8443; redirects are not followed, configure the final URL"
+        );
+        let Delivery::Permanent { error } = classify_http(
+            StatusCode::FOUND,
+            &headers(&[("location", "/relative?secret=1")]),
+        ) else {
             panic!()
         };
-        assert!(error.chars().count() < 400);
+        assert!(!error.contains("secret"), "{error}");
     }
 
     #[test]

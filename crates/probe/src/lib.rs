@@ -7,7 +7,8 @@
 //! with `vigilmon_core::assert`, and never fails or panics: every problem becomes a
 //! [`Verdict::Down`] with an [`ErrorKind`] and a message in words.
 //!
-//! Module map: [`guard`] (which addresses may be connected to), `net` (resolve,
+//! Module map: [`guard`] (which addresses may be connected to; it lives in
+//! `vigilmon_core` and is shared with notifications), `net` (resolve,
 //! guard, connect), `http` (requests, redirects, bodies), `tcp` (connect, send,
 //! banner), `redis` (a small RESP2 client and the Redis health check), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
@@ -25,14 +26,13 @@ use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 
 mod classify;
-pub mod guard;
 mod http;
 mod net;
 mod redis;
 mod tcp;
 mod tls;
 
-pub use guard::{InvalidIpNet, IpNet, NetworkGuard};
+pub use vigilmon_core::guard::{self, InvalidIpNet, IpNet, NetworkGuard};
 
 /// Default cap on the response body bytes read for assertions: 1 MiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;

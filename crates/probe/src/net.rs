@@ -8,8 +8,8 @@ use tokio::time::{Instant, timeout_at};
 use vigilmon_core::Phases;
 
 use crate::classify::{Failure, Phase};
-use crate::guard::NetworkGuard;
 use crate::millis;
+use vigilmon_core::guard::NetworkGuard;
 
 /// Where to connect: an address given literally, or a name to resolve.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,22 +130,8 @@ pub(crate) fn permitted(
             host: target.text(),
         });
     }
-    let mut ok: Vec<SocketAddr> = Vec::new();
-    let mut refused: Vec<(IpAddr, String)> = Vec::new();
-    for addr in resolved {
-        match guard.permits(addr.ip()) {
-            Ok(()) => {
-                if !ok.contains(&addr) {
-                    ok.push(addr);
-                }
-            }
-            Err(why) => {
-                if !refused.iter().any(|(ip, _)| *ip == addr.ip()) {
-                    refused.push((addr.ip(), why));
-                }
-            }
-        }
-    }
+    let sorted = guard.sort(resolved);
+    let (ok, refused) = (sorted.permitted, sorted.refused);
     if ok.is_empty() {
         return Err(Failure::Guarded {
             host: target.text(),

@@ -606,10 +606,12 @@ impl Received {
 }
 
 /// A local HTTP receiver standing in for Slack, PagerDuty or a webhook: it records
-/// every request and answers with the status the test sets (200 at first).
+/// every request and answers with the status and body the test sets (200 `ok` at
+/// first).
 pub struct Receiver {
     pub url: String,
     status: Arc<AtomicU16>,
+    reply: Arc<std::sync::Mutex<String>>,
     got: Arc<std::sync::Mutex<Vec<Received>>>,
     _task: tokio::task::JoinHandle<()>,
 }
@@ -619,13 +621,17 @@ impl Receiver {
         use axum::body::Bytes;
         use axum::extract::State;
         use axum::http::{HeaderMap, StatusCode, Uri};
-        type St = (Arc<AtomicU16>, Arc<std::sync::Mutex<Vec<Received>>>);
+        type St = (
+            Arc<AtomicU16>,
+            Arc<std::sync::Mutex<String>>,
+            Arc<std::sync::Mutex<Vec<Received>>>,
+        );
         async fn handle(
-            State((status, got)): State<St>,
+            State((status, reply, got)): State<St>,
             uri: Uri,
             headers: HeaderMap,
             body: Bytes,
-        ) -> (StatusCode, [(&'static str, &'static str); 1], &'static str) {
+        ) -> (StatusCode, [(&'static str, &'static str); 1], String) {
             let code = status.load(Ordering::SeqCst);
             got.lock().unwrap().push(Received {
                 path: uri.path().to_owned(),
@@ -639,25 +645,29 @@ impl Receiver {
             (
                 StatusCode::from_u16(code).unwrap_or(StatusCode::OK),
                 [("retry-after", "1")],
-                "ok",
+                reply.lock().unwrap().clone(),
             )
         }
         install_crypto();
         let status = Arc::new(AtomicU16::new(200));
+        let reply = Arc::new(std::sync::Mutex::new("ok".to_owned()));
         let got: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind receiver");
         let addr = listener.local_addr().expect("addr");
-        let app = axum::Router::new()
-            .fallback(handle)
-            .with_state((status.clone(), got.clone()));
+        let app = axum::Router::new().fallback(handle).with_state((
+            status.clone(),
+            reply.clone(),
+            got.clone(),
+        ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Receiver {
             url: format!("http://{addr}"),
             status,
+            reply,
             got,
             _task: task,
         }
@@ -666,6 +676,12 @@ impl Receiver {
     /// Answer further requests with `code`.
     pub fn answer(&self, code: u16) {
         self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Answer further requests with `code` and `body`.
+    pub fn answer_with(&self, code: u16, body: &str) {
+        *self.reply.lock().unwrap() = body.to_owned();
+        self.answer(code);
     }
 
     /// Everything received so far.

@@ -455,3 +455,59 @@ async fn channels_and_policies_api(backend: Backend) {
     assert_eq!(receiver.on("/hooks/secret-part").len(), 2);
 }
 both_backends!(channels_and_policies, channels_and_policies_api);
+
+/// Notifications obey `probe.deny_networks`: with loopback denied, a webhook to a
+/// loopback receiver is not sent, and the channel test says why. With it allowed, a
+/// receiver's reply never shows in the test's answer (no reading internal services
+/// through a channel).
+async fn notifications_obey_the_network_guard(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let receiver = Receiver::start().await;
+    receiver.answer_with(400, "INTERNAL-ONLY admin_password=hunter2");
+    let hook = format!("{}/secret", receiver.url);
+
+    let server = Server::start(bin(), &store, &[]);
+    let (status, c) = server
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "hook", "type": "webhook", "url": hook}),
+        )
+        .await;
+    assert_eq!(status, 201, "{c}");
+    let (status, t) = server.post("/api/v1/channels/hook/test", &json!({})).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["delivered"], false, "{t}");
+    assert!(!t.to_string().contains("hunter2"), "{t}");
+    assert!(
+        t.to_string().contains("rejected with 400 (Bad Request)"),
+        "{t}"
+    );
+    assert_eq!(receiver.on("/secret").len(), 1);
+    let mut server = server;
+    assert_eq!(server.terminate(), Some(0));
+    let token = server.token.clone();
+    drop(server);
+
+    let path = store.dir.path().join("guard.yaml");
+    std::fs::write(
+        &path,
+        "probe:\n  deny_networks: [127.0.0.0/8, \"::1/128\"]\n",
+    )
+    .unwrap();
+    let server = Server::start_with_token(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+        token,
+    );
+    let (status, t) = server.post("/api/v1/channels/hook/test", &json!({})).await;
+    assert_eq!(status, 200, "{t}");
+    assert_eq!(t["delivered"], false, "{t}");
+    let text = t.to_string();
+    assert!(
+        text.contains("refused by the network guard") && text.contains("127.0.0.0/8"),
+        "{t}"
+    );
+    assert_eq!(receiver.on("/secret").len(), 1, "nothing more was sent");
+}
+both_backends!(notification_guard, notifications_obey_the_network_guard);

@@ -1,6 +1,8 @@
-//! The SSRF guard: which IP addresses the probe may connect to.
+//! The SSRF guard: which IP addresses the server may connect to. One guard governs
+//! every outbound connection: the probes (each monitor type, every redirect hop) and
+//! the notifications (Slack, PagerDuty, webhooks, the SMTP server).
 //!
-//! The guard is applied to the address the probe is about to connect to, after DNS
+//! The guard is applied to the address about to be connected to, after DNS
 //! resolution and on every redirect hop, never to the host name the user typed: a name
 //! can resolve anywhere, and a redirect can point anywhere. Loopback and private ranges
 //! are allowed by default because self-hosters monitor services on their own machine
@@ -59,6 +61,49 @@ impl NetworkGuard {
             }
         }
         Ok(())
+    }
+}
+
+/// Resolved addresses sorted by the guard: [`NetworkGuard::sort`].
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sorted {
+    /// The permitted addresses, in the given order, without duplicates.
+    pub permitted: Vec<std::net::SocketAddr>,
+    /// Each refused address once, with the reason.
+    pub refused: Vec<(IpAddr, String)>,
+}
+
+impl Sorted {
+    /// The refused addresses in words: `127.0.0.1 (in denied network 127.0.0.0/8), …`.
+    pub fn refused_text(&self) -> String {
+        self.refused
+            .iter()
+            .map(|(ip, why)| format!("{ip} ({why})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl NetworkGuard {
+    /// Splits resolved addresses into those that may be connected to and those that
+    /// may not.
+    pub fn sort(&self, addrs: impl IntoIterator<Item = std::net::SocketAddr>) -> Sorted {
+        let mut out = Sorted::default();
+        for addr in addrs {
+            match self.permits(addr.ip()) {
+                Ok(()) => {
+                    if !out.permitted.contains(&addr) {
+                        out.permitted.push(addr);
+                    }
+                }
+                Err(why) => {
+                    if !out.refused.iter().any(|(ip, _)| *ip == addr.ip()) {
+                        out.refused.push((addr.ip(), why));
+                    }
+                }
+            }
+        }
+        out
     }
 }
 
