@@ -4,9 +4,14 @@
 //!
 //! The binary opens the store and binds the socket; [`run`] takes both (the caller
 //! binds, so tests use port 0), starts the engine, serves until the shutdown token is
-//! cancelled, then stops the engine in order and returns.
+//! cancelled, then stops the engine in order and returns. Connections are accepted
+//! and bounded by `conn` (a cap, and deadlines for heads, bodies and idle spells:
+//! [`Limits`]).
 
+mod conn;
 mod web;
+
+pub use conn::Limits;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -57,15 +62,16 @@ pub async fn run(
     listener: TcpListener,
     store: Store,
     opts: EngineOptions,
+    limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let (engine, tasks) = Engine::start(store, opts).await?;
-    let served = axum::serve(
+    let served = conn::serve(
         listener,
-        app(AppState::new(engine.clone()))
-            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app(AppState::new(engine.clone())),
+        limits,
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
     .await;
     tasks.shutdown(engine).await;
     served.map_err(ServerError::from)

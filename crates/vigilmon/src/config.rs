@@ -115,6 +115,30 @@ pub struct ServerSection {
     /// Most monitors `?create=1` pings may have made and that still exist (default
     /// 1000; 0: auto-create is off). Over it, `403 auto-create limit reached`.
     pub ping_auto_create_limit: Option<u32>,
+    /// A request's head must arrive whole within this time of the connection opening
+    /// (or of its first byte on a kept-alive connection). Default 10s.
+    pub header_read_timeout: Option<HumanDuration>,
+    /// A request's body must arrive whole within this time of its head. Default 30s.
+    pub body_read_timeout: Option<HumanDuration>,
+    /// A connection with no request in flight is closed after this time. Default 60s.
+    pub keepalive_timeout: Option<HumanDuration>,
+    /// Most connections open at once (default 10000); more wait to be accepted.
+    pub max_connections: Option<usize>,
+}
+
+impl ServerSection {
+    /// The connection bounds, defaults filled in.
+    pub fn limits(&self) -> vigilmon_http::Limits {
+        let d = vigilmon_http::Limits::default();
+        vigilmon_http::Limits {
+            header_read_timeout: self
+                .header_read_timeout
+                .map_or(d.header_read_timeout, |t| t.0),
+            body_read_timeout: self.body_read_timeout.map_or(d.body_read_timeout, |t| t.0),
+            keepalive_timeout: self.keepalive_timeout.map_or(d.keepalive_timeout, |t| t.0),
+            max_connections: self.max_connections.unwrap_or(d.max_connections),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,6 +367,26 @@ pub fn parse(
                 e.to_string(),
             ));
         }
+    }
+    for (field, value) in [
+        ("header_read_timeout", config.server.header_read_timeout),
+        ("body_read_timeout", config.server.body_read_timeout),
+        ("keepalive_timeout", config.server.keepalive_timeout),
+    ] {
+        if value.is_some_and(|d| d.0 < std::time::Duration::from_millis(100)) {
+            errors.push(err(
+                None,
+                Some(format!("server.{field}")),
+                "must be at least 100ms".into(),
+            ));
+        }
+    }
+    if config.server.max_connections == Some(0) {
+        errors.push(err(
+            None,
+            Some("server.max_connections".into()),
+            "must be at least 1".into(),
+        ));
     }
     if config.server.data_dir.is_some() && config.server.database_url.is_some() {
         errors.push(err(
@@ -609,6 +653,40 @@ mod tests {
             .replace("regional_notice_after: 8d", "regional_notice_after: 2m");
         let c = parse("c.yaml", &ok, no_env).expect("valid");
         assert_eq!(c.alerting.region_policy.as_deref(), Some("ops"));
+    }
+
+    #[test]
+    fn connection_limits_are_read_and_checked() {
+        let c = parse(
+            "c.yaml",
+            "server:\n  header_read_timeout: 2s\n  max_connections: 50\n",
+            no_env,
+        )
+        .unwrap();
+        let limits = c.server.limits();
+        assert_eq!(
+            limits.header_read_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(limits.max_connections, 50);
+        assert_eq!(
+            limits.keepalive_timeout,
+            vigilmon_http::Limits::default().keepalive_timeout
+        );
+        let errs = parse(
+            "c.yaml",
+            "server:\n  keepalive_timeout: 10ms\n  max_connections: 0\n",
+            no_env,
+        )
+        .unwrap_err();
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            shown,
+            [
+                "c.yaml: server.keepalive_timeout: must be at least 100ms",
+                "c.yaml: server.max_connections: must be at least 1"
+            ],
+        );
     }
 
     #[test]

@@ -257,7 +257,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .collect(),
         clock: Arc::new(SystemClock),
     };
-    vigilmon_http::run(listener, store, opts, shutdown).await?;
+    let limits = file.server.limits();
+    open_file_room(limits.max_connections);
+    vigilmon_http::run(listener, store, opts, limits, shutdown).await?;
     Ok(())
 }
 
@@ -265,4 +267,35 @@ async fn wait_for_signal(shutdown: CancellationToken) {
     vigilmon_schedule::process::stop_signal().await;
     info!(message = "signal received, shutting down");
     shutdown.cancel();
+}
+
+/// Raises the open-file limit to its ceiling, so that `server.max_connections`
+/// sockets fit beside the store's and the probes'; warns when even the ceiling is too
+/// low (new connections then wait until descriptors free up, nothing fails).
+fn open_file_room(max_connections: usize) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    // Descriptors the rest of the process may want: the store's pool, probes,
+    // notifications, log files.
+    const BESIDES_CONNECTIONS: u64 = 512;
+    let mut limit = getrlimit(Resource::Nofile);
+    if let Some(current) = limit.current
+        && limit.maximum.is_none_or(|max| max > current)
+    {
+        limit.current = limit.maximum;
+        if setrlimit(Resource::Nofile, limit).is_err() {
+            limit.current = Some(current);
+        }
+    }
+    let wanted = max_connections as u64 + BESIDES_CONNECTIONS;
+    if let Some(current) = limit.current
+        && current < wanted
+    {
+        tracing::warn!(
+            message = "the open-file limit is below what server.max_connections needs; \
+                       raise it (LimitNOFILE=, ulimit -n) or lower server.max_connections",
+            open_file_limit = current,
+            max_connections,
+            wanted
+        );
+    }
 }

@@ -7,6 +7,7 @@ mod alerting;
 mod api;
 mod cli;
 mod config_file;
+mod connections;
 mod consensus;
 mod heartbeats;
 mod lifecycle;
