@@ -2,7 +2,8 @@
 //! (`vigilmon-api`), the web UI (`vigilmon-ui`) and the public surface
 //! (`vigilmon-public`):
 //!
-//! - [`AppState`]: the engine's handles, as every handler sees them;
+//! - [`AppState`]: the engine's handles, as every handler sees them, and the front's
+//!   settings ([`front`]: hosts answered, trusted proxies, the setup code, bounds);
 //! - [`auth`]: tokens, passwords, scopes, and the bearer-token [`extract::Caller`];
 //! - the steps that change things — [`monitors`], [`channels`] (and policies),
 //!   [`maintenance`], [`incidents`], [`status_pages`], [`tokens`] — each validating,
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod channels;
 pub mod error;
 pub mod extract;
+pub mod front;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
@@ -42,15 +44,24 @@ use vigilmon_store::Store;
 
 pub use error::AppError;
 
-/// Shared state of the HTTP handlers: the engine's handles. Cheap to clone.
+/// Shared state of the HTTP handlers: the engine's handles and the front's settings.
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     engine: Engine,
+    front: std::sync::Arc<front::Front>,
 }
 
 impl AppState {
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    pub fn new(engine: Engine, front: front::Front) -> Self {
+        Self {
+            engine,
+            front: std::sync::Arc::new(front),
+        }
+    }
+    /// How the front meets clients: hosts, proxies, the setup code, bounds.
+    pub fn front(&self) -> &front::Front {
+        &self.front
     }
     pub fn engine(&self) -> &Engine {
         &self.engine

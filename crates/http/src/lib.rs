@@ -9,9 +9,11 @@
 //! [`Limits`]).
 
 mod conn;
+mod hosts;
 mod web;
 
 pub use conn::Limits;
+pub use vigilmon_app::front::Front;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -41,12 +43,13 @@ pub fn app(state: AppState) -> Router {
             vigilmon_public::PublicDoc::openapi(),
         ))
         .merge(web::router())
-        .merge(vigilmon_ui::router())
+        .merge(vigilmon_ui::router(state.front()))
         .merge(vigilmon_public::router(public.clone()))
         .layer(axum::middleware::from_fn_with_state(
-            public,
+            public.clone(),
             vigilmon_public::custom_domain,
         ))
+        .layer(axum::middleware::from_fn_with_state(public, hosts::guard))
         .layer(axum::extract::DefaultBodyLimit::max(
             vigilmon_app::extract::MAX_BODY_BYTES,
         ))
@@ -62,13 +65,14 @@ pub async fn run(
     listener: TcpListener,
     store: Store,
     opts: EngineOptions,
+    front: Front,
     limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let (engine, tasks) = Engine::start(store, opts).await?;
     let served = conn::serve(
         listener,
-        app(AppState::new(engine.clone())),
+        app(AppState::new(engine.clone(), front)),
         limits,
         shutdown,
     )

@@ -30,9 +30,6 @@ pub const MAX_AGE: Duration = Duration::from_secs(30);
 /// Bodies shorter than this are not compressed.
 const GZIP_MIN_BYTES: usize = 1024;
 
-/// Most entries kept (pages, feeds and badges); beyond it the oldest go.
-const MAX_ENTRIES: usize = 10_000;
-
 /// A rendered representation, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Rendered {
@@ -171,15 +168,20 @@ pub struct Cache<T> {
     /// One build lock per key being built, so a burst builds once.
     building: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     changes: ChangeFeed,
+    /// Most entries kept (`server.status_cache_entries`); when full, the stale ones
+    /// go, and if none is stale, all.
+    capacity: usize,
 }
 
 impl<T> Cache<T> {
-    /// An empty cache whose entries go stale when `changes` moves.
-    pub fn new(changes: ChangeFeed) -> Self {
+    /// An empty cache of at most `capacity` entries, which go stale when `changes`
+    /// moves.
+    pub fn new(changes: ChangeFeed, capacity: usize) -> Self {
         Cache {
             entries: Mutex::default(),
             building: Mutex::default(),
             changes,
+            capacity: capacity.max(1),
         }
     }
 
@@ -219,10 +221,10 @@ impl<T> Cache<T> {
         }
         let rendered = Arc::new(result?);
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
+        if entries.len() >= self.capacity {
             let now = self.changes.generation();
             entries.retain(|_, e| e.fresh(now));
-            if entries.len() >= MAX_ENTRIES {
+            if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
@@ -287,7 +289,7 @@ mod tests {
     async fn builds_once_until_touched() {
         use std::sync::atomic::{AtomicU64, Ordering};
         let changes = ChangeFeed::new();
-        let cache: Cache<Rendered> = Cache::new(changes.clone());
+        let cache: Cache<Rendered> = Cache::new(changes.clone(), 100);
         let builds = AtomicU64::new(0);
         let build = || async {
             builds.fetch_add(1, Ordering::SeqCst);

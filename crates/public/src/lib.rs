@@ -49,7 +49,10 @@ pub struct PublicState {
 
 impl PublicState {
     pub fn new(app: AppState) -> Self {
-        let status = Arc::new(StatusState::new(app.changes().clone()));
+        let status = Arc::new(StatusState::new(
+            app.changes().clone(),
+            app.front().status_cache_entries,
+        ));
         Self { app, status }
     }
 
@@ -105,13 +108,18 @@ pub struct StatusState {
 }
 
 impl StatusState {
-    pub fn new(changes: ChangeFeed) -> Self {
+    pub fn new(changes: ChangeFeed, cache_entries: usize) -> Self {
         Self {
-            pages: Cache::new(changes.clone()),
-            badges: Cache::new(changes.clone()),
+            pages: Cache::new(changes.clone(), cache_entries),
+            badges: Cache::new(changes.clone(), cache_entries),
             domains: tokio::sync::RwLock::default(),
             changes,
         }
+    }
+
+    /// Whether `host` (normalised) is a status page's own domain.
+    pub async fn is_page_domain(&self, store: &Store, host: &str) -> bool {
+        self.slug_for_domain(store, host).await.is_some()
     }
 
     /// The slug of the page that answers on `host` (normalised), if any.

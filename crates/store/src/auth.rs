@@ -78,6 +78,47 @@ impl Store {
         })
     }
 
+    /// First-run setup: creates the owner if no user exists yet, or returns `None`.
+    /// The database decides between two setups racing (on one server or two): the
+    /// user made here is marked as setup's, and a unique index admits one.
+    pub async fn create_first_owner(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let email = normalise_email(email);
+        let id = Uuid::now_v7();
+        with_pool!(self, pool => {
+            // One statement: SQLite runs it under its write lock; on PostgreSQL two
+            // may both see no user, and the second then fails on the unique mark.
+            let inserted = sqlx::query(
+                "INSERT INTO users (id, email, password_hash, role, created_at, setup_owner) \
+                 SELECT $1, $2, $3, 'owner', $4, 1 \
+                 WHERE NOT EXISTS (SELECT 1 FROM users)",
+            )
+            .bind(id)
+            .bind(&email)
+            .bind(password_hash)
+            .bind(ms(now))
+            .execute(pool)
+            .await;
+            match inserted {
+                Ok(done) if done.rows_affected() == 1 => {}
+                Ok(_) => return Ok(None),
+                // Another setup won at the same instant: its owner holds the mark.
+                Err(sqlx::Error::Database(db)) if db.is_unique_violation() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        });
+        Ok(Some(UserRecord {
+            id,
+            email,
+            role: "owner".to_owned(),
+            created_at: truncate_ms(now),
+        }))
+    }
+
     /// How many users exist (0 means the first user still has to be set up).
     pub async fn count_users(&self) -> Result<u64, StoreError> {
         with_pool!(self, pool => {

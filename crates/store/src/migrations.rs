@@ -49,6 +49,11 @@ const SQLITE: &[Entry] = &[
         "dashboard",
         include_str!("../migrations/sqlite/0007_dashboard.sql"),
     ),
+    (
+        8,
+        "setup_owner",
+        include_str!("../migrations/sqlite/0008_setup_owner.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -87,6 +92,11 @@ const POSTGRES: &[Entry] = &[
         7,
         "dashboard",
         include_str!("../migrations/postgres/0007_dashboard.sql"),
+    ),
+    (
+        8,
+        "setup_owner",
+        include_str!("../migrations/postgres/0008_setup_owner.sql"),
     ),
 ];
 

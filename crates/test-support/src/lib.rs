@@ -150,6 +150,8 @@ pub fn run_cli(bin: &Path, args: &[String], stdin: Option<&str>) -> (i32, String
 pub struct Server {
     pub url: String,
     pub token: String,
+    /// The first-run setup code the server printed (while no user existed).
+    pub setup_code: Option<String>,
     child: Child,
     pub log: PathBuf,
     pub client: reqwest::Client,
@@ -185,10 +187,11 @@ impl Server {
             .dir
             .path()
             .join(format!("server-{}.log", uuid::Uuid::new_v4().simple()));
-        let (child, url) = spawn_serve(bin, store, "127.0.0.1:0", extra, &log);
+        let (child, url, setup_code) = spawn_serve(bin, store, "127.0.0.1:0", extra, &log);
         Server {
             url,
             token,
+            setup_code,
             child,
             log,
             // A server that stops answering fails the test instead of hanging it.
@@ -416,6 +419,30 @@ pub fn listening_url(child: &mut Child, within: Duration) -> Option<String> {
             .nth(1)
             .map(|url| url.trim().to_owned())
     })
+}
+
+/// What `vigilmon serve` prints when it starts: its URL, and the setup code when no
+/// user exists yet (on the `web UI:` line, the banner's last).
+pub fn serve_banner(child: &mut Child, within: Duration) -> Option<(String, Option<String>)> {
+    let url = Arc::new(std::sync::Mutex::new(None::<String>));
+    let found = wait_for_line(child, within, move |line| {
+        let mut url = url.lock().unwrap();
+        if let Some(u) = line.split("listening on ").nth(1) {
+            *url = Some(u.trim().to_owned());
+            return None;
+        }
+        if line.trim_start().starts_with("web UI:") {
+            let code = line
+                .split("setup code: ")
+                .nth(1)
+                .map(|c| c.trim().to_owned())
+                .unwrap_or_default();
+            return url.clone().map(|u| format!("{u}\t{code}"));
+        }
+        None
+    })?;
+    let (url, code) = found.split_once('\t')?;
+    Some((url.to_owned(), (!code.is_empty()).then(|| code.to_owned())))
 }
 
 /// Polls `probe` until it returns `Some`, or panics after `within` with `what`.
@@ -735,7 +762,7 @@ fn spawn_serve(
     listen: &str,
     extra: &[String],
     log: &Path,
-) -> (Child, String) {
+) -> (Child, String, Option<String>) {
     let log_file = std::fs::File::create(log).expect("log file");
     let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), listen.to_owned()];
     args.extend(store.args());
@@ -750,8 +777,8 @@ fn spawn_serve(
         )
         .spawn()
         .expect("spawn vigilmon serve");
-    match listening_url(&mut child, Duration::from_secs(60)) {
-        Some(url) => (child, url),
+    match serve_banner(&mut child, Duration::from_secs(60)) {
+        Some((url, code)) => (child, url, code),
         None => panic!(
             "server did not start on {listen}; log:\n{}",
             std::fs::read_to_string(log).unwrap_or_default()
@@ -785,9 +812,10 @@ impl Server {
         while std::net::TcpListener::bind(&addr).is_err() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(100));
         }
-        let (child, url) = spawn_serve(bin, store, &addr, extra, &log);
+        let (child, url, setup_code) = spawn_serve(bin, store, &addr, extra, &log);
         self.child = child;
         self.url = url;
+        self.setup_code = setup_code;
         self.log = log;
     }
 }

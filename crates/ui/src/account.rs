@@ -103,13 +103,18 @@ pub(crate) async fn setup(
             "too many attempts from your address; wait a minute".into(),
         ));
     }
-    let _guard = ui.setup.lock().await;
     if st.store().count_users().await? > 0 {
         return Ok(see_other("/login"));
     }
     let email = form.get("email");
     let password = form.raw("password");
     let mut errors = FieldErrors::default();
+    if !st.front().setup_code.accepts(&form.raw("code")) {
+        errors.push(
+            "code",
+            "Setup code: not the code vigilmon serve printed on its console (restart it to print it again).",
+        );
+    }
     if !valid_email(&email) {
         errors.push("email", "Email: give an address such as ops@example.com.");
     }
@@ -139,10 +144,14 @@ pub(crate) async fn setup(
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     };
-    let user = st
+    let Some(user) = st
         .store()
-        .create_user(&email, &hashed, "owner", st.now())
-        .await?;
+        .create_first_owner(&email, &hashed, st.now())
+        .await?
+    else {
+        // Another setup (here or on another server of this database) won.
+        return Ok(see_other("/login"));
+    };
     tracing::info!(message = "owner account created in the web UI", email = %user.email);
     let cookie = Session::start(&st, &user).await?;
     let mut resp = see_other("/?ok=welcome");

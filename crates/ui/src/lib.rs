@@ -70,8 +70,8 @@ pub(crate) fn live_parts(
 }
 
 /// The UI's routes, with their own state (rate limiter), security headers and gzip.
-pub fn router() -> Router<AppState> {
-    let ui = Arc::new(UiState::new());
+pub fn router(front: &vigilmon_app::front::Front) -> Router<AppState> {
+    let ui = Arc::new(UiState::new(front.tracked_clients));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/live/dashboard", get(dashboard::live))

@@ -42,21 +42,19 @@ pub(crate) const ABSOLUTE: Duration = Duration::from_secs(30 * 24 * 3600);
 pub(crate) const LOGIN_ATTEMPTS: u32 = 10;
 pub(crate) const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 
-/// The UI's own state: the login limiter and what serialises first-run setup.
+/// The UI's own state: the sign-in limiter (per client address, at most
+/// `server.tracked_clients` counted one by one; the rest share one budget).
 pub(crate) struct UiState {
     pub limiter: RateLimiter<IpAddr>,
-    /// Held while the first user is created, so two setups cannot both win.
-    pub setup: tokio::sync::Mutex<()>,
     /// A hash to verify against when the email is unknown, so that the answer takes
     /// as long as for a known one.
     dummy_hash: OnceLock<String>,
 }
 
 impl UiState {
-    pub fn new() -> Self {
+    pub fn new(tracked_clients: usize) -> Self {
         Self {
-            limiter: RateLimiter::new(LOGIN_ATTEMPTS, LOGIN_WINDOW),
-            setup: tokio::sync::Mutex::new(()),
+            limiter: RateLimiter::with_capacity(LOGIN_ATTEMPTS, LOGIN_WINDOW, tracked_clients),
             dummy_hash: OnceLock::new(),
         }
     }
@@ -120,12 +118,14 @@ pub(crate) fn clear_cookie(st: &AppState, name: &str) -> HeaderValue {
     set_cookie(st, name, "", Some(Duration::ZERO))
 }
 
-/// The client's IP (the peer of the connection; proxies are not trusted).
-pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
-    parts
+/// The client's IP: the connection's peer, or what a trusted proxy forwarded
+/// (`server.trusted_proxies`).
+pub(crate) fn client_ip(st: &AppState, parts: &Parts) -> IpAddr {
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    st.front().client_ip(peer, &parts.headers)
 }
 
 /// Refuses requests another site made the browser send: an `Origin` that is not this
@@ -407,7 +407,7 @@ impl FromRequest<AppState> for PublicPosted {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
         check_origin(st, &parts.headers).map_err(IntoResponse::into_response)?;
-        let ip = client_ip(&parts);
+        let ip = client_ip(st, &parts);
         let cookie_token = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
         let req = Request::from_parts(parts, body);
         let Form(fields) = Form::<Vec<(String, String)>>::from_request(req, st)

@@ -124,6 +124,20 @@ pub struct ServerSection {
     pub keepalive_timeout: Option<HumanDuration>,
     /// Most connections open at once (default 10000); more wait to be accepted.
     pub max_connections: Option<usize>,
+    /// Host names requests may name besides the public URL's, the listen address's,
+    /// loopback names and IP addresses; `*.example.com` for every name under one.
+    /// Others are refused with 421.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Networks of reverse proxies whose `X-Forwarded-For` names the client (for the
+    /// sign-in limit); none by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Client addresses the sign-in limiter counts one by one per minute (default
+    /// 10000); more share one budget.
+    pub tracked_clients: Option<usize>,
+    /// Rendered status pages and badges kept in memory, each (default 10000).
+    pub status_cache_entries: Option<usize>,
 }
 
 impl ServerSection {
@@ -381,12 +395,32 @@ pub fn parse(
             ));
         }
     }
-    if config.server.max_connections == Some(0) {
-        errors.push(err(
-            None,
-            Some("server.max_connections".into()),
-            "must be at least 1".into(),
-        ));
+    for (field, value) in [
+        ("max_connections", config.server.max_connections),
+        ("tracked_clients", config.server.tracked_clients),
+        ("status_cache_entries", config.server.status_cache_entries),
+    ] {
+        if value == Some(0) {
+            errors.push(err(
+                None,
+                Some(format!("server.{field}")),
+                "must be at least 1".into(),
+            ));
+        }
+    }
+    for (i, h) in config.server.allowed_hosts.iter().enumerate() {
+        if let Err(e) = vigilmon_app::front::HostPattern::parse(h) {
+            errors.push(err(None, Some(format!("server.allowed_hosts[{i}]")), e));
+        }
+    }
+    for (i, n) in config.server.trusted_proxies.iter().enumerate() {
+        if let Err(e) = n.parse::<vigilmon_probe::IpNet>() {
+            errors.push(err(
+                None,
+                Some(format!("server.trusted_proxies[{i}]")),
+                e.to_string(),
+            ));
+        }
     }
     if config.server.data_dir.is_some() && config.server.database_url.is_some() {
         errors.push(err(
@@ -687,6 +721,34 @@ mod tests {
                 "c.yaml: server.max_connections: must be at least 1"
             ],
         );
+    }
+
+    #[test]
+    fn front_settings_are_checked_by_field() {
+        let c = parse(
+            "c.yaml",
+            "server:\n  allowed_hosts: [vigilmon.lan, \"*.corp.example\"]\n  trusted_proxies: [10.0.0.0/8]\n",
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.server.allowed_hosts.len(), 2);
+        let errs = parse(
+            "c.yaml",
+            "server:\n  allowed_hosts: [ok.example, \"https://x.example\"]\n  trusted_proxies: [10.0.0.0/33]\n  tracked_clients: 0\n",
+            no_env,
+        )
+        .unwrap_err();
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(shown.len(), 3, "{shown:?}");
+        assert!(
+            shown[0].starts_with("c.yaml: server.tracked_clients: must be at least 1"),
+            "{shown:?}"
+        );
+        assert!(
+            shown[1].contains("server.allowed_hosts[1]") && shown[1].contains("not a host name"),
+            "{shown:?}"
+        );
+        assert!(shown[2].contains("server.trusted_proxies[0]"), "{shown:?}");
     }
 
     #[test]

@@ -40,6 +40,14 @@ pub struct ServeArgs {
     /// Region name of the built-in probe [default: local].
     #[arg(long, env = "VIGILMON_REGION")]
     pub region: Option<String>,
+    /// A host name requests may name, besides the public URL's (repeat, or separate
+    /// with commas); added to server.allowed_hosts.
+    #[arg(
+        long = "allowed-host",
+        env = "VIGILMON_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
 }
 
 /// Default retention of raw results.
@@ -218,7 +226,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "  store: {store_desc}; built-in probe disabled (agents only); public URL: {public_url}"
         );
     }
-    println!("  web UI: open {url} in a browser (the first visit creates the owner account)");
+    let front = front_settings(&file, &args, &listen)?;
+    if store.count_users().await? == 0 {
+        println!(
+            "  web UI: open {public_url}/setup in a browser to create the owner account; \
+             setup code: {}",
+            front.setup_code.shown()
+        );
+    } else {
+        println!("  web UI: open {url} in a browser");
+    }
     if no_tokens {
         println!("  the API needs a token: vigilmon token create --name admin --scope write");
     }
@@ -259,7 +276,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let limits = file.server.limits();
     open_file_room(limits.max_connections);
-    vigilmon_http::run(listener, store, opts, limits, shutdown).await?;
+    vigilmon_http::run(listener, store, opts, front, limits, shutdown).await?;
     Ok(())
 }
 
@@ -267,6 +284,42 @@ async fn wait_for_signal(shutdown: CancellationToken) {
     vigilmon_schedule::process::stop_signal().await;
     info!(message = "signal received, shutting down");
     shutdown.cancel();
+}
+
+/// The front's settings from the file and the flags (already validated by `parse`,
+/// so errors here are for flags).
+fn front_settings(
+    file: &FileConfig,
+    args: &ServeArgs,
+    listen: &str,
+) -> anyhow::Result<vigilmon_http::Front> {
+    use vigilmon_app::front::{self, HostPattern};
+    let s = &file.server;
+    let allowed_hosts = s
+        .allowed_hosts
+        .iter()
+        .chain(&args.allowed_hosts)
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| HostPattern::parse(h).map_err(|e| anyhow::anyhow!("allowed host: {e}")))
+        .collect::<anyhow::Result<_>>()?;
+    let trusted_proxies = s
+        .trusted_proxies
+        .iter()
+        .map(|n| {
+            n.parse::<IpNet>()
+                .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(vigilmon_http::Front {
+        allowed_hosts,
+        listen_host: front::listen_host(listen),
+        trusted_proxies,
+        setup_code: front::SetupCode::generate(),
+        tracked_clients: s.tracked_clients.unwrap_or(front::DEFAULT_TRACKED_CLIENTS),
+        status_cache_entries: s
+            .status_cache_entries
+            .unwrap_or(front::DEFAULT_STATUS_CACHE_ENTRIES),
+    })
 }
 
 /// Raises the open-file limit to its ceiling, so that `server.max_connections`

@@ -43,6 +43,14 @@ pub(crate) async fn users(db: Db) {
         .unwrap();
     assert_ne!(viewer.id, admin.id);
     assert_eq!(s.count_users().await.unwrap(), 2);
+    // Users made otherwise (the CLI) close first-run setup too.
+    assert!(
+        s.create_first_owner("web@example.com", "h", t(3))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.count_users().await.unwrap(), 2);
 }
 
 pub(crate) async fn user_roles_removal_and_the_last_owner(db: Db) {
@@ -188,4 +196,88 @@ pub(crate) async fn tokens(db: Db) {
     assert_eq!(names, ["ci", "deploy", "ci"], "oldest first");
     assert_eq!(list[0], revoked);
     assert_eq!(list[1], deploy);
+}
+
+pub(crate) async fn first_owner_is_created_once(db: Db) {
+    let s = &db.store;
+    // Eight setups at once (on PostgreSQL, on several connections): one owner.
+    let mut tries = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tries.spawn(async move {
+            s.create_first_owner(&format!("owner{i}@example.com"), "h", t(i))
+                .await
+                .unwrap()
+        });
+    }
+    let made: Vec<_> = tries.join_all().await.into_iter().flatten().collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].role, "owner");
+    assert_eq!(s.count_users().await.unwrap(), 1);
+    let (_, hash) = s.user_by_email(&made[0].email).await.unwrap().unwrap();
+    assert_eq!(hash, "h");
+    if let crate::Location::Postgres(url) = &db.location {
+        setups_racing_on_postgres(url).await;
+    }
+    // Once a user exists, setup makes nothing.
+    assert!(
+        s.create_first_owner("late@example.com", "h", t(9))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(s.count_users().await.unwrap(), 1);
+}
+
+/// Two servers' setups in the same instant on PostgreSQL, made certain: the first's
+/// insert is held uncommitted (by hand) while the second runs, sees no user yet and
+/// must wait on the unique mark; when the first commits, the second makes nothing.
+async fn setups_racing_on_postgres(url: &str) {
+    use sqlx::{Connection, Executor};
+    let db = url.to_owned();
+    let store = vigilmon_store::Store::open_postgres(&db).await.unwrap();
+    sqlx::query("DELETE FROM users")
+        .execute(&mut sqlx::PgConnection::connect(&db).await.unwrap())
+        .await
+        .unwrap();
+    let mut first = sqlx::PgConnection::connect(&db).await.unwrap();
+    first.execute("BEGIN").await.unwrap();
+    first
+        .execute(
+            "INSERT INTO users (id, email, password_hash, role, created_at, setup_owner) \
+             VALUES (gen_random_uuid(), 'first@example.com', 'h', 'owner', 0, 1)",
+        )
+        .await
+        .unwrap();
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .create_first_owner("second@example.com", "h", t(1))
+                .await
+        }
+    });
+    // Wait until the second insert is blocked behind the first's lock.
+    let mut watch = sqlx::PgConnection::connect(&db).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut watch)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the second setup never waited for the first"
+        );
+        tokio::task::yield_now().await;
+    }
+    first.execute("COMMIT").await.unwrap();
+    assert!(second.await.unwrap().unwrap().is_none());
+    assert_eq!(store.count_users().await.unwrap(), 1);
 }

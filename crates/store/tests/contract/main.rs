@@ -201,7 +201,7 @@ contract! {
         delete_results_before_in_batches,
         a_monitor_and_its_regions_are_read_from_one_snapshot,
     ],
-    auth: [users, user_roles_removal_and_the_last_owner, tokens],
+    auth: [users, user_roles_removal_and_the_last_owner, tokens, first_owner_is_created_once],
     heartbeats: [heartbeats_and_ping_log],
     alerting: [alerting_incidents_and_outbox],
     sessions: [sessions_live_expire_and_end, password_change_ends_sessions],

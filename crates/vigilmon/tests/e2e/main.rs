@@ -9,6 +9,7 @@ mod cli;
 mod config_file;
 mod connections;
 mod consensus;
+mod front_door;
 mod heartbeats;
 mod lifecycle;
 mod redis_health;

@@ -80,6 +80,11 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.goto(&url("/")).await;
     b.wait("form[action='/setup']", 10 * SECOND).await;
     assert!(b.current_url().await.ends_with("/setup"));
+    b.fill(
+        "#code",
+        server.setup_code.as_deref().expect("setup code printed"),
+    )
+    .await;
     b.fill("#email", OWNER).await;
     b.fill("#password", PASSWORD).await;
     b.fill("#confirm", PASSWORD).await;
@@ -248,6 +253,8 @@ pub(crate) struct Web {
     pub(crate) base: String,
     pub(crate) http: reqwest::Client,
     pub(crate) cookies: Vec<(String, String)>,
+    /// The server's first-run setup code (what its operator reads on the console).
+    pub(crate) setup_code: String,
 }
 
 /// `application/x-www-form-urlencoded` of `pairs`.
@@ -287,14 +294,15 @@ pub(crate) struct Answer {
 }
 
 impl Web {
-    pub(crate) fn new(base: &str) -> Web {
+    pub(crate) fn new(server: &Server) -> Web {
         Web {
-            base: base.to_owned(),
+            base: server.url.clone(),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("client"),
             cookies: Vec::new(),
+            setup_code: server.setup_code.clone().unwrap_or_default(),
         }
     }
 
@@ -368,10 +376,12 @@ impl Web {
     /// Signs in (creating the owner on a fresh server); returns the session's CSRF token.
     pub(crate) async fn sign_in(&mut self, email: &str, password: &str) -> String {
         let page = self.get("/login").await;
+        let code = self.setup_code.clone();
         let (path, pairs): (&str, Vec<(&str, &str)>) = if page.location.ends_with("/setup") {
             (
                 "/setup",
                 vec![
+                    ("code", code.as_str()),
                     ("email", email),
                     ("password", password),
                     ("confirm", password),
@@ -427,7 +437,7 @@ async fn escapes_everything_users_typed(backend: Backend) {
         .await;
     assert_eq!(code, 201, "{ch}");
 
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     web.sign_in(OWNER, PASSWORD).await;
     let hb_id = hb["id"].as_str().unwrap();
     for path in [
@@ -474,7 +484,7 @@ both_backends!(ui_escapes_user_input, escapes_everything_users_typed);
 async fn csrf_origin_sessions_and_rate_limit() {
     let store = StoreFixture::new(Backend::Sqlite).await;
     let server = Server::start(bin(), &store, &[]);
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
 
     // Before any user exists, `/` leads to the setup page; pages need a session.
     let r = web.get("/").await;
@@ -486,7 +496,7 @@ async fn csrf_origin_sessions_and_rate_limit() {
     let setup = web.get("/setup").await;
     let token = csrf_of(&setup.body);
     assert_eq!(token.len(), 32);
-    let mut stranger = Web::new(&server.url);
+    let mut stranger = Web::new(&server);
     let r = stranger
         .post(
             "/setup",
@@ -563,7 +573,7 @@ async fn csrf_origin_sessions_and_rate_limit() {
 
     // A second browser of the same user; a password change ends both sessions and
     // gives the changing browser a new one.
-    let mut other = Web::new(&server.url);
+    let mut other = Web::new(&server);
     other.sign_in(OWNER, PASSWORD).await;
     assert_eq!(other.get("/").await.status, 200);
     let new_password = "a much longer passphrase";
@@ -604,7 +614,7 @@ async fn csrf_origin_sessions_and_rate_limit() {
 
     // Login is rate limited per address: 10 attempts a minute (the sign-ins above
     // came from the same address and count too).
-    let mut guesser = Web::new(&server.url);
+    let mut guesser = Web::new(&server);
     let page = guesser.get("/login").await;
     let token = csrf_of(&page.body);
     let mut codes = Vec::new();
@@ -657,7 +667,7 @@ async fn cookies_are_secure_behind_https() {
         &store,
         &["--public-url".into(), "https://vigilmon.example".into()],
     );
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     let setup = web.get("/setup").await;
     let csrf_cookie = setup.set_cookies.join("\n");
     assert!(
@@ -670,6 +680,7 @@ async fn cookies_are_secure_behind_https() {
             "/setup",
             &[
                 ("_csrf", token.as_str()),
+                ("code", server.setup_code.as_deref().unwrap()),
                 ("email", OWNER),
                 ("password", PASSWORD),
                 ("confirm", PASSWORD),

@@ -51,7 +51,7 @@ async fn regions_and_agents(backend: Backend) {
         )
         .await;
     assert_eq!(code, 201, "{m}");
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
 
     // The server's own probe is region `local`, built in, available, running the monitor.
@@ -147,6 +147,7 @@ async fn regions_and_agents(backend: Backend) {
                 base: web.base.clone(),
                 http: web.http.clone(),
                 cookies: web.cookies.clone(),
+                setup_code: String::new(),
             };
             async move {
                 let page = web.get("/regions").await.body;
@@ -195,7 +196,7 @@ both_backends!(ui_regions_and_agents, regions_and_agents);
 async fn users_and_roles(backend: Backend) {
     let store = StoreFixture::new(backend).await;
     let server = Server::start(bin(), &store, &[]);
-    let mut owner = Web::new(&server.url);
+    let mut owner = Web::new(&server);
     let csrf = owner.sign_in(OWNER, PASSWORD).await;
     let page = owner.get("/users").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -279,7 +280,7 @@ async fn users_and_roles(backend: Backend) {
     let owner_id = user_id(&page, OWNER);
 
     // The editor signs in, works, and may not manage users.
-    let mut editor = Web::new(&server.url);
+    let mut editor = Web::new(&server);
     let editor_csrf = editor.sign_in(EDITOR, EDITOR_PASSWORD).await;
     let home = editor.get("/").await;
     assert_eq!(home.status, 200);
@@ -306,7 +307,7 @@ async fn users_and_roles(backend: Backend) {
     assert!(row.contains("data-ago"), "last sign-in shown: {row}");
 
     // An admin may not create, promote or remove owners.
-    let mut admin = Web::new(&server.url);
+    let mut admin = Web::new(&server);
     let admin_csrf = admin.sign_in(ADMIN, ADMIN_PASSWORD).await;
     assert_eq!(admin.get("/users").await.status, 200);
     let mut as_owner = vec![("_csrf", admin_csrf.as_str())];
@@ -485,7 +486,7 @@ status_pages:
             .await;
         assert_eq!(code, 201, "{m}");
     }
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
 
     let list = web.get("/status-pages").await;

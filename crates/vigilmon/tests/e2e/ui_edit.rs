@@ -90,7 +90,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         )
         .await;
     assert_eq!(code, 201, "{body}");
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
 
     // The channel's form is prefilled, but its secret is not in the page.
@@ -435,7 +435,7 @@ async fn live_incident_and_uptime(backend: Backend) {
         .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
         .await;
     assert_eq!(code, 200, "{body}");
-    let mut web = Web::new(&server.url);
+    let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
 
     // Uptime over the four windows, in words, the same figure as the API's.
