@@ -89,15 +89,7 @@ pub async fn patch(
             None,
         ));
     }
-    let mut doc =
-        serde_json::to_value(&rec.config).map_err(|e| AppError::Internal(e.to_string()))?;
-    merge_patch(&mut doc, &patch);
-    keep_redacted_headers(&mut doc, &rec.config);
-    let config: MonitorConfig =
-        serde_path_to_error::deserialize(vigilmon_core::tagged::type_first(doc)).map_err(|e| {
-            let field = e.path().to_string();
-            AppError::bad_request(format!("{field}: {}", e.inner()), Some(field))
-        })?;
+    let config = patched_config(&rec.config, &patch)?;
     let updated = replace_monitor(&st, &rec, config).await?;
     Ok(Json(view(&st, updated).await?))
 }
@@ -213,27 +205,6 @@ pub async fn pings(
     Ok(Json(PingList {
         pings: pings.into_iter().map(PingView::from).collect(),
     }))
-}
-
-/// RFC 7396 JSON merge patch.
-fn merge_patch(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(serde_json::Map::new());
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(k);
-                    } else {
-                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
 }
 
 async fn pause_or_resume(

@@ -5,7 +5,6 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::views::REDACTED;
 use serde::Serialize;
 use vigilmon_core::alert::PolicyConfig;
 use vigilmon_notify::ChannelConfig;
@@ -41,14 +40,9 @@ pub struct PolicyList {
     pub policies: Vec<PolicyView>,
 }
 
-/// Masks a channel's secrets.
-pub fn redact_channel(mut c: ChannelConfig) -> ChannelConfig {
-    for (_, field) in c.kind.secrets_mut() {
-        if field.is_some() {
-            *field = Some(REDACTED.to_owned());
-        }
-    }
-    c
+/// Masks a channel's secrets (for every reader).
+pub fn redact_channel(c: ChannelConfig) -> ChannelConfig {
+    vigilmon_core::secret::masked(&c)
 }
 
 pub fn decode<T: serde::de::DeserializeOwned>(n: &NamedConfig) -> Result<T, AppError> {
@@ -158,18 +152,13 @@ pub async fn update_channel_config(
             Some("name".into()),
         ));
     }
-    let mut old = old;
-    let old_secrets = old.kind.secrets_mut();
-    for (name, new) in config.kind.secrets_mut() {
-        if new.as_deref() == Some(REDACTED) {
-            // The mask keeps the stored secret (of the same setting of the same type).
-            *new = old_secrets
-                .iter()
-                .find(|(n, _)| *n == name)
-                .and_then(|(_, v)| (**v).clone());
-        }
-    }
-    config.build().map_err(AppError::Invalid)?;
+    let kept = if config.kind_name() == old.kind_name() {
+        vigilmon_core::secret::restore(&mut config, &old)
+    } else {
+        Ok(())
+    };
+    let built = config.build().map(|_| ());
+    vigilmon_core::validation::merge_problems(built, kept).map_err(AppError::Invalid)?;
     save_channel(st, config).await
 }
 

@@ -4,9 +4,7 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::views::{
-    CheckNowView, HeartbeatView, MonitorView, REDACTED, ResultView, is_secret_header,
-};
+use crate::views::{CheckNowView, HeartbeatView, MonitorView, ResultView};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -276,22 +274,55 @@ pub async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, AppError> {
         .collect())
 }
 
-/// A header value sent back as the redaction mask keeps the stored secret.
-pub fn keep_redacted_headers(doc: &mut Value, old: &MonitorConfig) {
-    let Some(headers) = doc.get_mut("headers").and_then(Value::as_object_mut) else {
-        return;
-    };
-    for (k, v) in headers.iter_mut() {
-        if is_secret_header(k)
-            && v.as_str() == Some(REDACTED)
-            && let Some(orig) = old
-                .kind
-                .as_http()
-                .and_then(|c| c.headers.as_ref())
-                .and_then(|h| h.get(k))
-        {
-            *v = Value::String(orig.clone());
+/// Applies a JSON merge patch (RFC 7396) to what the caller can see of a monitor (its
+/// secrets masked), then puts back the stored secrets the patch left masked: a patch
+/// that does not name a secret keeps it, but only while the URL's origin stays.
+pub fn patched_config(old: &MonitorConfig, patch: &Value) -> Result<MonitorConfig, AppError> {
+    let mut doc = serde_json::to_value(vigilmon_core::secret::masked(old))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
+    merge_patch(&mut doc, patch);
+    let mut config: MonitorConfig =
+        serde_path_to_error::deserialize(vigilmon_core::tagged::type_first(doc)).map_err(|e| {
+            let field = e.path().to_string();
+            AppError::bad_request(format!("{field}: {}", e.inner()), Some(field))
+        })?;
+    if let Err(kept) = keep_secrets(&mut config, old) {
+        let built = config.build().map(|_| ());
+        let all = vigilmon_core::validation::merge_problems(built, Err(kept));
+        return Err(AppError::Invalid(all.err().unwrap_or_default()));
+    }
+    Ok(config)
+}
+
+/// Secrets sent back as the mask keep their stored values (same type, same origin).
+pub fn keep_secrets(
+    config: &mut MonitorConfig,
+    old: &MonitorConfig,
+) -> Result<(), Vec<vigilmon_core::ValidationError>> {
+    if config.kind_name() != old.kind_name() {
+        return Ok(());
+    }
+    vigilmon_core::secret::restore(config, old)
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(serde_json::Map::new());
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                    }
+                }
+            }
         }
+        other => *target = other.clone(),
     }
 }
 

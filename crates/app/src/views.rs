@@ -8,22 +8,8 @@ use uuid::Uuid;
 use vigilmon_core::{ErrorKind, MonitorConfig, MonitorState, Phases, Verdict};
 use vigilmon_store::{MonitorRecord, RegionStateRecord, StoredResult};
 
-/// Header values shown in place of secrets.
-pub const REDACTED: &str = "********";
-
-/// Headers whose values are credentials and never shown back.
-pub fn is_secret_header(name: &str) -> bool {
-    [
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "x-api-key",
-        "api-key",
-        "x-auth-token",
-    ]
-    .iter()
-    .any(|h| name.eq_ignore_ascii_case(h))
-}
+/// What a secret that is set reads as (`vigilmon_core::secret::MASK`).
+pub const REDACTED: &str = vigilmon_core::secret::MASK;
 
 /// A monitor: its configuration fields (as sent), plus what Vigilmon knows about it.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -92,16 +78,8 @@ impl MonitorView {
         regions: Vec<RegionStateRecord>,
         heartbeat: Option<(String, HeartbeatView)>,
     ) -> Self {
-        let mut config = rec.config;
-        if let vigilmon_core::KindConfig::Http(http) = &mut config.kind
-            && let Some(h) = http.headers.as_mut()
-        {
-            for (k, v) in h.iter_mut() {
-                if is_secret_header(k) {
-                    *v = REDACTED.to_owned();
-                }
-            }
-        }
+        // Secrets by field, for every reader (`vigilmon_core::secret`).
+        let config = vigilmon_core::secret::masked(&rec.config);
         Self {
             id: rec.id.as_uuid(),
             config,

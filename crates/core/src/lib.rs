@@ -29,6 +29,7 @@ pub mod redis;
 pub mod region_health;
 pub mod rollup;
 pub mod schedule;
+pub mod secret;
 pub mod state;
 pub mod status_page;
 pub mod tagged;

@@ -37,3 +37,26 @@ impl Errors {
         self.0.push(ValidationError::new(field, message));
     }
 }
+
+/// The problems of a validation and of a step that ran beside it (such as putting
+/// stored secrets back), in that order; a field the second names is not also named by
+/// the first (its value was still a placeholder when validated).
+pub fn merge_problems(
+    first: Result<(), Vec<ValidationError>>,
+    second: Result<(), Vec<ValidationError>>,
+) -> Result<(), Vec<ValidationError>> {
+    match (first, second) {
+        (Ok(()), Ok(())) => Ok(()),
+        (first, second) => {
+            let second = second.err().unwrap_or_default();
+            let mut all: Vec<ValidationError> = first
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|e| !second.iter().any(|s| s.field == e.field))
+                .collect();
+            all.extend(second);
+            Err(all)
+        }
+    }
+}

@@ -57,15 +57,56 @@ impl ChannelInfo {
     }
 }
 
-impl ChannelKind {
-    /// The secret settings that are set, by name, to read or replace.
-    pub fn secrets_mut(&mut self) -> Vec<(&'static str, &mut Option<String>)> {
-        match self {
-            ChannelKind::Slack(c) => vec![("webhook_url", &mut c.webhook_url)],
-            ChannelKind::PagerDuty(c) => vec![("routing_key", &mut c.routing_key)],
-            ChannelKind::Email(_) | ChannelKind::Unknown(_) => Vec::new(),
-            ChannelKind::Webhook(c) => vec![("secret", &mut c.secret)],
+/// A channel's secrets: Slack's webhook URL, PagerDuty's routing key (and a password
+/// in its events URL), a webhook's URL, signing secret and header values. They are
+/// bound to the origin the channel sends to.
+impl vigilmon_core::secret::Secrets for ChannelConfig {
+    fn visit_secrets(
+        &mut self,
+        f: &mut dyn FnMut(&str, vigilmon_core::secret::SecretKind, &mut String),
+    ) {
+        use vigilmon_core::secret::SecretKind::{UrlPassword, Whole};
+        match &mut self.kind {
+            ChannelKind::Slack(c) => {
+                if let Some(u) = c.webhook_url.as_mut() {
+                    f("webhook_url", Whole, u);
+                }
+            }
+            ChannelKind::PagerDuty(c) => {
+                if let Some(k) = c.routing_key.as_mut() {
+                    f("routing_key", Whole, k);
+                }
+                if let Some(u) = c.events_url.as_mut() {
+                    f("events_url", UrlPassword, u);
+                }
+            }
+            ChannelKind::Webhook(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", Whole, u);
+                }
+                if let Some(s) = c.secret.as_mut() {
+                    f("secret", Whole, s);
+                }
+                for (name, value) in c.headers.iter_mut().flatten() {
+                    f(&format!("headers.{name}"), Whole, value);
+                }
+            }
+            ChannelKind::Email(_) | ChannelKind::Unknown(_) => {}
         }
+    }
+
+    fn secret_target(&self) -> Option<String> {
+        let url = match &self.kind {
+            ChannelKind::Slack(c) => c.webhook_url.as_deref(),
+            ChannelKind::PagerDuty(c) => Some(
+                c.events_url
+                    .as_deref()
+                    .unwrap_or(crate::spec::PAGERDUTY_EVENTS_URL),
+            ),
+            ChannelKind::Webhook(c) => c.url.as_deref(),
+            ChannelKind::Email(_) | ChannelKind::Unknown(_) => None,
+        };
+        url.and_then(vigilmon_core::secret::origin)
     }
 }
 
@@ -187,8 +228,37 @@ mod tests {
         );
         assert_eq!(
             secret_fields().collect::<Vec<_>>(),
-            ["secret", "webhook_url", "routing_key"]
+            ["url", "secret", "webhook_url", "routing_key"]
         );
+        // The registry and the channels' `Secrets` agree: every whole secret the
+        // registry names is masked for readers, and so is every header value.
+        let full = [
+            json!({"name": "w", "type": "webhook", "url": "https://h.example/x?token=t",
+                "secret": "0123456789abcdef", "headers": {"Private-Token": "hdr-secret"}}),
+            json!({"name": "s", "type": "slack", "webhook_url": "https://hooks.slack.com/T/B/X"}),
+            json!({"name": "pd", "type": "pagerduty", "routing_key": "rk-secret",
+                "events_url": "https://u:pw@events.example/v2/enqueue"}),
+        ];
+        for doc in full {
+            let c: ChannelConfig = serde_json::from_value(doc).unwrap();
+            c.build().unwrap();
+            let shown = serde_json::to_value(vigilmon_core::secret::masked(&c)).unwrap();
+            let info = crate::spec::channel_info(c.kind_name()).unwrap();
+            for s in info.secrets {
+                assert_eq!(shown[s], vigilmon_core::secret::MASK, "{shown}");
+            }
+            let text = shown.to_string();
+            for secret in [
+                "token=t",
+                "0123456789abcdef",
+                "hdr-secret",
+                "T/B/X",
+                "rk-secret",
+                ":pw@",
+            ] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
         let pd = chan(json!({"name": "pd", "type": "pagerduty", "routing_key": "R"})).unwrap();
         assert!(pd.pages());
     }
@@ -197,7 +267,7 @@ mod tests {
     fn a_channel_is_written_back_as_it_was_read() {
         for v in [
             json!({"name": "s", "type": "slack", "webhook_url": "https://h/x"}),
-            json!({"name": "p", "type": "pagerduty", "routing_key": "R", "events_url": "http://pd"}),
+            json!({"name": "pd", "type": "pagerduty", "routing_key": "rk-secret", "events_url": "http://pd"}),
             json!({"name": "e", "type": "email", "to": ["a@b"]}),
             json!({"name": "w", "type": "webhook", "url": "https://w", "secret": "0123456789abcdef",
                    "headers": {"X-A": "1"}}),

@@ -14,7 +14,9 @@ pub struct ChannelInfo {
     pub name: &'static str,
     /// Its name for people.
     pub label: &'static str,
-    /// The settings that are secrets: never shown back, kept when the mask is sent.
+    /// The settings that are secrets as a whole (the edit form leaves them empty;
+    /// empty keeps them). Every secret, these and header values alike, is named by
+    /// the channel's `vigilmon_core::secret::Secrets`.
     pub secrets: &'static [&'static str],
     /// Whether it pages people and closes its alerts itself (it is told of
     /// acknowledgements and recoveries, and gets no regional notices).
@@ -26,7 +28,7 @@ pub const CHANNELS: &[ChannelInfo] = &[
     ChannelInfo {
         name: "webhook",
         label: "Webhook",
-        secrets: &["secret"],
+        secrets: &["url", "secret"],
         pages: false,
     },
     ChannelInfo {

@@ -154,7 +154,7 @@ async fn channels_page(
         .into_iter()
         .map(|c| {
             let target = match &c.config.kind {
-                ChannelKind::Webhook(w) => w.url.clone().unwrap_or_default(),
+                ChannelKind::Webhook(_) => "URL ********".into(),
                 ChannelKind::Email(e) => e.to.join(", "),
                 ChannelKind::PagerDuty(_) => "routing key ********".into(),
                 ChannelKind::Slack(_) => "webhook ********".into(),
@@ -390,6 +390,9 @@ fn secret_hint(key: &str) -> Option<&'static str> {
         "secret" => {
             "A secret, so not shown. Leave empty to keep the stored one (if any); type a new one to replace it."
         }
+        "url" => {
+            "A secret (webhook URLs often carry a token), so not shown. Leave empty to keep the stored URL; type a new one to replace it."
+        }
         _ => return None,
     })
 }
@@ -416,8 +419,9 @@ async fn channel_form(
     let mut values = match values {
         Some(v) => v,
         None => {
-            let doc =
-                serde_json::to_value(&stored).map_err(|e| UiError::Internal(e.to_string()))?;
+            // Header values show as the mask; whole secrets are blanked below.
+            let doc = serde_json::to_value(vigilmon_core::secret::masked(&stored))
+                .map_err(|e| UiError::Internal(e.to_string()))?;
             form::from_json(&fields, &kind, &doc)
         }
     };
@@ -473,10 +477,16 @@ pub(crate) async fn save(
         m.insert("name".into(), Value::String(name.clone()));
         m.insert("type".into(), Value::String(kind.to_owned()));
         let clear = p.get("clear_secret") == "on";
+        let stored_shown = serde_json::to_value(vigilmon_core::secret::masked(&stored))
+            .map_err(|e| UiError::Internal(e.to_string()))?;
         for key in secret_fields() {
             let applies = fields.iter().any(|d| d.key == key && d.applies(kind));
-            if applies && values.get(key).is_empty() && !(key == "secret" && clear) {
-                // The mask: the update step keeps the stored value (or none).
+            if applies
+                && values.get(key).is_empty()
+                && !(key == "secret" && clear)
+                && stored_shown.get(key).is_some()
+            {
+                // The mask: the update step keeps the stored value.
                 m.insert(key.into(), Value::String(REDACTED.to_owned()));
             }
         }
@@ -505,12 +515,14 @@ mod tests {
     #[test]
     fn secrets_are_never_prefilled() {
         let mut v = Values(vec![
-            ("url".into(), "https://example.com/hook".into()),
+            ("url".into(), "https://example.com/hook?token=t".into()),
             ("secret".into(), "s3cr3t".into()),
             ("webhook_url".into(), "https://hooks.slack.com/x".into()),
+            ("to".into(), "ops@example.com".into()),
         ]);
         blank_secrets(&mut v);
-        assert_eq!(v.get("url"), "https://example.com/hook");
+        assert_eq!(v.get("url"), "");
+        assert_eq!(v.get("to"), "ops@example.com");
         assert_eq!(v.get("secret"), "");
         assert_eq!(v.get("webhook_url"), "");
         let fields = channel_edit_fields();

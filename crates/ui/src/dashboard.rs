@@ -134,32 +134,7 @@ pub(crate) fn kind_label(kind: &str) -> &'static str {
         .map_or("Other", |k| k.label)
 }
 
-/// The mask shown in place of a password inside a URL.
-pub(crate) const URL_PASSWORD_MASK: &str = "********";
-
-/// `redis://user:secret@host` → `redis://user:********@host`.
-pub(crate) fn mask_url_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let masked = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{user}:{URL_PASSWORD_MASK}"),
-        None => userinfo.to_owned(),
-    };
-    format!(
-        "{}{}{}",
-        &url[..scheme_end],
-        masked,
-        &url[scheme_end + at..]
-    )
-}
+pub(crate) use vigilmon_core::secret::mask_url_password;
 
 /// Per monitor: (checks, ok) over the last 24 hours, and per minute of the last 30
 /// the mean duration and whether every check passed.

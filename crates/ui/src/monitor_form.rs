@@ -12,14 +12,13 @@ use serde_json::Value;
 use vigilmon_core::MonitorConfig;
 use vigilmon_core::monitor::{CheckSpec, KINDS};
 
-use super::dashboard::{URL_PASSWORD_MASK, mask_url_password};
 use super::form::{
     self, FieldDef, Input, SectionDef, SectionView, Values, field as f, required as req,
 };
 use super::format;
 use super::{FieldErrors, Layout, Posted, Session, UiError, render, see_other};
 use vigilmon_app::AppState;
-use vigilmon_app::monitors::{create_monitor, keep_redacted_headers, replace_monitor, view};
+use vigilmon_app::monitors::{create_monitor, keep_secrets, replace_monitor, view};
 use vigilmon_app::views::verdict_name;
 
 const HTTP: &[&str] = &["http"];
@@ -434,10 +433,36 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         Input::Headers,
         HTTP,
         "Authorization: Bearer …",
-        "One per line, Name: value. Credentials are never shown again after saving.",
+        "One per line, Name: value. Values are secrets, shown as ******** after saving (leave the mask to keep one), unless named below.",
         4,
     ),
-    f("body", "Request body", Input::Textarea, HTTP, "", "", 4),
+    f(
+        "public_headers",
+        "Headers readers may see",
+        Input::Csv,
+        HTTP,
+        "Accept, User-Agent",
+        "Names of headers whose values are not secret, comma-separated.",
+        4,
+    ),
+    f(
+        "body",
+        "Request body",
+        Input::Textarea,
+        HTTP,
+        "",
+        "A secret, shown as ******** after saving, unless the box below is ticked.",
+        4,
+    ),
+    f(
+        "public_body",
+        "Readers may see the body",
+        Input::Bool(false),
+        HTTP,
+        "",
+        "",
+        4,
+    ),
     f(
         "follow_redirects",
         "Follow redirects",
@@ -633,29 +658,11 @@ fn parse(
     let mut doc = form::to_json(FIELDS, kind, values, &mut errors);
     if let Value::Object(m) = &mut doc {
         m.insert("type".into(), Value::String(kind.to_owned()));
-        if let Some(old) = old {
-            if old.paused {
-                m.insert("paused".into(), Value::Bool(true));
-            }
-            // Masked secrets sent back keep their stored values.
-            if let (Some(Value::String(new_url)), Some(old_url)) =
-                (m.get("url").cloned(), old.kind.url())
-                && new_url.contains(&format!(":{URL_PASSWORD_MASK}@"))
-                && let Some(pw) = url_password(old_url)
-            {
-                m.insert(
-                    "url".into(),
-                    Value::String(
-                        new_url.replace(&format!(":{URL_PASSWORD_MASK}@"), &format!(":{pw}@")),
-                    ),
-                );
-            }
+        if old.is_some_and(|o| o.paused) {
+            m.insert("paused".into(), Value::Bool(true));
         }
     }
-    if let Some(old) = old {
-        keep_redacted_headers(&mut doc, old);
-    }
-    let config: MonitorConfig =
+    let mut config: MonitorConfig =
         match serde_path_to_error::deserialize(vigilmon_core::tagged::type_first(doc)) {
             Ok(c) => c,
             Err(e) => {
@@ -664,7 +671,13 @@ fn parse(
                 return Err(errors);
             }
         };
-    if let Err(list) = config.build() {
+    // Masked secrets sent back keep their stored values (same origin only).
+    let kept = match old {
+        Some(old) => keep_secrets(&mut config, old),
+        None => Ok(()),
+    };
+    let built = config.build().map(|_| ());
+    if let Err(list) = vigilmon_core::validation::merge_problems(built, kept) {
         for v in list {
             errors.push(form::field_of(FIELDS, kind, &v.field), v.message);
         }
@@ -674,15 +687,6 @@ fn parse(
     } else {
         Err(errors)
     }
-}
-
-/// The password inside a URL's authority, if any.
-fn url_password(url: &str) -> Option<String> {
-    let start = url.find("://")? + 3;
-    let rest = &url[start..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    userinfo.split_once(':').map(|(_, p)| p.to_owned())
 }
 
 /// Runs one check of `config` now (nothing is stored).
@@ -815,11 +819,8 @@ pub(crate) async fn edit_form(
     let managed = rec.source == vigilmon_store::MonitorSource::File;
     let name = rec.config.name.clone();
     let kind = valid_kind(rec.config.kind_name());
-    // The API's view masks secret headers; the URL's password is masked here.
-    let mut shown = view(&st, rec).await?.config;
-    if let Some(url) = shown.kind.url_mut() {
-        *url = url.as_deref().map(mask_url_password);
-    }
+    // The view masks every secret (URL password, header values, body).
+    let shown = view(&st, rec).await?.config;
     let doc = serde_json::to_value(&shown).map_err(|e| UiError::Internal(e.to_string()))?;
     let fs = FormState {
         kind,
@@ -933,14 +934,24 @@ mod tests {
             "redis",
             &values(&[
                 ("name", "cache"),
-                ("url", "redis://app:********@cache:6380/0"),
+                ("url", "redis://app:********@cache:6379/1"),
             ])
             .0,
         );
         let c = parse("redis", &v, Some(&old)).unwrap();
-        assert_eq!(c.kind.url(), Some("redis://app:s3cret@cache:6380/0"));
-        assert_eq!(url_password("redis://:pw@h"), Some("pw".into()));
-        assert_eq!(url_password("redis://h"), None);
+        assert_eq!(c.kind.url(), Some("redis://app:s3cret@cache:6379/1"));
+        // Another port is another server: the stored password is not sent there.
+        let v = form::submitted(
+            FIELDS,
+            "redis",
+            &values(&[
+                ("name", "cache"),
+                ("url", "redis://app:********@cache:6380/0"),
+            ])
+            .0,
+        );
+        let errors = parse("redis", &v, Some(&old)).unwrap_err();
+        assert!(errors.has("url"), "{errors:?}");
     }
 
     /// Fields a type takes that the form leaves to the config file and the API, and

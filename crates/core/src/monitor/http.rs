@@ -23,10 +23,19 @@ pub struct HttpConfig {
     pub url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
+    /// Request headers. Their values are secrets (never shown after saving) unless
+    /// the header is named in `public_headers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<BTreeMap<String, String>>,
+    /// Header names whose values anyone who may read the monitor may see.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_headers: Option<Vec<String>>,
+    /// Request body: a secret unless `public_body` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// Whether anyone who may read the monitor may see its body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_body: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_redirects: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -580,3 +580,45 @@ pub enum CheckSpec {
 
 #[cfg(test)]
 mod tests;
+
+/// A monitor's secrets: the password of its URL (HTTP and Redis), and of an HTTP
+/// monitor every header value not named in `public_headers` and the body unless
+/// `public_body`. They are bound to the URL's origin.
+impl crate::secret::Secrets for MonitorConfig {
+    fn visit_secrets(&mut self, f: &mut dyn FnMut(&str, crate::secret::SecretKind, &mut String)) {
+        use crate::secret::SecretKind;
+        match &mut self.kind {
+            KindConfig::Http(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+                let public: Vec<String> = c
+                    .public_headers
+                    .iter()
+                    .flatten()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect();
+                for (name, value) in c.headers.iter_mut().flatten() {
+                    if !public.contains(&name.to_ascii_lowercase()) {
+                        f(&format!("headers.{name}"), SecretKind::Whole, value);
+                    }
+                }
+                if c.public_body != Some(true)
+                    && let Some(b) = c.body.as_mut()
+                {
+                    f("body", SecretKind::Whole, b);
+                }
+            }
+            KindConfig::Redis(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn secret_target(&self) -> Option<String> {
+        self.kind.url().and_then(crate::secret::origin)
+    }
+}

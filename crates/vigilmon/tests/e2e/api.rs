@@ -271,7 +271,7 @@ async fn crud_shapes_and_secrets(backend: Backend) {
         .post(
             "/api/v1/monitors",
             &json!({"name": "  api  ", "type": "http", "url": target.url, "method": "post", "body": "{}",
-                    "headers": {"Authorization": "Bearer hunter2", "X-Trace": "1"}, "tags": ["app"],
+                    "headers": {"Authorization": "Bearer hunter2", "X-Trace": "1"}, "public_headers": ["X-Trace"], "tags": ["app"],
                     "expect": {"status": "2xx", "json": [{"path": "$.status", "equals": "ok"}]}}),
         )
         .await;

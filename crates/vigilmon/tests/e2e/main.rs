@@ -13,6 +13,7 @@ mod front_door;
 mod heartbeats;
 mod lifecycle;
 mod redis_health;
+mod secrets;
 mod status_pages;
 mod ui;
 mod ui_admin;

@@ -93,22 +93,21 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
 
-    // The channel's form is prefilled, but its secret is not in the page.
+    // The channel's form is prefilled, but its secrets (the URL, which often carries
+    // a token, and the signing secret) are not in the page.
+    let old_url = format!("{}/old", old.url);
     let form = web.get("/channels/ops-hook/edit").await;
     assert_eq!(form.status, 200, "{}", form.body);
-    assert!(
-        form.body.contains(&format!("{}/old", old.url)),
-        "{}",
-        form.body
-    );
-    assert!(
-        !form.body.contains(SECRET),
-        "the secret was written into the page"
-    );
+    for secret in [SECRET, old_url.as_str()] {
+        assert!(
+            !form.body.contains(secret),
+            "{secret} was written into the page"
+        );
+    }
     assert!(form.body.contains("Leave empty to keep"), "{}", form.body);
     let page = web.get("/channels/ops-hook").await;
     assert!(page.body.contains("href=\"/channels/ops-hook/edit\""));
-    assert!(!page.body.contains(SECRET));
+    assert!(!page.body.contains(SECRET) && !page.body.contains(&old_url));
 
     // Bad input: an error next to the URL field, nothing changed.
     let r = web
@@ -122,19 +121,15 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     let err = text_of_id(&r.body, "url-err").expect("an error next to the URL");
     assert!(err.contains("http"), "{err}");
     assert!(!r.body.contains(SECRET));
-    assert_eq!(
-        api_channel(&server, "ops-hook").await["url"],
-        format!("{}/old", old.url)
-    );
 
-    // A new URL, the secret left empty: kept.
-    let new_url = format!("{}/new", new.url);
+    // The URL and the secret left empty, a header added: both kept, the header saved
+    // (and itself a secret from now on).
     let r = web
         .post(
             "/channels/ops-hook/edit",
             &[
                 ("_csrf", &csrf),
-                ("url", &new_url),
+                ("url", ""),
                 ("secret", ""),
                 ("headers", "X-Team: ops"),
             ],
@@ -148,15 +143,63 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         r.body
     );
     let c = api_channel(&server, "ops-hook").await;
-    assert_eq!(c["url"], new_url.as_str(), "{c}");
+    assert_eq!(c["url"], "********", "{c}");
     assert_eq!(c["secret"], "********", "the stored secret is kept: {c}");
-    assert_eq!(c["headers"]["X-Team"], "ops", "{c}");
+    assert_eq!(c["headers"]["X-Team"], "********", "{c}");
     let r = web
         .post("/channels/ops-hook/test", &[("_csrf", &csrf)], None)
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body.contains("was delivered"), "{}", r.body);
+    let got = old.on("/old");
+    assert_eq!(got.len(), 1, "the test reached the stored URL");
+    assert_eq!(got[0].header("x-team"), Some("ops"));
+    assert!(
+        got[0]
+            .header("x-vigilmon-signature")
+            .is_some_and(|s| s.contains("v1=")),
+        "signed with the kept secret"
+    );
+
+    // A new URL with the secret left empty: the stored secret is not sent to a new
+    // place; the form asks for it again, and nothing changes.
+    let new_url = format!("{}/new", new.url);
+    let edit = web.get("/channels/ops-hook/edit").await;
+    assert!(edit.body.contains("X-Team: ********"), "{}", edit.body);
+    let r = web
+        .post(
+            "/channels/ops-hook/edit",
+            &[
+                ("_csrf", &csrf),
+                ("url", &new_url),
+                ("secret", ""),
+                ("headers", "X-Team: ops"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    let err = text_of_id(&r.body, "secret-err").expect("an error next to the secret");
+    assert!(err.contains("type the secret again"), "{err}");
     assert!(!r.body.contains(SECRET));
+    // Typed again: saved, and the test reaches the new URL only, signed.
+    let r = web
+        .post(
+            "/channels/ops-hook/edit",
+            &[
+                ("_csrf", &csrf),
+                ("url", &new_url),
+                ("secret", SECRET),
+                ("headers", "X-Team: ops"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = web
+        .post("/channels/ops-hook/test", &[("_csrf", &csrf)], None)
+        .await;
+    assert!(r.body.contains("was delivered"), "{}", r.body);
     let got = new.on("/new");
     assert_eq!(got.len(), 1, "the test reached the new URL");
     assert_eq!(got[0].header("x-team"), Some("ops"));
@@ -164,9 +207,9 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         got[0]
             .header("x-vigilmon-signature")
             .is_some_and(|s| s.contains("v1=")),
-        "still signed with the kept secret"
+        "signed with the secret typed again"
     );
-    assert!(old.on("/old").is_empty(), "nothing went to the old URL");
+    assert_eq!(old.on("/old").len(), 1, "nothing more went to the old URL");
 
     // A policy: priority, channels, reminders, degraded, and an escalation step.
     let (code, body) = server
@@ -373,6 +416,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     assert!(!page.body.contains("/channels/file-hook/edit"));
     let form = web.get("/channels/file-hook/edit").await;
     assert!(form.body.contains("id=\"managed\""), "{}", form.body);
+    let before = api_channel(&server, "file-hook").await;
     let r = web
         .post(
             "/channels/file-hook/edit",
@@ -381,10 +425,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
-    assert_eq!(
-        api_channel(&server, "file-hook").await["url"],
-        format!("{}/file", old.url)
-    );
+    assert_eq!(api_channel(&server, "file-hook").await, before);
     let form = web.get("/policies/file-policy/edit").await;
     assert!(form.body.contains("id=\"managed\""), "{}", form.body);
     let r = web
@@ -402,6 +443,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     );
 
     // Without the CSRF token nothing changes.
+    let before = api_channel(&server, "ops-hook").await;
     let r = web
         .post(
             "/channels/ops-hook/edit",
@@ -410,10 +452,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 403);
-    assert_eq!(
-        api_channel(&server, "ops-hook").await["url"],
-        new_url.as_str()
-    );
+    assert_eq!(api_channel(&server, "ops-hook").await, before);
 }
 
 both_backends!(ui_edit_alerting, edit_channels_policies_and_windows);
