@@ -1,7 +1,10 @@
 //! `/api/v1/tokens`: API and agent tokens. Creating an agent token for a region is how
 //! a region is declared through the API (besides `regions:` in the config file). A
 //! token's secret is returned once, by the request that created it; only its SHA-256
-//! digest is stored. Managing tokens needs the `write` scope.
+//! digest is stored. Managing tokens needs the `write` scope. A token made here
+//! belongs to the calling token's user (a service token's are service tokens), is
+//! never wider than that user's role, and an editor's tokens see and revoke only the
+//! editor's own.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -14,15 +17,14 @@ use vigilmon_app::extract::{ApiJson, Caller};
 use vigilmon_app::tokens::*;
 use vigilmon_core::{RegionName, ValidationError};
 
-/// Every token, newest last, without secrets.
+/// Every token the caller manages (an editor's: their own), newest last, without
+/// secrets.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
     responses((status = 200, body = TokenList), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<TokenList>, AppError> {
     caller.require(Scope::Write)?;
-    let tokens = st
-        .store()
-        .list_tokens()
+    let tokens = visible_to(&st, &Manager::caller(&caller))
         .await?
         .into_iter()
         .map(TokenView::from)
@@ -79,6 +81,15 @@ pub async fn create(
             message: format!("must be read, write or agent (got {other:?})"),
         }),
     }
+    if let Some(owner) = &caller.owner
+        && errors.is_empty()
+        && !vigilmon_app::auth::role_allows(&owner.role, &body.scope)
+    {
+        return Err(AppError::Forbidden(format!(
+            "a token is never wider than its user's role: {} cannot hold {} tokens",
+            owner.role, body.scope
+        )));
+    }
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
@@ -86,7 +97,7 @@ pub async fn create(
         Some(r) => TokenScope::Agent(r),
         None => TokenScope::Api(Scope::parse(&body.scope).unwrap_or(Scope::Read)),
     };
-    let (rec, secret) = issue(&st, name, &scope).await?;
+    let (rec, secret) = issue(&st, name, &scope, caller.owner.as_ref().map(|o| o.id)).await?;
     tracing::info!(message = "token created through the API", name = %rec.name, scope = %rec.scope, region = ?rec.region);
     Ok((
         StatusCode::CREATED,
@@ -109,7 +120,7 @@ pub async fn revoke(
     caller.require(Scope::Write)?;
     let id = Uuid::parse_str(&id)
         .map_err(|_| AppError::NotFound(format!("there is no token {id:?}")))?;
-    if vigilmon_app::tokens::revoke(&st, id).await? {
+    if vigilmon_app::tokens::revoke(&st, id, &Manager::caller(&caller)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::NotFound(format!(

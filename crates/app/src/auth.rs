@@ -94,6 +94,33 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether a user of `role` may hold a token of `scope` (`read`, `write`, `agent`):
+/// viewers only read; editors, admins and owners may hold any.
+pub fn role_allows(role: &str, scope: &str) -> bool {
+    match role {
+        "owner" | "admin" | "editor" => matches!(scope, "read" | "write" | "agent"),
+        "viewer" => scope == "read",
+        _ => false,
+    }
+}
+
+/// The scope a token acts with now: its own, narrowed to what its user's role allows
+/// today (a write token of a user since made viewer reads only). Service tokens (no
+/// user) act with their own. `None`: the token may not act at all.
+pub fn effective_scope(token: &vigilmon_store::TokenRecord) -> Option<&str> {
+    match &token.owner {
+        None => Some(token.scope.as_str()),
+        Some(o) if role_allows(&o.role, &token.scope) => Some(token.scope.as_str()),
+        Some(o) if role_allows(&o.role, "read") && token.scope == "write" => Some("read"),
+        Some(_) => None,
+    }
+}
+
+/// Whether a user of `role` manages every token; others manage only their own.
+pub fn manages_all_tokens(role: &str) -> bool {
+    matches!(role, "owner" | "admin")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +154,41 @@ mod tests {
         assert!(!Scope::Read.allows(Scope::Write));
         assert_eq!(Scope::parse("write"), Some(Scope::Write));
         assert_eq!(Scope::parse("admin"), None);
+    }
+
+    #[test]
+    fn a_token_never_does_more_than_its_user_may_now() {
+        use vigilmon_store::{TokenOwner, TokenRecord};
+        let token = |scope: &str, role: Option<&str>| TokenRecord {
+            id: uuid::Uuid::nil(),
+            name: "t".into(),
+            scope: scope.into(),
+            region: None,
+            created_at: jiff::Timestamp::UNIX_EPOCH,
+            last_used_at: None,
+            revoked_at: None,
+            owner: role.map(|r| TokenOwner {
+                id: uuid::Uuid::nil(),
+                email: "u@example.com".into(),
+                role: r.into(),
+            }),
+        };
+        assert_eq!(effective_scope(&token("write", None)), Some("write"));
+        assert_eq!(effective_scope(&token("agent", None)), Some("agent"));
+        assert_eq!(
+            effective_scope(&token("write", Some("editor"))),
+            Some("write")
+        );
+        assert_eq!(
+            effective_scope(&token("write", Some("viewer"))),
+            Some("read")
+        );
+        assert_eq!(effective_scope(&token("agent", Some("viewer"))), None);
+        assert_eq!(
+            effective_scope(&token("read", Some("viewer"))),
+            Some("read")
+        );
+        assert_eq!(effective_scope(&token("write", Some("nobody"))), None);
+        assert!(manages_all_tokens("admin") && !manages_all_tokens("editor"));
     }
 }

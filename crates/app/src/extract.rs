@@ -16,13 +16,24 @@ use crate::error::AppError;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// An authenticated API caller.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub token_id: Uuid,
+    /// What the token may do now (its scope, narrowed by its user's role).
     pub scope: Scope,
+    /// The user the token belongs to; `None` for a service token.
+    pub owner: Option<vigilmon_store::TokenOwner>,
 }
 
 impl Caller {
+    /// Whether this caller manages every token (service tokens, and tokens of owners
+    /// and admins) or only its user's own.
+    pub fn manages_all_tokens(&self) -> bool {
+        self.owner
+            .as_ref()
+            .is_none_or(|o| crate::auth::manages_all_tokens(&o.role))
+    }
+
     /// Refuses the request unless the token's scope allows `needed`.
     pub fn require(&self, needed: Scope) -> Result<(), AppError> {
         if self.scope.allows(needed) {
@@ -68,9 +79,11 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .filter(|t| t.revoked_at.is_none())
             .ok_or(AppError::Unauthorized("unknown or revoked API token"))?;
-        let scope = Scope::parse(&record.scope).ok_or(AppError::Unauthorized(
-            "this token's scope does not allow API access",
-        ))?;
+        let scope = crate::auth::effective_scope(&record)
+            .and_then(Scope::parse)
+            .ok_or(AppError::Unauthorized(
+                "this token's scope does not allow API access",
+            ))?;
         let now = state.now();
         let stale = record
             .last_used_at
@@ -85,6 +98,7 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller {
             token_id: record.id,
             scope,
+            owner: record.owner,
         })
     }
 }

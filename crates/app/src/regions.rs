@@ -50,6 +50,11 @@ impl FromRequestParts<AppState> for AgentCaller {
         if rec.scope != "agent" {
             return Err(AppError::Forbidden("this is not an agent token".into()));
         }
+        if crate::auth::effective_scope(&rec) != Some("agent") {
+            return Err(AppError::Forbidden(
+                "this agent token's user may no longer run agents".into(),
+            ));
+        }
         let region = rec
             .region
             .as_deref()

@@ -24,6 +24,9 @@ pub struct TokenView {
     pub last_used_at: Option<jiff::Timestamp>,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<jiff::Timestamp>,
+    /// The email of the user it belongs to; `null` for a service token (made with
+    /// the CLI).
+    pub owner: Option<String>,
 }
 
 impl From<TokenRecord> for TokenView {
@@ -36,6 +39,7 @@ impl From<TokenRecord> for TokenView {
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked_at: t.revoked_at,
+            owner: t.owner.map(|o| o.email),
         }
     }
 }
@@ -75,24 +79,25 @@ pub enum TokenScope {
     Agent(RegionName),
 }
 
-/// Makes a token: stores its digest and returns the record and the secret, which is
-/// shown once and kept nowhere.
+/// Makes a token belonging to `owner` (`None`: a service token): stores its digest
+/// and returns the record and the secret, which is shown once and kept nowhere.
 pub async fn issue(
     st: &AppState,
     name: &str,
     scope: &TokenScope,
+    owner: Option<Uuid>,
 ) -> Result<(TokenRecord, String), vigilmon_store::StoreError> {
     let secret = generate_token();
     let hash = hash_token(&secret);
     let rec = match scope {
         TokenScope::Agent(r) => {
             st.store()
-                .create_agent_token(name, &hash, r.as_str(), st.now())
+                .create_agent_token(name, &hash, r.as_str(), owner, st.now())
                 .await?
         }
         TokenScope::Api(s) => {
             st.store()
-                .create_token(name, &hash, s.as_str(), st.now())
+                .create_token(name, &hash, s.as_str(), owner, st.now())
                 .await?
         }
     };
@@ -100,7 +105,56 @@ pub async fn issue(
 }
 
 /// Revokes a token: it is refused from then on (an agent using it stops). False when
-/// there is no such token, or it was revoked already.
-pub async fn revoke(st: &AppState, id: Uuid) -> Result<bool, AppError> {
-    Ok(st.store().revoke_token(id, st.now()).await?)
+/// there is no such token, or it was revoked already, or it is not `manager`'s to
+/// revoke (see [`visible_to`]).
+pub async fn revoke(st: &AppState, id: Uuid, manager: &Manager) -> Result<bool, AppError> {
+    match st.store().token_by_id(id).await? {
+        Some(t) if manager.sees(&t) => Ok(st.store().revoke_token(id, st.now()).await?),
+        _ => Ok(false),
+    }
+}
+
+/// Who manages tokens: everyone's (service tokens, owners and admins) or only one
+/// user's own (editors, and viewers' nothing-to-manage).
+pub enum Manager {
+    All,
+    Own(Uuid),
+}
+
+impl Manager {
+    /// The manager a user of `role` is.
+    pub fn user(id: Uuid, role: &str) -> Self {
+        if crate::auth::manages_all_tokens(role) {
+            Manager::All
+        } else {
+            Manager::Own(id)
+        }
+    }
+
+    /// The manager an API caller is.
+    pub fn caller(c: &crate::extract::Caller) -> Self {
+        match &c.owner {
+            Some(o) => Self::user(o.id, &o.role),
+            None => Manager::All,
+        }
+    }
+
+    /// Whether `t` is among the tokens this manager lists and may revoke.
+    pub fn sees(&self, t: &TokenRecord) -> bool {
+        match self {
+            Manager::All => true,
+            Manager::Own(id) => t.owner.as_ref().is_some_and(|o| o.id == *id),
+        }
+    }
+}
+
+/// The tokens `manager` lists, oldest first.
+pub async fn visible_to(st: &AppState, manager: &Manager) -> Result<Vec<TokenRecord>, AppError> {
+    Ok(st
+        .store()
+        .list_tokens()
+        .await?
+        .into_iter()
+        .filter(|t| manager.sees(t))
+        .collect())
 }

@@ -1,11 +1,16 @@
 //! Users and API tokens.
 
 use jiff::Timestamp;
+use sqlx::AssertSqlSafe;
 use uuid::Uuid;
 
 use crate::codec::{Cols, Reader, ms, truncate_ms};
 use crate::error::unique_conflict;
-use crate::{Store, StoreError, TokenRecord, UserRecord};
+use crate::{Store, StoreError, TokenOwner, TokenRecord, UserRecord};
+
+/// The columns of a token and its owner (`api_tokens t LEFT JOIN users u`).
+const TOKEN_COLUMNS: &str = "t.id, t.name, t.scope, t.region, t.created_at, t.last_used_at, \
+     t.revoked_at, t.user_id, u.email AS owner_email, u.role AS owner_role";
 
 /// The stored form of an email: trimmed and lower-cased, so that lookups and the
 /// uniqueness rule ignore case (done here, not in SQL, as SQLite's `lower()` only folds
@@ -37,6 +42,14 @@ fn decode_token<R: Cols>(row: &R) -> Result<TokenRecord, StoreError> {
         created_at: r.timestamp("created_at")?,
         last_used_at: r.opt_timestamp("last_used_at")?,
         revoked_at: r.opt_timestamp("revoked_at")?,
+        owner: match r.opt_uuid("user_id")? {
+            Some(id) => Some(TokenOwner {
+                id,
+                email: r.string("owner_email")?,
+                role: r.string("owner_role")?,
+            }),
+            None => None,
+        },
     })
 }
 
@@ -144,28 +157,32 @@ impl Store {
         })
     }
 
-    /// Stores a new API token by the hash of its secret. [`StoreError::Conflict`] with
-    /// field `token_hash` if that hash is already stored.
+    /// Stores a new API token by the hash of its secret, belonging to user `owner`
+    /// (`None`: a service token). [`StoreError::Conflict`] with field `token_hash` if
+    /// that hash is already stored; [`StoreError::NotFound`] if the owner does not
+    /// exist (any more).
     pub async fn create_token(
         &self,
         name: &str,
         token_hash: &str,
         scope: &str,
+        owner: Option<Uuid>,
         now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
-        self.create_token_in(name, token_hash, scope, None, now)
+        self.create_token_in(name, token_hash, scope, None, owner, now)
             .await
     }
 
-    /// Stores a new agent token, bound to `region`.
+    /// Stores a new agent token, bound to `region`, belonging to `owner` (if any).
     pub async fn create_agent_token(
         &self,
         name: &str,
         token_hash: &str,
         region: &str,
+        owner: Option<Uuid>,
         now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
-        self.create_token_in(name, token_hash, "agent", Some(region), now)
+        self.create_token_in(name, token_hash, "agent", Some(region), owner, now)
             .await
     }
 
@@ -175,13 +192,14 @@ impl Store {
         token_hash: &str,
         scope: &str,
         region: Option<&str>,
+        owner: Option<Uuid>,
         now: Timestamp,
     ) -> Result<TokenRecord, StoreError> {
         let id = Uuid::now_v7();
         with_pool!(self, pool => {
             sqlx::query(
-                "INSERT INTO api_tokens (id, name, token_hash, scope, created_at, region) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO api_tokens (id, name, token_hash, scope, created_at, region, user_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(name)
@@ -189,32 +207,44 @@ impl Store {
             .bind(scope)
             .bind(ms(now))
             .bind(region)
+            .bind(owner)
             .execute(pool)
             .await
             .map_err(|e| {
+                if let sqlx::Error::Database(db) = &e
+                    && db.is_foreign_key_violation()
+                {
+                    return StoreError::NotFound;
+                }
                 unique_conflict(e, "token_hash", "token_hash", || {
                     "a token with this hash already exists".to_owned()
                 })
             })?;
         });
-        Ok(TokenRecord {
-            id,
-            name: name.to_owned(),
-            scope: scope.to_owned(),
-            region: region.map(str::to_owned),
-            created_at: truncate_ms(now),
-            last_used_at: None,
-            revoked_at: None,
+        self.token_by_id(id).await?.ok_or(StoreError::NotFound)
+    }
+
+    /// The token with this id, revoked or not.
+    pub async fn token_by_id(&self, id: Uuid) -> Result<Option<TokenRecord>, StoreError> {
+        with_pool!(self, pool => {
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+                 WHERE t.id = $1"
+            )))
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(decode_token).transpose()
         })
     }
 
     /// The token with this hash, revoked or not (the caller checks `revoked_at`).
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
         with_pool!(self, pool => {
-            let row = sqlx::query(
-                "SELECT id, name, scope, region, created_at, last_used_at, revoked_at \
-                 FROM api_tokens WHERE token_hash = $1",
-            )
+            let row = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+                 WHERE t.token_hash = $1"
+            )))
             .bind(token_hash)
             .fetch_optional(pool)
             .await?;
@@ -241,10 +271,10 @@ impl Store {
     /// Every token, revoked ones included, oldest first.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT id, name, scope, region, created_at, last_used_at, revoked_at \
-                 FROM api_tokens ORDER BY created_at, id",
-            )
+            let rows = sqlx::query(AssertSqlSafe(format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id \
+                 ORDER BY t.created_at, t.id"
+            )))
             .fetch_all(pool)
             .await?;
             rows.iter().map(decode_token).collect()

@@ -85,6 +85,10 @@ impl<'r, R: Cols> Reader<'r, R> {
         self.wrap(col, self.row.get_uuid(col))
     }
 
+    pub(crate) fn opt_uuid(&self, col: &str) -> Result<Option<Uuid>, StoreError> {
+        self.wrap(col, self.row.get_opt_uuid(col))
+    }
+
     pub(crate) fn i64(&self, col: &str) -> Result<i64, StoreError> {
         self.wrap(col, self.row.get_i64(col))
     }

@@ -66,7 +66,7 @@ pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use overview::ResultBucket;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,
-    RegionStateRecord, ResultFilter, StoredResult, TokenRecord, UserRecord,
+    RegionStateRecord, ResultFilter, StoredResult, TokenOwner, TokenRecord, UserRecord,
 };
 pub use rollups::{ALL_REGIONS, RawSample, RollupPeriod, RollupRow};
 pub use sessions::SessionRecord;

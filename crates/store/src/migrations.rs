@@ -54,6 +54,11 @@ const SQLITE: &[Entry] = &[
         "setup_owner",
         include_str!("../migrations/sqlite/0008_setup_owner.sql"),
     ),
+    (
+        9,
+        "token_owners",
+        include_str!("../migrations/sqlite/0009_token_owners.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -97,6 +102,11 @@ const POSTGRES: &[Entry] = &[
         8,
         "setup_owner",
         include_str!("../migrations/postgres/0008_setup_owner.sql"),
+    ),
+    (
+        9,
+        "token_owners",
+        include_str!("../migrations/postgres/0009_token_owners.sql"),
     ),
 ];
 

@@ -156,4 +156,15 @@ pub struct TokenRecord {
     pub last_used_at: Option<Timestamp>,
     /// Set once the token is revoked; a revoked token must be refused.
     pub revoked_at: Option<Timestamp>,
+    /// The user it belongs to; `None` for a service token (made with the CLI).
+    pub owner: Option<TokenOwner>,
+}
+
+/// The user a token belongs to, as of the read: a token never does more than its
+/// user's role allows now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenOwner {
+    pub id: Uuid,
+    pub email: String,
+    pub role: String,
 }

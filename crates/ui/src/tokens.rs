@@ -13,11 +13,19 @@ use super::format::{self, When};
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
-use vigilmon_app::tokens::{TokenScope, issue};
+use vigilmon_app::auth::role_allows;
+use vigilmon_app::tokens::{Manager, TokenScope, issue, visible_to};
+
+/// Whose tokens the signed-in user manages: everyone's (owners, admins) or their own.
+fn manager(s: &Session) -> Manager {
+    Manager::user(s.user.id, &s.user.role)
+}
 
 pub(crate) struct TokenRow {
     pub id: String,
     pub name: String,
+    /// Whose it is: a user's email, or `service` (made with the CLI).
+    pub owner: String,
     pub scope: String,
     /// The region of an agent token.
     pub region: Option<String>,
@@ -64,14 +72,13 @@ async fn tokens_page(
     notice: Option<&str>,
 ) -> Result<TokensPage, UiError> {
     let now = st.now();
-    let mut rows: Vec<TokenRow> = st
-        .store()
-        .list_tokens()
+    let mut rows: Vec<TokenRow> = visible_to(st, &manager(s))
         .await?
         .into_iter()
         .map(|t| TokenRow {
             id: t.id.to_string(),
             name: t.name,
+            owner: t.owner.map_or_else(|| "service".to_owned(), |o| o.email),
             scope: t.scope,
             region: t.region,
             created: format::utc(t.created_at),
@@ -146,6 +153,17 @@ pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Resp
             None => errors.push("scope", "Scope: choose read, write or agent."),
         },
     }
+    if matches!(form.scope.as_str(), "read" | "write" | "agent")
+        && !role_allows(&p.session.user.role, &form.scope)
+    {
+        errors.push(
+            "scope",
+            format!(
+                "Scope: a token is never wider than its user's role, and yours ({}) cannot hold {} tokens.",
+                p.session.user.role, form.scope
+            ),
+        );
+    }
     if !errors.is_empty() {
         let page = tokens_page(&st, &p.session, None, errors, form, None).await?;
         let mut resp = render(&page);
@@ -156,7 +174,7 @@ pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Resp
         Some(r) => TokenScope::Agent(r.clone()),
         None => TokenScope::Api(scope.unwrap_or(Scope::Read)),
     };
-    let (_, token) = issue(&st, name, &kind).await?;
+    let (_, token) = issue(&st, name, &kind, Some(p.session.user.id)).await?;
     tracing::info!(message = "token created in the web UI", name = %name, scope = %form.scope, region = ?region, by = %p.session.user.email);
     let created = Created {
         name: form.name.clone(),
@@ -184,6 +202,10 @@ pub(crate) async fn revoke(
     p.session.require_write()?;
     let id =
         Uuid::parse_str(&id).map_err(|_| UiError::NotFound(format!("there is no token {id:?}")))?;
-    vigilmon_app::tokens::revoke(&st, id).await?;
+    if !vigilmon_app::tokens::revoke(&st, id, &manager(&p.session)).await? {
+        return Err(UiError::NotFound(
+            "there is no such token of yours that is not revoked already".into(),
+        ));
+    }
     Ok(see_other("/tokens?ok=revoked"))
 }

@@ -172,12 +172,13 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                         &name,
                         &hash_token(&token),
                         region.as_str(),
+                        None,
                         jiff::Timestamp::now(),
                     )
                     .await?;
                 store.close().await;
                 println!(
-                    "Created agent token {:?} for region {region} (id {}). It is shown once; store it now:",
+                    "Created agent service token {:?} for region {region} (id {}). It is shown once; store it now:",
                     rec.name, rec.id
                 );
                 println!("{token}");
@@ -195,12 +196,13 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                     &name,
                     &hash_token(&token),
                     scope.as_str(),
+                    None,
                     jiff::Timestamp::now(),
                 )
                 .await?;
             store.close().await;
             println!(
-                "Created {} token {:?} (id {}). It is shown once; store it now:",
+                "Created {} service token {:?} (id {}). It is shown once; store it now:",
                 scope.as_str(),
                 rec.name,
                 rec.id
@@ -224,8 +226,9 @@ pub async fn token(cmd: TokenCommand) -> anyhow::Result<()> {
                     .as_deref()
                     .map(|r| format!(" region {r}"))
                     .unwrap_or_default();
+                let owner = t.owner.as_ref().map_or("service", |o| o.email.as_str());
                 println!(
-                    "{}  {:<6} {:<8} {}{region}  ({used})",
+                    "{}  {:<6} {:<8} {}{region}  owner {owner}  ({used})",
                     t.id, t.scope, state, t.name
                 );
             }

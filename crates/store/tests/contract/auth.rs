@@ -150,22 +150,25 @@ pub(crate) async fn user_roles_removal_and_the_last_owner(db: Db) {
 
 pub(crate) async fn tokens(db: Db) {
     let s = &db.store;
-    let ci = s.create_token("ci", "hash-ci", "read", t(0)).await.unwrap();
+    let ci = s
+        .create_token("ci", "hash-ci", "read", None, t(0))
+        .await
+        .unwrap();
     assert_eq!((ci.name.as_str(), ci.scope.as_str()), ("ci", "read"));
     assert_eq!(
         (ci.created_at, ci.last_used_at, ci.revoked_at),
         (t(0), None, None)
     );
     let deploy = s
-        .create_token("deploy", "hash-deploy", "write", t(1))
+        .create_token("deploy", "hash-deploy", "write", None, t(1))
         .await
         .unwrap();
     // names need not be unique, hashes must
-    s.create_token("ci", "hash-ci-2", "read", t(2))
+    s.create_token("ci", "hash-ci-2", "read", None, t(2))
         .await
         .unwrap();
     assert_conflict(
-        s.create_token("again", "hash-ci", "read", t(3)).await,
+        s.create_token("again", "hash-ci", "read", None, t(3)).await,
         "token_hash",
     );
 
@@ -196,6 +199,75 @@ pub(crate) async fn tokens(db: Db) {
     assert_eq!(names, ["ci", "deploy", "ci"], "oldest first");
     assert_eq!(list[0], revoked);
     assert_eq!(list[1], deploy);
+    assert!(
+        list.iter().all(|t| t.owner.is_none()),
+        "made without a user: service tokens"
+    );
+}
+
+pub(crate) async fn tokens_belong_to_their_user(db: Db) {
+    let s = &db.store;
+    let editor = s
+        .create_user("editor@example.com", "h", "editor", t(0))
+        .await
+        .unwrap();
+    let owner = s
+        .create_user("owner@example.com", "h", "owner", t(0))
+        .await
+        .unwrap();
+    let mine = s
+        .create_token("mine", "hash-mine", "write", Some(editor.id), t(1))
+        .await
+        .unwrap();
+    let agent = s
+        .create_agent_token("eu-1", "hash-eu", "eu", Some(editor.id), t(2))
+        .await
+        .unwrap();
+    let service = s
+        .create_token("ci", "hash-ci", "read", None, t(3))
+        .await
+        .unwrap();
+    let theirs = s
+        .create_token("theirs", "hash-theirs", "read", Some(owner.id), t(4))
+        .await
+        .unwrap();
+    let o = mine.owner.clone().expect("an owner");
+    assert_eq!(
+        (o.id, o.email.as_str(), o.role.as_str()),
+        (editor.id, "editor@example.com", "editor")
+    );
+    assert_eq!(agent.owner, mine.owner);
+    assert_eq!(service.owner, None);
+    assert_eq!(
+        s.token_by_hash("hash-mine").await.unwrap(),
+        Some(mine.clone())
+    );
+    assert_eq!(
+        s.token_by_id(theirs.id).await.unwrap(),
+        Some(theirs.clone())
+    );
+    // The owner's role is read with the token, as of now.
+    s.set_user_role(editor.id, "viewer").await.unwrap();
+    let now_viewer = s.token_by_hash("hash-mine").await.unwrap().unwrap();
+    assert_eq!(now_viewer.owner.unwrap().role, "viewer");
+    // No token for a user that does not exist.
+    assert!(matches!(
+        s.create_token("ghost", "hash-ghost", "read", Some(Uuid::now_v7()), t(5))
+            .await,
+        Err(vigilmon_store::StoreError::NotFound)
+    ));
+    // Removing the user removes their tokens, and only theirs.
+    assert_eq!(s.delete_user(editor.id).await.unwrap(), UserChange::Done);
+    assert_eq!(s.token_by_hash("hash-mine").await.unwrap(), None);
+    assert_eq!(s.token_by_hash("hash-eu").await.unwrap(), None);
+    let left: Vec<String> = s
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(left, ["ci", "theirs"]);
 }
 
 pub(crate) async fn first_owner_is_created_once(db: Db) {

@@ -787,3 +787,263 @@ status_pages:
 }
 
 both_backends!(ui_status_pages, status_pages_through_the_form);
+
+/// A token's status code for `method path` (with an empty JSON object as body).
+async fn with_token(server: &Server, token: &str, method: reqwest::Method, path: &str) -> u16 {
+    server
+        .client
+        .request(method, format!("{}{path}", server.url))
+        .bearer_auth(token)
+        .json(&json!({"name": "probe-from-token", "type": "tcp", "host": "127.0.0.1", "port": 9}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The tokens `token` lists through the API: (name, owner email or null).
+async fn api_tokens(server: &Server, token: &str) -> Vec<(String, Value)> {
+    let r = server
+        .client
+        .get(format!("{}/api/v1/tokens", server.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list: Value = r.json().await.unwrap();
+    list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["owner"].clone()))
+        .collect()
+}
+
+/// Tokens belong to their user: listed with them, never wider than their role, managed
+/// by editors only as their own, narrowed when the user is demoted and gone when the
+/// user is removed. CLI tokens are service tokens.
+async fn tokens_belong_to_users(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    // `server.token` was made with the CLI: a service token named "test".
+    let server = Server::start(bin(), &store, &[]);
+    let mut owner = Web::new(&server);
+    let csrf = owner.sign_in(OWNER, PASSWORD).await;
+    let r = owner
+        .post(
+            "/users",
+            &[
+                ("_csrf", csrf.as_str()),
+                ("email", EDITOR),
+                ("role", "editor"),
+                ("password", EDITOR_PASSWORD),
+                ("confirm", EDITOR_PASSWORD),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let editor_id = user_id(&owner.get("/users").await.body, EDITOR);
+    let make = |name: &'static str, scope: &'static str, csrf: String| {
+        vec![
+            ("_csrf".to_owned(), csrf),
+            ("name".to_owned(), name.to_owned()),
+            ("scope".to_owned(), scope.to_owned()),
+            ("region".to_owned(), String::new()),
+        ]
+    };
+    let pairs = make("owner-ci", "write", csrf.clone());
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let owner_token = new_token(&owner.post("/tokens", &pairs, None).await.body);
+
+    let mut editor = Web::new(&server);
+    let ecsrf = editor.sign_in(EDITOR, EDITOR_PASSWORD).await;
+    let pairs = make("editor-ci", "write", ecsrf.clone());
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let editor_token = new_token(&editor.post("/tokens", &pairs, None).await.body);
+    assert_eq!(
+        with_token(
+            &server,
+            &editor_token,
+            reqwest::Method::POST,
+            "/api/v1/monitors"
+        )
+        .await,
+        201,
+        "an editor's write token writes"
+    );
+
+    // Listed with their user; an editor sees only their own, the owner everyone's.
+    let mine = editor.get("/tokens").await.body;
+    assert!(
+        mine.contains(&format!("<td>editor-ci</td><td>{EDITOR}</td>")),
+        "{mine}"
+    );
+    assert!(
+        !mine.contains("owner-ci") && !mine.contains("<td>test</td>"),
+        "{mine}"
+    );
+    let all = owner.get("/tokens").await.body;
+    for row in [
+        format!("<td>editor-ci</td><td>{EDITOR}</td>"),
+        format!("<td>owner-ci</td><td>{OWNER}</td>"),
+        "<td>test</td><td>service</td>".to_owned(),
+    ] {
+        assert!(all.contains(&row), "{row} in {all}");
+    }
+    assert_eq!(
+        api_tokens(&server, &editor_token).await,
+        [("editor-ci".to_owned(), json!(EDITOR))]
+    );
+    let listed = api_tokens(&server, &server.token).await;
+    assert_eq!(
+        listed,
+        [
+            ("test".to_owned(), Value::Null),
+            ("owner-ci".to_owned(), json!(OWNER)),
+            ("editor-ci".to_owned(), json!(EDITOR)),
+        ]
+    );
+
+    // An editor cannot revoke anyone else's token, in the UI or through the API.
+    let (code, list) = server.get("/api/v1/tokens").await;
+    assert_eq!(code, 200);
+    let id_of = |name: &str| {
+        list["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let r = editor
+        .post(
+            &format!("/tokens/{}/revoke", id_of("owner-ci")),
+            &[("_csrf", ecsrf.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert_eq!(
+        with_token(
+            &server,
+            &editor_token,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/tokens/{}", id_of("test"))
+        )
+        .await,
+        404
+    );
+    assert_eq!(
+        with_token(
+            &server,
+            &owner_token,
+            reqwest::Method::GET,
+            "/api/v1/monitors"
+        )
+        .await,
+        200,
+        "the owner's token still works"
+    );
+    assert_eq!(
+        with_token(
+            &server,
+            &server.token,
+            reqwest::Method::GET,
+            "/api/v1/monitors"
+        )
+        .await,
+        200,
+        "the service token still works"
+    );
+    // A token made through the API with the editor's token is the editor's.
+    let r = server
+        .client
+        .post(format!("{}/api/v1/tokens", server.url))
+        .bearer_auth(&editor_token)
+        .json(&json!({"name": "editor-made", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    assert_eq!(made["owner"], EDITOR);
+
+    // Demoted to viewer: the write token now only reads, and makes no tokens.
+    let r = owner
+        .post(
+            &format!("/users/{editor_id}/role"),
+            &[("_csrf", csrf.as_str()), ("role", "viewer")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        with_token(
+            &server,
+            &editor_token,
+            reqwest::Method::GET,
+            "/api/v1/monitors"
+        )
+        .await,
+        200
+    );
+    assert_eq!(
+        with_token(
+            &server,
+            &editor_token,
+            reqwest::Method::POST,
+            "/api/v1/monitors"
+        )
+        .await,
+        403,
+        "never wider than the user's role"
+    );
+    let r = server
+        .client
+        .post(format!("{}/api/v1/tokens", server.url))
+        .bearer_auth(&editor_token)
+        .json(&json!({"name": "as-viewer", "scope": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "managing tokens takes write");
+
+    // Removed: their tokens stop at once, and are gone from the list.
+    let r = owner
+        .post(
+            &format!("/users/{editor_id}/delete"),
+            &[("_csrf", csrf.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        with_token(
+            &server,
+            &editor_token,
+            reqwest::Method::GET,
+            "/api/v1/monitors"
+        )
+        .await,
+        401
+    );
+    let names: Vec<String> = api_tokens(&server, &server.token)
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["test", "owner-ci"]);
+}
+
+both_backends!(tokens_belong_to_their_user, tokens_belong_to_users);
