@@ -9,7 +9,7 @@ use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::channels::*;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller};
+use vigilmon_app::extract::{ApiJson, Caller, Writer};
 use vigilmon_core::alert::PolicyConfig;
 use vigilmon_notify::ChannelConfig;
 
@@ -45,10 +45,9 @@ pub async fn get_channel(
     security(("bearer" = [])))]
 pub async fn create_channel(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     ApiJson(config): ApiJson<ChannelConfig>,
 ) -> Result<(StatusCode, Json<ChannelView>), AppError> {
-    caller.require(Scope::Write)?;
     create_channel_config(&st, config.clone()).await?;
     Ok((
         StatusCode::CREATED,
@@ -65,11 +64,10 @@ pub async fn create_channel(
     security(("bearer" = [])))]
 pub async fn put_channel(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(name): Path<String>,
     ApiJson(config): ApiJson<ChannelConfig>,
 ) -> Result<Json<ChannelView>, AppError> {
-    caller.require(Scope::Write)?;
     update_channel_config(&st, &name, config).await?;
     Ok(Json(channel_view(&find(&st, "channels", &name).await?)?))
 }
@@ -79,10 +77,9 @@ pub async fn put_channel(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_channel(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Scope::Write)?;
     delete_channel_named(&st, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -106,10 +103,9 @@ pub async fn list_policies(
     security(("bearer" = [])))]
 pub async fn create_policy(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     ApiJson(config): ApiJson<PolicyConfig>,
 ) -> Result<(StatusCode, Json<PolicyView>), AppError> {
-    caller.require(Scope::Write)?;
     create_policy_config(&st, config.clone()).await?;
     Ok((
         StatusCode::CREATED,
@@ -127,11 +123,10 @@ pub async fn create_policy(
     security(("bearer" = [])))]
 pub async fn put_policy(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(name): Path<String>,
     ApiJson(config): ApiJson<PolicyConfig>,
 ) -> Result<Json<PolicyView>, AppError> {
-    caller.require(Scope::Write)?;
     update_policy_config(&st, &name, config.clone()).await?;
     Ok(Json(PolicyView {
         config,
@@ -144,10 +139,9 @@ pub async fn put_policy(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_policy(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(name): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Scope::Write)?;
     delete_policy_named(&st, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -157,10 +151,9 @@ pub async fn delete_policy(
     responses((status = 200, body = TestResult), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn test_channel(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(name): Path<String>,
 ) -> Result<Json<TestResult>, AppError> {
-    caller.require(Scope::Write)?;
     Ok(Json(send_test(&st, &name).await?))
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller};
+use vigilmon_app::extract::{ApiJson, Caller, Writer};
 use vigilmon_app::incidents::*;
 use vigilmon_core::MonitorId;
 use vigilmon_store::IncidentFilter;
@@ -80,11 +80,10 @@ pub async fn get(
     responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn acknowledge(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentDetail>, AppError> {
-    caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
     let by = actor(&st, &caller, optional_body(&body)?.by).await?;
     st.alerting().acknowledge(id, by).await.map_err(conflict)?;
@@ -97,11 +96,10 @@ pub async fn acknowledge(
     responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn resolve(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IncidentDetail>, AppError> {
-    caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
     let by = actor(&st, &caller, optional_body(&body)?.by).await?;
     st.alerting().resolve(id, by).await.map_err(conflict)?;
@@ -114,11 +112,10 @@ pub async fn resolve(
     responses((status = 201, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn note(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NoteBody>,
 ) -> Result<(StatusCode, Json<IncidentDetail>), AppError> {
-    caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
     let by = actor(&st, &caller, body.by).await?;
     add_note(&st, id, &body.text, by).await?;

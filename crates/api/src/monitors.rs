@@ -7,7 +7,7 @@ use serde_json::Value;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller};
+use vigilmon_app::extract::{ApiJson, Caller, Writer};
 use vigilmon_app::monitors::*;
 use vigilmon_app::views::{
     CheckNowView, MonitorList, MonitorView, PingList, PingView, ResultList, ResultView,
@@ -40,10 +40,9 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     ApiJson(config): ApiJson<MonitorConfig>,
 ) -> Result<(StatusCode, Json<MonitorView>), AppError> {
-    caller.require(Scope::Write)?;
     let rec = create_monitor(&st, config).await?;
     Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
 }
@@ -76,11 +75,10 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn patch(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
     ApiJson(patch): ApiJson<Value>,
 ) -> Result<Json<MonitorView>, AppError> {
-    caller.require(Scope::Write)?;
     let rec = load(&st, parse_id(&id)?).await?;
     refuse_file_managed(&rec)?;
     if !patch.is_object() {
@@ -101,10 +99,9 @@ pub async fn patch(
     security(("bearer" = [])))]
 pub async fn delete(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Scope::Write)?;
     let rec = load(&st, parse_id(&id)?).await?;
     delete_monitor(&st, &rec).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -117,10 +114,9 @@ pub async fn delete(
     security(("bearer" = [])))]
 pub async fn pause(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
 ) -> Result<Json<MonitorView>, AppError> {
-    caller.require(Scope::Write)?;
     pause_or_resume(&st, &id, true).await
 }
 
@@ -131,10 +127,9 @@ pub async fn pause(
     security(("bearer" = [])))]
 pub async fn resume(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
 ) -> Result<Json<MonitorView>, AppError> {
-    caller.require(Scope::Write)?;
     pause_or_resume(&st, &id, false).await
 }
 
@@ -145,10 +140,9 @@ pub async fn resume(
     security(("bearer" = [])))]
 pub async fn check_now(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
 ) -> Result<Json<CheckNowView>, AppError> {
-    caller.require(Scope::Write)?;
     let rec = load(&st, parse_id(&id)?).await?;
     Ok(Json(check_now_record(&st, &rec).await?))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::Caller;
+use vigilmon_app::extract::{Caller, Writer};
 use vigilmon_app::redis::*;
 use vigilmon_app::views::MonitorView;
 use vigilmon_core::monitor::CheckSpec;
@@ -58,11 +58,10 @@ pub async fn list(
     security(("bearer" = [])))]
 pub async fn add(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<CreatedReplicas>), AppError> {
-    caller.require(Scope::Write)?;
     let opts: AddReplicas = if body.iter().all(u8::is_ascii_whitespace) {
         AddReplicas::default()
     } else {

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller};
+use vigilmon_app::extract::{ApiJson, Caller, Writer};
 use vigilmon_app::status_model::{public_incident_id, window_ms};
 use vigilmon_app::status_pages::*;
 use vigilmon_core::MonitorId;
@@ -54,10 +54,9 @@ pub async fn get(
     security(("bearer" = [])))]
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     ApiJson(config): ApiJson<StatusPageConfig>,
 ) -> Result<(StatusCode, Json<StatusPageView>), AppError> {
-    caller.require(Scope::Write)?;
     let rec = create_page(&st, &config).await?;
     Ok((StatusCode::CREATED, Json(view(&st, rec).await?)))
 }
@@ -69,11 +68,10 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn put(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(slug): Path<String>,
     ApiJson(config): ApiJson<StatusPageConfig>,
 ) -> Result<Json<StatusPageView>, AppError> {
-    caller.require(Scope::Write)?;
     let rec = replace_page(&st, &slug, &config).await?;
     Ok(Json(view(&st, rec).await?))
 }
@@ -84,10 +82,9 @@ pub async fn put(
     responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
     State(st): State<AppState>,
-    caller: Caller,
+    _: Writer,
     Path(slug): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Scope::Write)?;
     delete_page(&st, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -248,11 +245,10 @@ pub async fn list_updates(
     security(("bearer" = [])))]
 pub async fn add_update(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<NewUpdateBody>,
 ) -> Result<(StatusCode, Json<UpdateList>), AppError> {
-    caller.require(Scope::Write)?;
     let id = parse_incident(&id)?;
     // Unnamed updates are signed with the token's name.
     let token = st

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller};
+use vigilmon_app::extract::{ApiJson, Caller, Writer};
 use vigilmon_app::tokens::*;
 use vigilmon_core::{RegionName, ValidationError};
 
@@ -38,10 +38,9 @@ pub async fn list(State(st): State<AppState>, caller: Caller) -> Result<Json<Tok
     security(("bearer" = [])))]
 pub async fn create(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), AppError> {
-    caller.require(Scope::Write)?;
     let mut errors = Vec::new();
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -114,10 +113,9 @@ pub async fn create(
     security(("bearer" = [])))]
 pub async fn revoke(
     State(st): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    caller.require(Scope::Write)?;
     let id = Uuid::parse_str(&id)
         .map_err(|_| AppError::NotFound(format!("there is no token {id:?}")))?;
     if vigilmon_app::tokens::revoke(&st, id, &Manager::caller(&caller)).await? {

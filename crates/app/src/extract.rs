@@ -103,6 +103,25 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A caller whose token may write: the scope is checked when the request is
+/// extracted, before the body is read, so a token that may not write learns nothing
+/// from the body's validation.
+#[derive(Debug, Clone)]
+pub struct Writer(pub Caller);
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Scope::Write)?;
+        Ok(Writer(caller))
+    }
+}
+
 /// A JSON body, decoded with errors that say which field was wrong.
 pub struct ApiJson<T>(pub T);
 

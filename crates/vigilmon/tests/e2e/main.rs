@@ -11,6 +11,7 @@ mod connections;
 mod consensus;
 mod front_door;
 mod heartbeats;
+mod hostile;
 mod lifecycle;
 mod redis_health;
 mod secrets;

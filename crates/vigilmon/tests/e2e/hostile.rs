@@ -1,0 +1,499 @@
+//! The hostile suite: every route the server has, asked by every kind of principal —
+//! anonymous, read, write and agent tokens, viewer, editor, admin and owner sessions —
+//! against one table of who may pass. The routes are read from the routers' own
+//! definitions (every `.route("…", …)` in the front crates), so a route added without
+//! a line in [`RULES`] fails here, as does a line for a route that no longer exists.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use test_support::{Backend, Server, StoreFixture, run_cli};
+
+use crate::ui::Web;
+use crate::{bin, both_backends};
+
+/// Who may pass a route's authorisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// Anyone, signed in or not.
+    Public,
+    /// A form before sign-in (setup, sign-in): its double-submit CSRF token is needed
+    /// first, which no principal here carries, so every one is refused.
+    PreLoginForm,
+    /// First-run setup's page: once users exist, everyone is sent to sign in.
+    SetupClosed,
+    /// A signed, expiring link (acknowledge): refused to all without its signature.
+    SignedLink,
+    /// API: read or write tokens.
+    ApiRead,
+    /// API: write tokens only.
+    ApiWrite,
+    /// API: agent tokens only.
+    Agent,
+    /// Web UI: any signed-in user.
+    UiRead,
+    /// Web UI: editors, admins and owners.
+    UiWrite,
+    /// Web UI: admins and owners.
+    UiAdmin,
+}
+
+/// Every route: method, path as the router writes it, rule.
+const RULES: &[(&str, &str, Rule)] = &[
+    // The JSON API.
+    ("GET", "/api/v1/openapi.json", Rule::ApiRead),
+    ("GET", "/api/v1/monitors", Rule::ApiRead),
+    ("POST", "/api/v1/monitors", Rule::ApiWrite),
+    ("GET", "/api/v1/monitors/{id}", Rule::ApiRead),
+    ("PATCH", "/api/v1/monitors/{id}", Rule::ApiWrite),
+    ("DELETE", "/api/v1/monitors/{id}", Rule::ApiWrite),
+    ("POST", "/api/v1/monitors/{id}/pause", Rule::ApiWrite),
+    ("POST", "/api/v1/monitors/{id}/resume", Rule::ApiWrite),
+    ("POST", "/api/v1/monitors/{id}/check-now", Rule::ApiWrite),
+    ("GET", "/api/v1/monitors/{id}/results", Rule::ApiRead),
+    ("GET", "/api/v1/monitors/{id}/pings", Rule::ApiRead),
+    ("GET", "/api/v1/monitors/{id}/redis-replicas", Rule::ApiRead),
+    (
+        "POST",
+        "/api/v1/monitors/{id}/redis-replicas",
+        Rule::ApiWrite,
+    ),
+    ("GET", "/api/v1/monitors/{id}/uptime", Rule::ApiRead),
+    ("GET", "/api/v1/monitors/{id}/rollups", Rule::ApiRead),
+    ("GET", "/api/v1/incidents", Rule::ApiRead),
+    ("GET", "/api/v1/incidents/{id}", Rule::ApiRead),
+    ("POST", "/api/v1/incidents/{id}/acknowledge", Rule::ApiWrite),
+    ("POST", "/api/v1/incidents/{id}/resolve", Rule::ApiWrite),
+    ("POST", "/api/v1/incidents/{id}/notes", Rule::ApiWrite),
+    ("GET", "/api/v1/incidents/{id}/updates", Rule::ApiRead),
+    ("POST", "/api/v1/incidents/{id}/updates", Rule::ApiWrite),
+    ("GET", "/api/v1/channels", Rule::ApiRead),
+    ("POST", "/api/v1/channels", Rule::ApiWrite),
+    ("GET", "/api/v1/channels/{name}", Rule::ApiRead),
+    ("PUT", "/api/v1/channels/{name}", Rule::ApiWrite),
+    ("DELETE", "/api/v1/channels/{name}", Rule::ApiWrite),
+    ("POST", "/api/v1/channels/{name}/test", Rule::ApiWrite),
+    ("GET", "/api/v1/channels/{name}/deliveries", Rule::ApiRead),
+    ("GET", "/api/v1/policies", Rule::ApiRead),
+    ("POST", "/api/v1/policies", Rule::ApiWrite),
+    ("PUT", "/api/v1/policies/{name}", Rule::ApiWrite),
+    ("DELETE", "/api/v1/policies/{name}", Rule::ApiWrite),
+    ("GET", "/api/v1/maintenance", Rule::ApiRead),
+    ("POST", "/api/v1/maintenance", Rule::ApiWrite),
+    ("PUT", "/api/v1/maintenance/{id}", Rule::ApiWrite),
+    ("DELETE", "/api/v1/maintenance/{id}", Rule::ApiWrite),
+    ("POST", "/api/v1/maintenance/{id}/end", Rule::ApiWrite),
+    ("GET", "/api/v1/regions", Rule::ApiRead),
+    ("GET", "/api/v1/tokens", Rule::ApiWrite),
+    ("POST", "/api/v1/tokens", Rule::ApiWrite),
+    ("DELETE", "/api/v1/tokens/{id}", Rule::ApiWrite),
+    ("GET", "/api/v1/agent/assignments", Rule::Agent),
+    ("POST", "/api/v1/agent/results", Rule::Agent),
+    ("GET", "/api/v1/agent/wait", Rule::Agent),
+    ("GET", "/api/v1/status-pages", Rule::ApiRead),
+    ("POST", "/api/v1/status-pages", Rule::ApiWrite),
+    ("GET", "/api/v1/status-pages/{slug}", Rule::ApiRead),
+    ("PUT", "/api/v1/status-pages/{slug}", Rule::ApiWrite),
+    ("DELETE", "/api/v1/status-pages/{slug}", Rule::ApiWrite),
+    ("ANY", "/api/v1/{*rest}", Rule::Public),
+    ("GET", "/metrics", Rule::ApiRead),
+    ("GET", "/healthz", Rule::Public),
+    // The public surface.
+    ("GET", "/status/{slug}", Rule::Public),
+    ("GET", "/status/{slug}/feed.atom", Rule::Public),
+    ("GET", "/feed.atom", Rule::Public),
+    ("GET", "/status-assets/{file}", Rule::Public),
+    ("GET", "/badge/{id}/{file}", Rule::Public),
+    ("GET", "/api/v1/public/status/{slug}", Rule::Public),
+    ("ANY", "/ping/{a}", Rule::Public),
+    ("ANY", "/ping/{a}/{b}", Rule::Public),
+    ("ANY", "/ping/{a}/{b}/{c}", Rule::Public),
+    ("ANY", "/api/push/{token}", Rule::Public),
+    ("GET", "/ack/{incident}", Rule::SignedLink),
+    ("POST", "/ack/{incident}", Rule::SignedLink),
+    // The web UI.
+    ("GET", "/", Rule::UiRead),
+    ("GET", "/live/dashboard", Rule::UiRead),
+    ("GET", "/setup", Rule::SetupClosed),
+    ("POST", "/setup", Rule::PreLoginForm),
+    ("GET", "/login", Rule::Public),
+    ("POST", "/login", Rule::PreLoginForm),
+    ("POST", "/logout", Rule::UiRead),
+    ("GET", "/account", Rule::UiRead),
+    ("POST", "/account/password", Rule::UiRead),
+    ("GET", "/monitors/new", Rule::UiWrite),
+    ("POST", "/monitors/new", Rule::UiWrite),
+    ("GET", "/monitors/{id}", Rule::UiRead),
+    ("GET", "/monitors/{id}/live", Rule::UiRead),
+    ("GET", "/monitors/{id}/edit", Rule::UiWrite),
+    ("POST", "/monitors/{id}/edit", Rule::UiWrite),
+    ("POST", "/monitors/{id}/pause", Rule::UiWrite),
+    ("POST", "/monitors/{id}/resume", Rule::UiWrite),
+    ("POST", "/monitors/{id}/check", Rule::UiWrite),
+    ("GET", "/monitors/{id}/delete", Rule::UiWrite),
+    ("POST", "/monitors/{id}/delete", Rule::UiWrite),
+    ("GET", "/incidents", Rule::UiRead),
+    ("GET", "/incidents/live", Rule::UiRead),
+    ("GET", "/incidents/{id}", Rule::UiRead),
+    ("GET", "/incidents/{id}/live", Rule::UiRead),
+    ("POST", "/incidents/{id}/acknowledge", Rule::UiWrite),
+    ("POST", "/incidents/{id}/resolve", Rule::UiWrite),
+    ("POST", "/incidents/{id}/notes", Rule::UiWrite),
+    ("GET", "/channels", Rule::UiRead),
+    ("POST", "/channels", Rule::UiWrite),
+    ("GET", "/channels/{name}", Rule::UiRead),
+    ("GET", "/channels/{name}/edit", Rule::UiWrite),
+    ("POST", "/channels/{name}/edit", Rule::UiWrite),
+    ("POST", "/channels/{name}/test", Rule::UiWrite),
+    ("POST", "/channels/{name}/delete", Rule::UiWrite),
+    ("GET", "/policies", Rule::UiRead),
+    ("POST", "/policies", Rule::UiWrite),
+    ("GET", "/policies/{name}/edit", Rule::UiWrite),
+    ("POST", "/policies/{name}/edit", Rule::UiWrite),
+    ("POST", "/policies/{name}/delete", Rule::UiWrite),
+    ("GET", "/maintenance", Rule::UiRead),
+    ("POST", "/maintenance", Rule::UiWrite),
+    ("GET", "/maintenance/{id}/edit", Rule::UiWrite),
+    ("POST", "/maintenance/{id}/edit", Rule::UiWrite),
+    ("POST", "/maintenance/{id}/end", Rule::UiWrite),
+    ("POST", "/maintenance/{id}/delete", Rule::UiWrite),
+    ("GET", "/tokens", Rule::UiWrite),
+    ("POST", "/tokens", Rule::UiWrite),
+    ("POST", "/tokens/{id}/revoke", Rule::UiWrite),
+    ("GET", "/regions", Rule::UiRead),
+    ("GET", "/users", Rule::UiAdmin),
+    ("POST", "/users", Rule::UiAdmin),
+    ("POST", "/users/{id}/role", Rule::UiAdmin),
+    ("POST", "/users/{id}/delete", Rule::UiAdmin),
+    ("GET", "/status-pages", Rule::UiRead),
+    ("GET", "/status-pages/new", Rule::UiWrite),
+    ("POST", "/status-pages/new", Rule::UiWrite),
+    // Viewers get the page's settings read-only.
+    ("GET", "/status-pages/{slug}/edit", Rule::UiRead),
+    ("POST", "/status-pages/{slug}/edit", Rule::UiWrite),
+    ("GET", "/status-pages/{slug}/delete", Rule::UiWrite),
+    ("POST", "/status-pages/{slug}/delete", Rule::UiWrite),
+    ("GET", "/assets/{file}", Rule::Public),
+];
+
+/// The (method, path) pairs the front crates' routers define, read from their source:
+/// each `.route("path", …)` call and the method routers inside it.
+fn defined_routes() -> BTreeSet<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut out = BTreeSet::new();
+    for krate in ["api", "ui", "public", "http"] {
+        let mut files = vec![root.join(krate).join("src")];
+        while let Some(p) = files.pop() {
+            if p.is_dir() {
+                files.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                routes_in(&std::fs::read_to_string(&p).unwrap(), &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn routes_in(src: &str, out: &mut BTreeSet<(String, String)>) {
+    let mut rest = src;
+    while let Some(at) = rest.find(".route(") {
+        let call = &rest[at + ".route(".len()..];
+        // The call's arguments, up to its closing parenthesis.
+        let mut depth = 1;
+        let mut end = call.len();
+        for (i, c) in call.char_indices() {
+            match c {
+                '(' => depth += 1,
+                ')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let args = &call[..end];
+        rest = &call[end..];
+        let Some(path) = args.split('"').nth(1) else {
+            continue;
+        };
+        let bytes = args.as_bytes();
+        for method in ["get", "post", "put", "patch", "delete", "any"] {
+            let needle = format!("{method}(");
+            let mut from = 0;
+            while let Some(i) = args[from..].find(&needle) {
+                let i = from + i;
+                let before = if i == 0 { b' ' } else { bytes[i - 1] };
+                if !(before.is_ascii_alphanumeric() || before == b'_') {
+                    out.insert((method.to_ascii_uppercase(), path.to_owned()));
+                }
+                from = i + needle.len();
+            }
+        }
+    }
+}
+
+#[test]
+fn every_route_has_a_rule() {
+    let defined = defined_routes();
+    let ruled: BTreeSet<(String, String)> = RULES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let unruled: Vec<_> = defined.difference(&ruled).collect();
+    let stale: Vec<_> = ruled.difference(&defined).collect();
+    assert!(
+        unruled.is_empty(),
+        "routes without an authorisation rule in RULES: {unruled:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "rules for routes that do not exist: {stale:?}"
+    );
+    assert!(
+        defined.len() > 100,
+        "the route reader found {}",
+        defined.len()
+    );
+}
+
+/// A principal: how it asks.
+enum Principal {
+    Anonymous,
+    Token(&'static str, String),
+    Session(&'static str, Web, String),
+}
+
+impl Principal {
+    fn name(&self) -> &'static str {
+        match self {
+            Principal::Anonymous => "anonymous",
+            Principal::Token(n, _) | Principal::Session(n, _, _) => n,
+        }
+    }
+}
+
+/// What a principal got: let through, sent to sign in (401, or a redirect to the
+/// sign-in or setup page), or forbidden (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Passed,
+    SignIn,
+    Forbidden,
+}
+
+fn expected(rule: Rule, method: &str, who: &str) -> Outcome {
+    use Outcome::*;
+    let session = matches!(who, "viewer" | "editor" | "admin" | "owner");
+    match rule {
+        Rule::Public => Passed,
+        Rule::PreLoginForm | Rule::SignedLink => Forbidden,
+        Rule::SetupClosed => SignIn,
+        Rule::ApiRead => match who {
+            "read" | "write" => Passed,
+            _ => SignIn,
+        },
+        Rule::ApiWrite => match who {
+            "write" => Passed,
+            "read" => Forbidden,
+            _ => SignIn,
+        },
+        Rule::Agent => match who {
+            "agent" => Passed,
+            "read" | "write" => Forbidden,
+            _ => SignIn,
+        },
+        Rule::UiRead if session => Passed,
+        Rule::UiWrite if session => {
+            if who == "viewer" {
+                Forbidden
+            } else {
+                Passed
+            }
+        }
+        Rule::UiAdmin if session => {
+            if matches!(who, "admin" | "owner") {
+                Passed
+            } else {
+                Forbidden
+            }
+        }
+        // Without a session: pages send to sign-in; a form post is refused (it has no
+        // session's CSRF token to show).
+        Rule::UiRead | Rule::UiWrite | Rule::UiAdmin => {
+            if method == "POST" {
+                Forbidden
+            } else {
+                SignIn
+            }
+        }
+    }
+}
+
+/// The path with its parameters filled with values that name nothing.
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "0193a000-0000-7000-8000-000000000000")
+        .replace("{incident}", "0193a000-0000-7000-8000-000000000000")
+        .replace("{name}", "no-such")
+        .replace("{slug}", "no-such")
+        .replace("{file}", "no-such.css")
+        .replace("{token}", "no-such")
+        .replace("{a}", "no-such")
+        .replace("{b}", "no-such")
+        .replace("{c}", "no-such")
+        .replace("{*rest}", "no-such")
+}
+
+fn create_user(store: &StoreFixture, email: &str, role: &str) {
+    let mut args: Vec<String> = [
+        "user",
+        "create",
+        "--email",
+        email,
+        "--role",
+        role,
+        "--password-stdin",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(store.args());
+    let (code, out, err) = run_cli(bin(), &args, Some("hostile suite password\n"));
+    assert_eq!(code, 0, "{out}{err}");
+}
+
+fn create_token(store: &StoreFixture, extra: &[&str]) -> String {
+    let mut args: Vec<String> = ["token", "create", "--name", "suite"]
+        .iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect();
+    args.extend(store.args());
+    let (code, out, err) = run_cli(bin(), &args, None);
+    assert_eq!(code, 0, "{out}{err}");
+    out.lines().last().unwrap().trim().to_owned()
+}
+
+async fn ask(server: &Server, who: &mut Principal, method: &str, path: &str) -> (u16, String) {
+    let url = format!("{}{}", server.url, concrete(path));
+    let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let api = path.starts_with("/api/") || path == "/metrics";
+    match who {
+        Principal::Anonymous | Principal::Token(..) => {
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let mut req = client.request(m.clone(), &url);
+            if let Principal::Token(_, t) = who {
+                req = req.bearer_auth(t.as_str());
+            }
+            req = if api {
+                req.header("content-type", "application/json").body("{}")
+            } else {
+                req.header("content-type", "application/x-www-form-urlencoded")
+                    .body("")
+            };
+            let r = req.send().await.unwrap();
+            let loc = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (r.status().as_u16(), loc)
+        }
+        Principal::Session(_, web, csrf) => {
+            let req = web.http.request(m.clone(), &url);
+            let req = if api {
+                req.header("content-type", "application/json").body("{}")
+            } else {
+                req.header("content-type", "application/x-www-form-urlencoded")
+                    .body(crate::ui::form_body(&[("_csrf", csrf.as_str())]))
+            };
+            let a = web.send(req).await;
+            (a.status, a.location)
+        }
+    }
+}
+
+fn outcome(status: u16, location: &str) -> Outcome {
+    match status {
+        401 => Outcome::SignIn,
+        303 | 302 | 307 if location.starts_with("/login") || location.starts_with("/setup") => {
+            Outcome::SignIn
+        }
+        403 => Outcome::Forbidden,
+        _ => Outcome::Passed,
+    }
+}
+
+async fn route_by_principal(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    for (email, role) in [
+        ("owner@example.com", "owner"),
+        ("admin@example.com", "admin"),
+        ("editor@example.com", "editor"),
+        ("viewer@example.com", "viewer"),
+    ] {
+        create_user(&store, email, role);
+    }
+    let read = create_token(&store, &["--scope", "read"]);
+    let agent = create_token(&store, &["--scope", "agent", "--region", "eu"]);
+    let server = Server::start(bin(), &store, &[]);
+    let mut who = vec![
+        Principal::Anonymous,
+        Principal::Token("read", read),
+        Principal::Token("write", server.token.clone()),
+        Principal::Token("agent", agent),
+    ];
+    for (name, email) in [
+        ("viewer", "viewer@example.com"),
+        ("editor", "editor@example.com"),
+        ("admin", "admin@example.com"),
+        ("owner", "owner@example.com"),
+    ] {
+        let mut web = Web::new(&server);
+        let csrf = web.sign_in(email, "hostile suite password").await;
+        who.push(Principal::Session(name, web, csrf));
+    }
+    // Signing out ends the session the rest needs: it goes last.
+    let mut rules: Vec<_> = RULES.to_vec();
+    rules.sort_by_key(|(_, p, _)| *p == "/logout");
+    let mut wrong = Vec::new();
+    for (method, path, rule) in rules {
+        let methods: &[&str] = if method == "ANY" {
+            &["GET", "POST"]
+        } else {
+            std::slice::from_ref(&method)
+        };
+        for m in methods {
+            for p in &mut who {
+                let (status, location) = ask(&server, p, m, path).await;
+                // Signing out succeeds by sending to the sign-in page.
+                let got = if path == "/logout" && status == 303 {
+                    Outcome::Passed
+                } else {
+                    outcome(status, &location)
+                };
+                assert!(status < 500, "{m} {path} as {}: {status}", p.name());
+                let want = expected(rule, m, p.name());
+                if got != want {
+                    wrong.push(format!(
+                        "{m} {path} as {}: {got:?} ({status} {location}), want {want:?}",
+                        p.name()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} answers break the table:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+both_backends!(every_route_by_every_principal, route_by_principal);
