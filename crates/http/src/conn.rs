@@ -16,7 +16,9 @@
 //! in the kernel's accept queue until one closes, which the deadlines above guarantee.
 //! The phases are watched by one small task-local loop per connection (no timers per
 //! read), and shutdown is graceful: no new connections, idle ones closed, requests in
-//! flight finished.
+//! flight finished. Until its first byte arrives a connection is only a socket and a
+//! small task (about a kilobyte): the HTTP machinery and its buffers are made then, so
+//! thousands of silent sockets cost little memory.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -101,8 +103,32 @@ pub(crate) async fn serve(
         let _ = stream.set_nodelay(true);
         let watcher = graceful.watcher();
         let app = app.clone();
+        let shutdown = shutdown.clone();
+        let accepted_at = Instant::now();
         tokio::spawn(async move {
-            serve_connection(stream, peer, app, limits, watcher).await;
+            // Until its first byte a connection costs no buffer: many silent sockets
+            // hold little memory, and are closed at the head's deadline all the same.
+            let mut first = [0u8; 1];
+            let first_byte = tokio::select! {
+                // `readable` alone may wake before any byte is there; peeking waits
+                // for one (0: the client closed).
+                r = stream.peek(&mut first) => matches!(r, Ok(n) if n > 0),
+                () = tokio::time::sleep_until(accepted_at + limits.header_read_timeout) => false,
+                () = shutdown.cancelled() => false,
+            };
+            if first_byte {
+                // Boxed, so that the task of a silent socket is small: its future
+                // would otherwise be sized for the whole HTTP machinery.
+                Box::pin(serve_connection(
+                    stream,
+                    peer,
+                    app,
+                    limits,
+                    watcher,
+                    accepted_at,
+                ))
+                .await;
+            }
             drop(permit);
         });
     }
@@ -127,9 +153,10 @@ struct Activity {
 }
 
 impl Activity {
-    fn new() -> Self {
+    /// A connection reading its first head since `since` (its accept).
+    fn new(since: Instant) -> Self {
         Self {
-            state: Mutex::new((Phase::Head, Instant::now())),
+            state: Mutex::new((Phase::Head, since)),
             changed: Notify::new(),
         }
     }
@@ -192,8 +219,9 @@ async fn serve_connection(
     app: Router,
     limits: Limits,
     watcher: hyper_util::server::graceful::Watcher,
+    accepted_at: Instant,
 ) {
-    let activity = Arc::new(Activity::new());
+    let activity = Arc::new(Activity::new(accepted_at));
     let io = TokioIo::new(Watched {
         inner: stream,
         activity: activity.clone(),

@@ -497,3 +497,139 @@ async fn route_by_principal(backend: Backend) {
 }
 
 both_backends!(every_route_by_every_principal, route_by_principal);
+
+/// A size of the exhaustion run from the environment (the long run sets them, see
+/// `scripts/exhaustion.sh`), or the smoke's default.
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The resident set of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+/// Exhaustion: junk pings, thousands of idle sockets, an oversized body and deeply
+/// nested JSON, all at once; the server keeps answering `/healthz` and its memory stays
+/// under twice its figure after start-up. The smoke sends 20 MB of pings and holds
+/// 1,000 sockets; `scripts/exhaustion.sh` runs it with 1 GB and 10,000.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exhaustion_leaves_the_server_answering_in_bounded_memory() {
+    let ping_bytes = knob("VIGILMON_EXHAUST_PING_BYTES", 20 << 20);
+    let sockets = knob("VIGILMON_EXHAUST_SOCKETS", 1_000) as usize;
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let path = store.dir.path().join("vigilmon.yaml");
+    std::fs::write(
+        &path,
+        "server:\n  header_read_timeout: 10m\n  max_connections: 20000\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let pid = server.pid();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let healthz = |client: reqwest::Client| {
+        let url = format!("{}/healthz", server.url);
+        async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
+    };
+    // After start-up and a little ordinary use.
+    for _ in 0..20 {
+        assert_eq!(healthz(client.clone()).await.unwrap(), 200);
+        server.get("/api/v1/monitors").await;
+    }
+    let idle = rss_kib(pid);
+
+    // Idle sockets, held open.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held = Vec::with_capacity(sockets);
+    for _ in 0..sockets {
+        held.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    // Junk pings: paths of 60 KB that can name no check, four at a time.
+    let chunk = 60 * 1024;
+    let count = (ping_bytes / chunk as u64).max(1);
+    let started = std::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..4u64 {
+        let client = client.clone();
+        let base = server.url.clone();
+        tasks.spawn(async move {
+            let mut codes = std::collections::BTreeMap::<u16, u64>::new();
+            for i in (w..count).step_by(4) {
+                let junk: String = (0..chunk)
+                    .map(|j| (b'a' + ((i as usize * 31 + j * 7) % 26) as u8) as char)
+                    .collect();
+                let code = client
+                    .get(format!("{base}/ping/{junk}"))
+                    .send()
+                    .await
+                    .map_or(0, |r| r.status().as_u16());
+                *codes.entry(code).or_default() += 1;
+            }
+            codes
+        });
+    }
+    let mut codes = std::collections::BTreeMap::<u16, u64>::new();
+    while let Some(c) = tasks.join_next().await {
+        for (k, v) in c.unwrap() {
+            *codes.entry(k).or_default() += v;
+        }
+    }
+    let pinged = started.elapsed();
+    // Every junk ping is refused as naming nothing (or as too long a request line).
+    assert!(
+        codes.keys().all(|c| matches!(c, 404 | 414 | 431)),
+        "{codes:?}"
+    );
+    // An oversized body and deeply nested JSON are refused; nothing breaks.
+    let big = client
+        .post(format!("{}/api/v1/monitors", server.url))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 10 << 20])
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert!(matches!(big, Ok(413) | Err(_)), "{big:?}");
+    let deep = format!("{}{}", "[".repeat(200_000), "]".repeat(200_000));
+    let r = client
+        .post(format!("{}/api/v1/monitors", server.url))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        matches!(r.status().as_u16(), 400 | 413 | 422),
+        "{}",
+        r.status()
+    );
+
+    assert_eq!(healthz(client.clone()).await.unwrap(), 200);
+    let peak = rss_kib(pid);
+    eprintln!(
+        "exhaustion: idle RSS {idle} KiB; after {count} junk pings of 60 KB ({:.0} MB in {:.1} s, {codes:?}) \
+         with {sockets} idle sockets held: {peak} KiB ({:.2}x)",
+        (count * chunk as u64) as f64 / 1e6,
+        pinged.as_secs_f64(),
+        peak as f64 / idle as f64
+    );
+    assert!(peak < 2 * idle, "RSS grew from {idle} KiB to {peak} KiB");
+    drop(held);
+}
