@@ -633,3 +633,117 @@ async fn exhaustion_leaves_the_server_answering_in_bounded_memory() {
     assert!(peak < 2 * idle, "RSS grew from {idle} KiB to {peak} KiB");
     drop(held);
 }
+
+/// Forged agent data: an agent of region `eu` posts results for a monitor that runs
+/// only in `us`, for one that does not exist, results claiming region `us`, and the
+/// same result twice. Only its own region's monitors take its results, always under
+/// its own region, and a result sent twice is stored once. (Results from the future
+/// or the far past: `agents::results_dated_out_of_bounds_are_refused_one_by_one`.)
+async fn forged_agent_data(backend: Backend) {
+    use serde_json::{Value, json};
+    use vigilmon_core::{CheckResult, RegionName, Verdict};
+    let store = StoreFixture::new(backend).await;
+    let config = store.dir.path().join("regions.yaml");
+    std::fs::write(
+        &config,
+        "regions:\n  - {name: local, enabled: false}\n  - {name: eu}\n  - {name: us}\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), config.display().to_string()],
+    );
+    let monitor = |name: &'static str, region: &'static str| {
+        let server = &server;
+        async move {
+            let (status, m) = server
+                .post(
+                    "/api/v1/monitors",
+                    &serde_json::json!({"name": name, "type": "tcp", "host": "127.0.0.1", "port": 9,
+                        "interval": "1h", "regions": [region]}),
+                )
+                .await;
+            assert_eq!(status, 201, "{m}");
+            m["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let eu_only = monitor("eu-db", "eu").await;
+    let us_only = monitor("us-db", "us").await;
+    let token = create_token(&store, &["--scope", "agent", "--region", "eu"]);
+    let post = |items: Vec<Value>| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let r = server
+                .client
+                .post(format!("{}/api/v1/agent/results", server.url))
+                .bearer_auth(token)
+                .json(&json!({ "results": items }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let us = RegionName::parse("us").unwrap();
+    let eu = RegionName::parse("eu").unwrap();
+    let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);
+    let result = |region: &RegionName, at: jiff::Timestamp| {
+        CheckResult::new(region.clone(), at, 3, Verdict::Up)
+    };
+    let answer = post(vec![
+        // Another region's monitor, in that region's name.
+        json!({"monitor_id": us_only, "result": result(&us, at)}),
+        // A monitor that does not exist.
+        json!({"monitor_id": "0193a000-0000-7000-8000-000000000000", "result": result(&eu, at)}),
+        // Its own monitor, claiming to be `us`; then the same result again.
+        json!({"monitor_id": eu_only, "result": result(&us, at)}),
+        json!({"monitor_id": eu_only, "result": result(&us, at)}),
+    ])
+    .await;
+    assert_eq!(answer["ignored"], 2, "{answer}");
+    // A later honest result: once it is stored, everything before it was handled.
+    let marker = jiff::Timestamp::now();
+    post(vec![
+        json!({"monitor_id": eu_only, "result": result(&eu, marker)}),
+    ])
+    .await;
+    let stored = test_support::wait_for(
+        "the marker result is stored",
+        std::time::Duration::from_secs(10),
+        || async {
+            let (_, v) = server
+                .get(&format!("/api/v1/monitors/{eu_only}/results?limit=100"))
+                .await;
+            let r = v["results"].as_array().cloned().unwrap_or_default();
+            (r.len() >= 2).then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(stored.len(), 2, "the duplicate is stored once: {stored:?}");
+    assert!(
+        stored.iter().all(|r| r["region"] == "eu"),
+        "always under the token's region: {stored:?}"
+    );
+    let (_, v) = server
+        .get(&format!("/api/v1/monitors/{us_only}/results?limit=100"))
+        .await;
+    assert_eq!(
+        v["results"],
+        json!([]),
+        "nothing for another region's monitor"
+    );
+    let (_, m) = server.get(&format!("/api/v1/monitors/{us_only}")).await;
+    assert!(
+        m["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["region"] != "eu"),
+        "{m}"
+    );
+}
+
+both_backends!(forged_agent_data_is_contained, forged_agent_data);
