@@ -36,7 +36,10 @@ use vigilmon_app::{AppError, AppState};
         status_pages::list_updates, status_pages::add_update,
         tokens::list, tokens::create, tokens::revoke,
     ),
-    modifiers(&BearerAuth),
+    // The kinds of monitors and channels are referred to by name from the configs
+    // that flatten them; registered here so that every reference resolves.
+    components(schemas(vigilmon_core::KindConfig, vigilmon_notify::ChannelKind)),
+    modifiers(&BearerAuth, &CommonErrors),
     tags(
         (name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"),
         (name = "incidents", description = "Incidents and their timelines"),
@@ -58,6 +61,65 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The answers every operation can give besides its own, documented on each: `401`
+/// (no or unknown token) and `403` (a token whose scope does not reach) on every
+/// operation that takes a token; `400` (unreadable body), `413` (body over 256 KiB)
+/// and `422` (invalid fields) on every operation that takes a body; `404` on every
+/// operation addressed by a path parameter.
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::ParameterIn;
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in ops.into_iter().flatten() {
+                let mut add = |code: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description).into());
+                };
+                if op.security.is_some() {
+                    add("401", "no token, or an unknown or revoked one");
+                    add("403", "the token's scope does not allow this");
+                }
+                if op.request_body.is_some() {
+                    add("400", "the body is not readable JSON of the right shape");
+                    add("413", "the body is larger than 256 KiB");
+                    add("422", "a field is invalid; the error names it");
+                }
+                let by_path = op
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .any(|p| p.parameter_in == ParameterIn::Path);
+                if by_path {
+                    add("404", "nothing answers to this path");
+                }
+            }
+        }
     }
 }
 

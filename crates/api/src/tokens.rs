@@ -109,6 +109,7 @@ pub async fn create(
 
 /// Revokes a token: it is refused from then on (an agent using it stops).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path, description = "Token id")),
     responses((status = 204), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke(

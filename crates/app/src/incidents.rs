@@ -110,12 +110,14 @@ pub struct IncidentDetail {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// `open`, `acknowledged` or `resolved`.
     pub state: Option<String>,
     /// Only this monitor's.
     pub monitor: Option<String>,
     /// At most this many (1-1000, default 100), newest first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

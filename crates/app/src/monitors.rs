@@ -378,6 +378,7 @@ pub async fn check_now_record(
 
 /// Filters for the results list.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ResultsQuery {
     /// Only this region.
     pub region: Option<String>,
@@ -391,6 +392,7 @@ pub struct ResultsQuery {
 
 /// Filters for the ping log.
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PingsQuery {
     /// At most this many (1-1000, default 100), newest first.
     pub limit: Option<String>,

@@ -147,6 +147,7 @@ pub async fn delete_page(st: &AppState, slug: &str) -> Result<(), AppError> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UptimeQuery {
     /// `24h`, `7d`, `30d` or `90d`, ending now (default 30d).
     pub window: Option<String>,
@@ -249,6 +250,7 @@ pub async fn named_uptimes(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RollupQuery {
     /// `hour` (default) or `day` (UTC days).
     pub period: Option<String>,

@@ -495,6 +495,23 @@ macro_rules! tagged_kinds {
             fn name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed($schema)
             }
+
+            /// Registers this schema and every named schema its kinds refer to, so
+            /// that a document using it resolves every reference.
+            fn schemas(
+                schemas: &mut Vec<(
+                    String,
+                    $crate::tagged::__utoipa::openapi::RefOr<
+                        $crate::tagged::__utoipa::openapi::schema::Schema,
+                    >,
+                )>,
+            ) {
+                schemas.push((
+                    $schema.to_owned(),
+                    <Self as $crate::tagged::__utoipa::PartialSchema>::schema(),
+                ));
+                $( <$Ty as $crate::tagged::__utoipa::ToSchema>::schemas(schemas); )+
+            }
         }
     };
 }
