@@ -747,3 +747,228 @@ async fn forged_agent_data(backend: Backend) {
 }
 
 both_backends!(forged_agent_data_is_contained, forged_agent_data);
+
+/// A script payload numbered `n`, to find where it came out raw.
+fn payload(n: u32) -> String {
+    format!("<script>alert({n})</script>\"'><svg onload=alert({n})>")
+}
+
+/// Whether `text` carries any payload raw (as markup, not escaped).
+fn raw_payloads(text: &str) -> Vec<String> {
+    (1..=20)
+        .filter(|n| {
+            text.contains(&format!("<script>alert({n})"))
+                || text.contains(&format!("<svg onload=alert({n})"))
+        })
+        .map(|n| format!("payload {n}"))
+        .collect()
+}
+
+/// XSS: a payload in every field users write — monitor name and tag, channel, policy,
+/// maintenance window, status page (title, description, section, public name),
+/// incident note and public update, heartbeat ping body — then every place they are
+/// shown: the UI's pages, the public status page, its feed and JSON, badges, and the
+/// Slack and webhook notifications. None comes out as markup. (User accounts have no
+/// free-text field: emails are validated as addresses.)
+async fn xss_everywhere(backend: Backend) {
+    use serde_json::json;
+    use test_support::{Receiver, Target, wait_for};
+    let store = StoreFixture::new(backend).await;
+    create_user(&store, "owner@example.com", "owner");
+    let receiver = Receiver::start().await;
+    let target = Target::start().await;
+    target.set_status(503);
+    let server = Server::start(bin(), &store, &[]);
+    let post = |path: &'static str, body: serde_json::Value| {
+        let server = &server;
+        async move {
+            let (status, v) = server.post(path, &body).await;
+            assert!(status == 201 || status == 200, "{path}: {status} {v}");
+            v
+        }
+    };
+    post(
+        "/api/v1/channels",
+        json!({"name": "slack", "type": "slack", "webhook_url": format!("{}/slack", receiver.url)}),
+    )
+    .await;
+    post(
+        "/api/v1/channels",
+        json!({"name": "hook", "type": "webhook", "url": format!("{}/hook", receiver.url)}),
+    )
+    .await;
+    // Channel and policy names are identifiers (validated); their free text is where
+    // users can write anything: the monitor and what follows.
+    post(
+        "/api/v1/policies",
+        json!({"name": "ops", "channels": ["slack", "hook"]}),
+    )
+    .await;
+    let m = post(
+        "/api/v1/monitors",
+        json!({"name": payload(1), "type": "http", "url": format!("{}/health", target.url),
+            "tags": [payload(2)], "policy": "ops", "confirmations": 1, "interval": "1h"}),
+    )
+    .await;
+    let id = m["id"].as_str().unwrap().to_owned();
+    let hb = post(
+        "/api/v1/monitors",
+        json!({"name": payload(3), "type": "heartbeat"}),
+    )
+    .await;
+    let ping = hb["ping_url"].as_str().unwrap().to_owned();
+    let r = server
+        .client
+        .post(&ping)
+        .body(payload(4))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    post(
+        "/api/v1/maintenance",
+        json!({"name": payload(5), "monitors": [payload(3)],
+            "starts_at": "2030-01-01T00:00:00Z", "ends_at": "2030-01-01T01:00:00Z"}),
+    )
+    .await;
+    post(
+        "/api/v1/status-pages",
+        json!({"slug": "ops", "title": payload(6), "description": payload(7),
+            "sections": [{"name": payload(8), "monitors": [{"name": payload(1), "public_name": payload(9)}]}]}),
+    )
+    .await;
+    // An outage: notifications go out, an incident opens.
+    let (status, c) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(status, 200, "{c}");
+    let incident = wait_for(
+        "an incident",
+        std::time::Duration::from_secs(10),
+        || async {
+            let (_, v) = server.get("/api/v1/incidents").await;
+            v["incidents"][0]["id"].as_str().map(str::to_owned)
+        },
+    )
+    .await;
+    post_path(
+        &server,
+        &format!("/api/v1/incidents/{incident}/notes"),
+        json!({"text": payload(10)}),
+    )
+    .await;
+    post_path(
+        &server,
+        &format!("/api/v1/incidents/{incident}/updates"),
+        json!({"status": "investigating", "text": payload(11), "title": payload(12)}),
+    )
+    .await;
+    wait_for(
+        "Slack and the webhook",
+        std::time::Duration::from_secs(10),
+        || async {
+            (!receiver.on("/slack").is_empty() && !receiver.on("/hook").is_empty()).then_some(())
+        },
+    )
+    .await;
+
+    let mut wrong = Vec::new();
+    // Notifications: JSON bodies; Slack text is mrkdwn, where `<` starts a link.
+    for r in receiver.on("/slack") {
+        let v = r.json();
+        let mut strings = Vec::new();
+        collect_strings(&v, &mut strings);
+        if !strings.iter().any(|s| s.contains("alert(1)")) {
+            wrong.push(format!("Slack lost the monitor's name: {v}"));
+        }
+        for s in strings {
+            if s.contains("<script") || s.contains("<svg") {
+                wrong.push(format!("Slack text carries markup: {s}"));
+            }
+        }
+    }
+    for r in receiver.on("/hook") {
+        // A JSON body: the payload is data there, and must be intact as data.
+        let v = r.json();
+        if !v.to_string().contains("alert(1)") {
+            wrong.push(format!("the webhook lost the monitor's name: {v}"));
+        }
+    }
+    // Pages.
+    let mut web = Web::new(&server);
+    web.sign_in("owner@example.com", "hostile suite password")
+        .await;
+    let hb_id = hb["id"].as_str().unwrap().to_owned();
+    // Each place shows what was typed, as text: (path, the payload it must show).
+    let shown = [
+        (format!("/monitors/{id}"), 1),
+        (format!("/monitors/{hb_id}"), 4),
+        ("/maintenance".to_owned(), 5),
+        (format!("/incidents/{incident}"), 10),
+        ("/status/ops".to_owned(), 6),
+        ("/status/ops/feed.atom".to_owned(), 11),
+    ];
+    for path in [
+        "/".to_owned(),
+        format!("/monitors/{id}"),
+        format!("/monitors/{id}/edit"),
+        format!("/monitors/{hb_id}"),
+        "/incidents".to_owned(),
+        format!("/incidents/{incident}"),
+        "/maintenance".to_owned(),
+        "/policies".to_owned(),
+        "/channels".to_owned(),
+        "/status-pages".to_owned(),
+        "/status-pages/ops/edit".to_owned(),
+    ] {
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        for p in raw_payloads(&page.body) {
+            wrong.push(format!("UI {path}: {p}"));
+        }
+        if let Some((_, n)) = shown.iter().find(|(p, _)| *p == path)
+            && !page.body.contains(&format!("alert({n})"))
+        {
+            wrong.push(format!("UI {path} does not show payload {n} at all"));
+        }
+    }
+    for path in [
+        "/status/ops".to_owned(),
+        "/status/ops/feed.atom".to_owned(),
+        format!("/badge/{id}/status.svg"),
+        format!("/badge/{id}/uptime.svg"),
+    ] {
+        let r = server
+            .client
+            .get(format!("{}{path}", server.url))
+            .send()
+            .await
+            .unwrap();
+        let body = r.text().await.unwrap();
+        for p in raw_payloads(&body) {
+            wrong.push(format!("public {path}: {p}"));
+        }
+        if let Some((_, n)) = shown.iter().find(|(p, _)| *p == path)
+            && !body.contains(&format!("alert({n})"))
+        {
+            wrong.push(format!("{path} does not show payload {n} at all"));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+async fn post_path(server: &Server, path: &str, body: serde_json::Value) {
+    let (status, v) = server.post(path, &body).await;
+    assert!(status == 201 || status == 200, "{path}: {status} {v}");
+}
+
+fn collect_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| collect_strings(x, out)),
+        _ => {}
+    }
+}
+
+both_backends!(xss_in_every_field_comes_out_escaped, xss_everywhere);
