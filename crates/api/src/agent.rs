@@ -4,14 +4,14 @@
 //! identity come from its token, never from a payload.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use vigilmon_app::AppState;
 use vigilmon_app::error::AppError;
-use vigilmon_app::extract::decode_json;
+use vigilmon_app::extract::{ApiQuery, decode_json};
 use vigilmon_app::regions::*;
 use vigilmon_core::MonitorId;
 use vigilmon_core::protocol::{
@@ -136,7 +136,7 @@ pub async fn results(
 pub async fn wait(
     State(st): State<AppState>,
     agent: AgentCaller,
-    Query(q): Query<WaitQuery>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> Json<WaitAnswer> {
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(25_000)).min(MAX_WAIT);
     let checks = st.agents().wait(agent.id, timeout).await;

@@ -3,13 +3,13 @@
 //! are in [`crate::status_pages`].
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller, Writer};
+use vigilmon_app::extract::{ApiJson, ApiQuery, Caller, Writer};
 use vigilmon_app::incidents::*;
 use vigilmon_core::MonitorId;
 use vigilmon_store::IncidentFilter;
@@ -20,7 +20,7 @@ use vigilmon_store::IncidentFilter;
 pub async fn list(
     State(st): State<AppState>,
     caller: Caller,
-    Query(q): Query<IncidentQuery>,
+    ApiQuery(q): ApiQuery<IncidentQuery>,
 ) -> Result<Json<IncidentList>, AppError> {
     caller.require(Scope::Read)?;
     if let Some(s) = &q.state

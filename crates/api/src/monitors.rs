@@ -1,13 +1,13 @@
 //! `/api/v1/monitors`: create, read, change, pause, resume, delete, check now, results.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::Value;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller, Writer};
+use vigilmon_app::extract::{ApiJson, ApiQuery, Caller, Writer};
 use vigilmon_app::monitors::*;
 use vigilmon_app::views::{
     CheckNowView, MonitorList, MonitorView, PingList, PingView, ResultList, ResultView,
@@ -156,7 +156,7 @@ pub async fn results(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<ResultsQuery>,
+    ApiQuery(q): ApiQuery<ResultsQuery>,
 ) -> Result<Json<ResultList>, AppError> {
     caller.require(Scope::Read)?;
     let rec = load(&st, parse_id(&id)?).await?;
@@ -190,7 +190,7 @@ pub async fn pings(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<PingsQuery>,
+    ApiQuery(q): ApiQuery<PingsQuery>,
 ) -> Result<Json<PingList>, AppError> {
     caller.require(Scope::Read)?;
     let rec = load(&st, parse_id(&id)?).await?;

@@ -5,14 +5,14 @@
 //! (`/api/v1/incidents/{id}/updates`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use jiff::Timestamp;
 use uuid::Uuid;
 use vigilmon_app::AppState;
 use vigilmon_app::auth::Scope;
 use vigilmon_app::error::{AppError, ErrorBody};
-use vigilmon_app::extract::{ApiJson, Caller, Writer};
+use vigilmon_app::extract::{ApiJson, ApiQuery, Caller, Writer};
 use vigilmon_app::status_model::{public_incident_id, window_ms};
 use vigilmon_app::status_pages::*;
 use vigilmon_core::MonitorId;
@@ -98,7 +98,7 @@ pub async fn uptime(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<UptimeQuery>,
+    ApiQuery(q): ApiQuery<UptimeQuery>,
 ) -> Result<Json<UptimeView>, AppError> {
     caller.require(Scope::Read)?;
     let id = parse_monitor(&id)?;
@@ -163,7 +163,7 @@ pub async fn rollups(
     State(st): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<RollupQuery>,
+    ApiQuery(q): ApiQuery<RollupQuery>,
 ) -> Result<Json<RollupList>, AppError> {
     caller.require(Scope::Read)?;
     let id = parse_monitor(&id)?;

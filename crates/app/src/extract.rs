@@ -122,6 +122,27 @@ impl FromRequestParts<AppState> for Writer {
     }
 }
 
+/// A query string, decoded with errors in the API's JSON error shape (which parameter,
+/// why) rather than the framework's plain text.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| ApiQuery(q.0))
+            .map_err(|e| {
+                let text = e.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                let field = detail.split_once(':').map(|(f, _)| f.trim().to_owned());
+                AppError::bad_request(format!("query string: {detail}"), field)
+            })
+    }
+}
+
 /// A JSON body, decoded with errors that say which field was wrong.
 pub struct ApiJson<T>(pub T);
 

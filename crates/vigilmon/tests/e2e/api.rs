@@ -116,6 +116,24 @@ async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
             .send()
     };
 
+    // A query string that does not parse: the API's JSON error, naming the parameter.
+    for path in [
+        "/api/v1/incidents?limit=lots",
+        "/api/v1/incidents?limit=null&limit=null",
+    ] {
+        let r = server.api(reqwest::Method::GET, path).send().await.unwrap();
+        assert_eq!(r.status(), 400, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["field"], "limit", "{path}: {body}");
+    }
+
     let cases: Vec<(String, u16, Option<&str>)> = vec![
         ("{not json".into(), 400, None),
         (
