@@ -561,7 +561,9 @@ async fn rq_worker_pings_after_each_job() {
     let server = Server::start(bin(), &store, &[]);
     let m = create(
         &server,
-        json!({"name": "redis-queue-worker", "type": "heartbeat", "every": "1s", "grace": "2s"}),
+        // A grace long enough that the worker's own shutdown (Redis cleanup, Python
+        // exit) on a busy machine does not outlast it before the state is read.
+        json!({"name": "redis-queue-worker", "type": "heartbeat", "every": "1s", "grace": "10s"}),
     )
     .await;
     let id = m["id"].as_str().unwrap().to_owned();
@@ -616,7 +618,7 @@ q.delete(delete_jobs=True)
     // The worker has stopped: silence past every + grace turns the monitor down.
     wait_for(
         "down after the worker stopped",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || async { (get(&server, &id).await["state"] == "down").then_some(()) },
     )
     .await;
