@@ -19,7 +19,6 @@
 //! (duration longer than the gap between fires), the latest start wins and the
 //! coverage is continuous.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -207,20 +206,10 @@ impl MaintenanceConfig {
                 errs.push(ValidationError::new("cron", "is required with duration"));
                 None
             }
-            Some(expr) if expr.split_whitespace().count() != 5 => {
-                errs.push(ValidationError::new(
-                    "cron",
-                    format!("{expr:?} must have 5 fields (minute hour day month weekday)"),
-                ));
-                None
-            }
-            Some(expr) => match croner::Cron::from_str(expr) {
+            Some(expr) => match crate::schedule::parse_cron(expr) {
                 Ok(c) => Some((c, expr.to_owned())),
                 Err(e) => {
-                    errs.push(ValidationError::new(
-                        "cron",
-                        format!("{expr:?} is not a valid cron expression: {e}"),
-                    ));
+                    errs.push(ValidationError::new("cron", e));
                     None
                 }
             },

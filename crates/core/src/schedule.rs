@@ -1,4 +1,5 @@
-//! Schedule arithmetic: when each monitor is next due.
+//! Schedule arithmetic: when each monitor is next due; and reading the cron expressions
+//! of heartbeat schedules and maintenance windows ([`parse_cron`]).
 //!
 //! Each monitor runs at a stable offset inside its interval, derived from its id, so
 //! that a thousand monitors with a one-minute interval spread over the minute instead
@@ -7,6 +8,7 @@
 //! interval after the first, so that a failure is seen by some region within
 //! `interval / n` and the confirmation cascade settles it in seconds.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -68,6 +70,55 @@ pub fn next_due(after: Timestamp, interval: Duration, offset: Duration) -> Times
     Timestamp::from_millisecond(t).unwrap_or(Timestamp::MAX)
 }
 
+/// Reads a five-field cron expression (minute hour day month weekday), as heartbeat
+/// schedules and recurring maintenance windows take it. Refused, in words: another
+/// number of fields, what croner cannot read, and an expression that matches no time
+/// at all, such as `0 0 31 2 *`, or `, 3 * * *` (croner skips empty list items, which
+/// leaves a field of nothing but commas matching nothing): every search for its next
+/// time would walk croner's calendar to the year 5000 (up to a fifth of a second each,
+/// on the one task that keeps every heartbeat's deadline) and find nothing.
+pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
+    if expr.split_whitespace().count() != 5 {
+        return Err(format!(
+            "{expr:?} must have 5 fields (minute hour day month weekday)"
+        ));
+    }
+    let cron = croner::Cron::from_str(expr)
+        .map_err(|e| format!("{expr:?} is not a valid cron expression: {e}"))?;
+    if !fires(&cron.pattern) {
+        return Err(format!(
+            "{expr:?} matches no time at all (no minute, hour or date fits every field)"
+        ));
+    }
+    Ok(cron)
+}
+
+/// Whether a five-field pattern matches some minute, some hour and some day. Days are
+/// tried over the 28 years from 2000, which hold every kind of month there is (each
+/// month of common and leap years, starting on each day of the week), with croner's
+/// own matching; the first match ends the search.
+fn fires(p: &croner::CronPattern) -> bool {
+    let any_minute = (0..60).any(|m| p.minute_match(m).unwrap_or(false));
+    let any_hour = (0..24).any(|h| p.hour_match(h).unwrap_or(false));
+    any_minute
+        && any_hour
+        && (2000i16..2028).any(|year| {
+            (1i8..=12)
+                .filter(|m| p.month_match(m.unsigned_abs().into()).unwrap_or(false))
+                .any(|month| {
+                    let first = jiff::civil::date(year, month, 1);
+                    let first_weekday =
+                        u32::from(first.weekday().to_sunday_zero_offset().unsigned_abs());
+                    (1..=u32::from(first.days_in_month().unsigned_abs())).any(|day| {
+                        let weekday =
+                            croner::Weekday::from_days_from_sunday((first_weekday + day - 1) % 7);
+                        p.day_match(year.into(), month.unsigned_abs().into(), day, weekday)
+                            .unwrap_or(false)
+                    })
+                })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +159,38 @@ mod tests {
         }
         for b in buckets {
             assert!((800..1200).contains(&b), "uneven spread: {buckets:?}");
+        }
+    }
+
+    #[test]
+    fn a_cron_expression_that_matches_no_time_is_refused() {
+        for never in [
+            ", 3 * * SUN",
+            "0 , * * *",
+            "0 0 31 2 *",
+            "0 0 30 2 *",
+            "0 0 31 4,6,9,11 *",
+        ] {
+            let e = parse_cron(never).unwrap_err();
+            assert!(e.contains("matches no time"), "{never}: {e}");
+        }
+        assert!(parse_cron("* * * *").unwrap_err().contains("5 fields"));
+        assert!(
+            parse_cron("61 * * * *")
+                .unwrap_err()
+                .contains("not a valid")
+        );
+        // Rare but real: leap days, a fifth Friday in February, the last weekday, the
+        // last Sunday (whose 02:30 Berlin skips in March: croner then fires at 03:00).
+        for rare in [
+            "0 0 29 2 *",
+            "0 0 * 2 5#5",
+            "0 0 31 2 5#5",
+            "0 9 LW * *",
+            "30 2 * 3 0L",
+            "0,30 9-17 * 1-11 MON-FRI",
+        ] {
+            assert!(parse_cron(rare).is_ok(), "{rare}");
         }
     }
 

@@ -32,6 +32,8 @@ mod redis;
 mod tcp;
 mod tls;
 
+#[doc(hidden)]
+pub use redis::judge_replies;
 pub use vigilmon_core::guard::{self, InvalidIpNet, IpNet, NetworkGuard};
 
 /// Default cap on the response body bytes read for assertions: 1 MiB.

@@ -635,6 +635,56 @@ fn cut(s: &str) -> String {
     s.chars().take(200).collect()
 }
 
+/// Reads RESP2 replies from `bytes` as a check reads a server's answer, until the
+/// bytes run out or a reply is refused, and judges each as the check would: an error
+/// or simple reply as the answer to `PING`, a bulk reply as `INFO` text, parsed and
+/// evaluated against `spec` (each sample after the first against the one before it,
+/// a minute earlier, before `now`). Returns what each reply came to, in words. For
+/// the fuzz targets (`crates/fuzz-targets`), which have no server to talk to; hidden
+/// from the docs: not an API.
+#[doc(hidden)]
+pub fn judge_replies(bytes: &[u8], spec: &RedisSpec, now: Timestamp) -> Vec<String> {
+    use std::future::Future as _;
+    use std::task::{Context, Poll, Waker};
+
+    let mut conn = Conn::new(Box::new(io::Cursor::new(bytes.to_vec())));
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut previous: Option<InfoSample> = None;
+    let mut out = Vec::new();
+    // Bytes in memory are always ready: each reply is read in one poll.
+    while let Poll::Ready(read) = std::pin::pin!(conn.reply()).as_mut().poll(&mut cx) {
+        let reply = match read {
+            Ok(r) => r,
+            Err(e) => {
+                out.push(format!("{:?}", read_failed(e, "reading")));
+                break;
+            }
+        };
+        let judged = match reply {
+            Reply::Simple(s) if s == "PONG" => "PONG".to_owned(),
+            Reply::Error(e) if is_auth_error(&e) => format!("{:?}", auth_failed("PING", &e)),
+            Reply::Error(e) if e.starts_with("LOADING") => format!("{:?}", loading(&e)),
+            Reply::Bulk(Some(b)) => {
+                let sample = parse_info(&String::from_utf8_lossy(&b));
+                let before = now - jiff::SignedDuration::from_secs(60);
+                let (verdict, figures) = evaluate(
+                    spec,
+                    &sample,
+                    previous.as_ref().map(|p| (p, before)),
+                    None,
+                    Duration::from_millis(3),
+                    now,
+                );
+                previous = Some(sample);
+                format!("{verdict:?} {figures}")
+            }
+            other => format!("{:?}", unexpected("PING", &other)),
+        };
+        out.push(judged);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

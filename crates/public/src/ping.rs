@@ -123,6 +123,59 @@ struct Request {
     body: Body,
 }
 
+/// Why a ping URL is refused before anything is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// `400 invalid url format`.
+    Invalid,
+    /// `404 not found`.
+    NotFound,
+}
+
+/// What a ping URL's path asks for, from its segments after `/ping/` (one to three):
+/// `{token}`, `{token}/{action}`, `{ping_key}/{slug}` and `{ping_key}/{slug}/{action}`.
+/// `create` is `?create=1`; `is_ping_key` tells the workspace's ping key.
+fn route(
+    segments: Vec<String>,
+    create: bool,
+    is_ping_key: impl Fn(&str) -> bool,
+) -> Result<(PingTarget, PingKind, Option<u8>), Refusal> {
+    let acting = |target, seg: &str| match action(seg) {
+        Action::Kind(kind, code) => Ok((target, kind, code)),
+        Action::BadExitStatus => Err(Refusal::Invalid),
+        Action::Unknown => Err(Refusal::NotFound),
+    };
+    let mut segments = segments.into_iter();
+    match (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) {
+        (Some(token), None, None, None) => Ok((PingTarget::Token(token), PingKind::Success, None)),
+        (Some(key), Some(slug), None, None) if is_ping_key(&key) => Ok((
+            PingTarget::Slug { key, slug, create },
+            PingKind::Success,
+            None,
+        )),
+        (Some(token), Some(seg), None, None) => acting(PingTarget::Token(token), &seg),
+        (Some(key), Some(slug), Some(seg), None) => {
+            acting(PingTarget::Slug { key, slug, create }, &seg)
+        }
+        _ => Err(Refusal::NotFound),
+    }
+}
+
+/// Answers a ping URL given its path segments after `/ping/`.
+async fn ping(st: &PublicState, segments: Vec<String>, q: PingQuery, req: Request) -> Response {
+    let create = q.create.as_deref() == Some("1");
+    match route(segments, create, |s| st.heartbeats().is_ping_key(s)) {
+        Ok((target, kind, code)) => handle(st, target, kind, code, q, req).await,
+        Err(Refusal::Invalid) => invalid(),
+        Err(Refusal::NotFound) => not_found(),
+    }
+}
+
 async fn ping1(
     State(st): State<PublicState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -138,15 +191,7 @@ async fn ping1(
         peer,
         body,
     };
-    handle(
-        &st,
-        PingTarget::Token(token),
-        PingKind::Success,
-        None,
-        q,
-        req,
-    )
-    .await
+    ping(&st, vec![token], q, req).await
 }
 
 async fn ping2(
@@ -164,20 +209,7 @@ async fn ping2(
         peer,
         body,
     };
-    if st.heartbeats().is_ping_key(&a) {
-        let create = q.create.as_deref() == Some("1");
-        let target = PingTarget::Slug {
-            key: a,
-            slug: b,
-            create,
-        };
-        return handle(&st, target, PingKind::Success, None, q, req).await;
-    }
-    match action(&b) {
-        Action::Kind(kind, code) => handle(&st, PingTarget::Token(a), kind, code, q, req).await,
-        Action::BadExitStatus => invalid(),
-        Action::Unknown => not_found(),
-    }
+    ping(&st, vec![a, b], q, req).await
 }
 
 async fn ping3(
@@ -195,22 +227,7 @@ async fn ping3(
         peer,
         body,
     };
-    match action(&c) {
-        Action::Kind(kind, code) => {
-            let create = q.create.as_deref() == Some("1");
-            handle(
-                &st,
-                PingTarget::Slug { key, slug, create },
-                kind,
-                code,
-                q,
-                req,
-            )
-            .await
-        }
-        Action::BadExitStatus => invalid(),
-        Action::Unknown => not_found(),
-    }
+    ping(&st, vec![key, slug, c], q, req).await
 }
 
 /// Reads at most [`MAX_PING_BODY`] bytes; says whether there was more.
@@ -237,6 +254,15 @@ async fn read_body(body: Body) -> (Option<String>, bool) {
     (Some(String::from_utf8_lossy(&kept).into_owned()), truncated)
 }
 
+/// The `?rid=` of a ping: a UUID, or nothing; anything else is refused.
+fn run_id(rid: Option<String>) -> Result<Option<String>, ()> {
+    match rid {
+        Some(r) if uuid::Uuid::parse_str(&r).is_err() => Err(()),
+        Some(r) if r.is_empty() => Ok(None),
+        r => Ok(r),
+    }
+}
+
 async fn handle(
     st: &PublicState,
     target: PingTarget,
@@ -251,10 +277,8 @@ async fn handle(
     ) {
         return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
     }
-    let rid = match q.rid {
-        Some(r) if uuid::Uuid::parse_str(&r).is_err() => return invalid(),
-        Some(r) if r.is_empty() => None,
-        r => r,
+    let Ok(rid) = run_id(q.rid) else {
+        return invalid();
     };
     match st.heartbeats().admit(&target) {
         Admission::Allowed => {}
@@ -294,25 +318,14 @@ struct KumaQuery {
     ping: Option<String>,
 }
 
-/// `/api/push/{token}?status=up|down&msg=…&ping=…`, as Uptime Kuma's push monitors.
-async fn kuma_push(
-    State(st): State<PublicState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(token): Path<String>,
-    Query(q): Query<KumaQuery>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
+/// What an Uptime Kuma push says: the kind of ping (`None` when `status` is neither
+/// `up` nor `down`) and its body, `msg` then `ping=…` on a line of its own, at most
+/// [`MAX_PING_BODY`] characters.
+fn kuma_reading(q: KumaQuery) -> Option<(PingKind, Option<String>)> {
     let kind = match q.status.as_deref() {
         None | Some("up") => PingKind::Success,
         Some("down") => PingKind::Fail,
-        Some(_) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"ok": false, "msg": "status must be up or down"})),
-            )
-                .into_response();
-        }
+        Some(_) => return None,
     };
     let mut body = q.msg.filter(|m| !m.is_empty());
     if let Some(p) = q.ping.filter(|p| !p.is_empty()) {
@@ -322,6 +335,25 @@ async fn kuma_push(
             None => line,
         });
     }
+    Some((kind, body.map(|b| b.chars().take(MAX_PING_BODY).collect())))
+}
+
+/// `/api/push/{token}?status=up|down&msg=…&ping=…`, as Uptime Kuma's push monitors.
+async fn kuma_push(
+    State(st): State<PublicState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    Query(q): Query<KumaQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let Some((kind, body)) = kuma_reading(q) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"ok": false, "msg": "status must be up or down"})),
+        )
+            .into_response();
+    };
     let target = PingTarget::Token(token);
     match st.heartbeats().admit(&target) {
         Admission::Allowed => {}
@@ -339,7 +371,7 @@ async fn kuma_push(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(300).collect()),
-        body: body.map(|b| b.chars().take(MAX_PING_BODY).collect()),
+        body,
         body_truncated: false,
     };
     match st.heartbeats().ping(ping).await {
@@ -351,5 +383,68 @@ async fn kuma_push(
             Json(json!({"ok": false, "msg": m})),
         )
             .into_response(),
+    }
+}
+
+/// Reading ping URLs without a server, for the fuzz targets (`crates/fuzz-targets`):
+/// a request's path and query go through the handlers' own functions (the route, the
+/// action, the run id, the Uptime Kuma query) and the shape checks the heartbeat
+/// engine applies before it looks anything up. Hidden from the docs: not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use axum::extract::Query;
+    use axum::http::Uri;
+    use vigilmon_engine::heartbeats::{PingTarget, is_token_shaped};
+
+    use super::{KumaQuery, PingQuery, Refusal, kuma_reading, route, run_id};
+
+    /// What the ping endpoints make of `path_and_query` before looking a monitor up,
+    /// with `ping_key` as the workspace's ping key: the ping in words, or the status
+    /// of the refusal (`400`, `404`).
+    pub fn read(path_and_query: &str, ping_key: &str) -> Result<String, u16> {
+        let uri: Uri = path_and_query.parse().map_err(|_| 400u16)?;
+        // The router matches no empty segment.
+        let segments = |rest: &str| -> Result<Vec<String>, u16> {
+            let segs: Vec<String> = rest.split('/').map(str::to_owned).collect();
+            if segs.iter().any(String::is_empty) {
+                Err(404)
+            } else {
+                Ok(segs)
+            }
+        };
+        if let Some(rest) = uri.path().strip_prefix("/api/push/") {
+            let [token]: [String; 1] = segments(rest)?.try_into().map_err(|_| 404u16)?;
+            let Query(q) = Query::<KumaQuery>::try_from_uri(&uri).map_err(|_| 400u16)?;
+            let (kind, body) = kuma_reading(q).ok_or(400u16)?;
+            let target = PingTarget::Token(token);
+            admitted(&target, ping_key)?;
+            return Ok(format!("{target:?} {kind:?} body={body:?}"));
+        }
+        let rest = uri.path().strip_prefix("/ping/").ok_or(404u16)?;
+        let segs = segments(rest)?;
+        if segs.len() > 3 {
+            return Err(404);
+        }
+        let Query(q) = Query::<PingQuery>::try_from_uri(&uri).map_err(|_| 400u16)?;
+        let create = q.create.as_deref() == Some("1");
+        let (target, kind, code) = route(segs, create, |s| s == ping_key).map_err(|r| match r {
+            Refusal::Invalid => 400u16,
+            Refusal::NotFound => 404,
+        })?;
+        let rid = run_id(q.rid).map_err(|()| 400u16)?;
+        admitted(&target, ping_key)?;
+        Ok(format!("{target:?} {kind:?} exit={code:?} rid={rid:?}"))
+    }
+
+    /// The heartbeat engine's checks before a lookup: the token's shape, or the ping
+    /// key and the slug's shape.
+    fn admitted(target: &PingTarget, ping_key: &str) -> Result<(), u16> {
+        let ok = match target {
+            PingTarget::Token(token) => is_token_shaped(token),
+            PingTarget::Slug { key, slug, .. } => {
+                key == ping_key && vigilmon_core::heartbeat::is_valid_slug(slug)
+            }
+        };
+        if ok { Ok(()) } else { Err(404) }
     }
 }

@@ -23,6 +23,10 @@ pub(crate) mod charts;
 pub mod dashboard;
 mod form;
 pub(crate) mod format;
+/// The form decoders reached without a server, for the fuzz targets: they are
+/// private to this crate otherwise.
+#[doc(hidden)]
+pub mod fuzzing;
 mod incidents;
 mod maintenance;
 mod monitor_form;

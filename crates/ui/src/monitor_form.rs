@@ -548,7 +548,7 @@ pub(crate) struct NewQuery {
     kind: Option<String>,
 }
 
-fn valid_kind(k: &str) -> &'static str {
+pub(crate) fn valid_kind(k: &str) -> &'static str {
     KINDS
         .iter()
         .map(|t| t.kind.as_str())
@@ -649,7 +649,7 @@ pub(crate) async fn new_form(
 }
 
 /// The config a submitted form describes, or the problems with it by field.
-fn parse(
+pub(crate) fn parse(
     kind: &str,
     values: &Values,
     old: Option<&MonitorConfig>,

@@ -107,6 +107,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
         ],
     ),
     ("test-support", &[]),
+    // The fuzz targets call the parsers they fuzz, wherever those live.
+    (
+        "vigilmon-fuzz-targets",
+        &[
+            "vigilmon-core",
+            "vigilmon-probe",
+            "vigilmon-notify",
+            "vigilmon-app",
+            "vigilmon-ui",
+            "vigilmon-public",
+        ],
+    ),
 ];
 
 /// Crates the agent must never build.

@@ -3,7 +3,6 @@
 //! silence does not, and the slug of their ping URL. The state machine that runs them
 //! is `crate::heartbeat`.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -75,23 +74,11 @@ impl HeartbeatConfig {
                 Some(Schedule::Every(e.0))
             }
             (None, Some(expr)) => {
-                let fields = expr.split_whitespace().count();
-                let cron = if fields != 5 {
-                    errs.push(
-                        "cron",
-                        format!("{expr:?} must have 5 fields (minute hour day month weekday)"),
-                    );
-                    None
-                } else {
-                    match croner::Cron::from_str(expr) {
-                        Ok(c) => Some(c),
-                        Err(e) => {
-                            errs.push(
-                                "cron",
-                                format!("{expr:?} is not a valid cron expression: {e}"),
-                            );
-                            None
-                        }
+                let cron = match crate::schedule::parse_cron(expr) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        errs.push("cron", e);
+                        None
                     }
                 };
                 let tz_name = c.tz.clone().unwrap_or_else(|| "UTC".to_owned());
