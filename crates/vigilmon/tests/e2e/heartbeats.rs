@@ -561,9 +561,7 @@ async fn rq_worker_pings_after_each_job() {
     let server = Server::start(bin(), &store, &[]);
     let m = create(
         &server,
-        // A grace long enough that the worker's own shutdown (Redis cleanup, Python
-        // exit) on a busy machine does not outlast it before the state is read.
-        json!({"name": "redis-queue-worker", "type": "heartbeat", "every": "1s", "grace": "10s"}),
+        json!({"name": "redis-queue-worker", "type": "heartbeat", "every": "1s", "grace": "5s"}),
     )
     .await;
     let id = m["id"].as_str().unwrap().to_owned();
@@ -598,27 +596,35 @@ w.work(burst=True)
 q.delete(delete_jobs=True)
 "#
     );
-    let out = tokio::process::Command::new("python3")
+    let worker = tokio::process::Command::new("python3")
         .arg("-c")
         .arg(&script)
         .current_dir(dir)
         .env("PYTHONPATH", dir)
         .env("VIGILMON_PING_URL", &url)
-        .output()
-        .await
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("python3");
+    // Up once the three jobs have pinged — seen while it is so, not after the worker's
+    // own shutdown (which may outlast the grace on a busy machine).
+    wait_for("three pings, up", Duration::from_secs(60), || async {
+        let m = get(&server, &id).await;
+        (m["heartbeat"]["pings_total"] == 3 && m["state"] == "up").then_some(())
+    })
+    .await;
+    let out = worker.wait_with_output().await.expect("python3");
     assert!(
         out.status.success(),
         "rq worker failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     let m = get(&server, &id).await;
-    assert_eq!(m["state"], "up", "{m}");
     assert_eq!(m["heartbeat"]["pings_total"], 3, "one ping per job");
     // The worker has stopped: silence past every + grace turns the monitor down.
     wait_for(
         "down after the worker stopped",
-        Duration::from_secs(30),
+        Duration::from_secs(20),
         || async { (get(&server, &id).await["state"] == "down").then_some(()) },
     )
     .await;
