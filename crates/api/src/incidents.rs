@@ -76,7 +76,7 @@ pub async fn get(
 
 /// Acknowledge: someone is on it. Reminders and escalation stop.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = ActBody, description = "optional"),
+    request_body(content = Option<ActBody>, description = "optional"),
     responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn acknowledge(
     State(st): State<AppState>,
@@ -92,7 +92,7 @@ pub async fn acknowledge(
 
 /// Resolve by hand (the monitor may still be failing).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents", params(("id" = String, Path)),
-    request_body(content = ActBody, description = "optional"),
+    request_body(content = Option<ActBody>, description = "optional"),
     responses((status = 200, body = IncidentDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn resolve(
     State(st): State<AppState>,

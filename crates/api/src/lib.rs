@@ -6,6 +6,7 @@ pub mod channels;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod openapi;
 pub mod redis;
 pub mod status_pages;
 pub mod tokens;
@@ -123,11 +124,20 @@ impl utoipa::Modify for CommonErrors {
     }
 }
 
+/// The whole OpenAPI document as served: this crate's merged with `others`, its
+/// flattened schemas written out as plain objects ([`openapi::flatten_compositions`]).
+pub fn document(others: utoipa::openapi::OpenApi) -> serde_json::Value {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(others);
+    let mut doc = serde_json::to_value(doc).unwrap_or_default();
+    openapi::flatten_compositions(&mut doc);
+    doc
+}
+
 /// `GET /api/v1/openapi.json`: this crate's document merged with `others` (the public
 /// surface documents its JSON endpoint itself).
 pub fn openapi_route(others: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(others);
+    let doc = document(others);
     let doc = std::sync::Arc::new(doc);
     Router::new().route(
         "/api/v1/openapi.json",

@@ -136,7 +136,9 @@ pub async fn resume(
 /// Run one check now from this server's region, store it, and return it.
 #[utoipa::path(post, path = "/api/v1/monitors/{id}/check-now", tag = "monitors",
     params(("id" = String, Path, description = "Monitor id")),
-    responses((status = 200, body = CheckNowView), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = CheckNowView), (status = 404, body = ErrorBody),
+        (status = 409, description = "a heartbeat monitor: it is pinged, not checked", body = ErrorBody),
+        (status = 503, description = "the result could not be stored (the store is unavailable, or the server is shutting down)", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn check_now(
     State(st): State<AppState>,

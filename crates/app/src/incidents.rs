@@ -29,12 +29,25 @@ pub struct IncidentView {
     /// Regions whose results were failing when it opened.
     pub regions_failing: Vec<String>,
     /// Each region's evidence when it opened.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<EvidenceView>)]
     pub evidence: serde_json::Value,
     /// The incident of a monitor this one depends on, when linked to it.
     pub parent_id: Option<Uuid>,
     /// Outage length so far, or in total once resolved.
     pub duration_ms: i64,
+}
+
+/// What one region saw when the incident opened (the shape of `evidence`'s items).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EvidenceView {
+    pub region: String,
+    /// Whether the region's check passed.
+    pub ok: bool,
+    /// The region's error, when it failed.
+    pub error: Option<String>,
+    /// When the region checked.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub checked_at: Option<Timestamp>,
 }
 
 impl IncidentView {
@@ -113,8 +126,10 @@ pub struct IncidentDetail {
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
     /// `open`, `acknowledged` or `resolved`.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub state: Option<String>,
-    /// Only this monitor's.
+    /// Only this monitor's (its id).
+    #[param(format = Uuid)]
     pub monitor: Option<String>,
     /// At most this many (1-1000, default 100), newest first.
     #[param(minimum = 1, maximum = 1000)]

@@ -53,8 +53,14 @@ pub struct TokenList {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// `read`, `write` or `agent`.
+    #[schema(pattern = "^(read|write|agent)$")]
     pub scope: String,
     /// Required for (and only for) agent tokens: the region the agent serves.
     #[serde(default)]

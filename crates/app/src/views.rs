@@ -15,8 +15,14 @@ pub const REDACTED: &str = vigilmon_core::secret::MASK;
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct MonitorView {
     pub id: Uuid,
-    #[serde(flatten)]
+    /// The monitor's configuration, except `regions`: in a view that name is the
+    /// state in each region, and the configured list is `configured_regions`.
+    #[serde(flatten, serialize_with = "config_without_regions")]
     pub config: MonitorConfig,
+    /// The regions the monitor is configured to run in (`regions` in the config);
+    /// absent when it runs in all regions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub configured_regions: Option<Vec<String>>,
     /// `maintenance` while an active maintenance window covers it.
     pub state: MonitorState,
     /// During maintenance: what the checks say.
@@ -63,6 +69,20 @@ pub struct HeartbeatView {
     pub reason: Option<String>,
 }
 
+/// Serialises a view's configuration without its `regions` (one JSON key per name:
+/// the view's own `regions` are the per-region states).
+fn config_without_regions<S: serde::Serializer>(
+    config: &MonitorConfig,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    if config.regions.is_none() {
+        return config.serialize(s);
+    }
+    let mut c = config.clone();
+    c.regions = None;
+    c.serialize(s)
+}
+
 impl MonitorView {
     /// Leaves out the workspace's ping key (in `heartbeat.slug_ping_url`), for readers
     /// who may not change monitors: read tokens and viewers.
@@ -82,6 +102,7 @@ impl MonitorView {
         let config = vigilmon_core::secret::masked(&rec.config);
         Self {
             id: rec.id.as_uuid(),
+            configured_regions: config.regions.clone(),
             config,
             state: rec.state,
             check_state: None,

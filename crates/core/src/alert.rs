@@ -106,9 +106,15 @@ impl NotifyOn {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// P1 to P4. Default P3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^P[1-4]$")]
     pub priority: Option<String>,
     #[serde(default)]
     pub channels: Vec<String>,
@@ -159,7 +165,7 @@ impl PolicySpec {
 
 /// Refuses an empty, over-long or control-character name (channels and policies).
 pub fn check_name(errs: &mut Vec<ValidationError>, name: &str) {
-    if name.trim().is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         errs.push(ValidationError::new(
             "name",
             "must be 1-100 printable characters",

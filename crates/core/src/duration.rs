@@ -63,11 +63,17 @@ impl<'de> Deserialize<'de> for HumanDuration {
     }
 }
 
+/// What a duration looks like, for the API's schema: numbers each followed by a unit
+/// (`1h30m`, `500ms`, `2 days`). Its bounds are the field's own (an interval of at
+/// least 10s, …) and are checked on validation.
+const DURATION_PATTERN: &str = r"^\s*([0-9]+\s*(nanos|nsec|ns|usec|us|µs|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)\s*)+$";
+
 impl utoipa::PartialSchema for HumanDuration {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         utoipa::openapi::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
             .description(Some("A duration such as 30s, 1m or 500ms"))
+            .pattern(Some(DURATION_PATTERN))
             .examples([serde_json::json!("30s")])
             .into()
     }
@@ -78,6 +84,23 @@ impl utoipa::ToSchema for HumanDuration {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_unit_the_schema_names_parses() {
+        let units = DURATION_PATTERN
+            .split_once(r"]+\s*(")
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(alts, _)| alts.split('|').collect::<Vec<_>>())
+            .unwrap();
+        assert!(units.len() > 10, "{units:?}");
+        for u in units {
+            assert!(HumanDuration::parse(&format!("2{u}")).is_ok(), "2{u}");
+            assert!(
+                HumanDuration::parse(&format!("1h 2 {u}")).is_ok(),
+                "1h 2 {u}"
+            );
+        }
+    }
 
     #[test]
     fn parses_and_prints() {

@@ -45,6 +45,7 @@ pub const RESERVED_SLUGS: &[&str] = &["assets", "api", "badge", "static"];
 #[serde(deny_unknown_fields)]
 pub struct StatusPageConfig {
     /// The page's address: `/status/{slug}`. Lower-case letters, digits and `-`.
+    #[schema(max_length = 64, pattern = "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")]
     pub slug: String,
     pub title: String,
     /// A paragraph under the title.

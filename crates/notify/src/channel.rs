@@ -28,6 +28,11 @@ use crate::webhook::WebhookConfig;
 #[serde(remote = "Self")]
 pub struct ChannelConfig {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// The channel's type (`type: slack`, …) and that type's settings.
     #[serde(flatten, skip_deserializing)]

@@ -558,6 +558,7 @@ pub mod bench_support {
             views.push(MonitorView {
                 id,
                 config,
+                configured_regions: None,
                 state,
                 check_state: None,
                 state_changed_at: Some(now - SignedDuration::from_hours(3)),

@@ -68,6 +68,11 @@ pub const DEFAULT_REGIONAL_NOTICE_AFTER: Duration = Duration::from_secs(5 * 60);
 pub struct MonitorConfig {
     /// Unique, human name.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     pub name: String,
     /// The monitor's type (`type: http`, …) and that type's fields.
     #[serde(flatten, skip_deserializing)]

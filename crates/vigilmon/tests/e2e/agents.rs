@@ -127,6 +127,18 @@ async fn assignment_and_results(backend: Backend) {
             .all(|r| r["region"] == "eu"),
         "only eu checks this monitor: {view}"
     );
+    // The configured list and the per-region states, each under a name of its own (one
+    // `regions` key in the object, not two).
+    assert_eq!(view["configured_regions"], json!(["eu"]), "{view}");
+    let raw = server
+        .api(reqwest::Method::GET, &format!("/api/v1/monitors/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(raw.matches("\"regions\":").count(), 1, "{raw}");
     assert_eq!(
         target.last_header("x-vigilmon-region").as_deref(),
         Some("eu")
