@@ -84,6 +84,9 @@ enum Sent {
     Retry,
     /// The token was refused: stop sending.
     Stop,
+    /// The batch is larger than the server takes in one request (413): send it in
+    /// parts.
+    TooLarge,
 }
 
 /// The sender task's state.
@@ -162,7 +165,7 @@ impl<S: ResultSink> Sender<S> {
         if self.buffer.is_empty() && may_send {
             match self.send(&batch, false).await {
                 Sent::Done | Sent::Refused => {}
-                Sent::Retry | Sent::Stop => self.store(&batch),
+                Sent::Retry | Sent::Stop | Sent::TooLarge => self.store(&batch),
             }
         } else {
             self.store(&batch);
@@ -194,7 +197,7 @@ impl<S: ResultSink> Sender<S> {
                 match self.send(&head.items, true).await {
                     Sent::Done => replayed += head.items.len(),
                     Sent::Refused => {}
-                    Sent::Retry | Sent::Stop => return,
+                    Sent::Retry | Sent::Stop | Sent::TooLarge => return,
                 }
             }
             if let Err(e) = self.buffer.remove_head(head.lines) {
@@ -226,7 +229,36 @@ impl<S: ResultSink> Sender<S> {
         }
     }
 
+    /// Sends a batch. One the server finds too large (413: its results carry long
+    /// errors or body excerpts) goes again in halves, and so on down to single
+    /// results, in order: a size is never a reason to drop results. When a part cannot
+    /// be sent for now, the whole batch is kept to send again; the parts the server
+    /// already has are stored once however often they arrive.
     async fn send(&mut self, items: &[ResultItem], replayed: bool) -> Sent {
+        // Parts still to send, the next one last.
+        let mut parts = vec![items];
+        let mut refused = false;
+        while let Some(part) = parts.pop() {
+            match self.send_once(part, replayed).await {
+                Sent::Done => {}
+                Sent::Refused => refused = true,
+                Sent::TooLarge => {
+                    let (first, second) = part.split_at(part.len() / 2);
+                    debug!(
+                        message =
+                            "the server found a batch of results too large; sending it in halves",
+                        results = part.len()
+                    );
+                    parts.push(second);
+                    parts.push(first);
+                }
+                other => return other,
+            }
+        }
+        if refused { Sent::Refused } else { Sent::Done }
+    }
+
+    async fn send_once(&mut self, items: &[ResultItem], replayed: bool) -> Sent {
         match self.sink.send(items).await {
             Ok(answer) => {
                 self.counters.sent(items.len(), answer.ignored, replayed);
@@ -266,6 +298,7 @@ impl<S: ResultSink> Sender<S> {
                 }
                 Sent::Retry
             }
+            Err(ApiError::Refused { status: 413, .. }) if items.len() > 1 => Sent::TooLarge,
             Err(ApiError::Refused { status, message }) => {
                 self.counters.rejected(items.len());
                 error!(
@@ -373,6 +406,8 @@ mod tests {
         Down,
         Refuse,
         BadToken,
+        /// Takes at most this many results per request, answering 413 above it.
+        AtMost(usize),
     }
 
     /// A server stand-in: answers per `mode` and records what it accepted.
@@ -418,6 +453,17 @@ mod tests {
                         status: 401,
                         message: "revoked".into(),
                     }),
+                    Mode::AtMost(n) if items.len() > n => Err(ApiError::Refused {
+                        status: 413,
+                        message: "the body is too large".into(),
+                    }),
+                    Mode::AtMost(_) => {
+                        g.1.push(items.iter().map(|i| i.result.duration_ms).collect());
+                        Ok(ResultsAnswer {
+                            accepted: items.len() as u64,
+                            ..ResultsAnswer::default()
+                        })
+                    }
                 }
             })
         }
@@ -463,6 +509,30 @@ mod tests {
             left -= s;
             tokio::task::yield_now().await;
         }
+    }
+
+    /// A batch the server finds too large (413, long errors and body excerpts) goes in
+    /// halves, in order, and nothing is dropped; from the disk buffer too.
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_too_large_is_sent_in_parts_not_dropped() {
+        let fake = Fake::new(Mode::AtMost(120));
+        let r = rig(&fake, SenderConfig::default(), 100_000, None);
+        push(&r.tx, 0..500).await;
+        run_for(Duration::from_millis(100)).await;
+        assert_eq!(fake.all(), (0..500).collect::<Vec<_>>());
+        assert!(fake.batches().iter().all(|b| b.len() <= 120));
+        assert_eq!(r.counters.snapshot().rejected, 0);
+
+        // Buffered while the server was away, replayed in parts once it is back.
+        fake.set(Mode::Down);
+        push(&r.tx, 500..1000).await;
+        run_for(Duration::from_millis(1500)).await;
+        fake.set(Mode::AtMost(120));
+        run_for(Duration::from_secs(120)).await;
+        assert_eq!(fake.all(), (0..1000).collect::<Vec<_>>());
+        assert_eq!(r.counters.snapshot().rejected, 0);
+        drop(r.tx);
+        r.task.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -70,10 +70,30 @@ pub async fn assignments(
 pub async fn results(
     State(st): State<AppState>,
     agent: AgentCaller,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Result<Json<ResultsAnswer>, AppError> {
+    // A few batches at a time: the rest wait with their bodies unread.
+    let _turn = st
+        .agent_batches()
+        .acquire()
+        .await
+        .map_err(|_| AppError::Unavailable("the server is shutting down".into()))?;
+    let body =
+        <axum::body::Bytes as axum::extract::FromRequest<AppState>>::from_request(request, &st)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge(format!(
+                        "a batch of results must be at most {} MiB: send it in parts",
+                        vigilmon_core::protocol::MAX_RESULTS_BODY_BYTES >> 20
+                    ))
+                } else {
+                    AppError::bad_request(format!("could not read the body: {e}"), None)
+                }
+            })?;
     // Unknown fields are ignored: newer agents may send more (fields are only added).
     let batch: ResultsBatch = decode_json(&body)?;
+    drop(body);
     if batch.results.len() > MAX_RESULTS_PER_REQUEST {
         return Err(AppError::bad_request(
             format!("results: at most {MAX_RESULTS_PER_REQUEST} per batch"),

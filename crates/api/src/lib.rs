@@ -221,7 +221,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/api/v1/agent/assignments", get(agent::assignments))
-        .route("/api/v1/agent/results", post(agent::results))
+        .route(
+            "/api/v1/agent/results",
+            post(agent::results).layer(axum::extract::DefaultBodyLimit::max(
+                vigilmon_core::protocol::MAX_RESULTS_BODY_BYTES,
+            )),
+        )
         .route("/api/v1/agent/wait", get(agent::wait))
         .route(
             "/api/v1/status-pages",

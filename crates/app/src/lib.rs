@@ -50,14 +50,25 @@ pub use error::AppError;
 pub struct AppState {
     engine: Engine,
     front: std::sync::Arc<front::Front>,
+    agent_batches: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Agent result batches read and decoded at once. The others wait their turn with
+/// their bodies unread, so the memory agents can take is bounded whatever their
+/// number (a full batch is up to 4 MiB of JSON).
+pub const AGENT_BATCHES_AT_ONCE: usize = 4;
 
 impl AppState {
     pub fn new(engine: Engine, front: front::Front) -> Self {
         Self {
             engine,
             front: std::sync::Arc::new(front),
+            agent_batches: std::sync::Arc::new(tokio::sync::Semaphore::new(AGENT_BATCHES_AT_ONCE)),
         }
+    }
+    /// Turns to read an agent's result batch ([`AGENT_BATCHES_AT_ONCE`]).
+    pub fn agent_batches(&self) -> &tokio::sync::Semaphore {
+        &self.agent_batches
     }
     /// How the front meets clients: hosts, proxies, the setup code, bounds.
     pub fn front(&self) -> &front::Front {

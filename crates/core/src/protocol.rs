@@ -20,6 +20,11 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The most results the server takes in one `POST /api/v1/agent/results`.
 pub const MAX_RESULTS_PER_REQUEST: usize = 1000;
 
+/// The largest body the server takes in one `POST /api/v1/agent/results`: room for a
+/// full batch of failures with their errors and body excerpts. Larger batches are
+/// answered `413`, and the agent sends them again in halves.
+pub const MAX_RESULTS_BODY_BYTES: usize = 4 * 1024 * 1024;
+
 /// The longest `timeout_ms` the server honours on `GET /api/v1/agent/wait`.
 pub const MAX_WAIT_TIMEOUT_MS: u64 = 30_000;
 

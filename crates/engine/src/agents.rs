@@ -40,10 +40,19 @@ struct State {
     pending: HashMap<Uuid, Vec<MonitorId>>,
 }
 
+/// Wakes an agent's long poll, and tells an older poll of the same agent that a newer
+/// one took its place.
+#[derive(Default)]
+struct Waker {
+    notify: Notify,
+    /// The number of the agent's newest poll.
+    generation: std::sync::atomic::AtomicU64,
+}
+
 /// The registry of agents. Shared by the agent API and the confirmation cascade.
 pub struct Agents {
     state: Mutex<State>,
-    wakers: Mutex<HashMap<Uuid, std::sync::Arc<Notify>>>,
+    wakers: Mutex<HashMap<Uuid, std::sync::Arc<Waker>>>,
     poll: Duration,
 }
 
@@ -185,10 +194,10 @@ impl Agents {
                 q.push(monitor);
             }
         }
-        self.waker(agent).notify_one();
+        self.waker(agent).notify.notify_one();
     }
 
-    fn waker(&self, agent: Uuid) -> std::sync::Arc<Notify> {
+    fn waker(&self, agent: Uuid) -> std::sync::Arc<Waker> {
         self.wakers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -198,12 +207,22 @@ impl Agents {
     }
 
     /// Waits up to `timeout` for confirmation checks for `agent`; returns them (empty
-    /// on timeout).
+    /// on timeout). An agent has one poll at a time: a newer poll of the same agent
+    /// ends this one at once, empty (an agent only ever waits on one, and a token
+    /// cannot hold thousands of requests open this way).
     pub async fn wait(&self, agent: Uuid, timeout: Duration) -> Vec<MonitorId> {
+        use std::sync::atomic::Ordering;
         let waker = self.waker(agent);
         let deadline = tokio::time::Instant::now() + timeout;
+        let mine = waker.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        waker.notify.notify_waiters();
         loop {
-            let notified = waker.notified();
+            let notified = waker.notify.notified();
+            if waker.generation.load(Ordering::SeqCst) != mine {
+                // Superseded. A wake-up meant for the agent goes on to the newer poll.
+                waker.notify.notify_one();
+                return Vec::new();
+            }
             let taken = self.lock().pending.remove(&agent).unwrap_or_default();
             if !taken.is_empty() {
                 return taken;
@@ -263,6 +282,25 @@ mod tests {
             vec![m(5)],
             "once, not twice"
         );
+        // A newer poll of the same agent ends the older one at once; a confirmation
+        // request then reaches the newer.
+        let agents = std::sync::Arc::new(agents);
+        let older = tokio::spawn({
+            let agents = agents.clone();
+            async move { agents.wait(a, Duration::from_secs(25)).await }
+        });
+        tokio::task::yield_now().await;
+        let newer = tokio::spawn({
+            let agents = agents.clone();
+            async move { agents.wait(a, Duration::from_secs(25)).await }
+        });
+        tokio::task::yield_now().await;
+        let started = tokio::time::Instant::now();
+        assert!(older.await.unwrap().is_empty());
+        assert_eq!(started.elapsed(), Duration::ZERO, "superseded at once");
+        agents.request_check(&region, m(7), now);
+        assert_eq!(newer.await.unwrap(), vec![m(7)]);
+        assert!(started.elapsed() < Duration::from_secs(1));
         // Silent for longer than the liveness timeout: no longer live.
         let later = now + jiff::SignedDuration::from_secs(46);
         assert!(agents.live(&region, later).is_empty());

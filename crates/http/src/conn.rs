@@ -19,11 +19,18 @@
 //! flight finished. Until its first byte arrives a connection is only a socket and a
 //! small task (about a kilobyte): the HTTP machinery and its buffers are made then, so
 //! thousands of silent sockets cost little memory.
+//!
+//! A connection keeps the read buffer its largest request grew, for as long as it is
+//! kept alive: thousands of idle connections that each once sent a 60 KB path or a
+//! 250 KB body would hold gigabytes. So a request larger than
+//! [`KEEP_ALIVE_MAX_REQUEST_BYTES`] (head and body) is answered with
+//! `Connection: close`, and its connection and buffers go with the answer; ordinary
+//! requests keep their connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -43,6 +50,20 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 use tracing::{debug, warn};
+
+/// Past this size (request line, headers and body), a request's connection is closed
+/// after its answer instead of being kept alive (see the module's documentation).
+pub const KEEP_ALIVE_MAX_REQUEST_BYTES: usize = 16 * 1024;
+
+/// About how many bytes a request's head took on the wire.
+fn head_bytes<B>(req: &hyper::Request<B>) -> usize {
+    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    req.headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len() + 4)
+        .sum::<usize>()
+        + line
+}
 
 /// The bounds every connection is served under (`server.*` in the configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,6 +253,14 @@ async fn serve_connection(
             let in_flight = activity.begin();
             req.extensions_mut().insert(ConnectInfo(peer));
             let late = Arc::new(AtomicBool::new(false));
+            let declared = req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            let head = head_bytes(&req);
+            let read = Arc::new(AtomicUsize::new(0));
             let req = req.map(|body| {
                 if body.is_end_stream() {
                     Body::new(body)
@@ -240,6 +269,7 @@ async fn serve_connection(
                         body,
                         limits.body_read_timeout,
                         late.clone(),
+                        read.clone(),
                     ))
                 }
             });
@@ -251,6 +281,15 @@ async fn serve_connection(
                     // told what happened, and the connection (its body half read)
                     // is not reused.
                     res = Ok(body_too_late(limits.body_read_timeout));
+                }
+                let size = head + declared.max(read.load(Ordering::Relaxed));
+                if size > KEEP_ALIVE_MAX_REQUEST_BYTES
+                    && let Ok(r) = res.as_mut()
+                {
+                    r.headers_mut().insert(
+                        header::CONNECTION,
+                        header::HeaderValue::from_static("close"),
+                    );
                 }
                 drop(in_flight);
                 res
@@ -364,15 +403,23 @@ struct DeadlineBody {
     deadline: Pin<Box<Sleep>>,
     limit: Duration,
     late: Arc<AtomicBool>,
+    /// Bytes of the body read so far.
+    read: Arc<AtomicUsize>,
 }
 
 impl DeadlineBody {
-    fn new(inner: Incoming, limit: Duration, late: Arc<AtomicBool>) -> Self {
+    fn new(
+        inner: Incoming,
+        limit: Duration,
+        late: Arc<AtomicBool>,
+        read: Arc<AtomicUsize>,
+    ) -> Self {
         Self {
             inner,
             deadline: Box::pin(tokio::time::sleep(limit)),
             limit,
             late,
+            read,
         }
     }
 }
@@ -391,6 +438,10 @@ impl HttpBody for DeadlineBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
+                let n = data.map_or(0, Bytes::len);
+                self.read.fetch_add(n, Ordering::Relaxed);
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         if self.deadline.as_mut().poll(cx).is_ready() {

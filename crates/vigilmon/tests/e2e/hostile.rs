@@ -519,18 +519,21 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 /// Exhaustion: junk pings, thousands of idle sockets, an oversized body and deeply
-/// nested JSON, all at once; the server keeps answering `/healthz` and its memory stays
-/// under twice its figure after start-up. The smoke sends 20 MB of pings and holds
-/// 1,000 sockets; `scripts/exhaustion.sh` runs it with 1 GB and 10,000.
+/// nested JSON, many agents, all at once; the server keeps answering `/healthz` and
+/// its memory stays under twice its figure after start-up. The smoke sends 20 MB of
+/// pings, holds 1,000 sockets and runs 20 agents; `scripts/exhaustion.sh` runs it with
+/// 1 GB, 10,000 and 100.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exhaustion_leaves_the_server_answering_in_bounded_memory() {
     let ping_bytes = knob("VIGILMON_EXHAUST_PING_BYTES", 20 << 20);
     let sockets = knob("VIGILMON_EXHAUST_SOCKETS", 1_000) as usize;
+    let agents = knob("VIGILMON_EXHAUST_AGENTS", 20) as usize;
     let store = StoreFixture::new(Backend::Sqlite).await;
     let path = store.dir.path().join("vigilmon.yaml");
     std::fs::write(
         &path,
-        "server:\n  header_read_timeout: 10m\n  max_connections: 20000\n",
+        "server:\n  header_read_timeout: 10m\n  max_connections: 20000\n\
+         regions:\n  - {name: local}\n  - {name: eu}\n",
     )
     .unwrap();
     let server = Server::start(
@@ -547,6 +550,26 @@ async fn exhaustion_leaves_the_server_answering_in_bounded_memory() {
         let url = format!("{}/healthz", server.url);
         async move { client.get(url).send().await.map(|r| r.status().as_u16()) }
     };
+    // A monitor the agents of `eu` share, and a token for each agent.
+    let (status, m) = server
+        .post(
+            "/api/v1/monitors",
+            &serde_json::json!({"name": "eu-db", "type": "tcp", "host": "127.0.0.1", "port": 9,
+                "interval": "1h", "regions": ["eu"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let mut agent_tokens = Vec::with_capacity(agents);
+    for i in 0..agents {
+        let (status, t) = server
+            .post(
+                "/api/v1/tokens",
+                &serde_json::json!({"name": format!("agent-{i}"), "scope": "agent", "region": "eu"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{t}");
+        agent_tokens.push(t["token"].as_str().unwrap().to_owned());
+    }
     // After start-up and a little ordinary use.
     for _ in 0..20 {
         assert_eq!(healthz(client.clone()).await.unwrap(), 200);
@@ -621,16 +644,122 @@ async fn exhaustion_leaves_the_server_answering_in_bounded_memory() {
         r.status()
     );
 
+    // Many agents: each fetches its assignments, holds a long poll open, and posts a
+    // full batch of results for a monitor that does not exist (each refused, nothing
+    // kept), while the others do the same.
+    let forged: Vec<serde_json::Value> = (0..vigilmon_core::protocol::MAX_RESULTS_PER_REQUEST)
+        .map(|i| {
+            let at = jiff::Timestamp::now() - jiff::SignedDuration::from_millis(i as i64);
+            let r = vigilmon_core::CheckResult::new(
+                vigilmon_core::RegionName::parse("eu").unwrap(),
+                at,
+                3,
+                vigilmon_core::Verdict::down(vigilmon_core::ErrorKind::Connect, "x".repeat(100)),
+            );
+            serde_json::json!({"monitor_id": "0193a000-0000-7000-8000-000000000000", "result": r})
+        })
+        .collect();
+    let batch = std::sync::Arc::new(serde_json::json!({ "results": forged }).to_string());
+    let started_agents = std::time::Instant::now();
+    let mut polls = tokio::task::JoinSet::new();
+    let mut work = tokio::task::JoinSet::new();
+    for token in &agent_tokens {
+        let (client, base, token) = (client.clone(), server.url.clone(), token.clone());
+        polls.spawn({
+            let (client, base, token) = (client.clone(), base.clone(), token.clone());
+            async move {
+                client
+                    .get(format!("{base}/api/v1/agent/wait?timeout_ms=25000"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            }
+        });
+        let batch = batch.clone();
+        work.spawn(async move {
+            let a = client
+                .get(format!("{base}/api/v1/agent/assignments"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(a.status(), 200);
+            let r = client
+                .post(format!("{base}/api/v1/agent/results"))
+                .bearer_auth(&token)
+                .header("content-type", "application/json")
+                .body(batch.as_str().to_owned())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<serde_json::Value>().await.unwrap()
+        });
+    }
+    while let Some(answer) = work.join_next().await {
+        let answer = answer.unwrap();
+        assert_eq!(
+            answer["ignored"],
+            vigilmon_core::protocol::MAX_RESULTS_PER_REQUEST,
+            "{answer}"
+        );
+    }
+    let agents_took = started_agents.elapsed();
+    // One agent that opens 20 polls at once holds one: each newer poll ends the older
+    // at once, answered with no checks, so 19 come back long before their 25 s.
+    let mut same_agent = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let (client, base, token) = (client.clone(), server.url.clone(), agent_tokens[0].clone());
+        same_agent.spawn(async move {
+            let r = client
+                .get(format!("{base}/api/v1/agent/wait?timeout_ms=25000"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        });
+    }
+    for _ in 0..19 {
+        let (status, body) =
+            tokio::time::timeout(std::time::Duration::from_secs(10), same_agent.join_next())
+                .await
+                .expect("a newer poll of the same agent ends the older")
+                .unwrap()
+                .unwrap();
+        assert_eq!((status, body.as_str()), (200, r#"{"checks":[]}"#));
+    }
+    same_agent.abort_all();
+    // A body over the batch limit is refused as too large (the agent then sends the
+    // batch in halves).
+    let r = client
+        .post(format!("{}/api/v1/agent/results", server.url))
+        .bearer_auth(&agent_tokens[0])
+        .header("content-type", "application/json")
+        .body(vec![
+            b' ';
+            vigilmon_core::protocol::MAX_RESULTS_BODY_BYTES + 1
+        ])
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert!(matches!(r, Ok(413) | Err(_)), "{r:?}");
+
     assert_eq!(healthz(client.clone()).await.unwrap(), 200);
     let peak = rss_kib(pid);
     eprintln!(
         "exhaustion: idle RSS {idle} KiB; after {count} junk pings of 60 KB ({:.0} MB in {:.1} s, {codes:?}) \
-         with {sockets} idle sockets held: {peak} KiB ({:.2}x)",
+         with {sockets} idle sockets held, and {agents} agents each holding a long poll and \
+         posting {} results ({:.1} s): {peak} KiB ({:.2}x)",
         (count * chunk as u64) as f64 / 1e6,
         pinged.as_secs_f64(),
+        vigilmon_core::protocol::MAX_RESULTS_PER_REQUEST,
+        agents_took.as_secs_f64(),
         peak as f64 / idle as f64
     );
     assert!(peak < 2 * idle, "RSS grew from {idle} KiB to {peak} KiB");
+    polls.abort_all();
     drop(held);
 }
 
