@@ -158,6 +158,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .filter(|p| !p.is_empty()),
     };
 
+    // One node per SQLite data directory: held until the process ends.
+    let _data_dir_lock = match database_url {
+        Some(_) => None,
+        None => Some(lock_data_dir(&data_dir)?),
+    };
     let store = open_store(database_url.as_deref(), &data_dir).await?;
     let store_desc = match &database_url {
         Some(_) => "PostgreSQL".to_owned(),
@@ -351,4 +356,56 @@ fn open_file_room(max_connections: usize) {
             wanted
         );
     }
+}
+
+/// The lock file that keeps a second `serve` off a SQLite data directory.
+const LOCK_FILE: &str = "serve.lock";
+
+/// Takes the data directory's `serve` lock (an exclusive `flock` on
+/// `<data-dir>/serve.lock`, released by the kernel when the process ends however it
+/// ends), or says which process holds it. Two servers on one SQLite database would each
+/// schedule every check and open every incident; several nodes need PostgreSQL. Other
+/// commands (`token create`, `user add`, …) do not take the lock: they work beside a
+/// running server.
+fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => {}
+        Err(rustix::io::Errno::WOULDBLOCK) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            let who = if holder.is_empty() {
+                "another process".to_owned()
+            } else {
+                format!("process {holder}")
+            };
+            anyhow::bail!(
+                "another `vigilmon serve` ({who}) is using the data directory {}: one SQLite \
+                 data directory serves one node. Stop it first, or run several nodes on \
+                 PostgreSQL (--database-url)",
+                data_dir.display()
+            );
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(std::io::Error::from(e))
+                .context(format!("cannot lock {}", path.display())));
+        }
+    }
+    // Who holds it, for the message above.
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(file)
 }

@@ -123,3 +123,40 @@ async fn user_create_reads_the_password_from_stdin() {
     assert_eq!(code, 1);
     assert!(err.contains("at least 10 characters"), "{err}");
 }
+
+/// A second `serve` on a SQLite data directory that a server is using refuses to start,
+/// naming the process and the way to several nodes; other commands work beside the
+/// server; once it has stopped, a new one starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_on_one_sqlite_directory_refuses_to_start() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let mut server = test_support::Server::start(crate::bin(), &store, &[]);
+    let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
+    args.extend(store.args());
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
+            .await
+            .unwrap();
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("another `vigilmon serve`")
+            && err.contains(&format!("process {}", server.pid()))
+            && err.contains("--database-url"),
+        "{err}"
+    );
+    // Commands beside the running server still work.
+    let mut token: Vec<String> = ["token", "create", "--name", "beside", "--scope", "read"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    token.extend(store.args());
+    let (code, out, err) = run_cli(crate::bin(), &token, None);
+    assert_eq!(code, 0, "{out}{err}");
+    // The first server is unharmed, and after it stops another takes its place.
+    let (status, _) = server.get("/api/v1/monitors").await;
+    assert_eq!(status, 200);
+    assert_eq!(server.terminate(), Some(0));
+    let next = test_support::Server::start(crate::bin(), &store, &[]);
+    let (status, _) = next.get("/api/v1/monitors").await;
+    assert_eq!(status, 200);
+}
