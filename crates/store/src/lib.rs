@@ -35,6 +35,7 @@ macro_rules! with_pool {
 
 mod alerting;
 mod auth;
+mod cluster;
 mod codec;
 mod error;
 mod heartbeats;
@@ -61,6 +62,7 @@ pub use alerting::{
     OutboxRecord,
 };
 pub use auth::{UserChange, UserListing};
+pub use cluster::{Lease, NodeRecord};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use overview::ResultBucket;

@@ -59,6 +59,11 @@ const SQLITE: &[Entry] = &[
         "token_owners",
         include_str!("../migrations/sqlite/0009_token_owners.sql"),
     ),
+    (
+        10,
+        "cluster",
+        include_str!("../migrations/sqlite/0010_cluster.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -107,6 +112,11 @@ const POSTGRES: &[Entry] = &[
         9,
         "token_owners",
         include_str!("../migrations/postgres/0009_token_owners.sql"),
+    ),
+    (
+        10,
+        "cluster",
+        include_str!("../migrations/postgres/0010_cluster.sql"),
     ),
 ];
 

@@ -11,6 +11,7 @@
 
 mod alerting;
 mod auth;
+mod cluster;
 mod heartbeats;
 mod migrations;
 mod monitors;
@@ -214,6 +215,12 @@ contract! {
     overview: [result_buckets_summarise_checks, dashboard_reads_use_covering_indexes],
     status: [status_pages_crud_and_conflicts, badges_updates_incidents_and_first_seen],
     rollups: [rollups_upsert_list_and_watermark],
+    cluster: [
+        nodes_register_touch_and_leave,
+        the_lease_has_one_holder_and_a_term,
+        racing_nodes_get_one_lease,
+        the_database_clock_is_now,
+    ],
 }
 
 #[test]

@@ -133,10 +133,9 @@ async fn a_second_serve_on_one_sqlite_directory_refuses_to_start() {
     let mut server = test_support::Server::start(crate::bin(), &store, &[]);
     let mut args: Vec<String> = vec!["serve".into(), "--listen".into(), "127.0.0.1:0".into()];
     args.extend(store.args());
-    let (code, out, err) =
-        tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
-            .await
-            .unwrap();
+    let (code, out, err) = tokio::task::spawn_blocking(move || run_cli(crate::bin(), &args, None))
+        .await
+        .unwrap();
     assert_ne!(code, 0, "{out}{err}");
     assert!(
         err.contains("another `vigilmon serve`")
