@@ -6,6 +6,7 @@ pub mod channels;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod nodes;
 pub mod openapi;
 pub mod redis;
 pub mod status_pages;
@@ -26,7 +27,7 @@ use vigilmon_app::{AppError, AppState};
     info(title = "Vigilmon API", description = "Monitors, their states and check results."),
     paths(
         monitors::list, monitors::create, monitors::get, monitors::patch, monitors::delete,
-        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings, redis::list, redis::add, agent::regions,
+        monitors::pause, monitors::resume, monitors::check_now, monitors::results, monitors::pings, redis::list, redis::add, agent::regions, nodes::list,
         incidents::list, incidents::get, incidents::acknowledge, incidents::resolve, incidents::note,
         channels::list_channels, channels::get_channel, channels::create_channel, channels::put_channel,
         channels::delete_channel, channels::test_channel, channels::deliveries,
@@ -45,7 +46,7 @@ use vigilmon_app::{AppError, AppState};
         (name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"),
         (name = "incidents", description = "Incidents and their timelines"),
         (name = "alerting", description = "Channels, policies and maintenance windows"),
-        (name = "regions", description = "Probe regions and their agents"),
+        (name = "regions", description = "Probe regions and their agents, and the nodes of the cluster"),
         (name = "tokens", description = "API and agent tokens (an agent token declares its region)"),
         (name = "status pages", description = "Public status pages, their JSON, uptime and public incident updates"),
     )
@@ -218,6 +219,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
         .route("/api/v1/regions", get(agent::regions))
+        .route("/api/v1/nodes", get(nodes::list))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/api/v1/agent/assignments", get(agent::assignments))

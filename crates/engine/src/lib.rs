@@ -35,6 +35,7 @@ pub mod heartbeats;
 pub mod limit;
 pub mod links;
 pub mod metrics;
+pub mod node;
 pub mod outbox;
 pub mod recorder;
 pub mod region_health;
@@ -84,6 +85,8 @@ pub struct EngineOptions {
     /// How often agents poll their assignment (liveness is 3 polls).
     pub agent_poll: Duration,
     pub clock: SharedClock,
+    /// This node's address and lease (`cluster.*`).
+    pub node: node::NodeOptions,
 }
 
 /// Notification settings.
@@ -148,6 +151,7 @@ struct Inner {
     public_url: String,
     changes: ChangeFeed,
     retention_raw: Duration,
+    node: node::NodeHandle,
 }
 
 impl Engine {
@@ -172,6 +176,10 @@ impl Engine {
                 .await?,
         )
         .unwrap_or_default();
+        // The node's row and the coordinator lease, before anything that coordinates.
+        let stop_membership = CancellationToken::new();
+        let (node, node_task) =
+            node::start(store.clone(), opts.node.clone(), stop_membership.clone()).await?;
         let changes = ChangeFeed::new();
         let agents = Arc::new(agents::Agents::new(opts.agent_poll));
         let (handles, cluster) = cluster::start(
@@ -212,6 +220,7 @@ impl Engine {
                 public_url: opts.public_url.clone(),
                 changes,
                 retention_raw: opts.retention_raw,
+                node,
             }),
         };
         let tasks = Tasks {
@@ -220,12 +229,18 @@ impl Engine {
             stop_node,
             outbox_task,
             upkeep_task,
+            stop_membership,
+            node_task,
         };
         Ok((engine, tasks))
     }
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+    /// This node: its id and whether it coordinates.
+    pub fn node(&self) -> &node::NodeHandle {
+        &self.inner.node
     }
     pub fn prober(&self) -> &Prober {
         &self.inner.prober
@@ -298,6 +313,10 @@ pub struct Tasks {
     stop_node: CancellationToken,
     outbox_task: tokio::task::JoinHandle<()>,
     upkeep_task: tokio::task::JoinHandle<()>,
+    /// The node's membership and lease: stopped last, so the lease is given up only
+    /// once this node's coordinator tasks have written their last.
+    stop_membership: CancellationToken,
+    node_task: tokio::task::JoinHandle<()>,
 }
 
 impl Tasks {
@@ -312,6 +331,8 @@ impl Tasks {
         self.stop_node.cancel();
         let _ = self.outbox_task.await;
         let _ = self.upkeep_task.await;
+        self.stop_membership.cancel();
+        let _ = self.node_task.await;
         self.store.close().await;
         info!(message = "stopped");
     }

@@ -80,6 +80,22 @@ fn describe() {
         "vigilmon_results_expired_total",
         "Raw check results deleted by retention"
     );
+    metrics::describe_gauge!(
+        "vigilmon_coordinator",
+        "1 while this node holds the coordinator lease, 0 otherwise"
+    );
+    metrics::describe_counter!(
+        "vigilmon_lease_changes_total",
+        "Times this node took or lost the coordinator lease"
+    );
+}
+
+pub(crate) fn coordinator(holds: bool) {
+    gauge!("vigilmon_coordinator").set(if holds { 1.0 } else { 0.0 });
+}
+
+pub(crate) fn lease_change() {
+    counter!("vigilmon_lease_changes_total").increment(1);
 }
 
 pub(crate) fn record_check(

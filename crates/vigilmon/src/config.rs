@@ -45,6 +45,9 @@ pub struct FileConfig {
     pub alerting: AlertingSection,
     #[serde(default)]
     pub agents: AgentsSection,
+    /// Several nodes on one PostgreSQL database (docs/scaling.md).
+    #[serde(default)]
+    pub cluster: ClusterSection,
     /// Public status pages (docs/status-pages.md).
     #[serde(default)]
     pub status_pages: Vec<StatusPageConfig>,
@@ -78,6 +81,15 @@ pub struct AgentsSection {
     /// How often agents poll their assignment (default 15s); an agent silent for 3
     /// polls is no longer live and its monitors move to the region's other agents.
     pub poll_interval: Option<HumanDuration>,
+}
+
+/// `cluster:` — how nodes on one database agree which one coordinates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// How long the coordinator lease lasts without renewal (default 10s, 3s to 5m):
+    /// when the coordinator dies, another node takes over within it.
+    pub lease_ttl: Option<HumanDuration>,
 }
 
 /// `alerting:` — delivery settings.
@@ -408,6 +420,20 @@ pub fn parse(
             ));
         }
     }
+    if let Some(ttl) = config.cluster.lease_ttl
+        && !(vigilmon_engine::node::MIN_LEASE_TTL..=std::time::Duration::from_secs(300))
+            .contains(&ttl.0)
+    {
+        errors.push(err(
+            None,
+            Some("cluster.lease_ttl".into()),
+            format!(
+                "must be from {}s to 5m: renewals every third of it must fit, and a \
+                 coordinator that dies is replaced within it",
+                vigilmon_engine::node::MIN_LEASE_TTL.as_secs()
+            ),
+        ));
+    }
     for (i, h) in config.server.allowed_hosts.iter().enumerate() {
         if let Err(e) = vigilmon_app::front::HostPattern::parse(h) {
             errors.push(err(None, Some(format!("server.allowed_hosts[{i}]")), e));
@@ -721,6 +747,26 @@ mod tests {
                 "c.yaml: server.max_connections: must be at least 1"
             ],
         );
+    }
+
+    #[test]
+    fn the_lease_ttl_is_bounded() {
+        let c = parse("c.yaml", "cluster:\n  lease_ttl: 6s\n", no_env).unwrap();
+        assert_eq!(
+            c.cluster.lease_ttl.map(|d| d.0),
+            Some(std::time::Duration::from_secs(6))
+        );
+        for bad in ["1s", "10m"] {
+            let errs =
+                parse("c.yaml", &format!("cluster:\n  lease_ttl: {bad}\n"), no_env).unwrap_err();
+            assert!(
+                errs[0]
+                    .to_string()
+                    .starts_with("c.yaml: cluster.lease_ttl: must be from 3s to 5m"),
+                "{bad}: {}",
+                errs[0]
+            );
+        }
     }
 
     #[test]

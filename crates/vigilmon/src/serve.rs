@@ -278,6 +278,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .filter_map(|r| RegionName::parse(&r.name).ok())
             .collect(),
         clock: Arc::new(SystemClock),
+        node: vigilmon_engine::node::NodeOptions {
+            address: url.clone(),
+            lease_ttl: file
+                .cluster
+                .lease_ttl
+                .map_or(vigilmon_engine::node::DEFAULT_LEASE_TTL, |d| d.0),
+        },
     };
     let limits = file.server.limits();
     open_file_room(limits.max_connections);

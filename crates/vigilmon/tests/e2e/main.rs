@@ -6,6 +6,7 @@ mod agents;
 mod alerting;
 mod api;
 mod cli;
+mod cluster;
 mod config_file;
 mod connections;
 mod consensus;

@@ -1,0 +1,167 @@
+//! Several nodes on one PostgreSQL database: each registers itself, exactly one holds
+//! the coordinator lease, and when it dies another takes over within the lease TTL.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use test_support::{Backend, Server, StoreFixture, wait_for};
+
+use crate::bin;
+
+/// Starts a node on `store` with a 3 s lease.
+fn node(store: &StoreFixture) -> Server {
+    let path = store.dir.path().join("cluster.yaml");
+    std::fs::write(&path, "cluster:\n  lease_ttl: 3s\n").unwrap();
+    Server::start(
+        bin(),
+        store,
+        &["--config".into(), path.display().to_string()],
+    )
+}
+
+async fn nodes(server: &Server) -> Value {
+    let (status, v) = server.get("/api/v1/nodes").await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+/// The id of the coordinator in a node list, if any.
+fn coordinator(v: &Value) -> Option<String> {
+    v["nodes"]
+        .as_array()?
+        .iter()
+        .find(|n| n["coordinator"] == true)
+        .and_then(|n| n["id"].as_str())
+        .map(str::to_owned)
+}
+
+fn this_node(v: &Value) -> String {
+    v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["this_node"] == true)
+        .and_then(|n| n["id"].as_str())
+        .unwrap_or_else(|| panic!("no this_node in {v}"))
+        .to_owned()
+}
+
+/// The node list as `server` gives it, once it lists two nodes (each registers as it
+/// starts, just after printing its address).
+async fn both_listed(server: &Server) -> Value {
+    wait_for("both nodes are listed", Duration::from_secs(10), || async {
+        let v = nodes(server).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(2)).then_some(v)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_coordinator_and_a_takeover_within_the_lease() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let mut first = node(&store);
+    let second = node(&store);
+
+    // Both nodes are listed (once both have started), alive, by either; the first one
+    // coordinates.
+    let seen_by_first = both_listed(&first).await;
+    let seen_by_second = both_listed(&second).await;
+    let first_id = this_node(&seen_by_first);
+    let second_id = this_node(&seen_by_second);
+    assert_ne!(first_id, second_id);
+    for v in [&seen_by_first, &seen_by_second] {
+        let list = v["nodes"].as_array().unwrap();
+        assert_eq!(list.len(), 2, "{v}");
+        assert!(list.iter().all(|n| n["alive"] == true), "{v}");
+        assert_eq!(
+            list.iter().filter(|n| n["coordinator"] == true).count(),
+            1,
+            "{v}"
+        );
+        assert_eq!(coordinator(v).as_deref(), Some(first_id.as_str()), "{v}");
+        assert_eq!(list[0]["version"], env!("CARGO_PKG_VERSION"));
+    }
+    let term = seen_by_first["term"].as_i64().unwrap();
+    let metrics = |server: &Server| {
+        let url = format!("{}/metrics", server.url);
+        let (client, token) = (server.client.clone(), server.token.clone());
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(metrics(&first).await.contains("vigilmon_coordinator 1"));
+    assert!(!metrics(&second).await.contains("vigilmon_coordinator 1"));
+
+    // The coordinator dies without a word: the other takes the lease over within the
+    // lease (3 s) and two seconds, with the next term.
+    let killed = Instant::now();
+    first.kill();
+    let v = wait_for(
+        "the second node coordinates",
+        Duration::from_secs(10),
+        || async {
+            let v = nodes(&second).await;
+            (coordinator(&v).as_deref() == Some(second_id.as_str())).then_some(v)
+        },
+    )
+    .await;
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(5), "took over after {took:?}");
+    assert_eq!(v["term"].as_i64().unwrap(), term + 1, "{v}");
+    assert!(metrics(&second).await.contains("vigilmon_coordinator 1"));
+    // The dead node is still listed, no longer alive once its TTL has passed.
+    let v = wait_for(
+        "the dead node is not alive",
+        Duration::from_secs(10),
+        || async {
+            let v = nodes(&second).await;
+            v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n["id"] == first_id.as_str() && n["alive"] == false)
+                .then_some(v)
+        },
+    )
+    .await;
+    assert_eq!(v["nodes"].as_array().unwrap().len(), 2, "{v}");
+}
+
+/// A node that stops cleanly hands the lease over at once and leaves the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_hands_the_lease_over_at_once() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let mut first = node(&store);
+    let second = node(&store);
+    let second_id = this_node(&both_listed(&second).await);
+    let stopped = Instant::now();
+    assert_eq!(first.terminate(), Some(0));
+    let v = wait_for(
+        "the second node coordinates",
+        Duration::from_secs(10),
+        || async {
+            let v = nodes(&second).await;
+            (coordinator(&v).as_deref() == Some(second_id.as_str())).then_some(v)
+        },
+    )
+    .await;
+    // The next renewal round (a third of the TTL) takes the released lease.
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopped.elapsed()
+    );
+    assert_eq!(
+        v["nodes"].as_array().unwrap().len(),
+        1,
+        "the stopped node left: {v}"
+    );
+}
