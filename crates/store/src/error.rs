@@ -26,6 +26,18 @@ pub enum StoreError {
     /// Applying the schema migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's schema is newer than this binary: a newer Vigilmon (another
+    /// node) has upgraded it.
+    #[error(
+        "the database's schema is at version {database}, newer than this Vigilmon \
+         ({version}) knows (up to {binary}): a newer release has upgraded it. Run that \
+         release on this node too; an older one would misread the data"
+    )]
+    SchemaTooNew {
+        database: i64,
+        binary: i64,
+        version: &'static str,
+    },
     /// The SQLite data directory could not be created.
     #[error("cannot create data directory {}: {source}", path.display())]
     DataDir {

@@ -146,7 +146,7 @@ impl Store {
         let migrator = migrations::sqlite();
         if let Err(e) = migrator.run(&pool).await {
             pool.close().await;
-            return Err(e.into());
+            return Err(migrations::error(e, true));
         }
         tracing::debug!(dir = %data_dir.display(), "opened sqlite store");
         Ok(Store {
@@ -162,10 +162,12 @@ impl Store {
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect(url)
             .await?;
+        // sqlx takes a PostgreSQL advisory lock around the migrations: nodes starting
+        // together apply them once, the others wait and then find nothing to do.
         let migrator = migrations::postgres();
         if let Err(e) = migrator.run(&pool).await {
             pool.close().await;
-            return Err(e.into());
+            return Err(migrations::error(e, false));
         }
         tracing::debug!("opened postgres store");
         Ok(Store {

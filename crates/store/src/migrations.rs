@@ -137,6 +137,20 @@ fn migrator(entries: &[Entry]) -> Migrator {
     )
 }
 
+/// Why migrating failed, in the store's terms: a migration the database has but this
+/// binary does not know means the database is newer than the binary.
+pub(crate) fn error(e: sqlx::migrate::MigrateError, backend_sqlite: bool) -> crate::StoreError {
+    let entries = if backend_sqlite { SQLITE } else { POSTGRES };
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(v) => crate::StoreError::SchemaTooNew {
+            database: v,
+            binary: entries.last().map_or(0, |m| m.0),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        e => e.into(),
+    }
+}
+
 /// The migrator for SQLite databases.
 pub(crate) fn sqlite() -> Migrator {
     migrator(SQLITE)

@@ -185,7 +185,7 @@ macro_rules! contract {
 
 contract! {
     store: [backend_ping_and_close],
-    migrations: [migrations_are_idempotent],
+    migrations: [migrations_are_idempotent, a_newer_schema_is_refused],
     monitors: [
         monitor_crud,
         duplicate_names_conflict,
