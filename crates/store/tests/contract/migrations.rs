@@ -50,7 +50,9 @@ pub(crate) async fn a_newer_schema_is_refused(db: Db) {
             Store::open_postgres(url).await
         }
     };
-    let err = reopened.err().expect("a newer schema is refused");
+    let Err(err) = reopened else {
+        panic!("a newer schema is refused");
+    };
     assert!(
         matches!(err, StoreError::SchemaTooNew { database: 9999, .. }),
         "{err:?}"
