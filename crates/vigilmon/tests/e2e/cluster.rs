@@ -165,3 +165,53 @@ async fn a_clean_stop_hands_the_lease_over_at_once() {
         "the stopped node left: {v}"
     );
 }
+
+/// Sign-in and CSRF work whichever node answers: sessions and their form tokens live
+/// in the database, not in a node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_on_one_node_works_on_another() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let first = node(&store);
+    let second = node(&store);
+    let (status, m) = first
+        .post(
+            "/api/v1/monitors",
+            &serde_json::json!({"name": "api", "type": "tcp", "host": "127.0.0.1", "port": 9, "interval": "1h"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    let mut web = crate::ui::Web::new(&first);
+    let csrf = web
+        .sign_in("owner@example.com", "a long enough password")
+        .await;
+    assert!(!csrf.is_empty());
+    // The same browser, now answered by the other node.
+    web.base = second.url.clone();
+    let page = web.get(&format!("/monitors/{id}")).await;
+    assert_eq!(
+        page.status, 200,
+        "signed in on the other node: {}",
+        page.location
+    );
+    let r = web
+        .post(
+            &format!("/monitors/{id}/pause"),
+            &[("_csrf", csrf.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, m) = first.get(&format!("/api/v1/monitors/{id}")).await;
+    assert_eq!(m["state"], "paused", "{m}");
+    // A form token that is not the session's is refused there too.
+    let r = web
+        .post(
+            &format!("/monitors/{id}/resume"),
+            &[("_csrf", "forged")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
