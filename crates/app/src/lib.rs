@@ -26,6 +26,7 @@ pub mod front;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
+pub mod nodes;
 pub mod redis;
 pub mod regions;
 pub mod status_model;

@@ -1,7 +1,8 @@
 //! The regions and agents page (`/regions`): every region with its kind and status in
 //! words, how many monitors run there, and each agent's version, last contact, lag,
 //! assignment and results — the same data as `GET /api/v1/regions`
-//! ([`vigilmon_app::regions::region_list`]) — plus how to add an agent.
+//! ([`vigilmon_app::regions::region_list`]) — the nodes serving the database and which
+//! one coordinates ([`vigilmon_app::nodes::node_list`]), and how to add an agent.
 
 use askama::Template;
 use axum::extract::State;
@@ -22,6 +23,16 @@ pub(crate) struct AgentRow {
     pub results: u64,
 }
 
+pub(crate) struct NodeRow {
+    pub address: String,
+    pub version: String,
+    pub started: When,
+    pub last_seen: When,
+    pub alive: bool,
+    pub coordinator: bool,
+    pub this_node: bool,
+}
+
 pub(crate) struct RegionRow {
     pub name: String,
     /// `built-in` or `agents`.
@@ -36,6 +47,7 @@ pub(crate) struct RegionRow {
 struct RegionsPage {
     l: Layout,
     regions: Vec<RegionRow>,
+    nodes: Vec<NodeRow>,
     /// The server's address, for the agent command.
     server: String,
 }
@@ -70,9 +82,24 @@ pub(crate) async fn page(State(st): State<AppState>, s: Session) -> Result<Respo
             name: r.name,
         })
         .collect();
+    let nodes = vigilmon_app::nodes::node_list(&st)
+        .await?
+        .nodes
+        .into_iter()
+        .map(|n| NodeRow {
+            address: n.address,
+            version: n.version,
+            started: When::new(n.started_at, now),
+            last_seen: When::new(n.last_seen, now),
+            alive: n.alive,
+            coordinator: n.coordinator,
+            this_node: n.this_node,
+        })
+        .collect();
     Ok(render(&RegionsPage {
         l: Layout::new("Regions and agents", "regions", &s),
         regions,
+        nodes,
         server: st.public_url().trim_end_matches('/').to_owned(),
     }))
 }

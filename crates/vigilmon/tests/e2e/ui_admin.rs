@@ -66,6 +66,19 @@ async fn regions_and_agents(backend: Backend) {
         body.contains("<dt>Monitors that run here</dt><dd>1</dd>"),
         "{body}"
     );
+    // This server is the one node, and coordinates.
+    assert!(body.contains("<h2 id=\"nodes\">Nodes</h2>"), "{body}");
+    assert!(
+        body.contains(&format!(
+            "<td>{} <small class=\"muted\">(this node)</small></td>",
+            server.url
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains("<span class=\"st up\">Alive</span></td><td>coordinator</td>"),
+        "{body}"
+    );
     assert!(body.contains("vigilmon token create --name eu-1 --scope agent --region"));
     assert!(body.contains(&format!("vigilmon agent --server {}", server.url)));
     assert!(body.contains("href=\"/regions\" aria-current=\"page\""));
