@@ -184,6 +184,17 @@ impl SetupCode {
         Self(code)
     }
 
+    /// The code as stored in the database (`settings.setup_code`), so that every node
+    /// of a cluster asks for the same one.
+    pub fn stored(&self) -> &str {
+        &self.0
+    }
+
+    /// A code read back from the database; `None` when it is not one this type makes.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        (s.len() == 12 && s.bytes().all(|b| CODE_ALPHABET.contains(&b))).then(|| Self(s.to_owned()))
+    }
+
     /// The code as printed: `abcd-efgh-jkmn`.
     pub fn shown(&self) -> String {
         let c = &self.0;
@@ -271,6 +282,16 @@ mod tests {
             f.client_ip(ip("10.0.0.2"), &xff(&["10.1.1.1, 10.0.0.3"])),
             ip("10.1.1.1")
         );
+    }
+
+    #[test]
+    fn a_stored_setup_code_reads_back() {
+        let c = SetupCode::generate();
+        let back = SetupCode::from_stored(c.stored()).unwrap();
+        assert!(back.accepts(&c.shown()));
+        for bad in ["", "short", "ABCDEFGHJKMN", "abcdefghjkm0", "abcdefghjkmnp"] {
+            assert!(SetupCode::from_stored(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

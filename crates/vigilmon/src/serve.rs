@@ -231,7 +231,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "  store: {store_desc}; built-in probe disabled (agents only); public URL: {public_url}"
         );
     }
-    let front = front_settings(&file, &args, &listen)?;
+    let mut front = front_settings(&file, &args, &listen)?;
+    // One setup code for every node on the database: whichever node the setup page is
+    // served by asks for the code any of them printed.
+    let shared = store
+        .setting_or_insert("setup_code", front.setup_code.stored())
+        .await?;
+    if let Some(code) = vigilmon_app::front::SetupCode::from_stored(&shared) {
+        front.setup_code = code;
+    }
     if store.count_users().await? == 0 {
         println!(
             "  web UI: open {public_url}/setup in a browser to create the owner account; \

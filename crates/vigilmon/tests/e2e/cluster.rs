@@ -182,6 +182,9 @@ async fn a_session_made_on_one_node_works_on_another() {
     assert_eq!(status, 201, "{m}");
     let id = m["id"].as_str().unwrap().to_owned();
 
+    // Every node asks for the same first-run setup code, whichever printed it.
+    assert!(first.setup_code.is_some());
+    assert_eq!(first.setup_code, second.setup_code);
     let mut web = crate::ui::Web::new(&first);
     let csrf = web
         .sign_in("owner@example.com", "a long enough password")
