@@ -439,8 +439,41 @@ impl Store {
         w: &AlertingWrite,
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        self.apply_alerting_fenced(w, now, None).await
+    }
+
+    /// [`Store::apply_alerting`], by the holder of the coordinator lease only: the
+    /// transaction first locks the lease row (`FOR SHARE` on PostgreSQL, so a takeover
+    /// waits for it) where it is still `fence`'s holder and term and has not run out on
+    /// the database's clock, and writes nothing ([`StoreError::Fenced`]) otherwise.
+    pub async fn apply_alerting_fenced(
+        &self,
+        w: &AlertingWrite,
+        now: Timestamp,
+        fence: Option<crate::Fence>,
+    ) -> Result<(), StoreError> {
+        let fence_sql = match &self.backend {
+            crate::Backend::Sqlite(_) => {
+                "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
+                 AND expires_at > CAST(unixepoch('subsec') * 1000 AS INTEGER)"
+            }
+            crate::Backend::Postgres(_) => {
+                "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
+                 AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT FOR SHARE"
+            }
+        };
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            if let Some(f) = fence {
+                let held: Option<i64> = sqlx::query_scalar(fence_sql)
+                    .bind(f.holder)
+                    .bind(f.term)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if held.is_none() {
+                    return Err(StoreError::Fenced { term: f.term });
+                }
+            }
             for (id, state) in &w.states {
                 sqlx::query(
                     "INSERT INTO monitor_alerting (monitor_id, state, updated_at) \

@@ -27,6 +27,14 @@ pub struct NodeRecord {
     pub last_seen: Timestamp,
 }
 
+/// What a coordinator's write carries: who holds the lease and under which term. The
+/// write is refused when either has moved on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    pub holder: Uuid,
+    pub term: i64,
+}
+
 /// The coordinator lease as a node holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lease {

@@ -26,6 +26,12 @@ pub enum StoreError {
     /// Applying the schema migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A coordinator's write was refused: this node no longer holds the coordinator
+    /// lease under that term (another node took it, or it ran out).
+    #[error(
+        "this node no longer coordinates (its lease term {term} has ended); nothing was written"
+    )]
+    Fenced { term: i64 },
     /// The database's schema is newer than this binary: a newer Vigilmon (another
     /// node) has upgraded it.
     #[error(

@@ -62,7 +62,7 @@ pub use alerting::{
     OutboxRecord,
 };
 pub use auth::{UserChange, UserListing};
-pub use cluster::{Lease, NodeRecord};
+pub use cluster::{Fence, Lease, NodeRecord};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use overview::ResultBucket;

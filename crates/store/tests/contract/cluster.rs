@@ -122,3 +122,68 @@ pub(crate) async fn the_database_clock_is_now(db: Db) {
         "{before} {db_now} {after}"
     );
 }
+
+/// A coordinator's write goes through only while it holds the lease under its term.
+pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
+    use vigilmon_store::{AlertingWrite, Fence, StoreError};
+    let s = &db.store;
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let write = |value: &str| AlertingWrite {
+        settings: vec![("fenced".into(), value.into())],
+        ..AlertingWrite::default()
+    };
+    let now = s.db_now().await.unwrap();
+    let lease_a = s.acquire_lease(a, TTL, now).await.unwrap().unwrap();
+    let fence_a = Fence {
+        holder: a,
+        term: lease_a.term,
+    };
+    s.apply_alerting_fenced(&write("by a"), now, Some(fence_a))
+        .await
+        .unwrap();
+    assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by a"));
+
+    // b takes over (a handed the lease over); a's writes are refused from then on.
+    s.release_lease(a, lease_a.term).await.unwrap();
+    let now = s.db_now().await.unwrap();
+    let lease_b = s.acquire_lease(b, TTL, now).await.unwrap().unwrap();
+    assert_eq!(lease_b.term, lease_a.term + 1);
+    let refused = s
+        .apply_alerting_fenced(&write("late a"), now, Some(fence_a))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { term }) if term == lease_a.term),
+        "{refused:?}"
+    );
+    assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by a"));
+    let fence_b = Fence {
+        holder: b,
+        term: lease_b.term,
+    };
+    s.apply_alerting_fenced(&write("by b"), now, Some(fence_b))
+        .await
+        .unwrap();
+    assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by b"));
+
+    // A lease that ran out on the database's clock fences its holder too.
+    let now = s.db_now().await.unwrap();
+    s.acquire_lease(b, std::time::Duration::from_millis(1), now)
+        .await
+        .unwrap()
+        .unwrap();
+    loop {
+        // The database's clock, not ours, decides: wait for it to pass the expiry.
+        if s.db_now().await.unwrap() > now + jiff::SignedDuration::from_millis(5) {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let refused = s
+        .apply_alerting_fenced(&write("expired b"), now, Some(fence_b))
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Fenced { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by b"));
+}

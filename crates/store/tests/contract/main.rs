@@ -220,6 +220,7 @@ contract! {
         the_lease_has_one_holder_and_a_term,
         racing_nodes_get_one_lease,
         the_database_clock_is_now,
+        fenced_writes_need_the_current_term,
     ],
 }
 
