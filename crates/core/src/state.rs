@@ -113,32 +113,23 @@ impl RegionStatus {
     }
 }
 
-/// The monitor's state from its regions' states: paused wins; down when at least
-/// `quorum` regions are down; degraded when any region is degraded or down below
-/// quorum (a regional failure is visible, but opens nothing); pending while no region
-/// has a result; up otherwise.
-pub fn aggregate(paused: bool, regions: &[MonitorState], quorum: usize) -> MonitorState {
-    if paused {
-        return MonitorState::Paused;
-    }
-    let down = regions.iter().filter(|s| **s == MonitorState::Down).count();
-    if down > 0 && down >= quorum.max(1) {
-        return MonitorState::Down;
-    }
-    if down > 0 || regions.contains(&MonitorState::Degraded) {
-        return MonitorState::Degraded;
-    }
-    if regions.iter().all(|s| *s == MonitorState::Pending) {
-        return MonitorState::Pending;
-    }
-    MonitorState::Up
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::outcome::ErrorKind;
     use proptest::prelude::*;
+
+    /// Every state reads back from its name (how the store decodes a stored state), and
+    /// nothing else reads as a state.
+    #[test]
+    fn state_names_read_back_and_nothing_else_does() {
+        for s in MonitorState::ALL {
+            assert_eq!(MonitorState::parse(s.as_str()), Some(s));
+        }
+        for other in ["", "UP", "Down", "unknown", "up ", "maintenance\n"] {
+            assert_eq!(MonitorState::parse(other), None, "{other:?}");
+        }
+    }
 
     fn fail() -> Verdict {
         Verdict::down(ErrorKind::Connect, "refused")
@@ -169,19 +160,6 @@ mod tests {
     fn degraded_is_immediate() {
         let s = RegionStatus::default().observe(&Verdict::degraded("slow"), 2);
         assert_eq!(s.state, MonitorState::Degraded);
-    }
-
-    #[test]
-    fn aggregation() {
-        use MonitorState::*;
-        assert_eq!(aggregate(false, &[Pending], 1), Pending);
-        assert_eq!(aggregate(false, &[Up], 1), Up);
-        assert_eq!(aggregate(false, &[Down], 1), Down);
-        assert_eq!(aggregate(true, &[Down], 1), Paused);
-        assert_eq!(aggregate(false, &[Down, Up, Up], 2), Degraded);
-        assert_eq!(aggregate(false, &[Down, Down, Up], 2), Down);
-        assert_eq!(aggregate(false, &[Up, Pending], 2), Up);
-        assert_eq!(aggregate(false, &[], 1), Pending);
     }
 
     proptest! {
@@ -225,6 +203,15 @@ pub struct RegionView {
 /// is left out of the count.
 pub const UNAVAILABLE_AFTER_INTERVALS: i64 = 3;
 
+/// An interval in milliseconds for the window arithmetic: at least 1, and at most an
+/// eighth of `i64::MAX`, so that three intervals and a timestamp still add up without
+/// overflow (an interval too long for that is as good as forever).
+fn interval_ms(interval: std::time::Duration) -> i64 {
+    i64::try_from(interval.as_millis())
+        .unwrap_or(i64::MAX)
+        .clamp(1, i64::MAX / 8)
+}
+
 /// Whether a region whose latest result was taken at `latest` still counts at `now`
 /// for a monitor checked every `interval`: heard from within
 /// [`UNAVAILABLE_AFTER_INTERVALS`] intervals. The one definition used by consensus,
@@ -234,9 +221,7 @@ pub fn is_available(
     now: jiff::Timestamp,
     interval: std::time::Duration,
 ) -> bool {
-    let iv = i64::try_from(interval.as_millis())
-        .unwrap_or(i64::MAX / 8)
-        .max(1);
+    let iv = interval_ms(interval);
     now.as_millisecond() - latest.as_millisecond() <= UNAVAILABLE_AFTER_INTERVALS * iv
 }
 
@@ -274,9 +259,7 @@ pub fn consensus(
     if paused {
         return MonitorState::Paused;
     }
-    let iv = i64::try_from(interval.as_millis())
-        .unwrap_or(i64::MAX / 8)
-        .max(1);
+    let iv = interval_ms(interval);
     let available: Vec<&RegionView> = regions
         .iter()
         .filter(|r| is_available(r.checked_at, now, interval))
@@ -382,6 +365,44 @@ mod consensus_tests {
             fresh,
             MonitorState::Up
         ));
+    }
+
+    /// "Within one interval of each other" includes exactly one interval apart.
+    #[test]
+    fn failures_exactly_one_interval_apart_agree() {
+        use MonitorState::*;
+        let two_down = |apart: i64| {
+            consensus(
+                false,
+                &[r(Down, 0), r(Down, apart), r(Up, apart)],
+                at(apart + 1),
+                MIN,
+                None,
+            )
+        };
+        assert_eq!(two_down(60), Down);
+        assert_eq!(two_down(61), Degraded);
+    }
+
+    /// An interval too long for milliseconds in an `i64` is as good as forever: a
+    /// region heard from a year ago still counts, and nothing overflows.
+    #[test]
+    fn an_endless_interval_never_ages_a_region_out() {
+        use MonitorState::*;
+        let year = 365 * 86_400;
+        assert!(is_available(at(0), at(year), Duration::MAX));
+        assert!(regional_failure(&[r(Down, 0)], at(year), Duration::MAX));
+        assert_eq!(
+            consensus(
+                false,
+                &[r(Down, 0), r(Down, year)],
+                at(year),
+                Duration::MAX,
+                None
+            ),
+            Down
+        );
+        assert!(!is_available(at(0), at(year), MIN));
     }
 
     #[test]

@@ -402,6 +402,45 @@ fn reminders_repeat_until_acknowledged() {
     );
 }
 
+/// A policy that does not page — `notify_on` without `down`, or with `degraded` but
+/// without `incident_on_degraded` — opens the incident silently and never reminds nor
+/// escalates, however long it stays open; the same policy with `down` does both.
+#[test]
+fn a_policy_that_does_not_page_never_reminds_nor_escalates() {
+    let quiet_then_loud = |notify_on: &[NotifyOn]| {
+        let mut p = policy(&["slack"], notify_on);
+        p.remind_every = Some(mins(10));
+        p.escalate = vec![EscalationStep {
+            after: mins(15),
+            channels: vec!["pd".into()],
+        }];
+        let mut w = World::new(Some(p));
+        w.state(Up, "ok");
+        let opened = w.state(Down, "timeout");
+        let later: Vec<Vec<String>> = [10, 15, 20, 60].into_iter().map(|m| w.at(m)).collect();
+        (opened, later)
+    };
+    for quiet in [
+        vec![NotifyOn::Recovered],
+        vec![NotifyOn::Degraded, NotifyOn::Recovered],
+    ] {
+        let (opened, later) = quiet_then_loud(&quiet);
+        assert_eq!(opened, ["open timeout"], "{quiet:?}");
+        assert!(later.iter().all(Vec::is_empty), "{quiet:?}: {later:?}");
+    }
+    let (opened, later) = quiet_then_loud(&[NotifyOn::Down, NotifyOn::Recovered]);
+    assert_eq!(opened, ["open timeout", "Trigger slack"]);
+    assert_eq!(
+        later,
+        [
+            vec!["Reminder slack"],
+            vec!["Escalation pd"],
+            vec![],
+            vec!["Reminder slack", "Reminder pd"]
+        ]
+    );
+}
+
 #[test]
 fn escalation_steps_fire_once_in_order_and_skip_triggered_channels() {
     let mut p = policy(&["slack"], &[NotifyOn::Down, NotifyOn::Recovered]);
