@@ -359,3 +359,15 @@ fn the_write_probe_key_is_always_under_the_vigilmon_prefix() {
     assert_eq!(key(Some("vigilmon:canary")), "vigilmon:canary");
     assert_eq!(key(Some("session:42")), "vigilmon:session:42");
 }
+
+/// A JSONPath cut short inside an escape made the parser panic; it is refused like any
+/// invalid path, naming the field.
+#[test]
+fn a_json_path_cut_inside_an_escape_is_refused_not_a_panic() {
+    for path in [r"$['a\u", r"$['a\u00", r#"$["a\"#, "$['a"] {
+        let r = cfg(json!({"name": "a", "type": "http", "url": "http://x",
+            "expect": {"json": [{"path": path, "exists": true}]}}))
+        .build();
+        assert_eq!(fields(r), ["expect.json[0].path"], "{path}");
+    }
+}
