@@ -352,14 +352,28 @@ fn parse_status(v: &Value, errs: &mut Errors) -> StatusMatcher {
     StatusMatcher(out)
 }
 
+/// How deep a JSONPath may nest brackets and parentheses (see [`parse_json_path`]).
+pub const MAX_JSON_PATH_NESTING: usize = 4;
+/// How long a JSONPath may be, in characters.
+pub const MAX_JSON_PATH_CHARS: usize = 1024;
+
 /// Parses a JSONPath expression. The parser (serde_json_path 0.7) panics, with an
 /// `unreachable!`, when the input ends inside an escape of a quoted name (`$['a\u`);
 /// such paths are refused before it sees them (a quoted name or string must be
 /// closed), and a panic that would still come is caught and the path refused like any
 /// invalid one, so no config file, API body or agent assignment can bring the process
 /// down with it (found by fuzzing, docs/fuzzing.md).
+///
+/// The library's parser also backtracks exponentially on brackets and parentheses
+/// nested without end (`$.a[?@.b[?@[?@.c[?…`: ten seconds for 170 characters), so a
+/// path may nest them at most [`MAX_JSON_PATH_NESTING`] deep and be at most
+/// [`MAX_JSON_PATH_CHARS`] long — far beyond what a health check needs.
 fn parse_json_path(s: &str) -> Result<serde_json_path::JsonPath, String> {
+    if s.chars().count() > MAX_JSON_PATH_CHARS {
+        return Err(format!("is longer than {MAX_JSON_PATH_CHARS} characters"));
+    }
     let mut open: Option<char> = None;
+    let (mut depth, mut deepest) = (0usize, 0usize);
     let mut chars = s.chars();
     while let Some(c) = chars.next() {
         match (open, c) {
@@ -368,11 +382,21 @@ fn parse_json_path(s: &str) -> Result<serde_json_path::JsonPath, String> {
             }
             (Some(q), c) if c == q => open = None,
             (None, '\'' | '"') => open = Some(c),
+            (None, '[' | '(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ']' | ')') => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     if let Some(q) = open {
         return Err(format!("a name or string opened with {q} is not closed"));
+    }
+    if deepest > MAX_JSON_PATH_NESTING {
+        return Err(format!(
+            "nests brackets and parentheses {deepest} deep; at most {MAX_JSON_PATH_NESTING}"
+        ));
     }
     match std::panic::catch_unwind(|| serde_json_path::JsonPath::parse(s)) {
         Ok(Ok(p)) => Ok(p),

@@ -371,3 +371,26 @@ fn a_json_path_cut_inside_an_escape_is_refused_not_a_panic() {
         assert_eq!(fields(r), ["expect.json[0].path"], "{path}");
     }
 }
+
+/// Brackets and parentheses nested without end made the JSONPath parser backtrack for
+/// seconds; such paths, and overlong ones, are refused before it runs. Ordinary
+/// filters are still accepted.
+#[test]
+fn a_json_path_nested_without_end_is_refused_before_parsing() {
+    let deep = format!("$.a{}", "[?@.b".repeat(30));
+    let parens = format!("$[?{}@.a", "(".repeat(30));
+    let long = format!("$.{}", "a".repeat(2000));
+    for path in [deep.as_str(), parens.as_str(), long.as_str()] {
+        let r = cfg(json!({"name": "a", "type": "http", "url": "http://x",
+            "expect": {"json": [{"path": path, "exists": true}]}}))
+        .build();
+        assert_eq!(fields(r), ["expect.json[0].path"], "{path}");
+    }
+    let fine = "$.checks[?@.name == 'db' && (@.ok == true || @.degraded == false)].status";
+    assert!(
+        cfg(json!({"name": "a", "type": "http", "url": "http://x",
+            "expect": {"json": [{"path": fine, "exists": true}]}}))
+        .build()
+        .is_ok()
+    );
+}
