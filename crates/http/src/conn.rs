@@ -57,7 +57,8 @@ pub const KEEP_ALIVE_MAX_REQUEST_BYTES: usize = 16 * 1024;
 
 /// About how many bytes a request's head took on the wire.
 fn head_bytes<B>(req: &hyper::Request<B>) -> usize {
-    let line = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let target = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    let line = req.method().as_str().len() + target + 12;
     req.headers()
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)

@@ -452,20 +452,12 @@ impl Store {
         now: Timestamp,
         fence: Option<crate::Fence>,
     ) -> Result<(), StoreError> {
-        let fence_sql = match &self.backend {
-            crate::Backend::Sqlite(_) => {
-                "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
-                 AND expires_at > CAST(unixepoch('subsec') * 1000 AS INTEGER)"
-            }
-            crate::Backend::Postgres(_) => {
-                "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
-                 AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT FOR SHARE"
-            }
-        };
+        let fence_sql =
+            crate::cluster::fence_sql(matches!(self.backend, crate::Backend::Postgres(_)));
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             if let Some(f) = fence {
-                let held: Option<i64> = sqlx::query_scalar(fence_sql)
+                let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(fence_sql.as_str()))
                     .bind(f.holder)
                     .bind(f.term)
                     .fetch_optional(&mut *tx)

@@ -56,6 +56,25 @@ fn decode_node<R: Cols>(row: &R) -> Result<NodeRecord, StoreError> {
     })
 }
 
+/// The database's clock in epoch milliseconds, as an SQL expression per backend: the
+/// one clock the lease is read against, in [`Store::db_now`] and in fenced writes.
+pub(crate) const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
+pub(crate) const POSTGRES_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
+
+/// The check a fenced write starts with (see [`Store::apply_alerting_fenced`]): the
+/// lease row, still `$1`'s under term `$2` and not run out on the database's clock.
+pub(crate) fn fence_sql(postgres: bool) -> String {
+    let (now, lock) = if postgres {
+        (POSTGRES_NOW_MS, " FOR SHARE")
+    } else {
+        (SQLITE_NOW_MS, "")
+    };
+    format!(
+        "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
+         AND expires_at > {now}{lock}"
+    )
+}
+
 fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 4)
 }
@@ -65,12 +84,12 @@ impl Store {
     pub async fn db_now(&self) -> Result<Timestamp, StoreError> {
         let now: i64 = match &self.backend {
             crate::Backend::Sqlite(pool) => {
-                sqlx::query_scalar("SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)")
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {SQLITE_NOW_MS}")))
                     .fetch_one(pool)
                     .await?
             }
             crate::Backend::Postgres(pool) => {
-                sqlx::query_scalar("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT")
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT {POSTGRES_NOW_MS}")))
                     .fetch_one(pool)
                     .await?
             }

@@ -56,6 +56,15 @@ async fn both_listed(server: &Server) -> Value {
     .await
 }
 
+/// The node list as `server` gives it, once it names `id` as the coordinator.
+async fn coordinates(server: &Server, id: &str) -> Value {
+    wait_for("the node coordinates", Duration::from_secs(10), || async {
+        let v = nodes(server).await;
+        (coordinator(&v).as_deref() == Some(id)).then_some(v)
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_coordinator_and_a_takeover_within_the_lease() {
     let store = StoreFixture::new(Backend::Postgres).await;
@@ -104,15 +113,7 @@ async fn one_coordinator_and_a_takeover_within_the_lease() {
     // lease (3 s) and two seconds, with the next term.
     let killed = Instant::now();
     first.kill();
-    let v = wait_for(
-        "the second node coordinates",
-        Duration::from_secs(10),
-        || async {
-            let v = nodes(&second).await;
-            (coordinator(&v).as_deref() == Some(second_id.as_str())).then_some(v)
-        },
-    )
-    .await;
+    let v = coordinates(&second, &second_id).await;
     let took = killed.elapsed();
     assert!(took < Duration::from_secs(5), "took over after {took:?}");
     assert_eq!(v["term"].as_i64().unwrap(), term + 1, "{v}");
@@ -144,15 +145,7 @@ async fn a_clean_stop_hands_the_lease_over_at_once() {
     let second_id = this_node(&both_listed(&second).await);
     let stopped = Instant::now();
     assert_eq!(first.terminate(), Some(0));
-    let v = wait_for(
-        "the second node coordinates",
-        Duration::from_secs(10),
-        || async {
-            let v = nodes(&second).await;
-            (coordinator(&v).as_deref() == Some(second_id.as_str())).then_some(v)
-        },
-    )
-    .await;
+    let v = coordinates(&second, &second_id).await;
     // The next renewal round (a third of the TTL) takes the released lease.
     assert!(
         stopped.elapsed() < Duration::from_secs(3),

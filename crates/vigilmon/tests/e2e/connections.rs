@@ -163,15 +163,7 @@ async fn idle_keepalive_connections_are_closed() {
 async fn large_requests_do_not_keep_their_connection() {
     let (_store, server) = server_with("  keepalive_timeout: 60s\n").await;
     let pid = server.pid();
-    let rss_kib = || {
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap()
-    };
+    let rss_kib = || crate::hostile::rss_kib(pid);
     // Small requests: one connection serves them all.
     let mut s = TcpStream::connect(addr(&server)).await.unwrap();
     for _ in 0..3 {

@@ -509,7 +509,7 @@ fn knob(name: &str, default: u64) -> u64 {
 }
 
 /// The resident set of process `pid`, in KiB.
-fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
         .lines()
