@@ -13,7 +13,8 @@
 # Installs cargo-mutants when it is missing. Exits non-zero when a mutant is missed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/vigilmon-target}"
+# Its own build directory: mutated builds must not evict the main build cache.
+export CARGO_TARGET_DIR="${MUTANTS_TARGET_DIR:-/root/.cache/vigilmon-mutants-target}"
 
 if ! cargo mutants --version >/dev/null 2>&1; then
   cargo install cargo-mutants --locked

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use vigilmon_core::MonitorId;
 
 use crate::codec::{Cols, Reader, ms, opt_ms};
-use crate::{MonitorSource, Store, StoreError};
+use crate::{Commit, MonitorSource, Store, StoreError};
 
 /// A named configuration object (channel, policy or maintenance window) as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -439,33 +439,24 @@ impl Store {
         w: &AlertingWrite,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        self.apply_alerting_fenced(w, now, None).await
+        self.apply_alerting_under(w, now, &Commit::unfenced()).await
     }
 
-    /// [`Store::apply_alerting`], by the holder of the coordinator lease only: the
-    /// transaction first locks the lease row (`FOR SHARE` on PostgreSQL, so a takeover
-    /// waits for it) where it is still `fence`'s holder and term and has not run out on
-    /// the database's clock, and writes nothing ([`StoreError::Fenced`]) otherwise.
-    pub async fn apply_alerting_fenced(
+    /// [`Store::apply_alerting`] by the coordinator (see [`Commit`]): the transaction
+    /// first locks the lease row (`FOR SHARE` on PostgreSQL, so a takeover waits for
+    /// it) where it is still the fence's holder and term and has not run out on the
+    /// database's clock, and deletes the ingest rows the step applies; it writes
+    /// nothing ([`StoreError::Fenced`]) when either fails.
+    pub async fn apply_alerting_under(
         &self,
         w: &AlertingWrite,
         now: Timestamp,
-        fence: Option<crate::Fence>,
+        commit: &Commit,
     ) -> Result<(), StoreError> {
-        let fence_sql =
-            crate::cluster::fence_sql(matches!(self.backend, crate::Backend::Postgres(_)));
+        let postgres = self.is_postgres();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            if let Some(f) = fence {
-                let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(fence_sql.as_str()))
-                    .bind(f.holder)
-                    .bind(f.term)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if held.is_none() {
-                    return Err(StoreError::Fenced { term: f.term });
-                }
-            }
+            crate::ingest::begin_commit!(tx, commit, postgres);
             for (id, state) in &w.states {
                 sqlx::query(
                     "INSERT INTO monitor_alerting (monitor_id, state, updated_at) \

@@ -11,7 +11,7 @@ use vigilmon_core::heartbeat::HeartbeatState;
 use vigilmon_core::state::MonitorState;
 
 use crate::codec::{Cols, Reader, ms, opt_int};
-use crate::{Store, StoreError};
+use crate::{Commit, Store, StoreError};
 
 /// A heartbeat monitor's ping token and remembered state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,9 +187,22 @@ impl Store {
         batch: &[HeartbeatWrite],
         keep_pings: u32,
     ) -> Result<(), StoreError> {
-        if batch.is_empty() {
+        self.record_heartbeats_under(batch, keep_pings, &Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::record_heartbeats`] by the coordinator: under its fence, consuming the
+    /// ingest rows the batch applies (see [`Commit`]).
+    pub async fn record_heartbeats_under(
+        &self,
+        batch: &[HeartbeatWrite],
+        keep_pings: u32,
+        commit: &Commit,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() && commit.consumed.is_empty() {
             return Ok(());
         }
+        let postgres = self.is_postgres();
         // Collapse the batch per monitor: its pings are all inserted, but only its
         // final state is written (one UPDATE per monitor, not one per ping).
         struct PerMonitor<'a> {
@@ -223,6 +236,7 @@ impl Store {
         }
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
             for id in &order {
                 let m = &per[id];
                 let uuid = id.as_uuid();

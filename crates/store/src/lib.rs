@@ -39,6 +39,7 @@ mod cluster;
 mod codec;
 mod error;
 mod heartbeats;
+mod ingest;
 mod migrations;
 mod monitors;
 mod overview;
@@ -65,6 +66,7 @@ pub use auth::{UserChange, UserListing};
 pub use cluster::{Fence, Lease, NodeRecord};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
+pub use ingest::{Commit, INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice};
 pub use overview::ResultBucket;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,

@@ -64,6 +64,11 @@ const SQLITE: &[Entry] = &[
         "cluster",
         include_str!("../migrations/sqlite/0010_cluster.sql"),
     ),
+    (
+        11,
+        "ingest",
+        include_str!("../migrations/sqlite/0011_ingest.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -117,6 +122,11 @@ const POSTGRES: &[Entry] = &[
         10,
         "cluster",
         include_str!("../migrations/postgres/0010_cluster.sql"),
+    ),
+    (
+        11,
+        "ingest",
+        include_str!("../migrations/postgres/0011_ingest.sql"),
     ),
 ];
 

@@ -8,7 +8,9 @@ use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
 use crate::codec::{Cols, Reader, int, ms, opt_int, opt_ms};
 use crate::monitors::{SELECT_ALL, SELECT_BY_ID, decode_monitor, sort_by_name};
 use crate::{Backend, MonitorRecord};
-use crate::{RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError, StoredResult};
+use crate::{
+    Commit, RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError, StoredResult,
+};
 
 /// Updates the monitor for one recorded check: `$2` is the new state, `$3` the check
 /// time. A paused monitor keeps its state (a check that was in flight when it was
@@ -148,11 +150,23 @@ impl Store {
     /// paused monitor stays paused) and `last_checked_at` advanced. Checks of a monitor
     /// that no longer exists (deleted while the check was in flight) are skipped.
     pub async fn record_results(&self, batch: &[RecordedCheck]) -> Result<(), StoreError> {
-        if batch.is_empty() {
+        self.record_results_under(batch, &Commit::unfenced()).await
+    }
+
+    /// [`Store::record_results`] by the coordinator: under its fence, consuming the
+    /// ingest rows the batch applies (see [`Commit`]).
+    pub async fn record_results_under(
+        &self,
+        batch: &[RecordedCheck],
+        commit: &Commit,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() && commit.consumed.is_empty() {
             return Ok(());
         }
+        let postgres = self.is_postgres();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
             for check in batch {
                 let id = check.monitor_id.0;
                 let r = &check.result;

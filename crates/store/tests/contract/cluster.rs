@@ -125,7 +125,7 @@ pub(crate) async fn the_database_clock_is_now(db: Db) {
 
 /// A coordinator's write goes through only while it holds the lease under its term.
 pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
-    use vigilmon_store::{AlertingWrite, Fence, StoreError};
+    use vigilmon_store::{AlertingWrite, Commit, Fence, StoreError};
     let s = &db.store;
     let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
     let write = |value: &str| AlertingWrite {
@@ -138,7 +138,7 @@ pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
         holder: a,
         term: lease_a.term,
     };
-    s.apply_alerting_fenced(&write("by a"), now, Some(fence_a))
+    s.apply_alerting_under(&write("by a"), now, &Commit::fenced(Some(fence_a)))
         .await
         .unwrap();
     assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by a"));
@@ -149,7 +149,7 @@ pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
     let lease_b = s.acquire_lease(b, TTL, now).await.unwrap().unwrap();
     assert_eq!(lease_b.term, lease_a.term + 1);
     let refused = s
-        .apply_alerting_fenced(&write("late a"), now, Some(fence_a))
+        .apply_alerting_under(&write("late a"), now, &Commit::fenced(Some(fence_a)))
         .await;
     assert!(
         matches!(refused, Err(StoreError::Fenced { term }) if term == lease_a.term),
@@ -160,7 +160,7 @@ pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
         holder: b,
         term: lease_b.term,
     };
-    s.apply_alerting_fenced(&write("by b"), now, Some(fence_b))
+    s.apply_alerting_under(&write("by b"), now, &Commit::fenced(Some(fence_b)))
         .await
         .unwrap();
     assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by b"));
@@ -179,11 +179,136 @@ pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
         tokio::task::yield_now().await;
     }
     let refused = s
-        .apply_alerting_fenced(&write("expired b"), now, Some(fence_b))
+        .apply_alerting_under(&write("expired b"), now, &Commit::fenced(Some(fence_b)))
         .await;
     assert!(
         matches!(refused, Err(StoreError::Fenced { .. })),
         "{refused:?}"
     );
     assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by b"));
+}
+
+/// Rows for the coordinator come back in id order, and a fenced write that applies them
+/// deletes them in its own transaction: once, and never after the lease moved on.
+pub(crate) async fn ingest_rows_are_consumed_once_with_the_write(db: Db) {
+    use vigilmon_store::{AlertingWrite, Commit, Fence, NewIngest, StoreError};
+    let s = &db.store;
+    let (a, b, follower) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let row = |kind: &str, n: u32| NewIngest {
+        kind: kind.into(),
+        payload: format!("{{\"n\":{n}}}"),
+    };
+    let ids = s
+        .ingest(
+            &[row("ping", 1), row("result", 2), row("ack", 3)],
+            follower,
+            t(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let pending = s.ingest_pending(0, 10).await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|r| (
+                r.id,
+                r.kind.as_str(),
+                r.payload.as_str(),
+                r.node,
+                r.received_at
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (ids[0], "ping", "{\"n\":1}", follower, t(1)),
+            (ids[1], "result", "{\"n\":2}", follower, t(1)),
+            (ids[2], "ack", "{\"n\":3}", follower, t(1)),
+        ]
+    );
+    assert_eq!(s.ingest_pending(ids[0], 1).await.unwrap()[0].id, ids[1]);
+    assert_eq!(s.ingest_backlog().await.unwrap(), 3);
+
+    let now = s.db_now().await.unwrap();
+    let lease_a = s.acquire_lease(a, TTL, now).await.unwrap().unwrap();
+    let fence_a = Fence {
+        holder: a,
+        term: lease_a.term,
+    };
+    let write = |value: &str| AlertingWrite {
+        settings: vec![("applied".into(), value.into())],
+        ..AlertingWrite::default()
+    };
+    let commit = |ids: &[i64], fence: Fence| Commit {
+        fence: Some(fence),
+        consumed: ids.to_vec(),
+    };
+    // Applied with its rows: they are gone, in the same transaction.
+    s.apply_alerting_under(&write("first"), now, &commit(&ids[..1], fence_a))
+        .await
+        .unwrap();
+    assert_eq!(s.ingest_pending(0, 10).await.unwrap().len(), 2);
+    // The same row again (a second coordinator that read it before): nothing written.
+    let again = s
+        .apply_alerting_under(&write("twice"), now, &commit(&ids[..2], fence_a))
+        .await;
+    assert!(matches!(again, Err(StoreError::Fenced { .. })), "{again:?}");
+    assert_eq!(
+        s.setting("applied").await.unwrap().as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        s.ingest_pending(0, 10).await.unwrap().len(),
+        2,
+        "the refused write deleted nothing"
+    );
+
+    // After a takeover, the old coordinator consumes nothing.
+    s.release_lease(a, lease_a.term).await.unwrap();
+    let now = s.db_now().await.unwrap();
+    let lease_b = s.acquire_lease(b, TTL, now).await.unwrap().unwrap();
+    let late = s.discard_ingest(&commit(&ids[1..], fence_a)).await;
+    assert!(matches!(late, Err(StoreError::Fenced { .. })), "{late:?}");
+    assert_eq!(s.ingest_backlog().await.unwrap(), 2);
+    let fence_b = Fence {
+        holder: b,
+        term: lease_b.term,
+    };
+    // The new one applies results and pings with their rows.
+    s.record_results_under(&[], &commit(&ids[1..2], fence_b))
+        .await
+        .unwrap();
+    s.record_heartbeats_under(&[], 10, &commit(&ids[2..], fence_b))
+        .await
+        .unwrap();
+    assert_eq!(s.ingest_backlog().await.unwrap(), 0);
+}
+
+/// On PostgreSQL a node hears what another sends; on SQLite there is no one to hear.
+pub(crate) async fn notifications_reach_listeners(db: Db) {
+    use vigilmon_store::{INGEST_CHANNEL, NewIngest};
+    let s = &db.store;
+    let Some(mut listener) = s.listen(&[INGEST_CHANNEL, "vigilmon_test"]).await.unwrap() else {
+        assert_eq!(s.backend(), "sqlite");
+        s.notify("vigilmon_test", "nobody").await.unwrap();
+        return;
+    };
+    s.notify("vigilmon_test", "hello").await.unwrap();
+    let n = listener.recv().await.unwrap().unwrap();
+    assert_eq!(
+        (n.channel.as_str(), n.payload.as_str()),
+        ("vigilmon_test", "hello")
+    );
+    s.ingest(
+        &[NewIngest {
+            kind: "ping".into(),
+            payload: "{}".into(),
+        }],
+        Uuid::now_v7(),
+        t(0),
+    )
+    .await
+    .unwrap();
+    let n = listener.recv().await.unwrap().unwrap();
+    assert_eq!(n.channel, INGEST_CHANNEL);
 }

@@ -221,6 +221,8 @@ contract! {
         racing_nodes_get_one_lease,
         the_database_clock_is_now,
         fenced_writes_need_the_current_term,
+        ingest_rows_are_consumed_once_with_the_write,
+        notifications_reach_listeners,
     ],
 }
 

@@ -1,0 +1,264 @@
+//! The way from every node to the coordinator (ARCHITECTURE.md, "Several nodes on one
+//! PostgreSQL"): what a node that does not coordinate accepts — pings, check results,
+//! incident actions — is written to the `ingest` table before it is acknowledged; the
+//! coordinator reads the rows in id order and deletes each in the transaction that
+//! writes its effect ([`Commit::consumed`]), under its lease ([`Commit::fence`]). So
+//! nothing acknowledged is lost when a coordinator dies mid-way, and nothing is applied
+//! twice when two nodes believe for a moment that they coordinate.
+//!
+//! On PostgreSQL, writing rows also sends `NOTIFY vigilmon_ingest` (delivered when the
+//! transaction commits), and [`Store::listen`] gives a node the notifications of the
+//! channels it names: ingest for the coordinator, changes and confirmation requests
+//! for every node. On SQLite there is one node and no notifications.
+
+use jiff::Timestamp;
+use uuid::Uuid;
+
+use crate::codec::{Reader, ms};
+use crate::{Fence, Store, StoreError};
+
+/// The notification channel of new ingest rows.
+pub const INGEST_CHANNEL: &str = "vigilmon_ingest";
+
+/// A row to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIngest {
+    /// What the payload is (`ping`, `result`, `ack`, `resolve`): the consumer's word.
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+}
+
+/// A row waiting for the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    /// The node that accepted it.
+    pub node: Uuid,
+    pub received_at: Timestamp,
+}
+
+/// How a coordinator's write is committed: refused unless `fence` still holds the
+/// lease (when given), and together with the deletion of the ingest rows whose effect
+/// it writes. When one of those rows is gone already (another coordinator applied it),
+/// nothing is written: [`StoreError::Fenced`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Commit {
+    pub fence: Option<Fence>,
+    pub consumed: Vec<i64>,
+}
+
+impl Commit {
+    /// A write made outside the coordinator's fencing (one node, tests, tools).
+    pub fn unfenced() -> Self {
+        Self::default()
+    }
+    /// A write under `fence`, consuming nothing.
+    pub fn fenced(fence: Option<Fence>) -> Self {
+        Self {
+            fence,
+            consumed: Vec::new(),
+        }
+    }
+}
+
+/// Ids deleted per statement.
+const DELETE_CHUNK: usize = 500;
+
+/// Starts a coordinator's transaction: checks the fence and deletes the consumed rows
+/// (see [`Commit`]). Expands once per backend inside `with_pool!`.
+macro_rules! begin_commit {
+    ($tx:ident, $commit:expr, $postgres:expr) => {{
+        let commit: &$crate::ingest::Commit = $commit;
+        if let Some(f) = commit.fence {
+            let sql = $crate::cluster::fence_sql($postgres);
+            let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(f.holder)
+                .bind(f.term)
+                .fetch_optional(&mut *$tx)
+                .await?;
+            if held.is_none() {
+                return Err($crate::StoreError::Fenced { term: f.term });
+            }
+        }
+        for chunk in commit.consumed.chunks($crate::ingest::delete_chunk()) {
+            let sql = $crate::ingest::delete_sql(chunk);
+            let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *$tx)
+                .await?
+                .rows_affected();
+            if n != chunk.len() as u64 {
+                return Err($crate::StoreError::Fenced {
+                    term: commit.fence.map_or(0, |f| f.term),
+                });
+            }
+        }
+    }};
+}
+pub(crate) use begin_commit;
+
+pub(crate) const fn delete_chunk() -> usize {
+    DELETE_CHUNK
+}
+
+/// `DELETE FROM ingest WHERE id IN (…)` for these ids (integers, written out).
+pub(crate) fn delete_sql(ids: &[i64]) -> String {
+    use std::fmt::Write;
+    let mut sql = String::from("DELETE FROM ingest WHERE id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            sql.push(',');
+        }
+        let _ = write!(sql, "{id}");
+    }
+    sql.push(')');
+    sql
+}
+
+/// Notifications from other nodes (PostgreSQL only).
+pub struct Listener {
+    inner: sqlx::postgres::PgListener,
+}
+
+/// One notification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub channel: String,
+    pub payload: String,
+}
+
+impl Listener {
+    /// The next notification; `None` when the connection was lost and has been made
+    /// again (notifications sent meanwhile are lost: read the state afresh).
+    pub async fn recv(&mut self) -> Result<Option<Notice>, StoreError> {
+        Ok(self.inner.try_recv().await?.map(|n| Notice {
+            channel: n.channel().to_owned(),
+            payload: n.payload().to_owned(),
+        }))
+    }
+}
+
+impl Store {
+    /// Writes rows for the coordinator in one transaction and tells it (PostgreSQL);
+    /// returns their ids. `node` is the node that accepted them, `at` when.
+    pub async fn ingest(
+        &self,
+        rows: &[NewIngest],
+        node: Uuid,
+        at: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let postgres = self.is_postgres();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            let mut ids = Vec::with_capacity(rows.len());
+            for r in rows {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO ingest (kind, payload, node, received_at) \
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                )
+                .bind(&r.kind)
+                .bind(&r.payload)
+                .bind(node)
+                .bind(ms(at))
+                .fetch_one(&mut *tx)
+                .await?;
+                ids.push(id);
+            }
+            if postgres {
+                sqlx::query("SELECT pg_notify($1, '')")
+                    .bind(INGEST_CHANNEL)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(ids)
+        })
+    }
+
+    /// Up to `limit` rows waiting with an id above `after`, in id order. (On
+    /// PostgreSQL ids are taken before commit, so a row can appear after a higher one:
+    /// a consumer re-reads from its lowest unapplied id, not from the highest seen.)
+    pub async fn ingest_pending(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<IngestRow>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT id, kind, payload, node, received_at FROM ingest \
+                 WHERE id > $1 ORDER BY id LIMIT $2",
+            )
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "ingest");
+                    Ok(IngestRow {
+                        id: r.i64("id")?,
+                        kind: r.string("kind")?,
+                        payload: r.string("payload")?,
+                        node: r.uuid("node")?,
+                        received_at: r.timestamp("received_at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// Deletes ingest rows that cannot be applied (a payload no release understands),
+    /// under the coordinator's fence.
+    pub async fn discard_ingest(&self, commit: &Commit) -> Result<(), StoreError> {
+        let postgres = self.is_postgres();
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            begin_commit!(tx, commit, postgres);
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// How many rows wait for the coordinator.
+    pub async fn ingest_backlog(&self) -> Result<u64, StoreError> {
+        let n: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM ingest").fetch_one(pool).await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Sends a notification to every node listening on `channel` (PostgreSQL; on
+    /// SQLite there is no other node and this does nothing).
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        if let crate::Backend::Postgres(pool) = &self.backend {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Listens on `channels` on a connection of its own (PostgreSQL); `None` on
+    /// SQLite.
+    pub async fn listen(&self, channels: &[&str]) -> Result<Option<Listener>, StoreError> {
+        match &self.backend {
+            crate::Backend::Sqlite(_) => Ok(None),
+            crate::Backend::Postgres(pool) => {
+                let mut inner = sqlx::postgres::PgListener::connect_with(pool).await?;
+                inner.listen_all(channels.iter().copied()).await?;
+                Ok(Some(Listener { inner }))
+            }
+        }
+    }
+
+    pub(crate) fn is_postgres(&self) -> bool {
+        matches!(self.backend, crate::Backend::Postgres(_))
+    }
+}
