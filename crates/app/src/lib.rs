@@ -37,10 +37,8 @@ pub mod views;
 use jiff::Timestamp;
 use metrics_exporter_prometheus::PrometheusHandle;
 use vigilmon_core::RegionName;
-use vigilmon_engine::recorder::RecorderHandle;
 use vigilmon_engine::{ChangeFeed, Engine};
 use vigilmon_probe::Prober;
-use vigilmon_schedule::scheduler::SchedulerHandle;
 use vigilmon_store::Store;
 
 pub use error::AppError;
@@ -84,13 +82,10 @@ impl AppState {
     pub fn prober(&self) -> &Prober {
         self.engine.prober()
     }
-    pub fn scheduler(&self) -> &SchedulerHandle {
-        self.engine.scheduler()
-    }
-    pub fn recorder(&self) -> &RecorderHandle {
+    pub fn recorder(&self) -> vigilmon_engine::Recorder<'_> {
         self.engine.recorder()
     }
-    pub fn alerting(&self) -> &vigilmon_engine::alerting::AlertingHandle {
+    pub fn alerting(&self) -> vigilmon_engine::Alerting<'_> {
         self.engine.alerting()
     }
     pub fn notifier(&self) -> &vigilmon_notify::Notifier {
@@ -111,7 +106,7 @@ impl AppState {
     pub fn declared_regions(&self) -> &[RegionName] {
         self.engine.declared_regions()
     }
-    pub fn heartbeats(&self) -> &vigilmon_engine::heartbeats::HeartbeatHandle {
+    pub fn heartbeats(&self) -> vigilmon_engine::Heartbeats<'_> {
         self.engine.heartbeats()
     }
     /// The ping URL of a heartbeat token.

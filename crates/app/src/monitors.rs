@@ -98,21 +98,12 @@ fn heartbeat_view(
     ))
 }
 
-/// Tells the heartbeat engine about a created or changed monitor (making sure a
-/// heartbeat monitor has its ping token).
-async fn notify_heartbeats(
-    st: &AppState,
-    id: MonitorId,
-    spec: &Arc<MonitorSpec>,
-) -> Result<(), AppError> {
+/// Makes sure a heartbeat monitor has its ping token before the nodes take it up.
+async fn ensure_token(st: &AppState, id: MonitorId, spec: &MonitorSpec) -> Result<(), AppError> {
     if let CheckSpec::Heartbeat(_) = spec.check {
-        let token = st
-            .store()
+        st.store()
             .ensure_heartbeat(id, &generate_ping_token(), st.now())
             .await?;
-        st.heartbeats().upsert(id, spec.clone(), token).await;
-    } else {
-        st.heartbeats().remove(id).await;
     }
     Ok(())
 }
@@ -134,38 +125,20 @@ pub enum MonitorChange {
 }
 
 /// The steps after a monitor changed in the store, shared by the API and the web UI:
-/// tell the recorder, the heartbeat engine, the scheduler and the alerting driver.
+/// every node takes it up (schedule, ping door) and the coordinator's recorder,
+/// heartbeat engine and alerting driver reload it.
 pub async fn after_monitor_change(
     st: &AppState,
     id: MonitorId,
     change: MonitorChange,
 ) -> Result<(), AppError> {
-    match change {
-        MonitorChange::Created(spec) => {
-            notify_heartbeats(st, id, &spec).await?;
-            st.scheduler().upsert(id, spec);
-            st.alerting().config_changed().await;
-        }
-        MonitorChange::Updated(spec) => {
-            st.recorder().reload(id).await;
-            notify_heartbeats(st, id, &spec).await?;
-            st.scheduler().upsert(id, spec);
-            st.alerting().config_changed().await;
-        }
-        MonitorChange::PauseSet { spec, changed } => {
-            if changed {
-                st.recorder().reload(id).await;
-            }
-            notify_heartbeats(st, id, &spec).await?;
-            st.scheduler().upsert(id, spec);
-        }
-        MonitorChange::Deleted => {
-            st.scheduler().remove(id);
-            st.heartbeats().remove(id).await;
-            st.recorder().reload(id).await;
-            st.alerting().config_changed().await;
-        }
+    match &change {
+        MonitorChange::Created(spec)
+        | MonitorChange::Updated(spec)
+        | MonitorChange::PauseSet { spec, .. } => ensure_token(st, id, spec).await?,
+        MonitorChange::Deleted => {}
     }
+    st.engine().monitor_changed(id).await;
     Ok(())
 }
 

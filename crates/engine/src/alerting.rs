@@ -23,7 +23,7 @@ use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
 use vigilmon_core::{MonitorId, MonitorState};
 use vigilmon_notify::ChannelConfig;
 use vigilmon_notify::RegionEvidence;
-use vigilmon_store::{NewIncidentEvent, Store, StoreError};
+use vigilmon_store::{Commit, Fence, NewIncidentEvent, Store, StoreError};
 
 use vigilmon_schedule::clock::SharedClock;
 
@@ -51,11 +51,14 @@ enum Cmd {
         incident: Uuid,
         by: String,
         reply: oneshot::Sender<Result<(), ActError>>,
+        /// The ingest row it came in (another node took the request).
+        ingested: Option<i64>,
     },
     Resolve {
         incident: Uuid,
         by: String,
         reply: oneshot::Sender<Result<(), ActError>>,
+        ingested: Option<i64>,
     },
     Reload(oneshot::Sender<()>),
 }
@@ -94,6 +97,7 @@ impl AlertingHandle {
                 incident,
                 by,
                 reply,
+                ingested: None,
             })
             .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
         rx.await.unwrap_or(Err(ActError::Unavailable(
@@ -108,11 +112,34 @@ impl AlertingHandle {
                 incident,
                 by,
                 reply,
+                ingested: None,
             })
             .map_err(|_| ActError::Unavailable("the server is shutting down".into()))?;
         rx.await.unwrap_or(Err(ActError::Unavailable(
             "the server is shutting down".into(),
         )))
+    }
+
+    /// Queues an acknowledgement (or a resolve) another node took (`row`: its ingest
+    /// row); nobody waits for its answer.
+    pub fn queue_ingested(&self, incident: Uuid, by: String, resolve: bool, row: i64) {
+        let (reply, _) = oneshot::channel();
+        let ingested = Some(row);
+        let _ = self.tx.send(if resolve {
+            Cmd::Resolve {
+                incident,
+                by,
+                reply,
+                ingested,
+            }
+        } else {
+            Cmd::Ack {
+                incident,
+                by,
+                reply,
+                ingested,
+            }
+        });
     }
 
     /// Monitors, channels, policies or maintenance windows changed: reload them.
@@ -156,17 +183,23 @@ struct Driver {
     policies: HashMap<String, PolicySpec>,
     closes: Vec<String>,
     maintenance: Vec<MaintenanceSpec>,
+    /// The coordinator's lease every step is written under.
+    fence: Option<Fence>,
+    /// Ingest rows the next write consumes (an action another node took).
+    consumed: Vec<i64>,
 }
 
-/// Starts the driver (and returns the outbox's wake-up signal with the handle).
+/// Starts the driver; `outbox` wakes this node's delivery worker when a step queued
+/// notifications.
 pub async fn start(
     store: Store,
     clock: SharedClock,
     changes: ChangeFeed,
     links: LinkSigner,
+    outbox: Arc<Notify>,
+    fence: Option<Fence>,
     shutdown: CancellationToken,
 ) -> Result<(AlertingHandle, tokio::task::JoinHandle<()>), StoreError> {
-    let outbox = Arc::new(Notify::new());
     let mut driver = Driver {
         store: store.clone(),
         clock,
@@ -179,6 +212,8 @@ pub async fn start(
         policies: HashMap::new(),
         closes: Vec::new(),
         maintenance: Vec::new(),
+        fence,
+        consumed: Vec::new(),
     };
     for (id, v) in store.alerting_states().await? {
         match serde_json::from_value::<MonitorAlerting>(v) {
@@ -404,18 +439,24 @@ impl Driver {
                 incident,
                 by,
                 reply,
+                ingested,
             } => {
+                self.consumed.extend(ingested);
                 let r = self
                     .act(incident, |a, ctx| a.on_acknowledge(&by, ctx))
                     .await;
+                self.consume_rest().await;
                 let _ = reply.send(r);
             }
             Cmd::Resolve {
                 incident,
                 by,
                 reply,
+                ingested,
             } => {
+                self.consumed.extend(ingested);
                 let r = self.act(incident, |a, ctx| a.on_resolve(ctx)).await;
+                self.consume_rest().await;
                 if r.is_ok() {
                     // Say who, in the timeline.
                     let _ = self
@@ -440,6 +481,21 @@ impl Driver {
                 self.tick_all().await;
                 let _ = reply.send(());
             }
+        }
+    }
+
+    /// Deletes the ingest rows of an action that wrote nothing (the incident was
+    /// resolved meanwhile, or the action changed nothing).
+    async fn consume_rest(&mut self) {
+        if self.consumed.is_empty() {
+            return;
+        }
+        let commit = Commit {
+            fence: self.fence,
+            consumed: std::mem::take(&mut self.consumed),
+        };
+        if let Err(e) = self.store.discard_ingest(&commit).await {
+            warn!(message = "could not mark an incident action from another node as done", error = %e);
         }
     }
 
@@ -530,7 +586,11 @@ impl Driver {
                 now,
             )
         };
-        match self.store.apply_alerting(&write, now).await {
+        let commit = Commit {
+            fence: self.fence,
+            consumed: std::mem::take(&mut self.consumed),
+        };
+        match self.store.apply_alerting_under(&write, now, &commit).await {
             Ok(()) => {
                 self.memory.insert(id, memory);
                 // A state or incident change: public status pages show it.

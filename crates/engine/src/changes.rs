@@ -16,6 +16,8 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct ChangeFeed {
     tx: Arc<watch::Sender<u64>>,
+    /// Moves only for changes made on this node, which other nodes are told of.
+    local: Arc<watch::Sender<u64>>,
 }
 
 impl Default for ChangeFeed {
@@ -27,12 +29,27 @@ impl Default for ChangeFeed {
 impl ChangeFeed {
     pub fn new() -> Self {
         let (tx, _) = watch::channel(1);
-        Self { tx: Arc::new(tx) }
+        let (local, _) = watch::channel(0);
+        Self {
+            tx: Arc::new(tx),
+            local: Arc::new(local),
+        }
     }
 
     /// Something public may have changed: every cached rendering is stale.
     pub fn publish(&self) {
         self.tx.send_modify(|g| *g = g.wrapping_add(1));
+        self.local.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// Another node changed something public: stale here too, and not to be told on.
+    pub fn publish_remote(&self) {
+        self.tx.send_modify(|g| *g = g.wrapping_add(1));
+    }
+
+    /// A receiver that wakes on changes made on this node only.
+    pub fn subscribe_local(&self) -> watch::Receiver<u64> {
+        self.local.subscribe()
     }
 
     /// The current generation; it only ever moves forward.

@@ -1,50 +1,54 @@
 //! The tasks that must run once per cluster, started and stopped as a unit: the
-//! scheduler of the built-in probe, the recorder (results → consensus → state), the
-//! alerting driver (the incident engine), the heartbeat engine (deadlines), region
-//! health, retention and rollups.
+//! recorder (results → consensus → state), the alerting driver (the incident engine),
+//! the heartbeat engine (deadlines), region health, retention, rollups, and the loop
+//! that applies what other nodes passed on (`router::consume`).
 //!
-//! With one process, that process runs them. With several nodes on one database, a
-//! coordinator lease decides which node does; this module is the one switch it needs.
-//!
-//! Wiring without cycles: the recorder asks other regions for confirmation checks
-//! through the scheduler, and the scheduler's executor records into the recorder. The
-//! scheduler's handle is therefore made first (`scheduler::channel`), given to the
-//! recorder's confirmation step, and the scheduler itself is started on that inbox once
-//! the recorder exists.
+//! [`switch`] is the one switch: it starts them when this node becomes the
+//! coordinator and stops them when it no longer is, every write carrying the lease's
+//! term ([`Fence`]). The built-in probe's scheduler is not among them: every node runs
+//! its share of the probe (see `router`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 use vigilmon_core::{MonitorId, MonitorSpec, RegionName};
 use vigilmon_probe::Prober;
-use vigilmon_schedule::scheduler::{self, CheckExecutor, SchedulerConfig, SchedulerHandle};
-use vigilmon_store::Store;
+use vigilmon_schedule::scheduler::CheckExecutor;
+use vigilmon_store::{Fence, Store};
 
 use crate::agents::Agents;
 use crate::links::LinkSigner;
-use crate::recorder::{self, RecorderHandle};
+use crate::node::Role;
+use crate::router::{Local, Router};
 use crate::{
-    ChangeFeed, Engine, EngineError, EngineOptions, alerting, heartbeats, region_health,
-    region_universe, retention, rollup,
+    ChangeFeed, EngineError, EngineOptions, alerting, heartbeats, recorder, region_health,
+    retention, rollup,
 };
 
-/// The handles of the cluster tasks.
-pub(crate) struct Handles {
-    pub scheduler: SchedulerHandle,
-    pub recorder: RecorderHandle,
-    pub heartbeats: heartbeats::HeartbeatHandle,
-    pub alerting: alerting::AlertingHandle,
+/// What the coordinator's tasks are made from, kept by the switch.
+pub(crate) struct Deps {
+    pub store: Store,
+    pub opts: EngineOptions,
+    pub region: RegionName,
+    pub agents: Arc<Agents>,
+    pub link_secret: Vec<u8>,
+    pub changes: ChangeFeed,
+    pub router: Arc<Router>,
+    /// Wakes this node's delivery worker.
+    pub outbox: Arc<Notify>,
 }
 
-/// The running cluster tasks.
+/// The running coordinator tasks.
 pub(crate) struct Cluster {
-    stop_scheduling: CancellationToken,
+    stop_tasks: CancellationToken,
     stop_heartbeats: CancellationToken,
     stop_alerting: CancellationToken,
-    scheduler: tokio::task::JoinHandle<()>,
+    consume: tokio::task::JoinHandle<()>,
     retention: tokio::task::JoinHandle<()>,
     rollup: tokio::task::JoinHandle<()>,
     region_health: tokio::task::JoinHandle<()>,
@@ -53,10 +57,10 @@ pub(crate) struct Cluster {
     alerting: tokio::task::JoinHandle<()>,
 }
 
-/// The production check: probe from this server's region, then record.
-struct ProbeAndRecord {
-    prober: Prober,
-    recorder: RecorderHandle,
+/// The production check: probe from this server's region, then pass the result on.
+pub(crate) struct ProbeAndRecord {
+    pub prober: Prober,
+    pub router: Arc<Router>,
 }
 
 impl CheckExecutor for ProbeAndRecord {
@@ -66,137 +70,110 @@ impl CheckExecutor for ProbeAndRecord {
         spec: Arc<MonitorSpec>,
     ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
         let prober = self.prober.clone();
-        let recorder = self.recorder.clone();
+        let router = self.router.clone();
         Box::pin(async move {
             let result = prober.check(&spec.check, spec.timeout).await;
-            recorder.submit(id, spec, result).await;
+            router.result(id, spec, result).await;
         })
     }
 }
 
-/// Starts the cluster tasks from what the store holds.
-pub(crate) async fn start(
-    store: &Store,
-    opts: &EngineOptions,
-    prober: &Prober,
-    agents: &Arc<Agents>,
-    link_secret: Vec<u8>,
-    changes: ChangeFeed,
-) -> Result<(Handles, Cluster), EngineError> {
+/// Starts the coordinator tasks from what the store holds, writing under `fence`,
+/// and routes this node's work to them.
+pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, EngineError> {
+    let opts = &d.opts;
     let stop_alerting = CancellationToken::new();
     let (alerting, alerting_task) = alerting::start(
-        store.clone(),
+        d.store.clone(),
         opts.clock.clone(),
-        changes.clone(),
+        d.changes.clone(),
         LinkSigner {
             public_url: opts.public_url.clone(),
-            secret: link_secret,
+            secret: d.link_secret.clone(),
             ttl: opts.alerting.link_ttl,
         },
+        d.outbox.clone(),
+        fence,
         stop_alerting.clone(),
     )
     .await?;
-    let (scheduler, inbox) = scheduler::channel();
-    let confirm = confirmation_requests(
-        scheduler.clone(),
-        agents.clone(),
-        opts,
-        prober.region().clone(),
-    );
-    let (recorder, recorder_task) =
-        recorder::start(store.clone(), Some(alerting.clone()), Some(confirm)).await?;
-
-    let mut initial = Vec::new();
-    for rec in store.list_monitors().await? {
-        match rec.config.build() {
-            Ok(spec) => initial.push((rec.id, Arc::new(spec))),
-            Err(errs) => error!(
-                message = "stored monitor is invalid and will not run",
-                monitor_id = %rec.id,
-                name = %rec.config.name,
-                error = %errs.first().map(ToString::to_string).unwrap_or_default()
-            ),
-        }
-    }
-    info!(message = "scheduling monitors", count = initial.len(), region = %prober.region());
-    let stop_scheduling = CancellationToken::new();
-    let scheduler_task = inbox.spawn(
-        initial,
-        Arc::new(ProbeAndRecord {
-            prober: prober.clone(),
-            recorder: recorder.clone(),
-        }),
-        opts.clock.clone(),
-        SchedulerConfig {
-            concurrency: opts.concurrency,
-            enabled: opts.local_probe,
-            region: Some(prober.region().clone()),
-            regions: region_universe(&opts.regions, prober.region(), opts.local_probe),
-        },
-        stop_scheduling.clone(),
-    );
+    let confirm = confirmation_requests(d.router.clone(), d.agents.clone(), opts, d.region.clone());
+    let (recorder, recorder_task) = recorder::start(
+        d.store.clone(),
+        Some(alerting.clone()),
+        Some(confirm),
+        fence,
+    )
+    .await?;
     let stop_heartbeats = CancellationToken::new();
     let (heartbeats, heartbeat_task) = heartbeats::start(
-        store.clone(),
+        d.store.clone(),
         opts.clock.clone(),
         opts.heartbeats.clone(),
+        d.router.door.clone(),
         Some(alerting.clone()),
+        fence,
         stop_heartbeats.clone(),
     )
     .await?;
+    let stop_tasks = CancellationToken::new();
     let retention_task = tokio::spawn(retention::run(
-        store.clone(),
+        d.store.clone(),
         opts.clock.clone(),
         opts.retention_raw,
         opts.retention_every,
-        stop_scheduling.clone(),
+        stop_tasks.clone(),
     ));
     let region_task = tokio::spawn(region_health::run(
-        store.clone(),
+        d.store.clone(),
         region_health::RegionHealthConfig {
-            agents: agents.clone(),
+            agents: d.agents.clone(),
             clock: opts.clock.clone(),
             declared: opts.regions.clone(),
-            builtin: Some(prober.region().clone()),
+            builtin: Some(d.region.clone()),
             policy: opts.alerting.region_policy.clone(),
             public_url: opts.public_url.clone(),
-            outbox: alerting.outbox_notify(),
+            outbox: d.outbox.clone(),
         },
-        stop_scheduling.clone(),
+        stop_tasks.clone(),
     ));
     let rollup_task = tokio::spawn(rollup::run(
-        store.clone(),
+        d.store.clone(),
         opts.clock.clone(),
-        changes,
-        stop_scheduling.clone(),
+        d.changes.clone(),
+        stop_tasks.clone(),
     ));
-    Ok((
-        Handles {
-            scheduler,
-            recorder,
-            heartbeats,
-            alerting,
-        },
-        Cluster {
-            stop_scheduling,
-            stop_heartbeats,
-            stop_alerting,
-            scheduler: scheduler_task,
-            retention: retention_task,
-            rollup: rollup_task,
-            region_health: region_task,
-            heartbeats: heartbeat_task,
-            recorder: recorder_task,
-            alerting: alerting_task,
-        },
-    ))
+    let local = Local {
+        recorder,
+        heartbeats,
+        alerting,
+    };
+    d.router.set_local(Some(local.clone()));
+    let consume_task = tokio::spawn(crate::router::consume(
+        d.router.clone(),
+        local,
+        fence,
+        stop_tasks.clone(),
+    ));
+    Ok(Cluster {
+        stop_tasks,
+        stop_heartbeats,
+        stop_alerting,
+        consume: consume_task,
+        retention: retention_task,
+        rollup: rollup_task,
+        region_health: region_task,
+        heartbeats: heartbeat_task,
+        recorder: recorder_task,
+        alerting: alerting_task,
+    })
 }
 
 /// The confirmation cascade: a first failure in one region asks the monitor's other
-/// regions to check now — the built-in probe through the scheduler, each live agent
-/// region through its owning agent's long poll.
+/// regions to check now — the built-in probe on whichever node owns the monitor, each
+/// live agent region through its owning agent's long poll.
 fn confirmation_requests(
-    scheduler: SchedulerHandle,
+    router: Arc<Router>,
     agents: Arc<Agents>,
     opts: &EngineOptions,
     local: RegionName,
@@ -207,7 +184,7 @@ fn confirmation_requests(
         move |id: MonitorId, spec: &MonitorSpec, failing: &RegionName| {
             let now = clock.now();
             if local_probe && failing != &local && spec.runs_in(&local) {
-                scheduler.run_now(id);
+                router.confirm(id);
             }
             for r in agents.live_regions(now) {
                 if &r != failing && spec.runs_in(&r) {
@@ -219,23 +196,76 @@ fn confirmation_requests(
 }
 
 impl Cluster {
-    /// Stops the cluster tasks in order (see `Tasks::shutdown`).
-    pub(crate) async fn shutdown(self, engine: Engine) {
-        self.stop_scheduling.cancel();
-        let _ = self.scheduler.await;
+    /// Stops the coordinator tasks in order: new work goes to the ingest table from
+    /// here on; the ingest loop, retention, rollups and region health stop; the
+    /// heartbeat engine answers what is queued and writes its last batch; the recorder
+    /// writes its queue once its last handle is gone; last, the alerting driver.
+    pub(crate) async fn shutdown(self, router: &Router) {
+        let local = router.set_local(None);
+        self.stop_tasks.cancel();
+        let _ = self.consume.await;
         let _ = self.retention.await;
         let _ = self.rollup.await;
         let _ = self.region_health.await;
-        // Requests are finished: stop the heartbeat engine, which answers what is
-        // queued and lets its writer commit the last batch.
         self.stop_heartbeats.cancel();
         let _ = self.heartbeats.await;
-        // Every recorder handle is gone once the scheduler, the HTTP front and this
-        // last engine handle are: the recorder drains its queue, writes, and ends.
-        drop(engine);
+        drop(local);
         let _ = self.recorder.await;
-        // Last, the alerting driver (it has seen every state change by now).
         self.stop_alerting.cancel();
         let _ = self.alerting.await;
+    }
+}
+
+/// The one switch: runs the coordinator tasks while this node holds the lease, under
+/// its term, and stops them as soon as it does not. `running` is what was started
+/// before this task (a lone node coordinates from its first moment).
+pub(crate) async fn switch(
+    d: Deps,
+    mut role: watch::Receiver<Role>,
+    mut running: Option<(i64, Cluster)>,
+    stop: CancellationToken,
+) {
+    let node = d.router.node;
+    loop {
+        let want = *role.borrow_and_update();
+        let current = running.as_ref().map(|(t, _)| *t);
+        let mut retry = false;
+        match want {
+            Role::Coordinator { term } if current != Some(term) => {
+                if let Some((old, c)) = running.take() {
+                    info!(
+                        message = "stopping the coordinator tasks of an earlier term",
+                        term = old
+                    );
+                    c.shutdown(&d.router).await;
+                }
+                let fence = Fence { holder: node, term };
+                match start(&d, Some(fence)).await {
+                    Ok(c) => {
+                        info!(message = "coordinator tasks started", term);
+                        running = Some((term, c));
+                    }
+                    Err(e) => {
+                        error!(message = "could not start the coordinator tasks; trying again", error = %e);
+                        retry = true;
+                    }
+                }
+            }
+            Role::Follower => {
+                if let Some((term, c)) = running.take() {
+                    info!(message = "stopping the coordinator tasks", term);
+                    c.shutdown(&d.router).await;
+                }
+            }
+            Role::Coordinator { .. } => {}
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            r = role.changed() => if r.is_err() { break },
+            () = tokio::time::sleep(Duration::from_secs(1)), if retry => {}
+        }
+    }
+    if let Some((_, c)) = running {
+        c.shutdown(&d.router).await;
     }
 }

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use vigilmon_core::heartbeat::{HeartbeatSpec, HeartbeatState, PingKind};
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{KindConfig, MonitorConfig, MonitorId, MonitorSpec, MonitorState};
-use vigilmon_store::{HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
+use vigilmon_store::{Commit, Fence, HeartbeatWrite, MonitorSource, PingRecord, Store, StoreError};
 
 use crate::alerting::AlertingHandle;
 use crate::metrics;
@@ -40,7 +40,7 @@ const MAX_WRITE_BATCH: usize = 2048;
 pub const PING_KEY_SETTING: &str = "ping_key";
 
 /// Which monitor a ping is for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum PingTarget {
     Token(String),
     /// `/ping/{ping_key}/{slug}`; `create` is `?create=1`.
@@ -52,7 +52,7 @@ pub enum PingTarget {
 }
 
 /// A ping as received by the HTTP layer.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Ping {
     pub target: PingTarget,
     pub kind: PingKind,
@@ -82,8 +82,16 @@ pub enum PingReply {
     Unavailable(String),
 }
 
+/// A ping another node accepted and wrote to the ingest table: its row (deleted with
+/// the ping's write) and when it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct Ingested {
+    pub row: i64,
+    pub received_at: Timestamp,
+}
+
 enum Cmd {
-    Ping(Ping, oneshot::Sender<PingReply>),
+    Ping(Ping, oneshot::Sender<PingReply>, Option<Ingested>),
     Upsert {
         id: MonitorId,
         spec: Arc<MonitorSpec>,
@@ -99,6 +107,8 @@ enum Cmd {
 struct Targets {
     by_token: HashMap<String, MonitorId>,
     by_slug: HashMap<String, MonitorId>,
+    /// Each monitor's token and slug, to take them out again.
+    by_id: HashMap<MonitorId, (String, Option<String>)>,
 }
 
 /// What the rate limit of pings counts: one budget per monitor, and one for the
@@ -134,16 +144,97 @@ fn same_key(given: &str, key: &str) -> bool {
     given.len() == key.len() && bool::from(given.as_bytes().ct_eq(key.as_bytes()))
 }
 
-/// Talks to the heartbeat engine. Cheap to clone.
+/// The node's door for pings: the ping key, which tokens and slugs exist, and the
+/// rate limit. Every node keeps one, whichever node applies the pings: the heartbeat
+/// engine keeps it current where it runs, and monitor changes do on every node.
+/// Cheap to clone.
 #[derive(Clone)]
-pub struct HeartbeatHandle {
-    tx: mpsc::Sender<Cmd>,
+pub struct Door {
     ping_key: Arc<str>,
     targets: Arc<std::sync::RwLock<Targets>>,
     limiter: Option<Arc<crate::limit::RateLimiter<PingBucket>>>,
 }
 
-impl HeartbeatHandle {
+impl Door {
+    /// The door as the store describes it: the ping key (made on first start) and
+    /// every heartbeat monitor that has a token.
+    pub async fn open(store: &Store, config: &HeartbeatConfig) -> Result<Door, StoreError> {
+        let ping_key = store
+            .setting_or_insert(PING_KEY_SETTING, &generate_ping_token()[..32])
+            .await?;
+        let door = Door {
+            ping_key: ping_key.into(),
+            targets: Arc::default(),
+            limiter: (config.ping_limit > 0).then(|| {
+                Arc::new(crate::limit::RateLimiter::new(
+                    config.ping_limit,
+                    std::time::Duration::from_secs(60),
+                ))
+            }),
+        };
+        let tokens: HashMap<MonitorId, String> = store
+            .heartbeats()
+            .await?
+            .into_iter()
+            .map(|r| (r.monitor_id, r.token))
+            .collect();
+        for rec in store.list_monitors().await? {
+            if let (Some(token), Ok(spec)) = (tokens.get(&rec.id), rec.config.build()) {
+                door.set_spec(rec.id, &spec, token);
+            }
+        }
+        Ok(door)
+    }
+
+    /// Admits pings for `spec` (a heartbeat monitor) with `token`; any other kind of
+    /// monitor is taken out.
+    pub fn set_spec(&self, id: MonitorId, spec: &MonitorSpec, token: &str) {
+        match &spec.check {
+            CheckSpec::Heartbeat(hb) => self.set(id, token, Some(&hb.slug)),
+            _ => self.unset(id),
+        }
+    }
+
+    fn set(&self, id: MonitorId, token: &str, slug: Option<&str>) {
+        let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        Self::take_out(&mut t, id);
+        if let Some(slug) = slug {
+            t.by_slug.insert(slug.to_owned(), id);
+        }
+        t.by_token.insert(token.to_owned(), id);
+        t.by_id
+            .insert(id, (token.to_owned(), slug.map(str::to_owned)));
+    }
+
+    /// No more pings for this monitor (deleted, or no longer a heartbeat).
+    pub fn unset(&self, id: MonitorId) {
+        let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        Self::take_out(&mut t, id);
+    }
+
+    fn take_out(t: &mut Targets, id: MonitorId) {
+        if let Some((token, slug)) = t.by_id.remove(&id) {
+            if t.by_token.get(&token) == Some(&id) {
+                t.by_token.remove(&token);
+            }
+            if let Some(slug) = slug
+                && t.by_slug.get(&slug) == Some(&id)
+            {
+                t.by_slug.remove(&slug);
+            }
+        }
+    }
+
+    fn lookup_token(&self, token: &str) -> Option<MonitorId> {
+        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
+        t.by_token.get(token).copied()
+    }
+
+    fn lookup_slug(&self, slug: &str) -> Option<MonitorId> {
+        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
+        t.by_slug.get(slug).copied()
+    }
+
     /// Decides whether a ping request for `target` goes on, before anything about it is
     /// kept: a malformed token, a wrong ping key or an unknown monitor is
     /// [`Admission::Unknown`]; a known one counts against its monitor's rate limit
@@ -191,14 +282,33 @@ impl HeartbeatHandle {
         same_key(s, &self.ping_key)
     }
 
+    /// The key of slug ping URLs.
+    pub fn ping_key(&self) -> &str {
+        &self.ping_key
+    }
+}
+
+/// Talks to the heartbeat engine (where this node coordinates). Cheap to clone.
+#[derive(Clone)]
+pub struct HeartbeatHandle {
+    tx: mpsc::Sender<Cmd>,
+}
+
+impl HeartbeatHandle {
     /// Delivers a ping; resolves once it is stored (or refused).
     pub async fn ping(&self, ping: Ping) -> PingReply {
         let (reply, rx) = oneshot::channel();
-        if self.tx.send(Cmd::Ping(ping, reply)).await.is_err() {
+        if self.tx.send(Cmd::Ping(ping, reply, None)).await.is_err() {
             return PingReply::Unavailable("the server is shutting down".into());
         }
         rx.await
             .unwrap_or_else(|_| PingReply::Unavailable("the server is shutting down".into()))
+    }
+
+    /// Queues a ping another node accepted (`ingested`); nobody waits for its answer.
+    pub async fn queue_ingested(&self, ping: Ping, ingested: Ingested) {
+        let (reply, _) = oneshot::channel();
+        let _ = self.tx.send(Cmd::Ping(ping, reply, Some(ingested))).await;
     }
 
     /// A heartbeat monitor was created or changed (or a monitor changed into or out of
@@ -209,11 +319,6 @@ impl HeartbeatHandle {
 
     pub async fn remove(&self, id: MonitorId) {
         let _ = self.tx.send(Cmd::Remove(id)).await;
-    }
-
-    /// The key of slug ping URLs.
-    pub fn ping_key(&self) -> &str {
-        &self.ping_key
     }
 }
 
@@ -228,7 +333,6 @@ pub fn generate_ping_token() -> String {
 struct Entry {
     name: String,
     spec: Arc<MonitorSpec>,
-    token: String,
     state: HeartbeatState,
     deadline: Option<i64>,
 }
@@ -280,16 +384,16 @@ impl Default for HeartbeatConfig {
 /// Starts the engine: loads every heartbeat monitor (creating missing tokens), grants
 /// one grace period to deadlines that passed while the server was down, and serves
 /// until `shutdown`. The returned task ends once the last write is committed.
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     store: Store,
     clock: SharedClock,
     config: HeartbeatConfig,
+    door: Door,
     alerting: Option<AlertingHandle>,
+    fence: Option<Fence>,
     shutdown: CancellationToken,
 ) -> Result<(HeartbeatHandle, tokio::task::JoinHandle<()>), StoreError> {
-    let ping_key = store
-        .setting_or_insert(PING_KEY_SETTING, &generate_ping_token()[..32])
-        .await?;
     let rows: HashMap<MonitorId, _> = store
         .heartbeats()
         .await?
@@ -301,9 +405,8 @@ pub async fn start(
         store: store.clone(),
         clock,
         entries: HashMap::new(),
-        targets: Arc::default(),
+        door,
         deadlines: BTreeSet::new(),
-        ping_key: ping_key.clone(),
         auto_create_limit: config.auto_create_limit,
         alerting,
     };
@@ -346,7 +449,9 @@ pub async fn start(
     }
     // Deadlines that passed while the server was down restart from now + grace; the
     // store says so too, so the API shows the deadline in force.
-    store.record_heartbeats(&granted, config.keep_pings).await?;
+    store
+        .record_heartbeats_under(&granted, config.keep_pings, &Commit::fenced(fence))
+        .await?;
     if !granted.is_empty() {
         info!(
             message = "deadlines missed while the server was down get one grace period",
@@ -355,54 +460,47 @@ pub async fn start(
     }
     info!(message = "heartbeat monitors loaded", count = restored);
     let (writer_tx, writer_rx) = mpsc::channel(65_536);
-    let writer = tokio::spawn(write_loop(store, writer_rx, config.keep_pings));
+    let writer = tokio::spawn(write_loop(store, writer_rx, config.keep_pings, fence));
     let (tx, rx) = mpsc::channel(65_536);
-    let targets = engine.targets.clone();
     let task = tokio::spawn(async move {
         engine.run(rx, writer_tx, shutdown).await;
         // The engine dropped its writer sender: the writer drains and ends.
         let _ = writer.await;
     });
-    Ok((
-        HeartbeatHandle {
-            tx,
-            ping_key: ping_key.into(),
-            targets,
-            limiter: (config.ping_limit > 0).then(|| {
-                Arc::new(crate::limit::RateLimiter::new(
-                    config.ping_limit,
-                    std::time::Duration::from_secs(60),
-                ))
-            }),
-        },
-        task,
-    ))
+    Ok((HeartbeatHandle { tx }, task))
 }
 
 type Reply = Option<(oneshot::Sender<PingReply>, PingReply)>;
+
+/// One job of the writer: a write (none for an ingested ping that changes nothing),
+/// who waits for it, and the ingest row it consumes.
+struct Job {
+    write: Option<HeartbeatWrite>,
+    reply: Reply,
+    consumed: Option<i64>,
+}
+
+impl Job {
+    fn write(write: HeartbeatWrite, reply: Reply, consumed: Option<i64>) -> Self {
+        Self {
+            write: Some(write),
+            reply,
+            consumed,
+        }
+    }
+}
 
 struct Engine {
     store: Store,
     clock: SharedClock,
     entries: HashMap<MonitorId, Entry>,
-    targets: Arc<std::sync::RwLock<Targets>>,
+    door: Door,
     deadlines: BTreeSet<(i64, MonitorId)>,
-    ping_key: String,
     auto_create_limit: u32,
     alerting: Option<AlertingHandle>,
 }
 
 impl Engine {
-    fn lookup_token(&self, token: &str) -> Option<MonitorId> {
-        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
-        t.by_token.get(token).copied()
-    }
-
-    fn lookup_slug(&self, slug: &str) -> Option<MonitorId> {
-        let t = self.targets.read().unwrap_or_else(|e| e.into_inner());
-        t.by_slug.get(slug).copied()
-    }
-
     fn insert(
         &mut self,
         id: MonitorId,
@@ -415,17 +513,11 @@ impl Engine {
         let mut entry = Entry {
             name,
             spec,
-            token: token.clone(),
             state,
             deadline: None,
         };
-        {
-            let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
-            if let Some(hb) = entry.hb() {
-                t.by_slug.insert(hb.slug.clone(), id);
-            }
-            t.by_token.insert(token, id);
-        }
+        self.door
+            .set(id, &token, entry.hb().map(|hb| hb.slug.as_str()));
         entry.deadline = next_deadline(&entry);
         if let Some(d) = entry.deadline {
             self.deadlines.insert((d, id));
@@ -435,14 +527,7 @@ impl Engine {
 
     fn remove(&mut self, id: MonitorId) {
         if let Some(old) = self.entries.remove(&id) {
-            let mut t = self.targets.write().unwrap_or_else(|e| e.into_inner());
-            t.by_token.remove(&old.token);
-            if let Some(hb) = old.hb()
-                && t.by_slug.get(&hb.slug) == Some(&id)
-            {
-                t.by_slug.remove(&hb.slug);
-            }
-            drop(t);
+            self.door.unset(id);
             if let Some(d) = old.deadline {
                 self.deadlines.remove(&(d, id));
             }
@@ -465,7 +550,7 @@ impl Engine {
     async fn run(
         mut self,
         mut rx: mpsc::Receiver<Cmd>,
-        writer: mpsc::Sender<(HeartbeatWrite, Reply)>,
+        writer: mpsc::Sender<Job>,
         shutdown: CancellationToken,
     ) {
         loop {
@@ -478,7 +563,9 @@ impl Engine {
                 () = shutdown.cancelled() => break,
                 cmd = rx.recv() => match cmd {
                     None => break,
-                    Some(Cmd::Ping(ping, reply)) => self.on_ping(ping, reply, &writer).await,
+                    Some(Cmd::Ping(ping, reply, ingested)) => {
+                        self.on_ping(ping, reply, ingested, &writer).await;
+                    }
                     Some(Cmd::Upsert { id, spec, token }) => self.on_upsert(id, spec, token),
                     Some(Cmd::Remove(id)) => self.remove(id),
                 },
@@ -488,8 +575,8 @@ impl Engine {
         // Pings already queued are answered: stored if they arrived before shutdown.
         rx.close();
         while let Ok(cmd) = rx.try_recv() {
-            if let Cmd::Ping(ping, reply) = cmd {
-                self.on_ping(ping, reply, &writer).await;
+            if let Cmd::Ping(ping, reply, ingested) = cmd {
+                self.on_ping(ping, reply, ingested, &writer).await;
             }
         }
     }
@@ -508,7 +595,7 @@ impl Engine {
         self.insert(id, name, spec, token, state);
     }
 
-    async fn on_deadlines(&mut self, writer: &mpsc::Sender<(HeartbeatWrite, Reply)>) {
+    async fn on_deadlines(&mut self, writer: &mpsc::Sender<Job>) {
         let now = whole_ms(self.clock.now());
         // Take the due deadlines first: whatever they reschedule is looked at in the
         // next turn of the loop, never in this one (no spinning on a deadline that a
@@ -541,7 +628,7 @@ impl Engine {
                     at: now,
                 };
                 let monitor_state = write.monitor_state;
-                let _ = writer.send((write, None)).await;
+                let _ = writer.send(Job::write(write, None, None)).await;
                 if let Some(a) = &self.alerting {
                     a.state_changed(id, monitor_state, false, reason, Vec::new())
                         .await;
@@ -555,25 +642,46 @@ impl Engine {
         &mut self,
         ping: Ping,
         reply: oneshot::Sender<PingReply>,
-        writer: &mpsc::Sender<(HeartbeatWrite, Reply)>,
+        ingested: Option<Ingested>,
+        writer: &mpsc::Sender<Job>,
     ) {
+        let consumed = ingested.map(|i| i.row);
+        // A ping that changes nothing still consumes its ingest row.
+        let refuse = |reply: oneshot::Sender<PingReply>, answer: PingReply| async move {
+            match consumed {
+                None => {
+                    let _ = reply.send(answer);
+                }
+                Some(row) => {
+                    let job = Job {
+                        write: None,
+                        reply: Some((reply, answer)),
+                        consumed: Some(row),
+                    };
+                    let _ = writer.send(job).await;
+                }
+            }
+        };
+        // The state machine runs on this node's clock (its times never go back); the
+        // log keeps when the ping arrived at whichever node took it.
         let now = whole_ms(self.clock.now());
+        let received_at = ingested.map_or(now, |i| whole_ms(i.received_at).min(now));
         let (id, created) = match &ping.target {
-            PingTarget::Token(t) => match self.lookup_token(t) {
+            PingTarget::Token(t) => match self.door.lookup_token(t) {
                 Some(id) => (id, false),
                 None => {
                     metrics::ping_received("not_found");
-                    let _ = reply.send(PingReply::NotFound);
+                    refuse(reply, PingReply::NotFound).await;
                     return;
                 }
             },
             PingTarget::Slug { key, slug, create } => {
-                if !same_key(key, &self.ping_key) {
+                if !self.door.is_ping_key(key) {
                     metrics::ping_received("not_found");
-                    let _ = reply.send(PingReply::NotFound);
+                    refuse(reply, PingReply::NotFound).await;
                     return;
                 }
-                match self.lookup_slug(slug) {
+                match self.door.lookup_slug(slug) {
                     Some(id) => (id, false),
                     None if *create => match self.create_for_slug(slug, now).await {
                         Ok(id) => (id, true),
@@ -581,24 +689,24 @@ impl Engine {
                             if matches!(r, PingReply::CreateLimit(_)) {
                                 metrics::ping_received("create_refused");
                             }
-                            let _ = reply.send(r);
+                            refuse(reply, r).await;
                             return;
                         }
                     },
                     None => {
                         metrics::ping_received("not_found");
-                        let _ = reply.send(PingReply::NotFound);
+                        refuse(reply, PingReply::NotFound).await;
                         return;
                     }
                 }
             }
         };
         let Some(e) = self.entries.get_mut(&id) else {
-            let _ = reply.send(PingReply::NotFound);
+            refuse(reply, PingReply::NotFound).await;
             return;
         };
         let Some(hb) = e.hb().cloned() else {
-            let _ = reply.send(PingReply::NotFound);
+            refuse(reply, PingReply::NotFound).await;
             return;
         };
         // A non-zero exit status is a failure, and is logged as one.
@@ -608,7 +716,7 @@ impl Engine {
         };
         let mut changed = None;
         let mut record = PingRecord {
-            received_at: now,
+            received_at,
             kind: logged_kind.as_str().to_owned(),
             method: ping.method.clone(),
             exit_status: ping.exit_status,
@@ -659,8 +767,12 @@ impl Engine {
         } else {
             PingReply::Ok
         };
-        if let Err(mpsc::error::SendError((_, Some((reply, _))))) =
-            writer.send((write, Some((reply, answer)))).await
+        if let Err(mpsc::error::SendError(Job {
+            reply: Some((reply, _)),
+            ..
+        })) = writer
+            .send(Job::write(write, Some((reply, answer)), consumed))
+            .await
         {
             let _ = reply.send(PingReply::Unavailable("the server is shutting down".into()));
         }
@@ -717,6 +829,14 @@ impl Engine {
             .await
             .map_err(|e| PingReply::Unavailable(e.to_string()))?;
         info!(message = "heartbeat monitor created by its first ping", monitor_id = %id, slug);
+        // Every node admits pings for it from now on.
+        if let Err(e) = self
+            .store
+            .notify(vigilmon_store::CHANGED_CHANNEL, &format!("-:{id}"))
+            .await
+        {
+            warn!(message = "could not tell the other nodes of a new monitor", error = %e);
+        }
         self.insert(
             id,
             slug.to_owned(),
@@ -760,13 +880,23 @@ async fn sleep_or_forever(d: Option<Duration>) {
 /// then answers the pings in it.
 async fn write_loop(
     store: Store,
-    mut rx: mpsc::Receiver<(HeartbeatWrite, Reply)>,
+    mut rx: mpsc::Receiver<Job>,
     keep_pings: u32,
+    fence: Option<Fence>,
 ) {
     let mut buf = Vec::with_capacity(MAX_WRITE_BATCH);
     while rx.recv_many(&mut buf, MAX_WRITE_BATCH).await > 0 {
-        let (writes, replies): (Vec<HeartbeatWrite>, Vec<Reply>) = buf.drain(..).unzip();
-        let result = store.record_heartbeats(&writes, keep_pings).await;
+        let mut writes = Vec::with_capacity(buf.len());
+        let mut replies = Vec::with_capacity(buf.len());
+        let mut commit = Commit::fenced(fence);
+        for job in buf.drain(..) {
+            writes.extend(job.write);
+            replies.push(job.reply);
+            commit.consumed.extend(job.consumed);
+        }
+        let result = store
+            .record_heartbeats_under(&writes, keep_pings, &commit)
+            .await;
         metrics::ping_batch(writes.len());
         if let Err(e) = &result {
             error!(message = "could not store pings", error = %e, count = writes.len());

@@ -5,7 +5,9 @@
 //!
 //! | task | module | runs on |
 //! |---|---|---|
-//! | scheduler of the built-in probe | `vigilmon_schedule::scheduler` | the coordinator |
+//! | scheduler of the built-in probe (this node's share) | `vigilmon_schedule::scheduler` | every node |
+//! | router: pings, results, actions → the coordinator or the ingest table | `router` | every node |
+//! | ingest loop: what other nodes passed on → the engine | `router::consume` | the coordinator |
 //! | recorder: results → region streaks → consensus → store | [`recorder`] | the coordinator |
 //! | alerting driver: state changes → incident engine → incidents, outbox | [`alerting`] | the coordinator |
 //! | heartbeat engine: pings, deadlines | [`heartbeats`] | the coordinator |
@@ -16,9 +18,9 @@
 //! | metrics upkeep | [`metrics`] | every node |
 //!
 //! The tasks that must run once per cluster are started together by
-//! [`cluster::start`] under one cancellation token, apart from what every node runs,
-//! so that a coordinator lease can later start and stop them as a unit. Today one
-//! process is the whole cluster and starts both groups.
+//! `cluster::start` and stopped together, by `cluster::switch` as the node gains and
+//! loses the coordinator lease (`node`). A lone node (always on SQLite) coordinates
+//! from its first moment.
 //!
 //! The HTTP front reaches the tasks through the handles of [`Engine`] (cheap to
 //! clone) and learns of public changes through its [`ChangeFeed`].
@@ -41,6 +43,7 @@ pub mod recorder;
 pub mod region_health;
 pub mod retention;
 pub mod rollup;
+mod router;
 pub mod rows;
 pub mod sync;
 
@@ -53,14 +56,15 @@ use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vigilmon_core::RegionName;
+use vigilmon_core::{CheckResult, MonitorId, MonitorSpec};
 use vigilmon_probe::{ProbeOptions, Prober};
 use vigilmon_schedule::clock::SharedClock;
-use vigilmon_schedule::scheduler::SchedulerHandle;
-use vigilmon_store::Store;
+use vigilmon_schedule::scheduler::{self, SchedulerConfig};
+use vigilmon_store::{Fence, Store};
 
 pub use changes::ChangeFeed;
 
-use recorder::RecorderHandle;
+use router::Router;
 
 /// Everything the engine needs besides the store.
 #[derive(Clone)]
@@ -137,10 +141,7 @@ pub struct Engine {
 struct Inner {
     store: Store,
     prober: Prober,
-    scheduler: SchedulerHandle,
-    recorder: RecorderHandle,
-    heartbeats: heartbeats::HeartbeatHandle,
-    alerting: alerting::AlertingHandle,
+    router: Arc<Router>,
     notifier: vigilmon_notify::Notifier,
     link_secret: Vec<u8>,
     agents: Arc<agents::Agents>,
@@ -182,15 +183,91 @@ impl Engine {
             node::start(store.clone(), opts.node.clone(), stop_membership.clone()).await?;
         let changes = ChangeFeed::new();
         let agents = Arc::new(agents::Agents::new(opts.agent_poll));
-        let (handles, cluster) = cluster::start(
-            &store,
-            &opts,
-            &prober,
-            &agents,
-            link_secret.clone(),
+        let door = heartbeats::Door::open(&store, &opts.heartbeats).await?;
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+
+        // Every node runs its share of the built-in probe's monitors.
+        let mut initial = Vec::new();
+        for rec in store.list_monitors().await? {
+            match rec.config.build() {
+                Ok(spec) => initial.push((rec.id, Arc::new(spec))),
+                Err(errs) => tracing::error!(
+                    message = "stored monitor is invalid and will not run",
+                    monitor_id = %rec.id,
+                    name = %rec.config.name,
+                    error = %errs.first().map(ToString::to_string).unwrap_or_default()
+                ),
+            }
+        }
+        let (scheduler, inbox) = scheduler::channel();
+        let stop_writer = CancellationToken::new();
+        let (router, writer_task) = Router::new(
+            store.clone(),
+            node.id(),
+            door,
+            scheduler,
             changes.clone(),
-        )
-        .await?;
+            &initial,
+            stop_writer.clone(),
+        );
+        if store.is_shared() {
+            router.reshare(live_nodes(&store, opts.node.lease_ttl).await?);
+        }
+        initial.retain(|(id, _)| router.owns(*id));
+        info!(message = "scheduling monitors", count = initial.len(), region = %prober.region());
+        let stop_scheduling = CancellationToken::new();
+        let scheduler_task = inbox.spawn(
+            initial,
+            Arc::new(cluster::ProbeAndRecord {
+                prober: prober.clone(),
+                router: router.clone(),
+            }),
+            opts.clock.clone(),
+            SchedulerConfig {
+                concurrency: opts.concurrency,
+                enabled: opts.local_probe,
+                region: Some(prober.region().clone()),
+                regions: region_universe(&opts.regions, prober.region(), opts.local_probe),
+            },
+            stop_scheduling.clone(),
+        );
+
+        // The coordinator's tasks: started here when this node coordinates already,
+        // then switched on and off with the lease.
+        let deps = cluster::Deps {
+            store: store.clone(),
+            opts: opts.clone(),
+            region: prober.region().clone(),
+            agents: agents.clone(),
+            link_secret: link_secret.clone(),
+            changes: changes.clone(),
+            router: router.clone(),
+            outbox: outbox_wake.clone(),
+        };
+        let running = match node.role() {
+            node::Role::Coordinator { term } => {
+                let fence = Fence {
+                    holder: node.id(),
+                    term,
+                };
+                Some((term, cluster::start(&deps, Some(fence)).await?))
+            }
+            node::Role::Follower => None,
+        };
+        let stop_switch = CancellationToken::new();
+        let switch_task = tokio::spawn(cluster::switch(
+            deps,
+            node.watch(),
+            running,
+            stop_switch.clone(),
+        ));
+        let listen_task = tokio::spawn(router::listen(router.clone(), stop_node.clone()));
+        let bridge_task = tokio::spawn(router::bridge_feed(router.clone(), stop_node.clone()));
+        let follow_task = tokio::spawn(router::follow_nodes(
+            router.clone(),
+            opts.node.lease_ttl,
+            stop_node.clone(),
+        ));
         // Delivery runs on every node: the outbox's claims keep two nodes from
         // sending the same notification.
         let outbox_task = tokio::spawn(outbox::run(
@@ -198,18 +275,18 @@ impl Engine {
             notifier.clone(),
             opts.clock.clone(),
             opts.alerting.outbox.clone(),
-            handles.alerting.outbox_notify(),
+            outbox_wake,
             stop_node.clone(),
         ));
+        if opts.node.announce_changes {
+            router.announce_all().await;
+        }
         info!(message = "engine started", region = %prober.region());
         let engine = Engine {
             inner: Arc::new(Inner {
                 store: store.clone(),
                 prober,
-                scheduler: handles.scheduler,
-                recorder: handles.recorder,
-                heartbeats: handles.heartbeats,
-                alerting: handles.alerting,
+                router,
                 notifier,
                 link_secret,
                 agents,
@@ -225,10 +302,20 @@ impl Engine {
         };
         let tasks = Tasks {
             store,
-            cluster,
+            stop_scheduling,
+            scheduler_task,
+            stop_switch,
+            switch_task,
             stop_node,
-            outbox_task,
-            upkeep_task,
+            node_tasks: vec![
+                outbox_task,
+                upkeep_task,
+                listen_task,
+                bridge_task,
+                follow_task,
+            ],
+            stop_writer,
+            writer_task,
             stop_membership,
             node_task,
         };
@@ -245,14 +332,18 @@ impl Engine {
     pub fn prober(&self) -> &Prober {
         &self.inner.prober
     }
-    pub fn scheduler(&self) -> &SchedulerHandle {
-        &self.inner.scheduler
+    /// Where check results go: the coordinator's recorder.
+    pub fn recorder(&self) -> Recorder<'_> {
+        Recorder(&self.inner.router)
     }
-    pub fn recorder(&self) -> &RecorderHandle {
-        &self.inner.recorder
+    /// Incident actions: the coordinator's alerting driver.
+    pub fn alerting(&self) -> Alerting<'_> {
+        Alerting(&self.inner.router)
     }
-    pub fn alerting(&self) -> &alerting::AlertingHandle {
-        &self.inner.alerting
+    /// A monitor was created, changed, paused, resumed or deleted in the store: every
+    /// node takes it up (its schedule, ping door and, on the coordinator, the engine).
+    pub async fn monitor_changed(&self, id: MonitorId) {
+        self.inner.router.monitor_changed(id).await;
     }
     pub fn notifier(&self) -> &vigilmon_notify::Notifier {
         &self.inner.notifier
@@ -272,8 +363,9 @@ impl Engine {
     pub fn declared_regions(&self) -> &[RegionName] {
         &self.inner.regions
     }
-    pub fn heartbeats(&self) -> &heartbeats::HeartbeatHandle {
-        &self.inner.heartbeats
+    /// Pings: admitted here, applied by the coordinator's heartbeat engine.
+    pub fn heartbeats(&self) -> Heartbeats<'_> {
+        Heartbeats(&self.inner.router)
     }
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
@@ -306,13 +398,106 @@ impl Engine {
     }
 }
 
+/// Check results on their way to the coordinator.
+pub struct Recorder<'a>(&'a Router);
+
+impl Recorder<'_> {
+    /// Passes a result on; waits only when the queue is full.
+    pub async fn submit(&self, id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
+        self.0.result(id, spec, result).await;
+    }
+
+    /// Passes a result on and waits until the coordinator has stored it, returning the
+    /// states it led to.
+    pub async fn submit_and_wait(
+        &self,
+        id: MonitorId,
+        spec: Arc<MonitorSpec>,
+        result: CheckResult,
+    ) -> Result<recorder::Recorded, String> {
+        self.0.result_and_wait(id, spec, result).await
+    }
+}
+
+/// Incident actions and configuration changes, on their way to the coordinator.
+pub struct Alerting<'a>(&'a Router);
+
+impl Alerting<'_> {
+    pub async fn acknowledge(
+        &self,
+        incident: uuid::Uuid,
+        by: String,
+    ) -> Result<(), alerting::ActError> {
+        self.0.act(incident, by, false).await
+    }
+    pub async fn resolve(
+        &self,
+        incident: uuid::Uuid,
+        by: String,
+    ) -> Result<(), alerting::ActError> {
+        self.0.act(incident, by, true).await
+    }
+    /// Channels, policies or maintenance windows changed: every node's engine (where
+    /// it runs) reloads them; returns once this node's has.
+    pub async fn config_changed(&self) {
+        self.0.config_changed().await;
+    }
+}
+
+/// Pings: the door every node keeps, and the way to the heartbeat engine.
+pub struct Heartbeats<'a>(&'a Router);
+
+impl Heartbeats<'_> {
+    /// See [`heartbeats::Door::admit`].
+    pub fn admit(&self, target: &heartbeats::PingTarget) -> heartbeats::Admission {
+        self.0.door.admit(target)
+    }
+    /// Whether `s` is the workspace's ping key (compared in constant time).
+    pub fn is_ping_key(&self, s: &str) -> bool {
+        self.0.door.is_ping_key(s)
+    }
+    /// The key of slug ping URLs.
+    pub fn ping_key(&self) -> &str {
+        self.0.door.ping_key()
+    }
+    /// Delivers a ping; resolves once it is stored (by the coordinator, or in the
+    /// ingest table for it).
+    pub async fn ping(&self, ping: heartbeats::Ping) -> heartbeats::PingReply {
+        self.0.ping(ping).await
+    }
+}
+
+/// The nodes whose rows were refreshed within a lease TTL.
+async fn live_nodes(
+    store: &Store,
+    ttl: Duration,
+) -> Result<Vec<uuid::Uuid>, vigilmon_store::StoreError> {
+    let now = store.db_now().await?;
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    Ok(store
+        .list_nodes()
+        .await?
+        .into_iter()
+        .filter(|n| now.as_millisecond() - n.last_seen.as_millisecond() <= ttl_ms)
+        .map(|n| n.id)
+        .collect())
+}
+
 /// The engine's running tasks, for an orderly stop.
 pub struct Tasks {
     store: Store,
-    cluster: cluster::Cluster,
+    stop_scheduling: CancellationToken,
+    scheduler_task: tokio::task::JoinHandle<()>,
+    /// The coordinator's tasks, while this node coordinates.
+    stop_switch: CancellationToken,
+    switch_task: tokio::task::JoinHandle<()>,
+    /// What every node runs: delivery, metrics upkeep, the listener, the feed bridge,
+    /// the probe split.
     stop_node: CancellationToken,
-    outbox_task: tokio::task::JoinHandle<()>,
-    upkeep_task: tokio::task::JoinHandle<()>,
+    node_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The ingest writer: stopped once nothing passes work on any more.
+    stop_writer: CancellationToken,
+    writer_task: tokio::task::JoinHandle<()>,
     /// The node's membership and lease: stopped last, so the lease is given up only
     /// once this node's coordinator tasks have written their last.
     stop_membership: CancellationToken,
@@ -321,16 +506,23 @@ pub struct Tasks {
 
 impl Tasks {
     /// Stops in order once the HTTP front has stopped: scheduling stops and checks in
-    /// flight finish, the heartbeat engine answers what is queued, the recorder writes
-    /// its last batch (it ends when the last handle is gone, so `engine` — the
-    /// caller's last handle — is dropped here), the alerting driver takes its last
-    /// step, the outbox worker finishes the delivery in hand, and the store closes.
+    /// flight finish and pass their results on; the coordinator tasks (where they run)
+    /// stop in their order (`cluster::Cluster::shutdown`); the node's own tasks stop;
+    /// the ingest writer writes what is queued; the lease is given up and the store
+    /// closes.
     pub async fn shutdown(self, engine: Engine) {
         info!(message = "shutting down: finishing checks in flight and writing the last results");
-        self.cluster.shutdown(engine).await;
+        self.stop_scheduling.cancel();
+        let _ = self.scheduler_task.await;
+        self.stop_switch.cancel();
+        let _ = self.switch_task.await;
+        drop(engine);
         self.stop_node.cancel();
-        let _ = self.outbox_task.await;
-        let _ = self.upkeep_task.await;
+        for t in self.node_tasks {
+            let _ = t.await;
+        }
+        self.stop_writer.cancel();
+        let _ = self.writer_task.await;
         self.stop_membership.cancel();
         let _ = self.node_task.await;
         self.store.close().await;

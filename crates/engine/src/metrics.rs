@@ -88,6 +88,14 @@ fn describe() {
         "vigilmon_lease_changes_total",
         "Times this node took or lost the coordinator lease"
     );
+    metrics::describe_counter!(
+        "vigilmon_ingest_rows_total",
+        "Pings, results and incident actions this node passed on to the coordinator"
+    );
+}
+
+pub(crate) fn ingest_written(n: usize) {
+    counter!("vigilmon_ingest_rows_total").increment(n as u64);
 }
 
 pub(crate) fn coordinator(holds: bool) {

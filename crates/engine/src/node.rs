@@ -39,6 +39,9 @@ pub struct NodeOptions {
     /// Where the node listens, for operators (`GET /api/v1/nodes`).
     pub address: String,
     pub lease_ttl: Duration,
+    /// This node changed the store before it started (its config file): the other
+    /// nodes are told to read monitors and alerting again.
+    pub announce_changes: bool,
 }
 
 impl Default for NodeOptions {
@@ -46,6 +49,7 @@ impl Default for NodeOptions {
         Self {
             address: String::new(),
             lease_ttl: DEFAULT_LEASE_TTL,
+            announce_changes: false,
         }
     }
 }

@@ -24,7 +24,7 @@ use vigilmon_core::state::{
     is_available, regional_failure,
 };
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
-use vigilmon_store::{RecordedCheck, Store};
+use vigilmon_store::{Commit, Fence, RecordedCheck, Store};
 
 use vigilmon_notify::RegionEvidence;
 
@@ -105,6 +105,9 @@ enum Msg {
         spec: Arc<MonitorSpec>,
         result: CheckResult,
         ack: Option<oneshot::Sender<Result<Recorded, String>>>,
+        /// The ingest row this result came in (from another node): deleted with its
+        /// write.
+        ingested: Option<i64>,
     },
     /// The monitor was changed, paused, resumed or deleted: take its streaks from the
     /// store again (which may have reset them).
@@ -120,11 +123,24 @@ pub struct RecorderHandle {
 impl RecorderHandle {
     /// Queues a result; waits only if the queue is full (back-pressure on probes).
     pub async fn submit(&self, monitor_id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
+        self.submit_ingested(monitor_id, spec, result, None).await;
+    }
+
+    /// Queues a result another node accepted (`ingested`: its ingest row), or this
+    /// node (`None`).
+    pub async fn submit_ingested(
+        &self,
+        monitor_id: MonitorId,
+        spec: Arc<MonitorSpec>,
+        result: CheckResult,
+        ingested: Option<i64>,
+    ) {
         let msg = Msg::Result {
             monitor_id,
             spec,
             result,
             ack: None,
+            ingested,
         };
         if self.tx.send(msg).await.is_err() {
             warn!(message = "recorder is shut down; result dropped", %monitor_id);
@@ -144,6 +160,7 @@ impl RecorderHandle {
             spec,
             result,
             ack: Some(ack),
+            ingested: None,
         };
         self.tx
             .send(msg)
@@ -166,6 +183,7 @@ pub async fn start(
     store: Store,
     alerting: Option<AlertingHandle>,
     confirm: Option<Confirm>,
+    fence: Option<Fence>,
 ) -> Result<(RecorderHandle, tokio::task::JoinHandle<()>), vigilmon_store::StoreError> {
     let mut regions: Regions = HashMap::new();
     for (id, rec) in store.all_region_states().await? {
@@ -181,7 +199,7 @@ pub async fn start(
         .map(|m| (m.id, m.state))
         .collect();
     let (tx, rx) = mpsc::channel(4096);
-    let task = tokio::spawn(run(store, rx, regions, states, alerting, confirm));
+    let task = tokio::spawn(run(store, rx, regions, states, alerting, confirm, fence));
     Ok((RecorderHandle { tx }, task))
 }
 
@@ -192,12 +210,14 @@ async fn run(
     states: HashMap<MonitorId, MonitorState>,
     alerting: Option<AlertingHandle>,
     confirm: Option<Confirm>,
+    fence: Option<Fence>,
 ) {
     let mut buf = Vec::with_capacity(MAX_BATCH);
     let mut batch = Batch {
         states,
         alerting,
         confirm,
+        fence,
         ..Batch::default()
     };
     while rx.recv_many(&mut buf, MAX_BATCH).await > 0 {
@@ -248,7 +268,11 @@ async fn run(
                     spec,
                     result,
                     ack,
-                } => batch.add(&regions, monitor_id, &spec, result, ack),
+                    ingested,
+                } => {
+                    batch.consumed.extend(ingested);
+                    batch.add(&regions, monitor_id, &spec, result, ack);
+                }
             }
         }
         batch.flush(&store, &mut regions).await;
@@ -272,6 +296,10 @@ struct Batch {
     changes: Vec<(MonitorId, MonitorState, bool, String, Vec<RegionEvidence>)>,
     alerting: Option<AlertingHandle>,
     confirm: Option<Confirm>,
+    /// The coordinator's lease this recorder writes under.
+    fence: Option<Fence>,
+    /// Ingest rows whose results are in this batch (or changed nothing).
+    consumed: Vec<i64>,
 }
 
 impl Batch {
@@ -391,11 +419,15 @@ impl Batch {
     }
 
     async fn flush(&mut self, store: &Store, regions: &mut Regions) {
-        if self.checks.is_empty() {
+        if self.checks.is_empty() && self.consumed.is_empty() {
             return;
         }
         let count = self.checks.len();
-        match store.record_results(&self.checks).await {
+        let commit = Commit {
+            fence: self.fence,
+            consumed: std::mem::take(&mut self.consumed),
+        };
+        match store.record_results_under(&self.checks, &commit).await {
             Ok(()) => {
                 debug!(message = "results written", count);
                 metrics::results_written(count);

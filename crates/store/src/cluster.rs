@@ -61,18 +61,24 @@ fn decode_node<R: Cols>(row: &R) -> Result<NodeRecord, StoreError> {
 pub(crate) const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 pub(crate) const POSTGRES_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
-/// The check a fenced write starts with (see [`Store::apply_alerting_fenced`]): the
-/// lease row, still `$1`'s under term `$2` and not run out on the database's clock.
+/// The check a fenced write starts with (see [`crate::Commit`]): the lease row, still
+/// `$1`'s under term `$2` and not run out on the database's clock; a row comes back
+/// when it is. On PostgreSQL the row is locked `FOR SHARE`, so a takeover waits for
+/// the write. On SQLite it is a no-op `UPDATE`, so that the transaction takes the
+/// write lock before it reads anything (a read first would make the later write fail
+/// with "database is locked" whenever another connection wrote in between).
 pub(crate) fn fence_sql(postgres: bool) -> String {
-    let (now, lock) = if postgres {
-        (POSTGRES_NOW_MS, " FOR SHARE")
+    if postgres {
+        format!(
+            "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
+             AND expires_at > {POSTGRES_NOW_MS} FOR SHARE"
+        )
     } else {
-        (SQLITE_NOW_MS, "")
-    };
-    format!(
-        "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
-         AND expires_at > {now}{lock}"
-    )
+        format!(
+            "UPDATE coordinator_lease SET term = term WHERE id = 1 AND holder = $1 \
+             AND term = $2 AND expires_at > {SQLITE_NOW_MS} RETURNING term"
+        )
+    }
 }
 
 fn ttl_ms(ttl: Duration) -> i64 {

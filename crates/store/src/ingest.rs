@@ -19,6 +19,14 @@ use crate::{Fence, Store, StoreError};
 
 /// The notification channel of new ingest rows.
 pub const INGEST_CHANNEL: &str = "vigilmon_ingest";
+/// Channel of configuration changes: `<node>:<monitor id>`, `<node>:config`
+/// (channels, policies, maintenance) or `<node>:all` (read everything again); `-` for
+/// the node when every node, the sender too, should apply it.
+pub const CHANGED_CHANNEL: &str = "vigilmon_changed";
+/// Channel of confirmation requests: the monitor's id; its owner checks it now.
+pub const CONFIRM_CHANNEL: &str = "vigilmon_confirm";
+/// Channel of public changes (status pages, badges): the sending node's id.
+pub const FEED_CHANNEL: &str = "vigilmon_feed";
 
 /// A row to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +264,22 @@ impl Store {
                 Ok(Some(Listener { inner }))
             }
         }
+    }
+
+    /// Whether this row still waits for the coordinator.
+    pub async fn ingest_waiting(&self, id: i64) -> Result<bool, StoreError> {
+        let n: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM ingest WHERE id = $1")
+                .bind(id)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(n > 0)
+    }
+
+    /// Whether other nodes may share this database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.is_postgres()
     }
 
     pub(crate) fn is_postgres(&self) -> bool {

@@ -66,7 +66,10 @@ pub use auth::{UserChange, UserListing};
 pub use cluster::{Fence, Lease, NodeRecord};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
-pub use ingest::{Commit, INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice};
+pub use ingest::{
+    CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL, INGEST_CHANNEL, IngestRow, Listener,
+    NewIngest, Notice,
+};
 pub use overview::ResultBucket;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,

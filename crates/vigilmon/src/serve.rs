@@ -292,6 +292,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 .cluster
                 .lease_ttl
                 .map_or(vigilmon_engine::node::DEFAULT_LEASE_TTL, |d| d.0),
+            announce_changes: [&alerting_report, &pages_report, &report]
+                .iter()
+                .any(|r| !(r.created.is_empty() && r.updated.is_empty() && r.removed.is_empty())),
         },
     };
     let limits = file.server.limits();

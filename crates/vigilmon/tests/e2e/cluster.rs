@@ -211,3 +211,172 @@ async fn a_session_made_on_one_node_works_on_another() {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
 }
+
+/// Starts a node with `config` (YAML) added to a 3 s lease.
+fn node_with(store: &StoreFixture, config: &str) -> Server {
+    let path = store.dir.path().join("cluster-config.yaml");
+    std::fs::write(&path, format!("cluster:\n  lease_ttl: 3s\n{config}")).unwrap();
+    Server::start(
+        bin(),
+        store,
+        &["--config".into(), path.display().to_string()],
+    )
+}
+
+/// The nodes that do not coordinate, as `nodes[0]` sees the cluster.
+async fn followers(nodes: &[Server]) -> Vec<&Server> {
+    let coordinator_id = wait_for("a coordinator", Duration::from_secs(10), || async {
+        coordinator(&self::nodes(&nodes[0]).await)
+    })
+    .await;
+    let mut followers = Vec::new();
+    for n in nodes {
+        if this_node(&self::nodes(n).await) != coordinator_id {
+            followers.push(n);
+        }
+    }
+    followers
+}
+
+async fn check_now(server: &Server, id: &str) -> Value {
+    let (status, body) = server
+        .post(
+            &format!("/api/v1/monitors/{id}/check-now"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// Three nodes on one database behave as one monitor: the probe's checks are split
+/// (not run three times), one outage opens one incident and sends one trigger and one
+/// recovery, and checks, pings and acknowledgements taken by any node reach the
+/// coordinator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_one_outage_one_incident_one_trigger() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let receiver = test_support::Receiver::start().await;
+    let target = test_support::Target::start().await;
+    let config = format!(
+        r#"channels:
+  - {{ name: hook, type: webhook, url: "{r}/hook" }}
+policies:
+  - {{ name: page, channels: [hook], notify_on: [down, recovered] }}
+monitors:
+  - {{ name: api, type: http, url: "{t}/health", interval: 10s, timeout: 2s, policy: page }}
+"#,
+        r = receiver.url,
+        t = target.url
+    );
+    let nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
+    wait_for("three nodes listed", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[0]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
+    })
+    .await;
+    let followers = followers(&nodes).await;
+    assert_eq!(followers.len(), 2);
+    let (_, list) = nodes[0].get("/api/v1/monitors").await;
+    let id = list["monitors"][0]["id"].as_str().unwrap().to_owned();
+
+    // One node checks the monitor: about one check per interval, not three. (Each
+    // node takes the split up once it sees the others, within a third of the TTL.)
+    wait_for("the monitor is up", Duration::from_secs(20), || async {
+        let (_, m) = nodes[2].get(&format!("/api/v1/monitors/{id}")).await;
+        (m["state"] == "up").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = target.hits();
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let checks = target.hits() - before;
+    assert!(
+        (1..=3).contains(&checks),
+        "{checks} checks in 20 s at a 10 s interval on 3 nodes"
+    );
+
+    // The outage, checked now on a node that does not coordinate: its results reach
+    // the coordinator, which answers with the states they led to.
+    target.set_status(503);
+    check_now(followers[0], &id).await;
+    let second = check_now(followers[0], &id).await;
+    assert_eq!(second["state"], "down", "{second}");
+    wait_for("the trigger", Duration::from_secs(10), || async {
+        (!receiver.on("/hook").is_empty()).then_some(())
+    })
+    .await;
+    // More failing checks (a scheduled one, and one on the other follower) open
+    // nothing new and send nothing again.
+    check_now(followers[1], &id).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let sent: Vec<Value> = receiver
+        .on("/hook")
+        .iter()
+        .map(test_support::Received::json)
+        .collect();
+    assert_eq!(sent.len(), 1, "one trigger: {sent:?}");
+    for n in &nodes {
+        let (_, list) = n.get("/api/v1/incidents").await;
+        assert_eq!(
+            list["incidents"].as_array().unwrap().len(),
+            1,
+            "one incident, as every node sees it: {list}"
+        );
+    }
+    let (_, list) = nodes[1].get("/api/v1/incidents").await;
+    let incident = list["incidents"][0]["id"].as_str().unwrap().to_owned();
+
+    // Acknowledged on a node that does not coordinate: the coordinator applies it.
+    let (status, body) = followers[1]
+        .post(
+            &format!("/api/v1/incidents/{incident}/acknowledge"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status} {body}");
+    wait_for("acknowledged", Duration::from_secs(10), || async {
+        let (_, i) = nodes[0].get(&format!("/api/v1/incidents/{incident}")).await;
+        (i["state"] == "acknowledged").then_some(())
+    })
+    .await;
+
+    // Recovery: one recovery notice.
+    target.set_status(200);
+    check_now(followers[1], &id).await;
+    wait_for("the recovery", Duration::from_secs(20), || async {
+        (receiver.on("/hook").len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.on("/hook").len(), 2, "one trigger, one recovery");
+
+    // A heartbeat made on one follower and pinged on the other: the ping reaches the
+    // coordinator's heartbeat engine.
+    let (status, hb) = followers[0]
+        .post(
+            "/api/v1/monitors",
+            &serde_json::json!({"name": "nightly", "type": "heartbeat", "every": "1h", "grace": "5m"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{hb}");
+    let hb_id = hb["id"].as_str().unwrap().to_owned();
+    let ping_url = hb["ping_url"].as_str().unwrap().to_owned();
+    let path = ping_url.split_once("/ping/").unwrap().1;
+    let url = format!("{}/ping/{path}", followers[1].url);
+    let answer = wait_for("the ping is taken", Duration::from_secs(10), || async {
+        let r = reqwest::get(&url).await.unwrap();
+        (r.status() == 200).then_some(r.text().await.unwrap())
+    })
+    .await;
+    assert_eq!(answer.trim(), "OK");
+    wait_for("the heartbeat is up", Duration::from_secs(10), || async {
+        let (_, m) = nodes[0].get(&format!("/api/v1/monitors/{hb_id}")).await;
+        (m["state"] == "up").then_some(())
+    })
+    .await;
+    let (_, pings) = nodes[2]
+        .get(&format!("/api/v1/monitors/{hb_id}/pings"))
+        .await;
+    assert_eq!(pings["pings"].as_array().unwrap().len(), 1, "{pings}");
+}
