@@ -600,7 +600,8 @@ impl Driver {
                 }
             }
             Err(e) => {
-                error!(message = "could not write an alerting step; it will be retried", monitor_id = %id, error = %e)
+                crate::metrics::write_refused(&e);
+                error!(message = "could not write an alerting step; it will be retried", monitor_id = %id, error = %e);
             }
         }
     }

@@ -52,6 +52,7 @@ pub(crate) struct Cluster {
     retention: tokio::task::JoinHandle<()>,
     rollup: tokio::task::JoinHandle<()>,
     region_health: tokio::task::JoinHandle<()>,
+    node_health: Option<tokio::task::JoinHandle<()>>,
     heartbeats: tokio::task::JoinHandle<()>,
     recorder: tokio::task::JoinHandle<()>,
     alerting: tokio::task::JoinHandle<()>,
@@ -137,6 +138,22 @@ pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, Eng
         },
         stop_tasks.clone(),
     ));
+    // The cluster's own health: only where nodes can come and go.
+    let node_health_task = match fence {
+        Some(fence) if d.store.is_shared() => Some(tokio::spawn(crate::node_health::run(
+            d.store.clone(),
+            crate::node_health::NodeHealthConfig {
+                me: d.router.node,
+                fence,
+                ttl: opts.node.lease_ttl,
+                policy: opts.alerting.region_policy.clone(),
+                public_url: opts.public_url.clone(),
+                outbox: d.outbox.clone(),
+            },
+            stop_tasks.clone(),
+        ))),
+        _ => None,
+    };
     let rollup_task = tokio::spawn(rollup::run(
         d.store.clone(),
         opts.clock.clone(),
@@ -163,6 +180,7 @@ pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, Eng
         retention: retention_task,
         rollup: rollup_task,
         region_health: region_task,
+        node_health: node_health_task,
         heartbeats: heartbeat_task,
         recorder: recorder_task,
         alerting: alerting_task,
@@ -207,6 +225,9 @@ impl Cluster {
         let _ = self.retention.await;
         let _ = self.rollup.await;
         let _ = self.region_health.await;
+        if let Some(t) = self.node_health {
+            let _ = t.await;
+        }
         self.stop_heartbeats.cancel();
         let _ = self.heartbeats.await;
         drop(local);

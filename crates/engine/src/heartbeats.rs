@@ -899,6 +899,7 @@ async fn write_loop(
             .await;
         metrics::ping_batch(writes.len());
         if let Err(e) = &result {
+            metrics::write_refused(e);
             error!(message = "could not store pings", error = %e, count = writes.len());
         }
         for (reply, answer) in replies.into_iter().flatten() {

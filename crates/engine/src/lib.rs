@@ -38,6 +38,7 @@ pub mod limit;
 pub mod links;
 pub mod metrics;
 pub mod node;
+pub mod node_health;
 pub mod outbox;
 pub mod recorder;
 pub mod region_health;

@@ -89,9 +89,21 @@ fn describe() {
         "Times this node took or lost the coordinator lease"
     );
     metrics::describe_counter!(
+        "vigilmon_fenced_writes_total",
+        "Writes refused because this node no longer held the coordinator lease under their term"
+    );
+    metrics::describe_counter!(
         "vigilmon_ingest_rows_total",
         "Pings, results and incident actions this node passed on to the coordinator"
     );
+}
+
+/// A coordinator's write failed; counted when it was refused by the fence (this
+/// node no longer held the lease under its term).
+pub(crate) fn write_refused(e: &vigilmon_store::StoreError) {
+    if matches!(e, vigilmon_store::StoreError::Fenced { .. }) {
+        counter!("vigilmon_fenced_writes_total").increment(1);
+    }
 }
 
 pub(crate) fn ingest_written(n: usize) {

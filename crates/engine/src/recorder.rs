@@ -444,6 +444,7 @@ impl Batch {
                 }
             }
             Err(e) => {
+                metrics::write_refused(&e);
                 error!(message = "could not write check results", error = %e, count);
                 metrics::result_write_failed(count);
                 self.staged.clear();

@@ -380,3 +380,358 @@ monitors:
         .await;
     assert_eq!(pings["pings"].as_array().unwrap().len(), 1, "{pings}");
 }
+
+/// Sends a signal to a process (`STOP`, `CONT`).
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// The node (index) that coordinates, as `nodes[from]` sees it.
+async fn coordinator_index(nodes: &[Server], from: usize) -> usize {
+    let id = wait_for("a coordinator", Duration::from_secs(10), || async {
+        coordinator(&self::nodes(&nodes[from]).await)
+    })
+    .await;
+    for (i, n) in nodes.iter().enumerate() {
+        if this_node(&self::nodes(n).await) == id {
+            return i;
+        }
+    }
+    panic!("no node is {id}");
+}
+
+/// Creates a heartbeat monitor through `server` and waits until every node in `nodes`
+/// takes its pings; returns its id and the ping path (`/ping/<token>`).
+async fn heartbeat_on_every_node(
+    server: &Server,
+    nodes: &[&Server],
+    spec: Value,
+) -> (String, String) {
+    let (status, hb) = server.post("/api/v1/monitors", &spec).await;
+    assert_eq!(status, 201, "{hb}");
+    let id = hb["id"].as_str().unwrap().to_owned();
+    let path = format!(
+        "/ping/{}",
+        hb["ping_url"]
+            .as_str()
+            .unwrap()
+            .split_once("/ping/")
+            .unwrap()
+            .1
+    );
+    for n in nodes {
+        let url = format!("{}{path}", n.url);
+        wait_for("the node takes pings", Duration::from_secs(10), || async {
+            (reqwest::get(&url).await.unwrap().status() == 200).then_some(())
+        })
+        .await;
+    }
+    (id, path)
+}
+
+/// The coordinator dies while a monitor is failing and pings arrive at every node:
+/// another takes over within the lease and two seconds, every ping answered `OK` is
+/// stored, the outage stays one incident with one trigger, and it resolves once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_coordinator_loses_no_ping_and_pages_once() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let receiver = test_support::Receiver::start().await;
+    let target = test_support::Target::start().await;
+    target.set_status(503);
+    let config = format!(
+        r#"channels:
+  - {{ name: hook, type: webhook, url: "{r}/hook" }}
+policies:
+  - {{ name: page, channels: [hook], notify_on: [down, recovered] }}
+monitors:
+  - {{ name: api, type: http, url: "{t}/health", interval: 10s, timeout: 2s, policy: page }}
+"#,
+        r = receiver.url,
+        t = target.url
+    );
+    let mut nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
+    wait_for("three nodes listed", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[0]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
+    })
+    .await;
+    let (_, list) = nodes[0].get("/api/v1/monitors").await;
+    let id = list["monitors"][0]["id"].as_str().unwrap().to_owned();
+    let all: Vec<&Server> = nodes.iter().collect();
+    let (hb_id, ping_path) = heartbeat_on_every_node(
+        &nodes[1],
+        &all,
+        serde_json::json!({"name": "worker", "type": "heartbeat", "every": "1h", "grace": "5m"}),
+    )
+    .await;
+    // The heartbeat's pings so far (one per node, to see it was taken).
+    let warmup = all.len();
+
+    // The outage opens its incident and pages once.
+    wait_for("the trigger", Duration::from_secs(30), || async {
+        (!receiver.on("/hook").is_empty()).then_some(())
+    })
+    .await;
+
+    // Pings at every node, round robin, counting the `OK`s.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let urls: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("{}{ping_path}", n.url))
+        .collect();
+    let pinger = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
+            let mut ok = 0usize;
+            let mut i = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let url = &urls[i % urls.len()];
+                i += 1;
+                if let Ok(r) = client.get(url).send().await
+                    && r.status() == 200
+                    && r.text().await.is_ok_and(|t| t.trim() == "OK")
+                {
+                    ok += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+            ok
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let dead = coordinator_index(&nodes, 0).await;
+    let term = self::nodes(&nodes[dead]).await["term"].as_i64().unwrap();
+    let killed = Instant::now();
+    nodes[dead].kill();
+    let survivor = (dead + 1) % 3;
+    wait_for("a new coordinator", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[survivor]).await;
+        (v["term"].as_i64() > Some(term) && coordinator(&v).is_some()).then_some(())
+    })
+    .await;
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "a new coordinator after {took:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answered_ok = pinger.await.unwrap();
+    assert!(answered_ok > 50, "{answered_ok} pings answered OK");
+
+    // Every ping answered OK is stored (applied by whichever coordinator).
+    let (_, pings) = nodes[survivor]
+        .get(&format!("/api/v1/monitors/{hb_id}/pings?limit=1000"))
+        .await;
+    let stored = pings["pings"].as_array().unwrap().len();
+    let (_, backlog) = nodes[survivor].get("/api/v1/nodes").await;
+    assert_eq!(
+        stored,
+        answered_ok + warmup,
+        "every ping answered OK is stored ({backlog})"
+    );
+
+    // Recovery: one recovery, and the outage stayed one incident with one trigger.
+    target.set_status(200);
+    check_now(&nodes[survivor], &id).await;
+    wait_for("the recovery", Duration::from_secs(20), || async {
+        (receiver.on("/hook").len() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(receiver.on("/hook").len(), 2, "one trigger, one recovery");
+    let (_, list) = nodes[survivor].get("/api/v1/incidents").await;
+    let incidents = list["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{list}");
+    assert_eq!(incidents[0]["state"], "resolved", "{list}");
+
+    // No gap in the monitor's checks longer than the lease and an interval (and a
+    // second of slack for the check's own time).
+    let (_, results) = nodes[survivor]
+        .get(&format!("/api/v1/monitors/{id}/results?limit=1000"))
+        .await;
+    let mut times: Vec<jiff::Timestamp> = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["checked_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    times.sort();
+    let longest = times
+        .windows(2)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap();
+    assert!(
+        longest <= jiff::SignedDuration::from_secs(14),
+        "longest gap between checks {longest:?}"
+    );
+}
+
+/// A coordinator paused past its lease (SIGSTOP) while another takes over writes
+/// nothing when it wakes (SIGCONT): its heartbeat engine still believes no ping came,
+/// but the deadline it sees pass is fenced off, and the monitor never goes down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_coordinator_wakes_up_fenced_off() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let receiver = test_support::Receiver::start().await;
+    let config = format!(
+        r#"channels:
+  - {{ name: hook, type: webhook, url: "{r}/hook" }}
+policies:
+  - {{ name: page, channels: [hook], notify_on: [down, recovered] }}
+"#,
+        r = receiver.url
+    );
+    let nodes: Vec<Server> = (0..2).map(|_| node_with(&store, &config)).collect();
+    wait_for("two nodes listed", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[0]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(2)).then_some(())
+    })
+    .await;
+    let paused = coordinator_index(&nodes, 0).await;
+    let other = 1 - paused;
+    let all: Vec<&Server> = nodes.iter().collect();
+    let (hb_id, ping_path) = heartbeat_on_every_node(
+        &nodes[other],
+        &all,
+        serde_json::json!({"name": "worker", "type": "heartbeat", "every": "2s", "grace": "1s", "policy": "page"}),
+    )
+    .await;
+    let ping = format!("{}{ping_path}", nodes[other].url);
+    let ping_once = || async {
+        let r = reqwest::get(&ping).await.unwrap();
+        assert_eq!(r.status(), 200);
+    };
+    ping_once().await;
+    let term = self::nodes(&nodes[other]).await["term"].as_i64().unwrap();
+
+    // Paused past its 3 s lease; the other node takes over and keeps getting pings.
+    signal(nodes[paused].pid(), "STOP");
+    let stopped = Instant::now();
+    while stopped.elapsed() < Duration::from_secs(7) {
+        ping_once().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let v = self::nodes(&nodes[other]).await;
+    assert_eq!(v["term"].as_i64(), Some(term + 1), "{v}");
+    assert_eq!(coordinator(&v), Some(this_node(&v)), "{v}");
+
+    // It wakes: its own deadline for the heartbeat has passed (it saw no ping while
+    // paused), and it must not write that down.
+    signal(nodes[paused].pid(), "CONT");
+    for _ in 0..8 {
+        ping_once().await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let v = self::nodes(&nodes[paused]).await;
+    assert_eq!(
+        coordinator(&v).as_deref(),
+        Some(this_node(&self::nodes(&nodes[other]).await).as_str()),
+        "{v}"
+    );
+    let (_, m) = nodes[other].get(&format!("/api/v1/monitors/{hb_id}")).await;
+    assert_eq!(m["state"], "up", "{m}");
+    let (_, list) = nodes[other].get("/api/v1/incidents").await;
+    assert!(list["incidents"].as_array().unwrap().is_empty(), "{list}");
+    assert!(receiver.on("/hook").is_empty(), "nothing was sent");
+    let logs = nodes[paused].logs();
+    assert!(
+        logs.contains("this node no longer coordinates"),
+        "the paused node stepped down: {logs}"
+    );
+}
+
+/// A node that dies is announced through the operational policy, once, naming the
+/// takeover when it was the coordinator; it is announced back when it restarts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_node_is_announced_and_its_return_too() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let receiver = test_support::Receiver::start().await;
+    let config = format!(
+        r#"alerting:
+  region_policy: ops
+channels:
+  - {{ name: hook, type: webhook, url: "{r}/hook" }}
+policies:
+  - {{ name: ops, priority: P2, channels: [hook] }}
+"#,
+        r = receiver.url
+    );
+    let mut nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
+    wait_for("three nodes listed", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[0]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
+    })
+    .await;
+    // The coordinator dies: the node that takes over announces it, naming the takeover.
+    let dead = coordinator_index(&nodes, 0).await;
+    let dead_address = nodes[dead].url.clone();
+    nodes[dead].kill();
+    let sent = wait_for(
+        "the node is announced gone",
+        Duration::from_secs(15),
+        || async {
+            let r = receiver.on("/hook");
+            (!r.is_empty()).then_some(r)
+        },
+    )
+    .await;
+    let gone = sent[0].json();
+    let text = gone.to_string();
+    assert!(
+        text.contains(&dead_address) && text.contains("took over (term"),
+        "{text}"
+    );
+    assert_eq!(gone["event"], "trigger", "{gone}");
+
+    // Restarted at the same address: announced back, and its old row is gone.
+    let path = store.dir.path().join("cluster-config.yaml");
+    nodes[dead].restart(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let sent = wait_for(
+        "the node is announced back",
+        Duration::from_secs(15),
+        || async {
+            let r = receiver.on("/hook");
+            (r.len() >= 2).then_some(r)
+        },
+    )
+    .await;
+    let back = sent[1].json();
+    assert_eq!(back["event"], "resolved", "{back}");
+    assert_eq!(
+        back["incident"]["dedup_key"], gone["incident"]["dedup_key"],
+        "{back}"
+    );
+    let survivor = (dead + 1) % 3;
+    let v = wait_for("three nodes again", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[survivor]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(v)
+    })
+    .await;
+    assert!(
+        v["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["alive"] == true),
+        "{v}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.on("/hook").len(), 2, "announced once each way");
+}
