@@ -2,7 +2,11 @@
 //! confirmation checks waiting for them.
 //!
 //! Liveness is kept in memory: an agent is live while it has contacted the server
-//! within [`LIVENESS_POLLS`] poll intervals. A region's monitors are split among its live agents by
+//! within [`LIVENESS_POLLS`] poll intervals. With several nodes, each node shares what
+//! it heard through the store ([`share`]) and learns what the others heard, so every
+//! node splits a region's work among the same agents, whichever node they poll; a
+//! confirmation request for an agent polling another node goes there as a
+//! notification. A region's monitors are split among its live agents by
 //! rendezvous hashing (each monitor goes to the agent with the highest hash of agent
 //! id and monitor id), so agents share the work without coordinating, and when one
 //! disappears only its monitors move.
@@ -31,6 +35,8 @@ pub struct AgentInfo {
     pub last_seen: Timestamp,
     /// Results received since the server started.
     pub results: u64,
+    /// Whether its latest contact was with this node (it polls here).
+    pub local: bool,
 }
 
 #[derive(Default)]
@@ -49,11 +55,17 @@ struct Waker {
     generation: std::sync::atomic::AtomicU64,
 }
 
+/// Sends a confirmation request to the node an agent polls: (agent, monitor).
+pub type RemoteCheck = Box<dyn Fn(Uuid, MonitorId) + Send + Sync>;
+
 /// The registry of agents. Shared by the agent API and the confirmation cascade.
 pub struct Agents {
     state: Mutex<State>,
     wakers: Mutex<HashMap<Uuid, std::sync::Arc<Waker>>>,
     poll: Duration,
+    /// Agents heard from here since the store was last told.
+    heard: Mutex<std::collections::HashSet<Uuid>>,
+    remote: std::sync::OnceLock<RemoteCheck>,
 }
 
 impl Default for Agents {
@@ -90,7 +102,79 @@ impl Agents {
             state: Mutex::default(),
             wakers: Mutex::default(),
             poll,
+            heard: Mutex::default(),
+            remote: std::sync::OnceLock::new(),
         }
+    }
+
+    /// How a confirmation request reaches an agent polling another node.
+    pub fn set_remote(&self, remote: RemoteCheck) {
+        let _ = self.remote.set(remote);
+    }
+
+    /// The agents heard from here since the last call, as they stand.
+    pub fn take_heard(&self) -> Vec<AgentInfo> {
+        let ids: Vec<Uuid> = std::mem::take(
+            &mut *self
+                .heard
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_iter()
+        .collect();
+        let st = self.lock();
+        ids.iter()
+            .filter_map(|id| st.agents.get(id).cloned())
+            .collect()
+    }
+
+    /// Takes in what other nodes heard: an agent heard more recently elsewhere now
+    /// polls there.
+    pub fn merge(&self, others: Vec<AgentInfo>) {
+        let mut st = self.lock();
+        for o in others {
+            match st.agents.get_mut(&o.id) {
+                Some(e) if e.last_seen >= o.last_seen => {}
+                Some(e) => {
+                    e.last_seen = o.last_seen;
+                    e.name = o.name;
+                    e.region = o.region;
+                    if o.version.is_some() {
+                        e.version = o.version;
+                    }
+                    e.local = false;
+                }
+                None => {
+                    st.agents.insert(
+                        o.id,
+                        AgentInfo {
+                            local: false,
+                            results: 0,
+                            ..o
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// A confirmation request from another node for an agent polling this one.
+    pub fn deliver(&self, agent: Uuid, monitor: MonitorId) {
+        if !self.lock().agents.get(&agent).is_some_and(|a| a.local) {
+            return;
+        }
+        self.enqueue(agent, monitor);
+    }
+
+    fn enqueue(&self, agent: Uuid, monitor: MonitorId) {
+        {
+            let mut st = self.lock();
+            let q = st.pending.entry(agent).or_default();
+            if !q.contains(&monitor) {
+                q.push(monitor);
+            }
+        }
+        self.waker(agent).notify.notify_one();
     }
 
     /// How often agents are told to poll.
@@ -126,13 +210,20 @@ impl Agents {
             version: None,
             last_seen: now,
             results: 0,
+            local: true,
         });
-        e.last_seen = now;
+        e.last_seen = e.last_seen.max(now);
+        e.local = true;
         e.name = name.to_owned();
         e.region = region.clone();
         if let Some(v) = version {
             e.version = Some(v.to_owned());
         }
+        drop(st);
+        self.heard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id);
     }
 
     /// Counts results received from an agent.
@@ -187,14 +278,11 @@ impl Agents {
         let Some(agent) = owner(&live, monitor) else {
             return;
         };
-        {
-            let mut st = self.lock();
-            let q = st.pending.entry(agent).or_default();
-            if !q.contains(&monitor) {
-                q.push(monitor);
-            }
+        let local = self.lock().agents.get(&agent).is_none_or(|a| a.local);
+        match self.remote.get() {
+            Some(remote) if !local => remote(agent, monitor),
+            _ => self.enqueue(agent, monitor),
         }
-        self.waker(agent).notify.notify_one();
     }
 
     fn waker(&self, agent: Uuid) -> std::sync::Arc<Waker> {
@@ -230,6 +318,65 @@ impl Agents {
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Vec::new();
             }
+        }
+    }
+}
+
+/// Shares what this node heard of agents through the store and takes in what the
+/// other nodes heard, every `every` (PostgreSQL; one node needs none of it).
+pub(crate) async fn share(
+    store: vigilmon_store::Store,
+    agents: std::sync::Arc<Agents>,
+    node: Uuid,
+    clock: vigilmon_schedule::clock::SharedClock,
+    every: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    if !store.is_shared() {
+        return;
+    }
+    loop {
+        let heard: Vec<vigilmon_store::AgentPresence> = agents
+            .take_heard()
+            .into_iter()
+            .map(|a| vigilmon_store::AgentPresence {
+                id: a.id,
+                name: a.name,
+                region: a.region.to_string(),
+                version: a.version,
+                last_seen: a.last_seen,
+                node,
+            })
+            .collect();
+        if let Err(e) = store.record_agent_presence(&heard).await {
+            tracing::warn!(message = "could not share which agents this node hears", error = %e);
+        }
+        let since =
+            clock.now() - jiff::SignedDuration::try_from(agents.liveness() * 2).unwrap_or_default();
+        match store.agent_presence(since).await {
+            Ok(rows) => agents.merge(
+                rows.into_iter()
+                    .filter(|r| r.node != node)
+                    .filter_map(|r| {
+                        Some(AgentInfo {
+                            id: r.id,
+                            name: r.name,
+                            region: RegionName::parse(&r.region).ok()?,
+                            version: r.version,
+                            last_seen: r.last_seen,
+                            results: 0,
+                            local: false,
+                        })
+                    })
+                    .collect(),
+            ),
+            Err(e) => {
+                tracing::warn!(message = "could not read which agents the other nodes hear", error = %e)
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
         }
     }
 }

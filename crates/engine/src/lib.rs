@@ -67,6 +67,9 @@ pub use changes::ChangeFeed;
 
 use router::Router;
 
+/// How often a node shares which agents it hears, and learns what the others hear.
+const AGENT_SHARE_EVERY: Duration = Duration::from_secs(2);
+
 /// Everything the engine needs besides the store.
 #[derive(Clone)]
 pub struct EngineOptions {
@@ -184,6 +187,19 @@ impl Engine {
             node::start(store.clone(), opts.node.clone(), stop_membership.clone()).await?;
         let changes = ChangeFeed::new();
         let agents = Arc::new(agents::Agents::new(opts.agent_poll));
+        if store.is_shared() {
+            // A confirmation for an agent polling another node goes there.
+            let s = store.clone();
+            agents.set_remote(Box::new(move |agent, monitor| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    let payload = format!("{agent}:{monitor}");
+                    if let Err(e) = s.notify(vigilmon_store::AGENT_CHECK_CHANNEL, &payload).await {
+                        tracing::warn!(message = "could not pass a confirmation on to an agent's node", error = %e);
+                    }
+                });
+            }));
+        }
         let door = heartbeats::Door::open(&store, &opts.heartbeats).await?;
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
 
@@ -262,7 +278,19 @@ impl Engine {
             running,
             stop_switch.clone(),
         ));
-        let listen_task = tokio::spawn(router::listen(router.clone(), stop_node.clone()));
+        let listen_task = tokio::spawn(router::listen(
+            router.clone(),
+            agents.clone(),
+            stop_node.clone(),
+        ));
+        let agents_task = tokio::spawn(agents::share(
+            store.clone(),
+            agents.clone(),
+            node.id(),
+            opts.clock.clone(),
+            AGENT_SHARE_EVERY,
+            stop_node.clone(),
+        ));
         let bridge_task = tokio::spawn(router::bridge_feed(router.clone(), stop_node.clone()));
         let follow_task = tokio::spawn(router::follow_nodes(
             router.clone(),
@@ -314,6 +342,7 @@ impl Engine {
                 listen_task,
                 bridge_task,
                 follow_task,
+                agents_task,
             ],
             stop_writer,
             writer_task,

@@ -27,8 +27,8 @@ use uuid::Uuid;
 use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionName};
 use vigilmon_schedule::scheduler::SchedulerHandle;
 use vigilmon_store::{
-    CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL, Fence, INGEST_CHANNEL, IngestRow,
-    NewIngest, Store, StoreError,
+    AGENT_CHECK_CHANNEL, CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL, Fence,
+    INGEST_CHANNEL, IngestRow, NewIngest, Store, StoreError,
 };
 
 use crate::alerting::{ActError, AlertingHandle};
@@ -620,12 +620,17 @@ async fn dispatch(router: &Router, local: &Local, fence: Option<Fence>, row: Ing
 
 /// Listens to the other nodes (PostgreSQL): changes, confirmation requests, public
 /// changes and new ingest rows. Ends with `stop`.
-pub(crate) async fn listen(router: Arc<Router>, stop: CancellationToken) {
+pub(crate) async fn listen(
+    router: Arc<Router>,
+    agents: Arc<crate::agents::Agents>,
+    stop: CancellationToken,
+) {
     let channels = [
         INGEST_CHANNEL,
         CHANGED_CHANNEL,
         CONFIRM_CHANNEL,
         FEED_CHANNEL,
+        AGENT_CHECK_CHANNEL,
     ];
     let mut listener = loop {
         match router.store.listen(&channels).await {
@@ -658,6 +663,14 @@ pub(crate) async fn listen(router: Arc<Router>, stop: CancellationToken) {
                     }
                 }
                 FEED_CHANNEL if n.payload != me => router.changes.publish_remote(),
+                AGENT_CHECK_CHANNEL => {
+                    if let Some((agent, monitor)) = n.payload.split_once(':')
+                        && let (Ok(agent), Ok(monitor)) =
+                            (agent.parse::<Uuid>(), monitor.parse::<Uuid>())
+                    {
+                        agents.deliver(agent, MonitorId::from_uuid(monitor));
+                    }
+                }
                 CHANGED_CHANNEL => {
                     let (from, what) = n.payload.split_once(':').unwrap_or(("-", ""));
                     if from == me {

@@ -27,6 +27,9 @@ pub const CHANGED_CHANNEL: &str = "vigilmon_changed";
 pub const CONFIRM_CHANNEL: &str = "vigilmon_confirm";
 /// Channel of public changes (status pages, badges): the sending node's id.
 pub const FEED_CHANNEL: &str = "vigilmon_feed";
+/// Channel of confirmation checks for an agent polling another node:
+/// `<agent id>:<monitor id>`.
+pub const AGENT_CHECK_CHANNEL: &str = "vigilmon_agent_check";
 
 /// A row to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +126,19 @@ pub(crate) fn delete_sql(ids: &[i64]) -> String {
     }
     sql.push(')');
     sql
+}
+
+/// An agent as a node last heard from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPresence {
+    /// The agent's token id.
+    pub id: Uuid,
+    pub name: String,
+    pub region: String,
+    pub version: Option<String>,
+    pub last_seen: Timestamp,
+    /// The node that heard it.
+    pub node: Uuid,
 }
 
 /// Notifications from other nodes (PostgreSQL only).
@@ -264,6 +280,64 @@ impl Store {
                 Ok(Some(Listener { inner }))
             }
         }
+    }
+
+    /// Records when agents were last heard from, and by which node (a row moves only
+    /// forward in time).
+    pub async fn record_agent_presence(&self, rows: &[AgentPresence]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for a in rows {
+                sqlx::query(
+                    "INSERT INTO agent_presence (agent_id, name, region, version, last_seen, node) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (agent_id) DO UPDATE SET name = excluded.name, \
+                     region = excluded.region, \
+                     version = COALESCE(excluded.version, agent_presence.version), \
+                     last_seen = excluded.last_seen, node = excluded.node \
+                     WHERE excluded.last_seen >= agent_presence.last_seen",
+                )
+                .bind(a.id)
+                .bind(&a.name)
+                .bind(&a.region)
+                .bind(a.version.as_deref())
+                .bind(ms(a.last_seen))
+                .bind(a.node)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Agents heard from at or after `since`, by any node.
+    pub async fn agent_presence(&self, since: Timestamp) -> Result<Vec<AgentPresence>, StoreError> {
+        with_pool!(self, pool => {
+            let rows = sqlx::query(
+                "SELECT agent_id, name, region, version, last_seen, node FROM agent_presence \
+                 WHERE last_seen >= $1 ORDER BY agent_id",
+            )
+            .bind(ms(since))
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "agent_presence");
+                    Ok(AgentPresence {
+                        id: r.uuid("agent_id")?,
+                        name: r.string("name")?,
+                        region: r.string("region")?,
+                        version: r.opt_string("version")?,
+                        last_seen: r.timestamp("last_seen")?,
+                        node: r.uuid("node")?,
+                    })
+                })
+                .collect()
+        })
     }
 
     /// Whether this row still waits for the coordinator.

@@ -67,8 +67,8 @@ pub use cluster::{Fence, Lease, NodeRecord};
 pub use error::StoreError;
 pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
 pub use ingest::{
-    CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL, INGEST_CHANNEL, IngestRow, Listener,
-    NewIngest, Notice,
+    AGENT_CHECK_CHANNEL, AgentPresence, CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL,
+    INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice,
 };
 pub use overview::ResultBucket;
 pub use records::{

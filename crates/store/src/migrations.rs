@@ -69,6 +69,11 @@ const SQLITE: &[Entry] = &[
         "ingest",
         include_str!("../migrations/sqlite/0011_ingest.sql"),
     ),
+    (
+        12,
+        "agent_presence",
+        include_str!("../migrations/sqlite/0012_agent_presence.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -127,6 +132,11 @@ const POSTGRES: &[Entry] = &[
         11,
         "ingest",
         include_str!("../migrations/postgres/0011_ingest.sql"),
+    ),
+    (
+        12,
+        "agent_presence",
+        include_str!("../migrations/postgres/0012_agent_presence.sql"),
     ),
 ];
 

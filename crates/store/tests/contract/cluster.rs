@@ -312,3 +312,63 @@ pub(crate) async fn notifications_reach_listeners(db: Db) {
     let n = listener.recv().await.unwrap().unwrap();
     assert_eq!(n.channel, INGEST_CHANNEL);
 }
+
+/// Agents as heard from by any node: one row per agent, moving only forward in time.
+pub(crate) async fn agent_presence_is_shared_and_moves_forward(db: Db) {
+    use vigilmon_store::AgentPresence;
+    let s = &db.store;
+    let (n1, n2) = (Uuid::now_v7(), Uuid::now_v7());
+    let a = AgentPresence {
+        id: Uuid::now_v7(),
+        name: "eu-1".into(),
+        region: "eu".into(),
+        version: Some("0.1.0".into()),
+        last_seen: t(10),
+        node: n1,
+    };
+    let b = AgentPresence {
+        id: Uuid::now_v7(),
+        name: "eu-2".into(),
+        version: None,
+        last_seen: t(12),
+        node: n2,
+        ..a.clone()
+    };
+    s.record_agent_presence(&[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.agent_presence(t(0)).await.unwrap(),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(s.agent_presence(t(11)).await.unwrap(), vec![b.clone()]);
+    // Heard by the other node later: the row follows, keeping the known version.
+    let moved = AgentPresence {
+        version: None,
+        last_seen: t(20),
+        node: n2,
+        ..a.clone()
+    };
+    s.record_agent_presence(std::slice::from_ref(&moved))
+        .await
+        .unwrap();
+    // An older sighting arriving late changes nothing.
+    s.record_agent_presence(&[AgentPresence {
+        last_seen: t(15),
+        node: n1,
+        ..a.clone()
+    }])
+    .await
+    .unwrap();
+    let rows = s.agent_presence(t(0)).await.unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            AgentPresence {
+                version: Some("0.1.0".into()),
+                ..moved
+            },
+            b
+        ]
+    );
+}

@@ -223,6 +223,7 @@ contract! {
         fenced_writes_need_the_current_term,
         ingest_rows_are_consumed_once_with_the_write,
         notifications_reach_listeners,
+        agent_presence_is_shared_and_moves_forward,
     ],
 }
 

@@ -735,3 +735,71 @@ policies:
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(receiver.on("/hook").len(), 2, "announced once each way");
 }
+
+/// Two agents of one region polling different nodes split the region's monitors
+/// between them as if they polled one: every node knows every live agent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_polling_different_nodes_split_their_region() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let target = test_support::Target::start().await;
+    let mut config = String::from(
+        "regions:\n  - { name: local, enabled: false }\n  - { name: eu }\nagents: { poll_interval: 1s }\nmonitors:\n",
+    );
+    for i in 0..8 {
+        config.push_str(&format!(
+            "  - {{ name: api-{i}, type: http, url: \"{}/health\", interval: 1h }}\n",
+            target.url
+        ));
+    }
+    let nodes: Vec<Server> = (0..2).map(|_| node_with(&store, &config)).collect();
+    let (_, list) = nodes[0].get("/api/v1/monitors").await;
+    let mut all: Vec<String> = list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    all.sort();
+    assert_eq!(all.len(), 8);
+    let agents: Vec<test_support::Agent> = (0..2)
+        .map(|i| {
+            let (_, token) =
+                test_support::create_agent_token(bin(), &store, &format!("eu-{i}"), "eu");
+            test_support::Agent::start(
+                bin(),
+                &nodes[i].url,
+                "eu",
+                &token,
+                &store.dir.path().join(format!("agent-{i}")),
+                &[],
+            )
+        })
+        .collect();
+    let (a, b) = wait_for(
+        "the region's monitors split between its agents",
+        Duration::from_secs(30),
+        || async {
+            let (a, b) = (agents[0].assigned(), agents[1].assigned());
+            let mut union: Vec<String> = a.iter().chain(&b).cloned().collect();
+            union.sort();
+            (!a.is_empty() && !b.is_empty() && union == all).then_some((a, b))
+        },
+    )
+    .await;
+    assert!(
+        a.iter().all(|m| !b.contains(m)),
+        "each monitor has one agent: {a:?} {b:?}"
+    );
+    // Both nodes list both agents.
+    for n in &nodes {
+        let (_, regions) = n.get("/api/v1/regions").await;
+        let eu = regions["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "eu")
+            .cloned()
+            .unwrap();
+        assert_eq!(eu["agents"].as_array().map(Vec::len), Some(2), "{eu}");
+    }
+}
