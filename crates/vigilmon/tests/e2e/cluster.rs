@@ -803,3 +803,49 @@ async fn agents_polling_different_nodes_split_their_region() {
         assert_eq!(eu["agents"].as_array().map(Vec::len), Some(2), "{eu}");
     }
 }
+
+/// The whole cluster stops for longer than a heartbeat's deadline and starts again:
+/// the deadline gets its grace period as on a single node's restart, the next ping
+/// arrives within it, and nobody is paged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_whole_cluster_restart_raises_no_false_alert() {
+    let store = StoreFixture::new(Backend::Postgres).await;
+    let receiver = test_support::Receiver::start().await;
+    let config = format!(
+        r#"channels:
+  - {{ name: hook, type: webhook, url: "{r}/hook" }}
+policies:
+  - {{ name: page, channels: [hook], notify_on: [down, recovered] }}
+"#,
+        r = receiver.url
+    );
+    let mut nodes: Vec<Server> = (0..2).map(|_| node_with(&store, &config)).collect();
+    let all: Vec<&Server> = nodes.iter().collect();
+    let (hb_id, ping_path) = heartbeat_on_every_node(
+        &nodes[0],
+        &all,
+        serde_json::json!({"name": "worker", "type": "heartbeat", "every": "2s", "grace": "5s", "policy": "page"}),
+    )
+    .await;
+    for n in &mut nodes {
+        assert_eq!(n.terminate(), Some(0));
+    }
+    // Down for longer than every + grace (7 s): the deadline passes with no node up.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let nodes: Vec<Server> = (0..2).map(|_| node_with(&store, &config)).collect();
+    let r = reqwest::get(format!("{}{ping_path}", nodes[1].url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Longer than the grace: a wrong deadline would have fired by now.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let r = reqwest::get(format!("{}{ping_path}", nodes[0].url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, m) = nodes[0].get(&format!("/api/v1/monitors/{hb_id}")).await;
+    assert_eq!(m["state"], "up", "{m}");
+    let (_, list) = nodes[1].get("/api/v1/incidents").await;
+    assert!(list["incidents"].as_array().unwrap().is_empty(), "{list}");
+    assert!(receiver.on("/hook").is_empty(), "nobody was paged");
+}
