@@ -302,4 +302,154 @@ mod tests {
         assert_eq!(Priority::P1.pagerduty_severity(), "critical");
         assert_eq!(Priority::P4.pagerduty_severity(), "info");
     }
+
+    /// Builds a policy written as JSON, with the channels `slack-ops` and `email-leads`.
+    fn build(v: serde_json::Value) -> Result<PolicySpec, Vec<ValidationError>> {
+        serde_json::from_value::<PolicyConfig>(v)
+            .unwrap()
+            .build(|c| ["slack-ops", "email-leads"].contains(&c))
+    }
+
+    fn escalating(after: &[&str]) -> Result<PolicySpec, Vec<ValidationError>> {
+        let steps: Vec<_> = after
+            .iter()
+            .map(|a| json!({"after": a, "channels": ["email-leads"]}))
+            .collect();
+        build(json!({"name": "p", "channels": ["slack-ops"], "escalate": steps}))
+    }
+
+    #[test]
+    fn every_priority_reads_back_from_its_name_and_displays_as_it() {
+        for (p, name) in [
+            (Priority::P1, "P1"),
+            (Priority::P2, "P2"),
+            (Priority::P3, "P3"),
+            (Priority::P4, "P4"),
+        ] {
+            assert_eq!(p.as_str(), name);
+            assert_eq!(Priority::parse(p.as_str()), Some(p), "{name}");
+            assert_eq!(p.to_string(), p.as_str());
+        }
+        assert_eq!(Priority::parse(" p2 "), Some(Priority::P2));
+        assert_eq!(Priority::parse("P5"), None);
+        assert_eq!(Priority::parse(""), None);
+    }
+
+    #[test]
+    fn every_notify_on_event_reads_back_from_its_written_name() {
+        for n in [
+            NotifyOn::Down,
+            NotifyOn::Degraded,
+            NotifyOn::Recovered,
+            NotifyOn::Acknowledged,
+        ] {
+            let written = serde_json::to_value(n).unwrap();
+            let written = written.as_str().unwrap();
+            assert_eq!(NotifyOn::parse(written), Some(n), "{written}");
+        }
+        assert_eq!(NotifyOn::parse("Down"), None, "names are lower case");
+        assert_eq!(NotifyOn::parse("sometimes"), None);
+    }
+
+    #[test]
+    fn a_name_needs_a_printable_character_and_at_most_100_characters() {
+        let problems = |name: &str| {
+            let mut errs = Vec::new();
+            check_name(&mut errs, name);
+            errs
+        };
+        let refused = vec![ValidationError::new(
+            "name",
+            "must be 1-100 printable characters",
+        )];
+        for ok in ["a", " padded ", &"x".repeat(100), &"é".repeat(100)] {
+            assert_eq!(problems(ok), [], "{ok:?}");
+        }
+        for bad in [
+            "",
+            "   ",
+            &"x".repeat(101),
+            &"é".repeat(101),
+            "line\nbreak",
+            "tab\there",
+            "\u{7f}",
+        ] {
+            assert_eq!(problems(bad), refused, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn notify_on_keeps_each_event_once_in_the_order_written() {
+        let s = build(json!({
+            "name": "p", "channels": ["slack-ops"],
+            "notify_on": ["recovered", "down", "recovered", "acknowledged", "down", "degraded"]
+        }))
+        .unwrap();
+        assert_eq!(
+            s.notify_on,
+            [
+                NotifyOn::Recovered,
+                NotifyOn::Down,
+                NotifyOn::Acknowledged,
+                NotifyOn::Degraded
+            ]
+        );
+        assert!(s.notifies(NotifyOn::Degraded));
+        let s = build(json!({"name": "p", "channels": ["slack-ops"]})).unwrap();
+        assert_eq!(s.notify_on, [NotifyOn::Down, NotifyOn::Recovered]);
+        assert!(!s.notifies(NotifyOn::Acknowledged));
+    }
+
+    #[test]
+    fn a_reminder_every_10s_is_accepted_and_anything_sooner_refused() {
+        let remind = |every: &str| {
+            build(json!({"name": "p", "channels": ["slack-ops"], "remind_every": every}))
+        };
+        assert_eq!(
+            remind("10s").unwrap().remind_every,
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            remind("9s 999ms").unwrap_err(),
+            [ValidationError::new("remind_every", "must be at least 10s")]
+        );
+    }
+
+    #[test]
+    fn each_escalation_step_must_come_after_the_one_before() {
+        let s = escalating(&["15m", "30m", "1h"]).unwrap();
+        let after: Vec<_> = s.escalate.iter().map(|e| e.after.as_secs()).collect();
+        assert_eq!(after, [900, 1800, 3600]);
+        let out_of_order = |i: usize| {
+            vec![ValidationError::new(
+                format!("escalate[{i}].after"),
+                "steps must come in increasing order",
+            )]
+        };
+        assert_eq!(escalating(&["15m", "15m"]).unwrap_err(), out_of_order(1));
+        assert_eq!(escalating(&["30m", "15m"]).unwrap_err(), out_of_order(1));
+        assert_eq!(
+            escalating(&["15m", "30m", "20m"]).unwrap_err(),
+            out_of_order(2)
+        );
+    }
+
+    #[test]
+    fn a_first_escalation_step_at_zero_is_refused_only_for_being_zero() {
+        assert_eq!(
+            escalating(&["0s"]).unwrap_err(),
+            [ValidationError::new(
+                "escalate[0].after",
+                "must be greater than zero"
+            )]
+        );
+        assert_eq!(
+            escalating(&["0s", "0s"]).unwrap_err(),
+            [
+                ValidationError::new("escalate[0].after", "must be greater than zero"),
+                ValidationError::new("escalate[1].after", "steps must come in increasing order"),
+                ValidationError::new("escalate[1].after", "must be greater than zero"),
+            ]
+        );
+    }
 }

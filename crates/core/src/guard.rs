@@ -371,6 +371,86 @@ mod tests {
         assert_eq!(g.permits(ip("10.0.0.1")), Ok(()));
     }
 
+    fn sock(s: &str) -> std::net::SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_full_length_prefix_is_accepted_and_a_longer_one_refused() {
+        assert_eq!(
+            net("10.1.2.3/32"),
+            IpNet {
+                addr: ip("10.1.2.3"),
+                prefix: 32
+            }
+        );
+        assert_eq!(
+            net("fd00::1/128"),
+            IpNet {
+                addr: ip("fd00::1"),
+                prefix: 128
+            }
+        );
+        assert_eq!(
+            "10.1.2.3/33".parse::<IpNet>().unwrap_err().reason,
+            "prefix length 33 is too long for an IPv4 network (at most 32)"
+        );
+        assert_eq!(
+            "fd00::1/129".parse::<IpNet>().unwrap_err().reason,
+            "prefix length 129 is too long for an IPv6 network (at most 128)"
+        );
+    }
+
+    #[test]
+    fn sort_keeps_each_permitted_address_once_in_the_order_given() {
+        let sorted = NetworkGuard::default().sort([
+            sock("10.0.0.1:80"),
+            sock("127.0.0.1:80"),
+            sock("10.0.0.1:80"),
+            sock("10.0.0.1:443"),
+            sock("[::1]:80"),
+            sock("127.0.0.1:80"),
+        ]);
+        assert_eq!(
+            sorted,
+            Sorted {
+                permitted: vec![
+                    sock("10.0.0.1:80"),
+                    sock("127.0.0.1:80"),
+                    sock("10.0.0.1:443"),
+                    sock("[::1]:80"),
+                ],
+                refused: vec![],
+            }
+        );
+        assert_eq!(sorted.refused_text(), "");
+    }
+
+    #[test]
+    fn sort_lists_each_refused_address_once_with_its_reason() {
+        let sorted = NetworkGuard::default().sort([
+            sock("169.254.169.254:80"),
+            sock("0.0.0.0:80"),
+            sock("10.0.0.1:80"),
+            sock("169.254.169.254:443"),
+            sock("0.0.0.0:80"),
+        ]);
+        assert_eq!(
+            sorted,
+            Sorted {
+                permitted: vec![sock("10.0.0.1:80")],
+                refused: vec![
+                    (ip("169.254.169.254"), "link-local".to_owned()),
+                    (ip("0.0.0.0"), "unspecified address".to_owned()),
+                ],
+            }
+        );
+        assert_eq!(
+            sorted.refused_text(),
+            "169.254.169.254 (link-local), 0.0.0.0 (unspecified address)"
+        );
+    }
+
     #[test]
     fn unix_sockets_only_under_an_allowed_path() {
         let none = NetworkGuard::default();

@@ -326,11 +326,9 @@ impl HeartbeatState {
         match spec.failures {
             Some(rate) => {
                 self.recent.push(ok);
-                let m = rate.m as usize;
-                if self.recent.len() > m {
-                    let cut = self.recent.len() - m;
-                    self.recent.drain(..cut);
-                }
+                // Keep the last M outcomes (fewer than M: keep them all).
+                let cut = self.recent.len().saturating_sub(rate.m as usize);
+                self.recent.drain(..cut);
                 let failed = self.recent.iter().filter(|o| !**o).count() as u32;
                 if failed >= rate.n {
                     self.state = MonitorState::Down;
@@ -389,10 +387,8 @@ impl HeartbeatState {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }?;
-        Some(match self.not_before {
-            Some(nb) if nb > d => nb,
-            _ => d,
-        })
+        // A restart postpones the deadline, never brings it forward.
+        Some(self.not_before.map_or(d, |nb| nb.max(d)))
     }
 
     /// Applies the passing of time: when `now` is at or past the deadline, the
@@ -681,6 +677,242 @@ mod tests {
         );
         assert_eq!(slugify("[redis] queue_worker"), "redis-queue_worker");
         assert!(is_valid_slug("a-b_c1") && !is_valid_slug("A") && !is_valid_slug(""));
+    }
+
+    fn plus_ms(at: Timestamp, ms: i64) -> Timestamp {
+        at.checked_add(SignedDuration::from_millis(ms)).unwrap()
+    }
+
+    #[test]
+    fn without_a_schedule_a_ping_is_expected_daily_with_an_hour_of_grace() {
+        let s = spec(json!({}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        assert_eq!(st.deadline(&s), Some(t("2026-01-02T11:00:00Z")));
+    }
+
+    #[test]
+    fn failure_rate_allows_n_equal_to_m_and_m_up_to_100() {
+        assert_eq!("3 of 3".parse(), Ok(FailureRate { n: 3, m: 3 }));
+        assert_eq!("1 of 100".parse(), Ok(FailureRate { n: 1, m: 100 }));
+        assert_eq!("100 of 100".parse(), Ok(FailureRate { n: 100, m: 100 }));
+        assert_eq!(
+            "4 of 3".parse::<FailureRate>(),
+            Err(r#""4 of 3" must look like "2 of 5" (N of M, 1 <= N <= M <= 100)"#.to_owned())
+        );
+        assert!("1 of 101".parse::<FailureRate>().is_err());
+        assert!("101 of 101".parse::<FailureRate>().is_err());
+    }
+
+    #[test]
+    fn ping_kinds_read_back_from_their_names() {
+        let all = [
+            PingKind::Success,
+            PingKind::Start,
+            PingKind::Fail,
+            PingKind::Log,
+        ];
+        assert_eq!(
+            all.map(PingKind::as_str),
+            ["success", "start", "fail", "log"]
+        );
+        for k in all {
+            assert_eq!(PingKind::parse(k.as_str()), Some(k));
+            // the name in URLs and the name stored as JSON are the same
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+        }
+        assert_eq!(PingKind::parse(""), None);
+        assert_eq!(PingKind::parse("Success"), None);
+        assert_eq!(PingKind::parse("finish"), None);
+    }
+
+    #[test]
+    fn open_runs_beyond_the_limit_drop_the_oldest() {
+        let s = spec(json!({"every": "1h"}));
+        let mut st = HeartbeatState::default();
+        let first = t("2026-01-01T10:00:00Z");
+        let start = |st: &mut HeartbeatState, i: usize| {
+            let rid = format!("run{i}");
+            let at = plus_ms(first, i64::try_from(i).unwrap() * 1000);
+            st.on_ping(&s, PingKind::Start, None, Some(&rid), at);
+        };
+        for i in 0..MAX_OPEN_RUNS {
+            start(&mut st, i);
+        }
+        assert_eq!(
+            st.open_runs.len(),
+            MAX_OPEN_RUNS,
+            "a full list drops nothing"
+        );
+        assert_eq!(st.open_runs[0].rid.as_deref(), Some("run0"));
+        start(&mut st, MAX_OPEN_RUNS);
+        assert_eq!(st.open_runs.len(), MAX_OPEN_RUNS);
+        assert_eq!(st.open_runs[0].rid.as_deref(), Some("run1"));
+        let last = format!("run{MAX_OPEN_RUNS}");
+        assert_eq!(
+            st.open_runs[MAX_OPEN_RUNS - 1].rid.as_deref(),
+            Some(last.as_str())
+        );
+    }
+
+    #[test]
+    fn a_success_exactly_min_interval_after_the_previous_is_not_too_often() {
+        let s = spec(json!({"every": "1h", "min_interval": "30m"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        let e = st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:30:00Z"));
+        assert_eq!(e.failure, None);
+        assert_eq!(st.state, MonitorState::Up);
+        let e = st.on_ping(
+            &s,
+            PingKind::Success,
+            None,
+            None,
+            t("2026-01-01T10:59:59.999Z"),
+        );
+        assert_eq!(
+            e.failure.as_deref(),
+            Some("ran too often: 29m 59s after the previous success (min_interval 30m)")
+        );
+    }
+
+    #[test]
+    fn runs_lasting_exactly_min_or_max_duration_are_ok() {
+        let s = spec(json!({"every": "1h", "min_duration": "1s", "max_duration": "10m"}));
+        let mut st = HeartbeatState::default();
+        let mut run = |started: &str, ms: i64| {
+            let started = t(started);
+            st.on_ping(&s, PingKind::Start, None, None, started);
+            st.on_ping(&s, PingKind::Success, None, None, plus_ms(started, ms))
+        };
+        let e = run("2026-01-01T10:00:00Z", 1000);
+        assert_eq!(e.duration, Some(Duration::from_secs(1)));
+        assert_eq!(e.failure, None);
+        let e = run("2026-01-01T11:00:00Z", 999);
+        assert_eq!(
+            e.failure.as_deref(),
+            Some("finished in 999ms, faster than min_duration 1s")
+        );
+        let e = run("2026-01-01T12:00:00Z", 600_000);
+        assert_eq!(e.duration, Some(Duration::from_secs(600)));
+        assert_eq!(e.failure, None);
+        let e = run("2026-01-01T13:00:00Z", 600_001);
+        assert_eq!(
+            e.failure.as_deref(),
+            Some("took 10m, longer than max_duration 10m")
+        );
+    }
+
+    #[test]
+    fn one_of_one_judges_only_the_latest_run() {
+        let s = spec(json!({"every": "1h", "failures": "1 of 1"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        assert_eq!(st.state, MonitorState::Up);
+        st.on_ping(&s, PingKind::Fail, None, None, t("2026-01-01T11:00:00Z"));
+        assert_eq!(st.state, MonitorState::Down);
+        assert_eq!(
+            st.reason.as_deref(),
+            Some(
+                "1 of the last 1 runs failed (failures: 1 of 1); last: the job reported a failure"
+            )
+        );
+        assert_eq!(st.recent, [false]);
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T12:00:00Z"));
+        assert_eq!(st.state, MonitorState::Up);
+        assert_eq!(st.recent, [true]);
+    }
+
+    #[test]
+    fn a_smaller_failure_window_keeps_only_the_last_m_runs() {
+        // Five outcomes remembered under "2 of 5", then the rate was changed to "2 of 3".
+        let s = spec(json!({"every": "1h", "failures": "2 of 3"}));
+        let mut st = HeartbeatState {
+            state: MonitorState::Down,
+            recent: vec![true, true, false, true, false],
+            ..HeartbeatState::default()
+        };
+        st.on_ping(&s, PingKind::Fail, None, None, t("2026-01-01T10:00:00Z"));
+        assert_eq!(st.recent, [true, false, false]);
+        assert_eq!(st.state, MonitorState::Down);
+        assert_eq!(
+            st.reason.as_deref(),
+            Some(
+                "2 of the last 3 runs failed (failures: 2 of 3); last: the job reported a failure"
+            )
+        );
+    }
+
+    #[test]
+    fn a_tolerated_failure_brings_a_silent_monitor_back_up() {
+        let s = spec(json!({"every": "5m", "grace": "1m", "failures": "2 of 3"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        assert!(st.on_deadline(&s, t("2026-01-01T10:06:00Z")).is_some());
+        assert_eq!(st.state, MonitorState::Down);
+        // it pings again, with one failure of two: under the rate, so up
+        let e = st.on_ping(&s, PingKind::Fail, None, None, t("2026-01-01T10:10:00Z"));
+        assert_eq!(e.changed_from, Some(MonitorState::Down));
+        assert_eq!(st.state, MonitorState::Up);
+        assert_eq!(st.reason, None);
+    }
+
+    #[test]
+    fn a_restart_never_brings_a_later_deadline_forward() {
+        let s = spec(json!({"every": "5m", "grace": "10m"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        st.after_restart(&s, t("2026-01-01T11:00:00Z"));
+        assert_eq!(st.deadline(&s), Some(t("2026-01-01T11:10:00Z")));
+        // the schedule was then lengthened: its own deadline is later than the restart's
+        let longer = spec(json!({"every": "2h", "grace": "10m"}));
+        assert_eq!(st.deadline(&longer), Some(t("2026-01-01T12:10:00Z")));
+    }
+
+    #[test]
+    fn a_restart_exactly_at_the_deadline_grants_no_extra_grace() {
+        let s = spec(json!({"every": "5m", "grace": "10m"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T10:00:00Z"));
+        st.after_restart(&s, t("2026-01-01T10:15:00Z"));
+        assert_eq!(st.not_before, None);
+        assert_eq!(st.deadline(&s), Some(t("2026-01-01T10:15:00Z")));
+        // a millisecond later, the deadline passed while the server was down
+        st.after_restart(&s, t("2026-01-01T10:15:00.001Z"));
+        assert_eq!(st.deadline(&s), Some(t("2026-01-01T10:25:00.001Z")));
+    }
+
+    #[test]
+    fn an_overdue_run_is_closed_and_later_runs_stay_open() {
+        let s = spec(json!({"every": "1h", "grace": "5m"}));
+        let mut st = HeartbeatState::default();
+        st.on_ping(&s, PingKind::Success, None, None, t("2026-01-01T09:30:00Z"));
+        st.on_ping(
+            &s,
+            PingKind::Start,
+            None,
+            Some("a"),
+            t("2026-01-01T10:00:00Z"),
+        );
+        st.on_ping(
+            &s,
+            PingKind::Start,
+            None,
+            Some("b"),
+            t("2026-01-01T10:02:00Z"),
+        );
+        assert_eq!(st.deadline(&s), Some(t("2026-01-01T10:05:00Z")));
+        assert_eq!(
+            st.on_deadline(&s, t("2026-01-01T10:05:00Z")).as_deref(),
+            Some("a run started at 2026-01-01T10:00:00Z did not finish within the 5m grace")
+        );
+        assert_eq!(
+            st.open_runs,
+            [OpenRun {
+                rid: Some("b".into()),
+                started_at: t("2026-01-01T10:02:00Z"),
+            }]
+        );
     }
 
     #[test]

@@ -301,11 +301,12 @@ impl MaintenanceSpec {
                 }
             }
             MaintenanceSchedule::Recurring { cron, tz, .. } => {
+                // The search starts at the second after `now`, so the fire it finds
+                // is always later than `now`.
                 let next_fire = cron
                     .find_next_occurrence(&now.to_zoned(tz.clone()), false)
                     .ok()
-                    .map(|z| z.timestamp())
-                    .filter(|t| *t > now);
+                    .map(|z| z.timestamp());
                 let end = self.active_at(now).map(|(_, end)| end);
                 match (next_fire, end) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -496,6 +497,101 @@ mod tests {
         let unknown =
             serde_json::from_value::<MaintenanceConfig>(json!({"name": "n", "every": "1d"}));
         assert!(unknown.is_err(), "unknown fields are refused");
+    }
+
+    fn errors(v: serde_json::Value) -> Vec<ValidationError> {
+        serde_json::from_value::<MaintenanceConfig>(v)
+            .unwrap()
+            .build()
+            .unwrap_err()
+    }
+
+    /// A valid one-off window named `name`.
+    fn named(name: &str) -> serde_json::Value {
+        json!({
+            "name": name, "monitors": ["api"],
+            "starts_at": "2025-06-01T22:00:00Z", "ends_at": "2025-06-01T23:00:00Z"
+        })
+    }
+
+    /// A valid recurring window lasting `duration`.
+    fn lasting(duration: &str) -> serde_json::Value {
+        json!({"name": "n", "monitors": ["a"], "cron": "0 3 * * SUN", "duration": duration})
+    }
+
+    #[test]
+    fn a_window_name_of_exactly_100_characters_is_accepted_and_101_refused() {
+        let refused = [ValidationError::new(
+            "name",
+            "must be 1-100 printable characters",
+        )];
+        assert_eq!(spec(named(&"x".repeat(100))).name, "x".repeat(100));
+        assert_eq!(spec(named(&"é".repeat(100))).name, "é".repeat(100));
+        assert_eq!(
+            spec(named(&format!("  {}  ", "x".repeat(100)))).name,
+            "x".repeat(100),
+            "surrounding spaces are trimmed before counting"
+        );
+        assert_eq!(errors(named(&"x".repeat(101))), refused);
+        assert_eq!(errors(named(&"é".repeat(101))), refused);
+    }
+
+    #[test]
+    fn a_window_name_must_be_printable_and_not_blank() {
+        let refused = [ValidationError::new(
+            "name",
+            "must be 1-100 printable characters",
+        )];
+        for bad in ["", "   ", "db\nupgrade", "db\tupgrade", "\u{7f}"] {
+            assert_eq!(errors(named(bad)), refused, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_valid_schedule_does_not_save_a_window_with_other_problems() {
+        let mut v = named("n");
+        v["monitors"] = json!([" "]);
+        assert_eq!(
+            errors(v),
+            [ValidationError::new("monitors[0]", "must not be empty")]
+        );
+        let mut v = named("n");
+        v["tz"] = json!("UTC");
+        assert_eq!(fields(v), ["tz"]);
+        let mut v = lasting("1h");
+        v["tags"] = json!([""]);
+        assert_eq!(fields(v), ["tags[0]"]);
+    }
+
+    #[test]
+    fn a_recurring_window_of_exactly_1m_is_accepted_and_anything_shorter_refused() {
+        let s = spec(lasting("1m"));
+        let start = t("2025-06-01T03:00:00Z");
+        assert_eq!(s.active_at(start), Some((start, t("2025-06-01T03:01:00Z"))));
+        assert_eq!(
+            errors(lasting("59s 999ms")),
+            [ValidationError::new("duration", "must be at least 1m")]
+        );
+    }
+
+    #[test]
+    fn next_change_is_later_than_now_even_at_the_instant_a_window_starts() {
+        let s =
+            spec(json!({"name": "n", "monitors": ["a"], "cron": "0 * * * *", "duration": "90m"}));
+        let fire = t("2025-01-01T10:00:00Z");
+        assert_eq!(s.next_change(fire), Some(t("2025-01-01T11:00:00Z")));
+        assert_eq!(
+            s.next_change(t("2025-01-01T10:00:00.5Z")),
+            Some(t("2025-01-01T11:00:00Z"))
+        );
+        assert_eq!(
+            s.next_change(t("2025-01-01T09:59:59.5Z")),
+            Some(fire),
+            "half a second before a start"
+        );
+        let s = spec(lasting("1h"));
+        let sunday = t("2025-06-01T03:00:00Z");
+        assert_eq!(s.next_change(sunday), Some(t("2025-06-01T04:00:00Z")));
     }
 
     proptest! {

@@ -151,16 +151,16 @@ pub struct InfoSample {
 /// Parses the text of an `INFO` answer. Unknown fields, section headers and malformed
 /// lines are skipped; only the first [`MAX_INFO_BYTES`] are looked at. Never fails.
 pub fn parse_info(text: &str) -> InfoSample {
-    let mut end = text.len().min(MAX_INFO_BYTES);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
+    // The last character boundary at or before the limit (0 always is one).
+    let end = (0..=text.len().min(MAX_INFO_BYTES))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
     let mut s = InfoSample::default();
     for line in text[..end].lines() {
+        // Blank lines and section headers (`# Server`) name no field we know, so they
+        // are skipped like any other unknown line.
         let line = line.trim_end_matches('\r');
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
         let Some((key, value)) = line.split_once(':') else {
             continue;
         };
@@ -1899,6 +1899,237 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KB");
         assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GB");
         assert_eq!(human_bytes(u64::MAX), "16384.0 PB");
+    }
+
+    #[test]
+    fn byte_sizes_switch_to_kilobytes_at_1024() {
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1024), "1.0 KB");
+    }
+
+    #[test]
+    fn a_span_of_a_minute_or_more_reads_in_minutes() {
+        assert_eq!(span_words(0.5), "30.0 s");
+        assert_eq!(span_words(1.0), "1.0 min");
+        assert_eq!(span_words(2.5), "2.5 min");
+    }
+
+    /// A comment line of exactly `len` bytes, newline included.
+    fn padding(len: usize) -> String {
+        format!("# {}\n", "x".repeat(len - 3))
+    }
+
+    #[test]
+    fn fields_within_the_first_mebibyte_are_read_and_the_rest_ignored() {
+        let field = "used_memory:12";
+        let at_limit = format!("{}{field}", padding(MAX_INFO_BYTES - field.len()));
+        assert_eq!(at_limit.len(), MAX_INFO_BYTES);
+        assert_eq!(parse_info(&at_limit).used_memory, Some(12));
+        // one byte later, the last digit is past the limit
+        let past = format!("{}{field}", padding(MAX_INFO_BYTES - field.len() + 1));
+        assert_eq!(parse_info(&past).used_memory, Some(1));
+    }
+
+    #[test]
+    fn a_character_across_the_size_limit_is_left_out_whole() {
+        // "é" is two bytes: the first is the last byte within the limit.
+        let field = "redis_version:7.0";
+        let text = format!(
+            "{}{field}é\nrole:master\n",
+            padding(MAX_INFO_BYTES - field.len() - 1)
+        );
+        assert!(!text.is_char_boundary(MAX_INFO_BYTES));
+        let s = parse_info(&text);
+        assert_eq!(s.redis_version.as_deref(), Some("7.0"));
+        assert_eq!(s.role, None);
+    }
+
+    #[test]
+    fn only_slave_and_a_number_names_a_replica_line() {
+        let line = "ip=10.0.0.9,port=6379,state=online,offset=1,lag=0";
+        let text = [
+            "slave", "slavex", "slave_0", "slave0x", "myslave0", "slaves", "slave12", "module",
+        ]
+        .map(|k| format!("{k}:{line}"))
+        .join("\r\n");
+        let s = parse_info(&text);
+        assert_eq!(
+            s.replicas,
+            [ReplicaLine {
+                ip: "10.0.0.9".into(),
+                port: 6379,
+                state: "online".into(),
+                offset: Some(1),
+                lag_seconds: Some(0),
+            }]
+        );
+    }
+
+    #[test]
+    fn replica_lines_beyond_the_limit_are_dropped() {
+        let text: Vec<String> = (0..=MAX_REPLICA_LINES)
+            .map(|i| {
+                format!(
+                    "slave{i}:ip=10.0.{}.{},port=6379,state=online",
+                    i / 256,
+                    i % 256
+                )
+            })
+            .collect();
+        let s = parse_info(&text.join("\r\n"));
+        assert_eq!(s.replicas.len(), MAX_REPLICA_LINES);
+        assert_eq!(s.replicas[0].ip, "10.0.0.0");
+        assert_eq!(s.replicas[MAX_REPLICA_LINES - 1].ip, "10.0.0.255");
+    }
+
+    #[test]
+    fn replica_lag_exactly_at_the_limits_is_not_over_them() {
+        let s = spec(json!({"max_lag": "10s", "max_lag_bytes": 1000}));
+        let v = judge(
+            &s,
+            &replica_info(&[
+                "master_last_io_seconds_ago:10",
+                "slave_read_repl_offset:6000",
+            ]),
+        );
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(v.1["lag_seconds"], 10);
+        assert_eq!(v.1["lag_bytes"], 1000);
+        let v = judge(&s, &replica_info(&["master_last_io_seconds_ago:11"]));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica last heard from 10.0.0.1:6379 11 s ago, over the 10 s max_lag"
+            )
+        );
+        let v = judge(&s, &replica_info(&["slave_read_repl_offset:6001"]));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "replica has 1001 bytes received but not yet applied, over the 1000 bytes max_lag_bytes"
+            )
+        );
+        // seen from the primary
+        let primary = |offset: u32| {
+            info(&[
+                "master_repl_offset:10000",
+                "connected_slaves:1",
+                &format!("slave0:ip=10.0.0.2,port=6379,state=online,offset={offset},lag=0"),
+            ])
+        };
+        assert_eq!(judge(&s, &primary(9000)).0, Verdict::Up);
+        assert_eq!(
+            judge(&s, &primary(8999)).0,
+            Verdict::degraded(
+                "replica 10.0.0.2:6379 is 1001 bytes behind, over the 1000 bytes max_lag_bytes"
+            )
+        );
+    }
+
+    #[test]
+    fn a_primary_with_exactly_the_expected_replicas_is_up() {
+        let s = spec(json!({"expect_replicas": 2}));
+        let v = judge(&s, &info(&["connected_slaves:2"]));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(v.1["connected_replicas"], 2);
+    }
+
+    #[test]
+    fn a_zero_memory_limit_is_no_limit() {
+        let mut s = spec(json!({}));
+        s.memory_limit_bytes = Some(0);
+        let v = judge(&s, &info(&["maxmemory:0"]));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(v.1["max_bytes"], Value::Null);
+        assert_eq!(v.1["max_bytes_source"], Value::Null);
+        assert_eq!(v.1["memory_ratio"], Value::Null);
+    }
+
+    #[test]
+    fn memory_exactly_at_a_threshold_is_not_over_it() {
+        let s = spec(json!({}));
+        // exactly 90%: fine
+        let v = judge(&s, &info(&["maxmemory:1000000", "used_memory:900000"]));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(v.1["memory_ratio"], 0.9);
+        // exactly 95%: over the warning threshold only
+        let v = judge(&s, &info(&["maxmemory:1000000", "used_memory:950000"]));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "memory 95.0% of maxmemory (976.6 KB), over the 90% warning threshold"
+            )
+        );
+        // a byte more is critical
+        let v = judge(&s, &info(&["maxmemory:1000000", "used_memory:950001"]));
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "memory 95.0% of maxmemory (976.6 KB), over the 95% critical threshold"
+            )
+        );
+        let v = judge(&s, &info(&["maxmemory:1000000", "used_memory:900001"]));
+        assert_degraded(&v, "memory_pressure", "over the 90% warning threshold");
+    }
+
+    #[test]
+    fn a_response_exactly_at_a_time_limit_is_not_over_it() {
+        let s =
+            spec(json!({"expect": {"response_time": "100ms"}, "warn": {"response_time": "50ms"}}));
+        let sample = parse_info(&info(&[]));
+        let at = |ms: u64| evaluate(&s, &sample, None, None, Duration::from_millis(ms), t(0)).0;
+        assert_eq!(at(50), Verdict::Up);
+        assert_eq!(
+            at(51),
+            Verdict::degraded("response took 51 ms, over the 50 ms limit")
+        );
+        assert_eq!(
+            at(100),
+            Verdict::degraded("response took 100 ms, over the 50 ms limit")
+        );
+        assert_eq!(
+            at(101),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "response took 101 ms, over the 100 ms limit"
+            )
+        );
+    }
+
+    #[test]
+    fn evictions_exactly_at_the_rate_limit_are_not_a_storm() {
+        let s = spec(json!({}));
+        let before = parse_info(&info(&["evicted_keys:100000"]));
+        // 500 in 30 s = the default 1000 per minute
+        let now = parse_info(&info(&["evicted_keys:100500", "uptime_in_seconds:1030"]));
+        let v = evaluate(&s, &now, Some((&before, t(0))), None, FAST, t(30));
+        assert_eq!(v.0, Verdict::Up);
+        assert_eq!(v.1["evictions_per_min"], 1000.0);
+        let now = parse_info(&info(&["evicted_keys:100501", "uptime_in_seconds:1030"]));
+        let v = evaluate(&s, &now, Some((&before, t(0))), None, FAST, t(30));
+        assert_eq!(
+            v.0,
+            Verdict::degraded(
+                "501 keys evicted in the last 30.0 s, 1002 per minute, over the 1000 per minute limit"
+            )
+        );
+    }
+
+    #[test]
+    fn a_primary_named_without_a_port_is_named_by_its_host() {
+        let v = judge(
+            &spec(json!({})),
+            "role:slave\r\nmaster_host:10.0.0.1\r\nmaster_link_status:down\r\n",
+        );
+        assert_eq!(
+            v.0,
+            Verdict::down(
+                ErrorKind::Assertion,
+                "replica link to 10.0.0.1 is down (master_link_status)"
+            )
+        );
+        assert_eq!(v.1["master"], "10.0.0.1");
     }
 }
 

@@ -107,13 +107,18 @@ fn fires(p: &croner::CronPattern) -> bool {
                 .filter(|m| p.month_match(m.unsigned_abs().into()).unwrap_or(false))
                 .any(|month| {
                     let first = jiff::civil::date(year, month, 1);
-                    let first_weekday =
-                        u32::from(first.weekday().to_sunday_zero_offset().unsigned_abs());
-                    (1..=u32::from(first.days_in_month().unsigned_abs())).any(|day| {
-                        let weekday =
-                            croner::Weekday::from_days_from_sunday((first_weekday + day - 1) % 7);
-                        p.day_match(year.into(), month.unsigned_abs().into(), day, weekday)
-                            .unwrap_or(false)
+                    (1..=first.days_in_month()).any(|day| {
+                        let date = jiff::civil::date(year, month, day);
+                        let weekday = croner::Weekday::from_days_from_sunday(u32::from(
+                            date.weekday().to_sunday_zero_offset().unsigned_abs(),
+                        ));
+                        p.day_match(
+                            year.into(),
+                            month.unsigned_abs().into(),
+                            u32::from(day.unsigned_abs()),
+                            weekday,
+                        )
+                        .unwrap_or(false)
                     })
                 })
         })
@@ -123,6 +128,20 @@ fn fires(p: &croner::CronPattern) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_monitors_offset_is_the_same_in_every_release() {
+        // Servers and agents of different versions must agree on when a monitor runs:
+        // the offset is a fixed function of the id, pinned here.
+        let id = MonitorId::from_uuid(uuid::Uuid::from_u128(
+            0x0192_3456_789a_7bcd_8ef0_1234_5678_9abc,
+        ));
+        assert_eq!(
+            stable_offset(id, Duration::from_secs(60)),
+            Duration::from_millis(17_338)
+        );
+    }
+
     use uuid::Uuid;
 
     #[test]

@@ -184,13 +184,10 @@ impl Uptime {
         if self.counted_ms <= 0 {
             return None;
         }
-        let up = i128::from(self.counted_ms - self.downtime_ms.min(self.counted_ms));
-        let v = (up * 100_000 / i128::from(self.counted_ms)) as u32;
-        Some(if self.downtime_ms > 0 {
-            v.min(99_999)
-        } else {
-            v
-        })
+        let up = i128::from(self.counted_ms - self.downtime_ms.clamp(0, self.counted_ms));
+        // Rounding down is what keeps any downtime below 100 %: with `d > 0`
+        // milliseconds down, `(c - d) * 100_000 / c` is below 100_000.
+        Some((up * 100_000 / i128::from(self.counted_ms)) as u32)
     }
 
     /// The figure as text: `100%`, `99.987%`, `99.9%`, `0%`, or `None` without data.
@@ -309,7 +306,7 @@ pub fn maintenance_spans(
         MaintenanceSchedule::Recurring {
             cron, tz, duration, ..
         } => {
-            let dur = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 4);
+            let dur = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
             let scan_from = Timestamp::from_millisecond(bounds.start.saturating_sub(dur))
                 .unwrap_or(Timestamp::MIN);
             let mut cur = scan_from.to_zoned(tz.clone());
@@ -389,7 +386,7 @@ pub fn banner(states: &[MonitorState]) -> Banner {
         .filter(|s| !matches!(s, MonitorState::Pending | MonitorState::Paused))
         .collect();
     let down = counted.iter().filter(|s| **s == MonitorState::Down).count();
-    if down > 0 && down * 2 > counted.len() {
+    if down * 2 > counted.len() {
         Banner::MajorOutage
     } else if down > 0 {
         Banner::PartialOutage
@@ -466,6 +463,79 @@ mod tests {
             Span::new(50, 45),
         ]);
         assert_eq!(v, [Span::new(0, 5), Span::new(10, 31)]);
+    }
+
+    #[test]
+    fn spans_give_back_their_times_and_clamp_what_cannot_be_a_time() {
+        let (a, b) = (t("2025-06-01T10:00:00Z"), t("2025-06-01T10:14:24.5Z"));
+        let s = Span::between(a, b);
+        assert_eq!((s.start_ts(), s.end_ts()), (a, b));
+        let open = Span::new(i64::MIN, i64::MAX);
+        assert_eq!(
+            (open.start_ts(), open.end_ts()),
+            (Timestamp::MIN, Timestamp::MAX)
+        );
+    }
+
+    #[test]
+    fn the_words_a_status_page_shows_for_each_banner_and_state() {
+        use MonitorState::*;
+        let banners = [
+            Banner::Operational,
+            Banner::Degraded,
+            Banner::PartialOutage,
+            Banner::MajorOutage,
+            Banner::Maintenance,
+        ];
+        assert_eq!(
+            banners.map(|b| (b.as_str(), b.describe())),
+            [
+                ("operational", "All systems operational"),
+                ("degraded", "Degraded performance"),
+                ("partial_outage", "Partial outage"),
+                ("major_outage", "Major outage"),
+                ("maintenance", "Under maintenance"),
+            ]
+        );
+        assert_eq!(
+            [Up, Degraded, Down, Maintenance, Pending, Paused].map(public_state),
+            [
+                ("operational", "Operational"),
+                ("degraded", "Degraded performance"),
+                ("outage", "Outage"),
+                ("maintenance", "Under maintenance"),
+                ("no_data", "No data yet"),
+                ("paused", "Not monitored"),
+            ]
+        );
+    }
+
+    #[test]
+    fn one_millisecond_down_in_a_month_is_not_one_hundred_percent() {
+        let month = 30 * 24 * H;
+        let u = Uptime {
+            window: Span::new(0, month),
+            pending_ms: 0,
+            maintenance_ms: 0,
+            counted_ms: month,
+            downtime_ms: 1,
+        };
+        assert_eq!(u.milli_percent(), Some(99_999));
+        assert_eq!(u.percent_text().as_deref(), Some("99.999%"));
+        let none = Uptime {
+            downtime_ms: 0,
+            ..u
+        };
+        assert_eq!(none.milli_percent(), Some(100_000));
+    }
+
+    #[test]
+    fn subtracting_spans_that_share_a_boundary_leaves_no_empty_piece() {
+        let a = [Span::new(0, 10), Span::new(20, 30)];
+        // Starting where `a` starts, ending where it ends, touching in between.
+        let b = [Span::new(0, 4), Span::new(6, 10), Span::new(25, 30)];
+        assert_eq!(subtract(&a, &b), [Span::new(4, 6), Span::new(20, 25)]);
+        assert_eq!(subtract(&a, &a), []);
     }
 
     #[test]
@@ -696,6 +766,11 @@ mod tests {
     fn banners() {
         use MonitorState::*;
         assert_eq!(banner(&[]), Banner::Operational);
+        assert_eq!(
+            banner(&[Down, Down, Up, Up]),
+            Banner::PartialOutage,
+            "half is not more"
+        );
         assert_eq!(banner(&[Up, Pending, Paused]), Banner::Operational);
         assert_eq!(banner(&[Up, Maintenance]), Banner::Maintenance);
         assert_eq!(banner(&[Degraded, Maintenance]), Banner::Degraded);
@@ -772,6 +847,10 @@ mod tests {
                 prop_assert_eq!(covered(&both, p), covered(&a, p) && covered(&b, p));
             }
             prop_assert_eq!(total_ms(&diff) + total_ms(&both), total_ms(&a));
+            // Both stay normalized: no empty pieces where a span of `b` begins or
+            // ends exactly at a boundary, nothing out of order.
+            prop_assert_eq!(normalize(diff.clone()), diff);
+            prop_assert_eq!(normalize(both.clone()), both);
         }
 
         /// The days of a window add up: per-day downtime sums to the whole window's.

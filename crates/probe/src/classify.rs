@@ -202,12 +202,9 @@ fn classify_hyper(phase: Phase, error: &hyper::Error) -> (ErrorKind, String) {
     let msg = if error.is_parse() {
         format!("malformed HTTP response: {}", chain(error))
     } else if error.is_incomplete_message() {
-        match phase {
-            Phase::ReadBody => {
-                "the server closed the connection before the body was complete".to_owned()
-            }
-            _ => "the server closed the connection before sending a complete response".to_owned(),
-        }
+        // Only a response head can be incomplete this way: a body cut short surfaces
+        // as an io::Error (UnexpectedEof) and is classified above.
+        "the server closed the connection before sending a complete response".to_owned()
     } else if phase == Phase::ReadBody {
         // hyper's body errors read "error reading a body from connection: <cause>".
         format!("the body could not be read: {}", chain(error))
@@ -426,5 +423,227 @@ mod tests {
         let inner = io_err(io::ErrorKind::Other);
         let outer = io::Error::other(inner);
         assert_eq!(chain(&outer), "boom");
+    }
+
+    /// A connection that hands hyper `data` once the request is written, then fails
+    /// every read with `kind` (or ends, for `UnexpectedEof`): socket errors that carry
+    /// no more precise kind reach the classification too.
+    struct Scripted {
+        data: Vec<u8>,
+        pos: usize,
+        kind: io::ErrorKind,
+        /// The answer comes once the request has been written.
+        asked: bool,
+        waiting: Option<std::task::Waker>,
+    }
+
+    impl tokio::io::AsyncRead for Scripted {
+        fn poll_read(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            if !self.asked {
+                self.waiting = Some(cx.waker().clone());
+                return std::task::Poll::Pending;
+            }
+            let rest = &self.data[self.pos..];
+            if rest.is_empty() {
+                // `UnexpectedEof` plays the peer closing the connection: a read of 0.
+                if self.kind == io::ErrorKind::UnexpectedEof {
+                    return std::task::Poll::Ready(Ok(()));
+                }
+                return std::task::Poll::Ready(Err(io::Error::new(self.kind, "link lost")));
+            }
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            self.pos += n;
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    impl tokio::io::AsyncWrite for Scripted {
+        fn poll_write(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<io::Result<usize>> {
+            self.asked = true;
+            if let Some(w) = self.waiting.take() {
+                w.wake();
+            }
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    /// The error hyper gives reading a response (head and body) from `data`, followed
+    /// by a read error of `kind`.
+    async fn hyper_error(data: &[u8], kind: io::ErrorKind) -> hyper::Error {
+        use http_body_util::BodyExt;
+        let io = hyper_util::rt::TokioIo::new(Scripted {
+            data: data.to_vec(),
+            pos: 0,
+            kind,
+            asked: false,
+            waiting: None,
+        });
+        let (mut send, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+        tokio::spawn(conn);
+        let req = http::Request::get("/")
+            .header("host", "example.test")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        match send.send_request(req).await {
+            Err(e) => e,
+            Ok(resp) => resp
+                .into_body()
+                .collect()
+                .await
+                .expect_err("the body fails"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_cannot_be_read_says_so_with_its_cause() {
+        let e = hyper_error(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc",
+            io::ErrorKind::Other,
+        )
+        .await;
+        let (k, m) = classify(&Failure::Http {
+            phase: Phase::ReadBody,
+            error: e,
+        });
+        assert_eq!(k, ErrorKind::Protocol);
+        assert!(m.starts_with("the body could not be read: "), "{m}");
+        assert!(m.ends_with("link lost"), "{m}");
+        // The same failure before the head is complete names the phase instead.
+        let e = hyper_error(b"HTTP/1.1 200 OK\r\ncontent-", io::ErrorKind::Other).await;
+        let (_, m) = classify(&Failure::Http {
+            phase: Phase::FirstByte,
+            error: e,
+        });
+        assert!(
+            m.ends_with("link lost while waiting for the first byte"),
+            "{m}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_and_a_head_cut_short_read_as_such() {
+        let e = hyper_error(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nabc",
+            io::ErrorKind::UnexpectedEof,
+        )
+        .await;
+        let (k, m) = classify(&Failure::Http {
+            phase: Phase::ReadBody,
+            error: e,
+        });
+        assert_eq!(
+            (k, m.as_str()),
+            (
+                ErrorKind::Protocol,
+                "the server closed the connection before the body was complete"
+            )
+        );
+        let e = hyper_error(b"HTTP/1.1 200 OK\r\ncontent-", io::ErrorKind::UnexpectedEof).await;
+        let (k, m) = classify(&Failure::Http {
+            phase: Phase::FirstByte,
+            error: e,
+        });
+        assert_eq!(
+            (k, m.as_str()),
+            (
+                ErrorKind::Protocol,
+                "the server closed the connection before sending a complete response"
+            )
+        );
+    }
+
+    #[test]
+    fn a_broken_pipe_is_the_server_closing_the_connection() {
+        let (k, m) = classify(&Failure::Io {
+            phase: Phase::Send,
+            error: io_err(io::ErrorKind::BrokenPipe),
+        });
+        assert_eq!(
+            (k, m.as_str()),
+            (
+                ErrorKind::Protocol,
+                "the server closed the connection while sending data"
+            )
+        );
+    }
+
+    #[test]
+    fn an_error_chain_shows_each_cause_once() {
+        #[derive(Debug)]
+        struct E(&'static str, Option<Box<E>>);
+        impl std::fmt::Display for E {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl StdError for E {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                self.1.as_deref().map(|e| e as &(dyn StdError + 'static))
+            }
+        }
+        let e = E(
+            "request failed: connection refused",
+            Some(Box::new(E(
+                "connection refused",
+                Some(Box::new(E("os error 111", None))),
+            ))),
+        );
+        assert_eq!(
+            chain(&e),
+            "request failed: connection refused: os error 111"
+        );
+    }
+
+    #[test]
+    fn certificate_problems_people_meet_are_spelled_out() {
+        let bad = |e: CertificateError| tls_words(&rustls::Error::InvalidCertificate(e));
+        assert_eq!(
+            bad(CertificateError::NotValidYet),
+            "certificate is not valid yet"
+        );
+        assert_eq!(
+            bad(CertificateError::UnknownIssuer),
+            "invalid peer certificate: UnknownIssuer (not issued by an authority the probe trusts)"
+        );
+        assert_eq!(
+            tls_words(&rustls::Error::NoApplicationProtocol),
+            "the server does not speak HTTP/1.1 over TLS"
+        );
+    }
+
+    #[test]
+    fn a_refused_handshake_and_a_server_without_tls_are_told_apart() {
+        let refused = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
+        assert_eq!(
+            tls_words(&refused),
+            "the server refused the handshake (alert HandshakeFailure)"
+        );
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert!(
+            tls_words(&plain).starts_with("the server does not seem to speak TLS on this port ("),
+            "{}",
+            tls_words(&plain)
+        );
     }
 }
