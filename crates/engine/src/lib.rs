@@ -67,8 +67,12 @@ pub use changes::ChangeFeed;
 
 use router::Router;
 
-/// How often a node shares which agents it hears, and learns what the others hear.
-const AGENT_SHARE_EVERY: Duration = Duration::from_secs(2);
+/// How often a node shares which agents it hears, and learns what the others hear: a
+/// third of the agents' poll interval (between 250 ms and 2 s), so that what a node
+/// learns late by it stays well inside the liveness of three polls.
+fn agent_share_every(poll: Duration) -> Duration {
+    (poll / 3).clamp(Duration::from_millis(250), Duration::from_secs(2))
+}
 
 /// Everything the engine needs besides the store.
 #[derive(Clone)]
@@ -288,7 +292,7 @@ impl Engine {
             agents.clone(),
             node.id(),
             opts.clock.clone(),
-            AGENT_SHARE_EVERY,
+            agent_share_every(opts.agent_poll),
             stop_node.clone(),
         ));
         let bridge_task = tokio::spawn(router::bridge_feed(router.clone(), stop_node.clone()));

@@ -64,6 +64,20 @@ pub fn backoff(config: &OutboxConfig, attempts_so_far: u32) -> Duration {
         .min(config.retry_max)
 }
 
+/// When to try again after `attempts_so_far` failed attempts: the backoff, or later
+/// when the receiver asked for it (`Retry-After`) — never sooner, so a receiver that
+/// asks for a retry in a second while it is down does not use up the attempts in a
+/// minute — and at most `retry_max`.
+pub fn retry_delay(
+    config: &OutboxConfig,
+    attempts_so_far: u32,
+    retry_after: Option<Duration>,
+) -> Duration {
+    backoff(config, attempts_so_far)
+        .max(retry_after.unwrap_or_default())
+        .min(config.retry_max)
+}
+
 async fn channel(store: &Store, name: &str) -> Result<Option<ChannelSpec>, StoreError> {
     Ok(store
         .list_channels()
@@ -153,9 +167,7 @@ async fn deliver(
                     Outcome::Failed,
                 )
             } else {
-                let delay = after
-                    .unwrap_or_else(|| backoff(config, row.attempts))
-                    .min(config.retry_max);
+                let delay = retry_delay(config, row.attempts, after);
                 let next = now
                     .checked_add(
                         jiff::SignedDuration::try_from(delay).unwrap_or(jiff::SignedDuration::ZERO),
@@ -219,5 +231,23 @@ mod tests {
         assert_eq!(backoff(&c, 3), Duration::from_secs(240));
         assert_eq!(backoff(&c, 10), Duration::from_secs(3600));
         assert_eq!(backoff(&c, 99), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_retry_after_can_delay_a_retry_but_never_hasten_it() {
+        let c = OutboxConfig::default();
+        let s = Duration::from_secs;
+        assert_eq!(retry_delay(&c, 0, None), s(30));
+        assert_eq!(
+            retry_delay(&c, 0, Some(s(1))),
+            s(30),
+            "not sooner than the backoff"
+        );
+        assert_eq!(retry_delay(&c, 1, Some(s(120))), s(120), "later when asked");
+        assert_eq!(
+            retry_delay(&c, 1, Some(s(7200))),
+            s(3600),
+            "never past retry_max"
+        );
     }
 }

@@ -634,7 +634,10 @@ impl Store {
     }
 
     /// Claims the oldest due pending notification for `lease` (so no other worker takes
-    /// it meanwhile); `None` when nothing is due.
+    /// it meanwhile); `None` when nothing is due. An incident's notifications to one
+    /// channel go in the order they were queued: one waits while an earlier one is
+    /// still pending (retrying, or claimed by a worker that may have died), so a
+    /// receiver never sees a recovery before its trigger.
     pub async fn claim_notification(
         &self,
         now: Timestamp,
@@ -642,9 +645,12 @@ impl Store {
     ) -> Result<Option<OutboxRecord>, StoreError> {
         let until = ms(now) + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         let sql = format!(
-            "UPDATE outbox SET claimed_until = $2 WHERE id = (SELECT id FROM outbox WHERE status = 'pending' \
-             AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
-             ORDER BY next_attempt_at, id LIMIT 1) \
+            "UPDATE outbox SET claimed_until = $2 WHERE id = (SELECT o.id FROM outbox o \
+             WHERE o.status = 'pending' AND o.next_attempt_at <= $1 \
+             AND (o.claimed_until IS NULL OR o.claimed_until <= $1) \
+             AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.status = 'pending' \
+               AND e.incident_id = o.incident_id AND e.channel = o.channel AND e.id < o.id) \
+             ORDER BY o.next_attempt_at, o.id LIMIT 1) \
              AND (claimed_until IS NULL OR claimed_until <= $1) RETURNING {OUTBOX_COLUMNS}"
         );
         with_pool!(self, pool => {

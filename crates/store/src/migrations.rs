@@ -74,6 +74,11 @@ const SQLITE: &[Entry] = &[
         "agent_presence",
         include_str!("../migrations/sqlite/0012_agent_presence.sql"),
     ),
+    (
+        13,
+        "outbox_order",
+        include_str!("../migrations/sqlite/0013_outbox_order.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -137,6 +142,11 @@ const POSTGRES: &[Entry] = &[
         12,
         "agent_presence",
         include_str!("../migrations/postgres/0012_agent_presence.sql"),
+    ),
+    (
+        13,
+        "outbox_order",
+        include_str!("../migrations/postgres/0013_outbox_order.sql"),
     ),
 ];
 

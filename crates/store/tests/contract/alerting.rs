@@ -137,22 +137,22 @@ pub(crate) async fn alerting_incidents_and_outbox(db: Db) {
         .await
         .unwrap()
         .unwrap();
-    let b = s
-        .claim_notification(t(6), Duration::from_secs(60))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_ne!(a.id, b.id);
     assert!(
         s.claim_notification(t(6), Duration::from_secs(60))
             .await
             .unwrap()
             .is_none(),
-        "both leased"
+        "the first is leased, and the incident's next one to the same channel waits for it"
     );
     s.finish_delivery(&a, &AttemptOutcome::Delivered, t(7), 12)
         .await
         .unwrap();
+    let b = s
+        .claim_notification(t(7), Duration::from_secs(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(a.id, b.id);
     s.finish_delivery(
         &b,
         &AttemptOutcome::Retry {
@@ -314,4 +314,85 @@ pub(crate) async fn alerting_incidents_and_outbox(db: Db) {
     assert!(s.delete_monitor(m.id).await.unwrap());
     assert!(s.get_incident(inc).await.unwrap().is_none());
     assert!(s.alerting_states().await.unwrap().is_empty());
+}
+
+/// An incident's notifications reach each channel in the order they were queued: a
+/// recovery waits while its trigger is still retrying (or held by a worker that may
+/// have died); other incidents and other channels do not wait.
+pub(crate) async fn notifications_of_an_incident_keep_their_order_per_channel(db: Db) {
+    use vigilmon_store::{AlertingWrite, AttemptOutcome, NewNotification};
+    let s = &db.store;
+    let (i1, i2) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let n = |key: &str, incident: uuid::Uuid, channel: &str, event: &str| NewNotification {
+        key: key.into(),
+        incident_id: Some(incident),
+        monitor_id: None,
+        channel: channel.into(),
+        event: event.into(),
+        payload: serde_json::json!({}),
+        not_before: t(0),
+    };
+    let queue = |rows: Vec<NewNotification>| AlertingWrite {
+        notifications: rows,
+        ..Default::default()
+    };
+    s.apply_alerting(
+        &queue(vec![
+            n("trigger-chat", i1, "chat", "trigger"),
+            n("trigger-pd", i1, "pd", "trigger"),
+        ]),
+        t(0),
+    )
+    .await
+    .unwrap();
+    let lease = Duration::from_secs(60);
+    // The chat trigger fails and will be retried at 100.
+    let first = s.claim_notification(t(1), lease).await.unwrap().unwrap();
+    assert_eq!(first.key, "trigger-chat");
+    s.finish_delivery(
+        &first,
+        &AttemptOutcome::Retry {
+            next: t(100),
+            error: "500".into(),
+        },
+        t(1),
+        5,
+    )
+    .await
+    .unwrap();
+    // The incident resolves; another incident opens on chat.
+    s.apply_alerting(
+        &queue(vec![
+            n("resolved-chat", i1, "chat", "resolved"),
+            n("resolved-pd", i1, "pd", "resolved"),
+            n("trigger-chat-2", i2, "chat", "trigger"),
+        ]),
+        t(2),
+    )
+    .await
+    .unwrap();
+    let mut claimed = Vec::new();
+    while let Some(r) = s.claim_notification(t(3), lease).await.unwrap() {
+        claimed.push(r.key.clone());
+        s.finish_delivery(&r, &AttemptOutcome::Delivered, t(3), 1)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        claimed,
+        ["trigger-pd", "resolved-pd", "trigger-chat-2"],
+        "the chat recovery waits for its trigger; the rest goes"
+    );
+    // The trigger goes when due, then its recovery.
+    let r = s.claim_notification(t(100), lease).await.unwrap().unwrap();
+    assert_eq!(r.key, "trigger-chat");
+    assert!(
+        s.claim_notification(t(100), lease).await.unwrap().is_none(),
+        "the recovery waits while its trigger is held"
+    );
+    s.finish_delivery(&r, &AttemptOutcome::Delivered, t(100), 1)
+        .await
+        .unwrap();
+    let r = s.claim_notification(t(100), lease).await.unwrap().unwrap();
+    assert_eq!(r.key, "resolved-chat");
 }

@@ -210,7 +210,10 @@ contract! {
         first_owner_is_created_once,
     ],
     heartbeats: [heartbeats_and_ping_log],
-    alerting: [alerting_incidents_and_outbox],
+    alerting: [
+        alerting_incidents_and_outbox,
+        notifications_of_an_incident_keep_their_order_per_channel,
+    ],
     sessions: [sessions_live_expire_and_end, password_change_ends_sessions],
     overview: [result_buckets_summarise_checks, dashboard_reads_use_covering_indexes],
     status: [status_pages_crud_and_conflicts, badges_updates_incidents_and_first_seen],

@@ -10,6 +10,7 @@ mod cluster;
 mod config_file;
 mod connections;
 mod consensus;
+mod fault_run;
 mod front_door;
 mod heartbeats;
 mod hostile;
