@@ -12,6 +12,8 @@
 //! | alerting driver: state changes → incident engine → incidents, outbox | [`alerting`] | the coordinator |
 //! | heartbeat engine: pings, deadlines | [`heartbeats`] | the coordinator |
 //! | region health: silent agent regions → operational alerts | [`region_health`] | the coordinator |
+//! | node health: lost nodes → operational alerts | [`node_health`] | the coordinator |
+//! | agent presence: which agents each node hears | [`agents::Agents`] | every node |
 //! | retention of raw results | [`retention`] | the coordinator |
 //! | rollups of results per hour and day | [`rollup`] | the coordinator |
 //! | outbox delivery | [`outbox`] | every node |
