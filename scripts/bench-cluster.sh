@@ -112,7 +112,7 @@ URL_DB="postgres://$PGUSER@$PGHOST:5432/$DB"
     echo "cluster: { lease_ttl: 10s }"
     echo "monitors:"
     for i in $(seq -w 1 "$MONITORS"); do
-        echo "  - { name: \"load-$i\", type: http, url: \"http://127.0.0.1:$TARGET_PORT/health?m=$i\", interval: $INTERVAL, timeout: 10s }"
+        echo "  - { name: \"load-$i\", type: http, url: \"http://127.0.0.1:$TARGET_PORT/health?m=$i\", interval: $INTERVAL, timeout: 5s }"
     done
 } >"$WORK/vigilmon.yaml"
 TOKEN=$("$BIN" token create --name bench --scope read --database-url "$URL_DB" 2>>"$WORK/cli.log" | tail -n1)
@@ -122,7 +122,7 @@ for n in $(seq 1 "$NODES"); do
     RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$WORK/vigilmon.yaml" --database-url "$URL_DB" \
         --listen 127.0.0.1:0 >"$WORK/node$n.out" 2>"$WORK/node$n.log" &
     PIDS+=($!)
-    for _ in $(seq 1200); do
+    for _ in $(seq 6000); do # the first node applies the config file first: minutes for 30,000 monitors
         grep -q 'listening on http://' "$WORK/node$n.out" 2>/dev/null && break
         kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$WORK/node$n.log" >&2; exit 1; }
         sleep 0.1
