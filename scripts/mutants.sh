@@ -6,7 +6,7 @@
 # crate's tests, and reports every change no test noticed ("missed"). Exclusions, one
 # line each with its reason, are in .cargo/mutants.toml. Figures: docs/testing.md.
 #
-#   scripts/mutants.sh                 # every module above (about 20 minutes on 2 cores)
+#   scripts/mutants.sh                 # every module above (about 45 minutes on 2 cores)
 #   scripts/mutants.sh --in-diff main  # only what the branch changed against main
 #   MUTANTS_FILES="crates/core/src/state.rs" scripts/mutants.sh
 #
