@@ -234,7 +234,7 @@ impl Engine {
             stop_writer.clone(),
         );
         if store.is_shared() {
-            router.reshare(live_nodes(&store, opts.node.lease_ttl).await?);
+            router.reshare(router::live_nodes(&store, opts.node.lease_ttl).await?);
         }
         initial.retain(|(id, _)| router.owns(*id));
         info!(message = "scheduling monitors", count = initial.len(), region = %prober.region());
@@ -501,22 +501,6 @@ impl Heartbeats<'_> {
     pub async fn ping(&self, ping: heartbeats::Ping) -> heartbeats::PingReply {
         self.0.ping(ping).await
     }
-}
-
-/// The nodes whose rows were refreshed within a lease TTL.
-async fn live_nodes(
-    store: &Store,
-    ttl: Duration,
-) -> Result<Vec<uuid::Uuid>, vigilmon_store::StoreError> {
-    let now = store.db_now().await?;
-    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    Ok(store
-        .list_nodes()
-        .await?
-        .into_iter()
-        .filter(|n| now.as_millisecond() - n.last_seen.as_millisecond() <= ttl_ms)
-        .map(|n| n.id)
-        .collect())
 }
 
 /// The engine's running tasks, for an orderly stop.

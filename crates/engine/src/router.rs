@@ -734,6 +734,19 @@ pub(crate) async fn bridge_feed(router: Arc<Router>, stop: CancellationToken) {
     }
 }
 
+/// The nodes whose rows were refreshed within a lease TTL, on the database's clock.
+pub(crate) async fn live_nodes(store: &Store, ttl: Duration) -> Result<Vec<Uuid>, StoreError> {
+    let now = store.db_now().await?;
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    Ok(store
+        .list_nodes()
+        .await?
+        .into_iter()
+        .filter(|n| now.as_millisecond() - n.last_seen.as_millisecond() <= ttl_ms)
+        .map(|n| n.id)
+        .collect())
+}
+
 /// Keeps the split of the probe's monitors in step with the live nodes: a node is
 /// live while its row was refreshed within one lease TTL.
 pub(crate) async fn follow_nodes(router: Arc<Router>, ttl: Duration, stop: CancellationToken) {
@@ -741,19 +754,9 @@ pub(crate) async fn follow_nodes(router: Arc<Router>, ttl: Duration, stop: Cance
         return;
     }
     loop {
-        match (router.store.db_now().await, router.store.list_nodes().await) {
-            (Ok(now), Ok(nodes)) => {
-                let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-                let live = nodes
-                    .into_iter()
-                    .filter(|n| now.as_millisecond() - n.last_seen.as_millisecond() <= ttl_ms)
-                    .map(|n| n.id)
-                    .collect();
-                router.reshare(live);
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                warn!(message = "could not read the list of nodes", error = %e);
-            }
+        match live_nodes(&router.store, ttl).await {
+            Ok(live) => router.reshare(live),
+            Err(e) => warn!(message = "could not read the list of nodes", error = %e),
         }
         tokio::select! {
             () = stop.cancelled() => return,

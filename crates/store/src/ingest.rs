@@ -76,7 +76,7 @@ impl Commit {
 }
 
 /// Ids deleted per statement.
-const DELETE_CHUNK: usize = 500;
+pub(crate) const DELETE_CHUNK: usize = 500;
 
 /// Starts a coordinator's transaction: checks the fence and deletes the consumed rows
 /// (see [`Commit`]). Expands once per backend inside `with_pool!`.
@@ -94,7 +94,7 @@ macro_rules! begin_commit {
                 return Err($crate::StoreError::Fenced { term: f.term });
             }
         }
-        for chunk in commit.consumed.chunks($crate::ingest::delete_chunk()) {
+        for chunk in commit.consumed.chunks($crate::ingest::DELETE_CHUNK) {
             let sql = $crate::ingest::delete_sql(chunk);
             let n = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .execute(&mut *$tx)
@@ -109,10 +109,6 @@ macro_rules! begin_commit {
     }};
 }
 pub(crate) use begin_commit;
-
-pub(crate) const fn delete_chunk() -> usize {
-    DELETE_CHUNK
-}
 
 /// `DELETE FROM ingest WHERE id IN (…)` for these ids (integers, written out).
 pub(crate) fn delete_sql(ids: &[i64]) -> String {

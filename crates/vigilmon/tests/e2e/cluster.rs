@@ -223,6 +223,17 @@ fn node_with(store: &StoreFixture, config: &str) -> Server {
     )
 }
 
+/// Starts `n` nodes with `config` and waits until the first lists them all.
+async fn start_nodes(store: &StoreFixture, config: &str, n: usize) -> Vec<Server> {
+    let nodes: Vec<Server> = (0..n).map(|_| node_with(store, config)).collect();
+    wait_for("every node listed", Duration::from_secs(10), || async {
+        let v = self::nodes(&nodes[0]).await;
+        (v["nodes"].as_array().map(Vec::len) == Some(n)).then_some(())
+    })
+    .await;
+    nodes
+}
+
 /// The nodes that do not coordinate, as `nodes[0]` sees the cluster.
 async fn followers(nodes: &[Server]) -> Vec<&Server> {
     let coordinator_id = wait_for("a coordinator", Duration::from_secs(10), || async {
@@ -269,12 +280,7 @@ monitors:
         r = receiver.url,
         t = target.url
     );
-    let nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
-    wait_for("three nodes listed", Duration::from_secs(10), || async {
-        let v = self::nodes(&nodes[0]).await;
-        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
-    })
-    .await;
+    let nodes = start_nodes(&store, &config, 3).await;
     let followers = followers(&nodes).await;
     assert_eq!(followers.len(), 2);
     let (_, list) = nodes[0].get("/api/v1/monitors").await;
@@ -455,12 +461,7 @@ monitors:
         r = receiver.url,
         t = target.url
     );
-    let mut nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
-    wait_for("three nodes listed", Duration::from_secs(10), || async {
-        let v = self::nodes(&nodes[0]).await;
-        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
-    })
-    .await;
+    let mut nodes = start_nodes(&store, &config, 3).await;
     let (_, list) = nodes[0].get("/api/v1/monitors").await;
     let id = list["monitors"][0]["id"].as_str().unwrap().to_owned();
     let all: Vec<&Server> = nodes.iter().collect();
@@ -594,12 +595,7 @@ policies:
 "#,
         r = receiver.url
     );
-    let nodes: Vec<Server> = (0..2).map(|_| node_with(&store, &config)).collect();
-    wait_for("two nodes listed", Duration::from_secs(10), || async {
-        let v = self::nodes(&nodes[0]).await;
-        (v["nodes"].as_array().map(Vec::len) == Some(2)).then_some(())
-    })
-    .await;
+    let nodes = start_nodes(&store, &config, 2).await;
     let paused = coordinator_index(&nodes, 0).await;
     let other = 1 - paused;
     let all: Vec<&Server> = nodes.iter().collect();
@@ -669,12 +665,7 @@ policies:
 "#,
         r = receiver.url
     );
-    let mut nodes: Vec<Server> = (0..3).map(|_| node_with(&store, &config)).collect();
-    wait_for("three nodes listed", Duration::from_secs(10), || async {
-        let v = self::nodes(&nodes[0]).await;
-        (v["nodes"].as_array().map(Vec::len) == Some(3)).then_some(())
-    })
-    .await;
+    let mut nodes = start_nodes(&store, &config, 3).await;
     // The coordinator dies: the node that takes over announces it, naming the takeover.
     let dead = coordinator_index(&nodes, 0).await;
     let dead_address = nodes[dead].url.clone();
