@@ -206,6 +206,9 @@ impl Engine {
                 });
             }));
         }
+        // Listening first: a change another node makes while this one reads its
+        // monitors is heard, not lost.
+        let listener = router::listener(&store).await?;
         let door = heartbeats::Door::open(&store, &opts.heartbeats).await?;
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
 
@@ -287,6 +290,7 @@ impl Engine {
         let listen_task = tokio::spawn(router::listen(
             router.clone(),
             agents.clone(),
+            listener,
             stop_node.clone(),
         ));
         let agents_task = tokio::spawn(agents::share(

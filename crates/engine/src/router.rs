@@ -28,7 +28,7 @@ use vigilmon_core::{CheckResult, MonitorId, MonitorSpec, MonitorState, RegionNam
 use vigilmon_schedule::scheduler::SchedulerHandle;
 use vigilmon_store::{
     AGENT_CHECK_CHANNEL, CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL, Fence,
-    INGEST_CHANNEL, IngestRow, NewIngest, Store, StoreError,
+    INGEST_CHANNEL, IngestRow, Listener, NewIngest, Store, StoreError,
 };
 
 use crate::alerting::{ActError, AlertingHandle};
@@ -618,32 +618,32 @@ async fn dispatch(router: &Router, local: &Local, fence: Option<Fence>, row: Ing
     }
 }
 
+/// The channels a node listens on.
+const CHANNELS: [&str; 5] = [
+    INGEST_CHANNEL,
+    CHANGED_CHANNEL,
+    CONFIRM_CHANNEL,
+    FEED_CHANNEL,
+    AGENT_CHECK_CHANNEL,
+];
+
+/// Starts listening to the other nodes (PostgreSQL; `None` on SQLite). Done before a
+/// node reads its monitors, so that no change made in between goes unheard.
+pub(crate) async fn listener(store: &Store) -> Result<Option<Listener>, StoreError> {
+    store.listen(&CHANNELS).await
+}
+
 /// Listens to the other nodes (PostgreSQL): changes, confirmation requests, public
 /// changes and new ingest rows. Ends with `stop`.
 pub(crate) async fn listen(
     router: Arc<Router>,
     agents: Arc<crate::agents::Agents>,
+    listener: Option<Listener>,
     stop: CancellationToken,
 ) {
-    let channels = [
-        INGEST_CHANNEL,
-        CHANGED_CHANNEL,
-        CONFIRM_CHANNEL,
-        FEED_CHANNEL,
-        AGENT_CHECK_CHANNEL,
-    ];
-    let mut listener = loop {
-        match router.store.listen(&channels).await {
-            Ok(Some(l)) => break l,
-            Ok(None) => return, // SQLite: one node
-            Err(e) => {
-                warn!(message = "cannot listen to the other nodes; trying again", error = %e);
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    // Without a listener (SQLite: one node) there is no one to hear.
+    let Some(mut listener) = listener else {
+        return;
     };
     let me = router.node.to_string();
     loop {
