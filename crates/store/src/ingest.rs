@@ -75,6 +75,11 @@ impl Commit {
     }
 }
 
+/// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
+/// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
+pub(crate) const FENCED_IDLE_LIMIT: &str =
+    "SET LOCAL idle_in_transaction_session_timeout = '1500ms'";
+
 /// Ids deleted per statement.
 pub(crate) const DELETE_CHUNK: usize = 500;
 
@@ -84,6 +89,14 @@ macro_rules! begin_commit {
     ($tx:ident, $commit:expr, $postgres:expr) => {{
         let commit: &$crate::ingest::Commit = $commit;
         if let Some(f) = commit.fence {
+            if $postgres {
+                // The fence holds the lease row `FOR SHARE` until commit: a holder
+                // paused in the middle (SIGSTOP, a VM frozen) must not keep a takeover
+                // waiting, so the server ends a transaction left idle this long.
+                sqlx::query($crate::ingest::FENCED_IDLE_LIMIT)
+                    .execute(&mut *$tx)
+                    .await?;
+            }
             let sql = $crate::cluster::fence_sql($postgres);
             let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(f.holder)
