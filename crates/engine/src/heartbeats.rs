@@ -157,8 +157,12 @@ pub struct Door {
 
 impl Door {
     /// The door as the store describes it: the ping key (made on first start) and
-    /// every heartbeat monitor that has a token.
-    pub async fn open(store: &Store, config: &HeartbeatConfig) -> Result<Door, StoreError> {
+    /// every heartbeat monitor among `monitors` that has a token.
+    pub async fn open(
+        store: &Store,
+        config: &HeartbeatConfig,
+        monitors: &[(MonitorId, Arc<MonitorSpec>)],
+    ) -> Result<Door, StoreError> {
         let ping_key = store
             .setting_or_insert(PING_KEY_SETTING, &generate_ping_token()[..32])
             .await?;
@@ -178,9 +182,9 @@ impl Door {
             .into_iter()
             .map(|r| (r.monitor_id, r.token))
             .collect();
-        for rec in store.list_monitors().await? {
-            if let (Some(token), Ok(spec)) = (tokens.get(&rec.id), rec.config.build()) {
-                door.set_spec(rec.id, &spec, token);
+        for (id, spec) in monitors {
+            if let Some(token) = tokens.get(id) {
+                door.set_spec(*id, spec, token);
             }
         }
         Ok(door)

@@ -209,7 +209,6 @@ impl Engine {
         // Listening first: a change another node makes while this one reads its
         // monitors is heard, not lost.
         let listener = router::listener(&store).await?;
-        let door = heartbeats::Door::open(&store, &opts.heartbeats).await?;
         let outbox_wake = Arc::new(tokio::sync::Notify::new());
 
         // Every node runs its share of the built-in probe's monitors.
@@ -225,6 +224,7 @@ impl Engine {
                 ),
             }
         }
+        let door = heartbeats::Door::open(&store, &opts.heartbeats, &initial).await?;
         let (scheduler, inbox) = scheduler::channel();
         let stop_writer = CancellationToken::new();
         let (router, writer_task) = Router::new(
