@@ -247,9 +247,19 @@ pub(crate) async fn poll_loop(
     let mut connected = false;
     let mut unreachable = false;
     loop {
+        // A poll never outlives its interval: a request stuck on a connection that
+        // went dead (a link cut, a stateful firewall's timeout) would otherwise keep the
+        // agent silent for the whole request timeout after the network came back, long
+        // enough for the server to count it gone (three missed polls). The next poll
+        // opens a new connection.
+        let limit = poll.min(client.request_timeout());
         let answer = tokio::select! {
             () = stop.cancelled() => return,
-            a = client.assignments(etag.as_deref()) => a,
+            a = tokio::time::timeout(limit, client.assignments(etag.as_deref())) => {
+                a.unwrap_or_else(|_| Err(ApiError::Unavailable(format!(
+                    "no answer to the assignment request within {} ms", limit.as_millis()
+                ))))
+            }
         };
         match answer {
             Ok(Fetched::NotModified) => {
@@ -529,6 +539,68 @@ mod tests {
         );
         assert_eq!(*hits.lock().unwrap(), 1);
         assert!(!dir.path().join(ASSIGNMENT_FILE).exists(), "nothing saved");
+        stop.cancel();
+    }
+
+    /// A poll whose request hangs (a connection that went dead under it) is given up
+    /// after one poll interval, not the much longer request timeout: the next poll, on
+    /// a new connection, reaches the server while the agent still counts as live.
+    #[tokio::test]
+    async fn a_hung_poll_is_given_up_after_one_interval() {
+        use axum::routing::get;
+        let hits = Arc::new(Mutex::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/agent/assignments",
+            get(move || {
+                let n = {
+                    let mut g = h.lock().unwrap();
+                    *g += 1;
+                    *g
+                };
+                async move {
+                    if n == 1 {
+                        std::future::pending::<()>().await;
+                    }
+                    r#"{"protocol":1,"region":"us","monitors":[]}"#
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let url = url::Url::parse(&format!("http://{addr}")).unwrap();
+        let client = ServerClient::new(&url, "t", &[], Duration::from_secs(60)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let stop = CancellationToken::new();
+        let (handle, _task) = scheduler::start(
+            vec![],
+            Arc::new(Nothing),
+            Arc::new(SystemClock),
+            SchedulerConfig::default(),
+            stop.clone(),
+        );
+        let state = AssignmentState::new(handle, Arc::default(), dir.path());
+        let fatal = Fatal::default();
+        let settings = PollSettings {
+            region: RegionName::parse("eu").unwrap(),
+            default_poll: Duration::from_secs(1),
+        };
+        // The second poll's answer (another region) ends the loop: well before the
+        // 60 s request timeout.
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            poll_loop(client, state, settings, None, stop.clone(), fatal.clone()),
+        )
+        .await
+        .expect("the hung poll was given up and the next one answered");
+        assert!(matches!(
+            fatal.take(),
+            Some(AgentError::RegionMismatch { .. })
+        ));
+        assert_eq!(*hits.lock().unwrap(), 2);
         stop.cancel();
     }
 }

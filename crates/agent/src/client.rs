@@ -103,6 +103,11 @@ impl ServerClient {
         })
     }
 
+    /// How long an assignment or results request may take.
+    pub fn request_timeout(&self) -> Duration {
+        self.request_timeout
+    }
+
     /// `GET /api/v1/agent/assignments`, conditional on `etag`.
     pub async fn assignments(&self, etag: Option<&str>) -> Result<Fetched, ApiError> {
         let mut req = self

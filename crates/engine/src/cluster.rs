@@ -123,6 +123,7 @@ pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, Eng
         opts.clock.clone(),
         opts.retention_raw,
         opts.retention_every,
+        fence,
         stop_tasks.clone(),
     ));
     let region_task = tokio::spawn(region_health::run(
@@ -135,6 +136,7 @@ pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, Eng
             policy: opts.alerting.region_policy.clone(),
             public_url: opts.public_url.clone(),
             outbox: d.outbox.clone(),
+            fence,
         },
         stop_tasks.clone(),
     ));
@@ -158,6 +160,7 @@ pub(crate) async fn start(d: &Deps, fence: Option<Fence>) -> Result<Cluster, Eng
         d.store.clone(),
         opts.clock.clone(),
         d.changes.clone(),
+        fence,
         stop_tasks.clone(),
     ));
     let local = Local {

@@ -22,7 +22,7 @@ use vigilmon_core::RegionName;
 use vigilmon_core::alert::Priority;
 use vigilmon_core::region_health::{RegionEffect, RegionEvent, RegionHealth, RegionSighting};
 use vigilmon_notify::{Event, Links, Notification};
-use vigilmon_store::{AlertingWrite, NewNotification, Store};
+use vigilmon_store::{AlertingWrite, Commit, Fence, NewNotification, Store, StoreError};
 
 use crate::agents::Agents;
 use vigilmon_schedule::clock::SharedClock;
@@ -50,6 +50,9 @@ pub struct RegionHealthConfig {
     pub public_url: String,
     /// Wakes the outbox worker.
     pub outbox: Arc<Notify>,
+    /// The coordinator's lease: every step is written under it, so a coordinator that
+    /// lost the lease neither moves the memory nor queues a notification.
+    pub fence: Option<Fence>,
 }
 
 /// Runs until `shutdown`.
@@ -198,7 +201,10 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
                 }
             }
         }
-        match store.apply_alerting(&write, now).await {
+        match store
+            .apply_alerting_under(&write, now, &Commit::fenced(cfg.fence))
+            .await
+        {
             Ok(()) => {
                 memory = next;
                 for n in &names {
@@ -210,6 +216,13 @@ pub async fn run(store: Store, cfg: RegionHealthConfig, shutdown: CancellationTo
                 if !write.notifications.is_empty() {
                     cfg.outbox.notify_one();
                 }
+            }
+            Err(StoreError::Fenced { term }) => {
+                // Another node coordinates now; this task is being stopped.
+                warn!(
+                    message = "region health step refused: the coordinator's lease moved on",
+                    term
+                );
             }
             Err(e) => {
                 error!(message = "could not write a region health step; it will be retried", error = %e);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
-use vigilmon_store::{Store, StoreError};
+use vigilmon_store::{Commit, Fence, Store, StoreError};
 
 use crate::metrics;
 use vigilmon_schedule::clock::SharedClock;
@@ -13,12 +13,13 @@ use vigilmon_schedule::clock::SharedClock;
 /// Rows deleted per statement.
 pub const BATCH: u32 = 1000;
 
-/// Deletes every result older than `keep` (as of the clock's now), batch by batch;
-/// returns how many went.
+/// Deletes every result older than `keep` (as of the clock's now), batch by batch,
+/// each under `commit`'s fence; returns how many went.
 pub async fn purge_once(
     store: &Store,
     clock: &SharedClock,
     keep: Duration,
+    commit: &Commit,
 ) -> Result<u64, StoreError> {
     let keep = jiff::SignedDuration::try_from(keep).unwrap_or(jiff::SignedDuration::MAX);
     let cutoff = clock
@@ -27,7 +28,9 @@ pub async fn purge_once(
         .unwrap_or(jiff::Timestamp::MIN);
     let mut total = 0;
     loop {
-        let n = store.delete_results_before(cutoff, BATCH).await?;
+        let n = store
+            .delete_results_before_under(cutoff, BATCH, commit)
+            .await?;
         total += n;
         metrics::results_expired(n);
         if n < u64::from(BATCH) {
@@ -44,10 +47,12 @@ pub async fn run(
     clock: SharedClock,
     keep: Duration,
     every: Duration,
+    fence: Option<Fence>,
     shutdown: CancellationToken,
 ) {
+    let commit = Commit::fenced(fence);
     loop {
-        match purge_once(&store, &clock, keep).await {
+        match purge_once(&store, &clock, keep, &commit).await {
             Ok(0) => {}
             Ok(n) => info!(message = "expired old check results", count = n),
             Err(e) => warn!(message = "retention pass failed", error = %e),
@@ -107,9 +112,14 @@ mod tests {
             }
         }
         let clock: SharedClock = Arc::new(Fixed(t0 + jiff::SignedDuration::from_mins(2499)));
-        let gone = purge_once(&store, &clock, Duration::from_secs(24 * 3600))
-            .await
-            .unwrap();
+        let gone = purge_once(
+            &store,
+            &clock,
+            Duration::from_secs(24 * 3600),
+            &Commit::unfenced(),
+        )
+        .await
+        .unwrap();
         assert_eq!(
             gone,
             2500 - 1441,
@@ -117,9 +127,14 @@ mod tests {
         );
         assert_eq!(store.count_results(id).await.unwrap(), 1441);
         assert_eq!(
-            purge_once(&store, &clock, Duration::from_secs(24 * 3600))
-                .await
-                .unwrap(),
+            purge_once(
+                &store,
+                &clock,
+                Duration::from_secs(24 * 3600),
+                &Commit::unfenced()
+            )
+            .await
+            .unwrap(),
             0
         );
         store.close().await;

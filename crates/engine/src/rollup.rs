@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use vigilmon_core::MonitorId;
 use vigilmon_core::rollup::{Accumulator, Rollup};
-use vigilmon_store::{ALL_REGIONS, RollupPeriod, RollupRow, Store, StoreError};
+use vigilmon_store::{ALL_REGIONS, Commit, Fence, RollupPeriod, RollupRow, Store, StoreError};
 
 use vigilmon_schedule::clock::SharedClock;
 
@@ -63,7 +63,11 @@ pub struct PassReport {
 }
 
 /// Rolls up one hour from raw results; returns the rows written.
-pub async fn roll_hour(store: &Store, hour_start: i64) -> Result<usize, StoreError> {
+pub async fn roll_hour(
+    store: &Store,
+    hour_start: i64,
+    commit: &Commit,
+) -> Result<usize, StoreError> {
     let samples = store
         .raw_samples(ts(hour_start), ts(hour_start + HOUR_MS))
         .await?;
@@ -88,12 +92,14 @@ pub async fn roll_hour(store: &Store, hour_start: i64) -> Result<usize, StoreErr
             rollup: a.finish(),
         })
         .collect();
-    store.upsert_rollups(RollupPeriod::Hour, &rows).await?;
+    store
+        .upsert_rollups_under(RollupPeriod::Hour, &rows, commit)
+        .await?;
     Ok(rows.len())
 }
 
 /// Recomputes one UTC day's rows from its hourly rows; returns the rows written.
-pub async fn roll_day(store: &Store, day_start: i64) -> Result<usize, StoreError> {
+pub async fn roll_day(store: &Store, day_start: i64, commit: &Commit) -> Result<usize, StoreError> {
     let hourly = store
         .list_rollups(
             RollupPeriod::Hour,
@@ -119,14 +125,21 @@ pub async fn roll_day(store: &Store, day_start: i64) -> Result<usize, StoreError
             rollup,
         })
         .collect();
-    store.upsert_rollups(RollupPeriod::Day, &rows).await?;
+    store
+        .upsert_rollups_under(RollupPeriod::Day, &rows, commit)
+        .await?;
     Ok(rows.len())
 }
 
-/// One pass at `now` (see the module documentation).
-pub async fn pass_once(store: &Store, now: Timestamp) -> Result<PassReport, StoreError> {
+/// One pass at `now` (see the module documentation), every write under `commit`'s
+/// fence: a coordinator that lost its lease writes nothing.
+pub async fn pass_once(
+    store: &Store,
+    now: Timestamp,
+    commit: &Commit,
+) -> Result<PassReport, StoreError> {
     let mut report = PassReport {
-        first_seen: store.record_first_seen().await?,
+        first_seen: store.record_first_seen_under(commit).await?,
         ..PassReport::default()
     };
     let now_ms = now.as_millisecond();
@@ -138,7 +151,9 @@ pub async fn pass_once(store: &Store, now: Timestamp) -> Result<PassReport, Stor
         None => match store.oldest_result_at().await? {
             Some(t) => floor(t.as_millisecond(), HOUR_MS),
             None => {
-                store.set_rollup_watermark(ts(done_until)).await?;
+                store
+                    .set_rollup_watermark_under(ts(done_until), commit)
+                    .await?;
                 return Ok(report);
             }
         },
@@ -148,22 +163,22 @@ pub async fn pass_once(store: &Store, now: Timestamp) -> Result<PassReport, Stor
         let step_end = (hour + MAX_HOURS_PER_STEP * HOUR_MS).min(done_until);
         let mut days = BTreeSet::new();
         while hour < step_end {
-            roll_hour(store, hour).await?;
+            roll_hour(store, hour, commit).await?;
             days.insert(floor(hour, DAY_MS));
             report.hours += 1;
             hour += HOUR_MS;
         }
         for d in days {
-            roll_day(store, d).await?;
+            roll_day(store, d, commit).await?;
             report.days += 1;
         }
-        store.set_rollup_watermark(ts(hour)).await?;
+        store.set_rollup_watermark_under(ts(hour), commit).await?;
         // Let other work in between steps of a long catch-up.
         tokio::task::yield_now().await;
     }
     let keep = i64::try_from(HOURLY_KEEP.as_millis()).unwrap_or(i64::MAX);
     store
-        .delete_rollups_before(RollupPeriod::Hour, ts(now_ms - keep))
+        .delete_rollups_before_under(RollupPeriod::Hour, ts(now_ms - keep), commit)
         .await?;
     Ok(report)
 }
@@ -173,10 +188,12 @@ pub async fn run(
     store: Store,
     clock: SharedClock,
     changes: ChangeFeed,
+    fence: Option<Fence>,
     shutdown: CancellationToken,
 ) {
+    let commit = Commit::fenced(fence);
     loop {
-        match pass_once(&store, clock.now()).await {
+        match pass_once(&store, clock.now(), &commit).await {
             Ok(r) if r.hours > 0 || r.first_seen > 0 => {
                 debug!(
                     message = "rolled up check results",
@@ -256,13 +273,17 @@ mod tests {
             .unwrap();
 
         // 12:01: hours 10 and 11 are complete; 12 is not (nor within the grace).
-        let r = pass_once(&store, at("2025-06-01T12:01:00Z")).await.unwrap();
+        let r = pass_once(&store, at("2025-06-01T12:01:00Z"), &Commit::unfenced())
+            .await
+            .unwrap();
         assert_eq!(
             (r.first_seen, r.hours, r.days),
             (1, 1, 1),
             "12:01 is inside the grace of 11:00-12:00"
         );
-        let r = pass_once(&store, at("2025-06-01T12:03:00Z")).await.unwrap();
+        let r = pass_once(&store, at("2025-06-01T12:03:00Z"), &Commit::unfenced())
+            .await
+            .unwrap();
         assert_eq!(
             (r.hours, r.days),
             (2, 1),
@@ -315,13 +336,17 @@ mod tests {
         assert_eq!(days[0].rollup.duration_avg(), Some(200.0));
 
         // Nothing new: nothing done. A late result of 11:xx is counted at the next hour.
-        let r = pass_once(&store, at("2025-06-01T12:30:00Z")).await.unwrap();
+        let r = pass_once(&store, at("2025-06-01T12:30:00Z"), &Commit::unfenced())
+            .await
+            .unwrap();
         assert_eq!(r.hours, 0);
         store
             .record_results(&[check(id, "eu", "2025-06-01T11:59:00Z", 400, true)])
             .await
             .unwrap();
-        pass_once(&store, at("2025-06-01T13:05:00Z")).await.unwrap();
+        pass_once(&store, at("2025-06-01T13:05:00Z"), &Commit::unfenced())
+            .await
+            .unwrap();
         let day = store
             .list_rollups(
                 RollupPeriod::Day,
@@ -338,7 +363,9 @@ mod tests {
             .delete_results_before(at("2025-06-02T00:00:00Z"), 0)
             .await
             .unwrap();
-        pass_once(&store, at("2025-06-01T14:05:00Z")).await.unwrap();
+        pass_once(&store, at("2025-06-01T14:05:00Z"), &Commit::unfenced())
+            .await
+            .unwrap();
         let day2 = store
             .list_rollups(
                 RollupPeriod::Day,

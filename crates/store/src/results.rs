@@ -382,21 +382,37 @@ impl Store {
         cutoff: Timestamp,
         batch: u32,
     ) -> Result<u64, StoreError> {
+        self.delete_results_before_under(cutoff, batch, &Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::delete_results_before`] by the coordinator, fenced (see [`Commit`]).
+    pub async fn delete_results_before_under(
+        &self,
+        cutoff: Timestamp,
+        batch: u32,
+        commit: &Commit,
+    ) -> Result<u64, StoreError> {
         let batch = if batch == 0 {
             DEFAULT_DELETE_BATCH
         } else {
             batch
         };
+        let postgres = self.is_postgres();
         let deleted = with_pool!(self, pool => {
-            sqlx::query(
+            let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
+            let n = sqlx::query(
                 "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
                  WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)",
             )
             .bind(ms(cutoff))
             .bind(i64::from(batch))
-            .execute(pool)
+            .execute(&mut *tx)
             .await?
-            .rows_affected()
+            .rows_affected();
+            tx.commit().await?;
+            n
         });
         Ok(deleted)
     }

@@ -10,7 +10,7 @@ use vigilmon_core::rollup::{Outcome, Rollup};
 
 use crate::codec::{Cols, Reader, int, ms};
 use crate::status::placeholders;
-use crate::{Store, StoreError};
+use crate::{Commit, Store, StoreError};
 
 /// The region name of the all-regions rollup.
 pub const ALL_REGIONS: &str = "*";
@@ -119,9 +119,22 @@ impl Store {
         period: RollupPeriod,
         rows: &[RollupRow],
     ) -> Result<(), StoreError> {
+        self.upsert_rollups_under(period, rows, &Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::upsert_rollups`] by the coordinator: refused ([`StoreError::Fenced`],
+    /// nothing written) once its lease has moved on (see [`Commit`]).
+    pub async fn upsert_rollups_under(
+        &self,
+        period: RollupPeriod,
+        rows: &[RollupRow],
+        commit: &Commit,
+    ) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
         }
+        let postgres = self.is_postgres();
         let sql = format!(
             "INSERT INTO {table} ({ROLLUP_COLUMNS}) \
              SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE EXISTS (SELECT 1 FROM monitors WHERE id = $1) \
@@ -133,6 +146,7 @@ impl Store {
         );
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
             for row in rows {
                 let r = &row.rollup;
                 sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
@@ -204,9 +218,24 @@ impl Store {
         period: RollupPeriod,
         cutoff: Timestamp,
     ) -> Result<u64, StoreError> {
+        self.delete_rollups_before_under(period, cutoff, &Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::delete_rollups_before`] by the coordinator, fenced (see [`Commit`]).
+    pub async fn delete_rollups_before_under(
+        &self,
+        period: RollupPeriod,
+        cutoff: Timestamp,
+        commit: &Commit,
+    ) -> Result<u64, StoreError> {
         let sql = format!("DELETE FROM {} WHERE bucket_start < $1", period.table());
+        let postgres = self.is_postgres();
         with_pool!(self, pool => {
-            let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(cutoff)).execute(pool).await?;
+            let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
+            let r = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(cutoff)).execute(&mut *tx).await?;
+            tx.commit().await?;
             Ok(r.rows_affected())
         })
     }
@@ -226,15 +255,29 @@ impl Store {
 
     /// Sets the watermark.
     pub async fn set_rollup_watermark(&self, until: Timestamp) -> Result<(), StoreError> {
+        self.set_rollup_watermark_under(until, &Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::set_rollup_watermark`] by the coordinator, fenced (see [`Commit`]).
+    pub async fn set_rollup_watermark_under(
+        &self,
+        until: Timestamp,
+        commit: &Commit,
+    ) -> Result<(), StoreError> {
         let value = ms(until).to_string();
+        let postgres = self.is_postgres();
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
             sqlx::query(
                 "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
             .bind(WATERMARK_KEY)
             .bind(&value)
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
         });
         Ok(())
     }

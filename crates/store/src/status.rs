@@ -411,7 +411,16 @@ impl Store {
     /// check result or ping. Returns how many were recorded. Run it well within the
     /// retention of raw results (the rollup task does, every minute).
     pub async fn record_first_seen(&self) -> Result<u64, StoreError> {
+        self.record_first_seen_under(&crate::Commit::unfenced())
+            .await
+    }
+
+    /// [`Store::record_first_seen`] by the coordinator, fenced (see [`crate::Commit`]).
+    pub async fn record_first_seen_under(&self, commit: &crate::Commit) -> Result<u64, StoreError> {
+        let postgres = self.is_postgres();
         with_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            crate::ingest::begin_commit!(tx, commit, postgres);
             let r = sqlx::query(
                 "INSERT INTO monitor_first_seen (monitor_id, first_at) \
                  SELECT id, first_at FROM (SELECT m.id AS id, COALESCE( \
@@ -420,8 +429,9 @@ impl Store {
                    FROM monitors m WHERE NOT EXISTS (SELECT 1 FROM monitor_first_seen f WHERE f.monitor_id = m.id)) AS seen \
                  WHERE first_at IS NOT NULL ON CONFLICT (monitor_id) DO NOTHING",
             )
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             Ok(r.rows_affected())
         })
     }

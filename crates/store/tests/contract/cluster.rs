@@ -188,6 +188,86 @@ pub(crate) async fn fenced_writes_need_the_current_term(db: Db) {
     assert_eq!(s.setting("fenced").await.unwrap().as_deref(), Some("by b"));
 }
 
+/// The coordinator's housekeeping — rollups, their watermark, first sightings and
+/// retention — is fenced like its alerting: after a takeover the old holder's writes
+/// change nothing, and the new holder's go through.
+pub(crate) async fn housekeeping_writes_are_fenced(db: Db) {
+    use vigilmon_store::{ALL_REGIONS, Commit, Fence, RollupPeriod, RollupRow, StoreError};
+    let s = &db.store;
+    let m = crate::create(s, "m").await;
+    s.record_results(&[crate::up(m.id, "local", crate::t(0))])
+        .await
+        .unwrap();
+    let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+    let now = s.db_now().await.unwrap();
+    let lease_a = s.acquire_lease(a, TTL, now).await.unwrap().unwrap();
+    s.release_lease(a, lease_a.term).await.unwrap();
+    let lease_b = s.acquire_lease(b, TTL, now).await.unwrap().unwrap();
+    let stale = Commit::fenced(Some(Fence {
+        holder: a,
+        term: lease_a.term,
+    }));
+    let current = Commit::fenced(Some(Fence {
+        holder: b,
+        term: lease_b.term,
+    }));
+    fn fenced<T>(r: &Result<T, StoreError>) -> bool {
+        matches!(r, Err(StoreError::Fenced { .. }))
+    }
+    let rows = vec![RollupRow {
+        monitor_id: m.id,
+        region: ALL_REGIONS.into(),
+        bucket_start: crate::t(0),
+        rollup: vigilmon_core::rollup::Rollup::default(),
+    }];
+
+    let r = s
+        .upsert_rollups_under(RollupPeriod::Hour, &rows, &stale)
+        .await;
+    assert!(fenced(&r), "{r:?}");
+    let r = s.set_rollup_watermark_under(crate::t(3600), &stale).await;
+    assert!(fenced(&r), "{r:?}");
+    let r = s.record_first_seen_under(&stale).await;
+    assert!(fenced(&r), "{r:?}");
+    let r = s
+        .delete_results_before_under(crate::t(10), 100, &stale)
+        .await;
+    assert!(fenced(&r), "{r:?}");
+    let r = s
+        .delete_rollups_before_under(RollupPeriod::Hour, crate::t(7200), &stale)
+        .await;
+    assert!(fenced(&r), "{r:?}");
+    // Nothing moved.
+    let listed = |p| s.list_rollups(p, &[], None, crate::t(-1), crate::t(7200));
+    assert!(listed(RollupPeriod::Hour).await.unwrap().is_empty());
+    assert_eq!(s.rollup_watermark().await.unwrap(), None);
+    assert_eq!(s.count_results(m.id).await.unwrap(), 1);
+
+    // The current holder's writes go through.
+    s.upsert_rollups_under(RollupPeriod::Hour, &rows, &current)
+        .await
+        .unwrap();
+    assert_eq!(listed(RollupPeriod::Hour).await.unwrap().len(), 1);
+    s.set_rollup_watermark_under(crate::t(3600), &current)
+        .await
+        .unwrap();
+    assert_eq!(s.rollup_watermark().await.unwrap(), Some(crate::t(3600)));
+    assert_eq!(s.record_first_seen_under(&current).await.unwrap(), 1);
+    assert_eq!(
+        s.delete_rollups_before_under(RollupPeriod::Hour, crate::t(7200), &current)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.delete_results_before_under(crate::t(10), 100, &current)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.count_results(m.id).await.unwrap(), 0);
+}
+
 /// Rows for the coordinator come back in id order, and a fenced write that applies them
 /// deletes them in its own transaction: once, and never after the lease moved on.
 pub(crate) async fn ingest_rows_are_consumed_once_with_the_write(db: Db) {

@@ -224,6 +224,7 @@ contract! {
         racing_nodes_get_one_lease,
         the_database_clock_is_now,
         fenced_writes_need_the_current_term,
+        housekeeping_writes_are_fenced,
         ingest_rows_are_consumed_once_with_the_write,
         notifications_reach_listeners,
         agent_presence_is_shared_and_moves_forward,
