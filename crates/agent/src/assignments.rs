@@ -256,9 +256,12 @@ pub(crate) async fn poll_loop(
         let answer = tokio::select! {
             () = stop.cancelled() => return,
             a = tokio::time::timeout(limit, client.assignments(etag.as_deref())) => {
-                a.unwrap_or_else(|_| Err(ApiError::Unavailable(format!(
-                    "no answer to the assignment request within {} ms", limit.as_millis()
-                ))))
+                a.unwrap_or_else(|_| {
+                    client.reach().set_cut_off(true);
+                    Err(ApiError::Unavailable(format!(
+                        "no answer to the assignment request within {} ms", limit.as_millis()
+                    )))
+                })
             }
         };
         match answer {

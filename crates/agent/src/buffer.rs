@@ -327,6 +327,7 @@ mod tests {
     /// A result whose `duration_ms` carries a sequence number, to check order.
     fn item(n: u64) -> ResultItem {
         ResultItem {
+            offline: false,
             monitor_id: MonitorId::from_uuid(uuid::Uuid::from_u128(u128::from(n % 7) + 1)),
             result: CheckResult {
                 status_code: Some(200),

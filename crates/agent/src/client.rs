@@ -8,6 +8,8 @@
 //! refused (another 4xx: do not send it again), or the server is unavailable
 //! (connection error, timeout, 408, 429, 5xx: try again later).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{self, HeaderMap, HeaderValue};
@@ -60,6 +62,25 @@ pub struct ServerClient {
     /// The server's base URL without a trailing slash.
     base: String,
     request_timeout: Duration,
+    reach: Reach,
+}
+
+/// Whether the agent can reach the server over the network: set by every request of
+/// every clone of the client (a connection error or a timeout: cut off; any answer,
+/// even an error status: reachable). Results taken while cut off are sent marked
+/// `offline` (PROTOCOL.md).
+#[derive(Clone, Debug, Default)]
+pub struct Reach(Arc<AtomicBool>);
+
+impl Reach {
+    /// The last request failed to reach the server.
+    pub fn is_cut_off(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_cut_off(&self, cut_off: bool) {
+        self.0.store(cut_off, Ordering::Relaxed);
+    }
 }
 
 impl ServerClient {
@@ -100,7 +121,27 @@ impl ServerClient {
             http,
             base: base.as_str().trim_end_matches('/').to_owned(),
             request_timeout,
+            reach: Reach::default(),
         })
+    }
+
+    /// Whether requests reach the server, shared by every clone of this client.
+    pub fn reach(&self) -> Reach {
+        self.reach.clone()
+    }
+
+    /// Sends a request, noting whether it reached the server.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
+        match req.send().await {
+            Ok(resp) => {
+                self.reach.set_cut_off(false);
+                Ok(resp)
+            }
+            Err(e) => {
+                self.reach.set_cut_off(true);
+                Err(unavailable(&e))
+            }
+        }
     }
 
     /// How long an assignment or results request may take.
@@ -116,7 +157,7 @@ impl ServerClient {
         if let Some(tag) = etag {
             req = req.header(header::IF_NONE_MATCH, tag);
         }
-        let resp = req.send().await.map_err(|e| unavailable(&e))?;
+        let resp = self.send(req).await?;
         if resp.status() == StatusCode::NOT_MODIFIED {
             return Ok(Fetched::NotModified);
         }
@@ -131,15 +172,13 @@ impl ServerClient {
 
     /// `POST /api/v1/agent/results` with a batch, oldest first.
     pub async fn post_results(&self, items: &[ResultItem]) -> Result<ResultsAnswer, ApiError> {
-        let resp = self
+        let req = self
             .request(Method::POST, "/api/v1/agent/results")
             .timeout(self.request_timeout)
             .json(&ResultsBatch {
                 results: items.into(),
-            })
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
+            });
+        let resp = self.send(req).await?;
         let status = resp.status();
         match read_json::<ResultsAnswer>(resp).await {
             Ok(a) => Ok(a),
@@ -157,12 +196,10 @@ impl ServerClient {
     /// after `timeout`).
     pub async fn wait(&self, timeout: Duration) -> Result<Vec<MonitorId>, ApiError> {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
-        let resp = self
+        let req = self
             .request(Method::GET, &format!("/api/v1/agent/wait?timeout_ms={ms}"))
-            .timeout(timeout + WAIT_GRACE)
-            .send()
-            .await
-            .map_err(|e| unavailable(&e))?;
+            .timeout(timeout + WAIT_GRACE);
+        let resp = self.send(req).await?;
         Ok(read_json::<WaitAnswer>(resp).await?.checks)
     }
 

@@ -22,7 +22,7 @@ use vigilmon_schedule::scheduler::CheckExecutor;
 
 use crate::assignments::SharedSpecs;
 use crate::backoff::Backoff;
-use crate::client::{ApiError, ServerClient};
+use crate::client::{ApiError, Reach, ServerClient};
 use crate::counters::Counters;
 use crate::{AgentError, Fatal};
 use vigilmon_core::protocol::ResultItem;
@@ -38,6 +38,7 @@ struct Inner {
     permits: Semaphore,
     results: mpsc::Sender<ResultItem>,
     counters: Arc<Counters>,
+    reach: Reach,
 }
 
 impl Executor {
@@ -46,6 +47,7 @@ impl Executor {
         concurrency: usize,
         results: mpsc::Sender<ResultItem>,
         counters: Arc<Counters>,
+        reach: Reach,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -53,6 +55,7 @@ impl Executor {
                 permits: Semaphore::new(concurrency.max(1)),
                 results,
                 counters,
+                reach,
             }),
         }
     }
@@ -63,7 +66,11 @@ impl Executor {
         let Ok(_permit) = self.inner.permits.acquire().await else {
             return;
         };
+        // Cut off from the server when the check starts or ends: likely cut off from
+        // the target too, so the result is history, not evidence.
+        let cut_off = self.inner.reach.is_cut_off();
         let result = self.inner.prober.check(&spec.check, spec.timeout).await;
+        let offline = cut_off || self.inner.reach.is_cut_off();
         self.inner.counters.check_run(on_request);
         if let Verdict::Down { kind, message } = &result.verdict {
             debug!(message = "check failed", monitor = %id, name = %spec.name, kind = kind.as_str(), reason = %message);
@@ -71,6 +78,7 @@ impl Executor {
         let item = ResultItem {
             monitor_id: id,
             result,
+            offline,
         };
         if self.inner.results.send(item).await.is_err() {
             warn!(message = "the result queue is closed; a result is lost", monitor = %id);
@@ -188,7 +196,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let counters = Arc::new(Counters::default());
         let prober = Prober::new(ProbeOptions::new(RegionName::parse("eu").unwrap())).unwrap();
-        let ex = Executor::new(prober, 4, tx, counters.clone());
+        let ex = Executor::new(prober, 4, tx, counters.clone(), Reach::default());
         run_requested(&[assigned, stranger, assigned], &specs, &ex);
         drop(ex);
         let mut got = Vec::new();
@@ -201,5 +209,41 @@ mod tests {
         assert!(got[0].result.verdict.is_ok(), "{:?}", got[0].result.verdict);
         let s = counters.snapshot();
         assert_eq!((s.checks_run, s.confirmations), (1, 1));
+    }
+
+    /// Results taken while the agent's requests fail to reach the server are marked
+    /// `offline`; once a request gets through again, they are not.
+    #[tokio::test]
+    async fn results_taken_while_cut_off_are_marked_offline() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let spec = Arc::new(
+            crate::assignments::build_spec(&serde_json::json!({
+                "name": "t", "type": "tcp", "host": "127.0.0.1", "port": port, "interval": "10s"
+            }))
+            .unwrap(),
+        );
+        let id = MonitorId::from_uuid(uuid::Uuid::from_u128(1));
+        let (tx, mut rx) = mpsc::channel(16);
+        let prober = Prober::new(ProbeOptions::new(RegionName::parse("eu").unwrap())).unwrap();
+        // A client whose server does not answer: its failed request marks the cut.
+        let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dead_url = url::Url::parse(&format!("http://{}", dead.local_addr().unwrap())).unwrap();
+        drop(dead);
+        let client = ServerClient::new(&dead_url, "t", &[], Duration::from_secs(2)).unwrap();
+        let ex = Executor::new(prober, 4, tx, Arc::new(Counters::default()), client.reach());
+
+        ex.check(id, spec.clone(), false).await;
+        assert!(
+            !rx.recv().await.unwrap().offline,
+            "reachable until shown otherwise"
+        );
+        assert!(client.assignments(None).await.is_err());
+        assert!(client.reach().is_cut_off());
+        ex.check(id, spec.clone(), false).await;
+        assert!(rx.recv().await.unwrap().offline);
+        client.reach().set_cut_off(false);
+        ex.check(id, spec, false).await;
+        assert!(!rx.recv().await.unwrap().offline);
     }
 }

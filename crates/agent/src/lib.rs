@@ -278,7 +278,13 @@ pub async fn run_with_counters(
     );
     let sender_task = tokio::spawn(sender.run(rx));
 
-    let executor = Executor::new(prober, opts.concurrency, tx, counters.clone());
+    let executor = Executor::new(
+        prober,
+        opts.concurrency,
+        tx,
+        counters.clone(),
+        client.reach(),
+    );
     let stop = CancellationToken::new();
     let (sched, sched_task) = scheduler::start(
         Vec::new(),

@@ -390,6 +390,7 @@ mod tests {
 
     fn item(n: u64) -> ResultItem {
         ResultItem {
+            offline: false,
             monitor_id: MonitorId::from_uuid(uuid::Uuid::from_u128(1)),
             result: CheckResult::new(
                 RegionName::parse("eu").unwrap(),

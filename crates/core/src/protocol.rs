@@ -76,6 +76,12 @@ pub struct AssignedMonitor {
 pub struct ResultItem {
     pub monitor_id: MonitorId,
     pub result: CheckResult,
+    /// Taken while the agent could not reach the server (its requests failing): the
+    /// server keeps it in the monitor's history but does not let it count towards an
+    /// incident — an agent cut off from the network sees every target fail. Absent
+    /// (false) from older agents.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub offline: bool,
 }
 
 /// The body of `POST /api/v1/agent/results`: borrowed when the agent sends it, owned

@@ -447,6 +447,13 @@ impl Recorder<'_> {
         self.0.result(id, spec, result).await;
     }
 
+    /// Passes on a result for the monitor's history only: stored, but it moves neither
+    /// its region's state nor the monitor's (an agent's result taken while it was cut
+    /// off from the server, or arriving too late to be evidence).
+    pub async fn submit_history(&self, id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
+        self.0.result_as(id, spec, result, true).await;
+    }
+
     /// Passes a result on and waits until the coordinator has stored it, returning the
     /// states it led to.
     pub async fn submit_and_wait(

@@ -147,6 +147,10 @@ pub(crate) fn results_written(n: usize) {
     counter!("vigilmon_results_written_total").increment(n as u64);
 }
 
+pub(crate) fn result_history_only() {
+    counter!("vigilmon_results_history_only_total").increment(1);
+}
+
 pub(crate) fn result_write_failed(n: usize) {
     counter!("vigilmon_result_write_errors_total").increment(n as u64);
 }

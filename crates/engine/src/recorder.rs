@@ -108,6 +108,9 @@ enum Msg {
         /// The ingest row this result came in (from another node): deleted with its
         /// write.
         ingested: Option<i64>,
+        /// Stored in the monitor's history only: it moves no region's state and no
+        /// consensus (an agent's result taken while it was cut off, or arriving late).
+        history_only: bool,
     },
     /// The monitor was changed, paused, resumed or deleted: take its streaks from the
     /// store again (which may have reset them).
@@ -123,17 +126,19 @@ pub struct RecorderHandle {
 impl RecorderHandle {
     /// Queues a result; waits only if the queue is full (back-pressure on probes).
     pub async fn submit(&self, monitor_id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
-        self.submit_ingested(monitor_id, spec, result, None).await;
+        self.submit_ingested(monitor_id, spec, result, None, false)
+            .await;
     }
 
     /// Queues a result another node accepted (`ingested`: its ingest row), or this
-    /// node (`None`).
+    /// node (`None`); `history_only`: to be stored without moving any state.
     pub async fn submit_ingested(
         &self,
         monitor_id: MonitorId,
         spec: Arc<MonitorSpec>,
         result: CheckResult,
         ingested: Option<i64>,
+        history_only: bool,
     ) {
         let msg = Msg::Result {
             monitor_id,
@@ -141,6 +146,7 @@ impl RecorderHandle {
             result,
             ack: None,
             ingested,
+            history_only,
         };
         if self.tx.send(msg).await.is_err() {
             warn!(message = "recorder is shut down; result dropped", %monitor_id);
@@ -161,6 +167,7 @@ impl RecorderHandle {
             result,
             ack: Some(ack),
             ingested: None,
+            history_only: false,
         };
         self.tx
             .send(msg)
@@ -269,9 +276,14 @@ async fn run(
                     result,
                     ack,
                     ingested,
+                    history_only,
                 } => {
                     batch.consumed.extend(ingested);
-                    batch.add(&regions, monitor_id, &spec, result, ack);
+                    if history_only {
+                        batch.history(&regions, monitor_id, result);
+                    } else {
+                        batch.add(&regions, monitor_id, &spec, result, ack);
+                    }
                 }
             }
         }
@@ -415,6 +427,32 @@ impl Batch {
             result,
             region_status: after,
             monitor_state,
+            history_only: false,
+        });
+    }
+
+    /// A result kept for the monitor's history only: stored with the region's status
+    /// as it stands, moving neither the region's memory nor the monitor's state.
+    fn history(&mut self, regions: &Regions, monitor_id: MonitorId, result: CheckResult) {
+        metrics::result_history_only();
+        let region_status = self
+            .staged
+            .get(&monitor_id)
+            .or_else(|| regions.get(&monitor_id))
+            .and_then(|m| m.get(&result.region))
+            .map(|m| m.status)
+            .unwrap_or_default();
+        let monitor_state = self
+            .states
+            .get(&monitor_id)
+            .copied()
+            .unwrap_or(MonitorState::Pending);
+        self.checks.push(RecordedCheck {
+            monitor_id,
+            result,
+            region_status,
+            monitor_state,
+            history_only: true,
         });
     }
 

@@ -101,6 +101,7 @@ mod tests {
                     consecutive_failures: 0,
                 },
                 monitor_state: MonitorState::Up,
+                history_only: false,
             })
             .collect();
         store.record_results(&checks).await.unwrap();

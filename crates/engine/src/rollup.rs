@@ -241,6 +241,7 @@ mod tests {
             ),
             region_status: RegionStatus::default(),
             monitor_state: MonitorState::Up,
+            history_only: false,
         }
     }
 

@@ -63,6 +63,9 @@ pub(crate) struct Local {
 struct ResultRow {
     monitor_id: MonitorId,
     result: CheckResult,
+    /// For the history only (see `Recorder::submit_history`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    history_only: bool,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -210,13 +213,27 @@ impl Router {
 
     /// A check result, from this node's probe or an agent connected to it.
     pub async fn result(&self, id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
+        self.result_as(id, spec, result, false).await;
+    }
+
+    /// A result passed on; `history_only`: stored without moving any state.
+    pub async fn result_as(
+        &self,
+        id: MonitorId,
+        spec: Arc<MonitorSpec>,
+        result: CheckResult,
+        history_only: bool,
+    ) {
         if let Some(l) = self.local() {
-            l.recorder.submit(id, spec, result).await;
+            l.recorder
+                .submit_ingested(id, spec, result, None, history_only)
+                .await;
             return;
         }
         match encode(&ResultRow {
             monitor_id: id,
             result,
+            history_only,
         }) {
             Ok(payload) => {
                 let row = NewIngest {
@@ -246,6 +263,7 @@ impl Router {
         let payload = encode(&ResultRow {
             monitor_id: id,
             result,
+            history_only: false,
         })?;
         let row = self.write(KIND_RESULT, payload).await?;
         // Wait (a few seconds at most) for the coordinator to apply it, then read
@@ -580,7 +598,7 @@ async fn dispatch(router: &Router, local: &Local, fence: Option<Fence>, row: Ing
                 Some(spec) => {
                     local
                         .recorder
-                        .submit_ingested(r.monitor_id, spec, r.result, Some(row.id))
+                        .submit_ingested(r.monitor_id, spec, r.result, Some(row.id), r.history_only)
                         .await;
                     Ok(())
                 }

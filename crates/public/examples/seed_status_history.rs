@@ -105,6 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 consecutive_failures: 0,
             },
             monitor_state: MonitorState::Up,
+            history_only: false,
         })
         .collect();
     store.record_results(&first).await?;

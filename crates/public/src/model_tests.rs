@@ -60,6 +60,7 @@ async fn build_at_a_controlled_instant() {
         ),
         region_status: vigilmon_core::state::RegionStatus::default(),
         monitor_state: MonitorState::Up,
+        history_only: false,
     };
     store
         .record_results(&[

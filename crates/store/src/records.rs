@@ -92,6 +92,9 @@ pub struct RecordedCheck {
     pub region_status: RegionStatus,
     /// The monitor's aggregated state after this result.
     pub monitor_state: MonitorState,
+    /// Kept in the history only (`check_results`): the monitor's and the region's
+    /// current state are left as they are.
+    pub history_only: bool,
 }
 
 /// A check result as stored.

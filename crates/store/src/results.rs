@@ -23,6 +23,11 @@ const UPDATE_MONITOR: &str = "UPDATE monitors SET \
         THEN $3 ELSE last_checked_at END \
     WHERE id = $1";
 
+const TOUCH_MONITOR: &str = "UPDATE monitors SET \
+    last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $2 \
+        THEN $2 ELSE last_checked_at END \
+    WHERE id = $1";
+
 const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, checked_at, ok, \
     state, verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
     error, body_excerpt, cert_expires_at, remote_addr, details) \
@@ -173,13 +178,27 @@ impl Store {
                 let at = ms(r.checked_at);
                 // First, as it also tells whether the monitor still exists (and takes
                 // the write lock before anything is read).
-                let updated = sqlx::query(UPDATE_MONITOR)
-                    .bind(id)
-                    .bind(check.monitor_state.as_str())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-                if updated.rows_affected() == 0 {
+                let exists = if check.history_only {
+                    // A write all the same (the lock first, as above): the monitor was
+                    // checked then, whatever its state.
+                    sqlx::query(TOUCH_MONITOR)
+                        .bind(id)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        > 0
+                } else {
+                    sqlx::query(UPDATE_MONITOR)
+                        .bind(id)
+                        .bind(check.monitor_state.as_str())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                        > 0
+                };
+                if !exists {
                     tracing::debug!(monitor = %check.monitor_id, "skipping a result of a deleted monitor");
                     continue;
                 }
@@ -206,6 +225,9 @@ impl Store {
                     .bind(r.details.as_ref().map(serde_json::Value::to_string))
                     .execute(&mut *tx)
                     .await?;
+                if check.history_only {
+                    continue;
+                }
                 sqlx::query(UPSERT_REGION)
                     .bind(id)
                     .bind(r.region.as_str())

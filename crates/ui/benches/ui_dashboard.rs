@@ -149,6 +149,7 @@ fn main() {
                             consecutive_failures: 0,
                         },
                         monitor_state: MonitorState::Up,
+                        history_only: false,
                     }
                 })
                 .collect();

@@ -45,7 +45,7 @@ pub struct FileConfig {
     pub alerting: AlertingSection,
     #[serde(default)]
     pub agents: AgentsSection,
-    /// Several nodes on one PostgreSQL database (docs/scaling.md).
+    /// Several nodes on one PostgreSQL database (docs/SCALING.md).
     #[serde(default)]
     pub cluster: ClusterSection,
     /// Public status pages (docs/status-pages.md).

@@ -196,6 +196,7 @@ contract! {
     results: [
         record_results_updates_regions_and_monitors,
         results_of_deleted_monitors_are_skipped,
+        history_only_results_leave_the_state_alone,
         results_roundtrip_every_field,
         list_results_filters,
         list_results_limit_default_and_cap,
@@ -306,6 +307,7 @@ fn check(
             consecutive_failures: region_status.1,
         },
         monitor_state,
+        history_only: false,
     }
 }
 

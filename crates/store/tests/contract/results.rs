@@ -179,6 +179,46 @@ pub(crate) async fn results_of_deleted_monitors_are_skipped(db: Db) {
     assert_eq!(s.all_region_states().await.unwrap().len(), 1);
 }
 
+/// A result kept for the history only is listed with the others, but the monitor's and
+/// the region's current state stay as they were; one of a deleted monitor is skipped.
+pub(crate) async fn history_only_results_leave_the_state_alone(db: Db) {
+    let s = &db.store;
+    let a = create(s, "a").await;
+    s.record_results(&[up(a.id, "eu", t(0))]).await.unwrap();
+    let mut late = check(
+        a.id,
+        "eu",
+        t(10),
+        Verdict::down(ErrorKind::Connect, "connection refused"),
+        (MonitorState::Up, 0),
+        MonitorState::Up,
+    );
+    late.history_only = true;
+    let mut gone = late.clone();
+    gone.monitor_id = new_id();
+    s.record_results(&[late, gone.clone()]).await.unwrap();
+
+    let listed = s
+        .list_results(a.id, &ResultFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].result.checked_at, t(10), "newest first");
+    assert!(!listed[0].result.verdict.is_ok());
+    let regions = s.region_states(a.id).await.unwrap();
+    assert_eq!(regions.len(), 1);
+    assert_eq!(
+        regions[0].checked_at,
+        Some(t(0)),
+        "the region's latest is unchanged"
+    );
+    assert_eq!(regions[0].error, None);
+    assert_eq!(regions[0].status.state, MonitorState::Up);
+    let m = s.get_monitor(a.id).await.unwrap().unwrap();
+    assert_eq!(m.state, MonitorState::Up);
+    assert_eq!(s.count_results(gone.monitor_id).await.unwrap(), 0);
+}
+
 pub(crate) async fn results_roundtrip_every_field(db: Db) {
     let s = &db.store;
     let m = create(s, "m").await;
@@ -214,6 +254,7 @@ pub(crate) async fn results_roundtrip_every_field(db: Db) {
                 consecutive_failures: 1,
             },
             monitor_state: MonitorState::Pending,
+            history_only: false,
         },
         RecordedCheck {
             monitor_id: m.id,
@@ -223,6 +264,7 @@ pub(crate) async fn results_roundtrip_every_field(db: Db) {
                 consecutive_failures: 0,
             },
             monitor_state: MonitorState::Degraded,
+            history_only: false,
         },
         up(m.id, "local", t(3)),
     ])

@@ -631,3 +631,110 @@ async fn results_out_of_bounds(backend: Backend) {
         "nothing dated 2099 opened anything: {incidents}"
     );
 }
+
+both_backends!(
+    results_taken_cut_off_or_arriving_late_are_history_not_evidence,
+    cut_off_results
+);
+
+/// Three regions served by agents; one (`us`) truly sees a monitor fail. A second
+/// region's failures that were taken while its agent was cut off from the server
+/// (`offline`), or that arrive long after they were taken (replayed from a disk
+/// buffer), are stored in the history but open nothing: an agent cut off from the
+/// network sees everything fail. The same failure sent on time does open the incident.
+async fn cut_off_results(backend: Backend) {
+    use vigilmon_core::{CheckResult, ErrorKind, RegionName, Verdict};
+    let store = StoreFixture::new(backend).await;
+    let config = store.dir.path().join("three.yaml");
+    std::fs::write(
+        &config,
+        "regions:\n  - {name: local, enabled: false}\n  - {name: eu}\n  - {name: us}\n  - {name: ap}\n",
+    )
+    .expect("config file");
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), config.display().to_string()],
+    );
+    let (status, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "api", "type": "http", "url": "http://127.0.0.1:9/health",
+                    "interval": "60s", "regions": ["eu", "us", "ap"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let mut tokens = std::collections::HashMap::new();
+    for region in ["eu", "us", "ap"] {
+        let (_, token) = create_agent_token(bin(), &store, &format!("{region}-1"), region);
+        tokens.insert(region, token);
+    }
+    let post = |region: &'static str, at: jiff::Timestamp, verdict: Verdict, offline: bool| {
+        let item = json!({"monitor_id": id,
+            "result": CheckResult::new(RegionName::parse(region).unwrap(), at, 3, verdict),
+            "offline": offline});
+        let req = server
+            .client
+            .post(format!("{}/api/v1/agent/results", server.url))
+            .bearer_auth(&tokens[region])
+            .json(&json!({ "results": [item] }));
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            let a: Value = r.json().await.unwrap();
+            assert_eq!(a["accepted"], 1, "{a}");
+        }
+    };
+    let down = || Verdict::down(ErrorKind::Connect, "connection refused");
+    let state = || async {
+        let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+        m["state"].as_str().unwrap_or_default().to_owned()
+    };
+    let now = jiff::Timestamp::now();
+    let ago = |s: i64| now - jiff::SignedDuration::from_secs(s);
+    // eu and us report on time; ap has not reported yet.
+    for region in ["eu", "us"] {
+        post(region, ago(3), Verdict::Up, false).await;
+    }
+    wait_for("the monitor up", Duration::from_secs(10), || async {
+        (state().await == "up").then_some(())
+    })
+    .await;
+
+    // us fails on time: one region of three, degraded.
+    post("us", ago(1), down(), false).await;
+    // ap fails too, but was cut off when it checked; and an older failure of ap
+    // arrives 55 s after it was taken (beyond the 45 s liveness of a 15 s poll).
+    post("ap", ago(55), down(), false).await;
+    post("ap", ago(2), down(), true).await;
+    let history = wait_for(
+        "ap's failures stored in the history",
+        Duration::from_secs(10),
+        || async {
+            let r = results(&server, &id, "ap").await;
+            (r.len() == 2).then_some(r)
+        },
+    )
+    .await;
+    assert!(
+        history.iter().all(|r| r["verdict"] == "down"),
+        "{history:?}"
+    );
+    assert_eq!(state().await, "degraded", "only us counts");
+    let (_, regions) = server.get(&format!("/api/v1/monitors/{id}")).await;
+    let (_, inc) = server.get("/api/v1/incidents").await;
+    assert!(
+        inc["incidents"].as_array().unwrap().is_empty(),
+        "nothing opens on results of a cut-off agent: {inc} {regions}"
+    );
+
+    // The same failure of ap sent on time is evidence: down, one incident.
+    post("ap", jiff::Timestamp::now(), down(), false).await;
+    wait_for("the monitor down", Duration::from_secs(10), || async {
+        (state().await == "down").then_some(())
+    })
+    .await;
+    let (_, inc) = server.get("/api/v1/incidents").await;
+    assert_eq!(inc["incidents"].as_array().unwrap().len(), 1, "{inc}");
+}
