@@ -27,7 +27,7 @@ for i in $(seq 1 "$RUNS"); do
     else
         echo "run $i: FAILED after $(( $(date +%s) - started )) s (log: $log)"
     fi
-    grep -E '^\[|^webhook:|^slack:|^ops:|^fault run' "$log" | sed 's/^/  /'
+    grep -E '^\[|^webhook:|^slack:|^ops:|^  ops at|^fault run' "$log" | sed 's/^/  /'
 done
 echo "fault runs: $passed of $RUNS passed"
 (( passed == RUNS ))

@@ -179,10 +179,10 @@ pub async fn wait(
     ApiQuery(q): ApiQuery<WaitQuery>,
 ) -> Json<WaitAnswer> {
     let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(25_000)).min(MAX_WAIT);
+    // Contact was recorded when the request came in. Not again when the wait ends: the
+    // agent may have been cut off since (its connection silently dead), and counting
+    // the end of a wait as contact announced a cut-off region back while it was not.
     let checks = st.agents().wait(agent.id, timeout).await;
-    // Still here after the wait: still live.
-    st.agents()
-        .touch(agent.id, &agent.name, &agent.region, None, st.now());
     Json(WaitAnswer { checks })
 }
 

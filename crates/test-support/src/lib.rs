@@ -617,6 +617,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// The status it was answered with.
     pub status: u16,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Received {
@@ -668,6 +670,7 @@ impl Receiver {
                     .collect(),
                 body: body.to_vec(),
                 status: code,
+                at: Instant::now(),
             });
             (
                 StatusCode::from_u16(code).unwrap_or(StatusCode::OK),

@@ -738,3 +738,41 @@ async fn cut_off_results(backend: Backend) {
     let (_, inc) = server.get("/api/v1/incidents").await;
     assert_eq!(inc["incidents"].as_array().unwrap().len(), 1, "{inc}");
 }
+
+/// A long poll whose agent went silent (its connection dead, as under a network cut) is
+/// not contact when the server ends it: the agent's last contact stays when the wait
+/// began, so a cut-off region is not announced back while it is still cut off.
+#[tokio::test]
+async fn the_end_of_an_abandoned_wait_is_not_contact() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let server = agents_only_server(&store);
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    // A wait of 1.5 s on a connection that then falls silent — a peer behind a cut
+    // link: no reply is read, no FIN is sent, so the server cannot tell it is gone.
+    use tokio::io::AsyncWriteExt;
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    silent
+        .write_all(
+            format!(
+                "GET /api/v1/agent/wait?timeout_ms=1500 HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let last_seen = || async {
+        let (_, v) = server.get("/api/v1/regions").await;
+        v["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "eu")
+            .and_then(|r| r["agents"][0]["last_seen"].as_str().map(str::to_owned))
+    };
+    let first = wait_for("the agent heard", Duration::from_secs(5), last_seen).await;
+    // Past the server's end of the wait.
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(last_seen().await.as_deref(), Some(first.as_str()));
+    drop(silent);
+}

@@ -391,6 +391,17 @@ monitors:
     let chat = delivered(&slack, "/slack", slack_event);
     let ops_events = delivered(&ops, "/ops", webhook_event);
     eprintln!("webhook: {hook:?}\nslack: {chat:?}\nops: {ops_events:?}");
+    for x in ops.on("/ops") {
+        let v = x.json();
+        eprintln!(
+            "  ops at {:>5.1}s: {} {} ({}): {}",
+            x.at.duration_since(started).as_secs_f64(),
+            v["event"].as_str().unwrap_or_default(),
+            v["monitor"]["name"].as_str().unwrap_or_default(),
+            x.status,
+            v["cause"].as_str().unwrap_or_default()
+        );
+    }
     let count = |v: &[(String, String)], e: &str, n: &str| {
         v.iter().filter(|(a, b)| a == e && b == n).count()
     };
