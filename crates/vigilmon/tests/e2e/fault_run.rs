@@ -421,17 +421,25 @@ monitors:
     // Nothing else paged: the flapping region and the cut-off agent are regional.
     assert_eq!(hook.len(), 2, "no false page: {hook:?}");
     assert_eq!(chat.len(), 2, "no false page: {chat:?}");
-    // The cut-off region was told to operators, and its return too.
-    assert!(
-        ops_events
-            .iter()
-            .any(|(e, n)| e == "trigger" && n == "region ap"),
+    // The cut-off region was told to operators once, and its return once: no
+    // relapse while it is still cut off, none when its link comes back.
+    assert_eq!(
+        count(&ops_events, "trigger", "region ap"),
+        1,
         "{ops_events:?}"
     );
-    assert!(
+    assert_eq!(
+        count(&ops_events, "resolved", "region ap"),
+        1,
+        "{ops_events:?}"
+    );
+    // The killed coordinator was announced, once.
+    assert_eq!(
         ops_events
             .iter()
-            .any(|(e, n)| e == "resolved" && n == "region ap"),
+            .filter(|(e, n)| e == "trigger" && n.starts_with("node "))
+            .count(),
+        1,
         "{ops_events:?}"
     );
     // One incident in all, resolved.
