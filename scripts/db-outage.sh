@@ -38,7 +38,7 @@ chmod 755 "$WORK"
 PGDATA="$WORK/pg"
 install -d -o postgres -g postgres -m 700 "$PGDATA"
 as_pg() { su postgres -s /bin/bash -c "$*"; }
-pg_start() { as_pg "'$PGBIN/pg_ctl' -D '$PGDATA' -l '$WORK/pg.log' -o '-p $PORT -k /tmp -c listen_addresses=127.0.0.1' -w start" >/dev/null; }
+pg_start() { as_pg "'$PGBIN/pg_ctl' -D '$PGDATA' -l '$PGDATA/server.log' -o '-p $PORT -k /tmp -c listen_addresses=127.0.0.1' -w start" >/dev/null; }
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -74,7 +74,7 @@ with open(f"{work}/vigilmon.yaml", "w") as f:
     f.write(f"""cluster: {{ lease_ttl: 5s }}
 server: {{ ping_rate_limit: 0 }}
 monitors:
-  - {{ name: app, type: http, url: "http://127.0.0.1:{target.server_address[1]}/", interval: 5s, timeout: 2s }}
+  - {{ name: app, type: http, url: "http://127.0.0.1:{target.server_address[1]}/", interval: 10s, timeout: 2s }}
 """)
 token = subprocess.run([bin, "token", "create", "--name", "ops", "--scope", "write", "--database-url", db],
                        check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
@@ -88,7 +88,10 @@ for n in range(2):
     for _ in range(600):
         m = re.search(r"listening on (http://[0-9.:]+)", open(f"{work}/node{n}.out").read())
         if m: break
+        if p.poll() is not None: break
         time.sleep(0.1)
+    if not m:
+        sys.exit(f"node {n} did not start:\n" + open(f"{work}/node{n}.log").read()[-2000:])
     urls.append(m.group(1))
 
 def api(method, path, body=None, url=None):
@@ -108,14 +111,15 @@ def pinger():
     i = 0
     while not stop.is_set():
         u = urls[i % 2]; i += 1
+        started = time.time()
         try:
-            with urllib.request.urlopen(u + ping_path, timeout=3) as r:
+            with urllib.request.urlopen(u + ping_path, timeout=15) as r:
                 code = r.status
         except urllib.error.HTTPError as e:
             code = e.code
         except Exception:
             code = "error"
-        log.append((time.time(), i % 2, code))
+        log.append((started, i % 2, code, time.time() - started))
         time.sleep(1)
 threading.Thread(target=pinger, daemon=True).start()
 
@@ -132,13 +136,13 @@ def checks():
 
 time.sleep(25)
 before = checks()
-print(f"before: coordinator {coordinator(urls[0])}; {before} checks stored; pings {sum(1 for _, _, c in log if c == 200)} OK")
+print(f"before: coordinator {coordinator(urls[0])}; {before} checks stored; pings {sum(1 for _, _, c, _ in log if c == 200)} OK")
 down_at = time.time()
 subprocess.run(["su", "postgres", "-s", "/bin/bash", "-c", f"'{pgbin}/pg_ctl' -D '{pgdata}' -m immediate stop"], check=True, capture_output=True)
 print(f"database stopped hard for {outage} s")
 time.sleep(outage)
 subprocess.run(["su", "postgres", "-s", "/bin/bash", "-c",
-                f"'{pgbin}/pg_ctl' -D '{pgdata}' -l '{work}/pg.log' -o '-p {port} -k /tmp -c listen_addresses=127.0.0.1' -w start"],
+                f"'{pgbin}/pg_ctl' -D '{pgdata}' -l '{pgdata}/server.log' -o '-p {port} -k /tmp -c listen_addresses=127.0.0.1' -w start"],
                check=True, capture_output=True)
 up_at = time.time()
 after_start = checks()
@@ -152,11 +156,13 @@ while time.time() < up_at + 60:
     time.sleep(0.5)
 stop.set()
 after = checks()
-during = [c for t, _, c in log if down_at <= t < up_at]
-first_ok = next((t for t, _, c in log if t >= up_at and c == 200), None)
-print(f"pings while the database was down: {len(during)}, answered {dict((str(k), during.count(k)) for k in set(during))}")
+during = [(c, d) for t, _, c, d in log if down_at <= t < up_at]
+codes = [c for c, _ in during]
+print(f"pings sent while the database was down: {len(during)}, answered {dict((str(k), codes.count(k)) for k in set(codes))} "
+      f"after {min((d for _, d in during), default=0):.1f}–{max((d for _, d in during), default=0):.1f} s")
+first_ok = next((t + d for t, _, c, d in log if t + d >= up_at and c == 200), None)
 print(f"first ping answered OK {first_ok - up_at:.1f} s after the database came back" if first_ok else "no ping answered OK after the database came back")
-print(f"checks stored in the minute after: {after - after_start} (the monitor runs every 5 s from one node)")
+print(f"checks stored in the minute after: {after - after_start} (the monitor runs every 10 s from one node)")
 incidents = api("GET", "/api/v1/incidents")
 opened = incidents.get("incidents", incidents) if isinstance(incidents, dict) else incidents
 print(f"incidents opened: {len(opened)}" + "".join(f"\n  {i.get('monitor_name', i.get('monitor_id'))}: {i.get('cause', i.get('title', ''))}" for i in opened))

@@ -554,27 +554,34 @@ pub(crate) async fn consume(
 ) {
     let mut in_hand: HashMap<i64, Instant> = HashMap::new();
     loop {
-        match router
-            .store
-            .ingest_pending(
-                0,
-                u32::try_from(in_hand.len() + CONSUME_BATCH).unwrap_or(u32::MAX),
-            )
-            .await
-        {
-            Ok(rows) => {
+        // Ids first (an index-only scan), then the payloads of rows not yet in hand: a
+        // backlog is never read and decoded again on every wake-up. Reading from the
+        // start each time, not from the highest id seen, is what finds a row whose id
+        // was taken before another's but committed after it.
+        let limit = u32::try_from(in_hand.len() + CONSUME_BATCH).unwrap_or(u32::MAX);
+        match router.store.ingest_ids(limit).await {
+            Ok(ids) => {
                 let now = Instant::now();
-                let present: HashSet<i64> = rows.iter().map(|r| r.id).collect();
+                let present: HashSet<i64> = ids.iter().copied().collect();
                 in_hand.retain(|id, _| present.contains(id));
-                for row in rows {
-                    if in_hand
-                        .get(&row.id)
-                        .is_some_and(|t| now.duration_since(*t) < REDISPATCH_AFTER)
-                    {
-                        continue;
+                let new: Vec<i64> = ids
+                    .into_iter()
+                    .filter(|id| {
+                        in_hand
+                            .get(id)
+                            .is_none_or(|t| now.duration_since(*t) >= REDISPATCH_AFTER)
+                    })
+                    .collect();
+                match router.store.ingest_rows(&new).await {
+                    Ok(rows) => {
+                        for row in rows {
+                            in_hand.insert(row.id, now);
+                            dispatch(&router, &local, fence, row).await;
+                        }
                     }
-                    in_hand.insert(row.id, now);
-                    dispatch(&router, &local, fence, row).await;
+                    Err(e) => {
+                        warn!(message = "could not read work passed on by other nodes", error = %e);
+                    }
                 }
             }
             Err(e) => warn!(message = "could not read work passed on by other nodes", error = %e),

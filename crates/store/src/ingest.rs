@@ -245,6 +245,51 @@ impl Store {
         })
     }
 
+    /// The ids of up to `limit` rows waiting, in id order: a cheap look (an index-only
+    /// scan) at what is there, so that a consumer reads the payloads of new rows only.
+    pub async fn ingest_ids(&self, limit: u32) -> Result<Vec<i64>, StoreError> {
+        with_pool!(self, pool => {
+            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM ingest ORDER BY id LIMIT $1")
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await?;
+            Ok(ids)
+        })
+    }
+
+    /// The rows with these ids that are still waiting, in id order.
+    pub async fn ingest_rows(&self, ids: &[i64]) -> Result<Vec<IngestRow>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(DELETE_CHUNK) {
+            let sql = format!(
+                "SELECT id, kind, payload, node, received_at FROM ingest WHERE id IN ({})",
+                crate::status::placeholders(1, chunk.len())
+            );
+            let rows = with_pool!(self, pool => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                let rows = q.fetch_all(pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        let r = Reader::new(row, "ingest");
+                        Ok(IngestRow {
+                            id: r.i64("id")?,
+                            kind: r.string("kind")?,
+                            payload: r.string("payload")?,
+                            node: r.uuid("node")?,
+                            received_at: r.timestamp("received_at")?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?
+            });
+            out.extend(rows);
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
     /// Deletes ingest rows that cannot be applied (a payload no release understands),
     /// under the coordinator's fence.
     pub async fn discard_ingest(&self, commit: &Commit) -> Result<(), StoreError> {

@@ -308,6 +308,22 @@ pub(crate) async fn ingest_rows_are_consumed_once_with_the_write(db: Db) {
     );
     assert_eq!(s.ingest_pending(ids[0], 1).await.unwrap()[0].id, ids[1]);
     assert_eq!(s.ingest_backlog().await.unwrap(), 3);
+    // The consumer's two steps: the ids, then the rows it does not hold yet (in id
+    // order, whatever order they are asked in; ids no longer there are skipped).
+    assert_eq!(s.ingest_ids(10).await.unwrap(), ids);
+    assert_eq!(s.ingest_ids(2).await.unwrap(), ids[..2]);
+    let some = s
+        .ingest_rows(&[ids[2], ids[0], ids[2] + 1000])
+        .await
+        .unwrap();
+    assert_eq!(
+        some.iter()
+            .map(|r| (r.id, r.kind.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(ids[0], "ping"), (ids[2], "ack")]
+    );
+    assert_eq!(some[0], pending[0]);
+    assert!(s.ingest_rows(&[]).await.unwrap().is_empty());
 
     let now = s.db_now().await.unwrap();
     let lease_a = s.acquire_lease(a, TTL, now).await.unwrap().unwrap();
