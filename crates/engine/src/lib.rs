@@ -372,6 +372,13 @@ impl Engine {
     pub fn prober(&self) -> &Prober {
         &self.inner.prober
     }
+    /// A monitor's spec as this node holds it (every node keeps every monitor's, kept
+    /// current by change announcements), read from the store when this node has not
+    /// heard of the monitor yet; `None` when it does not exist.
+    pub async fn monitor_spec(&self, id: MonitorId) -> Option<Arc<MonitorSpec>> {
+        self.inner.router.spec_or_read(id).await
+    }
+
     /// Where check results go: the coordinator's recorder.
     pub fn recorder(&self) -> Recorder<'_> {
         Recorder(&self.inner.router)

@@ -151,7 +151,7 @@ impl Router {
 
     /// A monitor's spec, read from the store when this node has not heard of it yet
     /// (made on another node moments ago).
-    async fn spec_or_read(&self, id: MonitorId) -> Option<Arc<MonitorSpec>> {
+    pub(crate) async fn spec_or_read(&self, id: MonitorId) -> Option<Arc<MonitorSpec>> {
         if let Some(spec) = self.spec(id) {
             return Some(spec);
         }
