@@ -198,3 +198,11 @@ pub(crate) fn int(v: u64) -> i64 {
 pub(crate) fn opt_int(v: Option<u64>) -> Option<i64> {
     v.map(int)
 }
+
+/// `$first, $first+1, …` for `n` values.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

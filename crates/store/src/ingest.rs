@@ -263,7 +263,7 @@ impl Store {
         for chunk in ids.chunks(DELETE_CHUNK) {
             let sql = format!(
                 "SELECT id, kind, payload, node, received_at FROM ingest WHERE id IN ({})",
-                crate::status::placeholders(1, chunk.len())
+                crate::codec::placeholders(1, chunk.len())
             );
             let rows = with_pool!(self, pool => {
                 let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));

@@ -8,8 +8,7 @@ use jiff::Timestamp;
 use vigilmon_core::MonitorId;
 use vigilmon_core::rollup::{Outcome, Rollup};
 
-use crate::codec::{Cols, Reader, int, ms};
-use crate::status::placeholders;
+use crate::codec::{Cols, Reader, int, ms, placeholders};
 use crate::{Commit, Store, StoreError};
 
 /// The region name of the all-regions rollup.

@@ -16,7 +16,7 @@ use vigilmon_core::MonitorId;
 use vigilmon_core::status_page::StatusPageConfig;
 
 use crate::alerting::{INCIDENT_COLUMNS, decode_incident};
-use crate::codec::{Cols, Reader, ms};
+use crate::codec::{Cols, Reader, ms, placeholders};
 use crate::{IncidentRecord, MonitorSource, Store, StoreError};
 
 /// A status page as stored.
@@ -83,14 +83,6 @@ fn decode_update<R: Cols>(row: &R) -> Result<IncidentUpdate, StoreError> {
         title: r.opt_string("title")?,
         author: r.opt_string("author")?,
     })
-}
-
-/// `$first, $first+1, …` for `n` values.
-pub(crate) fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A unique violation on `status_pages`: the domain, or else the slug.
