@@ -318,12 +318,21 @@ impl<S: ResultSink> Sender<S> {
     }
 
     /// Writes results to the end of the disk buffer, counting what was buffered and
-    /// what had to be dropped.
+    /// what had to be dropped. A buffered result is sent marked `offline`: held back,
+    /// it reaches the server late, as history (it was most likely taken while this
+    /// agent was cut off, when every target looks down).
     fn store(&mut self, items: &[ResultItem]) {
         if items.is_empty() {
             return;
         }
-        match self.buffer.append(items) {
+        let held: Vec<ResultItem> = items
+            .iter()
+            .map(|i| ResultItem {
+                offline: true,
+                ..i.clone()
+            })
+            .collect();
+        match self.buffer.append(&held) {
             Ok(dropped) => {
                 self.counters.buffered(items.len());
                 if dropped > 0 {
@@ -413,11 +422,15 @@ mod tests {
 
     /// A server stand-in: answers per `mode` and records what it accepted.
     #[derive(Clone)]
-    struct Fake(Arc<Mutex<(Mode, Vec<Vec<u64>>)>>);
+    struct Fake(Arc<Mutex<(Mode, Vec<Vec<u64>>)>>, Arc<Mutex<Vec<bool>>>);
 
     impl Fake {
         fn new(mode: Mode) -> Self {
-            Fake(Arc::new(Mutex::new((mode, Vec::new()))))
+            Fake(Arc::new(Mutex::new((mode, Vec::new()))), Arc::default())
+        }
+        /// The `offline` mark of every result accepted, in order.
+        fn offline_marks(&self) -> Vec<bool> {
+            self.1.lock().unwrap().clone()
         }
         fn set(&self, mode: Mode) {
             self.0.lock().unwrap().0 = mode;
@@ -440,6 +453,10 @@ mod tests {
                 match g.0 {
                     Mode::Up => {
                         g.1.push(items.iter().map(|i| i.result.duration_ms).collect());
+                        self.1
+                            .lock()
+                            .unwrap()
+                            .extend(items.iter().map(|i| i.offline));
                         Ok(ResultsAnswer {
                             accepted: items.len() as u64,
                             ..ResultsAnswer::default()
@@ -560,6 +577,10 @@ mod tests {
         r.task.await.unwrap();
         assert_eq!(fake.all(), (0..1203).collect::<Vec<_>>());
         assert_eq!(r.counters.snapshot().results_sent, 1203);
+        assert!(
+            fake.offline_marks().iter().all(|o| !*o),
+            "sent as they come: evidence"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -601,6 +622,10 @@ mod tests {
             fake.all(),
             (0..1050).collect::<Vec<_>>(),
             "oldest first, nothing lost, nothing twice"
+        );
+        assert!(
+            fake.offline_marks().iter().all(|o| *o),
+            "what went through the buffer is sent as history"
         );
         assert!(fake.batches().iter().all(|b| b.len() <= 500));
         let s = r.counters.snapshot();

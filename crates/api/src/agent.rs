@@ -18,11 +18,6 @@ use vigilmon_core::protocol::{
     RefusedResult, ResultsAnswer, ResultsBatch, WaitAnswer, WaitQuery, date_results,
 };
 
-/// A result that reaches the server longer than this (or the region's liveness, when
-/// longer) after its check ended is history, not evidence: it was held back, most
-/// likely in an agent's disk buffer while the agent was cut off.
-const LATE_AFTER: Duration = Duration::from_secs(10);
-
 /// `GET /api/v1/agent/assignments` — conditional on `If-None-Match`.
 pub async fn assignments(
     State(st): State<AppState>,
@@ -116,10 +111,7 @@ pub async fn results(
     let (mut accepted, mut ignored, mut refused) = (0usize, 0usize, Vec::new());
     let items = batch.results.into_owned();
     let times: Vec<_> = items.iter().map(|i| i.result.checked_at).collect();
-    let now = st.now();
-    let dated = date_results(&times, now, st.engine().retention_raw());
-    let late_ms =
-        i64::try_from(st.agents().liveness().max(LATE_AFTER).as_millis()).unwrap_or(i64::MAX);
+    let dated = date_results(&times, st.now(), st.engine().retention_raw());
     for ((index, item), dated) in items.into_iter().enumerate().zip(dated) {
         let id = item.monitor_id;
         match specs.get(&id).and_then(Option::as_ref) {
@@ -138,15 +130,11 @@ pub async fn results(
                 }
                 // The region is the token's, whatever the payload says.
                 result.region = agent.region.clone();
-                // Evidence only when taken while the agent reached the server and
-                // arriving soon after the check ended: a result replayed from the disk
-                // buffer after a cut goes into the history alone.
-                let ended = result
-                    .checked_at
-                    .as_millisecond()
-                    .saturating_add(i64::try_from(result.duration_ms).unwrap_or(i64::MAX));
-                let late = now.as_millisecond().saturating_sub(ended) > late_ms;
-                if item.offline || late {
+                // Evidence only when the agent says it was in touch: a result taken
+                // while it was cut off, or held back in its disk buffer, goes into the
+                // history alone. (The agent decides, not a comparison of clocks: an
+                // agent whose clock is behind must not lose its say.)
+                if item.offline {
                     st.recorder().submit_history(id, spec.clone(), result).await;
                 } else {
                     st.recorder().submit(id, spec.clone(), result).await;

@@ -456,7 +456,7 @@ impl Recorder<'_> {
 
     /// Passes on a result for the monitor's history only: stored, but it moves neither
     /// its region's state nor the monitor's (an agent's result taken while it was cut
-    /// off from the server, or arriving too late to be evidence).
+    /// off from the server, or held back in its disk buffer).
     pub async fn submit_history(&self, id: MonitorId, spec: Arc<MonitorSpec>, result: CheckResult) {
         self.0.result_as(id, spec, result, true).await;
     }

@@ -109,7 +109,8 @@ enum Msg {
         /// write.
         ingested: Option<i64>,
         /// Stored in the monitor's history only: it moves no region's state and no
-        /// consensus (an agent's result taken while it was cut off, or arriving late).
+        /// consensus (an agent's result taken while it was cut off, or held back in
+        /// its disk buffer).
         history_only: bool,
     },
     /// The monitor was changed, paused, resumed or deleted: take its streaks from the

@@ -633,15 +633,15 @@ async fn results_out_of_bounds(backend: Backend) {
 }
 
 both_backends!(
-    results_taken_cut_off_or_arriving_late_are_history_not_evidence,
+    results_of_a_cut_off_agent_are_history_not_evidence,
     cut_off_results
 );
 
 /// Three regions served by agents; one (`us`) truly sees a monitor fail. A second
-/// region's failures that were taken while its agent was cut off from the server
-/// (`offline`), or that arrive long after they were taken (replayed from a disk
-/// buffer), are stored in the history but open nothing: an agent cut off from the
-/// network sees everything fail. The same failure sent on time does open the incident.
+/// region's failures marked `offline` (taken while its agent was cut off from the
+/// server, or held back in its disk buffer) are stored in the history but open
+/// nothing: an agent cut off from the network sees everything fail. The same failure
+/// sent as evidence opens the incident — even from an agent whose clock is behind.
 async fn cut_off_results(backend: Backend) {
     use vigilmon_core::{CheckResult, ErrorKind, RegionName, Verdict};
     let store = StoreFixture::new(backend).await;
@@ -704,9 +704,8 @@ async fn cut_off_results(backend: Backend) {
 
     // us fails on time: one region of three, degraded.
     post("us", ago(1), down(), false).await;
-    // ap fails too, but was cut off when it checked; and an older failure of ap
-    // arrives 55 s after it was taken (beyond the 45 s liveness of a 15 s poll).
-    post("ap", ago(55), down(), false).await;
+    // ap fails too, but was cut off when it checked, twice.
+    post("ap", ago(20), down(), true).await;
     post("ap", ago(2), down(), true).await;
     let history = wait_for(
         "ap's failures stored in the history",
@@ -729,8 +728,9 @@ async fn cut_off_results(backend: Backend) {
         "nothing opens on results of a cut-off agent: {inc} {regions}"
     );
 
-    // The same failure of ap sent on time is evidence: down, one incident.
-    post("ap", jiff::Timestamp::now(), down(), false).await;
+    // A failure of ap as evidence, from a clock 55 s behind (as old as that by the
+    // server's clock, yet within one interval of us's): down, one incident.
+    post("ap", ago(55), down(), false).await;
     wait_for("the monitor down", Duration::from_secs(10), || async {
         (state().await == "down").then_some(())
     })
