@@ -495,25 +495,21 @@ mod tests {
         stop.cancel();
     }
 
-    #[tokio::test]
-    async fn poll_loop_stops_on_a_region_mismatch() {
-        use axum::routing::get;
-        let hits = Arc::new(Mutex::new(0));
-        let h = hits.clone();
-        let app = axum::Router::new().route(
-            "/api/v1/agent/assignments",
-            get(move || {
-                *h.lock().unwrap() += 1;
-                async { r#"{"protocol":1,"region":"us","monitors":[]}"# }
-            }),
-        );
+    /// Serves `app`, runs the poll loop of an `eu` agent (polling every second,
+    /// requests timing out after `request_timeout`) against it, and expects the loop
+    /// to end by itself (a fatal error) within `within`.
+    async fn poll_against(
+        app: axum::Router,
+        request_timeout: Duration,
+        within: Duration,
+    ) -> (Fatal, tempfile::TempDir, CancellationToken) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         let url = url::Url::parse(&format!("http://{addr}")).unwrap();
-        let client = ServerClient::new(&url, "t", &[], Duration::from_secs(5)).unwrap();
+        let client = ServerClient::new(&url, "t", &[], request_timeout).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let stop = CancellationToken::new();
         let (handle, _task) = scheduler::start(
@@ -530,11 +526,28 @@ mod tests {
             default_poll: Duration::from_secs(1),
         };
         tokio::time::timeout(
-            Duration::from_secs(5),
+            within,
             poll_loop(client, state, settings, None, stop.clone(), fatal.clone()),
         )
         .await
-        .expect("the loop ends by itself");
+        .expect("the poll loop ends by itself in time");
+        (fatal, dir, stop)
+    }
+
+    #[tokio::test]
+    async fn poll_loop_stops_on_a_region_mismatch() {
+        use axum::routing::get;
+        let hits = Arc::new(Mutex::new(0));
+        let h = hits.clone();
+        let app = axum::Router::new().route(
+            "/api/v1/agent/assignments",
+            get(move || {
+                *h.lock().unwrap() += 1;
+                async { r#"{"protocol":1,"region":"us","monitors":[]}"# }
+            }),
+        );
+        let (fatal, dir, stop) =
+            poll_against(app, Duration::from_secs(5), Duration::from_secs(5)).await;
         let err = fatal.take().expect("fatal error");
         assert!(
             matches!(&err, AgentError::RegionMismatch { agent, server } if agent == "eu" && server == "us"),
@@ -569,36 +582,10 @@ mod tests {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let url = url::Url::parse(&format!("http://{addr}")).unwrap();
-        let client = ServerClient::new(&url, "t", &[], Duration::from_secs(60)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let stop = CancellationToken::new();
-        let (handle, _task) = scheduler::start(
-            vec![],
-            Arc::new(Nothing),
-            Arc::new(SystemClock),
-            SchedulerConfig::default(),
-            stop.clone(),
-        );
-        let state = AssignmentState::new(handle, Arc::default(), dir.path());
-        let fatal = Fatal::default();
-        let settings = PollSettings {
-            region: RegionName::parse("eu").unwrap(),
-            default_poll: Duration::from_secs(1),
-        };
         // The second poll's answer (another region) ends the loop: well before the
         // 60 s request timeout.
-        tokio::time::timeout(
-            Duration::from_secs(10),
-            poll_loop(client, state, settings, None, stop.clone(), fatal.clone()),
-        )
-        .await
-        .expect("the hung poll was given up and the next one answered");
+        let (fatal, _dir, stop) =
+            poll_against(app, Duration::from_secs(60), Duration::from_secs(10)).await;
         assert!(matches!(
             fatal.take(),
             Some(AgentError::RegionMismatch { .. })

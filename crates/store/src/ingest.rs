@@ -14,7 +14,7 @@
 use jiff::Timestamp;
 use uuid::Uuid;
 
-use crate::codec::{Reader, ms};
+use crate::codec::{Cols, Reader, ms};
 use crate::{Fence, Store, StoreError};
 
 /// The notification channel of new ingest rows.
@@ -79,6 +79,18 @@ impl Commit {
 /// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
 pub(crate) const FENCED_IDLE_LIMIT: &str =
     "SET LOCAL idle_in_transaction_session_timeout = '1500ms'";
+
+/// One `ingest` row as read by the consumer.
+fn decode_ingest<R: Cols>(row: &R) -> Result<IngestRow, StoreError> {
+    let r = Reader::new(row, "ingest");
+    Ok(IngestRow {
+        id: r.i64("id")?,
+        kind: r.string("kind")?,
+        payload: r.string("payload")?,
+        node: r.uuid("node")?,
+        received_at: r.timestamp("received_at")?,
+    })
+}
 
 /// Ids deleted per statement.
 pub(crate) const DELETE_CHUNK: usize = 500;
@@ -223,25 +235,13 @@ impl Store {
     ) -> Result<Vec<IngestRow>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT id, kind, payload, node, received_at FROM ingest \
-                 WHERE id > $1 ORDER BY id LIMIT $2",
+                "SELECT id, kind, payload, node, received_at FROM ingest WHERE id > $1 ORDER BY id LIMIT $2",
             )
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "ingest");
-                    Ok(IngestRow {
-                        id: r.i64("id")?,
-                        kind: r.string("kind")?,
-                        payload: r.string("payload")?,
-                        node: r.uuid("node")?,
-                        received_at: r.timestamp("received_at")?,
-                    })
-                })
-                .collect()
+            rows.iter().map(decode_ingest).collect()
         })
     }
 
@@ -272,16 +272,7 @@ impl Store {
                 }
                 let rows = q.fetch_all(pool).await?;
                 rows.iter()
-                    .map(|row| {
-                        let r = Reader::new(row, "ingest");
-                        Ok(IngestRow {
-                            id: r.i64("id")?,
-                            kind: r.string("kind")?,
-                            payload: r.string("payload")?,
-                            node: r.uuid("node")?,
-                            received_at: r.timestamp("received_at")?,
-                        })
-                    })
+                    .map(decode_ingest)
                     .collect::<Result<Vec<_>, StoreError>>()?
             });
             out.extend(rows);
