@@ -554,34 +554,10 @@ pub(crate) async fn consume(
 ) {
     let mut in_hand: HashMap<i64, Instant> = HashMap::new();
     loop {
-        // Ids first (an index-only scan), then the payloads of rows not yet in hand: a
-        // backlog is never read and decoded again on every wake-up. Reading from the
-        // start each time, not from the highest id seen, is what finds a row whose id
-        // was taken before another's but committed after it.
-        let limit = u32::try_from(in_hand.len() + CONSUME_BATCH).unwrap_or(u32::MAX);
-        match router.store.ingest_ids(limit).await {
-            Ok(ids) => {
-                let now = Instant::now();
-                let present: HashSet<i64> = ids.iter().copied().collect();
-                in_hand.retain(|id, _| present.contains(id));
-                let new: Vec<i64> = ids
-                    .into_iter()
-                    .filter(|id| {
-                        in_hand
-                            .get(id)
-                            .is_none_or(|t| now.duration_since(*t) >= REDISPATCH_AFTER)
-                    })
-                    .collect();
-                match router.store.ingest_rows(&new).await {
-                    Ok(rows) => {
-                        for row in rows {
-                            in_hand.insert(row.id, now);
-                            dispatch(&router, &local, fence, row).await;
-                        }
-                    }
-                    Err(e) => {
-                        warn!(message = "could not read work passed on by other nodes", error = %e);
-                    }
+        match new_rows(&router.store, &mut in_hand).await {
+            Ok(rows) => {
+                for row in rows {
+                    dispatch(&router, &local, fence, row).await;
                 }
             }
             Err(e) => warn!(message = "could not read work passed on by other nodes", error = %e),
@@ -592,6 +568,35 @@ pub(crate) async fn consume(
             () = tokio::time::sleep(CONSUME_POLL) => {}
         }
     }
+}
+
+/// The waiting rows not in hand (or in hand for longer than [`REDISPATCH_AFTER`]),
+/// marked as in hand now. Ids first (an index-only scan), then the payloads of those
+/// rows only: a backlog is never read and decoded again on every wake-up. Reading from
+/// the start each time, not from the highest id seen, is what finds a row whose id was
+/// taken before another's but committed after it.
+async fn new_rows(
+    store: &Store,
+    in_hand: &mut HashMap<i64, Instant>,
+) -> Result<Vec<IngestRow>, StoreError> {
+    let limit = u32::try_from(in_hand.len() + CONSUME_BATCH).unwrap_or(u32::MAX);
+    let ids = store.ingest_ids(limit).await?;
+    let now = Instant::now();
+    let present: HashSet<i64> = ids.iter().copied().collect();
+    in_hand.retain(|id, _| present.contains(id));
+    let new: Vec<i64> = ids
+        .into_iter()
+        .filter(|id| {
+            in_hand
+                .get(id)
+                .is_none_or(|t| now.duration_since(*t) >= REDISPATCH_AFTER)
+        })
+        .collect();
+    let rows = store.ingest_rows(&new).await?;
+    for row in &rows {
+        in_hand.insert(row.id, now);
+    }
+    Ok(rows)
 }
 
 async fn dispatch(router: &Router, local: &Local, fence: Option<Fence>, row: IngestRow) {

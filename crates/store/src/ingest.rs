@@ -225,26 +225,6 @@ impl Store {
         })
     }
 
-    /// Up to `limit` rows waiting with an id above `after`, in id order. (On
-    /// PostgreSQL ids are taken before commit, so a row can appear after a higher one:
-    /// a consumer re-reads from its lowest unapplied id, not from the highest seen.)
-    pub async fn ingest_pending(
-        &self,
-        after: i64,
-        limit: u32,
-    ) -> Result<Vec<IngestRow>, StoreError> {
-        with_pool!(self, pool => {
-            let rows = sqlx::query(
-                "SELECT id, kind, payload, node, received_at FROM ingest WHERE id > $1 ORDER BY id LIMIT $2",
-            )
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await?;
-            rows.iter().map(decode_ingest).collect()
-        })
-    }
-
     /// The ids of up to `limit` rows waiting, in id order: a cheap look (an index-only
     /// scan) at what is there, so that a consumer reads the payloads of new rows only.
     pub async fn ingest_ids(&self, limit: u32) -> Result<Vec<i64>, StoreError> {
