@@ -80,6 +80,14 @@ fn describe() {
         "vigilmon_results_expired_total",
         "Raw check results deleted by retention"
     );
+    metrics::describe_counter!(
+        "vigilmon_result_partitions_created_total",
+        "Day partitions of raw check results created ahead (PostgreSQL)"
+    );
+    metrics::describe_counter!(
+        "vigilmon_result_partitions_dropped_total",
+        "Day partitions of raw check results dropped by retention (PostgreSQL)"
+    );
     metrics::describe_gauge!(
         "vigilmon_coordinator",
         "1 while this node holds the coordinator lease, 0 otherwise"
@@ -157,6 +165,11 @@ pub(crate) fn result_write_failed(n: usize) {
 
 pub(crate) fn results_expired(n: u64) {
     counter!("vigilmon_results_expired_total").increment(n);
+}
+
+pub(crate) fn result_partitions(created: usize, dropped: usize) {
+    counter!("vigilmon_result_partitions_created_total").increment(created as u64);
+    counter!("vigilmon_result_partitions_dropped_total").increment(dropped as u64);
 }
 
 pub(crate) fn ping_received(kind: &str) {

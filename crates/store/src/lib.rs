@@ -43,6 +43,7 @@ mod ingest;
 mod migrations;
 mod monitors;
 mod overview;
+mod partitions;
 mod records;
 mod results;
 mod rollups;
@@ -71,6 +72,7 @@ pub use ingest::{
     INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice,
 };
 pub use overview::ResultBucket;
+pub use partitions::PartitionRotation;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,
     RegionStateRecord, ResultFilter, StoredResult, TokenOwner, TokenRecord, UserRecord,
@@ -178,6 +180,33 @@ impl Store {
         Ok(Store {
             backend: Backend::Postgres(pool),
         })
+    }
+
+    /// Applies the schema migrations up to and including `version`, and no further,
+    /// to the PostgreSQL database at `url`. For tests of upgrades: they fill a database
+    /// in an older schema, then open it with [`Store::open_postgres`].
+    #[doc(hidden)]
+    pub async fn migrate_postgres_until(url: &str, version: i64) -> Result<(), StoreError> {
+        let pool = PgPoolOptions::new().max_connections(1).connect(url).await?;
+        let outcome = migrations::postgres().run_to(version, &pool).await;
+        pool.close().await;
+        outcome.map_err(|e| migrations::error(e, false))
+    }
+
+    /// [`Store::migrate_postgres_until`] for the SQLite database in `data_dir`.
+    #[doc(hidden)]
+    pub async fn migrate_sqlite_until(data_dir: &Path, version: i64) -> Result<(), StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(data_dir.join(SQLITE_FILE_NAME))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await?;
+        let outcome = migrations::sqlite().run_to(version, &pool).await;
+        pool.close().await;
+        outcome.map_err(|e| migrations::error(e, true))
     }
 
     /// The backend's name: `"sqlite"` or `"postgres"`.

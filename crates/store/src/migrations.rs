@@ -79,6 +79,11 @@ const SQLITE: &[Entry] = &[
         "outbox_order",
         include_str!("../migrations/sqlite/0013_outbox_order.sql"),
     ),
+    (
+        14,
+        "result_partitions",
+        include_str!("../migrations/sqlite/0014_result_partitions.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -147,6 +152,11 @@ const POSTGRES: &[Entry] = &[
         13,
         "outbox_order",
         include_str!("../migrations/postgres/0013_outbox_order.sql"),
+    ),
+    (
+        14,
+        "result_partitions",
+        include_str!("../migrations/postgres/0014_result_partitions.sql"),
     ),
 ];
 

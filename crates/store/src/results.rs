@@ -66,6 +66,18 @@ macro_rules! region_columns {
     };
 }
 
+/// One batch of [`Store::delete_results_before`] on SQLite, by rowid.
+const DELETE_BEFORE: &str = "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
+    WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)";
+
+/// The same on PostgreSQL, where results are partitioned by day and `id` has no index:
+/// rows are named by their unique key, and the outer condition on the partition key
+/// keeps the delete to the partitions that can hold them.
+const DELETE_BEFORE_PARTITIONED: &str = "DELETE FROM check_results \
+    WHERE checked_at < $1 AND (monitor_id, region, checked_at) IN \
+    (SELECT monitor_id, region, checked_at FROM check_results \
+     WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)";
+
 /// Results deleted per [`Store::delete_results_before`] call when `batch` is 0.
 const DEFAULT_DELETE_BATCH: u32 = 1000;
 
@@ -424,10 +436,8 @@ impl Store {
         let deleted = with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             crate::ingest::begin_commit!(tx, commit, postgres);
-            let n = sqlx::query(
-                "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
-                 WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)",
-            )
+            let sql = if postgres { DELETE_BEFORE_PARTITIONED } else { DELETE_BEFORE };
+            let n = sqlx::query(sql)
             .bind(ms(cutoff))
             .bind(i64::from(batch))
             .execute(&mut *tx)

@@ -16,6 +16,7 @@ mod heartbeats;
 mod migrations;
 mod monitors;
 mod overview;
+mod partitions;
 mod results;
 mod rollups;
 mod sessions;
@@ -219,6 +220,7 @@ contract! {
     overview: [result_buckets_summarise_checks, dashboard_reads_use_covering_indexes],
     status: [status_pages_crud_and_conflicts, badges_updates_incidents_and_first_seen],
     rollups: [rollups_upsert_list_and_watermark],
+    partitions: [results_expire_by_whole_days, an_upgrade_keeps_every_result],
     cluster: [
         nodes_register_touch_and_leave,
         the_lease_has_one_holder_and_a_term,
