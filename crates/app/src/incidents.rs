@@ -194,6 +194,21 @@ pub fn conflict(e: vigilmon_engine::alerting::ActError) -> AppError {
             message: "the incident is already resolved".into(),
             field: None,
         },
+        vigilmon_engine::alerting::ActError::StillFailing { regions } => AppError::Conflict {
+            code: "still_failing",
+            message: if regions.is_empty() {
+                "the monitor is still down: acknowledge the incident instead, or pause the \
+                 monitor; the incident resolves by itself when it recovers"
+                    .into()
+            } else {
+                format!(
+                    "the monitor is still failing in {}: acknowledge the incident instead, \
+                     or pause the monitor; the incident resolves by itself when it recovers",
+                    regions.join(", ")
+                )
+            },
+            field: None,
+        },
         vigilmon_engine::alerting::ActError::Unavailable(m) => AppError::Unavailable(m),
     }
 }

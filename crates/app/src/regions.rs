@@ -120,8 +120,11 @@ pub struct RegionStatusView {
     /// `available` or `unavailable` (no agent heard from within the liveness timeout).
     pub status: &'static str,
     pub agents: Vec<AgentView>,
-    /// Monitors that run in this region.
+    /// Monitors checked from this region: probed (not heartbeats), not paused.
     pub monitors: usize,
+    /// Probed monitors of this region that are paused (not checked, not counted in
+    /// `monitors`).
+    pub paused: usize,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -176,7 +179,7 @@ pub async fn region_list(st: &AppState) -> Result<RegionList, AppError> {
         .await?
         .into_iter()
         .filter_map(|m| m.config.build().ok())
-        .filter(|s| s.is_probed() && !s.paused)
+        .filter(|s| s.is_probed())
         .collect();
     let mut out = Vec::new();
     for name in names {
@@ -202,7 +205,14 @@ pub async fn region_list(st: &AppState) -> Result<RegionList, AppError> {
         }
         let available = builtin || agents.iter().any(|a| a.live);
         out.push(RegionStatusView {
-            monitors: specs.iter().filter(|s| s.runs_in(&name)).count(),
+            monitors: specs
+                .iter()
+                .filter(|s| !s.paused && s.runs_in(&name))
+                .count(),
+            paused: specs
+                .iter()
+                .filter(|s| s.paused && s.runs_in(&name))
+                .count(),
             name: name.to_string(),
             kind: if builtin { "builtin" } else { "agents" },
             status: if available {

@@ -157,7 +157,7 @@ pub struct PublicDay {
     pub uptime: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime_text: Option<String>,
-    /// Counted time inside incidents (omitted when none).
+    /// Counted time the monitor was down or inside an incident (omitted when none).
     #[serde(skip_serializing_if = "is_zero")]
     pub downtime_ms: i64,
     /// Maintenance (not counted; omitted when none).
@@ -243,15 +243,41 @@ pub fn public_title(incident: &IncidentRecord, updates: &[&IncidentUpdate]) -> S
     if let Some(t) = updates.iter().rev().find_map(|u| u.title.clone()) {
         return t;
     }
-    let degraded = incident.regions.as_array().is_some_and(|a| {
-        !a.is_empty()
-            && a.iter()
-                .all(|r| r.get("ok").and_then(Value::as_bool) != Some(false))
-    });
-    if degraded {
+    if seen_as_degraded(incident) {
         "Degraded performance".into()
     } else {
         "Service disruption".into()
+    }
+}
+
+/// Whether an incident's evidence was a working, if slow, answer in every region.
+fn seen_as_degraded(incident: &IncidentRecord) -> bool {
+    incident.regions.as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter()
+                .all(|r| r.get("ok").and_then(Value::as_bool) != Some(false))
+    })
+}
+
+/// The state a page's banner counts for a monitor: its shown state, made worse by an
+/// active incident the page lists — an outage (`down`) or degraded performance — so
+/// that the headline never reads better than the incidents under it (a paused monitor,
+/// or one in maintenance, may keep an incident open).
+fn banner_state(shown: MonitorState, active: &[&IncidentRecord]) -> MonitorState {
+    let implied = active
+        .iter()
+        .map(|i| {
+            if seen_as_degraded(i) {
+                MonitorState::Degraded
+            } else {
+                MonitorState::Down
+            }
+        })
+        .min_by_key(|s| *s != MonitorState::Down);
+    match (shown, implied) {
+        (MonitorState::Down, _) | (_, None) => shown,
+        (_, Some(MonitorState::Down)) => MonitorState::Down,
+        (_, Some(implied)) => implied,
     }
 }
 
@@ -313,6 +339,29 @@ pub fn incident_spans(
             .push(Span::between(i.opened_at, i.resolved_at.unwrap_or(now)));
     }
     out
+}
+
+/// The time each monitor's state was `down` from `since` to `now`, from its logged
+/// state changes: what uptime counts beside the incidents.
+pub async fn down_time(
+    store: &Store,
+    ids: &[MonitorId],
+    since: Timestamp,
+    now: Timestamp,
+) -> Result<HashMap<MonitorId, Vec<Span>>, StoreError> {
+    let now_ms = now.as_millisecond();
+    Ok(store
+        .state_changes_since(ids, since)
+        .await?
+        .into_iter()
+        .map(|(id, changes)| {
+            let changes: Vec<(i64, MonitorState)> = changes
+                .into_iter()
+                .map(|(at, state)| (at.as_millisecond(), state))
+                .collect();
+            (id, uptime::down_spans(&changes, now_ms))
+        })
+        .collect())
 }
 
 /// When each monitor was first seen, recording any not yet recorded first.
@@ -390,6 +439,7 @@ pub async fn build(
     }
     let plan = MaintenancePlan::load(store, Span::new(history_start, now_ms + UPCOMING_MS)).await?;
     let spans = incident_spans(&incidents, now);
+    let mut down = down_time(store, &ids, since, now).await?;
     let hour = now_ms - now_ms.rem_euclid(HOUR_MS);
     let response = response_times(store, &ids, hour - DAY_MS, hour).await?;
 
@@ -414,7 +464,11 @@ pub async fn build(
     let mut states = Vec::new();
     for (section, name, m) in &shown {
         let state = shown_state(m, &plan, now_ms);
-        states.push(state);
+        let active: Vec<&IncidentRecord> = incidents
+            .iter()
+            .filter(|i| i.monitor_id == m.id && i.resolved_at.is_none())
+            .collect();
+        states.push(banner_state(state, &active));
         let history = History::new(
             seen.get(&m.id).copied(),
             spans.get(&m.id).cloned().unwrap_or_default(),
@@ -422,7 +476,8 @@ pub async fn build(
                 .into_iter()
                 .filter_map(|s| s.intersect(&Span::new(history_start, now_ms)))
                 .collect(),
-        );
+        )
+        .with_down(down.remove(&m.id).unwrap_or_default());
         let figure = |w: i64| uptime::uptime(&history, Span::new(now_ms - w, now_ms));
         let u90 = figure(90 * DAY_MS);
         let own: Vec<&IncidentRecord> = incidents.iter().filter(|i| i.monitor_id == m.id).collect();
@@ -633,6 +688,7 @@ pub async fn uptimes_of(
         .filter(|i| i.opened_at.as_millisecond() < covering.end)
         .collect();
     let mut spans = incident_spans(&incidents, now);
+    let mut down = down_time(store, &ids, covering.start_ts(), now).await?;
     let plan = MaintenancePlan::load(store, covering).await?;
     Ok(monitors
         .iter()
@@ -641,7 +697,8 @@ pub async fn uptimes_of(
                 seen.get(id).copied(),
                 spans.remove(id).unwrap_or_default(),
                 plan.spans_of(&config.name, &config.tags),
-            );
+            )
+            .with_down(down.remove(id).unwrap_or_default());
             let per_window = windows
                 .iter()
                 .map(|w| {
@@ -750,6 +807,24 @@ mod tests {
         };
         let (a, b) = (u(Some("Cache unavailable")), u(None));
         assert_eq!(public_title(&down, &[&a, &b]), "Cache unavailable");
+    }
+
+    #[test]
+    fn the_banner_never_reads_better_than_the_active_incidents() {
+        use MonitorState::*;
+        let down = incident(json!([{"region": "eu", "ok": false, "error": "refused"}]));
+        let slow = incident(json!([{"region": "eu", "ok": true, "error": "slow"}]));
+        // A paused monitor, or one in maintenance, with an outage still open: counted
+        // as down, so the page never says "Degraded" above a "Service disruption".
+        assert_eq!(banner_state(Paused, &[&down]), Down);
+        assert_eq!(banner_state(Maintenance, &[&down]), Down);
+        assert_eq!(banner_state(Up, &[&slow]), Degraded);
+        assert_eq!(banner_state(Degraded, &[&slow, &down]), Down);
+        assert_eq!(banner_state(Down, &[&slow]), Down);
+        assert_eq!(banner_state(Degraded, &[]), Degraded);
+        assert_eq!(banner_state(Paused, &[]), Paused);
+        let states = [banner_state(Degraded, &[]), banner_state(Paused, &[&down])];
+        assert_eq!(uptime::banner(&states), uptime::Banner::PartialOutage);
     }
 
     #[test]

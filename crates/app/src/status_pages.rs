@@ -171,7 +171,7 @@ pub struct UptimeView {
     pub uptime: Option<f64>,
     /// As shown on status pages (`99.987%`), never rounded up.
     pub uptime_percent: Option<String>,
-    /// Counted time inside incidents.
+    /// Counted time the monitor was down or inside an incident.
     pub downtime_ms: i64,
     /// The window minus pending time and maintenance.
     pub counted_ms: i64,

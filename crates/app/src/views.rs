@@ -129,6 +129,10 @@ pub struct RegionView {
     pub error_kind: Option<ErrorKind>,
     /// The last failure or warning in words.
     pub error: Option<String>,
+    /// When the certificate the region's latest check saw expires (HTTPS, `rediss://`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub cert_expires_at: Option<Timestamp>,
 }
 
 impl From<RegionStateRecord> for RegionView {
@@ -140,7 +144,15 @@ impl From<RegionStateRecord> for RegionView {
             duration_ms: r.duration_ms,
             error_kind: r.error_kind,
             error: r.error,
+            cert_expires_at: r.cert_expires_at,
         }
+    }
+}
+
+impl MonitorView {
+    /// The soonest expiry of the certificates its regions saw last, if any did.
+    pub fn cert_expires_at(&self) -> Option<Timestamp> {
+        self.regions.iter().filter_map(|r| r.cert_expires_at).min()
     }
 }
 

@@ -128,9 +128,19 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
         }
         if left_ms < horizon_ms {
             let days = left_ms / 86_400_000;
+            let left = match days {
+                0 => "today".to_owned(),
+                1 => "in 1 day".to_owned(),
+                d => format!("in {d} days"),
+            };
+            let horizon = spec.warn.cert_expiry.as_secs();
+            let horizon = if horizon.is_multiple_of(86_400) {
+                format!("{} days", horizon / 86_400)
+            } else {
+                HumanDuration(spec.warn.cert_expiry).to_string()
+            };
             return Verdict::degraded(format!(
-                "certificate expires in {days} days (at {not_after}), within the {} warning",
-                HumanDuration(spec.warn.cert_expiry)
+                "certificate expires {left} (at {not_after}), within the {horizon} warning"
             ));
         }
     }
@@ -281,10 +291,15 @@ mod tests {
         f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 3));
         let v = evaluate_http(&s, &f, now());
         assert!(matches!(v, Verdict::Degraded { .. }), "{v:?}");
+        let m = v.message().unwrap();
+        assert!(m.starts_with("certificate expires in 3 days (at "), "{m}");
+        assert!(m.ends_with("), within the 14 days warning"), "{m}");
+        f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(30));
+        let v = evaluate_http(&s, &f, now());
         assert!(
             v.message()
                 .unwrap()
-                .starts_with("certificate expires in 3 days")
+                .starts_with("certificate expires in 1 day (at ")
         );
         f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 30));
         assert_eq!(evaluate_http(&s, &f, now()), Verdict::Up);

@@ -94,10 +94,13 @@
 //!
 //! # Manual resolve
 //!
-//! [`MonitorAlerting::on_resolve`] closes the incident even while the monitor is
-//! failing, and nothing reopens while this outage goes on (the operator said "known,
-//! stop"); the next outage, after the monitor was healthy or merely degraded, opens a
-//! new incident as usual.
+//! [`MonitorAlerting::on_resolve`] closes the incident only while the monitor is not
+//! failing — paused, pending, merely degraded or regional: closing the record of an
+//! outage that goes on would hide it, so a resolve while failing is refused
+//! ([`MonitorAlerting::resolve_refused`]) and the operator is told to acknowledge or
+//! pause instead. Once resolved by hand nothing reopens until the next state is
+//! reported: a failing one (a resumed monitor that still fails) opens a new incident,
+//! as any failure does.
 //!
 //! # Degradation notices
 //!
@@ -173,8 +176,8 @@ pub struct MonitorAlerting {
     /// Id of the current degradation episode, used in its notification keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub degraded_episode: Option<Uuid>,
-    /// The current outage's incident was resolved by hand: nothing reopens until the
-    /// monitor is up (or merely degraded) again.
+    /// The incident was resolved by hand: nothing reopens until the next state is
+    /// reported.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub resolved_by_hand: bool,
     /// Start of the current regional episode (a failure seen by fewer than `quorum`
@@ -412,6 +415,7 @@ impl MonitorAlerting {
         let mut fx = Vec::new();
         self.last_state = Some(to);
         self.last_regional = ctx.regional && to == MonitorState::Degraded;
+        self.resolved_by_hand = false;
         self.last_cause = Some(cause.to_owned());
         if classify(Some(to), self.last_regional, ctx.policy) == Class::Failing
             && let Some(inc) = &mut self.incident
@@ -455,17 +459,22 @@ impl MonitorAlerting {
         fx
     }
 
-    /// Manual resolve (from the API): the incident closes even though the monitor may
-    /// still be failing. Nothing reopens while this outage lasts; the next failure after
-    /// the monitor was up (or merely degraded) opens a new incident. Does nothing when
-    /// nothing is open.
+    /// Manual resolve (from the API or the UI): the incident closes, unless the monitor
+    /// is failing ([`MonitorAlerting::resolve_refused`]). Nothing reopens until the next
+    /// state is reported. Does nothing when nothing is open, or when refused.
     pub fn on_resolve(&mut self, ctx: &Context) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.incident.is_some() {
+        if self.incident.is_some() && !self.resolve_refused(ctx) {
             self.resolve(ctx, &mut fx);
             self.resolved_by_hand = true;
         }
         fx
+    }
+
+    /// Whether a manual resolve is refused now: an incident is open and the monitor is
+    /// failing (see "Manual resolve").
+    pub fn resolve_refused(&self, ctx: &Context) -> bool {
+        self.incident.is_some() && self.class(ctx) == Class::Failing
     }
 
     /// Time passes, or the context changed (maintenance began or ended, a parent

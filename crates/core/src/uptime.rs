@@ -7,13 +7,19 @@
 //! ```text
 //! uptime = 1 − downtime / counted
 //! counted  = window − pending − maintenance
-//! downtime = counted ∩ (union of the monitor's incidents)
+//! downtime = counted ∩ (the monitor's down time ∪ its incidents)
 //! ```
 //!
 //! *pending* is the part of the window before the monitor was first seen (its first
 //! check result or ping); *maintenance* is the union of the maintenance windows that
-//! applied to it. An incident lasts from `opened_at` to `resolved_at` (or to `now` while
-//! open). Overlapping incidents count once. When nothing of the window is counted (the
+//! applied to it. *Down time* is when the monitor's state — the regions' consensus, or
+//! a heartbeat's verdict — was `down`, from its recorded state changes
+//! ([`down_spans`]); incidents are its record and count too (an incident opened on
+//! `degraded` with `incident_on_degraded`, the history from before state changes were
+//! recorded). An incident lasts from `opened_at` to `resolved_at` (or to `now` while
+//! open). Overlaps count once, so an incident resolved by hand while the monitor was
+//! still failing never hides the rest of the outage: uptime never shows less downtime
+//! than the monitor was down. When nothing of the window is counted (the
 //! monitor did not exist yet, or maintenance covered all of it) there is no figure:
 //! [`Uptime::ratio`] is `None`, shown as "no data".
 //!
@@ -140,6 +146,8 @@ pub struct History {
     pub incidents: Vec<Span>,
     /// Maintenance time, normalized.
     pub maintenance: Vec<Span>,
+    /// Time the monitor's state was `down`, normalized.
+    pub down: Vec<Span>,
 }
 
 impl History {
@@ -153,8 +161,37 @@ impl History {
             monitored_from: monitored_from.map(|t| t.as_millisecond()),
             incidents: normalize(incidents),
             maintenance: normalize(maintenance),
+            down: Vec::new(),
         }
     }
+
+    /// The same history with the monitor's down time (normalized here).
+    pub fn with_down(mut self, down: Vec<Span>) -> Self {
+        self.down = normalize(down);
+        self
+    }
+}
+
+/// The spans a monitor was `down`, from its state changes `(at, state)` in time order:
+/// each change to `down` lasts until the next change, the last one until `until`.
+/// Changes at or after `until` are ignored; repeated states are harmless.
+pub fn down_spans(changes: &[(i64, MonitorState)], until: i64) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut down_since: Option<i64> = None;
+    for &(at, state) in changes.iter().take_while(|(at, _)| *at < until) {
+        match (down_since, state == MonitorState::Down) {
+            (None, true) => down_since = Some(at),
+            (Some(since), false) => {
+                out.push(Span::new(since, at));
+                down_since = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(since) = down_since {
+        out.push(Span::new(since, until));
+    }
+    normalize(out)
 }
 
 /// The uptime of one window: how its time divides.
@@ -167,7 +204,7 @@ pub struct Uptime {
     pub maintenance_ms: i64,
     /// The time that counts: window − pending − maintenance.
     pub counted_ms: i64,
-    /// Counted time inside incidents.
+    /// Counted time the monitor was down or inside an incident.
     pub downtime_ms: i64,
 }
 
@@ -230,7 +267,15 @@ pub fn uptime(history: &History, window: Span) -> Uptime {
     };
     let maintenance = intersection(&active, &history.maintenance);
     let counted = subtract(&active, &maintenance);
-    let down = intersection(&counted, &history.incidents);
+    let outage = normalize(
+        history
+            .incidents
+            .iter()
+            .chain(&history.down)
+            .copied()
+            .collect(),
+    );
+    let down = intersection(&counted, &outage);
     Uptime {
         window,
         pending_ms,
@@ -449,6 +494,7 @@ mod tests {
         Span::new(ms(a), ms(b))
     }
 
+    const S: i64 = 1_000;
     const H: i64 = 3_600_000;
     const M: i64 = 60_000;
 
@@ -763,6 +809,46 @@ mod tests {
     }
 
     #[test]
+    fn down_time_from_state_changes() {
+        use MonitorState::*;
+        let changes = [
+            (0, Up),
+            (10, Down),
+            (15, Down),
+            (20, Pending),
+            (25, Down),
+            (40, Up),
+        ];
+        assert_eq!(
+            down_spans(&changes, 100),
+            [Span::new(10, 20), Span::new(25, 40)]
+        );
+        assert_eq!(
+            down_spans(&changes, 30),
+            [Span::new(10, 20), Span::new(25, 30)]
+        );
+        assert_eq!(down_spans(&[(5, Down)], 9), [Span::new(5, 9)]);
+        assert!(down_spans(&[], 9).is_empty());
+    }
+
+    #[test]
+    fn an_incident_resolved_by_hand_does_not_end_the_downtime() {
+        // Down from 0 s to 120 s; the incident was resolved by hand at 40 s.
+        let h = History::new(
+            Some(Timestamp::from_millisecond(0).unwrap()),
+            vec![Span::new(0, 40 * S)],
+            vec![],
+        )
+        .with_down(down_spans(
+            &[(0, MonitorState::Down), (120 * S, MonitorState::Up)],
+            600 * S,
+        ));
+        let u = uptime(&h, Span::new(0, 600 * S));
+        assert_eq!(u.downtime_ms, 120 * S);
+        assert_eq!(u.percent_text().as_deref(), Some("80%"));
+    }
+
+    #[test]
     fn banners() {
         use MonitorState::*;
         assert_eq!(banner(&[]), Banner::Operational);
@@ -811,7 +897,7 @@ mod tests {
             from in proptest::option::of(0i64..12_000),
             a in 0i64..12_000, len in 0i64..12_000,
         ) {
-            let h = History { monitored_from: from, incidents: normalize(incidents), maintenance: normalize(maintenance) };
+            let h = History { monitored_from: from, incidents: normalize(incidents), maintenance: normalize(maintenance), down: Vec::new() };
             let u = uptime(&h, Span::new(a, a + len));
             prop_assert!(u.downtime_ms <= u.counted_ms);
             prop_assert_eq!(u.pending_ms + u.maintenance_ms + u.counted_ms, len);
@@ -822,6 +908,86 @@ mod tests {
                 prop_assert!(p <= 100_000);
                 prop_assert_eq!(p == 100_000, u.downtime_ms == 0);
             }
+        }
+
+        /// Uptime against a reference that walks the timeline instant by instant: the
+        /// monitor's states, its incidents as the engine opens them (late by a
+        /// confirmation, or cut short by a manual resolve while it still failed, or
+        /// opened on degraded), maintenance, and the time before it was first seen.
+        /// Downtime is exactly the counted instants where it was down or in an
+        /// incident — never less than the time it was down.
+        #[test]
+        fn uptime_matches_a_timeline_walked_instant_by_instant(
+            segments in proptest::collection::vec((1i64..300, 0usize..5), 1..12),
+            cuts in proptest::collection::vec((0usize..3, 0i64..300), 12),
+            extra in spans(),
+            maintenance in spans(),
+            from in proptest::option::of(0i64..2_000),
+            a in 0i64..2_500, len in 0i64..2_500,
+        ) {
+            use MonitorState::*;
+            let kinds = [Up, Down, Degraded, Pending, Paused];
+            // The state timeline and its change log.
+            let mut changes = Vec::new();
+            let mut t = 0;
+            for (dur, k) in &segments {
+                changes.push((t, kinds[*k]));
+                t += dur;
+            }
+            let end = t;
+            let state_at = |x: i64| changes.iter().rev().find(|(at, _)| *at <= x).map(|c| c.1);
+            // Incidents: one per run of `down` segments, opened late by up to the
+            // run's length, ended at the run's end, or earlier by a manual resolve.
+            let mut incidents: Vec<Span> = extra.iter().map(|s| Span::new(s.start / 4, s.end / 4)).collect();
+            let mut i = 0;
+            while i < segments.len() {
+                if kinds[segments[i].1] != Down {
+                    i += 1;
+                    continue;
+                }
+                let start = changes[i].0;
+                let mut j = i;
+                while j < segments.len() && kinds[segments[j].1] == Down {
+                    j += 1;
+                }
+                let run_end = if j < segments.len() { changes[j].0 } else { end };
+                let (how, at) = cuts[i];
+                let len_run = run_end - start;
+                let open = start + (at % len_run) / 3;
+                let close = match how {
+                    0 => run_end,
+                    1 => open + (at % (run_end - open).max(1)), // resolved by hand
+                    _ => open,                                  // resolved at once
+                };
+                incidents.push(Span::new(open, close));
+                i = j;
+            }
+            let h = History::new(
+                from.map(|f| Timestamp::from_millisecond(f).unwrap()),
+                incidents.clone(),
+                maintenance.clone(),
+            )
+            .with_down(down_spans(&changes, end));
+            let window = Span::new(a, a + len);
+            let u = uptime(&h, window);
+
+            let (mut counted, mut down, mut down_by_state) = (0, 0, 0);
+            for x in window.start..window.end {
+                if from.is_none_or(|f| x < f) || covered(&maintenance, x) {
+                    continue;
+                }
+                counted += 1;
+                let is_down = x < end && state_at(x) == Some(Down);
+                if is_down || covered(&incidents, x) {
+                    down += 1;
+                }
+                if is_down {
+                    down_by_state += 1;
+                }
+            }
+            prop_assert_eq!(u.counted_ms, counted);
+            prop_assert_eq!(u.downtime_ms, down);
+            prop_assert!(u.downtime_ms >= down_by_state);
         }
 
         /// Normalizing keeps exactly the covered instants, and the result is disjoint.

@@ -36,6 +36,11 @@ use crate::rows::{self, Subject};
 pub enum ActError {
     NotFound,
     AlreadyResolved,
+    /// A resolve of an incident whose monitor is still down: `regions` see it fail
+    /// (empty for a heartbeat).
+    StillFailing {
+        regions: Vec<String>,
+    },
     Unavailable(String),
 }
 
@@ -454,9 +459,30 @@ impl Driver {
                 reply,
                 ingested,
             } => {
+                let forwarded = ingested.is_some();
                 self.consumed.extend(ingested);
-                let r = self.act(incident, |a, ctx| a.on_resolve(ctx)).await;
+                let r = if self.resolve_refused(incident) {
+                    Err(ActError::StillFailing {
+                        regions: Vec::new(),
+                    })
+                } else {
+                    self.act(incident, |a, ctx| a.on_resolve(ctx)).await
+                };
                 self.consume_rest().await;
+                if forwarded && matches!(r, Err(ActError::StillFailing { .. })) {
+                    // Another node took it and answered already: say so where people look.
+                    let _ = self
+                        .store
+                        .add_incident_event(&NewIncidentEvent {
+                            incident_id: incident,
+                            at: self.clock.now(),
+                            kind: "note".into(),
+                            text: format!("resolve by {by} not done: the monitor is still failing"),
+                            actor: Some(by.clone()),
+                            channel: None,
+                        })
+                        .await;
+                }
                 if r.is_ok() {
                     // Say who, in the timeline.
                     let _ = self
@@ -477,10 +503,34 @@ impl Driver {
                 if let Err(e) = self.reload().await {
                     error!(message = "could not reload alerting configuration", error = %e);
                 }
+                self.follow_operator_states().await;
                 self.changes.publish();
                 self.tick_all().await;
                 let _ = reply.send(());
             }
+        }
+    }
+
+    /// Pausing, resuming or editing a monitor sets its state to `paused` or `pending`
+    /// without any check: tell the engine, for which these states are "unknown", so that
+    /// a paused monitor's open incident goes quiet (no reminders, no escalations) and may
+    /// be resolved by hand.
+    async fn follow_operator_states(&mut self) {
+        let moved: Vec<(MonitorId, MonitorState)> = self
+            .monitors
+            .iter()
+            .filter(|(_, m)| matches!(m.state, MonitorState::Paused | MonitorState::Pending))
+            .filter(|(id, m)| {
+                self.memory
+                    .get(*id)
+                    .and_then(|a| a.last_state)
+                    .is_some_and(|s| s != m.state)
+            })
+            .map(|(id, m)| (*id, m.state))
+            .collect();
+        for (id, state) in moved {
+            self.step(id, |a, ctx, new_id| a.on_state(state, "", new_id, ctx))
+                .await;
         }
     }
 
@@ -526,6 +576,40 @@ impl Driver {
         }
     }
 
+    /// What the engine is told besides the event, for monitor `info` at `now`.
+    fn context<'a>(
+        &'a self,
+        info: &'a MonitorInfo,
+        now: Timestamp,
+        closes: &'a dyn Fn(&str) -> bool,
+    ) -> Context<'a> {
+        Context {
+            now,
+            policy: info.policy.as_ref().and_then(|p| self.policies.get(p)),
+            in_maintenance: self.in_maintenance(info, now),
+            parent_incident: self.parent_incident(info),
+            closes_alerts: closes,
+            regional: info.regional,
+            regional_notice_after: info.regional_notice_after,
+        }
+    }
+
+    /// Whether a manual resolve of `incident` is refused now: its monitor is failing.
+    fn resolve_refused(&self, incident: Uuid) -> bool {
+        let Some((id, memory)) = self
+            .memory
+            .iter()
+            .find(|(_, a)| a.incident.as_ref().is_some_and(|i| i.id == incident))
+        else {
+            return false;
+        };
+        let Some(info) = self.monitors.get(id) else {
+            return false;
+        };
+        let closes = closes_alerts_of(&self.closes);
+        memory.resolve_refused(&self.context(info, self.clock.now(), &closes))
+    }
+
     fn in_maintenance(&self, m: &MonitorInfo, now: Timestamp) -> bool {
         self.maintenance
             .iter()
@@ -552,17 +636,9 @@ impl Driver {
             let Some(info) = self.monitors.get(&id) else {
                 return;
             };
-            let policy = info.policy.as_ref().and_then(|p| self.policies.get(p));
             let closes = closes_alerts_of(&self.closes);
-            let ctx = Context {
-                now,
-                policy,
-                in_maintenance: self.in_maintenance(info, now),
-                parent_incident: self.parent_incident(info),
-                closes_alerts: &closes,
-                regional: info.regional,
-                regional_notice_after: info.regional_notice_after,
-            };
+            let ctx = self.context(info, now, &closes);
+            let policy = ctx.policy;
             let before = memory.clone();
             let effects = f(&mut memory, &ctx, Uuid::now_v7());
             if effects.is_empty() && memory == before {

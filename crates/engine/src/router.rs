@@ -303,7 +303,14 @@ impl Router {
 
     /// Acknowledges or resolves an incident: at once where this node coordinates,
     /// otherwise checked against the store and passed on.
+    ///
+    /// A resolve is refused while the incident's monitor is still down: closing the
+    /// record of an outage that goes on would hide it (docs/alerting.md, "Resolving by
+    /// hand").
     pub async fn act(&self, incident: Uuid, by: String, resolve: bool) -> Result<(), ActError> {
+        if resolve {
+            self.refuse_resolve_while_down(incident).await?;
+        }
         if let Some(l) = self.local() {
             return if resolve {
                 l.alerting.resolve(incident, by).await
@@ -323,6 +330,44 @@ impl Router {
             .await
             .map(|_| ())
             .map_err(ActError::Unavailable)
+    }
+
+    /// [`ActError::StillFailing`] when `incident` is open and its monitor is down, with
+    /// the regions that see it fail.
+    async fn refuse_resolve_while_down(&self, incident: Uuid) -> Result<(), ActError> {
+        let unavailable = |e: vigilmon_store::StoreError| ActError::Unavailable(e.to_string());
+        let Some(i) = self
+            .store
+            .get_incident(incident)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(());
+        };
+        if i.resolved_at.is_some() {
+            return Ok(());
+        }
+        let Some(m) = self
+            .store
+            .get_monitor(i.monitor_id)
+            .await
+            .map_err(unavailable)?
+        else {
+            return Ok(());
+        };
+        if m.state != MonitorState::Down || m.config.paused {
+            return Ok(());
+        }
+        let regions = self
+            .store
+            .region_states(m.id)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .filter(|r| r.status.state == MonitorState::Down)
+            .map(|r| r.region.to_string())
+            .collect();
+        Err(ActError::StillFailing { regions })
     }
 
     async fn write(&self, kind: &str, payload: String) -> Result<i64, String> {

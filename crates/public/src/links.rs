@@ -136,6 +136,12 @@ async fn act(
             "No such incident",
             "<p>It may have been deleted with its monitor.</p>",
         ),
+        // Only resolves are refused this way; a link acknowledges.
+        Err(ActError::StillFailing { .. }) => page(
+            StatusCode::CONFLICT,
+            "Still failing",
+            "<p>The monitor is still down.</p>",
+        ),
         Err(ActError::Unavailable(m)) => page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Try again",

@@ -84,6 +84,16 @@ const SQLITE: &[Entry] = &[
         "result_partitions",
         include_str!("../migrations/sqlite/0014_result_partitions.sql"),
     ),
+    (
+        15,
+        "state_changes",
+        include_str!("../migrations/sqlite/0015_state_changes.sql"),
+    ),
+    (
+        16,
+        "region_certificates",
+        include_str!("../migrations/sqlite/0016_region_certificates.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -157,6 +167,16 @@ const POSTGRES: &[Entry] = &[
         14,
         "result_partitions",
         include_str!("../migrations/postgres/0014_result_partitions.sql"),
+    ),
+    (
+        15,
+        "state_changes",
+        include_str!("../migrations/postgres/0015_state_changes.sql"),
+    ),
+    (
+        16,
+        "region_certificates",
+        include_str!("../migrations/postgres/0016_region_certificates.sql"),
     ),
 ];
 

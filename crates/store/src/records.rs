@@ -80,6 +80,8 @@ pub struct RegionStateRecord {
     pub error_kind: Option<ErrorKind>,
     /// The latest failure or degradation, in words.
     pub error: Option<String>,
+    /// When the certificate the latest check saw expires (HTTPS, `rediss://`).
+    pub cert_expires_at: Option<Timestamp>,
 }
 
 /// One check to record: the result, and the states it led to (computed by the caller

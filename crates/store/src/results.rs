@@ -35,12 +35,13 @@ const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, chec
     ON CONFLICT (monitor_id, region, checked_at) DO NOTHING";
 
 const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
-    consecutive_failures, checked_at, duration_ms, error_kind, error) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+    consecutive_failures, checked_at, duration_ms, error_kind, error, cert_expires_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
     ON CONFLICT (monitor_id, region) DO UPDATE SET \
     state = excluded.state, consecutive_failures = excluded.consecutive_failures, \
     checked_at = excluded.checked_at, duration_ms = excluded.duration_ms, \
-    error_kind = excluded.error_kind, error = excluded.error";
+    error_kind = excluded.error_kind, error = excluded.error, \
+    cert_expires_at = excluded.cert_expires_at";
 
 /// The columns [`decode_result`] reads, as a string literal for `concat!`.
 macro_rules! result_columns {
@@ -62,7 +63,8 @@ const LIST_RESULTS: &str = concat!(
 /// The columns [`decode_region`] reads, as a string literal for `concat!`.
 macro_rules! region_columns {
     () => {
-        "monitor_id, region, state, consecutive_failures, checked_at, duration_ms, error_kind, error"
+        "monitor_id, region, state, consecutive_failures, checked_at, duration_ms, error_kind, \
+         error, cert_expires_at"
     };
 }
 
@@ -154,6 +156,7 @@ fn decode_region<R: Cols>(row: &R) -> Result<(MonitorId, RegionStateRecord), Sto
             duration_ms: r.opt_u64("duration_ms")?,
             error_kind: r.opt_error_kind("error_kind")?,
             error: r.opt_string("error")?,
+            cert_expires_at: r.opt_timestamp("cert_expires_at")?,
         },
     ))
 }
@@ -249,6 +252,7 @@ impl Store {
                     .bind(int(r.duration_ms))
                     .bind(error_kind)
                     .bind(error)
+                    .bind(opt_ms(r.cert_expires_at))
                     .execute(&mut *tx)
                     .await?;
             }

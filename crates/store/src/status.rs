@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 use uuid::Uuid;
-use vigilmon_core::MonitorId;
 use vigilmon_core::status_page::StatusPageConfig;
+use vigilmon_core::{MonitorId, MonitorState};
 
 use crate::alerting::{INCIDENT_COLUMNS, decode_incident};
 use crate::codec::{Cols, Reader, ms, placeholders};
@@ -387,6 +387,41 @@ impl Store {
             let rows = q.fetch_all(pool).await?;
             rows.iter().map(decode_incident).collect()
         })
+    }
+
+    /// The state changes of `monitors` that matter from `since` on: per monitor, in time
+    /// order, the last change before `since` (the state the monitor was in then) and
+    /// every change after it. Every change of `monitors.state` is logged by the
+    /// database itself (migration 0015), whichever write made it.
+    pub async fn state_changes_since(
+        &self,
+        monitors: &[MonitorId],
+        since: Timestamp,
+    ) -> Result<HashMap<MonitorId, Vec<(Timestamp, MonitorState)>>, StoreError> {
+        if monitors.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let ids = placeholders(2, monitors.len());
+        let sql = format!(
+            "SELECT monitor_id, at, state FROM monitor_state_changes c \
+             WHERE monitor_id IN ({ids}) AND (at >= $1 OR at = (SELECT max(d.at) \
+             FROM monitor_state_changes d WHERE d.monitor_id = c.monitor_id AND d.at < $1)) \
+             ORDER BY monitor_id, at, seq"
+        );
+        let mut out: HashMap<MonitorId, Vec<(Timestamp, MonitorState)>> = HashMap::new();
+        with_pool!(self, pool => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since));
+            for m in monitors {
+                q = q.bind(m.as_uuid());
+            }
+            for row in q.fetch_all(pool).await? {
+                let r = Reader::new(&row, "monitor_state_changes");
+                out.entry(MonitorId(r.uuid("monitor_id")?))
+                    .or_default()
+                    .push((r.timestamp("at")?, r.state("state")?));
+            }
+        });
+        Ok(out)
     }
 
     /// When each of `monitors` was first seen (its first check result or ping), for

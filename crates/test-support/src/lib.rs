@@ -268,6 +268,84 @@ impl Drop for Server {
     }
 }
 
+/// A local HTTPS target: answers `200 ok` to every request, with a self-signed
+/// certificate for `localhost` and `127.0.0.1` that expires at the end of `not_after`
+/// (a UTC date). Its PEM is in `ca_file`, for the server's `probe.ca_files`.
+pub struct TlsTarget {
+    pub url: String,
+    pub ca_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsTarget {
+    pub async fn start(not_after: jiff::civil::Date) -> TlsTarget {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        install_crypto();
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("certificate parameters");
+        params.not_after = rcgen::date_time_ymd(
+            i32::from(not_after.year()),
+            not_after.month().unsigned_abs(),
+            not_after.day().unsigned_abs(),
+        );
+        let key = rcgen::KeyPair::generate().expect("key pair");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ca_file = dir.path().join("target-ca.pem");
+        std::fs::write(&ca_file, cert.pem()).expect("write the CA file");
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(
+                    rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+                ),
+            )
+            .expect("TLS server configuration");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    // Read the request head, then answer and close.
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65_536 {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                        )
+                        .await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        TlsTarget {
+            url: format!("https://localhost:{port}"),
+            ca_file,
+            _dir: dir,
+            _task: task,
+        }
+    }
+}
+
 /// A local HTTP target whose status code and delay the test sets. It counts requests
 /// and remembers the last request's headers.
 pub struct Target {

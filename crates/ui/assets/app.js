@@ -35,8 +35,11 @@
   var status = document.getElementById("live");
   var failures = 0;
 
-  function setStatus(text) {
-    if (status) status.textContent = text;
+  // A dot of fixed width, so the header never moves; what it means is in its title.
+  function setStatus(text, paused) {
+    if (!status) return;
+    status.title = text;
+    status.className = paused ? "paused" : "";
   }
 
   function applyRows(data) {
@@ -68,7 +71,27 @@
         if (lat && m.latency) lat.textContent = m.latency;
       }
     });
-    if (changed) recount();
+    if (changed) {
+      recount();
+      resort();
+    }
+  }
+
+  // Worst first within a group, then by name, as the server orders them.
+  var SEVERITY = { down: 0, degraded: 1, pending: 2, maintenance: 3, up: 4, paused: 5 };
+
+  function resort() {
+    var groups = document.querySelectorAll("tbody[data-group]");
+    for (var g = 0; g < groups.length; g++) {
+      var rows = Array.prototype.slice.call(groups[g].querySelectorAll("tr[data-m]"));
+      rows.sort(function (a, b) {
+        var sa = SEVERITY[a.getAttribute("data-state")], sb = SEVERITY[b.getAttribute("data-state")];
+        if (sa !== sb) return (sa === undefined ? 9 : sa) - (sb === undefined ? 9 : sb);
+        var na = a.getAttribute("data-name") || "", nb = b.getAttribute("data-name") || "";
+        return na < nb ? -1 : na > nb ? 1 : 0;
+      });
+      for (var i = 0; i < rows.length; i++) groups[g].appendChild(rows[i]);
+    }
   }
 
   function recount() {
@@ -127,7 +150,7 @@
       })
       .catch(function () {
         failures++;
-        setStatus("Live updates paused, retrying…");
+        setStatus("Live updates paused, retrying…", true);
         setTimeout(poll, Math.min(30000, 2000 * Math.pow(2, failures)));
       });
   }
@@ -142,6 +165,7 @@
       var text = q.value.trim().toLowerCase();
       var state = stateSel ? stateSel.value : "";
       var groups = document.querySelectorAll("[data-group]");
+      var total = 0;
       for (var g = 0; g < groups.length; g++) {
         var rows = groups[g].querySelectorAll("[data-m]");
         var tag = (groups[g].getAttribute("data-group") || "").toLowerCase();
@@ -154,7 +178,10 @@
           if (ok) shown++;
         }
         groups[g].hidden = shown === 0;
+        total += shown;
       }
+      var none = document.getElementById("no-match");
+      if (none) none.hidden = total > 0;
     }
     q.addEventListener("input", apply);
     if (stateSel) stateSel.addEventListener("change", apply);

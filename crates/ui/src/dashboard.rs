@@ -1,4 +1,4 @@
-//! The dashboard: every monitor grouped by tag, its state in words and colour, the
+//! The dashboard: every monitor once, grouped by its first tag (tags as chips), its state in words and colour, the
 //! share of checks that passed in the last 24 hours, a latency sparkline and the last
 //! check; search and filters (server-side, and as you type with the script); and the
 //! small JSON endpoint the script polls for state changes.
@@ -44,7 +44,32 @@ pub(crate) struct Row {
     pub latency: String,
     /// Lower-case text the filter searches: name, type, target, tags.
     pub search: String,
+    /// Every tag, as a chip: (name, colour class, link to the dashboard filtered by it).
+    pub tags: Vec<Chip>,
+    /// The certificate's expiry in words, and whether it is within the monitor's
+    /// warning horizon (highlighted).
+    pub cert: Option<(String, bool)>,
     severity: u8,
+}
+
+/// A tag shown on a row: its colour is one of eight, chosen from the name, so a tag has
+/// the same colour everywhere.
+pub(crate) struct Chip {
+    pub name: String,
+    pub colour: u8,
+    pub href: String,
+}
+
+fn chip(tag: &str) -> Chip {
+    // FNV-1a: stable across runs and builds, unlike the standard hasher.
+    let hash = tag.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    Chip {
+        name: tag.to_owned(),
+        colour: (hash % 8) as u8,
+        href: format!("/?tag={}", crate::session::urlencode(tag)),
+    }
 }
 
 /// Monitors sharing a tag.
@@ -308,14 +333,16 @@ pub(crate) fn build(
             continue;
         }
         shown += 1;
-        if v.config.tags.is_empty() {
-            untagged.push(row);
+        // One row per monitor: under the tag filtered by, else its first tag; all its
+        // tags are on the row as chips.
+        let group = if f.tag.is_empty() {
+            v.config.tags.first()
         } else {
-            for t in &v.config.tags {
-                if f.tag.is_empty() || &f.tag == t {
-                    groups.entry(t.clone()).or_default().push(row.clone_row());
-                }
-            }
+            Some(&f.tag)
+        };
+        match group {
+            Some(t) => groups.entry(t.clone()).or_default().push(row),
+            None => untagged.push(row),
         }
     }
     tags.sort();
@@ -349,24 +376,14 @@ pub(crate) fn build(
     }
 }
 
-impl Row {
-    fn clone_row(&self) -> Row {
-        Row {
-            id: self.id.clone(),
-            name: self.name.clone(),
-            kind: self.kind,
-            target: self.target.clone(),
-            state: self.state,
-            label: self.label,
-            uptime: self.uptime.clone(),
-            uptime_title: self.uptime_title.clone(),
-            spark: self.spark.clone(),
-            last: self.last.clone(),
-            latency: self.latency.clone(),
-            search: self.search.clone(),
-            severity: self.severity,
-        }
-    }
+/// "certificate expires in N days" for a monitor whose checks saw a certificate, and
+/// whether that is within its warning horizon (`warn.cert_expiry`, 14 days by default).
+pub(crate) fn cert_note(v: &MonitorView, now: Timestamp) -> Option<(String, bool)> {
+    let expires = v.cert_expires_at()?;
+    let horizon_ms =
+        i64::try_from(v.config.kind.cert_warn_horizon().as_millis()).unwrap_or(i64::MAX);
+    let warn = expires.as_millisecond() - now.as_millisecond() <= horizon_ms;
+    Some((format::cert_words(expires, now), warn))
 }
 
 /// The latest latency a monitor reported (from the region that checked last).
@@ -421,6 +438,8 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
             latest_latency(v).map(format::ms).unwrap_or_default()
         },
         search: search.to_lowercase(),
+        tags: v.config.tags.iter().map(|t| chip(t)).collect(),
+        cert: cert_note(v, now),
         severity: severity(v.state),
     }
 }
@@ -570,6 +589,7 @@ pub mod bench_support {
                     duration_ms: Some(40 + (i % 90) as u64),
                     error_kind: None,
                     error: None,
+                    cert_expires_at: None,
                 }],
                 source: "api",
                 ping_url: None,
@@ -611,6 +631,11 @@ pub mod bench_support {
 
     /// Builds the page from the fixture and renders it to HTML.
     pub fn render(f: &Fixture) -> String {
+        page(f, Filters::default()).render().unwrap_or_default()
+    }
+
+    /// Builds the page from the fixture with `filters`.
+    pub(crate) fn page(f: &Fixture, filters: Filters) -> DashboardPage {
         let l = Layout {
             title: "Dashboard".into(),
             nav: "dashboard",
@@ -627,10 +652,8 @@ pub mod bench_support {
             &f.views,
             (f.day.clone(), f.recent.clone(), f.uptimes.clone()),
             f.now,
-            Filters::default(),
+            filters,
         )
-        .render()
-        .unwrap_or_default()
     }
 }
 
@@ -667,5 +690,54 @@ mod tests {
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"));
         assert!(html.contains("Uptime, 24h"));
         assert!(html.contains("class=\"st down\""));
+    }
+
+    #[test]
+    fn a_monitor_with_several_tags_is_one_row_with_every_tag() {
+        let mut f = bench_support::fixture(3);
+        f.views[0].config.tags = vec!["team-b".into(), "team-a".into(), "edge & cdn".into()];
+        f.views[1].config.tags = vec!["team-a".into()];
+        f.views[2].config.tags = Vec::new();
+        let html = bench_support::render(&f);
+        let id = f.views[0].id.to_string();
+        assert_eq!(
+            html.matches(&format!("data-m=\"{id}\"")).count(),
+            1,
+            "{html}"
+        );
+        // Under its first tag; every tag a chip that filters by it.
+        let team_b = html
+            .split("data-group=\"team-b\"")
+            .nth(1)
+            .unwrap_or_default();
+        assert!(team_b.contains(&id));
+        for (tag, href) in [
+            ("team-b", "/?tag=team-b"),
+            ("team-a", "/?tag=team-a"),
+            ("edge &#38; cdn", "/?tag=edge%20%26%20cdn"),
+        ] {
+            assert!(
+                html.contains(&format!(
+                    "href=\"{href}\" title=\"only monitors tagged {tag}\">{tag}</a>"
+                )),
+                "{tag}: {html}"
+            );
+        }
+        // Three rows for three monitors.
+        assert_eq!(html.matches("<tr data-m=").count(), 3);
+        // Filtered by a tag: the monitors that have it, once each, under it.
+        let page = bench_support::page(
+            &f,
+            Filters {
+                tag: "team-a".into(),
+                ..Filters::default()
+            },
+        );
+        assert_eq!(page.groups.len(), 1);
+        assert_eq!(page.groups[0].name, "team-a");
+        assert_eq!(page.groups[0].rows.len(), 2);
+        assert_eq!(page.shown, 2);
+        // The same colour for a tag wherever it is.
+        assert_eq!(chip("team-a").colour, chip("team-a").colour);
     }
 }

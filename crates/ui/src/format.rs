@@ -150,6 +150,25 @@ pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize
     format!("down {} in {incidents}", duration_ms(downtime_ms))
 }
 
+/// A certificate's expiry in words, in whole days: "certificate expires in 12 days",
+/// "… in 1 day", "… today" (under a day left), "certificate expired 3 days ago".
+pub(crate) fn cert_words(expires: Timestamp, now: Timestamp) -> String {
+    const DAY: i64 = 86_400_000;
+    let ms = expires.as_millisecond() - now.as_millisecond();
+    let plural = |n: i64| if n == 1 { "" } else { "s" };
+    if ms < 0 {
+        match -ms / DAY {
+            0 => "certificate expired today".into(),
+            d => format!("certificate expired {d} day{} ago", plural(d)),
+        }
+    } else {
+        match ms / DAY {
+            0 => "certificate expires today".into(),
+            d => format!("certificate expires in {d} day{}", plural(d)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +203,23 @@ mod tests {
         );
         assert_eq!(utc(now), "2023-11-14 22:13:20 UTC");
         assert_eq!(segment("slack ops/1"), "slack%20ops%2F1");
+    }
+
+    #[test]
+    fn certificate_expiry_in_words() {
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let at = |h: i64| now + jiff::SignedDuration::from_hours(h);
+        assert_eq!(
+            cert_words(at(12 * 24 + 5), now),
+            "certificate expires in 12 days"
+        );
+        assert_eq!(cert_words(at(24), now), "certificate expires in 1 day");
+        assert_eq!(cert_words(at(23), now), "certificate expires today");
+        assert_eq!(cert_words(at(-2), now), "certificate expired today");
+        assert_eq!(
+            cert_words(at(-24 * 3), now),
+            "certificate expired 3 days ago"
+        );
+        assert_eq!(cert_words(at(-25), now), "certificate expired 1 day ago");
     }
 }

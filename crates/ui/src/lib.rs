@@ -200,6 +200,25 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
+    /// The main navigation: (href, key compared with `nav`, label), the users page only
+    /// for those who may manage users.
+    pub fn nav_items(&self) -> Vec<(&'static str, &'static str, &'static str)> {
+        let mut items = vec![
+            ("/", "dashboard", "Dashboard"),
+            ("/incidents", "incidents", "Incidents"),
+            ("/channels", "channels", "Channels"),
+            ("/policies", "policies", "Policies"),
+            ("/maintenance", "maintenance", "Maintenance"),
+            ("/status-pages", "status-pages", "Status pages"),
+            ("/regions", "regions", "Regions"),
+            ("/tokens", "tokens", "API tokens"),
+        ];
+        if self.can_manage_users {
+            items.push(("/users", "users", "Users"));
+        }
+        items
+    }
+
     pub fn new(title: impl Into<String>, nav: &'static str, s: &Session) -> Self {
         Self {
             title: title.into(),

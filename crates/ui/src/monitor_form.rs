@@ -521,6 +521,10 @@ pub(crate) struct TestView {
     pub remote: Option<String>,
     pub body: Option<String>,
     pub details: Vec<(String, String)>,
+    /// The certificate's expiry in words and its date.
+    pub cert: Option<String>,
+    /// The check ran with `verify_tls: false`.
+    pub tls_off: bool,
 }
 
 #[derive(Template)]
@@ -698,10 +702,12 @@ async fn test_check(st: &AppState, config: &MonitorConfig) -> Result<TestView, S
         return Err("heartbeat monitors are pinged, not checked: there is nothing to test".into());
     }
     let r = st.prober().check(&spec.check, spec.timeout).await;
-    Ok(test_view(&r))
+    let mut view = test_view(&r, st.now());
+    view.tls_off = config.kind.tls_unverified();
+    Ok(view)
 }
 
-pub(crate) fn test_view(r: &vigilmon_core::CheckResult) -> TestView {
+pub(crate) fn test_view(r: &vigilmon_core::CheckResult, now: jiff::Timestamp) -> TestView {
     let mut phases = Vec::new();
     for (name, v) in [
         ("DNS", r.phases.dns_ms),
@@ -731,6 +737,10 @@ pub(crate) fn test_view(r: &vigilmon_core::CheckResult) -> TestView {
         remote: r.remote_addr.clone(),
         body: r.body_excerpt.clone(),
         details,
+        cert: r
+            .cert_expires_at
+            .map(|at| format!("{} ({})", format::cert_words(at, now), format::utc(at))),
+        tls_off: false,
     }
 }
 

@@ -119,10 +119,19 @@ pub(crate) struct Detail {
     pub probed: bool,
     pub settings: Vec<(&'static str, String)>,
     pub regions: Vec<RegionRow>,
-    pub uptime: String,
-    pub uptime_title: String,
+    /// The certificate's expiry in words, whether it is within the warning horizon, and
+    /// the date (UTC).
+    pub cert: Option<(String, bool, String)>,
+    /// `verify_tls: false`: said plainly.
+    pub tls_off: bool,
+    /// Time-weighted uptime over the last 24 hours: the first row of `uptimes`, shown
+    /// beside the state.
+    pub uptime_24h: String,
     /// Time-weighted uptime over 24 hours, 7, 30 and 90 days (maintenance excluded).
     pub uptimes: Vec<UptimeRow>,
+    /// Checks that passed in the last 24 hours, counted one by one over every region
+    /// ("785 of 1000 checks, 78.5 %"): a different figure from uptime, labelled as such.
+    pub checks_passed: Option<String>,
     pub chart: Option<PhaseChart>,
     pub phases: &'static [(&'static str, &'static str)],
     pub results: Vec<ResultRow>,
@@ -477,9 +486,15 @@ async fn detail(st: &AppState, rec: MonitorRecord, can_write: bool) -> Result<De
                 error: r.error.clone(),
             })
             .collect(),
-        uptime: format::percent(ok, checks),
-        uptime_title: format!("{ok} of {checks} checks ok in the last 24 hours (all regions)"),
+        cert: super::dashboard::cert_note(&v, now)
+            .and_then(|(words, warn)| Some((words, warn, format::utc(v.cert_expires_at()?)))),
+        tls_off: v.config.kind.tls_unverified(),
+        uptime_24h: uptime_rows
+            .first()
+            .map_or_else(|| "—".to_owned(), |u| u.percent.clone()),
         uptimes: uptime_rows,
+        checks_passed: (checks > 0)
+            .then(|| format!("{ok} of {checks} checks, {}", format::percent(ok, checks))),
         chart: charts::phase_chart(&points),
         phases: &PHASES,
         results: result_rows,

@@ -38,7 +38,9 @@ pub(crate) struct RegionRow {
     /// `built-in` or `agents`.
     pub kind: &'static str,
     pub available: bool,
+    /// Monitors checked from here, and those of them paused.
     pub monitors: usize,
+    pub paused: usize,
     pub agents: Vec<AgentRow>,
 }
 
@@ -66,6 +68,7 @@ pub(crate) async fn page(State(st): State<AppState>, s: Session) -> Result<Respo
             },
             available: r.status == "available",
             monitors: r.monitors,
+            paused: r.paused,
             agents: r
                 .agents
                 .into_iter()

@@ -722,29 +722,52 @@ fn parent_going_down_later_quiets_reminders_without_relinking() {
 }
 
 #[test]
-fn manual_resolve_does_not_reopen_until_recovery() {
+fn manual_resolve_is_refused_while_failing() {
     let mut w = World::new(Some(page()));
     w.state(Down, "x");
-    assert_eq!(w.resolve(), ["resolve 0", "Resolved pd", "Resolved slack"]);
     assert!(w.resolve().is_empty());
-    assert!(w.state(Down, "x").is_empty());
-    assert!(w.state(Down, "other").is_empty());
-    assert!(w.at(120).is_empty());
-    assert!(w.state(Pending, "").is_empty());
-    assert!(w.state(Down, "x").is_empty());
-    assert!(w.state(Up, "ok").is_empty());
+    assert!(w.incident().acknowledged_at.is_none());
+    assert_eq!(w.ack(), ["ack alice", "Acknowledged pd"]);
+    assert!(w.resolve().is_empty(), "acknowledged or not");
     assert_eq!(
-        w.state(Down, "x"),
-        ["open x", "Trigger pd", "Trigger slack"]
+        w.state(Up, "ok"),
+        ["resolve 0", "Resolved pd", "Resolved slack"]
     );
 }
 
 #[test]
-fn manual_resolve_then_degraded_counts_as_recovery() {
+fn manual_resolve_while_paused_then_failing_opens_a_new_incident() {
     let mut w = World::new(Some(page()));
     w.state(Down, "x");
-    w.resolve();
-    assert!(w.state(Degraded, "slow").is_empty());
+    assert!(w.state(Paused, "").is_empty());
+    assert_eq!(w.resolve(), ["resolve 0", "Resolved pd", "Resolved slack"]);
+    assert!(w.resolve().is_empty());
+    assert!(w.at(120).is_empty(), "nothing reopens by itself");
+    assert!(w.state(Pending, "").is_empty());
+    assert_eq!(
+        w.state(Down, "x"),
+        ["open x", "Trigger pd", "Trigger slack"],
+        "resumed and still failing: a new incident"
+    );
+}
+
+#[test]
+fn manual_resolve_while_degraded_then_down_opens_a_new_incident() {
+    let mut p = page();
+    p.incident_on_degraded = true;
+    let mut w = World::new(Some(p));
+    w.state(Down, "x");
+    // Degraded is failing with incident_on_degraded: refused.
+    assert!(
+        w.state(Degraded, "slow")
+            .iter()
+            .all(|e| !e.starts_with("resolve"))
+    );
+    assert!(w.resolve().is_empty());
+    let mut w = World::new(Some(page()));
+    w.state(Down, "x");
+    w.state(Degraded, "slow");
+    assert!(w.resolve().is_empty(), "merely degraded: already resolved");
     assert_eq!(w.state(Down, "x")[0], "open x");
 }
 
@@ -1027,6 +1050,11 @@ mod props {
                 self.regional = None;
             }
 
+            // A state reported after a manual resolve ends what the resolve closed: a
+            // failing one opens a new incident.
+            if matches!(step, Step::State(..) | Step::Regional(_)) && self.current.is_none() {
+                self.outage_opened = false;
+            }
             // (1), (2): the incident lifecycle the model expects at this step
             let mut expect_open = false;
             let mut expect_resolve = None;
@@ -1038,7 +1066,8 @@ mod props {
                     expect_open = true;
                     self.outage_opened = true;
                 }
-                if matches!(step, Step::Resolve) {
+                // A manual resolve goes through unless the last state is failing.
+                if matches!(step, Step::Resolve) && !self.failing_r(self.last, self.last_regional) {
                     expect_resolve = self.current;
                 }
             } else if was_failing {

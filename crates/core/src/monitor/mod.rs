@@ -233,6 +233,20 @@ impl KindConfig {
         }
     }
 
+    /// How long before its certificate expires a monitor turns degraded: an `http`
+    /// monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
+    pub fn cert_warn_horizon(&self) -> Duration {
+        self.as_http()
+            .and_then(|h| h.warn.as_ref())
+            .and_then(|w| w.cert_expiry)
+            .map_or(DEFAULT_CERT_EXPIRY_WARN, |d| d.0)
+    }
+
+    /// Whether certificate verification is turned off (`verify_tls: false`).
+    pub fn tls_unverified(&self) -> bool {
+        self.as_http().and_then(|h| h.verify_tls) == Some(false)
+    }
+
     /// The `url` of the types that have one (`http`, `redis`): it may carry a
     /// password, which is never shown back.
     pub fn url(&self) -> Option<&str> {

@@ -69,6 +69,14 @@ impl TcpConfig {
                 );
                 None
             }
+            Some(h) if with_port(h).is_some() => {
+                let (name, port) = with_port(h).unwrap_or_default();
+                errs.push(
+                    "host",
+                    format!("must not include the port: write {name} here and {port} in port"),
+                );
+                None
+            }
             Some(h) => Some(h.trim_start_matches('[').trim_end_matches(']').to_owned()),
         };
         let port = match self.port {
@@ -106,4 +114,23 @@ impl TcpConfig {
             warn_response_time,
         })
     }
+}
+
+/// `host:port` (or `[v6]:port`) typed where a host alone belongs: the host and the
+/// port, split. An IPv6 address on its own (`::1`, `[::1]`) is not one.
+fn with_port(h: &str) -> Option<(&str, &str)> {
+    let (host, port) = match h.strip_prefix('[') {
+        Some(rest) => {
+            let (inside, after) = rest.split_once(']')?;
+            (inside, after.strip_prefix(':')?)
+        }
+        None => {
+            if h.parse::<std::net::Ipv6Addr>().is_ok() {
+                return None;
+            }
+            h.rsplit_once(':')?
+        }
+    };
+    (!host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+        .then_some((host, port))
 }

@@ -117,6 +117,33 @@ fn tcp_requires_host_and_port_and_refuses_http_fields() {
 }
 
 #[test]
+fn a_port_typed_into_the_host_is_a_field_error_that_says_where_it_goes() {
+    for (host, name, port) in [
+        ("127.0.0.1:18090", "127.0.0.1", "18090"),
+        ("cache.internal:6379", "cache.internal", "6379"),
+        ("[::1]:443", "::1", "443"),
+    ] {
+        let e = cfg(json!({"name": "a", "type": "tcp", "host": host, "port": 80}))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].field, "host");
+        assert_eq!(
+            e[0].message,
+            format!("must not include the port: write {name} here and {port} in port")
+        );
+    }
+    // IPv6 addresses on their own are hosts.
+    for host in ["::1", "[::1]", "fe80::1:2", "2001:db8::8080"] {
+        let s = cfg(json!({"name": "a", "type": "tcp", "host": host, "port": 80}))
+            .build()
+            .unwrap();
+        let CheckSpec::Tcp(t) = s.check else { panic!() };
+        assert!(t.host.contains(':'), "{host}");
+    }
+}
+
+#[test]
 fn unknown_fields_and_types_are_refused() {
     let e = serde_json::from_value::<MonitorConfig>(
         json!({"name": "a", "type": "http", "urll": "http://x"}),

@@ -218,7 +218,11 @@ contract! {
     ],
     sessions: [sessions_live_expire_and_end, password_change_ends_sessions],
     overview: [result_buckets_summarise_checks, dashboard_reads_use_covering_indexes],
-    status: [status_pages_crud_and_conflicts, badges_updates_incidents_and_first_seen],
+    status: [
+        status_pages_crud_and_conflicts,
+        badges_updates_incidents_and_first_seen,
+        state_changes_are_logged,
+    ],
     rollups: [rollups_upsert_list_and_watermark],
     partitions: [results_expire_by_whole_days, an_upgrade_keeps_every_result],
     cluster: [

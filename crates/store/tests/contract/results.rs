@@ -58,6 +58,7 @@ pub(crate) async fn record_results_updates_regions_and_monitors(db: Db) {
                 duration_ms: Some(42),
                 error_kind: Some(ErrorKind::Timeout),
                 error: Some("timed out after 10s".into()),
+                cert_expires_at: None,
             },
             RegionStateRecord {
                 region: region("local"),
@@ -69,6 +70,7 @@ pub(crate) async fn record_results_updates_regions_and_monitors(db: Db) {
                 duration_ms: Some(42),
                 error_kind: None,
                 error: None,
+                cert_expires_at: None,
             },
         ]
     );
@@ -288,6 +290,16 @@ pub(crate) async fn results_roundtrip_every_field(db: Db) {
     );
     assert!(stored.iter().all(|r| r.monitor_id == m.id));
     assert!(stored[0].id > stored[1].id && stored[1].id > stored[2].id);
+    // Each region keeps the certificate expiry its latest check saw.
+    let regions = s.region_states(m.id).await.unwrap();
+    let cert = |name: &str| {
+        regions
+            .iter()
+            .find(|r| r.region.as_str() == name)
+            .map(|r| r.cert_expires_at)
+    };
+    assert_eq!(cert("eu-west-1"), Some(Some(t(86_400 * 30))));
+    assert_eq!(cert("local"), Some(None));
 }
 
 pub(crate) async fn list_results_filters(db: Db) {

@@ -264,3 +264,71 @@ pub(crate) async fn badges_updates_incidents_and_first_seen(db: Db) {
     assert!(s.incident_updates(&[open]).await.unwrap().is_empty());
     assert!(s.first_seen(&[b.id]).await.unwrap().is_empty());
 }
+
+/// Every change of a monitor's state is logged, whichever write made it (results,
+/// pause, resume), and read back from a point in time with the state it was in then.
+pub(crate) async fn state_changes_are_logged(db: Db) {
+    use vigilmon_core::{ErrorKind, Verdict};
+    let s = &db.store;
+    let m = create(s, "m").await; // pending, at t(0)
+    let other = create(s, "other").await;
+    let down = |at| {
+        crate::check(
+            m.id,
+            "local",
+            t(at),
+            Verdict::down(ErrorKind::Connect, "refused"),
+            (MonitorState::Down, 2),
+            MonitorState::Down,
+        )
+    };
+    s.record_results(&[up(m.id, "local", t(5))]).await.unwrap();
+    s.record_results(&[down(10)]).await.unwrap();
+    s.record_results(&[down(15)]).await.unwrap(); // no change: not logged
+    s.record_results(&[up(m.id, "local", t(20))]).await.unwrap();
+    let mut cfg = m.config.clone();
+    cfg.paused = true;
+    s.update_monitor(m.id, &cfg, t(30)).await.unwrap();
+    s.record_results(&[down(31)]).await.unwrap(); // paused: the state stays
+    cfg.paused = false;
+    s.update_monitor(m.id, &cfg, t(40)).await.unwrap();
+
+    use MonitorState::*;
+    let all = s.state_changes_since(&[m.id], t(0)).await.unwrap();
+    assert_eq!(
+        all[&m.id],
+        [
+            (t(0), Pending),
+            (t(5), Up),
+            (t(10), Down),
+            (t(20), Up),
+            (t(30), Paused),
+            (t(40), Pending)
+        ]
+    );
+    // From t(12): the state it was in then (down since t(10)), and what came after.
+    let from = s
+        .state_changes_since(&[m.id, other.id], t(12))
+        .await
+        .unwrap();
+    assert_eq!(
+        from[&m.id],
+        [
+            (t(10), Down),
+            (t(20), Up),
+            (t(30), Paused),
+            (t(40), Pending)
+        ]
+    );
+    assert_eq!(from[&other.id], [(t(0), Pending)]);
+    assert!(s.state_changes_since(&[], t(0)).await.unwrap().is_empty());
+
+    // Deleting the monitor takes its log with it.
+    s.delete_monitor(m.id).await.unwrap();
+    assert!(
+        !s.state_changes_since(&[m.id], t(0))
+            .await
+            .unwrap()
+            .contains_key(&m.id)
+    );
+}

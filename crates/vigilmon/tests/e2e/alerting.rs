@@ -511,3 +511,93 @@ async fn notifications_obey_the_network_guard(backend: Backend) {
     assert_eq!(receiver.on("/secret").len(), 1, "nothing more was sent");
 }
 both_backends!(notification_guard, notifications_obey_the_network_guard);
+
+/// A resolve by hand while the monitor is still down is refused with the reason; paused,
+/// it goes through; resumed and still failing, a new incident opens; uptime counts
+/// both outages in full.
+async fn a_resolve_by_hand_while_down_is_refused(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let receiver = Receiver::start().await;
+    let target = Target::start().await;
+    let path = write(&store, &config(&receiver, &target, ""));
+    let server = Server::start(bin(), &store, &["--config".into(), path]);
+    let id = monitor_id(&server).await;
+
+    target.set_status(503);
+    fail_twice(&server, &id).await;
+    let first = wait_for("an open incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents?state=open").await;
+        list["incidents"][0]["id"].as_str().map(str::to_owned)
+    })
+    .await;
+
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/incidents/{first}/resolve"),
+            &json!({"by": "ci"}),
+        )
+        .await;
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"]["code"], "still_failing", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("still failing in local") && message.contains("acknowledge"),
+        "{message}"
+    );
+    let (_, detail) = server.get(&format!("/api/v1/incidents/{first}")).await;
+    assert_eq!(detail["state"], "open", "nothing changed: {detail}");
+
+    // Paused, it may be closed by hand.
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/pause"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/incidents/{first}/resolve"),
+            &json!({"by": "ci"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, detail) = server.get(&format!("/api/v1/incidents/{first}")).await;
+    assert_eq!(detail["state"], "resolved", "{detail}");
+
+    // Resumed and still failing: a new incident, as for any failure.
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/resume"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    fail_twice(&server, &id).await;
+    let second = wait_for("a new incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents?state=open").await;
+        list["incidents"][0]["id"]
+            .as_str()
+            .filter(|i| *i != first)
+            .map(str::to_owned)
+    })
+    .await;
+
+    // Uptime counts the first outage up to the pause and the second one up to now.
+    let (_, one) = server.get(&format!("/api/v1/incidents/{first}")).await;
+    let (_, two) = server.get(&format!("/api/v1/incidents/{second}")).await;
+    let ms = |v: &Value| {
+        v.as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+            .map(|t| t.as_millisecond())
+            .unwrap()
+    };
+    let before = jiff::Timestamp::now().as_millisecond();
+    let (code, up) = server
+        .get(&format!("/api/v1/monitors/{id}/uptime?window=24h"))
+        .await;
+    assert_eq!(code, 200, "{up}");
+    let first_down = ms(&one["resolved_at"]) - ms(&one["opened_at"]);
+    let second_down = before - ms(&two["opened_at"]);
+    let downtime = up["downtime_ms"].as_i64().unwrap();
+    assert!(
+        downtime >= first_down + second_down,
+        "{downtime} < {first_down} + {second_down}: {up}"
+    );
+    assert_eq!(up["incidents"], 2, "{up}");
+}
+both_backends!(resolve_by_hand, a_resolve_by_hand_while_down_is_refused);

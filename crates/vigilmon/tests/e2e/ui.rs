@@ -135,7 +135,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
         .await;
     assert!(err.contains("at least 10s"), "{err}");
     b.fill("#interval", "10s").await;
-    b.click_on("details summary").await;
+    b.click_on("main details summary").await;
     b.fill("#confirmations", "1").await;
     b.fill("#expect-body-contains", "\"status\":\"ok\"").await;
     b.click_on("button[value=test]").await;
@@ -194,9 +194,21 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     assert_eq!(list["incidents"][0]["state"], "acknowledged", "{list}");
     assert_eq!(list["incidents"][0]["acknowledged_by"], OWNER, "{list}");
 
-    // The incident's page follows it without a reload: resolved through the API.
+    // The incident's page follows it without a reload: the monitor paused, then the
+    // incident resolved through the API (while it is down a resolve is refused).
     mark(&b).await;
     let incident = list["incidents"][0]["id"].as_str().unwrap().to_owned();
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            &json!({"by": "ci"}),
+        )
+        .await;
+    assert_eq!(code, 409, "{body}");
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/pause"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
     let (code, body) = server
         .post(
             &format!("/api/v1/incidents/{incident}/resolve"),
@@ -557,6 +569,32 @@ async fn csrf_origin_sessions_and_rate_limit() {
     assert_eq!(r.status, 403, "foreign origin");
     let r = web.post("/monitors/new", &good, Some(&server.url)).await;
     assert_eq!(r.status, 303, "same origin: {}", r.body);
+
+    // "host:port" typed into a TCP monitor's host: a field error that says where the
+    // port goes, the form kept as typed, nothing created.
+    let tcp = [
+        ("_csrf", csrf.as_str()),
+        ("type", "tcp"),
+        ("name", "cache"),
+        ("host", "127.0.0.1:18090"),
+        ("port", "80"),
+        ("action", "save"),
+    ];
+    let r = web.post("/monitors/new", &tcp, Some(&server.url)).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "-err\">must not include the port: write 127.0.0.1 here and 18090 in port</span>"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains("value=\"127.0.0.1:18090\""),
+        "kept as typed"
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(list["monitors"].as_array().unwrap().len(), 1);
     let live = web
         .http
         .get(format!("{}/live/dashboard?since=0", server.url))

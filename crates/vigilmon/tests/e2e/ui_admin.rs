@@ -63,9 +63,33 @@ async fn regions_and_agents(backend: Backend) {
     assert!(body.contains("<dt>Kind</dt><dd>built-in</dd>"), "{body}");
     assert!(body.contains("<dd>available</dd>"), "{body}");
     assert!(
-        body.contains("<dt>Monitors that run here</dt><dd>1</dd>"),
+        body.contains("<dt>Monitors checked from here</dt><dd id=\"region-monitors-1\">1</dd>"),
         "{body}"
     );
+    // A paused monitor and a heartbeat: the count says what it counts.
+    let (code, paused) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "old api", "type": "http", "url": format!("{}/old", target.url), "interval": "10s", "paused": true}),
+        )
+        .await;
+    assert_eq!(code, 201, "{paused}");
+    let (code, hb) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "backup", "type": "heartbeat", "every": "1h"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{hb}");
+    let body = web.get("/regions").await.body;
+    assert!(
+        body.contains("<dd id=\"region-monitors-1\">1 <small class=\"muted\">(and 1 paused, not checked)</small></dd>"),
+        "{body}"
+    );
+    assert!(body.contains("Heartbeat monitors are not checked from regions"));
+    let (_, regions) = server.get("/api/v1/regions").await;
+    assert_eq!(regions["regions"][0]["monitors"], 1, "{regions}");
+    assert_eq!(regions["regions"][0]["paused"], 1, "{regions}");
     // This server is the one node, and coordinates.
     assert!(body.contains("<h2 id=\"nodes\">Nodes</h2>"), "{body}");
     assert!(

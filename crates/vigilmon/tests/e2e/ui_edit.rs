@@ -489,6 +489,21 @@ async fn live_incident_and_uptime(backend: Backend) {
     assert_eq!(u["uptime_percent"], "100%", "{u}");
     assert!(page.body.contains("<strong>100%</strong>"), "{}", page.body);
     assert!(page.body.contains("no downtime"));
+    // Beside the state, the same 24-hour uptime; the share of checks that passed only
+    // under the table, labelled as the different figure it is.
+    assert!(
+        page.body
+            .contains("uptime, 24 hours: <strong id=\"uptime-24h\">100%</strong>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("counted one by one over every region: <span id=\"checks-passed\">1 of 1 checks, 100 %</span>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("checks ok, 24h"));
     // The dashboard shows the same 24-hour figure.
     let dash = web.get("/").await;
     assert!(
@@ -595,6 +610,25 @@ async fn live_incident_and_uptime(backend: Backend) {
         "escaped: {timeline}"
     );
     let next = v["next"].as_str().unwrap().to_owned();
+    // Still down: resolving by hand is refused, with the way out.
+    let r = web
+        .post(
+            &format!("/incidents/{incident}/resolve"),
+            &[("_csrf", &csrf)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body.contains("still failing in local") && r.body.contains("pause the monitor"),
+        "{}",
+        r.body
+    );
+    // Paused, it may be resolved.
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/pause"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
     let r = web
         .post(
             &format!("/incidents/{incident}/resolve"),
@@ -612,3 +646,129 @@ async fn live_incident_and_uptime(backend: Backend) {
 }
 
 both_backends!(ui_live_incident_and_uptime, live_incident_and_uptime);
+
+/// Certificates in words: the dashboard row and the monitor page say when the
+/// certificate expires (highlighted within the warning horizon), "Test now" shows it
+/// too, and a monitor that does not verify TLS says so.
+async fn certificates_are_shown(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let today = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    let soon =
+        test_support::TlsTarget::start(today.checked_add(jiff::Span::new().days(10)).unwrap())
+            .await;
+    let later =
+        test_support::TlsTarget::start(today.checked_add(jiff::Span::new().days(90)).unwrap())
+            .await;
+    let config = format!(
+        r#"
+probe: {{ ca_files: ["{soon_ca}", "{later_ca}"] }}
+monitors:
+  - {{ name: shop, type: http, url: "{soon}/", interval: 1h }}
+  - {{ name: docs, type: http, url: "{later}/", interval: 1h }}
+  - {{ name: legacy, type: http, url: "{later}/", interval: 1h, verify_tls: false }}
+"#,
+        soon_ca = soon.ca_file.display(),
+        later_ca = later.ca_file.display(),
+        soon = soon.url,
+        later = later.url,
+    );
+    let path = store.dir.path().join("vigilmon.yaml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let id_of = |name: &str| {
+        list["monitors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .and_then(|m| m["id"].as_str())
+            .unwrap()
+            .to_owned()
+    };
+    // Within 14 days of expiry a monitor is degraded (warn.cert_expiry).
+    for (name, state) in [("shop", "degraded"), ("docs", "up"), ("legacy", "up")] {
+        let (code, body) = server
+            .post(
+                &format!("/api/v1/monitors/{}/check-now", id_of(name)),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["state"], state, "{name}: {body}");
+    }
+    let (_, shop) = server
+        .get(&format!("/api/v1/monitors/{}", id_of("shop")))
+        .await;
+    assert!(shop["regions"][0]["cert_expires_at"].is_string(), "{shop}");
+
+    let mut web = Web::new(&server);
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+    // 10 days from the start of today: 9 days and some hours left.
+    let in_days = |d: &str| format!("certificate expires in {d} days");
+    let dash = web.get("/").await.body;
+    let row = |id: String| {
+        dash.split(&format!("data-m=\"{id}\""))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let shop_row = row(id_of("shop"));
+    assert!(
+        shop_row.contains(&format!(
+            "<span class=\"cert warn\">{}</span>",
+            in_days("9")
+        )) || shop_row.contains(&format!(
+            "<span class=\"cert warn\">{}</span>",
+            in_days("10")
+        )),
+        "highlighted within 14 days: {shop_row}"
+    );
+    let docs_row = row(id_of("docs"));
+    assert!(
+        docs_row.contains("<span class=\"cert\">certificate expires in 89 days</span>")
+            || docs_row.contains("<span class=\"cert\">certificate expires in 90 days</span>"),
+        "{docs_row}"
+    );
+
+    let page = web.get(&format!("/monitors/{}", id_of("shop"))).await.body;
+    assert!(
+        page.contains("<p class=\"cert warn\" id=\"cert\">certificate expires in"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"tls-off\""));
+    let page = web
+        .get(&format!("/monitors/{}", id_of("legacy")))
+        .await
+        .body;
+    assert!(
+        page.contains("id=\"tls-off\">TLS verification is off"),
+        "{page}"
+    );
+
+    // "Test now" shows the certificate too.
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("type", "http"),
+        ("name", "shop test"),
+        ("url", &format!("{}/", soon.url)),
+        ("action", "test"),
+    ];
+    let r = web.post("/monitors/new", &form, Some(&server.url)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains("<dd id=\"test-cert\">certificate expires in"),
+        "{}",
+        r.body
+    );
+}
+
+both_backends!(ui_certificates, certificates_are_shown);
