@@ -487,6 +487,17 @@ impl Notifier {
     /// Classifies a request that got no response. Never shows the URL (Slack's holds a
     /// secret).
     fn send_error(&self, e: reqwest::Error) -> Delivery {
+        // Where it went, host and port only: the path may hold a secret.
+        let target = e.url().map_or_else(
+            || "the receiver".to_owned(),
+            |u| {
+                format!(
+                    "{}:{}",
+                    u.host_str().unwrap_or("?"),
+                    u.port_or_known_default().unwrap_or(0)
+                )
+            },
+        );
         let e = e.without_url();
         if let Some(refused) = find_source::<outbound::Refused>(&e) {
             return refused_delivery(refused);
@@ -503,9 +514,9 @@ impl Notifier {
             };
         }
         let error = if e.is_connect() {
-            format!("cannot connect: {}", error_chain(&e))
+            connect_error(&target, &error_chain(&e))
         } else {
-            format!("request failed: {}", error_chain(&e))
+            format!("request to {target} failed{DETAIL}{}", error_chain(&e))
         };
         Delivery::Retry { after: None, error }
     }
@@ -731,6 +742,34 @@ pub(crate) fn retry_after(headers: &HeaderMap, now: jiff::Timestamp) -> Option<D
 
 /// An error and its sources, joined with ": ", without the repeats that appear when an
 /// error's message already includes its source's.
+/// Between a failure in plain words and the libraries' own account of it, in every
+/// delivery error that has both: the UI shows the first and folds the second away.
+pub const DETAIL: &str = " — ";
+
+/// A connection that failed, in words that name where it went ("connection refused by
+/// 127.0.0.1:18091"), then [`DETAIL`] and the error chain.
+fn connect_error(target: &str, chain: &str) -> String {
+    let lower = chain.to_lowercase();
+    let host = target.rsplit_once(':').map_or(target, |(h, _)| h);
+    let plain = if lower.contains("connection refused") {
+        format!("connection refused by {target}")
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
+        format!("{host} could not be resolved (DNS)")
+    } else if lower.contains("certificate") {
+        format!("the certificate of {target} is not trusted")
+    } else if lower.contains("connection reset") {
+        format!("{target} closed the connection")
+    } else if lower.contains("unreachable") || lower.contains("no route to host") {
+        format!("{target} cannot be reached from here")
+    } else {
+        format!("cannot connect to {target}")
+    };
+    format!("{plain}{DETAIL}{chain}")
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut joined = String::new();
     let mut cur: Option<&dyn std::error::Error> = Some(e);

@@ -600,7 +600,10 @@ async fn http_failures_are_classified() {
     let Delivery::Retry { after: None, error } = &d else {
         panic!("{d:?}")
     };
-    assert!(error.starts_with("cannot connect"), "{error}");
+    assert!(
+        error.starts_with(&format!("connection refused by {closed} — ")),
+        "{error}"
+    );
     assert!(
         !error.contains("SECRET") && !error.contains("/services"),
         "{error}"

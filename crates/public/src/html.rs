@@ -207,12 +207,18 @@ pub fn page(m: &PageModel, version: &str) -> String {
     let p = &m.page;
     let tz = &m.tz;
     let title = esc(&p.title);
+    // "Acme status", but "Acme Status" as it is: never "Acme Status status".
+    let tab_title = if p.title.to_lowercase().contains("status") {
+        title.to_string()
+    } else {
+        format!("{title} status")
+    };
     let mut out = String::with_capacity(16 * 1024 + m.sections.len() * 12 * 1024);
     let _ = write!(
         out,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title} status</title>\
+         <title>{tab_title}</title>\
          <link rel=\"stylesheet\" href=\"/status-assets/status.css?v={v}\">\
          <link rel=\"alternate\" type=\"application/atom+xml\" title=\"{title} incidents\" href=\"{feed}\">\
          <script src=\"/status-assets/status.js?v={v}\" defer></script>",

@@ -151,6 +151,11 @@ async fn build_at_a_controlled_instant() {
     assert_eq!(m.incident_history.len(), 1);
     assert_eq!(m.incident_history[0].monitors, ["Database"]);
     assert_eq!(m.incident_history[0].duration_ms, 7_200_000);
+    // The browser tab says "status" once.
+    assert!(crate::html::page(&m, "v").contains("<title>P status</title>"));
+    let mut acme = m.clone();
+    acme.page.title = "Acme Status".into();
+    assert!(crate::html::page(&acme, "v").contains("<title>Acme Status</title>"));
     // Nothing private made it into the model.
     let all = serde_json::to_string(&m).unwrap() + &crate::html::page(&m, "v");
     for private in [

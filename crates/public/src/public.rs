@@ -281,10 +281,14 @@ async fn build_badge(
         _ => {
             let w = window_ms(window).unwrap_or(86_400_000);
             let hour = now_ms - now_ms.rem_euclid(3_600_000);
-            let ms = model::response_times(store, &[m.id], hour - w, hour)
+            let mut ms = model::response_times(store, &[m.id], hour - w, hour)
                 .await?
                 .get(&m.id)
                 .copied();
+            if ms.is_none() {
+                // No hour rolled up yet (a new monitor): the checks so far say something.
+                ms = recent_mean_ms(store, m.id, now).await?;
+            }
             let value = ms.map_or_else(|| "no data".to_owned(), |v| format!("{v} ms"));
             badge::svg(
                 &format!("response {window}"),
@@ -294,6 +298,27 @@ async fn build_badge(
         }
     };
     Ok(Rendered::new(svg, "image/svg+xml", BADGE_CACHE))
+}
+
+/// The mean response time of a monitor's checks in the last hour, from the raw results
+/// (at most the newest 1,000), for the time before its first hourly rollup.
+async fn recent_mean_ms(
+    store: &vigilmon_store::Store,
+    id: vigilmon_core::MonitorId,
+    now: jiff::Timestamp,
+) -> Result<Option<u64>, StoreError> {
+    let results = store
+        .list_results(
+            id,
+            &vigilmon_store::ResultFilter {
+                since: Some(now - jiff::SignedDuration::from_hours(1)),
+                limit: vigilmon_store::MAX_RESULT_LIMIT,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let n = results.len() as u64;
+    Ok((n > 0).then(|| results.iter().map(|r| r.result.duration_ms).sum::<u64>() / n))
 }
 
 /// The normalised host a request was sent to.

@@ -29,6 +29,24 @@
     }
   }
 
+  // How long an open incident has lasted, ticking each second; the same words as the
+  // server's ("12 s", "5 min 3 s", "2 h 5 min", "3 d 4 h").
+  function lasted(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000));
+    if (s < 60) return s + " s";
+    if (s < 3600) return Math.floor(s / 60) + " min " + (s % 60) + " s";
+    if (s < 86400) return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+    return Math.floor(s / 86400) + " d " + Math.floor((s % 86400) / 3600) + " h";
+  }
+
+  function tickDurations() {
+    var els = document.querySelectorAll("[data-since]");
+    for (var i = 0; i < els.length; i++) {
+      var t = Date.parse(els[i].getAttribute("data-since"));
+      if (!isNaN(t)) els[i].textContent = lasted(Date.now() - t);
+    }
+  }
+
   // --- Live updates -------------------------------------------------------------
 
   var liveUrl = document.body.getAttribute("data-live");
@@ -221,6 +239,7 @@
 
   refreshTimes();
   setInterval(refreshTimes, 10000);
+  setInterval(tickDurations, 1000);
   setupFilter();
   setupCopy();
   setupConfirm();

@@ -119,7 +119,7 @@ pub(crate) async fn setup(
         errors.push("email", "Email: give an address such as ops@example.com.");
     }
     if password != form.raw("confirm") {
-        errors.push("password", "The two passwords differ.");
+        errors.push("confirm", "Password again: the two passwords differ.");
     }
     let hashed = if errors.is_empty() {
         match hash(password).await {

@@ -55,7 +55,7 @@ const CHANNEL_FIELDS: &[FieldDef] = &[
         Input::Text,
         &["webhook"],
         "",
-        "When set, each request carries an HMAC-SHA256 signature. Not shown again after saving.",
+        "At least 16 characters. When set, each request carries an HMAC-SHA256 signature. Not shown again after saving.",
         0,
     ),
     field(
@@ -234,13 +234,64 @@ pub(crate) struct DeliveryRow {
     pub created: When,
     pub attempts: u32,
     pub incident: Option<String>,
-    pub last_error: Option<String>,
-    pub log: Vec<(String, String, String, String)>,
+    /// The last error: plain words, and the technical account folded away.
+    pub last_error: Option<(String, Option<String>)>,
+    /// Each attempt: when, outcome, how long, error in words, technical account.
+    pub log: Vec<(String, String, String, String, Option<String>)>,
 }
 
 pub(crate) struct TestOutcome {
     pub delivered: bool,
     pub text: String,
+    /// The technical account of a failure, folded away under `text`.
+    pub detail: Option<String>,
+}
+
+/// One setting of a channel, labelled as in its form; an object (headers) as a table.
+pub(crate) struct Fact {
+    pub label: String,
+    pub value: String,
+    pub table: Vec<(String, String)>,
+}
+
+/// A channel's settings in words: the form's labels, the type by its name, headers as
+/// a table.
+fn facts_of(doc: &serde_json::Value) -> Vec<Fact> {
+    let Some(m) = doc.as_object() else {
+        return Vec::new();
+    };
+    m.iter()
+        .filter(|(k, _)| k.as_str() != "name")
+        .map(|(k, v)| {
+            let label = match k.as_str() {
+                "type" => "Type".to_owned(),
+                key => CHANNEL_FIELDS
+                    .iter()
+                    .find(|f| f.key == key)
+                    .map_or_else(|| key.replace('_', " "), |f| f.label.to_owned()),
+            };
+            let value = match (k.as_str(), v.as_str()) {
+                ("type", Some(t)) => CHANNELS
+                    .iter()
+                    .find(|c| c.name == t)
+                    .map_or_else(|| t.to_owned(), |c| c.label.to_owned()),
+                _ => format::json_text(v),
+            };
+            let table = v
+                .as_object()
+                .map(|o| {
+                    o.iter()
+                        .map(|(h, x)| (h.clone(), format::json_text(x)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Fact {
+                label,
+                value,
+                table,
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -250,7 +301,7 @@ struct ChannelPage {
     name: String,
     href: String,
     kind: String,
-    facts: Vec<(String, String)>,
+    facts: Vec<Fact>,
     file: bool,
     test: Option<TestOutcome>,
     deliveries: Vec<DeliveryRow>,
@@ -270,15 +321,7 @@ async fn channel_page(
         .ok_or_else(|| UiError::NotFound(format!("there is no channel named {name:?}")))?;
     let now = st.now();
     let doc = serde_json::to_value(&c.config).map_err(|e| UiError::Internal(e.to_string()))?;
-    let facts = doc
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .filter(|(k, _)| k.as_str() != "name")
-                .map(|(k, v)| (k.replace('_', " "), format::json_text(v)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let facts = facts_of(&doc);
     let deliveries = delivery_views(st, name)
         .await?
         .into_iter()
@@ -293,16 +336,19 @@ async fn channel_page(
             created: When::new(d.created_at, now),
             attempts: d.attempts,
             incident: d.incident_id.map(|i| i.to_string()),
-            last_error: d.last_error,
+            last_error: d.last_error.as_deref().map(format::plain_and_detail),
             log: d
                 .attempt_log
                 .into_iter()
                 .map(|a| {
+                    let (plain, detail) =
+                        format::plain_and_detail(a.error.as_deref().unwrap_or_default());
                     (
                         format::utc(a.at),
                         a.outcome,
                         format::ms(a.duration_ms),
-                        a.error.unwrap_or_default(),
+                        plain,
+                        detail,
                     )
                 })
                 .collect(),
@@ -338,15 +384,24 @@ pub(crate) async fn test(
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
     let r = send_test(&st, &name).await?;
+    let (text, detail) = match (r.outcome, r.error) {
+        ("delivered", _) => ("The test notification was delivered.".into(), None),
+        (_, Some(e)) => {
+            let (plain, detail) = format::plain_and_detail(&e);
+            (
+                format!("The test notification was not delivered: {plain}."),
+                detail,
+            )
+        }
+        (outcome, None) => (
+            format!("The test notification was not delivered ({outcome})."),
+            None,
+        ),
+    };
     let test = TestOutcome {
         delivered: r.delivered,
-        text: match (r.outcome, r.error) {
-            ("delivered", _) => "The test notification was delivered.".into(),
-            (outcome, Some(e)) => {
-                format!("The test notification was not delivered ({outcome}): {e}")
-            }
-            (outcome, None) => format!("The test notification was not delivered ({outcome})."),
-        },
+        text,
+        detail,
     };
     Ok(render(
         &channel_page(&st, &p.session, &name, Some(test), None).await?,

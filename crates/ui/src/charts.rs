@@ -1,69 +1,57 @@
-//! SVG charts drawn on the server: the dashboard's latency sparkline and the monitor
-//! page's response-time chart with its phases. No chart library and no script: the
-//! geometry is computed here, the templates only place shapes. Numbers only ever go
-//! into attributes; labels are escaped by the templates like any other text.
+//! Charts drawn on the server: the dashboard's beat bar (a bar per minute of checks)
+//! and the monitor page's response-time chart with its phases. No chart library and
+//! no script: the geometry is computed here, the templates only place shapes. Numbers
+//! only ever go into attributes; labels are escaped by the templates like any other
+//! text.
 
 use jiff::Timestamp;
 
 use super::format;
 
-/// A small line of latency over recent minutes, with failures marked.
-#[derive(Debug, Clone)]
-pub(crate) struct Spark {
-    /// SVG path data in a 96×24 box.
-    pub d: String,
-    /// Where failed checks are (x, y), drawn as red dots.
-    pub fails: Vec<(String, String)>,
-    /// `last 30 minutes, max 120 ms` — the scale, in words.
-    pub label: String,
+/// One bar of a beat bar: a minute of checks, coloured by how they went, as tall as
+/// their mean response time against the slowest minute shown.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Beat {
+    /// `ok`, `fail` or `none` (nothing checked in that minute).
+    pub class: &'static str,
+    /// Height, 1 to 4 quarters of the bar (a fast check still shows), a CSS class: the
+    /// pages' style sheet allows no inline styles.
+    pub level: u8,
+    /// `08:41 UTC · passed · 42 ms`, for the tooltip.
+    pub title: String,
 }
 
-/// Width and height of the sparkline box.
-pub(crate) const SPARK_W: f64 = 96.0;
-pub(crate) const SPARK_H: f64 = 24.0;
-
-/// A sparkline over time slots: each slot the mean duration of its checks and whether
-/// they all passed, or `None` when nothing was checked (the line joins the slots
-/// around it; a lone value is a dot). Slots with a failed check get a red dot.
-pub(crate) fn sparkline(slots: &[Option<(u64, bool)>]) -> Option<Spark> {
-    let max = slots.iter().flatten().map(|c| c.0).max()?;
-    let n = slots.len().max(2);
-    // 2 px of padding each side, so a dot at either end is drawn whole.
-    let step = (SPARK_W - 4.0) / (n - 1) as f64;
-    let scale = nice_ceiling(max.max(1));
-    let mut d = String::new();
-    let mut fails = Vec::new();
-    let mut points = 0;
-    for (i, slot) in slots.iter().enumerate() {
-        let Some((v, ok)) = slot else { continue };
-        let x = 2.0 + i as f64 * step;
-        let y = SPARK_H - 2.0 - (*v as f64 / scale as f64) * (SPARK_H - 4.0);
-        d.push_str(&format!(
-            "{}{x:.0} {y:.0}",
-            if points == 0 { "M" } else { "L" }
-        ));
-        if !ok {
-            fails.push((format!("{x:.0}"), format!("{y:.0}")));
-        }
-        points += 1;
-    }
-    if points == 1 {
-        d.push_str("h.1");
-    }
-    let failed = fails.len();
-    Some(Spark {
-        d,
-        label: format!(
-            "last 30 minutes, max {}{}",
-            format::ms(max),
-            if failed > 0 {
-                format!(", failures in {failed} of them")
-            } else {
-                String::new()
-            }
-        ),
-        fails,
-    })
+/// The beats of consecutive one-minute slots starting at `since`: each slot the mean
+/// duration of its checks and whether they all passed, or `None` when nothing was
+/// checked. `None` when no slot has a check.
+pub(crate) fn beats(slots: &[Option<(u64, bool)>], since: Timestamp) -> Option<Vec<Beat>> {
+    let max = slots.iter().flatten().map(|c| c.0).max()?.max(1);
+    Some(
+        slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let at = since + jiff::SignedDuration::from_mins(i as i64);
+                let minute = format::hhmm(at);
+                match slot {
+                    None => Beat {
+                        class: "none",
+                        level: 1,
+                        title: format!("{minute} UTC · no check"),
+                    },
+                    Some((ms, ok)) => Beat {
+                        class: if *ok { "ok" } else { "fail" },
+                        level: (1 + ms * 3 / max).min(4) as u8,
+                        title: format!(
+                            "{minute} UTC · {} · {}",
+                            if *ok { "passed" } else { "failed" },
+                            format::ms(*ms)
+                        ),
+                    },
+                }
+            })
+            .collect(),
+    )
 }
 
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `v`.
@@ -278,15 +266,16 @@ mod tests {
     }
 
     #[test]
-    fn sparkline_marks_failures_and_joins_gaps() {
-        let s = sparkline(&[Some((10, true)), None, Some((20, false)), Some((5, true))]).unwrap();
-        assert!(s.d.starts_with("M2 "), "{}", s.d);
-        assert_eq!(s.d.matches('L').count(), 2, "{}", s.d);
-        assert_eq!(s.fails.len(), 1);
-        assert_eq!(s.label, "last 30 minutes, max 20 ms, failures in 1 of them");
-        let dot = sparkline(&[None, Some((7, true)), None]).unwrap();
-        assert!(dot.d.ends_with("h.1"), "a lone value is a dot: {}", dot.d);
-        assert!(sparkline(&[None, None]).is_none());
+    fn beats_show_each_minute_and_how_it_went() {
+        let since = Timestamp::from_second(1_700_000_040).unwrap(); // 22:14 UTC
+        let b = beats(&[Some((10, true)), None, Some((40, false))], since).unwrap();
+        assert_eq!(b.len(), 3);
+        assert_eq!((b[0].class, b[1].class, b[2].class), ("ok", "none", "fail"));
+        assert_eq!(b[0].title, "22:14 UTC · passed · 10 ms");
+        assert_eq!(b[1].title, "22:15 UTC · no check");
+        assert_eq!(b[2].title, "22:16 UTC · failed · 40 ms");
+        assert_eq!((b[0].level, b[2].level), (1, 4), "tall as slow, never flat");
+        assert!(beats(&[None, None], since).is_none());
     }
 
     #[test]

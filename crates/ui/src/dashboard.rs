@@ -1,7 +1,7 @@
-//! The dashboard: every monitor once, grouped by its first tag (tags as chips), its state in words and colour, the
-//! share of checks that passed in the last 24 hours, a latency sparkline and the last
-//! check; search and filters (server-side, and as you type with the script); and the
-//! small JSON endpoint the script polls for state changes.
+//! The dashboard: every monitor once, grouped by its first tag (tags as chips), its
+//! state in words and colour, its 24-hour uptime, a beat bar of the last 30 minutes
+//! and the latest check; search and filters (server-side, and as you type with the
+//! script); and the small JSON endpoint the script polls for state changes.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,7 +16,7 @@ use vigilmon_core::monitor::KINDS;
 use vigilmon_core::uptime::{Span, Uptime};
 use vigilmon_core::{KindConfig, MonitorId, MonitorState};
 
-use super::charts::{self, Spark};
+use super::charts::{self, Beat};
 use super::format::{self, When};
 use super::session::check_origin;
 use super::{Layout, Session, UiError, render};
@@ -25,9 +25,9 @@ use vigilmon_app::monitors::list_views;
 use vigilmon_app::views::MonitorView;
 
 const HOUR_MS: i64 = 3_600_000;
-/// The sparkline: the last 30 minutes, one point per minute.
-const SPARK_SLOTS: i64 = 30;
-const SPARK_SLOT_MS: i64 = 60_000;
+/// The beat bar: the last 30 minutes, one bar per minute.
+const BEAT_SLOTS: i64 = 30;
+const BEAT_SLOT_MS: i64 = 60_000;
 
 /// One monitor's line on the dashboard.
 pub(crate) struct Row {
@@ -39,7 +39,8 @@ pub(crate) struct Row {
     pub label: &'static str,
     pub uptime: String,
     pub uptime_title: String,
-    pub spark: Option<Spark>,
+    /// The last 30 minutes, a bar per minute; `None` before any check.
+    pub beats: Option<Vec<Beat>>,
     pub last: Option<When>,
     pub latency: String,
     /// Lower-case text the filter searches: name, type, target, tags.
@@ -176,7 +177,7 @@ pub(crate) struct Summary {
 pub(crate) type DayUptimes = HashMap<MonitorId, (Uptime, usize)>;
 /// Each monitor's (checks, passed) over the last 24 hours.
 pub(crate) type DayCounts = BTreeMap<MonitorId, (u64, u64)>;
-/// Each monitor's sparkline buckets of the last 30 minutes.
+/// Each monitor's beat-bar buckets of the last 30 minutes.
 pub(crate) type RecentBuckets = BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>;
 
 /// The 24-hour uptime of every monitor in `views` (maintenance excluded, as on status
@@ -241,20 +242,20 @@ pub(crate) async fn day_counts(
     Ok(out)
 }
 
-/// The sparkline's per-minute buckets of the last 30 minutes, per monitor.
+/// The beat bar's per-minute buckets of the last 30 minutes, per monitor.
 pub(crate) async fn recent_buckets(
     st: &AppState,
     now: Timestamp,
 ) -> Result<BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>, UiError> {
-    let since_ms = now.as_millisecond() - SPARK_SLOTS * SPARK_SLOT_MS;
+    let since_ms = now.as_millisecond() - BEAT_SLOTS * BEAT_SLOT_MS;
     let since = Timestamp::from_millisecond(since_ms).unwrap_or(now);
     // (sum of durations, checks, all ok) per slot.
     let mut acc: BTreeMap<MonitorId, Vec<(u64, u64, bool)>> = BTreeMap::new();
     for (id, at, ok, ms) in st.store().recent_checks(since).await? {
         let slots = acc
             .entry(id)
-            .or_insert_with(|| vec![(0, 0, true); SPARK_SLOTS as usize]);
-        let i = ((at.as_millisecond() - since_ms) / SPARK_SLOT_MS).clamp(0, SPARK_SLOTS - 1);
+            .or_insert_with(|| vec![(0, 0, true); BEAT_SLOTS as usize]);
+        let i = ((at.as_millisecond() - since_ms) / BEAT_SLOT_MS).clamp(0, BEAT_SLOTS - 1);
         let slot = &mut slots[i as usize];
         *slot = (slot.0 + ms, slot.1 + 1, slot.2 && ok);
     }
@@ -430,7 +431,10 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
         label: format::state_label(v.state),
         uptime,
         uptime_title,
-        spark: sum.and_then(|s| charts::sparkline(&s.recent)),
+        beats: sum.and_then(|s| {
+            let since = now - jiff::SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS);
+            charts::beats(&s.recent, since)
+        }),
         last: When::opt(v.last_checked_at, now),
         latency: if heartbeat {
             "last ping".into()
@@ -615,7 +619,7 @@ pub mod bench_support {
             );
             recent.insert(
                 MonitorId::from_uuid(id),
-                (0..SPARK_SLOTS as usize)
+                (0..BEAT_SLOTS as usize)
                     .map(|c| Some((40 + ((i * 7 + c * 13) % 120) as u64, (i + c) % 23 != 0)))
                     .collect(),
             );

@@ -29,6 +29,11 @@ pub(crate) enum Input {
     Dynamic,
     /// Several values, comma-separated, into a list of strings.
     Csv,
+    /// Several of fixed choices (value, label), ticked: into a list of strings.
+    Many(&'static [(&'static str, &'static str)]),
+    /// Several of choices given at run time (channels, monitors), ticked: into a list
+    /// of strings.
+    ManyDynamic,
     /// Free text over several lines.
     Textarea,
     /// `Name: value` per line, into an object.
@@ -113,9 +118,11 @@ pub(crate) struct FieldView {
     pub key: String,
     pub id: String,
     pub label: &'static str,
-    /// `text`, `url`, `number`, `checkbox`, `select` or `textarea`.
+    /// `text`, `url`, `number`, `checkbox`, `checkboxes`, `select` or `textarea`.
     pub input: &'static str,
     pub value: String,
+    /// The values ticked, for `checkboxes`.
+    pub selected: Vec<String>,
     pub checked: bool,
     pub options: Vec<(String, String)>,
     pub placeholder: &'static str,
@@ -200,6 +207,25 @@ pub(crate) fn view(
                 "",
             ),
             Input::Dynamic => ("select", false, dynamic(f.key), ""),
+            Input::Many(opts) => (
+                "checkboxes",
+                false,
+                opts.iter()
+                    .map(|(v, l)| ((*v).to_owned(), (*l).to_owned()))
+                    .collect(),
+                "",
+            ),
+            Input::ManyDynamic => {
+                let mut options = dynamic(f.key);
+                // A ticked value that is no longer offered (a deleted channel) stays
+                // visible, to be unticked.
+                for v in many_values(&value) {
+                    if !options.iter().any(|(o, _)| *o == v) {
+                        options.push((v.clone(), format!("{v} (unknown)")));
+                    }
+                }
+                ("checkboxes", false, options, "")
+            }
             Input::Textarea | Input::Headers | Input::JsonAsserts => {
                 ("textarea", false, Vec::new(), "")
             }
@@ -220,6 +246,7 @@ pub(crate) fn view(
                 id,
                 label: f.label,
                 input,
+                selected: many_values(&value),
                 value,
                 checked,
                 options,
@@ -236,7 +263,18 @@ pub(crate) fn view(
     out
 }
 
-/// The values a submitted form carries for `kind` (checkboxes as `on`/`off`).
+/// The values of a `Many` field, one per line as the form keeps them.
+fn many_values(value: &str) -> Vec<String> {
+    value
+        .lines()
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The values a submitted form carries for `kind` (checkboxes as `on`/`off`; the
+/// ticked boxes of a `Many` field one per line).
 pub(crate) fn submitted(fields: &[FieldDef], kind: &str, posted: &[(String, String)]) -> Values {
     let mut out = Vec::new();
     for f in fields.iter().filter(|f| f.applies(kind)) {
@@ -246,6 +284,12 @@ pub(crate) fn submitted(fields: &[FieldDef], kind: &str, posted: &[(String, Stri
             .map(|(_, v)| v.clone());
         let v = match f.input {
             Input::Bool(_) => if sent.is_some() { "on" } else { "off" }.to_owned(),
+            Input::Many(_) | Input::ManyDynamic => posted
+                .iter()
+                .filter(|(k, v)| k == f.key && !v.trim().is_empty())
+                .map(|(_, v)| v.trim())
+                .collect::<Vec<_>>()
+                .join("\n"),
             Input::Textarea | Input::Headers | Input::JsonAsserts => {
                 sent.unwrap_or_default().replace("\r\n", "\n")
             }
@@ -326,6 +370,9 @@ pub(crate) fn to_json(
                     continue;
                 }
             },
+            Input::Many(_) | Input::ManyDynamic => {
+                Value::Array(many_values(raw).into_iter().map(Value::String).collect())
+            }
             Input::Csv => Value::Array(
                 raw.split(',')
                     .map(str::trim)
@@ -452,7 +499,11 @@ pub(crate) fn from_json(fields: &[FieldDef], kind: &str, doc: &Value) -> Values 
                     other => other.to_string(),
                 })
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(if matches!(f.input, Input::Many(_) | Input::ManyDynamic) {
+                    "\n"
+                } else {
+                    ", "
+                }),
             (_, Some(Value::String(s))) => s.clone(),
             (_, Some(other)) => other.to_string(),
         };

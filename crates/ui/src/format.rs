@@ -150,6 +150,15 @@ pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize
     format!("down {} in {incidents}", duration_ms(downtime_ms))
 }
 
+/// A delivery error split into its plain words and the technical account folded away
+/// under them (see `vigilmon_notify::DETAIL`).
+pub(crate) fn plain_and_detail(error: &str) -> (String, Option<String>) {
+    match error.split_once(vigilmon_notify::DETAIL) {
+        Some((plain, detail)) => (plain.to_owned(), Some(detail.to_owned())),
+        None => (error.to_owned(), None),
+    }
+}
+
 /// A certificate's expiry in words, in whole days: "certificate expires in 12 days",
 /// "… in 1 day", "… today" (under a day left), "certificate expired 3 days ago".
 pub(crate) fn cert_words(expires: Timestamp, now: Timestamp) -> String {

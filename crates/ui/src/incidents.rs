@@ -272,7 +272,8 @@ fn detail_of(d: &IncidentDetail, now: jiff::Timestamp) -> Detail {
                 at: When::new(e.at, now),
                 kind: e.kind.replace('_', " "),
                 text: e.text.clone(),
-                actor: e.actor.clone(),
+                // Said once: "acknowledged by ann" needs no "· by ann" beside it.
+                actor: e.actor.clone().filter(|a| !e.text.contains(a.as_str())),
                 channel: e.channel.clone(),
             })
             .collect(),

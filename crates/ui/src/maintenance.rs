@@ -12,9 +12,7 @@ use vigilmon_core::maintenance::MaintenanceConfig;
 use vigilmon_store::MaintenanceRecord;
 
 use super::alerting_common::{EditPage, ONE, edit_fields, unprocessable};
-use super::form::{
-    self, FieldDef, Input, SectionView, Values, decode, field, no_dynamic, required,
-};
+use super::form::{self, FieldDef, Input, SectionView, Values, decode, field, required};
 use super::format;
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use vigilmon_app::maintenance::{
@@ -36,19 +34,19 @@ const WINDOW_FIELDS: &[FieldDef] = &[
     field(
         "monitors",
         "Monitors",
-        Input::Csv,
+        Input::ManyDynamic,
         &[],
-        "api, [redis-primary] cache /health",
-        "Monitor names, comma-separated.",
+        "",
+        "The monitors it covers.",
         0,
     ),
     field(
         "tags",
         "Tags",
-        Input::Csv,
+        Input::ManyDynamic,
         &[],
-        "cache",
-        "Every monitor with one of these tags.",
+        "",
+        "Every monitor with one of these tags, now or later.",
         0,
     ),
     field(
@@ -56,7 +54,7 @@ const WINDOW_FIELDS: &[FieldDef] = &[
         "Starts at (one-off)",
         Input::Text,
         &[],
-        "2026-12-01T22:00:00Z",
+        "2031-01-15T22:00:00Z",
         "RFC 3339 with an offset.",
         0,
     ),
@@ -65,7 +63,7 @@ const WINDOW_FIELDS: &[FieldDef] = &[
         "Ends at (one-off)",
         Input::Text,
         &[],
-        "2026-12-01T23:00:00Z",
+        "2031-01-15T23:00:00Z",
         "",
         0,
     ),
@@ -129,6 +127,33 @@ pub(crate) struct WindowRow {
     pub file: bool,
 }
 
+/// What a window may cover: every monitor's name and every tag in use, sorted.
+struct Choices {
+    monitors: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl Choices {
+    async fn load(st: &AppState) -> Result<Self, UiError> {
+        let all = st.store().list_monitors().await?;
+        let mut monitors: Vec<String> = all.iter().map(|m| m.config.name.clone()).collect();
+        monitors.sort_by_key(|n| n.to_lowercase());
+        let mut tags: Vec<String> = all.iter().flat_map(|m| m.config.tags.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        Ok(Self { monitors, tags })
+    }
+
+    fn of(&self, key: &str) -> Vec<(String, String)> {
+        let list = match key {
+            "monitors" => &self.monitors,
+            "tags" => &self.tags,
+            _ => return Vec::new(),
+        };
+        list.iter().map(|v| (v.clone(), v.clone())).collect()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "maintenance.html", whitespace = "minimize")]
 struct MaintenancePage {
@@ -146,6 +171,7 @@ async fn maintenance_page(
     notice: Option<&str>,
 ) -> Result<MaintenancePage, UiError> {
     let now = st.now();
+    let choices = Choices::load(st).await?;
     let mut rows = Vec::new();
     for r in st.store().list_maintenance().await? {
         let v = window_view(r.clone(), now)?;
@@ -181,7 +207,9 @@ async fn maintenance_page(
     Ok(MaintenancePage {
         l: Layout::new("Maintenance", "maintenance", s).notice(notice),
         rows,
-        sections: form::view(WINDOW_FIELDS, ONE, "", values, errors, &no_dynamic),
+        sections: form::view(WINDOW_FIELDS, ONE, "", values, errors, &|key| {
+            choices.of(key)
+        }),
         general: errors.general(&WINDOW_FIELDS.iter().map(|d| d.key).collect::<Vec<_>>()),
     })
 }
@@ -278,7 +306,8 @@ async fn window_form(
     page.list = "/maintenance";
     page.file = v.source == "file";
     page.ended = has_ended(&rec, &v.config, now);
-    page.sections = form::view(&fields, ONE, "", &values, errors, &no_dynamic);
+    let choices = Choices::load(st).await?;
+    page.sections = form::view(&fields, ONE, "", &values, errors, &|key| choices.of(key));
     page.general = errors.general(&fields.iter().map(|d| d.key).collect::<Vec<_>>());
     Ok(page)
 }

@@ -55,6 +55,7 @@ pub(crate) struct ResultRow {
     pub error: Option<String>,
 }
 
+#[derive(Clone)]
 pub(crate) struct IncidentRow {
     pub id: String,
     pub state: String,
@@ -136,6 +137,11 @@ pub(crate) struct Detail {
     pub phases: &'static [(&'static str, &'static str)],
     pub results: Vec<ResultRow>,
     pub incidents: Vec<IncidentRow>,
+    /// The open (or acknowledged) incident, shown at the top with Acknowledge.
+    pub open_incident: Option<IncidentRow>,
+    /// For the forms of live-rendered parts.
+    pub can_write: bool,
+    pub csrf: String,
     pub heartbeat: Option<HeartbeatFacts>,
     pub pings: Vec<PingRow>,
     pub redis: Vec<(String, String)>,
@@ -287,7 +293,12 @@ async fn uptimes(
 
 /// The monitor page's facts; `can_write` decides whether the workspace's ping key
 /// (in the slug ping URL) is shown: viewers never see it.
-async fn detail(st: &AppState, rec: MonitorRecord, can_write: bool) -> Result<Detail, UiError> {
+async fn detail(
+    st: &AppState,
+    rec: MonitorRecord,
+    can_write: bool,
+    csrf: &str,
+) -> Result<Detail, UiError> {
     let now = st.now();
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
@@ -362,7 +373,7 @@ async fn detail(st: &AppState, rec: MonitorRecord, can_write: bool) -> Result<De
             }
         })
         .collect();
-    let incidents = st
+    let incidents: Vec<IncidentRow> = st
         .store()
         .list_incidents(&IncidentFilter {
             monitor_id: Some(id),
@@ -498,7 +509,10 @@ async fn detail(st: &AppState, rec: MonitorRecord, can_write: bool) -> Result<De
         chart: charts::phase_chart(&points),
         phases: &PHASES,
         results: result_rows,
+        open_incident: incidents.iter().find(|i| i.state != "resolved").cloned(),
         incidents,
+        can_write,
+        csrf: csrf.to_owned(),
         heartbeat,
         pings,
         redis,
@@ -571,7 +585,7 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let rec = load(&st, &id).await?;
     let v = version(&st, &view(&st, rec.clone()).await?).await?;
-    let d = detail(&st, rec, s.can_write()).await?;
+    let d = detail(&st, rec, s.can_write(), &s.csrf).await?;
     let l = Layout::new(d.name.clone(), "dashboard", &s)
         .notice(q.ok.as_deref())
         .live(format!("/monitors/{}/live?v={v}", d.id));
@@ -592,7 +606,7 @@ pub(crate) async fn live(
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let d = detail(&st, rec, s.can_write()).await?;
+    let d = detail(&st, rec, s.can_write(), &s.csrf).await?;
     let mut parts = std::collections::BTreeMap::new();
     let r = |e: askama::Error| UiError::Internal(e.to_string());
     parts.insert("status", StatusPart { d: &d }.render().map_err(r)?);

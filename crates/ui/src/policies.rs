@@ -10,9 +10,7 @@ use vigilmon_core::HumanDuration;
 use vigilmon_core::alert::PolicyConfig;
 
 use super::alerting_common::{EditPage, ONE, StepRow, edit_fields, file_refusal, unprocessable};
-use super::form::{
-    self, FieldDef, Input, SectionView, Values, decode, field, no_dynamic, required,
-};
+use super::form::{self, FieldDef, Input, SectionView, Values, decode, field, required};
 use super::format;
 use super::{FieldErrors, Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
 use vigilmon_app::AppState;
@@ -26,6 +24,14 @@ const PRIORITIES: &[(&str, &str)] = &[
     ("P2", "P2 (PagerDuty error)"),
     ("P3", "P3 (PagerDuty warning)"),
     ("P4", "P4: informational"),
+];
+
+/// The events a policy may notify on, as the form offers them.
+const NOTIFY_ON: &[(&str, &str)] = &[
+    ("down", "Down (the incident opens)"),
+    ("recovered", "Recovered"),
+    ("degraded", "Degraded"),
+    ("acknowledged", "Acknowledged"),
 ];
 
 const POLICY_FIELDS: &[FieldDef] = &[
@@ -50,19 +56,19 @@ const POLICY_FIELDS: &[FieldDef] = &[
     required(field(
         "channels",
         "Channels",
-        Input::Csv,
+        Input::ManyDynamic,
         &[],
-        "slack-ops, pagerduty-oncall",
-        "Channel names, comma-separated.",
+        "",
+        "Where its notifications go.",
         0,
     )),
     field(
         "notify_on",
         "Notify on",
-        Input::Csv,
+        Input::Many(NOTIFY_ON),
         &[],
-        "down, recovered",
-        "Any of down, recovered, degraded, acknowledged.",
+        "",
+        "None ticked: down and recovered.",
         0,
     ),
     field(
@@ -123,6 +129,7 @@ async fn policies_page(
     notice: Option<&str>,
 ) -> Result<PoliciesPage, UiError> {
     let monitors = st.store().list_monitors().await?;
+    let channels = channel_names(st).await?;
     let rows = list_policy_views(st)
         .await?
         .into_iter()
@@ -160,10 +167,21 @@ async fn policies_page(
     Ok(PoliciesPage {
         l: Layout::new("Policies", "policies", s).notice(notice),
         rows,
-        sections: form::view(POLICY_FIELDS, ONE, "", values, errors, &no_dynamic),
+        sections: form::view(POLICY_FIELDS, ONE, "", values, errors, &|key| {
+            channel_choices(key, &channels)
+        }),
         general: errors.general(&POLICY_FIELDS.iter().map(|d| d.key).collect::<Vec<_>>()),
-        channels: channel_names(st).await?,
+        channels,
     })
+}
+
+/// The choices of the policy form's `channels` field.
+fn channel_choices(key: &str, channels: &[String]) -> Vec<(String, String)> {
+    if key == "channels" {
+        channels.iter().map(|c| (c.clone(), c.clone())).collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// The names of every channel, offered when choosing a policy's channels.
@@ -366,7 +384,10 @@ async fn policy_form(
     page.back_label = "Policies";
     page.list = "/policies";
     page.file = stored.source == "file";
-    page.sections = form::view(&fields, ONE, "", &values, errors, &no_dynamic);
+    let channels = channel_names(st).await?;
+    page.sections = form::view(&fields, ONE, "", &values, errors, &|key| {
+        channel_choices(key, &channels)
+    });
     let mut general: Vec<String> = errors
         .general(&fields.iter().map(|d| d.key).collect::<Vec<_>>())
         .into_iter()

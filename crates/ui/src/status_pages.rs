@@ -8,8 +8,8 @@
 //! Saving goes through the application layer's steps (`app::status_pages::create_page`,
 //! `replace_page`, `delete_page`), as the API does, so the validation, the conflicts and
 //! the refusal of pages declared in the config file are the API's; problems are shown next to the
-//! field they concern. Public names (`public_name`) are set in the config file or the
-//! API; the form keeps those of the monitors it keeps.
+//! field they concern. Each chosen monitor has a field for its public name
+//! (`public_name`: what the page shows instead of the internal name).
 
 use std::collections::HashMap;
 
@@ -248,6 +248,19 @@ impl PageForm {
     }
 }
 
+/// The public names typed into the form: `pn.{monitor}`, kept when not empty and not
+/// the monitor's own name.
+fn submitted_public_names(fields: &[(String, String)]) -> HashMap<String, String> {
+    fields
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix("pn.")?;
+            let v = v.trim();
+            (!v.is_empty() && v != name).then(|| (name.to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
 /// The public names a stored page gives its monitors.
 fn public_names(c: &StatusPageConfig) -> HashMap<String, String> {
     c.monitors()
@@ -453,16 +466,14 @@ async fn form_response(
 /// Validates and saves the submitted form (create when `editing` is `None`).
 async fn submit(st: &AppState, p: Posted, editing: Option<String>) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let public = match &editing {
-        Some(slug) => {
-            let rec = load(st, slug).await?;
-            if rec.source == MonitorSource::File {
-                return Err(managed(slug));
-            }
-            public_names(&rec.config)
+    if let Some(slug) = &editing {
+        let rec = load(st, slug).await?;
+        if rec.source == MonitorSource::File {
+            return Err(managed(slug));
         }
-        None => HashMap::new(),
-    };
+    }
+    // The public names are the form's: one field per chosen monitor.
+    let public = submitted_public_names(&p.fields);
     let mut form = PageForm::read(&p.fields);
     if let Some(slug) = &editing {
         // The slug does not change; the field is read-only.

@@ -173,6 +173,37 @@ async fn setup_needs_the_printed_code(backend: Backend) {
         assert!(r.body.contains("Setup code: not the code"), "{}", r.body);
         assert!(setup_open(&server).await, "{wrong:?} made an owner");
     }
+    // The right code, passwords that differ: the error sits by "Password again", in
+    // words, and the email stays as typed.
+    let r = web
+        .post(
+            "/setup",
+            &[
+                ("_csrf", token.as_str()),
+                ("code", code.as_str()),
+                ("email", "typed@example.com"),
+                ("password", PASSWORD),
+                ("confirm", "something else entirely"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body
+            .contains("required aria-invalid=\"true\" aria-describedby=\"confirm-err\">"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(
+            "<span class=\"err\" id=\"confirm-err\">Password again: the two passwords differ.</span>"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"typed@example.com\""), "{}", r.body);
+    assert!(setup_open(&server).await);
     // Typed as people type it: upper case, spaces for dashes.
     let typed = code.to_uppercase().replace('-', " ");
     let r = web

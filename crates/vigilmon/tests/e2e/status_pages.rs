@@ -399,6 +399,10 @@ status_pages:
             );
         }
     }
+    // A monitor checked within its first hour has a response time before any rollup.
+    let (_, _, svg) = public(&server, &format!("/badge/{badge}/response.svg"), &[]).await;
+    assert!(!svg.contains("no data"), "{svg}");
+    assert!(svg.contains(" ms</text>"), "{svg}");
     // What it does show.
     let (_, _, html) = public(&server, "/status/public", &[]).await;
     assert!(html.contains("<h3>Database</h3>"));

@@ -116,7 +116,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.screenshot(&shots.join("channels.png")).await;
     b.goto(&url("/policies")).await;
     b.fill("#name", "page-ops").await;
-    b.fill("#channels", "ops-hook").await;
+    b.click_on("#channels input[value='ops-hook']").await;
     b.click_on("form[action='/policies'] button.primary").await;
     b.wait_text(".notice", 10 * SECOND, |t| t.contains("Policy created"))
         .await;

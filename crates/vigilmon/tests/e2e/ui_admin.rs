@@ -662,7 +662,7 @@ status_pages:
     let form = web.get("/status-pages/public/edit").await.body;
     assert!(!form.contains("<script>alert(1)"), "{form}");
 
-    // A public name set through the API survives an edit in the UI.
+    // A public name set through the API is in the editor, where it can be changed.
     let mut via_api = page.clone();
     via_api["sections"][0]["monitors"][0] =
         json!({"name": "checkout API", "public_name": "Checkout"});
@@ -691,7 +691,9 @@ status_pages:
     assert!(form.body.contains("value=\"public\""), "{}", form.body);
     assert!(form.body.contains("readonly"), "the slug does not change");
     assert!(
-        form.body.contains("<small>(shown as Checkout)</small>"),
+        form.body.contains(
+            "name=\"pn.checkout API\" value=\"Checkout\" placeholder=\"public name (default: checkout API)\""
+        ),
         "{}",
         form.body
     );
@@ -706,8 +708,10 @@ status_pages:
         ("description", ""),
         ("s0.name", "API"),
         ("s0.monitor", "checkout API"),
+        ("pn.checkout API", "Checkout"),
         ("s1.name", "Search"),
         ("s1.monitor", "search"),
+        ("pn.search", "Site search"),
         ("s2.name", ""),
         ("action", "save"),
     ];
@@ -725,9 +729,19 @@ status_pages:
         page["sections"],
         json!([
             {"name": "API", "monitors": [{"name": "checkout API", "public_name": "Checkout"}]},
-            {"name": "Search", "monitors": ["search"]}
+            {"name": "Search", "monitors": [{"name": "search", "public_name": "Site search"}]}
         ])
     );
+    let public = server
+        .client
+        .get(format!("{}/status/public", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(public.contains("Site search"), "{public}");
     // A bad edit changes nothing.
     let mut bad_edit = edit.to_vec();
     bad_edit.retain(|(k, _)| *k != "title");

@@ -211,6 +211,38 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     );
     assert_eq!(old.on("/old").len(), 1, "nothing more went to the old URL");
 
+    // The channel's page in words: the form's labels, the headers as a table.
+    let page = web.get("/channels/ops-hook").await.body;
+    assert!(page.contains("<dt>Type</dt><dd>Webhook</dd>"), "{page}");
+    assert!(page.contains("<dt>Webhook URL</dt>"), "{page}");
+    assert!(
+        page.contains("<dt>Extra headers</dt><dd><table class=\"headers\"><tbody><tr><th scope=\"row\">X-Team</th><td>********</td></tr>"),
+        "{page}"
+    );
+    // A test that cannot connect says so in plain words, the rest folded away.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (code, body) = server
+        .post(
+            "/api/v1/channels",
+            &json!({"name": "dead-hook", "type": "webhook", "url": format!("http://{closed}/hook")}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let r = web
+        .post("/channels/dead-hook/test", &[("_csrf", &csrf)], None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains(&format!(
+            "<p>The test notification was not delivered: connection refused by {closed}.</p><details><summary>Technical details</summary><code class=\"raw\">"
+        )),
+        "{}",
+        r.body
+    );
+
     // A policy: priority, channels, reminders, degraded, and an escalation step.
     let (code, body) = server
         .post(
@@ -285,7 +317,9 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
                 ("_csrf", &csrf),
                 ("priority", "P1"),
                 ("channels", "ops-hook"),
-                ("notify_on", "down, recovered, acknowledged"),
+                ("notify_on", "down"),
+                ("notify_on", "recovered"),
+                ("notify_on", "acknowledged"),
                 ("remind_every", "30m"),
                 ("incident_on_degraded", "on"),
                 ("escalate.0.after", "15m"),
@@ -318,6 +352,18 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     );
     let form = web.get("/policies/ops/edit").await;
     assert!(form.body.contains("value=\"15m\""), "the step is prefilled");
+    // Channels and events are ticked, not typed.
+    assert!(
+        form.body
+            .contains("name=\"channels\" value=\"ops-hook\" checked"),
+        "{}",
+        form.body
+    );
+    assert!(
+        form.body
+            .contains("name=\"notify_on\" value=\"acknowledged\" checked")
+    );
+    assert!(form.body.contains("name=\"notify_on\" value=\"degraded\">"));
     assert!(web.get("/policies").await.body.contains("after 15m: pager"));
 
     // A maintenance window that has not ended.
@@ -360,7 +406,8 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
             &format!("/maintenance/{id}/edit"),
             &[
                 ("_csrf", &csrf),
-                ("tags", "cache, db"),
+                ("tags", "cache"),
+                ("tags", "db"),
                 ("starts_at", &at(1)),
                 ("ends_at", &at(3)),
             ],
@@ -526,6 +573,37 @@ async fn live_incident_and_uptime(backend: Backend) {
     .await;
     let page = web.get(&format!("/monitors/{id}")).await;
     assert!(page.body.contains("in 1 incident"), "{}", page.body);
+    // At the top of the monitor page: the open incident, with Acknowledge.
+    assert!(
+        page.body
+            .contains("id=\"open-incident\"><p><strong>Open incident</strong> since"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(
+            "<form method=\"post\" action=\"/incidents/{incident}/acknowledge\"><input type=\"hidden\" name=\"_csrf\" value=\"{csrf}\"><button class=\"primary\" type=\"submit\" id=\"banner-ack\">"
+        )),
+        "{}",
+        page.body
+    );
+    // The incident page: the duration ticks (from when it opened), the opening
+    // evidence keeps its line breaks.
+    let inc_page = web.get(&format!("/incidents/{incident}")).await.body;
+    assert!(
+        inc_page.contains("so far <span id=\"duration\" data-since=\""),
+        "{inc_page}"
+    );
+    assert!(inc_page.contains("<span class=\"text\">"), "{inc_page}");
+    assert!(
+        inc_page.contains(".timeline .text{white-space:pre-line")
+            || web
+                .get("/assets/app.css")
+                .await
+                .body
+                .contains(".timeline .text{white-space:pre-line"),
+        "timeline text keeps its line breaks"
+    );
     let dash = web.get("/").await;
     assert!(
         dash.body.contains("title=\"last 24 hours: down "),
@@ -577,6 +655,18 @@ async fn live_incident_and_uptime(backend: Backend) {
     );
     let timeline = v["parts"]["timeline"].as_str().unwrap_or_default();
     assert!(timeline.contains("acknowledged"), "{timeline}");
+    assert_eq!(
+        timeline.matches(OWNER).count(),
+        1,
+        "who acknowledged is written once: {timeline}"
+    );
+    // The monitor page's banner says so, without the button.
+    let page = web.get(&format!("/monitors/{id}")).await.body;
+    assert!(
+        page.contains("<strong>Acknowledged incident</strong>"),
+        "{page}"
+    );
+    assert!(!page.contains("id=\"banner-ack\""));
     let next = v["next"].as_str().unwrap().to_owned();
     assert_ne!(next, live);
     assert_eq!(web.get(&next).await.status, 204, "unchanged since");
