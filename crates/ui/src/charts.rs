@@ -54,6 +54,38 @@ pub(crate) fn beats(slots: &[Option<(u64, bool)>], since: Timestamp) -> Option<V
     )
 }
 
+/// A beat bar of single checks, oldest first: (time, region, verdict name, duration,
+/// what went wrong). Each bar says all of it on hover; a degraded check is amber.
+pub(crate) fn check_beats(
+    checks: &[(Timestamp, String, &'static str, u64, Option<String>)],
+) -> Vec<Beat> {
+    let max = checks.iter().map(|c| c.3).max().unwrap_or(1).max(1);
+    checks
+        .iter()
+        .map(|(at, region, verdict, ms, error)| {
+            let (class, word) = match *verdict {
+                "up" => ("ok", "up"),
+                "degraded" => ("warn", "degraded"),
+                _ => ("fail", "down"),
+            };
+            let mut title = format!(
+                "{} UTC · {region} · {word} · {}",
+                format::utc(*at),
+                format::ms(*ms)
+            );
+            if let Some(e) = error {
+                title.push_str(" · ");
+                title.push_str(e);
+            }
+            Beat {
+                class,
+                level: (1 + ms * 3 / max).min(4) as u8,
+                title,
+            }
+        })
+        .collect()
+}
+
 /// The smallest 1, 2 or 5 × 10ⁿ at or above `v`.
 pub(crate) fn nice_ceiling(v: u64) -> u64 {
     let mut base = 1u64;
@@ -276,6 +308,28 @@ mod tests {
         assert_eq!(b[2].title, "22:16 UTC · failed · 40 ms");
         assert_eq!((b[0].level, b[2].level), (1, 4), "tall as slow, never flat");
         assert!(beats(&[None, None], since).is_none());
+    }
+
+    #[test]
+    fn check_beats_say_everything_on_hover() {
+        let t = Timestamp::from_second(1_700_000_000).unwrap();
+        let b = check_beats(&[
+            (t, "eu".into(), "up", 20, None),
+            (t, "us".into(), "degraded", 40, Some("slow".into())),
+            (t, "us".into(), "down", 0, Some("connection refused".into())),
+        ]);
+        assert_eq!(
+            b.iter().map(|x| x.class).collect::<Vec<_>>(),
+            ["ok", "warn", "fail"]
+        );
+        assert_eq!(
+            b[2].title,
+            format!(
+                "{} UTC · us · down · 0 ms · connection refused",
+                format::utc(t)
+            )
+        );
+        assert_eq!((b[0].level, b[1].level, b[2].level), (2, 4, 1));
     }
 
     #[test]

@@ -150,6 +150,17 @@ pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize
     format!("down {} in {incidents}", duration_ms(downtime_ms))
 }
 
+/// The first words of a long text (over 140 characters), cut at a space, to show with
+/// the rest folded behind "more"; `None` when the text is short enough to show whole.
+pub(crate) fn fold(text: &str) -> Option<String> {
+    if text.chars().count() <= 140 {
+        return None;
+    }
+    let head: String = text.chars().take(100).collect();
+    let cut = head.rfind(' ').filter(|&i| i > 60).unwrap_or(head.len());
+    Some(format!("{}…", head[..cut].trim_end()))
+}
+
 /// A delivery error split into its plain words and the technical account folded away
 /// under them (see `vigilmon_notify::DETAIL`).
 pub(crate) fn plain_and_detail(error: &str) -> (String, Option<String>) {
@@ -230,5 +241,17 @@ mod tests {
             "certificate expired 3 days ago"
         );
         assert_eq!(cert_words(at(-25), now), "certificate expired 1 day ago");
+    }
+
+    #[test]
+    fn long_text_folds_at_a_word() {
+        assert_eq!(fold("short"), None);
+        let long = "error sending request ".repeat(10);
+        let f = fold(&long).unwrap();
+        assert!(
+            f.ends_with("request…") || f.ends_with("sending…") || f.ends_with("error…"),
+            "{f}"
+        );
+        assert!(f.chars().count() <= 101);
     }
 }

@@ -32,6 +32,8 @@ use vigilmon_app::views::MonitorView;
 /// Results drawn in the chart (the table shows the newest of them).
 const CHART_RESULTS: u32 = 60;
 const TABLE_RESULTS: usize = 20;
+/// Checks in the monitor page's beat bar.
+const BEAT_RESULTS: usize = 40;
 const PINGS_SHOWN: u32 = 25;
 /// Longest ping body shown in full on the page.
 const BODY_SHOWN: usize = 4000;
@@ -53,6 +55,8 @@ pub(crate) struct ResultRow {
     pub duration: String,
     pub status: Option<u16>,
     pub error: Option<String>,
+    /// The start of a long error, the rest folded behind "more".
+    pub error_short: Option<String>,
 }
 
 #[derive(Clone)]
@@ -115,6 +119,10 @@ pub(crate) struct Detail {
     /// During maintenance: what the checks say.
     pub check_label: Option<&'static str>,
     pub reason: Option<String>,
+    /// The start of a long reason, the rest folded behind "more" (phones).
+    pub reason_short: Option<String>,
+    /// The latest checks, oldest first, a bar each.
+    pub beats: Vec<charts::Beat>,
     pub paused: bool,
     pub managed: bool,
     pub probed: bool,
@@ -369,10 +377,26 @@ async fn detail(
                 },
                 duration: format::ms(r.result.duration_ms),
                 status: r.result.status_code,
+                error_short: r.result.verdict.message().and_then(format::fold),
                 error: r.result.verdict.message().map(str::to_owned),
             }
         })
         .collect();
+    let latest: Vec<_> = results
+        .iter()
+        .take(BEAT_RESULTS)
+        .rev()
+        .map(|r| {
+            (
+                r.result.checked_at,
+                r.result.region.to_string(),
+                vigilmon_app::views::verdict_name(&r.result.verdict),
+                r.result.duration_ms,
+                r.result.verdict.message().map(str::to_owned),
+            )
+        })
+        .collect();
+    let beats = charts::check_beats(&latest);
     let incidents: Vec<IncidentRow> = st
         .store()
         .list_incidents(&IncidentFilter {
@@ -480,7 +504,9 @@ async fn detail(
         label: format::state_label(v.state),
         since: When::opt(v.state_changed_at, now),
         check_label: v.check_state.map(format::state_label),
+        reason_short: reason.as_deref().and_then(format::fold),
         reason,
+        beats,
         paused: v.config.paused,
         managed,
         probed,

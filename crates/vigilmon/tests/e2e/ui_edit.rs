@@ -843,6 +843,32 @@ monitors:
         "{page}"
     );
 
+    // The latest checks as a beat bar, what each was on hover.
+    assert!(page.contains("id=\"beats\">"), "{page}");
+    assert!(page.contains("<i class=\"ok h"), "{page}");
+    assert!(page.contains(" UTC · local · up · "), "{page}");
+    // A long failure folds behind "more" (phones would scroll forever).
+    let expected = "a phrase the page will never hold, ".repeat(6);
+    let (code, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "picky", "type": "http", "url": format!("{}/", later.url),
+                    "confirmations": 1, "expect": {"body_contains": expected}}),
+        )
+        .await;
+    assert_eq!(code, 201, "{m}");
+    let picky = m["id"].as_str().unwrap().to_owned();
+    let (_, body) = server
+        .post(&format!("/api/v1/monitors/{picky}/check-now"), &json!({}))
+        .await;
+    assert_eq!(body["state"], "down", "{body}");
+    let page = web.get(&format!("/monitors/{picky}")).await.body;
+    assert!(
+        page.contains("<details class=\"errors more\" id=\"reason\"><summary>"),
+        "{page}"
+    );
+    assert!(page.contains("<i class=\"fail h"), "{page}");
+
     // "Test now" shows the certificate too.
     let form = [
         ("_csrf", csrf.as_str()),
