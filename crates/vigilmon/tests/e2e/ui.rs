@@ -256,6 +256,79 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.goto(&url("/")).await;
     b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
     b.screenshot_page(&shots.join("dashboard.png"), 1400).await;
+
+    // At 1024 px the navigation stays on one line, and the live dot never moves it.
+    b.resize(1024, 900).await;
+    b.goto(&url("/")).await;
+    b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
+    let one_line = "var a = document.querySelectorAll('.top nav.wide a');\
+        var top = a[0].getBoundingClientRect().top;\
+        for (var i = 0; i < a.length; i++) { if (a[i].getBoundingClientRect().top !== top) return false; }\
+        return document.querySelector('.top').getBoundingClientRect().height < 60;";
+    assert_eq!(
+        b.execute(one_line, vec![]).await,
+        json!(true),
+        "the header wraps at 1024 px"
+    );
+    let live_width = "return document.getElementById('live').getBoundingClientRect().width;";
+    let before = b.execute(live_width, vec![]).await;
+    wait_for("a live update", 10 * SECOND, || async {
+        b.execute("return document.getElementById('live').title;", vec![])
+            .await
+            .as_str()
+            .is_some_and(|t| t.starts_with("Live · updated"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        b.execute(live_width, vec![]).await,
+        before,
+        "the dot keeps its width"
+    );
+
+    // A public status page of these monitors.
+    let (code, body) = server
+        .post(
+            "/api/v1/status-pages",
+            &json!({"slug": "acme", "title": "Acme", "sections": [
+                {"name": "Services", "monitors": [
+                    {"name": "checkout API", "public_name": "Checkout"},
+                    {"name": "marketing site", "public_name": "Website"}]},
+                {"name": "Caches", "monitors": [
+                    {"name": "[redis-primary] cache /health", "public_name": "Cache"}]}]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    b.resize(1280, 900).await;
+    b.goto(&url("/status/acme")).await;
+    b.wait("h1", 10 * SECOND).await;
+    b.screenshot_page(&shots.join("status-page.png"), 1600)
+        .await;
+
+    // On a phone: the compact menu opens and leads on without JavaScript.
+    b.resize(390, 844).await;
+    b.goto(&url("/")).await;
+    b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
+    b.screenshot_page(&shots.join("dashboard-phone.png"), 1800)
+        .await;
+    assert!(
+        b.execute(
+            "return getComputedStyle(document.querySelector('.top nav.wide')).display === 'none';",
+            vec![]
+        )
+        .await
+        .as_bool()
+        .unwrap_or(false),
+        "the wide navigation is hidden on a phone"
+    );
+    b.click_on(".top details.compact summary").await;
+    b.click_on(".top details.compact a[href='/incidents']")
+        .await;
+    b.wait_text("h1", 10 * SECOND, |t| t == "Incidents").await;
+    b.goto(&url("/status/acme")).await;
+    b.wait("h1", 10 * SECOND).await;
+    b.screenshot_page(&shots.join("status-page-phone.png"), 1800)
+        .await;
     eprintln!("screenshots in {}", shots.display());
 }
 
