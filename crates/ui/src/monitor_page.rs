@@ -59,6 +59,58 @@ pub(crate) struct ResultRow {
     pub error_short: Option<String>,
 }
 
+/// A badge of a monitor shown on a status page, ready to paste.
+pub(crate) struct BadgeSnippet {
+    pub label: &'static str,
+    /// The image, for the preview.
+    pub src: String,
+    pub markdown: String,
+    pub html: String,
+}
+
+/// The badges of a monitor, when a status page shows it (badges are public only for
+/// those): status, 30-day uptime and 24-hour response time.
+async fn badges(
+    st: &AppState,
+    id: MonitorId,
+    name: &str,
+    now: jiff::Timestamp,
+) -> Result<Vec<BadgeSnippet>, UiError> {
+    let shown = st
+        .store()
+        .list_status_pages()
+        .await?
+        .iter()
+        .any(|p| p.config.monitors().any(|m| m.name() == name));
+    if !shown {
+        return Ok(Vec::new());
+    }
+    let ids = st
+        .store()
+        .ensure_badge_ids(&[id], vigilmon_app::status_model::new_badge_id, now)
+        .await?;
+    let Some(badge) = ids.get(&id) else {
+        return Ok(Vec::new());
+    };
+    let base = format!("{}/badge/{badge}", st.public_url().trim_end_matches('/'));
+    Ok([
+        ("Status", "status", "status.svg"),
+        ("Uptime, 30 days", "uptime", "uptime.svg?window=30d"),
+        ("Response time, 24 hours", "response time", "response.svg"),
+    ]
+    .into_iter()
+    .map(|(label, alt, file)| {
+        let url = format!("{base}/{file}");
+        BadgeSnippet {
+            label,
+            src: format!("/badge/{badge}/{file}"),
+            markdown: format!("![{name} {alt}]({url})"),
+            html: format!("<img src=\"{url}\" alt=\"{name} {alt}\">"),
+        }
+    })
+    .collect())
+}
+
 #[derive(Clone)]
 pub(crate) struct IncidentRow {
     pub id: String,
@@ -147,6 +199,8 @@ pub(crate) struct Detail {
     pub incidents: Vec<IncidentRow>,
     /// The open (or acknowledged) incident, shown at the top with Acknowledge.
     pub open_incident: Option<IncidentRow>,
+    /// Ready-to-paste badges, when a status page shows the monitor.
+    pub badges: Vec<BadgeSnippet>,
     /// For the forms of live-rendered parts.
     pub can_write: bool,
     pub csrf: String,
@@ -311,6 +365,7 @@ async fn detail(
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
     let managed = rec.source == MonitorSource::File;
+    let badges = badges(st, id, &rec.config.name, now).await?;
     let v = view(st, rec).await?;
     let probed = v.config.kind.as_heartbeat().is_none();
     let since = now - SignedDuration::from_hours(24);
@@ -537,6 +592,7 @@ async fn detail(
         results: result_rows,
         open_incident: incidents.iter().find(|i| i.state != "resolved").cloned(),
         incidents,
+        badges,
         can_write,
         csrf: csrf.to_owned(),
         heartbeat,

@@ -514,6 +514,7 @@ status_pages:
         &store,
         &["--config".into(), config.display().to_string()],
     );
+    let mut ids = Vec::new();
     for name in ["checkout API", "search"] {
         let (code, m) = server
             .post(
@@ -522,6 +523,7 @@ status_pages:
             )
             .await;
         assert_eq!(code, 201, "{m}");
+        ids.push(m["id"].as_str().unwrap().to_owned());
     }
     let mut web = Web::new(&server);
     let csrf = web.sign_in(OWNER, PASSWORD).await;
@@ -742,6 +744,28 @@ status_pages:
         .await
         .unwrap();
     assert!(public.contains("Site search"), "{public}");
+    // A monitor on a page has badges to paste on its page, and they answer.
+    let page = web.get(&format!("/monitors/{}", ids[0])).await.body;
+    assert!(page.contains("<h2 id=\"badges-h\">Badges</h2>"), "{page}");
+    let md = page
+        .split("id=\"badge-md-1\">")
+        .nth(1)
+        .and_then(|r| r.split("</code>").next())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        md.starts_with(&format!("![checkout API status]({}/badge/", server.url)),
+        "{md}"
+    );
+    let svg_url = md
+        .trim_start_matches("![checkout API status](")
+        .trim_end_matches(')');
+    let svg = server.client.get(svg_url).send().await.unwrap();
+    assert_eq!(svg.status(), 200);
+    assert!(
+        page.contains("id=\"badge-html-2\">&#60;img src=&#34;"),
+        "{page}"
+    );
     // A bad edit changes nothing.
     let mut bad_edit = edit.to_vec();
     bad_edit.retain(|(k, _)| *k != "title");
