@@ -409,12 +409,17 @@ impl HeartbeatState {
             Some(started) => {
                 self.open_runs.retain(|r| r.started_at != started);
                 format!(
-                    "a run started at {started} did not finish within the {} grace",
+                    "a run started at {} did not finish within the {} grace",
+                    in_words(started, now),
                     HumanDuration(spec.grace)
                 )
             }
             None => match self.last_finished_at {
-                Some(t) => format!("no ping since {t} (expected {})", spec.describe()),
+                Some(t) => format!(
+                    "no ping since {} (expected {})",
+                    in_words(t, now),
+                    spec.describe()
+                ),
                 None => format!("no ping (expected {})", spec.describe()),
             },
         };
@@ -435,6 +440,26 @@ impl HeartbeatState {
                 .ok();
         }
     }
+}
+
+/// A past instant in words for a reason people read: `17:44:25 UTC, 3 min ago`, with
+/// the date when it is not `now`'s day (`2026-01-01 10:00:00 UTC, 2 d ago`).
+fn in_words(at: Timestamp, now: Timestamp) -> String {
+    let utc = |t: Timestamp| t.to_zoned(jiff::tz::TimeZone::UTC);
+    let (a, n) = (utc(at), utc(now));
+    let when = if a.date() == n.date() {
+        a.strftime("%H:%M:%S UTC").to_string()
+    } else {
+        a.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
+    };
+    let secs = (now.as_second() - at.as_second()).max(0);
+    let ago = match secs {
+        s if s < 60 => format!("{s} s ago"),
+        s if s < 3600 => format!("{} min ago", s / 60),
+        s if s < 86_400 => format!("{} h ago", s / 3600),
+        s => format!("{} d ago", s / 86_400),
+    };
+    format!("{when}, {ago}")
 }
 
 #[cfg(test)]
@@ -460,6 +485,23 @@ mod tests {
     }
 
     #[test]
+    fn instants_in_words() {
+        let now = t("2026-01-02T10:00:00Z");
+        assert_eq!(
+            in_words(t("2026-01-02T09:59:30Z"), now),
+            "09:59:30 UTC, 30 s ago"
+        );
+        assert_eq!(
+            in_words(t("2026-01-02T07:00:00Z"), now),
+            "07:00:00 UTC, 3 h ago"
+        );
+        assert_eq!(
+            in_words(t("2025-12-31T10:00:00Z"), now),
+            "2025-12-31 10:00:00 UTC, 2 d ago"
+        );
+    }
+
+    #[test]
     fn every_and_grace() {
         let s = spec(json!({"every": "5m", "grace": "10m"}));
         let mut st = HeartbeatState::default();
@@ -470,7 +512,9 @@ mod tests {
         assert_eq!(st.on_deadline(&s, t("2026-01-01T10:14:59Z")), None);
         let why = st.on_deadline(&s, t("2026-01-01T10:15:00Z")).unwrap();
         assert!(
-            why.starts_with("no ping since 2026-01-01T10:00:00Z (expected every 5m + 10m grace)"),
+            why.starts_with(
+                "no ping since 10:00:00 UTC, 15 min ago (expected every 5m + 10m grace)"
+            ),
             "{why}"
         );
         assert_eq!(st.state, MonitorState::Down);
@@ -904,7 +948,7 @@ mod tests {
         assert_eq!(st.deadline(&s), Some(t("2026-01-01T10:05:00Z")));
         assert_eq!(
             st.on_deadline(&s, t("2026-01-01T10:05:00Z")).as_deref(),
-            Some("a run started at 2026-01-01T10:00:00Z did not finish within the 5m grace")
+            Some("a run started at 10:00:00 UTC, 5 min ago did not finish within the 5m grace")
         );
         assert_eq!(
             st.open_runs,
