@@ -141,9 +141,6 @@ pub(crate) struct Bar {
     pub segs: Vec<Seg>,
     /// Shown on hover: time, phases and total.
     pub title: String,
-    pub failed: bool,
-    /// Where the failure mark goes (under the axis).
-    pub mark_y: String,
 }
 
 #[derive(Debug, Clone)]
@@ -169,12 +166,129 @@ pub(crate) const PHASES: [(&str, &str); 5] = [
     ("rest", "Body and the rest"),
 ];
 
+/// Width of the response-time charts' drawing (they scale to their card).
+const CHART_W: u32 = 1000;
+
+/// One bucket of rolled-up checks: its start and what it holds.
+pub(crate) struct RollupPoint {
+    pub start: Timestamp,
+    pub checks: u64,
+    pub failures: u64,
+    pub mean: u64,
+    pub p95: Option<u64>,
+    pub max: Option<u64>,
+}
+
+/// The response-time chart over hours or days, from the rollups: a bar per bucket
+/// (`slots` of them from `start`, `slot` wide) as tall as its mean response time, red
+/// when a check in it failed; buckets without checks are gaps. `None` when no bucket
+/// has a check.
+pub(crate) fn rollup_chart(
+    points: &[RollupPoint],
+    start: Timestamp,
+    slot: jiff::SignedDuration,
+    slots: usize,
+    daily: bool,
+) -> Option<PhaseChart> {
+    let points: Vec<&RollupPoint> = points.iter().filter(|p| p.checks > 0).collect();
+    if points.is_empty() || slots == 0 {
+        return None;
+    }
+    let (w, h, left, right, top, bottom) = (CHART_W, 220u32, 56u32, 8u32, 10u32, 190u32);
+    let plot_w = f64::from(w - left - right);
+    let plot_h = f64::from(bottom - top);
+    let slot_w = plot_w / slots as f64;
+    let bar_w = (slot_w * 0.75).max(1.0);
+    let max = points.iter().map(|p| p.mean).max().unwrap_or(1).max(1);
+    let step = nice_ceiling(max.div_ceil(4)).max(1);
+    let ticks = max.div_ceil(step).max(1);
+    let scale = (step * ticks) as f64;
+    let y_of = |v: f64| f64::from(bottom) - v / scale * plot_h;
+    let slot_ms = slot.as_millis().max(1);
+    let index =
+        |t: Timestamp| ((t.as_millisecond() - start.as_millisecond()) as i128 / slot_ms) as i64;
+    let label = |t: Timestamp| {
+        if daily {
+            t.strftime("%b %-d").to_string()
+        } else {
+            format!("{} {}", t.strftime("%b %-d"), format::hhmm(t))
+        }
+    };
+    let mut bars = Vec::with_capacity(points.len());
+    for p in &points {
+        let i = index(p.start);
+        if i < 0 || i >= slots as i64 {
+            continue;
+        }
+        let x = f64::from(left) + i as f64 * slot_w + (slot_w - bar_w) / 2.0;
+        let y = y_of(p.mean as f64);
+        let failed = p.failures > 0;
+        let mut title = format!(
+            "{} UTC ({}): mean {}",
+            label(p.start),
+            if daily { "day" } else { "hour" },
+            format::ms(p.mean)
+        );
+        if let Some(v) = p.p95 {
+            title.push_str(&format!(", p95 {}", format::ms(v)));
+        }
+        if let Some(v) = p.max {
+            title.push_str(&format!(", max {}", format::ms(v)));
+        }
+        title.push_str(&format!(" — {} of {} checks failed", p.failures, p.checks));
+        bars.push(Bar {
+            x: format!("{x:.1}"),
+            w: format!("{bar_w:.1}"),
+            segs: vec![Seg {
+                y: format!("{y:.1}"),
+                h: format!("{:.1}", (f64::from(bottom) - y).max(0.5)),
+                class: if failed { "failed" } else { "mean" },
+            }],
+            title,
+        });
+    }
+    let yticks = (0..=ticks)
+        .map(|i| Tick {
+            pos: format!("{:.1}", y_of((i * step) as f64)),
+            label: format::ms(i * step),
+        })
+        .collect();
+    let end = start + slot * (slots as i32);
+    let xticks = [(0usize, start), (slots, end)]
+        .into_iter()
+        .map(|(i, t)| Tick {
+            pos: format!("{:.1}", f64::from(left) + i as f64 * slot_w),
+            label: label(t),
+        })
+        .collect();
+    let failed = points.iter().filter(|p| p.failures > 0).count();
+    let summary = format!(
+        "Mean response time per {} from {} to {} UTC: slowest {}; {} with a failed check.",
+        if daily { "day" } else { "hour" },
+        label(start),
+        label(end),
+        format::ms(max),
+        failed
+    );
+    Some(PhaseChart {
+        w,
+        h,
+        left,
+        bottom,
+        right: w - right,
+        bars,
+        yticks,
+        xticks,
+        summary,
+    })
+}
+
 /// Lays out the chart for `points` (oldest first).
 pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
     if points.is_empty() {
         return None;
     }
-    let (w, h, left, right, top, bottom) = (720u32, 220u32, 56u32, 8u32, 10u32, 190u32);
+    let (w, h, left, right, top, bottom) = (CHART_W, 220u32, 56u32, 8u32, 10u32, 190u32);
     let plot_w = f64::from(w - left - right);
     let plot_h = f64::from(bottom - top);
     let slots = points.len().max(20) as f64;
@@ -219,6 +333,12 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
                 class: "rest",
             });
         }
+        if !p.ok {
+            // A failed check is red, whatever its phases.
+            for seg in &mut segs {
+                seg.class = "failed";
+            }
+        }
         let title = format!(
             "{} ({}): {}{} — DNS {}, connect {}, TLS {}, first byte {}",
             format::utc(p.at),
@@ -235,8 +355,6 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
             w: format!("{bar_w:.1}"),
             segs,
             title,
-            failed: !p.ok,
-            mark_y: format!("{}", bottom + 3),
         });
     }
     let yticks = (0..=ticks)
@@ -311,6 +429,45 @@ mod tests {
     }
 
     #[test]
+    fn rollup_chart_places_buckets_and_reddens_failures() {
+        let start = Timestamp::from_second(1_700_000_000 - 1_700_000_000 % 3600).unwrap();
+        let hour = jiff::SignedDuration::from_hours(1);
+        let p = |h: i32, mean, failures| RollupPoint {
+            start: start + hour * h,
+            checks: 60,
+            failures,
+            mean,
+            p95: Some(mean * 2),
+            max: Some(mean * 3),
+        };
+        let c = rollup_chart(
+            &[p(0, 40, 0), p(5, 80, 2), p(30, 10, 0)],
+            start,
+            hour,
+            24,
+            false,
+        )
+        .unwrap();
+        assert_eq!(c.bars.len(), 2, "a bucket outside the range is left out");
+        assert_eq!(c.bars[0].segs[0].class, "mean");
+        assert_eq!(c.bars[1].segs[0].class, "failed");
+        assert!(
+            c.bars[1]
+                .title
+                .ends_with("mean 80 ms, p95 160 ms, max 240 ms — 2 of 60 checks failed"),
+            "{}",
+            c.bars[1].title
+        );
+        let x0: f64 = c.bars[0].x.parse().unwrap();
+        let x5: f64 = c.bars[1].x.parse().unwrap();
+        assert!(
+            (x5 - x0 - 5.0 * (1000.0 - 64.0) / 24.0).abs() < 0.2,
+            "{x0} {x5}"
+        );
+        assert!(rollup_chart(&[], start, hour, 24, false).is_none());
+    }
+
+    #[test]
     fn check_beats_say_everything_on_hover() {
         let t = Timestamp::from_second(1_700_000_000).unwrap();
         let b = check_beats(&[
@@ -353,7 +510,10 @@ mod tests {
             ["dns", "connect", "ttfb", "rest"],
             "no empty TLS segment"
         );
-        assert!(c.bars[1].failed && c.bars[1].title.contains("failed"));
+        assert!(
+            c.bars[1].segs.iter().all(|s| s.class == "failed")
+                && c.bars[1].title.contains("failed")
+        );
         assert_eq!(c.yticks.last().unwrap().label, "200 ms");
         let labels: Vec<_> = c.yticks.iter().map(|t| t.label.as_str()).collect();
         assert_eq!(labels, ["0 ms", "50 ms", "100 ms", "150 ms", "200 ms"]);

@@ -194,6 +194,9 @@ pub(crate) struct Detail {
     /// ("785 of 1000 checks, 78.5 %"): a different figure from uptime, labelled as such.
     pub checks_passed: Option<String>,
     pub chart: Option<PhaseChart>,
+    /// What the chart spans: `checks` (the latest checks, with their phases), `24h`,
+    /// `7d` (hours) or `30d` (days, from the rollups).
+    pub range: &'static str,
     pub phases: &'static [(&'static str, &'static str)],
     pub results: Vec<ResultRow>,
     pub incidents: Vec<IncidentRow>,
@@ -355,11 +358,82 @@ async fn uptimes(
 
 /// The monitor page's facts; `can_write` decides whether the workspace's ping key
 /// (in the slug ping URL) is shown: viewers never see it.
+/// The chart ranges, as the `range` query parameter spells them.
+pub(crate) const RANGES: [(&str, &str); 4] = [
+    ("checks", "Latest checks"),
+    ("24h", "24 hours"),
+    ("7d", "7 days"),
+    ("30d", "30 days"),
+];
+
+/// `?range=` of the monitor page and its live endpoint.
+#[derive(serde::Deserialize, Default)]
+pub(crate) struct RangeQuery {
+    pub range: Option<String>,
+}
+
+impl RangeQuery {
+    /// The range asked for, `checks` when none or an unknown one.
+    fn range(&self) -> &'static str {
+        RANGES
+            .iter()
+            .map(|r| r.0)
+            .find(|r| Some(*r) == self.range.as_deref())
+            .unwrap_or("checks")
+    }
+}
+
+/// The response-time chart over 24 hours or 7 days (hourly rollups) or 30 days (daily
+/// rollups), all regions together.
+async fn rollup_chart(
+    st: &AppState,
+    id: MonitorId,
+    range: &str,
+    now: jiff::Timestamp,
+) -> Result<Option<PhaseChart>, UiError> {
+    use vigilmon_store::{ALL_REGIONS, RollupPeriod};
+    let hour = SignedDuration::from_hours(1);
+    let day = SignedDuration::from_hours(24);
+    let (period, slot, slots) = match range {
+        "24h" => (RollupPeriod::Hour, hour, 24),
+        "7d" => (RollupPeriod::Hour, hour, 24 * 7),
+        _ => (RollupPeriod::Day, day, 30),
+    };
+    // Buckets end at the current hour (or day): the one in progress is not rolled up.
+    let slot_ms = slot.as_millis() as i64;
+    let end_ms = now.as_millisecond() - now.as_millisecond().rem_euclid(slot_ms) + slot_ms;
+    let end = jiff::Timestamp::from_millisecond(end_ms).unwrap_or(now);
+    let start = end - slot * slots;
+    let rows = st
+        .store()
+        .list_rollups(period, &[id], Some(ALL_REGIONS), start, end)
+        .await?;
+    let points: Vec<charts::RollupPoint> = rows
+        .iter()
+        .map(|r| charts::RollupPoint {
+            start: r.bucket_start,
+            checks: r.rollup.checks,
+            failures: r.rollup.failures,
+            mean: r.rollup.duration_avg().map_or(0, |v| v as u64),
+            p95: r.rollup.duration_p95,
+            max: r.rollup.duration_max,
+        })
+        .collect();
+    Ok(charts::rollup_chart(
+        &points,
+        start,
+        slot,
+        slots as usize,
+        period == RollupPeriod::Day,
+    ))
+}
+
 async fn detail(
     st: &AppState,
     rec: MonitorRecord,
     can_write: bool,
     csrf: &str,
+    range: &'static str,
 ) -> Result<Detail, UiError> {
     let now = st.now();
     let id = rec.id;
@@ -587,7 +661,11 @@ async fn detail(
         uptimes: uptime_rows,
         checks_passed: (checks > 0)
             .then(|| format!("{ok} of {checks} checks, {}", format::percent(ok, checks))),
-        chart: charts::phase_chart(&points),
+        chart: match range {
+            "checks" => charts::phase_chart(&points),
+            _ => rollup_chart(st, id, range, now).await?,
+        },
+        range,
         phases: &PHASES,
         results: result_rows,
         open_incident: incidents.iter().find(|i| i.state != "resolved").cloned(),
@@ -664,13 +742,14 @@ pub(crate) async fn page(
     s: Session,
     Path(id): Path<String>,
     Query(q): Query<NoticeQuery>,
+    Query(rq): Query<RangeQuery>,
 ) -> Result<Response, UiError> {
     let rec = load(&st, &id).await?;
     let v = version(&st, &view(&st, rec.clone()).await?).await?;
-    let d = detail(&st, rec, s.can_write(), &s.csrf).await?;
+    let d = detail(&st, rec, s.can_write(), &s.csrf, rq.range()).await?;
     let l = Layout::new(d.name.clone(), "dashboard", &s)
         .notice(q.ok.as_deref())
-        .live(format!("/monitors/{}/live?v={v}", d.id));
+        .live(live_url(&d.id, &v, d.range));
     Ok(render(&Page { l, d }))
 }
 
@@ -681,6 +760,7 @@ pub(crate) async fn live(
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<super::LiveQuery>,
+    Query(rq): Query<RangeQuery>,
 ) -> Result<Response, UiError> {
     check_origin(&st, &headers)?;
     let rec = load(&st, &id).await?;
@@ -688,7 +768,7 @@ pub(crate) async fn live(
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let d = detail(&st, rec, s.can_write(), &s.csrf).await?;
+    let d = detail(&st, rec, s.can_write(), &s.csrf, rq.range()).await?;
     let mut parts = std::collections::BTreeMap::new();
     let r = |e: askama::Error| UiError::Internal(e.to_string());
     parts.insert("status", StatusPart { d: &d }.render().map_err(r)?);
@@ -699,10 +779,16 @@ pub(crate) async fn live(
     parts.insert("heartbeat", HeartbeatPart { d: &d }.render().map_err(r)?);
     parts.insert("redis", RedisPart { d: &d }.render().map_err(r)?);
     parts.insert("uptime", UptimePart { d: &d }.render().map_err(r)?);
-    Ok(super::live_parts(
-        format!("/monitors/{}/live?v={v}", d.id),
-        parts,
-    ))
+    Ok(super::live_parts(live_url(&d.id, &v, d.range), parts))
+}
+
+/// The live endpoint of a monitor's page, keeping its chart's range.
+fn live_url(id: &str, v: &str, range: &str) -> String {
+    if range == "checks" {
+        format!("/monitors/{id}/live?v={v}")
+    } else {
+        format!("/monitors/{id}/live?v={v}&range={range}")
+    }
 }
 
 pub(crate) async fn pause(

@@ -587,6 +587,20 @@ async fn live_incident_and_uptime(backend: Backend) {
         "{}",
         page.body
     );
+    // The chart: a failed check is a red bar; other ranges come from the rollups (none
+    // yet for a new monitor) and the page keeps its range when it updates itself.
+    assert!(
+        page.body.contains("<rect class=\"failed\""),
+        "{}",
+        page.body
+    );
+    let week = web.get(&format!("/monitors/{id}?range=7d")).await.body;
+    assert!(week.contains("aria-current=\"page\">7 days</a>"), "{week}");
+    assert!(
+        week.contains("Nothing rolled up in this range yet"),
+        "{week}"
+    );
+    assert!(live_of(&week).ends_with("&range=7d"), "{}", live_of(&week));
     // The incident page: the duration ticks (from when it opened), the opening
     // evidence keeps its line breaks.
     let inc_page = web.get(&format!("/incidents/{incident}")).await.body;
