@@ -237,6 +237,12 @@
     });
   }
 
+  // The browser's time zone, so that forms show and read times in it (maintenance).
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && /^[A-Za-z0-9_+\/-]+$/.test(zone)) document.cookie = "vigilmon_tz=" + zone + "; path=/; SameSite=Lax; max-age=31536000";
+  } catch (e) {}
+
   refreshTimes();
   setInterval(refreshTimes, 10000);
   setInterval(tickDurations, 1000);

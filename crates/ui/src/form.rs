@@ -29,6 +29,9 @@ pub(crate) enum Input {
     Dynamic,
     /// Several values, comma-separated, into a list of strings.
     Csv,
+    /// A date and time (`datetime-local`); the page converts it to and from an
+    /// instant in the viewer's time zone.
+    DateTime,
     /// Several of fixed choices (value, label), ticked: into a list of strings.
     Many(&'static [(&'static str, &'static str)]),
     /// Several of choices given at run time (channels, monitors), ticked: into a list
@@ -118,7 +121,8 @@ pub(crate) struct FieldView {
     pub key: String,
     pub id: String,
     pub label: &'static str,
-    /// `text`, `url`, `number`, `checkbox`, `checkboxes`, `select` or `textarea`.
+    /// `text`, `url`, `number`, `datetime-local`, `checkbox`, `checkboxes`, `select`
+    /// or `textarea`.
     pub input: &'static str,
     pub value: String,
     /// The values ticked, for `checkboxes`.
@@ -149,6 +153,14 @@ pub(crate) struct SectionView {
 pub(crate) struct Values(pub Vec<(String, String)>);
 
 impl Values {
+    /// Replaces the value of `key` (adds it when absent).
+    pub fn set(&mut self, key: &str, value: String) {
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.0.push((key.to_owned(), value)),
+        }
+    }
+
     pub fn get(&self, key: &str) -> &str {
         self.0
             .iter()
@@ -188,6 +200,7 @@ pub(crate) fn view(
                 ("text", false, Vec::new(), "")
             }
             Input::Url => ("url", false, Vec::new(), ""),
+            Input::DateTime => ("datetime-local", false, Vec::new(), ""),
             Input::Int => ("number", false, Vec::new(), "1"),
             Input::Float => ("number", false, Vec::new(), "0.01"),
             Input::Bool(default) => {
@@ -346,9 +359,12 @@ pub(crate) fn to_json(
                 Value::Bool(on)
             }
             _ if raw.trim().is_empty() => continue,
-            Input::Text | Input::Url | Input::Textarea | Input::Select(_) | Input::Dynamic => {
-                Value::String(raw.to_owned())
-            }
+            Input::Text
+            | Input::Url
+            | Input::Textarea
+            | Input::Select(_)
+            | Input::Dynamic
+            | Input::DateTime => Value::String(raw.to_owned()),
             Input::Duration => match HumanDuration::parse(raw) {
                 Ok(_) => Value::String(raw.trim().to_owned()),
                 Err(e) => {

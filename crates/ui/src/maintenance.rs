@@ -5,7 +5,9 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
 use axum::response::Response;
+use jiff::tz::TimeZone;
 use serde_json::Value;
 use uuid::Uuid;
 use vigilmon_core::maintenance::MaintenanceConfig;
@@ -52,18 +54,18 @@ const WINDOW_FIELDS: &[FieldDef] = &[
     field(
         "starts_at",
         "Starts at (one-off)",
-        Input::Text,
+        Input::DateTime,
         &[],
-        "2031-01-15T22:00:00Z",
-        "RFC 3339 with an offset.",
+        "2031-01-15 22:00",
+        "In your browser's time zone (UTC without JavaScript); typed, 2031-01-15 22:00 or RFC 3339.",
         0,
     ),
     field(
         "ends_at",
         "Ends at (one-off)",
-        Input::Text,
+        Input::DateTime,
         &[],
-        "2031-01-15T23:00:00Z",
+        "2031-01-15 23:00",
         "",
         0,
     ),
@@ -125,6 +127,49 @@ pub(crate) struct WindowRow {
     /// Ended early, or a one-off whose end has passed (no longer editable).
     pub over: bool,
     pub file: bool,
+}
+
+/// The viewer's time zone: the `vigilmon_tz` cookie the page script sets from the
+/// browser, UTC without it (or when it names no zone).
+fn viewer_tz(headers: &HeaderMap) -> TimeZone {
+    super::session::cookie(headers, "vigilmon_tz")
+        .and_then(|name| TimeZone::get(&name).ok())
+        .unwrap_or(TimeZone::UTC)
+}
+
+/// The one-off times, as stored (RFC 3339, UTC), in the viewer's zone as a
+/// `datetime-local` field holds them (`2031-01-15T23:00`). Other text is left as typed.
+fn times_to_local(values: &mut Values, tz: &TimeZone) {
+    for key in ["starts_at", "ends_at"] {
+        if let Ok(t) = values.get(key).parse::<jiff::Timestamp>() {
+            let local = t
+                .to_zoned(tz.clone())
+                .strftime("%Y-%m-%dT%H:%M")
+                .to_string();
+            values.set(key, local);
+        }
+    }
+}
+
+/// The one-off times as typed (`2031-01-15T23:00` from the picker, or
+/// `2031-01-15 23:00`) in the viewer's zone, turned into instants (RFC 3339); an
+/// instant typed with its offset is taken as it is, anything else left for the
+/// validation to name.
+fn times_from_local(values: &mut Values, tz: &TimeZone) {
+    for key in ["starts_at", "ends_at"] {
+        let raw = values.get(key).trim().to_owned();
+        if raw.is_empty() || raw.parse::<jiff::Timestamp>().is_ok() {
+            continue;
+        }
+        let civil = raw
+            .replacen(' ', "T", 1)
+            .parse::<jiff::civil::DateTime>()
+            .ok()
+            .and_then(|dt| dt.to_zoned(tz.clone()).ok());
+        if let Some(z) = civil {
+            values.set(key, z.timestamp().to_string());
+        }
+    }
 }
 
 /// What a window may cover: every monitor's name and every tag in use, sorted.
@@ -230,9 +275,15 @@ pub(crate) async fn list(
     Ok(render(&page))
 }
 
-pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Response, UiError> {
+pub(crate) async fn create(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    p: Posted,
+) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let values = form::submitted(WINDOW_FIELDS, "", &p.fields);
+    let tz = viewer_tz(&headers);
+    let mut values = form::submitted(WINDOW_FIELDS, "", &p.fields);
+    times_from_local(&mut values, &tz);
     let mut errors = FieldErrors::default();
     let doc = form::to_json(WINDOW_FIELDS, "", &values, &mut errors);
     if errors.is_empty()
@@ -243,6 +294,7 @@ pub(crate) async fn create(State(st): State<AppState>, p: Posted) -> Result<Resp
             Err(e) => errors = FieldErrors::from_api(e, |f| form::field_of(WINDOW_FIELDS, "", f))?,
         }
     }
+    times_to_local(&mut values, &tz);
     let page = maintenance_page(&st, &p.session, &values, &errors, None).await?;
     Ok(unprocessable(render(&page)))
 }
@@ -277,6 +329,7 @@ async fn window_form(
     raw_id: &str,
     values: Option<Values>,
     errors: &FieldErrors,
+    tz: &TimeZone,
 ) -> Result<EditPage, UiError> {
     let rec = stored_window(st, raw_id).await?;
     let id = rec.id;
@@ -291,6 +344,8 @@ async fn window_form(
             form::from_json(&fields, "", &doc)
         }
     };
+    let mut values = values;
+    times_to_local(&mut values, tz);
     let mut page = EditPage::new(
         Layout::new(
             format!("Edit maintenance window {}", v.config.name),
@@ -315,22 +370,27 @@ async fn window_form(
 pub(crate) async fn edit_form(
     State(st): State<AppState>,
     s: Session,
+    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     s.require_write()?;
-    let page = window_form(&st, &s, &id, None, &FieldErrors::default()).await?;
+    let tz = viewer_tz(&headers);
+    let page = window_form(&st, &s, &id, None, &FieldErrors::default(), &tz).await?;
     Ok(render(&page))
 }
 
 pub(crate) async fn save(
     State(st): State<AppState>,
     Path(raw): Path<String>,
+    headers: HeaderMap,
     p: Posted,
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
+    let tz = viewer_tz(&headers);
     let rec = stored_window(&st, &raw).await?;
     let fields = edit_fields(WINDOW_FIELDS, &[]);
-    let values = form::submitted(&fields, "", &p.fields);
+    let mut values = form::submitted(&fields, "", &p.fields);
+    times_from_local(&mut values, &tz);
     let mut errors = FieldErrors::default();
     let mut doc = form::to_json(&fields, "", &values, &mut errors);
     if let Value::Object(m) = &mut doc {
@@ -344,6 +404,6 @@ pub(crate) async fn save(
             Err(e) => errors = FieldErrors::from_api(e, |f| form::field_of(&fields, "", f))?,
         }
     }
-    let page = window_form(&st, &p.session, &raw, Some(values), &errors).await?;
+    let page = window_form(&st, &p.session, &raw, Some(values), &errors, &tz).await?;
     Ok(unprocessable(render(&page)))
 }

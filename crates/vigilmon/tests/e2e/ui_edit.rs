@@ -379,7 +379,34 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     let id = body["id"].as_str().unwrap().to_owned();
     let form = web.get(&format!("/maintenance/{id}/edit")).await;
     assert_eq!(form.status, 200, "{}", form.body);
-    assert!(form.body.contains(&at(2)), "prefilled: {}", form.body);
+    // Shown in a date-time picker, in the viewer's zone: UTC without the script's
+    // cookie.
+    let local = |h: i64, tz: &str| {
+        (now + jiff::SignedDuration::from_hours(h))
+            .to_zoned(jiff::tz::TimeZone::get(tz).unwrap())
+            .strftime("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    assert!(
+        form.body.contains(&format!(
+            "type=\"datetime-local\" id=\"ends-at\" name=\"ends_at\" value=\"{}\"",
+            local(2, "UTC")
+        )),
+        "prefilled: {}",
+        form.body
+    );
+    // The browser says Berlin: the form shows Berlin time.
+    web.cookies
+        .push(("vigilmon_tz".into(), "Europe/Berlin".into()));
+    let form = web.get(&format!("/maintenance/{id}/edit")).await;
+    assert!(
+        form.body.contains(&format!(
+            "name=\"ends_at\" value=\"{}\"",
+            local(2, "Europe/Berlin")
+        )),
+        "{}",
+        form.body
+    );
     assert!(
         web.get("/maintenance")
             .await
@@ -424,6 +451,39 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     assert_eq!(w["ends_at"], at(3), "{w}");
     assert_eq!(w["tags"], json!(["cache", "db"]), "{w}");
     assert_eq!(w["id"], id.as_str(), "the same window");
+    // Typed as people type it, in their zone: "YYYY-MM-DD HH:MM" Berlin time.
+    let berlin = |h: i64| {
+        (now + jiff::SignedDuration::from_hours(h))
+            .to_zoned(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+            .strftime("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    let r = web
+        .post(
+            &format!("/maintenance/{id}/edit"),
+            &[
+                ("_csrf", &csrf),
+                ("tags", "cache"),
+                ("starts_at", &berlin(1)),
+                ("ends_at", &berlin(5)),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let w = api_window(&server, "patching").await;
+    let minute = |h: i64| {
+        let t = now + jiff::SignedDuration::from_hours(h);
+        jiff::Timestamp::from_second(t.as_second() - t.as_second().rem_euclid(60))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        w["ends_at"],
+        minute(5),
+        "Berlin time, stored as the instant: {w}"
+    );
+    assert_eq!(w["starts_at"], minute(1), "{w}");
 
     // Once ended, it is read-only.
     let (code, body) = server
@@ -451,7 +511,7 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
         .await;
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("has ended"), "{}", r.body);
-    assert_eq!(api_window(&server, "patching").await["ends_at"], at(3));
+    assert_eq!(api_window(&server, "patching").await["ends_at"], minute(5));
 
     // Items from the config file stay read-only, with a note.
     let page = web.get("/channels/file-hook").await;
