@@ -469,29 +469,24 @@ impl Driver {
                     self.act(incident, |a, ctx| a.on_resolve(ctx)).await
                 };
                 self.consume_rest().await;
-                if forwarded && matches!(r, Err(ActError::StillFailing { .. })) {
-                    // Another node took it and answered already: say so where people look.
-                    let _ = self
-                        .store
-                        .add_incident_event(&NewIncidentEvent {
-                            incident_id: incident,
-                            at: self.clock.now(),
-                            kind: "note".into(),
-                            text: format!("resolve by {by} not done: the monitor is still failing"),
-                            actor: Some(by.clone()),
-                            channel: None,
-                        })
-                        .await;
-                }
-                if r.is_ok() {
+                let said = match &r {
                     // Say who, in the timeline.
+                    Ok(()) => Some(format!("resolved by hand by {by}")),
+                    // Another node took it and answered already: say so where people
+                    // look.
+                    Err(ActError::StillFailing { .. }) if forwarded => Some(format!(
+                        "resolve by {by} not done: the monitor is still failing"
+                    )),
+                    Err(_) => None,
+                };
+                if let Some(text) = said {
                     let _ = self
                         .store
                         .add_incident_event(&NewIncidentEvent {
                             incident_id: incident,
                             at: self.clock.now(),
                             kind: "note".into(),
-                            text: format!("resolved by hand by {by}"),
+                            text,
                             actor: Some(by),
                             channel: None,
                         })

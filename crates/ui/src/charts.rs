@@ -169,6 +169,64 @@ pub(crate) const PHASES: [(&str, &str); 5] = [
 /// Width of the response-time charts' drawing (they scale to their card).
 const CHART_W: u32 = 1000;
 
+/// What both response-time charts share: the drawing's size, the plot area inside it,
+/// and a millisecond axis of whole, round steps (about four, the top one at or above
+/// the slowest value).
+struct Frame {
+    left: u32,
+    right: u32,
+    top: u32,
+    bottom: u32,
+    step: u64,
+    ticks: u64,
+}
+
+impl Frame {
+    const H: u32 = 220;
+
+    fn new(max: u64) -> Frame {
+        let step = nice_ceiling(max.max(1).div_ceil(4)).max(1);
+        Frame {
+            left: 56,
+            right: 8,
+            top: 10,
+            bottom: 190,
+            step,
+            ticks: max.max(1).div_ceil(step).max(1),
+        }
+    }
+
+    fn plot_w(&self) -> f64 {
+        f64::from(CHART_W - self.left - self.right)
+    }
+
+    /// Where `v` milliseconds sit on the axis.
+    fn y_of(&self, v: f64) -> f64 {
+        let scale = (self.step * self.ticks) as f64;
+        f64::from(self.bottom) - v / scale * f64::from(self.bottom - self.top)
+    }
+
+    fn chart(self, bars: Vec<Bar>, xticks: Vec<Tick>, summary: String) -> PhaseChart {
+        let yticks = (0..=self.ticks)
+            .map(|i| Tick {
+                pos: format!("{:.1}", self.y_of((i * self.step) as f64)),
+                label: format::ms(i * self.step),
+            })
+            .collect();
+        PhaseChart {
+            w: CHART_W,
+            h: Self::H,
+            left: self.left,
+            bottom: self.bottom,
+            right: CHART_W - self.right,
+            bars,
+            yticks,
+            xticks,
+            summary,
+        }
+    }
+}
+
 /// One bucket of rolled-up checks: its start and what it holds.
 pub(crate) struct RollupPoint {
     pub start: Timestamp,
@@ -194,16 +252,11 @@ pub(crate) fn rollup_chart(
     if points.is_empty() || slots == 0 {
         return None;
     }
-    let (w, h, left, right, top, bottom) = (CHART_W, 220u32, 56u32, 8u32, 10u32, 190u32);
-    let plot_w = f64::from(w - left - right);
-    let plot_h = f64::from(bottom - top);
-    let slot_w = plot_w / slots as f64;
-    let bar_w = (slot_w * 0.75).max(1.0);
     let max = points.iter().map(|p| p.mean).max().unwrap_or(1).max(1);
-    let step = nice_ceiling(max.div_ceil(4)).max(1);
-    let ticks = max.div_ceil(step).max(1);
-    let scale = (step * ticks) as f64;
-    let y_of = |v: f64| f64::from(bottom) - v / scale * plot_h;
+    let frame = Frame::new(max);
+    let (left, bottom) = (frame.left, frame.bottom);
+    let slot_w = frame.plot_w() / slots as f64;
+    let bar_w = (slot_w * 0.75).max(1.0);
     let slot_ms = slot.as_millis().max(1);
     let index =
         |t: Timestamp| ((t.as_millisecond() - start.as_millisecond()) as i128 / slot_ms) as i64;
@@ -221,7 +274,7 @@ pub(crate) fn rollup_chart(
             continue;
         }
         let x = f64::from(left) + i as f64 * slot_w + (slot_w - bar_w) / 2.0;
-        let y = y_of(p.mean as f64);
+        let y = frame.y_of(p.mean as f64);
         let failed = p.failures > 0;
         let mut title = format!(
             "{} UTC ({}): mean {}",
@@ -247,12 +300,6 @@ pub(crate) fn rollup_chart(
             title,
         });
     }
-    let yticks = (0..=ticks)
-        .map(|i| Tick {
-            pos: format!("{:.1}", y_of((i * step) as f64)),
-            label: format::ms(i * step),
-        })
-        .collect();
     let end = start + slot * (slots as i32);
     let xticks = [(0usize, start), (slots, end)]
         .into_iter()
@@ -270,17 +317,7 @@ pub(crate) fn rollup_chart(
         format::ms(max),
         failed
     );
-    Some(PhaseChart {
-        w,
-        h,
-        left,
-        bottom,
-        right: w - right,
-        bars,
-        yticks,
-        xticks,
-        summary,
-    })
+    Some(frame.chart(bars, xticks, summary))
 }
 
 /// Lays out the chart for `points` (oldest first).
@@ -288,18 +325,13 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
     if points.is_empty() {
         return None;
     }
-    let (w, h, left, right, top, bottom) = (CHART_W, 220u32, 56u32, 8u32, 10u32, 190u32);
-    let plot_w = f64::from(w - left - right);
-    let plot_h = f64::from(bottom - top);
-    let slots = points.len().max(20) as f64;
-    let slot = plot_w / slots;
-    let bar_w = (slot * 0.7).max(1.0);
     let max = points.iter().map(|p| p.total).max().unwrap_or(1).max(1);
-    // Whole, round steps: about four of them, the top one at or above the slowest.
-    let step = nice_ceiling(max.div_ceil(4)).max(1);
-    let ticks = max.div_ceil(step).max(1);
-    let scale = (step * ticks) as f64;
-    let y_of = |v: f64| f64::from(bottom) - v / scale * plot_h;
+    let frame = Frame::new(max);
+    let (left, bottom) = (frame.left, frame.bottom);
+    let slots = points.len().max(20) as f64;
+    let slot = frame.plot_w() / slots;
+    let bar_w = (slot * 0.7).max(1.0);
+    let y_of = |v: f64| frame.y_of(v);
     let mut bars = Vec::with_capacity(points.len());
     for (i, p) in points.iter().enumerate() {
         let x = f64::from(left) + i as f64 * slot + (slot - bar_w) / 2.0;
@@ -357,12 +389,6 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
             title,
         });
     }
-    let yticks = (0..=ticks)
-        .map(|i| Tick {
-            pos: format!("{:.1}", y_of((i * step) as f64)),
-            label: format::ms(i * step),
-        })
-        .collect();
     // Time labels at the first, middle and last check, left out where they would
     // crowd the one before (or say the same).
     let mut xticks: Vec<Tick> = Vec::new();
@@ -389,17 +415,7 @@ pub(crate) fn phase_chart(points: &[PhasePoint]) -> Option<PhaseChart> {
         format::ms(max),
         failed
     );
-    Some(PhaseChart {
-        w,
-        h,
-        left,
-        bottom,
-        right: w - right,
-        bars,
-        yticks,
-        xticks,
-        summary,
-    })
+    Some(frame.chart(bars, xticks, summary))
 }
 
 #[cfg(test)]

@@ -26,6 +26,44 @@ fn screenshot_dir() -> PathBuf {
         .unwrap_or_else(|| std::env::temp_dir().join("vigilmon-ui-screenshots"))
 }
 
+/// axe-core, the accessibility engine run over the main pages: `VIGILMON_AXE`, or where
+/// `.ci/run` installs it (`npm install --prefix ~/.cache/vigilmon-axe axe-core@4`).
+fn axe_source() -> String {
+    let path = std::env::var_os("VIGILMON_AXE").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+            PathBuf::from(home).join(".cache/vigilmon-axe/node_modules/axe-core/axe.min.js")
+        },
+        PathBuf::from,
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "axe-core is needed at {} ({e}): npm install --prefix ~/.cache/vigilmon-axe axe-core@4, or set VIGILMON_AXE",
+            path.display()
+        )
+    })
+}
+
+/// Runs axe-core (WCAG 2 A and AA rules) over the page in the browser and fails with
+/// what it reports.
+async fn accessible(b: &Browser, axe: &str, page: &str) {
+    let _ = b.execute(&format!("{axe}\nreturn true;"), vec![]).await;
+    let found = b
+        .execute(
+            "return axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})\
+             .then(function (r) { return r.violations.map(function (v) {\
+               return v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map(function (n) {\
+                 return n.target.join(' '); }).join(', '); }); });",
+            vec![],
+        )
+        .await;
+    let list = found.as_array().cloned().unwrap_or_default();
+    assert!(
+        found.is_array() && list.is_empty(),
+        "accessibility of {page}: {found}"
+    );
+}
+
 /// Whether the page is still the one marked by [`mark`] (no reload happened).
 async fn still_marked(b: &Browser) -> bool {
     b.execute("return window.__vigilmon_test_mark === 42;", vec![])
@@ -169,6 +207,8 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
         .await;
     assert!(still_marked(&b).await, "the page was reloaded");
     b.screenshot_page(&shots.join("monitor.png"), 1800).await;
+    let axe = axe_source();
+    accessible(&b, &axe, "the monitor page").await;
 
     // The dashboard shows it down, in words.
     b.goto(&url("/")).await;
@@ -186,6 +226,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
         .await;
     assert!(b.text_of(".timeline").await.contains(OWNER));
     b.screenshot_page(&shots.join("incident.png"), 1400).await;
+    accessible(&b, &axe, "the incident page").await;
     wait_for("the trigger on the webhook", 15 * SECOND, || async {
         (!receiver.on("/hook").is_empty()).then_some(())
     })
@@ -256,6 +297,21 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.goto(&url("/")).await;
     b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
     b.screenshot_page(&shots.join("dashboard.png"), 1400).await;
+    accessible(&b, &axe, "the dashboard").await;
+    for page in [
+        "/incidents",
+        "/channels",
+        "/policies",
+        "/maintenance",
+        "/status-pages",
+        "/regions",
+        "/tokens",
+        "/monitors/new",
+    ] {
+        b.goto(&url(page)).await;
+        b.wait("h1", 10 * SECOND).await;
+        accessible(&b, &axe, page).await;
+    }
 
     // At 1024 px the navigation stays on one line, and the live dot never moves it.
     b.resize(1024, 900).await;
@@ -304,6 +360,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait("h1", 10 * SECOND).await;
     b.screenshot_page(&shots.join("status-page.png"), 1600)
         .await;
+    accessible(&b, &axe, "a status page").await;
 
     // On a phone: the compact menu opens and leads on without JavaScript.
     b.resize(390, 844).await;
