@@ -402,11 +402,17 @@ impl Store {
             return Ok(HashMap::new());
         }
         let ids = placeholders(2, monitors.len());
+        // The changes from `since` on, and each monitor's last one before it (found by
+        // one grouped walk of the (monitor_id, at) index, not a lookup per row).
         let sql = format!(
-            "SELECT monitor_id, at, state FROM monitor_state_changes c \
-             WHERE monitor_id IN ({ids}) AND (at >= $1 OR at = (SELECT max(d.at) \
-             FROM monitor_state_changes d WHERE d.monitor_id = c.monitor_id AND d.at < $1)) \
-             ORDER BY monitor_id, at, seq"
+            "SELECT monitor_id, at, state, seq FROM monitor_state_changes \
+             WHERE monitor_id IN ({ids}) AND at >= $1 \
+             UNION ALL \
+             SELECT c.monitor_id, c.at, c.state, c.seq FROM monitor_state_changes c \
+             JOIN (SELECT monitor_id, max(at) AS last_at FROM monitor_state_changes \
+                   WHERE monitor_id IN ({ids}) AND at < $1 GROUP BY monitor_id) l \
+             ON c.monitor_id = l.monitor_id AND c.at = l.last_at \
+             ORDER BY 1, 2, 4"
         );
         let mut out: HashMap<MonitorId, Vec<(Timestamp, MonitorState)>> = HashMap::new();
         with_pool!(self, pool => {

@@ -1,8 +1,8 @@
 //! How long the web UI's dashboard takes to render on the server, and how big it is.
 //!
 //! 1. Template: builds the dashboard of N monitors (default 1,000; HTTP monitors in
-//!    12 tags, each with its 24-hour check counts and its last 30 checks for the
-//!    sparkline) from in-memory data and renders it with the compiled template, many
+//!    12 tags, each with its 24-hour check counts and its last 30 minutes for the
+//!    beat bar) from in-memory data and renders it with the compiled template, many
 //!    times; prints the median, p95 and max, and the page's size raw and gzipped
 //!    (what a browser receives).
 //! 2. Store: the dashboard's queries against SQLite holding N monitors checked every
@@ -10,7 +10,8 @@
 //!    as hourly rollups (N × 23 rows, as the rollup task leaves them): monitors, region
 //!    states, heartbeats, maintenance windows, the 24-hour counts (rollups up to the
 //!    watermark, raw results after it), the last 30 minutes of results, and what the
-//!    24-hour uptime needs (when each monitor was first seen, the day's incidents).
+//!    24-hour uptime needs (when each monitor was first seen, the day's incidents and
+//!    state changes).
 //!
 //! `cargo bench -p vigilmon-ui --bench ui_dashboard`; knobs: `VIGILMON_BENCH_MONITORS`
 //! (default 1000), `VIGILMON_BENCH_ITERS` (default 100). Run without `--bench` (as
@@ -230,6 +231,10 @@ fn main() {
                 .incidents_since(&ids, now - SignedDuration::from_hours(24))
                 .await
                 .expect("incidents");
+            let _ = store
+                .state_changes_since(&ids, now - SignedDuration::from_hours(24))
+                .await
+                .expect("state changes");
             parts[5].push(lap.elapsed());
             let _ = seen;
             assert_eq!((monitors.len(), regions.len(), rolled.len()), (n, n, n));
@@ -246,7 +251,7 @@ fn main() {
             "hourly rollups, 23 h, summed",
             "raw results since the watermark",
             "last 30 minutes, raw",
-            "24-hour uptime: first seen, incidents",
+            "24-hour uptime: first seen, incidents, state changes",
         ]
         .iter()
         .zip(parts)

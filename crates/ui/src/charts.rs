@@ -21,34 +21,37 @@ pub(crate) struct Beat {
     pub title: String,
 }
 
-/// The beats of consecutive one-minute slots starting at `since`: each slot the mean
-/// duration of its checks and whether they all passed, or `None` when nothing was
-/// checked. `None` when no slot has a check.
-pub(crate) fn beats(slots: &[Option<(u64, bool)>], since: Timestamp) -> Option<Vec<Beat>> {
+/// `HH:MM` of `n` consecutive minutes from `since`: computed once for a page's beat bars.
+pub(crate) fn minute_labels(since: Timestamp, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| format::hhmm(since + jiff::SignedDuration::from_mins(i as i64)))
+        .collect()
+}
+
+/// The beats of consecutive one-minute slots, labelled by `minutes` (one `HH:MM` per
+/// slot, from [`minute_labels`]): each slot the mean duration of its checks and whether
+/// they all passed, or `None` when nothing was checked. `None` when no slot has a check.
+pub(crate) fn beats(slots: &[Option<(u64, bool)>], minutes: &[String]) -> Option<Vec<Beat>> {
     let max = slots.iter().flatten().map(|c| c.0).max()?.max(1);
     Some(
         slots
             .iter()
-            .enumerate()
-            .map(|(i, slot)| {
-                let at = since + jiff::SignedDuration::from_mins(i as i64);
-                let minute = format::hhmm(at);
-                match slot {
-                    None => Beat {
-                        class: "none",
-                        level: 1,
-                        title: format!("{minute} UTC · no check"),
-                    },
-                    Some((ms, ok)) => Beat {
-                        class: if *ok { "ok" } else { "fail" },
-                        level: (1 + ms * 3 / max).min(4) as u8,
-                        title: format!(
-                            "{minute} UTC · {} · {}",
-                            if *ok { "passed" } else { "failed" },
-                            format::ms(*ms)
-                        ),
-                    },
-                }
+            .zip(minutes)
+            .map(|(slot, minute)| match slot {
+                None => Beat {
+                    class: "none",
+                    level: 1,
+                    title: format!("{minute} UTC · no check"),
+                },
+                Some((ms, ok)) => Beat {
+                    class: if *ok { "ok" } else { "fail" },
+                    level: (1 + ms * 3 / max).min(4) as u8,
+                    title: format!(
+                        "{minute} UTC · {} · {}",
+                        if *ok { "passed" } else { "failed" },
+                        format::ms(*ms)
+                    ),
+                },
             })
             .collect(),
     )
@@ -434,14 +437,18 @@ mod tests {
     #[test]
     fn beats_show_each_minute_and_how_it_went() {
         let since = Timestamp::from_second(1_700_000_040).unwrap(); // 22:14 UTC
-        let b = beats(&[Some((10, true)), None, Some((40, false))], since).unwrap();
+        let b = beats(
+            &[Some((10, true)), None, Some((40, false))],
+            &minute_labels(since, 3),
+        )
+        .unwrap();
         assert_eq!(b.len(), 3);
         assert_eq!((b[0].class, b[1].class, b[2].class), ("ok", "none", "fail"));
         assert_eq!(b[0].title, "22:14 UTC · passed · 10 ms");
         assert_eq!(b[1].title, "22:15 UTC · no check");
         assert_eq!(b[2].title, "22:16 UTC · failed · 40 ms");
         assert_eq!((b[0].level, b[2].level), (1, 4), "tall as slow, never flat");
-        assert!(beats(&[None, None], since).is_none());
+        assert!(beats(&[None, None], &minute_labels(since, 2)).is_none());
     }
 
     #[test]

@@ -303,6 +303,11 @@ pub(crate) fn build(
     f: Filters,
 ) -> DashboardPage {
     let sums = summaries(day, recent, uptimes);
+    // The beat bars' minutes, the same for every row.
+    let minutes = charts::minute_labels(
+        now - jiff::SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
+        BEAT_SLOTS as usize,
+    );
     let mut totals: Vec<Total> = MonitorState::ALL
         .iter()
         .map(|s| Total {
@@ -326,7 +331,7 @@ pub(crate) fn build(
                 tags.push(t.clone());
             }
         }
-        let row = row(v, sums.get(&MonitorId::from_uuid(v.id)), now);
+        let row = row(v, sums.get(&MonitorId::from_uuid(v.id)), now, &minutes);
         let wanted = (q.is_empty() || row.search.contains(&q))
             && (f.state.is_empty() || f.state == row.state)
             && (f.tag.is_empty() || v.config.tags.contains(&f.tag));
@@ -396,7 +401,7 @@ fn latest_latency(v: &MonitorView) -> Option<u64> {
         .and_then(|r| r.duration_ms)
 }
 
-fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
+fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp, minutes: &[String]) -> Row {
     let target = target_of(v);
     let kind = kind_label(v.config.kind_name());
     let heartbeat = v.config.kind.as_heartbeat().is_some();
@@ -431,10 +436,7 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp) -> Row {
         label: format::state_label(v.state),
         uptime,
         uptime_title,
-        beats: sum.and_then(|s| {
-            let since = now - jiff::SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS);
-            charts::beats(&s.recent, since)
-        }),
+        beats: sum.and_then(|s| charts::beats(&s.recent, minutes)),
         last: When::opt(v.last_checked_at, now),
         latency: if heartbeat {
             "last ping".into()
