@@ -34,7 +34,8 @@ pub(crate) struct Row {
     pub id: String,
     pub name: String,
     pub kind: &'static str,
-    pub target: String,
+    /// What it watches, in pieces: a line may break between them.
+    pub target_parts: Vec<String>,
     pub state: &'static str,
     pub label: &'static str,
     pub uptime: String,
@@ -431,7 +432,7 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp, minutes: &[String
         id: v.id.to_string(),
         name: v.config.name.clone(),
         kind,
-        target,
+        target_parts: format::break_points(&target),
         state: v.state.as_str(),
         label: format::state_label(v.state),
         uptime,

@@ -150,6 +150,26 @@ pub(crate) fn downtime_words(counted_ms: i64, downtime_ms: i64, incidents: usize
     format!("down {} in {incidents}", duration_ms(downtime_ms))
 }
 
+/// A URL or address cut after its `/`, `?` and `&`, where a long one may break onto the
+/// next line (the template puts a `<wbr>` between the pieces): `https://` stays whole.
+pub(crate) fn break_points(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        cur.push(c);
+        // After a separator, unless the next is a slash too (`//`), so that a scheme's
+        // `://` stays with it.
+        if cur.ends_with("://") || (matches!(c, '/' | '?' | '&') && chars.peek() != Some(&'/')) {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
 /// The first words of a long text (over 140 characters), cut at a space, to show with
 /// the rest folded behind "more"; `None` when the text is short enough to show whole.
 pub(crate) fn fold(text: &str) -> Option<String> {
@@ -253,5 +273,22 @@ mod tests {
             "{f}"
         );
         assert!(f.chars().count() <= 101);
+    }
+
+    #[test]
+    fn urls_break_after_their_separators() {
+        assert_eq!(
+            break_points("GET https://api.example.com/v1/health?deep=1&x=2"),
+            [
+                "GET https://",
+                "api.example.com/",
+                "v1/",
+                "health?",
+                "deep=1&",
+                "x=2"
+            ]
+        );
+        assert_eq!(break_points("127.0.0.1:6379"), ["127.0.0.1:6379"]);
+        assert!(break_points("").is_empty());
     }
 }

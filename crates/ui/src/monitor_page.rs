@@ -164,7 +164,8 @@ pub(crate) struct Detail {
     pub name: String,
     pub kind: String,
     pub kind_label: &'static str,
-    pub target: String,
+    /// What it watches, in pieces: a line may break between them.
+    pub target_parts: Vec<String>,
     pub state: &'static str,
     pub label: &'static str,
     pub since: Option<When>,
@@ -628,7 +629,7 @@ async fn detail(
         name: v.config.name.clone(),
         kind: v.config.kind_name().to_owned(),
         kind_label: kind_label(v.config.kind_name()),
-        target: target_of(&v),
+        target_parts: format::break_points(&target_of(&v)),
         state: v.state.as_str(),
         label: format::state_label(v.state),
         since: When::opt(v.state_changed_at, now),
