@@ -298,6 +298,22 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
     b.screenshot_page(&shots.join("dashboard.png"), 1400).await;
     accessible(&b, &axe, "the dashboard").await;
+    // Filtering as you type: rows that do not match hide, and when none is left the
+    // page says so.
+    b.fill("#q", "marketing").await;
+    wait_for("the filter to leave one row", 10 * SECOND, || async {
+        let shown = b
+            .execute(
+                "return Array.prototype.filter.call(document.querySelectorAll('tr[data-m]'), \
+                 function (r) { return !r.hidden; }).length;",
+                vec![],
+            )
+            .await;
+        (shown == json!(1)).then_some(())
+    })
+    .await;
+    b.fill("#q", "no monitor is called this").await;
+    b.wait("#no-match:not([hidden])", 10 * SECOND).await;
     for page in [
         "/incidents",
         "/channels",
