@@ -203,8 +203,6 @@ pub(crate) struct Detail {
     pub incidents: Vec<IncidentRow>,
     /// The open (or acknowledged) incident, shown at the top with Acknowledge.
     pub open_incident: Option<IncidentRow>,
-    /// Ready-to-paste badges, when a status page shows the monitor.
-    pub badges: Vec<BadgeSnippet>,
     /// For the forms of live-rendered parts.
     pub can_write: bool,
     pub csrf: String,
@@ -218,6 +216,8 @@ pub(crate) struct Detail {
 struct Page {
     l: Layout,
     d: Detail,
+    /// Ready-to-paste badges, when a status page shows the monitor (not a live part).
+    badges: Vec<BadgeSnippet>,
 }
 
 macro_rules! part {
@@ -357,8 +357,6 @@ async fn uptimes(
         .collect())
 }
 
-/// The monitor page's facts; `can_write` decides whether the workspace's ping key
-/// (in the slug ping URL) is shown: viewers never see it.
 /// The chart ranges, as the `range` query parameter spells them.
 pub(crate) const RANGES: [(&str, &str); 4] = [
     ("checks", "Latest checks"),
@@ -429,6 +427,8 @@ async fn rollup_chart(
     ))
 }
 
+/// The monitor page's facts; `can_write` decides whether the workspace's ping key
+/// (in the slug ping URL) is shown: viewers never see it.
 async fn detail(
     st: &AppState,
     rec: MonitorRecord,
@@ -440,7 +440,6 @@ async fn detail(
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
     let managed = rec.source == MonitorSource::File;
-    let badges = badges(st, id, &rec.config.name, now).await?;
     let v = view(st, rec).await?;
     let probed = v.config.kind.as_heartbeat().is_none();
     let since = now - SignedDuration::from_hours(24);
@@ -671,7 +670,6 @@ async fn detail(
         results: result_rows,
         open_incident: incidents.iter().find(|i| i.state != "resolved").cloned(),
         incidents,
-        badges,
         can_write,
         csrf: csrf.to_owned(),
         heartbeat,
@@ -747,11 +745,13 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let rec = load(&st, &id).await?;
     let v = version(&st, &view(&st, rec.clone()).await?).await?;
+    let (id, name) = (rec.id, rec.config.name.clone());
     let d = detail(&st, rec, s.can_write(), &s.csrf, rq.range()).await?;
+    let badges = badges(&st, id, &name, st.now()).await?;
     let l = Layout::new(d.name.clone(), "dashboard", &s)
         .notice(q.ok.as_deref())
         .live(live_url(&d.id, &v, d.range));
-    Ok(render(&Page { l, d }))
+    Ok(render(&Page { l, d, badges }))
 }
 
 /// `/monitors/{id}/live?v=…`: 204 when nothing changed, else the page's parts again.
