@@ -220,19 +220,51 @@ pub async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, AppError> {
     // Monitors and regions from one snapshot, so each monitor's state agrees with its
     // regions'.
     let (monitors, all_regions) = st.store().monitors_with_regions().await?;
+    let heartbeats = st.store().heartbeats().await?;
+    let windows = active_maintenance(st).await?;
+    Ok(assemble(st, monitors, all_regions, heartbeats, &windows))
+}
+
+/// The views of the monitors `ids`, in that order (one page of a list the store
+/// filtered); ids that no longer exist are left out.
+pub async fn views_of(st: &AppState, ids: &[MonitorId]) -> Result<Vec<MonitorView>, AppError> {
+    let (monitors, regions) = st.store().monitors_with_regions_of(ids).await?;
+    let heartbeats = st.store().heartbeats_of(ids).await?;
+    let windows = active_maintenance(st).await?;
+    Ok(assemble(st, monitors, regions, heartbeats, &windows))
+}
+
+/// What the maintenance windows active now cover (names and tags), so that lists the
+/// store filters and counts see a covered monitor as `maintenance`, as views do.
+pub async fn maintenance_cover(st: &AppState) -> Result<vigilmon_store::Covered, AppError> {
+    let mut covered = vigilmon_store::Covered::default();
+    for w in active_maintenance(st).await? {
+        covered.names.extend(w.monitors.iter().cloned());
+        covered.tags.extend(w.tags.iter().cloned());
+    }
+    covered.names.sort();
+    covered.names.dedup();
+    covered.tags.sort();
+    covered.tags.dedup();
+    Ok(covered)
+}
+
+/// Views from monitors, their region states and heartbeat rows, with the active
+/// maintenance windows laid over them; in the order of `monitors`.
+fn assemble(
+    st: &AppState,
+    monitors: Vec<MonitorRecord>,
+    all_regions: Vec<(MonitorId, vigilmon_store::RegionStateRecord)>,
+    heartbeats: Vec<HeartbeatRow>,
+    windows: &[vigilmon_core::maintenance::MaintenanceSpec],
+) -> Vec<MonitorView> {
     let mut regions: HashMap<MonitorId, Vec<_>> = HashMap::new();
     for (id, r) in all_regions {
         regions.entry(id).or_default().push(r);
     }
-    let mut heartbeats: HashMap<MonitorId, HeartbeatRow> = st
-        .store()
-        .heartbeats()
-        .await?
-        .into_iter()
-        .map(|h| (h.monitor_id, h))
-        .collect();
-    let windows = active_maintenance(st).await?;
-    Ok(monitors
+    let mut heartbeats: HashMap<MonitorId, HeartbeatRow> =
+        heartbeats.into_iter().map(|h| (h.monitor_id, h)).collect();
+    monitors
         .into_iter()
         .map(|rec| {
             let rs = regions.remove(&rec.id).unwrap_or_default();
@@ -242,9 +274,9 @@ pub async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, AppError> {
                 }
                 _ => None,
             };
-            overlay(MonitorView::new(rec, rs, hb), &windows)
+            overlay(MonitorView::new(rec, rs, hb), windows)
         })
-        .collect())
+        .collect()
 }
 
 /// Applies a JSON merge patch (RFC 7396) to what the caller can see of a monitor (its

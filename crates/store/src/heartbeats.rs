@@ -86,7 +86,7 @@ const PRUNE_PINGS: &str = "DELETE FROM pings WHERE monitor_id = $1 AND id <= \
 const PING_COLUMNS: &str = "id, monitor_id, received_at, kind, method, exit_status, rid, \
     duration_ms, source_ip, user_agent, body, body_truncated, failure";
 
-fn decode_heartbeat<R: Cols>(row: &R) -> Result<HeartbeatRow, StoreError> {
+pub(crate) fn decode_heartbeat<R: Cols>(row: &R) -> Result<HeartbeatRow, StoreError> {
     let r = Reader::new(row, "heartbeats");
     let text = r.string("state")?;
     let state = serde_json::from_str(&text).map_err(|e| r.corrupt("state", e))?;

@@ -40,6 +40,7 @@ mod codec;
 mod error;
 mod heartbeats;
 mod ingest;
+mod listing;
 mod migrations;
 mod monitors;
 mod overview;
@@ -71,6 +72,7 @@ pub use ingest::{
     AGENT_CHECK_CHANNEL, AgentPresence, CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL,
     INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice,
 };
+pub use listing::{Covered, GroupCount, ListOrder, MonitorFilter, MonitorPage};
 pub use overview::ResultBucket;
 pub use partitions::PartitionRotation;
 pub use records::{
@@ -156,9 +158,11 @@ impl Store {
             return Err(migrations::error(e, true));
         }
         tracing::debug!(dir = %data_dir.display(), "opened sqlite store");
-        Ok(Store {
+        let store = Store {
             backend: Backend::Sqlite(pool),
-        })
+        };
+        store.fill_monitor_index().await?;
+        Ok(store)
     }
 
     /// Connects to PostgreSQL at `url` (`postgres://user:password@host:port/database`)
@@ -177,9 +181,11 @@ impl Store {
             return Err(migrations::error(e, false));
         }
         tracing::debug!("opened postgres store");
-        Ok(Store {
+        let store = Store {
             backend: Backend::Postgres(pool),
-        })
+        };
+        store.fill_monitor_index().await?;
+        Ok(store)
     }
 
     /// Applies the schema migrations up to and including `version`, and no further,

@@ -94,6 +94,11 @@ const SQLITE: &[Entry] = &[
         "region_certificates",
         include_str!("../migrations/sqlite/0016_region_certificates.sql"),
     ),
+    (
+        17,
+        "monitor_index",
+        include_str!("../migrations/sqlite/0017_monitor_index.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -177,6 +182,11 @@ const POSTGRES: &[Entry] = &[
         16,
         "region_certificates",
         include_str!("../migrations/postgres/0016_region_certificates.sql"),
+    ),
+    (
+        17,
+        "monitor_index",
+        include_str!("../migrations/postgres/0017_monitor_index.sql"),
     ),
 ];
 

@@ -44,6 +44,29 @@ pub(crate) fn decode_monitor<R: Cols>(row: &R) -> Result<MonitorRecord, StoreErr
     })
 }
 
+/// Replaces a monitor's rows in `monitor_tags` with its config's tags, in order, inside
+/// the transaction `$tx` that writes the monitor.
+macro_rules! write_tags {
+    ($tx:ident, $id:expr, $config:expr) => {{
+        sqlx::query("DELETE FROM monitor_tags WHERE monitor_id = $1")
+            .bind($id.0)
+            .execute(&mut *$tx)
+            .await?;
+        for (position, tag) in $config.tags.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO monitor_tags (monitor_id, position, tag) VALUES ($1, $2, $3) \
+                 ON CONFLICT (monitor_id, position) DO UPDATE SET tag = excluded.tag",
+            )
+            .bind($id.0)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX))
+            .bind(tag.trim())
+            .execute(&mut *$tx)
+            .await?;
+        }
+    }};
+}
+pub(crate) use write_tags;
+
 /// The message of a duplicate-name conflict.
 fn name_taken(name: &str) -> String {
     format!("a monitor named {name:?} already exists")
@@ -126,8 +149,8 @@ impl Store {
             let mut tx = pool.begin().await?;
             sqlx::query(
                 "INSERT INTO monitors (id, name, kind, config, source, paused, state, \
-                 state_changed_at, last_checked_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $8)",
+                 state_changed_at, last_checked_at, created_at, updated_at, search, sort_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $8, $9, $10)",
             )
             .bind(id.0)
             .bind(name)
@@ -137,9 +160,12 @@ impl Store {
             .bind(config.paused)
             .bind(state.as_str())
             .bind(ms(now))
+            .bind(config.search_text())
+            .bind(config.sort_key())
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_conflict(e, "name", "name", || name_taken(name)))?;
+            write_tags!(tx, id, config);
             let row = sqlx::query(SELECT_BY_ID).bind(id.0).fetch_one(&mut *tx).await?;
             let record = decode_monitor(&row)?;
             tx.commit().await?;
@@ -191,7 +217,8 @@ impl Store {
             let t = transition(&prev, config, now_ms);
             sqlx::query(
                 "UPDATE monitors SET name = $2, kind = $3, config = $4, paused = $5, \
-                 state = $6, state_changed_at = $7, updated_at = $8 WHERE id = $1",
+                 state = $6, state_changed_at = $7, updated_at = $8, search = $9, \
+                 sort_key = $10 WHERE id = $1",
             )
             .bind(id.0)
             .bind(name)
@@ -201,9 +228,12 @@ impl Store {
             .bind(t.state)
             .bind(t.state_changed_at)
             .bind(now_ms)
+            .bind(config.search_text())
+            .bind(config.sort_key())
             .execute(&mut *tx)
             .await
             .map_err(|e| unique_conflict(e, "name", "name", || name_taken(name)))?;
+            write_tags!(tx, id, config);
             if t.reset_regions {
                 sqlx::query("DELETE FROM monitor_regions WHERE monitor_id = $1")
                     .bind(id.0)

@@ -68,6 +68,9 @@ macro_rules! region_columns {
     };
 }
 
+/// The columns [`decode_region`] reads.
+pub(crate) const REGION_COLUMNS: &str = region_columns!();
+
 /// One batch of [`Store::delete_results_before`] on SQLite, by rowid.
 const DELETE_BEFORE: &str = "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
     WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)";
@@ -142,7 +145,9 @@ fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
 }
 
 /// Decodes a row selected with `region_columns!()`.
-fn decode_region<R: Cols>(row: &R) -> Result<(MonitorId, RegionStateRecord), StoreError> {
+pub(crate) fn decode_region<R: Cols>(
+    row: &R,
+) -> Result<(MonitorId, RegionStateRecord), StoreError> {
     let r = Reader::new(row, "monitor_regions");
     Ok((
         MonitorId(r.uuid("monitor_id")?),

@@ -126,31 +126,7 @@ fn severity(s: MonitorState) -> u8 {
 
 /// What a monitor watches, in a few words (credentials in URLs are masked).
 pub(crate) fn target_of(v: &MonitorView) -> String {
-    match &v.config.kind {
-        KindConfig::Http(c) => format!(
-            "{} {}",
-            c.method.as_deref().unwrap_or("GET").to_ascii_uppercase(),
-            c.url.as_deref().map(mask_url_password).unwrap_or_default()
-        ),
-        KindConfig::Tcp(c) => format!(
-            "{}:{}",
-            c.host.as_deref().unwrap_or(""),
-            c.port.unwrap_or_default()
-        ),
-        KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
-        KindConfig::Heartbeat(c) => {
-            let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
-            match (&c.every, &c.cron) {
-                (_, Some(cron)) => format!(
-                    "cron \"{cron}\" ({}) + {grace} grace",
-                    c.tz.as_deref().unwrap_or("UTC")
-                ),
-                (Some(e), None) => format!("every {e} + {grace} grace"),
-                (None, None) => format!("every 1d + {grace} grace"),
-            }
-        }
-        KindConfig::Unknown(other) => other.clone(),
-    }
+    v.config.target_words()
 }
 
 /// The shown name of a monitor type (core's list of types).

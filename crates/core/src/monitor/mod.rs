@@ -334,6 +334,69 @@ impl MonitorConfig {
         self.kind.name()
     }
 
+    /// How people call the monitor's type (`HTTP`, `Heartbeat`), `Other` for a type
+    /// this build does not know.
+    pub fn kind_label(&self) -> &'static str {
+        let name = self.kind_name();
+        KINDS
+            .iter()
+            .find(|k| k.kind.as_str() == name)
+            .map_or("Other", |k| k.label)
+    }
+
+    /// What the monitor watches, in a few words: `GET https://…`, `db:5432`,
+    /// `every 5m + 1h grace`. Credentials in URLs are masked.
+    pub fn target_words(&self) -> String {
+        use crate::secret::mask_url_password;
+        match &self.kind {
+            KindConfig::Http(c) => format!(
+                "{} {}",
+                c.method.as_deref().unwrap_or("GET").to_ascii_uppercase(),
+                c.url.as_deref().map(mask_url_password).unwrap_or_default()
+            ),
+            KindConfig::Tcp(c) => format!(
+                "{}:{}",
+                c.host.as_deref().unwrap_or(""),
+                c.port.unwrap_or_default()
+            ),
+            KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Heartbeat(c) => {
+                let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
+                match (&c.every, &c.cron) {
+                    (_, Some(cron)) => format!(
+                        "cron \"{cron}\" ({}) + {grace} grace",
+                        c.tz.as_deref().unwrap_or("UTC")
+                    ),
+                    (Some(e), None) => format!("every {e} + {grace} grace"),
+                    (None, None) => format!("every 1d + {grace} grace"),
+                }
+            }
+            KindConfig::Unknown(other) => other.clone(),
+        }
+    }
+
+    /// The lower-case text a search of monitors matches: name, type, target and tags,
+    /// separated by spaces. The store keeps it beside the monitor, so a search is
+    /// answered there.
+    pub fn search_text(&self) -> String {
+        let mut text = format!(
+            "{} {} {}",
+            self.name.trim(),
+            self.kind_label(),
+            self.target_words()
+        );
+        for t in &self.tags {
+            text.push(' ');
+            text.push_str(t);
+        }
+        text.to_lowercase()
+    }
+
+    /// The key monitors are listed by: the trimmed name in lower case.
+    pub fn sort_key(&self) -> String {
+        self.name.trim().to_lowercase()
+    }
+
     /// Validates the config and builds the spec, or returns every problem found.
     pub fn build(&self) -> Result<MonitorSpec, Vec<ValidationError>> {
         let mut errs = Errors::default();

@@ -13,6 +13,7 @@ mod alerting;
 mod auth;
 mod cluster;
 mod heartbeats;
+mod listing;
 mod migrations;
 mod monitors;
 mod overview;
@@ -218,6 +219,11 @@ contract! {
     ],
     sessions: [sessions_live_expire_and_end, password_change_ends_sessions],
     overview: [result_buckets_summarise_checks, dashboard_reads_use_covering_indexes],
+    listing: [
+        lists_are_filtered_ordered_and_paged,
+        figures_of_listed_monitors,
+        monitors_stored_before_the_index_are_found,
+    ],
     status: [
         status_pages_crud_and_conflicts,
         badges_updates_incidents_and_first_seen,
