@@ -12,7 +12,7 @@ use vigilmon_store::{MonitorRecord, RegionStateRecord, StoredResult};
 pub const REDACTED: &str = vigilmon_core::secret::MASK;
 
 /// A monitor: its configuration fields (as sent), plus what Vigilmon knows about it.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct MonitorView {
     pub id: Uuid,
     /// The monitor's configuration, except `regions`: in a view that name is the
@@ -49,7 +49,7 @@ pub struct MonitorView {
 }
 
 /// What a heartbeat monitor knows about its pings.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct HeartbeatView {
     /// The same, addressed by the workspace's ping key and the monitor's slug. Absent
     /// for read tokens and viewers: the ping key pings (and, with `?create=1`, creates)
@@ -119,7 +119,7 @@ impl MonitorView {
 }
 
 /// A monitor's state in one region.
-#[derive(Serialize, utoipa::ToSchema)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
 pub struct RegionView {
     pub region: String,
     pub state: MonitorState,

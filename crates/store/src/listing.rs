@@ -225,17 +225,25 @@ impl Store {
         &self,
         covered: &Covered,
     ) -> Result<Vec<(MonitorState, u64)>, StoreError> {
-        let f = MonitorFilter {
-            maintenance: covered.clone(),
-            ..MonitorFilter::default()
-        };
-        let mut out: Vec<(MonitorState, u64)> = Vec::new();
-        for g in self.group_counts(&f).await? {
-            match out.iter_mut().find(|(s, _)| *s == g.state) {
-                Some((_, n)) => *n += g.n,
-                None => out.push((g.state, g.n)),
-            }
-        }
+        let mut sql = Sql::default();
+        let state = shown_state(&mut sql, covered);
+        sql.text = format!(
+            "SELECT {state} AS shown, CAST(COUNT(*) AS BIGINT) AS n FROM monitors m GROUP BY {state}"
+        );
+        let mut out = with_pool!(self, pool => {
+            let rows = fetch_sql!(pool, sql);
+            rows.iter()
+                .map(|row| {
+                    let r = Reader::new(row, "monitors");
+                    let shown = r.string("shown")?;
+                    Ok((
+                        MonitorState::parse(&shown)
+                            .ok_or_else(|| r.corrupt("state", format!("unknown state {shown:?}")))?,
+                        r.u64("n")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        });
         out.sort_by_key(|(s, _)| s.as_str());
         Ok(out)
     }

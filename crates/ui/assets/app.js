@@ -89,10 +89,8 @@
         if (lat && m.latency) lat.textContent = m.latency;
       }
     });
-    if (changed) {
-      recount();
-      resort();
-    }
+    if (data.totals) setTotals(data.totals);
+    if (changed) resort();
   }
 
   // Worst first within a group, then by name, as the server orders them.
@@ -112,23 +110,15 @@
     }
   }
 
-  function recount() {
-    var seen = {};
-    var counts = {};
-    var rows = document.querySelectorAll("[data-m]");
-    for (var i = 0; i < rows.length; i++) {
-      var id = rows[i].getAttribute("data-m");
-      if (seen[id]) continue;
-      seen[id] = true;
-      var s = rows[i].getAttribute("data-state");
-      counts[s] = (counts[s] || 0) + 1;
-    }
+  // The counts by state, of every monitor (the server counts them: a page may list
+  // only some).
+  function setTotals(totals) {
     var out = document.querySelectorAll("[data-count]");
     for (var j = 0; j < out.length; j++) {
       var key = out[j].getAttribute("data-count");
       var n = out[j].querySelector(".n");
-      if (n) n.textContent = String(counts[key] || 0);
-      out[j].hidden = !counts[key];
+      if (n) n.textContent = String(totals[key] || 0);
+      out[j].hidden = !totals[key];
     }
   }
 
@@ -160,8 +150,10 @@
         failures = 0;
         if (data) {
           if (data.next) liveUrl = data.next;
-          if (data.monitors) applyRows(data);
+          // Parts first: rows that changed are then applied to the list as it is now.
           if (data.parts) applyParts(data);
+          if (data.monitors) applyRows(data);
+          if (data.parts && data.parts.list && filterNow) filterNow();
         }
         setStatus("Live · updated " + new Date().toLocaleTimeString());
         setTimeout(poll, 2000);
@@ -175,11 +167,17 @@
 
   // --- Dashboard filter as you type ---------------------------------------------
 
+  var filterNow = null;
+  var ATTENTION = { down: true, degraded: true, pending: true, maintenance: true };
+
+  // Only a page that holds every monitor is filtered as you type; on a larger
+  // dashboard the form asks the server (Enter), which searches every monitor.
   function setupFilter() {
     var q = document.getElementById("q");
     if (!q) return;
     var stateSel = document.getElementById("state");
     function apply() {
+      if (!document.querySelector(".dash[data-complete]")) return;
       var text = q.value.trim().toLowerCase();
       var state = stateSel ? stateSel.value : "";
       var groups = document.querySelectorAll("[data-group]");
@@ -191,7 +189,8 @@
         for (var i = 0; i < rows.length; i++) {
           var hay = rows[i].textContent.toLowerCase() + " " + tag;
           var ok = (!text || hay.indexOf(text) >= 0) &&
-            (!state || rows[i].getAttribute("data-state") === state);
+            (!state || rows[i].getAttribute("data-state") === state ||
+              (state === "attention" && ATTENTION[rows[i].getAttribute("data-state")]));
           rows[i].hidden = !ok;
           if (ok) shown++;
         }
@@ -201,6 +200,7 @@
       var none = document.getElementById("no-match");
       if (none) none.hidden = total > 0;
     }
+    filterNow = apply;
     q.addEventListener("input", apply);
     if (stateSel) stateSel.addEventListener("change", apply);
   }

@@ -1,26 +1,32 @@
-//! How long the web UI's dashboard takes to render on the server, and how big it is.
+//! How long the web UI's dashboard takes on the server, and how big it is.
 //!
-//! 1. Template: builds the dashboard of N monitors (default 1,000; HTTP monitors in
-//!    12 tags, each with its 24-hour check counts and its last 30 minutes for the
+//! 1. Template: builds one page of the dashboard (default 250 rows, a full page; HTTP
+//!    monitors in 8 tags, each with its 24-hour counts and its last 30 minutes for the
 //!    beat bar) from in-memory data and renders it with the compiled template, many
-//!    times; prints the median, p95 and max, and the page's size raw and gzipped
-//!    (what a browser receives).
-//! 2. Store: the dashboard's queries against SQLite holding N monitors checked every
-//!    minute for a day: the last hour as raw results (N × 60 rows), the 23 hours before
-//!    as hourly rollups (N × 23 rows, as the rollup task leaves them): monitors, region
-//!    states, heartbeats, maintenance windows, the 24-hour counts (rollups up to the
-//!    watermark, raw results after it), the last 30 minutes of results, and what the
-//!    24-hour uptime needs (when each monitor was first seen, the day's incidents and
-//!    state changes).
+//!    times; prints the median, p95 and max, and the page's size raw and gzipped.
+//! 2. Server: N monitors (default 1,000) on SQLite, checked every minute for a day —
+//!    the last hour as raw results (N × 60 rows), the 23 hours before as hourly
+//!    rollups (N × 23 rows, as the rollup task leaves them); 1 in 100 down, 1 in 200
+//!    degraded, 1 in 100 paused, the rest up; 8 tags. The real engine (no probe) and
+//!    the UI's routes answer requests signed in as an owner, asking for gzip as a
+//!    browser does: the dashboard's first answer, a search that matches one monitor,
+//!    one group's first page, the down monitors, and a live poll. The time is from the
+//!    request to the last byte of the body (no network): the server's time.
 //!
 //! `cargo bench -p vigilmon-ui --bench ui_dashboard`; knobs: `VIGILMON_BENCH_MONITORS`
-//! (default 1000), `VIGILMON_BENCH_ITERS` (default 100). Run without `--bench` (as
-//! `cargo test --all-targets` does) it is a quick smoke run of 50 monitors.
+//! (default 1000), `VIGILMON_BENCH_ROWS` (default 250), `VIGILMON_BENCH_ITERS`
+//! (default 100). Run without `--bench` (as `cargo test --all-targets` does) it is a
+//! quick smoke run of 300 monitors (more than a page, so the first answer summarises).
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt;
 use jiff::{SignedDuration, Timestamp};
+use tower::ServiceExt;
 use uuid::Uuid;
 use vigilmon_core::rollup::Rollup;
 use vigilmon_core::state::RegionStatus;
@@ -57,13 +63,56 @@ fn gzip_len(bytes: &[u8]) -> usize {
     enc.finish().map(|v| v.len()).unwrap_or(0)
 }
 
+fn gunzip(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    let _ = flate2::read::GzDecoder::new(bytes).read_to_string(&mut out);
+    out
+}
+
+/// The state of monitor `i` in the fixture.
+fn state_of(i: usize) -> MonitorState {
+    if i % 100 == 7 {
+        MonitorState::Down
+    } else if i % 200 == 13 {
+        MonitorState::Degraded
+    } else if i % 100 == 42 {
+        MonitorState::Paused
+    } else {
+        MonitorState::Up
+    }
+}
+
+/// One request through the UI's routes: (time to the last byte, status, body as sent).
+async fn get(app: &axum::Router, cookie: &str, path: &str) -> (Duration, u16, Vec<u8>) {
+    let req = Request::builder()
+        .uri(path)
+        .header(header::HOST, "127.0.0.1")
+        .header(header::COOKIE, cookie)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .header(header::ORIGIN, "http://127.0.0.1")
+        .body(Body::empty())
+        .expect("request");
+    let t = Instant::now();
+    let res = app.clone().oneshot(req).await.expect("response");
+    let status = res.status().as_u16();
+    let gzipped = res
+        .headers()
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| v == "gzip");
+    let body = res.into_body().collect().await.expect("body").to_bytes();
+    let took = t.elapsed();
+    assert!(gzipped || body.len() < 1024, "{path}: not gzipped");
+    (took, status, body.to_vec())
+}
+
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let n = knob("VIGILMON_BENCH_MONITORS", if full { 1000 } else { 50 });
+    let n = knob("VIGILMON_BENCH_MONITORS", if full { 1000 } else { 300 });
+    let rows = knob("VIGILMON_BENCH_ROWS", 250);
     let iters = knob("VIGILMON_BENCH_ITERS", if full { 100 } else { 3 });
 
     // 1. Template.
-    let fixture = bench_support::fixture(n);
+    let fixture = bench_support::fixture(rows);
     for _ in 0..iters.min(10) {
         std::hint::black_box(bench_support::render(&fixture));
     }
@@ -75,17 +124,14 @@ fn main() {
         times.push(t.elapsed());
     }
     assert!(html.contains("Uptime, 24h"), "the dashboard did not render");
+    println!("a page of {rows} rows, build + render: {}", summary(times));
     println!(
-        "dashboard of {n} monitors, build + render: {}",
-        summary(times)
-    );
-    println!(
-        "page size: {:.1} kB raw, {:.1} kB gzipped",
+        "  size: {:.1} kB raw, {:.1} kB gzipped",
         html.len() as f64 / 1024.0,
         gzip_len(html.as_bytes()) as f64 / 1024.0
     );
 
-    // 2. The store's side, on SQLite.
+    // 2. The server, on SQLite.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -99,14 +145,16 @@ fn main() {
         let this_hour =
             Timestamp::from_millisecond(now.as_millisecond() / hour_ms * hour_ms).expect("hour");
         let region = RegionName::parse("local").expect("region");
+        let load = Instant::now();
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             let id = MonitorId::from_uuid(Uuid::now_v7());
             let config = MonitorConfig {
-                name: format!("[service-{i:04}] api /health"),
-                tags: vec![format!("team-{}", i % 12)],
+                name: format!("[service-{i:05}] api /health"),
+                tags: vec![format!("team-{}", i % 8)],
+                paused: state_of(i) == MonitorState::Paused,
                 kind: vigilmon_core::KindConfig::Http(vigilmon_core::monitor::HttpConfig {
-                    url: Some(format!("https://service-{i:04}.example.com/health")),
+                    url: Some(format!("https://service-{i:05}.example.com/health")),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -116,20 +164,22 @@ fn main() {
                     id,
                     &config,
                     MonitorSource::Api,
-                    now - SignedDuration::from_hours(2),
+                    now - SignedDuration::from_hours(48),
                 )
                 .await
                 .expect("monitor");
             ids.push(id);
         }
-        let load = Instant::now();
         for minute in (0..60).rev() {
             let at = now - SignedDuration::from_mins(minute);
             let batch: Vec<RecordedCheck> = ids
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| state_of(*i) != MonitorState::Paused)
                 .map(|(i, id)| {
-                    let ok = !(i + minute as usize).is_multiple_of(97);
+                    let state = state_of(i);
+                    let ok =
+                        state != MonitorState::Down && !(i + minute as usize).is_multiple_of(97);
                     RecordedCheck {
                         monitor_id: *id,
                         result: CheckResult {
@@ -146,10 +196,10 @@ fn main() {
                             )
                         },
                         region_status: RegionStatus {
-                            state: MonitorState::Up,
+                            state,
                             consecutive_failures: 0,
                         },
-                        monitor_state: MonitorState::Up,
+                        monitor_state: state,
                         history_only: false,
                     }
                 })
@@ -176,88 +226,93 @@ fn main() {
                 });
             }
         }
-        store
-            .upsert_rollups(RollupPeriod::Hour, &rollups)
-            .await
-            .expect("rollups");
+        for chunk in rollups.chunks(10_000) {
+            store
+                .upsert_rollups(RollupPeriod::Hour, chunk)
+                .await
+                .expect("rollups");
+        }
         store
             .set_rollup_watermark(this_hour)
             .await
             .expect("watermark");
+        store.record_first_seen().await.expect("first seen");
         println!(
-            "store: {n} monitors, {} raw results and {} hourly rollups loaded in {}",
+            "server: {n} monitors, {} raw results and {} hourly rollups loaded in {}",
             n * 60,
             rollups.len(),
             ms(load.elapsed())
         );
-        let mut times = Vec::new();
-        let mut parts: Vec<Vec<Duration>> = vec![Vec::new(); 6];
-        for _ in 0..iters.clamp(3, 20) {
-            let t = Instant::now();
-            let monitors = store.list_monitors().await.expect("monitors");
-            parts[0].push(t.elapsed());
-            let lap = Instant::now();
-            let regions = store.all_region_states().await.expect("regions");
-            let _ = store.heartbeats().await.expect("heartbeats");
-            let _ = store.list_maintenance().await.expect("maintenance");
-            parts[1].push(lap.elapsed());
-            let lap = Instant::now();
-            // The 24-hour counts: rollups before the watermark, raw results after.
-            let mark = store
-                .rollup_watermark()
-                .await
-                .expect("watermark")
-                .expect("set");
-            let rolled = store
-                .rollup_counts(this_hour - SignedDuration::from_hours(23), mark, None)
-                .await
-                .expect("rollups");
-            parts[2].push(lap.elapsed());
-            let lap = Instant::now();
-            let raw = store.result_counts(mark, None).await.expect("raw");
-            parts[3].push(lap.elapsed());
-            let lap = Instant::now();
-            let recent = store
-                .recent_checks(now - SignedDuration::from_mins(30))
-                .await
-                .expect("recent");
-            parts[4].push(lap.elapsed());
-            let lap = Instant::now();
-            // The 24-hour uptime: when each monitor was first seen, and the incidents
-            // of the day (maintenance windows were read above).
-            let ids: Vec<MonitorId> = monitors.iter().map(|m| m.id).collect();
-            let seen = store.first_seen(&ids).await.expect("first seen");
-            let _ = store
-                .incidents_since(&ids, now - SignedDuration::from_hours(24))
-                .await
-                .expect("incidents");
-            let _ = store
-                .state_changes_since(&ids, now - SignedDuration::from_hours(24))
-                .await
-                .expect("state changes");
-            parts[5].push(lap.elapsed());
-            let _ = seen;
-            assert_eq!((monitors.len(), regions.len(), rolled.len()), (n, n, n));
-            assert!(raw.len() == n && recent.len() >= n * 29);
-            times.push(t.elapsed());
+
+        // The engine without a probe (nothing is checked while measuring), the UI's
+        // routes, and an owner's session.
+        let region_name = RegionName::parse("local").expect("region");
+        let opts = vigilmon_engine::EngineOptions {
+            public_url: "http://127.0.0.1".into(),
+            probe: vigilmon_probe::ProbeOptions::new(region_name.clone()),
+            concurrency: 16,
+            retention_raw: Duration::from_secs(30 * 24 * 3600),
+            retention_every: Duration::from_secs(3600),
+            heartbeats: vigilmon_engine::heartbeats::HeartbeatConfig::default(),
+            alerting: vigilmon_engine::AlertingOptions::default(),
+            local_probe: false,
+            regions: vec![region_name],
+            agent_poll: Duration::from_secs(10),
+            clock: Arc::new(vigilmon_schedule::clock::SystemClock),
+            node: vigilmon_engine::node::NodeOptions::default(),
+        };
+        let (engine, tasks) = vigilmon_engine::Engine::start(store.clone(), opts)
+            .await
+            .expect("engine");
+        let state =
+            vigilmon_app::AppState::new(engine.clone(), vigilmon_app::front::Front::default());
+        let owner = store
+            .create_user("owner@example.com", "x", "owner", now)
+            .await
+            .expect("owner");
+        let cookie = bench_support::session_cookie(&state, &owner)
+            .await
+            .expect("session");
+        let app = bench_support::router(state);
+
+        let (_, status, body) = get(&app, &cookie, "/").await;
+        let page = gunzip(&body);
+        assert_eq!(status, 200, "{page}");
+        let live = page
+            .split("data-live=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("the page polls")
+            .replace("&amp;", "&")
+            .replace("&#38;", "&");
+        let requests = [
+            ("first answer", "/".to_owned()),
+            ("search matching one", "/?q=service-00042".to_owned()),
+            ("one group, first page", "/?group=team-3".to_owned()),
+            ("down monitors", "/?state=down".to_owned()),
+            ("live poll, nothing moved", live),
+        ];
+        for (what, path) in requests {
+            let mut times = Vec::new();
+            let mut last = Vec::new();
+            for _ in 0..iters.clamp(3, 30) {
+                let (t, status, body) = get(&app, &cookie, &path).await;
+                assert_eq!(status, 200, "{path}");
+                times.push(t);
+                last = body;
+            }
+            let raw = gunzip(&last);
+            println!(
+                "  {what} ({path}): {}; {:.1} kB raw, {:.1} kB gzipped",
+                summary(times),
+                raw.len() as f64 / 1024.0,
+                last.len() as f64 / 1024.0
+            );
+            if what == "search matching one" {
+                assert_eq!(raw.matches("<tr data-m=").count(), 1, "one match");
+            }
         }
-        println!(
-            "store: the dashboard's queries (SQLite): {}",
-            summary(times)
-        );
-        for (name, t) in [
-            "monitors",
-            "region states, heartbeats, maintenance",
-            "hourly rollups, 23 h, summed",
-            "raw results since the watermark",
-            "last 30 minutes, raw",
-            "24-hour uptime: first seen, incidents, state changes",
-        ]
-        .iter()
-        .zip(parts)
-        {
-            println!("  {name}: {}", summary(t));
-        }
+        tasks.shutdown(engine).await;
         store.close().await;
     });
 }

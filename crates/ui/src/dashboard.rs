@@ -1,7 +1,15 @@
 //! The dashboard: every monitor once, grouped by its first tag (tags as chips), its
 //! state in words and colour, its 24-hour uptime, a beat bar of the last 30 minutes
-//! and the latest check; search and filters (server-side, and as you type with the
-//! script); and the small JSON endpoint the script polls for state changes.
+//! and the latest check; search and filters; and the small JSON endpoint the script
+//! polls for changes.
+//!
+//! Sized for 10,000 monitors: the store answers the lists (search, state, tag, group,
+//! one page of [`PAGE_ROWS`] rows in the dashboard's order) and the per-row figures are
+//! read for the listed monitors only. With more monitors than a page and no filter,
+//! the first answer lists what needs attention (down, degraded, pending, in
+//! maintenance) and one line per group, each opening that group's list. The live
+//! endpoint recomputes the same list: it sends the rows among it that changed, the
+//! totals, and the list rendered again only when which monitors it holds changed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,20 +22,33 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use vigilmon_core::monitor::KINDS;
 use vigilmon_core::uptime::{Span, Uptime};
-use vigilmon_core::{KindConfig, MonitorId, MonitorState};
+use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_store::{GroupCount, ListOrder, MonitorFilter};
 
 use super::charts::{self, Beat};
 use super::format::{self, When};
-use super::session::check_origin;
+use super::session::{check_origin, urlencode};
 use super::{Layout, Session, UiError, render};
 use vigilmon_app::AppState;
-use vigilmon_app::monitors::list_views;
+use vigilmon_app::monitors::{maintenance_cover, views_of};
 use vigilmon_app::views::MonitorView;
 
 const HOUR_MS: i64 = 3_600_000;
 /// The beat bar: the last 30 minutes, one bar per minute.
 const BEAT_SLOTS: i64 = 30;
 const BEAT_SLOT_MS: i64 = 60_000;
+/// Rows on one page of the dashboard. With more monitors than this and no filter, the
+/// first answer lists what needs attention and summarises each group in a line.
+pub(crate) const PAGE_ROWS: u32 = 250;
+/// The states that need attention, listed first.
+const ATTENTION: [MonitorState; 4] = [
+    MonitorState::Down,
+    MonitorState::Degraded,
+    MonitorState::Pending,
+    MonitorState::Maintenance,
+];
+/// The state filter's value for every state in [`ATTENTION`].
+const ATTENTION_FILTER: &str = "attention";
 
 /// One monitor's line on the dashboard.
 pub(crate) struct Row {
@@ -44,14 +65,11 @@ pub(crate) struct Row {
     pub beats: Option<Vec<Beat>>,
     pub last: Option<When>,
     pub latency: String,
-    /// Lower-case text the filter searches: name, type, target, tags.
-    pub search: String,
     /// Every tag, as a chip: (name, colour class, link to the dashboard filtered by it).
     pub tags: Vec<Chip>,
     /// The certificate's expiry in words, and whether it is within the monitor's
     /// warning horizon (highlighted).
     pub cert: Option<(String, bool)>,
-    severity: u8,
 }
 
 /// A tag shown on a row: its colour is one of eight, chosen from the name, so a tag has
@@ -64,52 +82,172 @@ pub(crate) struct Chip {
 
 fn chip(tag: &str) -> Chip {
     // FNV-1a: stable across runs and builds, unlike the standard hasher.
-    let hash = tag.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
     Chip {
         name: tag.to_owned(),
-        colour: (hash % 8) as u8,
-        href: format!("/?tag={}", crate::session::urlencode(tag)),
+        colour: (fnv(tag.as_bytes(), FNV_START) % 8) as u8,
+        href: format!("/?tag={}", urlencode(tag)),
     }
 }
 
-/// Monitors sharing a tag.
+const FNV_START: u32 = 0x811c_9dc5;
+
+fn fnv(bytes: &[u8], start: u32) -> u32 {
+    bytes
+        .iter()
+        .fold(start, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
+}
+
+/// Monitors sharing a tag, as rows of the table.
 pub(crate) struct Group {
     pub name: String,
     pub rows: Vec<Row>,
+}
+
+/// One group summarised in a line: how many of its monitors are in each state, and
+/// the link that lists them.
+pub(crate) struct GroupLine {
+    pub name: String,
+    pub href: String,
+    pub n: u64,
+    pub counts: Vec<(&'static str, &'static str, u64)>,
 }
 
 /// How many monitors are in one state.
 pub(crate) struct Total {
     pub state: &'static str,
     pub label: &'static str,
-    pub n: usize,
+    pub n: u64,
 }
 
-/// What the filters asked for.
+/// What the filters asked for (the URL's query).
 #[derive(Deserialize, Default, Clone)]
 pub(crate) struct Filters {
     #[serde(default)]
     pub q: String,
+    /// A state, or `attention` for every state that needs it.
     #[serde(default)]
     pub state: String,
     #[serde(default)]
     pub tag: String,
+    /// A group (first tag) to list; empty: the monitors without a tag.
+    pub group: Option<String>,
+    /// The page, from 1 (read leniently: anything else is the first).
+    pub page: Option<String>,
     pub ok: Option<String>,
+}
+
+impl Filters {
+    /// Whether anything narrows the list.
+    fn narrowed(&self) -> bool {
+        !self.q.trim().is_empty()
+            || !self.state.is_empty()
+            || !self.tag.is_empty()
+            || self.group.is_some()
+    }
+
+    fn page(&self) -> u32 {
+        self.page
+            .as_deref()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .unwrap_or(1)
+            .clamp(1, 100_000)
+    }
+
+    /// The store's filter for these filters (an unknown state matches nothing).
+    fn store_filter(&self, covered: vigilmon_store::Covered) -> MonitorFilter {
+        let states = if self.state.is_empty() {
+            Vec::new()
+        } else if self.state == ATTENTION_FILTER {
+            ATTENTION.to_vec()
+        } else {
+            // No state is called "": an unknown one lists nothing, as it should.
+            vec![MonitorState::parse(&self.state).unwrap_or(MonitorState::Paused)]
+        };
+        MonitorFilter {
+            text: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
+            states,
+            tag: Some(self.tag.clone()).filter(|t| !t.is_empty()),
+            group: self
+                .group
+                .as_ref()
+                .map(|g| Some(g.trim().to_owned()).filter(|g| !g.is_empty())),
+            maintenance: covered,
+        }
+    }
+
+    /// The query string of these filters at `page` (the notice left out), `&`-joined,
+    /// without the leading `?`.
+    fn query(&self, page: u32) -> String {
+        let mut parts = Vec::new();
+        if !self.q.trim().is_empty() {
+            parts.push(format!("q={}", urlencode(self.q.trim())));
+        }
+        if !self.state.is_empty() {
+            parts.push(format!("state={}", urlencode(&self.state)));
+        }
+        if !self.tag.is_empty() {
+            parts.push(format!("tag={}", urlencode(&self.tag)));
+        }
+        if let Some(g) = &self.group {
+            parts.push(format!("group={}", urlencode(g)));
+        }
+        if page > 1 {
+            parts.push(format!("page={page}"));
+        }
+        parts.join("&")
+    }
+
+    fn href(&self, page: u32) -> String {
+        let q = self.query(page);
+        if q.is_empty() {
+            "/".into()
+        } else {
+            format!("/?{q}")
+        }
+    }
+}
+
+/// The list part of the dashboard: the rows of this page (in groups), the group lines
+/// of a summarised first answer, and the pager.
+pub(crate) struct ListView {
+    pub groups: Vec<Group>,
+    /// One line per group, when the first answer summarises them.
+    pub summary: Vec<GroupLine>,
+    /// Rows on this page.
+    pub shown: usize,
+    /// Monitors in the whole list (all pages).
+    pub total: u64,
+    /// Positions of this page's first and last rows in the list, from 1.
+    pub first: u64,
+    pub last: u64,
+    /// The list holds more than this page.
+    pub paged: bool,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+    /// The page holds every monitor and nothing narrows it: the script may filter it
+    /// as the user types (otherwise Enter asks the server).
+    pub complete: bool,
+    /// Every monitor there is.
+    pub count: u64,
 }
 
 #[derive(Template)]
 #[template(path = "dashboard.html", whitespace = "minimize")]
 pub(crate) struct DashboardPage {
     pub l: Layout,
-    pub groups: Vec<Group>,
     pub totals: Vec<Total>,
-    pub count: usize,
-    pub shown: usize,
+    pub count: u64,
     pub f: Filters,
     pub tags: Vec<String>,
     pub states: Vec<(&'static str, &'static str)>,
+    pub list: ListView,
+}
+
+/// The list part alone, for the live endpoint (the same template the page includes).
+#[derive(Template)]
+#[template(path = "dashboard/list.html", whitespace = "minimize")]
+struct ListPart<'a> {
+    list: &'a ListView,
 }
 
 /// Order of states on the dashboard: what needs attention first.
@@ -136,8 +274,6 @@ pub(crate) fn kind_label(kind: &str) -> &'static str {
         .find(|k| k.kind.as_str() == kind)
         .map_or("Other", |k| k.label)
 }
-
-pub(crate) use vigilmon_core::secret::mask_url_password;
 
 /// Per monitor: (checks, ok) over the last 24 hours, and per minute of the last 30
 /// the mean duration and whether every check passed.
@@ -219,16 +355,54 @@ pub(crate) async fn day_counts(
     Ok(out)
 }
 
-/// The beat bar's per-minute buckets of the last 30 minutes, per monitor.
+/// Checks and passed checks of the last 24 hours (as [`day_counts`]) of the monitors
+/// `ids` only.
+pub(crate) async fn day_counts_of(
+    st: &AppState,
+    now: Timestamp,
+    ids: &[MonitorId],
+) -> Result<DayCounts, UiError> {
+    let now_ms = now.as_millisecond();
+    let this_hour = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let start = this_hour - 23 * HOUR_MS;
+    let mark = st
+        .store()
+        .rollup_watermark()
+        .await?
+        .map_or(start, |t| t.as_millisecond())
+        .clamp(start, this_hour);
+    let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
+    let mut out = DayCounts::new();
+    if mark > start {
+        for (id, checks, failures) in st
+            .store()
+            .rollup_counts_of(ts(start), ts(mark), ids)
+            .await?
+        {
+            let e = out.entry(id).or_default();
+            e.0 += checks;
+            e.1 += checks.saturating_sub(failures);
+        }
+    }
+    for (id, checks, ok) in st.store().result_counts_of(ts(mark), ids).await? {
+        let e = out.entry(id).or_default();
+        e.0 += checks;
+        e.1 += ok;
+    }
+    Ok(out)
+}
+
+/// The beat bar's per-minute buckets of the last 30 minutes, per monitor of `ids`.
 pub(crate) async fn recent_buckets(
     st: &AppState,
     now: Timestamp,
-) -> Result<BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>, UiError> {
+    ids: &[MonitorId],
+) -> Result<RecentBuckets, UiError> {
     let since_ms = now.as_millisecond() - BEAT_SLOTS * BEAT_SLOT_MS;
     let since = Timestamp::from_millisecond(since_ms).unwrap_or(now);
     // (sum of durations, checks, all ok) per slot.
     let mut acc: BTreeMap<MonitorId, Vec<(u64, u64, bool)>> = BTreeMap::new();
-    for (id, at, ok, ms) in st.store().recent_checks(since).await? {
+    for (id, at, ok, ms) in st.store().recent_checks_of(since, ids).await? {
         let slots = acc
             .entry(id)
             .or_insert_with(|| vec![(0, 0, true); BEAT_SLOTS as usize]);
@@ -250,8 +424,8 @@ pub(crate) async fn recent_buckets(
 }
 
 fn summaries(
-    day: BTreeMap<MonitorId, (u64, u64)>,
-    recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+    day: DayCounts,
+    recent: RecentBuckets,
     uptimes: DayUptimes,
 ) -> BTreeMap<MonitorId, Summary> {
     let mut out: BTreeMap<MonitorId, Summary> = BTreeMap::new();
@@ -269,93 +443,239 @@ fn summaries(
     out
 }
 
-/// Builds the dashboard's rows, groups and totals from the monitors, their 24-hour
-/// counts (`day`: checks, ok), their last 30 minutes (`recent`) and their 24-hour
-/// uptime.
-pub(crate) fn build(
-    l: Layout,
+/// What one answer of the dashboard shows, as the store listed it.
+pub(crate) struct Listing {
+    /// Monitors per shown state, of all monitors.
+    pub totals: Vec<(MonitorState, u64)>,
+    /// Every tag, for the tag filter.
+    pub tags: Vec<String>,
+    /// The rows of this page, in order.
+    pub views: Vec<MonitorView>,
+    /// Every group's counts per state, when the first answer summarises groups.
+    pub groups: Option<Vec<GroupCount>>,
+    /// Monitors in the whole list (all pages).
+    pub total: u64,
+}
+
+impl Listing {
+    /// Which monitors the list holds and how the group lines count them: when this
+    /// changes, the live endpoint renders the list again.
+    fn signature(&self) -> String {
+        let mut h = FNV_START;
+        for v in &self.views {
+            h = fnv(v.id.as_bytes(), h);
+        }
+        for g in self.groups.iter().flatten() {
+            h = fnv(g.group.as_deref().unwrap_or("").as_bytes(), h);
+            h = fnv(g.state.as_str().as_bytes(), h);
+            h = fnv(&g.n.to_le_bytes(), h);
+        }
+        h = fnv(&self.total.to_le_bytes(), h);
+        format!("{h:08x}")
+    }
+}
+
+/// Asks the store for what the dashboard shows with filters `f`: the totals, the tags,
+/// the page of rows and, for the first answer of a large dashboard, the group lines.
+/// The live endpoint leaves the tags out (`with_tags`): it renders no filter form.
+pub(crate) async fn listing(
+    st: &AppState,
+    f: &Filters,
+    with_tags: bool,
+) -> Result<Listing, UiError> {
+    let covered = maintenance_cover(st).await?;
+    let store = st.store();
+    let totals = store.monitor_state_counts(&covered).await?;
+    let count: u64 = totals.iter().map(|(_, n)| n).sum();
+    let tags = if with_tags {
+        store.monitor_tag_names().await?
+    } else {
+        Vec::new()
+    };
+    let summarise = !f.narrowed() && count > u64::from(PAGE_ROWS);
+    let (page, groups) = if summarise {
+        let all = MonitorFilter {
+            maintenance: covered.clone(),
+            ..MonitorFilter::default()
+        };
+        let attention = MonitorFilter {
+            states: ATTENTION.to_vec(),
+            ..all.clone()
+        };
+        let page = store
+            .monitor_page(&attention, ListOrder::WorstFirst, PAGE_ROWS, 0)
+            .await?;
+        (page, Some(store.group_counts(&all).await?))
+    } else {
+        // Filtered by a tag, every row sits under that tag: worst first across the
+        // monitors' own groups.
+        let order = if f.tag.is_empty() {
+            ListOrder::Grouped
+        } else {
+            ListOrder::WorstFirst
+        };
+        let offset = u64::from(f.page() - 1) * u64::from(PAGE_ROWS);
+        let page = store
+            .monitor_page(&f.store_filter(covered), order, PAGE_ROWS, offset)
+            .await?;
+        (page, None)
+    };
+    let views = views_of(st, &page.ids).await?;
+    Ok(Listing {
+        totals,
+        tags,
+        views,
+        groups,
+        total: page.total,
+    })
+}
+
+/// The per-row figures of the listed monitors: 24-hour counts, beats, uptime.
+pub(crate) async fn figures(
+    st: &AppState,
     views: &[MonitorView],
+    now: Timestamp,
+) -> Result<(DayCounts, RecentBuckets, DayUptimes), UiError> {
+    let ids: Vec<MonitorId> = views.iter().map(|v| MonitorId::from_uuid(v.id)).collect();
+    let day = day_counts_of(st, now, &ids).await?;
+    let recent = recent_buckets(st, now, &ids).await?;
+    let uptimes = day_uptimes(st, views, now).await?;
+    Ok((day, recent, uptimes))
+}
+
+/// The group a row of a list sits under: the tag filtered by, else its first tag.
+fn group_of<'a>(v: &'a MonitorView, f: &'a Filters) -> Option<&'a str> {
+    if f.tag.is_empty() {
+        v.config.tags.first().map(|t| t.trim())
+    } else {
+        Some(f.tag.as_str())
+    }
+}
+
+/// Builds the list part from a listing and the figures of its rows.
+pub(crate) fn build_list(
+    listing: &Listing,
     (day, recent, uptimes): (DayCounts, RecentBuckets, DayUptimes),
     now: Timestamp,
-    f: Filters,
-) -> DashboardPage {
+    f: &Filters,
+) -> ListView {
     let sums = summaries(day, recent, uptimes);
     // The beat bars' minutes, the same for every row.
     let minutes = charts::minute_labels(
-        now - jiff::SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
+        now - SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
         BEAT_SLOTS as usize,
     );
+    let count: u64 = listing.totals.iter().map(|(_, n)| n).sum();
+    let mut groups: Vec<Group> = Vec::new();
+    let summarised = listing.groups.is_some();
+    for v in &listing.views {
+        let r = row(v, sums.get(&MonitorId::from_uuid(v.id)), now, &minutes);
+        let name = if summarised {
+            "Needs attention"
+        } else {
+            group_of(v, f).unwrap_or("Untagged")
+        };
+        match groups.last_mut() {
+            Some(g) if g.name == name => g.rows.push(r),
+            _ => groups.push(Group {
+                name: name.to_owned(),
+                rows: vec![r],
+            }),
+        }
+    }
+    let mut summary: Vec<GroupLine> = Vec::new();
+    let mut current: Option<&Option<String>> = None;
+    for g in listing.groups.iter().flatten() {
+        if current != Some(&g.group) {
+            current = Some(&g.group);
+            summary.push(GroupLine {
+                name: g.group.clone().unwrap_or_else(|| "Untagged".into()),
+                href: format!(
+                    "/?group={}",
+                    g.group.as_deref().map(urlencode).unwrap_or_default()
+                ),
+                n: 0,
+                counts: Vec::new(),
+            });
+        }
+        if let Some(line) = summary.last_mut() {
+            line.n += g.n;
+            line.counts
+                .push((g.state.as_str(), format::state_label(g.state), g.n));
+        }
+    }
+    for line in &mut summary {
+        line.counts
+            .sort_by_key(|c| MonitorState::parse(c.0).map_or(9, severity));
+    }
+    let shown = listing.views.len();
+    let page = if summarised { 1 } else { f.page() };
+    let first = u64::from(page - 1) * u64::from(PAGE_ROWS) + 1;
+    let more = first + shown as u64 - 1 < listing.total;
+    let (prev, next) = if summarised {
+        // The rest of what needs attention is the attention list's second page.
+        let rest = Filters {
+            state: ATTENTION_FILTER.into(),
+            ..Filters::default()
+        };
+        (None, more.then(|| rest.href(2)))
+    } else {
+        (
+            (page > 1).then(|| f.href(page - 1)),
+            more.then(|| f.href(page + 1)),
+        )
+    };
+    ListView {
+        groups,
+        summary,
+        shown,
+        total: listing.total,
+        first,
+        last: first + shown as u64 - 1,
+        paged: listing.total > shown as u64,
+        prev,
+        next,
+        complete: !summarised && !f.narrowed() && listing.total == shown as u64,
+        count,
+    }
+}
+
+/// Builds the dashboard page from a listing and the figures of its rows.
+pub(crate) fn build(
+    l: Layout,
+    listing: &Listing,
+    figures: (DayCounts, RecentBuckets, DayUptimes),
+    now: Timestamp,
+    f: Filters,
+) -> DashboardPage {
+    let list = build_list(listing, figures, now, &f);
     let mut totals: Vec<Total> = MonitorState::ALL
         .iter()
         .map(|s| Total {
             state: s.as_str(),
             label: format::state_label(*s),
-            n: 0,
+            n: listing
+                .totals
+                .iter()
+                .find(|(t, _)| t == s)
+                .map_or(0, |(_, n)| *n),
         })
         .collect();
     totals.sort_by_key(|t| MonitorState::parse(t.state).map_or(9, severity));
-    let mut tags: Vec<String> = Vec::new();
-    let mut groups: BTreeMap<String, Vec<Row>> = BTreeMap::new();
-    let mut untagged: Vec<Row> = Vec::new();
-    let q = f.q.trim().to_lowercase();
-    let mut shown = 0;
-    for v in views {
-        if let Some(t) = totals.iter_mut().find(|t| t.state == v.state.as_str()) {
-            t.n += 1;
-        }
-        for t in &v.config.tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        }
-        let row = row(v, sums.get(&MonitorId::from_uuid(v.id)), now, &minutes);
-        let wanted = (q.is_empty() || row.search.contains(&q))
-            && (f.state.is_empty() || f.state == row.state)
-            && (f.tag.is_empty() || v.config.tags.contains(&f.tag));
-        if !wanted {
-            continue;
-        }
-        shown += 1;
-        // One row per monitor: under the tag filtered by, else its first tag; all its
-        // tags are on the row as chips.
-        let group = if f.tag.is_empty() {
-            v.config.tags.first()
-        } else {
-            Some(&f.tag)
-        };
-        match group {
-            Some(t) => groups.entry(t.clone()).or_default().push(row),
-            None => untagged.push(row),
-        }
-    }
-    tags.sort();
-    let mut out: Vec<Group> = groups
-        .into_iter()
-        .map(|(name, rows)| Group { name, rows })
-        .collect();
-    if !untagged.is_empty() {
-        out.push(Group {
-            name: "Untagged".into(),
-            rows: untagged,
-        });
-    }
-    for g in &mut out {
-        g.rows.sort_by(|a, b| {
-            (a.severity, a.name.to_lowercase()).cmp(&(b.severity, b.name.to_lowercase()))
-        });
-    }
+    let mut states: Vec<(&'static str, &'static str)> = vec![(ATTENTION_FILTER, "Needs attention")];
+    states.extend(
+        MonitorState::ALL
+            .iter()
+            .map(|s| (s.as_str(), format::state_label(*s))),
+    );
     DashboardPage {
         l,
-        groups: out,
         totals,
-        count: views.len(),
-        shown,
+        count: list.count,
         f,
-        tags,
-        states: MonitorState::ALL
-            .iter()
-            .map(|s| (s.as_str(), format::state_label(*s)))
-            .collect(),
+        tags: listing.tags.clone(),
+        states,
+        list,
     }
 }
 
@@ -399,11 +719,6 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp, minutes: &[String
         },
         None => ("—".into(), "not checked yet in the last 24 hours".into()),
     };
-    let mut search = format!("{} {} {}", v.config.name, kind, target);
-    for t in &v.config.tags {
-        search.push(' ');
-        search.push_str(t);
-    }
     Row {
         id: v.id.to_string(),
         name: v.config.name.clone(),
@@ -420,11 +735,19 @@ fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp, minutes: &[String
         } else {
             latest_latency(v).map(format::ms).unwrap_or_default()
         },
-        search: search.to_lowercase(),
         tags: v.config.tags.iter().map(|t| chip(t)).collect(),
         cert: cert_note(v, now),
-        severity: severity(v.state),
     }
+}
+
+/// The live endpoint's URL for a list with filters `f` and signature `set`, from `now`.
+fn live_url(f: &Filters, set: &str, now: Timestamp) -> String {
+    let q = f.query(f.page());
+    let sep = if q.is_empty() { "" } else { "&" };
+    format!(
+        "/live/dashboard?since={}&set={set}{sep}{q}",
+        now.as_millisecond()
+    )
 }
 
 /// `/`: the dashboard (the session extractor sends others to setup or sign-in).
@@ -434,19 +757,22 @@ pub(crate) async fn index(
     Query(f): Query<Filters>,
 ) -> Result<Response, UiError> {
     let now = st.now();
-    let views = list_views(&st).await?;
-    let day = day_counts(&st, now, None).await?;
-    let recent = recent_buckets(&st, now).await?;
-    let uptimes = day_uptimes(&st, &views, now).await?;
+    let listing = listing(&st, &f, true).await?;
+    let figures = figures(&st, &listing.views, now).await?;
     let l = Layout::new("Dashboard", "dashboard", &s)
         .notice(f.ok.as_deref())
-        .live(format!("/live/dashboard?since={}", now.as_millisecond()));
-    Ok(render(&build(l, &views, (day, recent, uptimes), now, f)))
+        .live(live_url(&f, &listing.signature(), now));
+    Ok(render(&build(l, &listing, figures, now, f)))
 }
 
 #[derive(Deserialize)]
 pub(crate) struct LiveQuery {
-    since: Option<i64>,
+    /// Epoch milliseconds (text: the query is read through `flatten`).
+    since: Option<String>,
+    /// The signature of the list the page shows.
+    set: Option<String>,
+    #[serde(flatten)]
+    f: Filters,
 }
 
 /// One changed monitor, for the dashboard script.
@@ -462,12 +788,20 @@ struct LiveRow {
 
 #[derive(Serialize)]
 struct LiveRows {
+    /// Rows of the list that changed.
     monitors: Vec<LiveRow>,
+    /// Monitors per state, of all monitors.
+    totals: BTreeMap<&'static str, u64>,
+    /// The list rendered again, when which monitors it holds changed.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    parts: BTreeMap<&'static str, String>,
     /// Where to poll next.
     next: String,
 }
 
-/// `/live/dashboard?since=MS`: monitors whose state or last check changed since then.
+/// `/live/dashboard?since=MS&set=…&<filters>`: the totals, and the rows of the page's
+/// list whose state or last check changed since then; the whole list rendered again
+/// when the monitors it holds are no longer those the page shows.
 pub(crate) async fn live(
     State(st): State<AppState>,
     _s: Session,
@@ -476,13 +810,29 @@ pub(crate) async fn live(
 ) -> Result<Response, UiError> {
     check_origin(&st, &headers)?;
     let now = st.now();
+    let listing = listing(&st, &q.f, false).await?;
+    let set = listing.signature();
+    let mut parts = BTreeMap::new();
+    if q.set.as_deref() != Some(set.as_str()) {
+        let figures = figures(&st, &listing.views, now).await?;
+        let list = build_list(&listing, figures, now, &q.f);
+        let html = ListPart { list: &list }
+            .render()
+            .map_err(|e| UiError::Internal(e.to_string()))?;
+        parts.insert("list", html);
+    }
     // A little overlap, so a change committed while the last answer was built is
     // never missed (seeing one twice is harmless).
-    let since = q.since.unwrap_or(0) - 2_000;
+    let since = q
+        .since
+        .as_deref()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or(0)
+        - 2_000;
     let changed = |t: Option<Timestamp>| t.is_some_and(|t| t.as_millisecond() >= since);
-    let monitors = list_views(&st)
-        .await?
-        .into_iter()
+    let monitors = listing
+        .views
+        .iter()
         .filter(|v| {
             changed(v.state_changed_at)
                 || changed(v.last_checked_at)
@@ -500,14 +850,20 @@ pub(crate) async fn live(
                 latency: if heartbeat {
                     None
                 } else {
-                    latest_latency(&v).map(format::ms)
+                    latest_latency(v).map(format::ms)
                 },
             }
         })
         .collect();
     Ok(Json(LiveRows {
         monitors,
-        next: format!("/live/dashboard?since={}", now.as_millisecond()),
+        totals: listing
+            .totals
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect(),
+        parts,
+        next: live_url(&q.f, &set, now),
     })
     .into_response())
 }
@@ -528,6 +884,13 @@ pub mod bench_support {
         recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
         uptimes: DayUptimes,
         now: Timestamp,
+    }
+
+    impl Fixture {
+        /// The instant the fixture's data is relative to.
+        pub fn now(&self) -> Timestamp {
+            self.now
+        }
     }
 
     pub fn fixture(n: usize) -> Fixture {
@@ -612,12 +975,14 @@ pub mod bench_support {
         }
     }
 
-    /// Builds the page from the fixture and renders it to HTML.
+    /// Builds the page from the fixture (every monitor in one list, as a page of a
+    /// list shows them) and renders it to HTML.
     pub fn render(f: &Fixture) -> String {
         page(f, Filters::default()).render().unwrap_or_default()
     }
 
-    /// Builds the page from the fixture with `filters`.
+    /// Builds the page from the fixture with `filters`: the fixture's monitors are the
+    /// page's rows, in the store's order (grouped, worst first, by name).
     pub(crate) fn page(f: &Fixture, filters: Filters) -> DashboardPage {
         let l = Layout {
             title: "Dashboard".into(),
@@ -630,19 +995,72 @@ pub mod bench_support {
             can_manage_users: true,
             v: super::super::assets::VERSION,
         };
+        let mut views: Vec<MonitorView> = f
+            .views
+            .iter()
+            .filter(|v| filters.tag.is_empty() || v.config.tags.contains(&filters.tag))
+            .cloned()
+            .collect();
+        views.sort_by(|a, b| {
+            let key = |v: &MonitorView| {
+                let g = group_of(v, &filters).map(str::to_owned);
+                (
+                    g.is_none(),
+                    g,
+                    severity(v.state),
+                    v.config.name.to_lowercase(),
+                )
+            };
+            key(a).cmp(&key(b))
+        });
+        let mut totals: Vec<(MonitorState, u64)> = Vec::new();
+        for v in &f.views {
+            match totals.iter_mut().find(|(s, _)| *s == v.state) {
+                Some((_, n)) => *n += 1,
+                None => totals.push((v.state, 1)),
+            }
+        }
+        let mut tags: Vec<String> = f.views.iter().flat_map(|v| v.config.tags.clone()).collect();
+        tags.sort();
+        tags.dedup();
+        let listing = Listing {
+            totals,
+            tags,
+            total: views.len() as u64,
+            views,
+            groups: None,
+        };
         build(
             l,
-            &f.views,
+            &listing,
             (f.day.clone(), f.recent.clone(), f.uptimes.clone()),
             f.now,
             filters,
         )
+    }
+
+    /// The UI's routes over `state`, for a benchmark to call like a browser would.
+    pub fn router(state: AppState) -> axum::Router {
+        super::super::router(state.front()).with_state(state)
+    }
+
+    /// Signs `user` in and returns the `Cookie` header value of the session.
+    pub async fn session_cookie(
+        st: &AppState,
+        user: &vigilmon_store::UserRecord,
+    ) -> Result<String, String> {
+        let set = Session::start(st, user)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        let text = set.to_str().map_err(|e| e.to_string())?;
+        Ok(text.split(';').next().unwrap_or_default().to_owned())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigilmon_core::secret::mask_url_password;
 
     #[test]
     fn url_passwords_are_masked() {
@@ -716,11 +1134,130 @@ mod tests {
                 ..Filters::default()
             },
         );
-        assert_eq!(page.groups.len(), 1);
-        assert_eq!(page.groups[0].name, "team-a");
-        assert_eq!(page.groups[0].rows.len(), 2);
-        assert_eq!(page.shown, 2);
+        assert_eq!(page.list.groups.len(), 1);
+        assert_eq!(page.list.groups[0].name, "team-a");
+        assert_eq!(page.list.groups[0].rows.len(), 2);
+        assert_eq!(page.list.shown, 2);
         // The same colour for a tag wherever it is.
         assert_eq!(chip("team-a").colour, chip("team-a").colour);
+    }
+
+    fn listing_of(
+        f: &bench_support::Fixture,
+        total: u64,
+        groups: Option<Vec<GroupCount>>,
+    ) -> Listing {
+        Listing {
+            totals: vec![(MonitorState::Up, total)],
+            tags: Vec::new(),
+            views: f.views.clone(),
+            groups,
+            total,
+        }
+    }
+
+    #[test]
+    fn a_large_first_answer_lists_what_needs_attention_and_a_line_per_group() {
+        let f = bench_support::fixture(2);
+        let groups = vec![
+            GroupCount {
+                group: Some("cache".into()),
+                state: MonitorState::Up,
+                n: 1_240,
+            },
+            GroupCount {
+                group: Some("cache".into()),
+                state: MonitorState::Down,
+                n: 2,
+            },
+            GroupCount {
+                group: Some("edge & cdn".into()),
+                state: MonitorState::Paused,
+                n: 3,
+            },
+            GroupCount {
+                group: None,
+                state: MonitorState::Up,
+                n: 5,
+            },
+        ];
+        let listing = listing_of(&f, 300, Some(groups));
+        let list = build_list(&listing, Default::default(), f.now(), &Filters::default());
+        // The rows sit under one heading; the rest of the attention list is its page 2.
+        assert_eq!(list.groups.len(), 1);
+        assert_eq!(list.groups[0].name, "Needs attention");
+        assert_eq!(list.next.as_deref(), Some("/?state=attention&page=2"));
+        assert!(list.prev.is_none() && list.paged && !list.complete);
+        let lines: Vec<_> = list
+            .summary
+            .iter()
+            .map(|l| (l.name.as_str(), l.href.as_str(), l.n, l.counts.len()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("cache", "/?group=cache", 1_242, 2),
+                ("edge & cdn", "/?group=edge%20%26%20cdn", 3, 1),
+                ("Untagged", "/?group=", 5, 1),
+            ]
+        );
+        // Worst first within a line.
+        assert_eq!(list.summary[0].counts[0].0, "down");
+        let html = ListPart { list: &list }.render().unwrap();
+        assert!(
+            html.contains("<a href=\"/?group=edge%20%26%20cdn\">edge &#38; cdn</a>"),
+            "{html}"
+        );
+        assert!(html.contains("The rest of what needs attention"), "{html}");
+        assert!(
+            !html.contains("data-complete"),
+            "typing does not filter a partial list"
+        );
+    }
+
+    #[test]
+    fn pages_link_to_their_neighbours_with_the_same_filters() {
+        let f = bench_support::fixture(3);
+        let filters = Filters {
+            q: "api & co".into(),
+            group: Some("team-1".into()),
+            page: Some("2".into()),
+            ..Filters::default()
+        };
+        let list = build_list(
+            &listing_of(&f, 900, None),
+            Default::default(),
+            f.now(),
+            &filters,
+        );
+        assert_eq!((list.first, list.last), (251, 253));
+        assert_eq!(
+            list.prev.as_deref(),
+            Some("/?q=api%20%26%20co&group=team-1")
+        );
+        assert_eq!(
+            list.next.as_deref(),
+            Some("/?q=api%20%26%20co&group=team-1&page=3")
+        );
+        // A lenient page number: anything unreadable is the first page.
+        let odd = Filters {
+            page: Some("-4x".into()),
+            ..Filters::default()
+        };
+        assert_eq!(odd.page(), 1);
+        // Everything on one page and nothing narrowing it: the script may filter it.
+        let one = build_list(
+            &listing_of(&f, 3, None),
+            Default::default(),
+            f.now(),
+            &Filters::default(),
+        );
+        assert!(one.complete && !one.paged && one.next.is_none());
+        // The live URL carries the filters and the list's signature.
+        let url = live_url(&filters, "abc", Timestamp::UNIX_EPOCH);
+        assert_eq!(
+            url,
+            "/live/dashboard?since=0&set=abc&q=api%20%26%20co&group=team-1&page=2"
+        );
     }
 }

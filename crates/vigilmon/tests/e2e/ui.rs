@@ -638,6 +638,150 @@ async fn escapes_everything_users_typed(backend: Backend) {
 
 both_backends!(ui_escapes_user_input, escapes_everything_users_typed);
 
+/// The `data-live` URL of a page, as the browser reads it (entities decoded).
+fn live_url_of(body: &str) -> String {
+    body.split("data-live=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page polls")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// More monitors than a page (250): the first answer lists what needs attention and a
+/// line per group; filters, pages and search are answered by the store; the live
+/// endpoint sends the totals, and the list again once the monitors it holds change.
+async fn a_large_dashboard_is_listed_by_the_store(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    // 260 paused monitors in two tags (every tenth without a tag), and three that
+    // need attention (heartbeats never pinged: pending, and they stay so).
+    for i in 0..260 {
+        let mut m = json!({"name": format!("svc-{i:04}"), "type": "http", "paused": true,
+                           "url": format!("http://127.0.0.1:9/svc-{i:04}")});
+        if i % 10 != 0 {
+            m["tags"] = json!([if i % 2 == 0 { "alpha" } else { "beta" }]);
+        }
+        let (code, body) = server.post("/api/v1/monitors", &m).await;
+        assert_eq!(code, 201, "{body}");
+    }
+    for i in 0..3 {
+        let (code, body) = server
+            .post(
+                "/api/v1/monitors",
+                &json!({"name": format!("broken-{i}"), "type": "heartbeat", "tags": ["alpha"]}),
+            )
+            .await;
+        assert_eq!(code, 201, "{body}");
+    }
+    let mut web = Web::new(&server);
+    web.sign_in(OWNER, PASSWORD).await;
+
+    let first = web.get("/").await;
+    assert_eq!(first.status, 200);
+    let body = &first.body;
+    assert_eq!(
+        body.matches("<tr data-m=").count(),
+        3,
+        "only what needs attention"
+    );
+    assert!(body.contains("data-group=\"Needs attention\""), "{body}");
+    for name in ["broken-0", "broken-1", "broken-2"] {
+        assert!(body.contains(&format!(">{name}</a>")), "{name}");
+    }
+    assert!(
+        !body.contains(">svc-0001</a>"),
+        "healthy monitors are summarised"
+    );
+    // A line per group: alpha has 104 paused + 3 pending, beta 130, untagged 26.
+    assert!(body.contains("Every monitor, by group"), "{body}");
+    for (href, name, n) in [
+        ("/?group=alpha", "alpha", 107),
+        ("/?group=beta", "beta", 130),
+        ("/?group=", "Untagged", 26),
+    ] {
+        assert!(
+            body.contains(&format!(
+                "<th scope=\"row\"><a href=\"{href}\">{name}</a></th><td class=\"num\">{n}</td>"
+            )),
+            "{name}: {body}"
+        );
+    }
+    // The totals count every monitor.
+    assert!(
+        body.contains("data-count=\"paused\"><span class=\"st paused\">Paused</span> <span class=\"n\">260</span>"),
+        "{body}"
+    );
+    assert!(
+        !body.contains("data-complete"),
+        "typing does not filter a partial page"
+    );
+
+    // A group, a search, a tag: only their monitors.
+    let beta = web.get("/?group=beta").await;
+    assert_eq!(beta.body.matches("<tr data-m=").count(), 130);
+    assert!(beta.body.contains("Group <strong>beta</strong>"));
+    let untagged = web.get("/?group=").await;
+    assert_eq!(untagged.body.matches("<tr data-m=").count(), 26);
+    let one = web.get("/?q=SVC-0123").await;
+    assert_eq!(one.body.matches("<tr data-m=").count(), 1, "{}", one.body);
+    assert!(one.body.contains(">svc-0123</a>"));
+    let by_url = web.get("/?q=127.0.0.1%3A9%2Fsvc-0042").await;
+    assert_eq!(by_url.body.matches("<tr data-m=").count(), 1);
+    let attention = web.get("/?state=attention").await;
+    assert_eq!(attention.body.matches("<tr data-m=").count(), 3);
+
+    // Pages of 250, linked both ways with the same filters.
+    let page1 = web.get("/?state=paused").await;
+    assert_eq!(page1.body.matches("<tr data-m=").count(), 250);
+    assert!(
+        page1.body.contains("Showing 1–250 of 260"),
+        "{}",
+        page1.body
+    );
+    assert!(
+        page1
+            .body
+            .contains("href=\"/?state=paused&#38;page=2\" rel=\"next\"")
+    );
+    let page2 = web.get("/?state=paused&page=2").await;
+    assert_eq!(page2.body.matches("<tr data-m=").count(), 10);
+    assert!(page2.body.contains("Showing 251–260 of 260"));
+    assert!(page2.body.contains("href=\"/?state=paused\" rel=\"prev\""));
+    // Nonsense pages and states answer, with nothing or the first page.
+    assert_eq!(web.get("/?state=paused&page=x").await.status, 200);
+    let none = web.get("/?state=nonsense").await;
+    assert!(none.body.contains("No monitor matches these filters"));
+
+    // Live: nothing changed in the list, so no list again; the totals always.
+    let live = live_url_of(body);
+    assert!(live.contains("&set="), "{live}");
+    let r = web.get(&live).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["totals"]["paused"], 260, "{v}");
+    assert!(v.get("parts").is_none(), "{v}");
+    // A new monitor that needs attention changes the list: it comes back rendered.
+    let (code, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "newcomer", "type": "heartbeat", "tags": ["beta"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let r = web.get(&live).await;
+    let v: Value = serde_json::from_str(&r.body).unwrap();
+    let list = v["parts"]["list"].as_str().expect("the list again");
+    assert!(list.contains(">newcomer</a>"), "{list}");
+    assert_eq!(list.matches("<tr data-m=").count(), 4);
+    // Polling on from the answer's next URL: nothing new.
+    let next = v["next"].as_str().unwrap().to_owned();
+    let v: Value = serde_json::from_str(&web.get(&next).await.body).unwrap();
+    assert!(v.get("parts").is_none(), "{v}");
+}
+
+both_backends!(ui_large_dashboard, a_large_dashboard_is_listed_by_the_store);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csrf_origin_sessions_and_rate_limit() {
     let store = StoreFixture::new(Backend::Sqlite).await;
