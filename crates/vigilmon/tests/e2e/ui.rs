@@ -94,6 +94,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     let receiver = Receiver::start().await;
     let server = Server::start(bin(), &store, &[]);
     // A few more monitors through the API, so the dashboard has groups to show.
+    let mut api_ids: Vec<String> = Vec::new();
     let port = healthy
         .url
         .rsplit(':')
@@ -109,6 +110,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     ] {
         let (code, body) = server.post("/api/v1/monitors", &m).await;
         assert_eq!(code, 201, "{body}");
+        api_ids.push(body["id"].as_str().unwrap_or_default().to_owned());
     }
     let shots = screenshot_dir();
     let b = Browser::start().await;
@@ -224,6 +226,10 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.click_on("#ack").await;
     b.wait_text("#incident-state", 10 * SECOND, |t| t == "acknowledged")
         .await;
+    // The open incident's duration ticks on its own ("12 s", then "13 s", …).
+    let lasted = b.text_of("#duration").await;
+    assert!(lasted.ends_with(" s"), "{lasted}");
+    b.wait_text("#duration", 10 * SECOND, |t| t != lasted).await;
     assert!(b.text_of(".timeline").await.contains(OWNER));
     b.screenshot_page(&shots.join("incident.png"), 1400).await;
     accessible(&b, &axe, "the incident page").await;
@@ -298,6 +304,32 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
     b.screenshot_page(&shots.join("dashboard.png"), 1400).await;
     accessible(&b, &axe, "the dashboard").await;
+    // Live: a state change re-sorts its group (worst first, paused last), and a new
+    // monitor appears, without a reload.
+    mark(&b).await;
+    let first_in_cache = "return document.querySelector(\"tbody[data-group='cache'] tr[data-m]\").getAttribute('data-m');";
+    assert_eq!(b.execute(first_in_cache, vec![]).await, json!(api_ids[0]));
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/monitors/{}/pause", api_ids[0]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    wait_for("the paused monitor to sort last", 15 * SECOND, || async {
+        (b.execute(first_in_cache, vec![]).await == json!(api_ids[1])).then_some(())
+    })
+    .await;
+    let (code, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "a late arrival", "type": "heartbeat", "tags": ["cache"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let late = body["id"].as_str().unwrap_or_default().to_owned();
+    b.wait(&format!("tr[data-m='{late}']"), 15 * SECOND).await;
+    assert!(still_marked(&b).await, "the dashboard was reloaded");
     // Filtering as you type: rows that do not match hide, and when none is left the
     // page says so.
     b.fill("#q", "marketing").await;
