@@ -11,10 +11,9 @@
 
 use std::collections::HashMap;
 
-use jiff::Timestamp;
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorState};
 
-use crate::codec::{Reader, ms, placeholders};
+use crate::codec::{Reader, placeholders};
 use crate::heartbeats::decode_heartbeat;
 use crate::monitors::{decode_monitor, write_tags};
 use crate::results::decode_region;
@@ -419,114 +418,5 @@ impl Store {
             let rows = q.fetch_all(pool).await?;
             rows.iter().map(decode_heartbeat).collect()
         })
-    }
-
-    /// Checks and passed checks per monitor of `ids` checked at or after `since`
-    /// (monitors without such results left out), ordered by monitor id.
-    pub async fn result_counts_of(
-        &self,
-        since: Timestamp,
-        ids: &[MonitorId],
-    ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
-             CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
-             FROM check_results WHERE monitor_id IN ({}) AND checked_at >= $1 \
-             GROUP BY monitor_id",
-            placeholders(2, ids.len())
-        );
-        let mut out = with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since));
-            for id in ids {
-                q = q.bind(id.0);
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "check_results");
-                    Ok((MonitorId(r.uuid("monitor_id")?), r.u64("checks")?, r.u64("ok_checks")?))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
-        out.sort_by_key(|c| c.0);
-        Ok(out)
-    }
-
-    /// Checks and failed checks per monitor of `ids` in the hourly rollups of all
-    /// regions with `from <= bucket_start < to`, ordered by monitor id.
-    pub async fn rollup_counts_of(
-        &self,
-        from: Timestamp,
-        to: Timestamp,
-        ids: &[MonitorId],
-    ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
-             CAST(SUM(failures) AS BIGINT) AS failures FROM rollups_hourly \
-             WHERE monitor_id IN ({}) AND region = $3 AND bucket_start >= $1 \
-             AND bucket_start < $2 GROUP BY monitor_id",
-            placeholders(4, ids.len())
-        );
-        let mut out = with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                .bind(ms(from))
-                .bind(ms(to))
-                .bind(crate::ALL_REGIONS);
-            for id in ids {
-                q = q.bind(id.0);
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "rollups_hourly");
-                    Ok((MonitorId(r.uuid("monitor_id")?), r.u64("checks")?, r.u64("failures")?))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
-        out.sort_by_key(|c| c.0);
-        Ok(out)
-    }
-
-    /// Every result of the monitors `ids` checked at or after `since`, oldest first:
-    /// (monitor, time, ok, duration in ms). For short recent windows (beat bars).
-    pub async fn recent_checks_of(
-        &self,
-        since: Timestamp,
-        ids: &[MonitorId],
-    ) -> Result<Vec<(MonitorId, Timestamp, bool, u64)>, StoreError> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
-             WHERE monitor_id IN ({}) AND checked_at >= $1",
-            placeholders(2, ids.len())
-        );
-        let mut out = with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since));
-            for id in ids {
-                q = q.bind(id.0);
-            }
-            let rows = q.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let r = Reader::new(row, "check_results");
-                    Ok((
-                        MonitorId(r.uuid("monitor_id")?),
-                        r.timestamp("checked_at")?,
-                        r.bool("ok")?,
-                        r.u64("duration_ms")?,
-                    ))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?
-        });
-        out.sort_by_key(|c| (c.1, c.0));
-        Ok(out)
     }
 }

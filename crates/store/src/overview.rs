@@ -1,14 +1,15 @@
 //! Summaries of check results for overviews (the web UI's dashboard): per monitor and
 //! per time bucket, how many checks ran, how many were ok, and their latency.
 //!
-//! One grouped query over the time range serves every monitor at once, instead of one
-//! query per monitor. It reads raw results, so it is meant for recent windows (an
-//! hour or so); longer windows combine it with the hourly rollups.
+//! One grouped query over the time range serves every monitor asked for at once (the
+//! dashboard asks for the rows it lists), instead of one query per monitor. Raw results
+//! are meant for recent windows (an hour or so); longer windows combine them with the
+//! hourly rollups.
 
 use jiff::Timestamp;
 use vigilmon_core::MonitorId;
 
-use crate::codec::{Cols, Reader, ms};
+use crate::codec::{Cols, Reader, ms, placeholders};
 use crate::{Store, StoreError};
 
 /// The checks of one monitor within one time bucket.
@@ -49,50 +50,62 @@ const BUCKETS_ONE: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, 
     FROM check_results WHERE monitor_id = $3 AND checked_at >= $1 \
     GROUP BY monitor_id, bucket";
 
-/// Every monitor's checks and passed checks from `$1`. Monitor by monitor through the
-/// covering `(monitor_id, checked_at, ok, duration_ms)` index (`CROSS JOIN` keeps
-/// `monitors` the outer loop in SQLite), so the rows come grouped already: no sort,
-/// no visit of the table.
-const COUNTS_ALL: &str = "SELECT m.id AS monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
-    CAST(SUM(CASE WHEN r.ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
-    FROM monitors m CROSS JOIN check_results r \
-    WHERE r.monitor_id = m.id AND r.checked_at >= $1 \
-    GROUP BY m.id";
-
-/// The same for one monitor (`$2`).
-const COUNTS_ONE: &str = "SELECT monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
-    CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
-    FROM check_results WHERE monitor_id = $2 AND checked_at >= $1 \
-    GROUP BY monitor_id";
-
-/// Per monitor, checks and failures in hourly rollups of all regions with
-/// `$1 <= bucket_start < $2` (the range read unflattened, as in [`BUCKETS_ALL`]).
-const ROLLUP_COUNTS: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
-    CAST(SUM(failures) AS BIGINT) AS failures \
-    FROM (SELECT monitor_id, checks, failures FROM rollups_hourly \
-          WHERE bucket_start >= $1 AND bucket_start < $2 AND region = $3 \
-          LIMIT 9223372036854775807) w \
-    GROUP BY monitor_id";
-
-/// The same for one monitor (`$4`), through the primary key.
-const ROLLUP_COUNTS_ONE: &str = "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
-    CAST(SUM(failures) AS BIGINT) AS failures FROM rollups_hourly \
-    WHERE monitor_id = $4 AND region = $3 AND bucket_start >= $1 AND bucket_start < $2 \
-    GROUP BY monitor_id";
-
-/// Results from `$1`, one row per monitor: its results packed as
-/// `checked_at duration_ms ok` items joined by commas. Read monitor by monitor through
-/// the covering `(monitor_id, checked_at, ok, duration_ms)` index; one row per monitor
-/// instead of one per result, because moving a row out of the database costs more
-/// than building and splitting its text (SQLite 3.44+ and PostgreSQL both have
+/// The results of the monitors `$2…` from `$1`, one row per monitor: its results packed
+/// as `checked_at duration_ms ok` items joined by commas. Read monitor by monitor
+/// through the covering `(monitor_id, checked_at, ok, duration_ms)` index; one row per
+/// monitor instead of one per result, because moving a row out of the database costs
+/// more than building and splitting its text (SQLite 3.44+ and PostgreSQL both have
 /// `string_agg`).
-const RECENT: &str = "SELECT m.id AS monitor_id, string_agg(CAST(r.checked_at AS TEXT) || ' ' || \
-    CAST(r.duration_ms AS TEXT) || ' ' || CASE WHEN r.ok THEN '1' ELSE '0' END, ',') AS points \
-    FROM monitors m CROSS JOIN check_results r \
-    WHERE r.monitor_id = m.id AND r.checked_at >= $1 \
-    GROUP BY m.id";
+fn recent_sql(ids: usize) -> String {
+    format!(
+        "SELECT monitor_id, string_agg(CAST(checked_at AS TEXT) || ' ' || \
+         CAST(duration_ms AS TEXT) || ' ' || CASE WHEN ok THEN '1' ELSE '0' END, ',') AS points \
+         FROM check_results WHERE monitor_id IN ({}) AND checked_at >= $1 GROUP BY monitor_id",
+        placeholders(2, ids)
+    )
+}
 
-/// The items of a [`RECENT`] row.
+/// Checks and passed checks of the monitors `$2…` from `$1`, through the same index.
+fn counts_sql(ids: usize) -> String {
+    format!(
+        "SELECT monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
+         CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
+         FROM check_results WHERE monitor_id IN ({}) AND checked_at >= $1 \
+         GROUP BY monitor_id",
+        placeholders(2, ids)
+    )
+}
+
+/// Checks and failures of the monitors `$4…` in the hourly rollups of region `$3`
+/// with `$1 <= bucket_start < $2`, monitor by monitor through the primary key
+/// `(monitor_id, region, bucket_start)`. SQLite is told which index (`INDEXED BY`,
+/// `indexed_by`): left to itself it prefers the covering `(region, bucket_start, …)`
+/// index and reads the whole window of every monitor.
+fn rollup_counts_sql(ids: usize, indexed_by: &str) -> String {
+    format!(
+        "SELECT monitor_id, CAST(SUM(checks) AS BIGINT) AS checks, \
+         CAST(SUM(failures) AS BIGINT) AS failures FROM rollups_hourly{indexed_by} \
+         WHERE monitor_id IN ({}) AND region = $3 AND bucket_start >= $1 \
+         AND bucket_start < $2 GROUP BY monitor_id",
+        placeholders(4, ids)
+    )
+}
+
+/// The primary key's index of `rollups_hourly` on SQLite.
+const ROLLUPS_BY_MONITOR: &str = " INDEXED BY sqlite_autoindex_rollups_hourly_1";
+
+/// `$query` with every id of `$ids` bound after the binds it has.
+macro_rules! bind_ids {
+    ($query:expr, $ids:expr) => {{
+        let mut q = $query;
+        for id in $ids {
+            q = q.bind(id.0);
+        }
+        q
+    }};
+}
+
+/// The items of a [`recent_sql`] row.
 fn unpack(
     id: MonitorId,
     points: &str,
@@ -153,19 +166,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Checks and passed checks (degraded counts as passed) per monitor, or of
-    /// `monitor`, checked at or after `since`, ordered by monitor id; monitors without
-    /// such results are left out.
+    /// Checks and passed checks (degraded counts as passed) of each monitor of `ids`
+    /// checked at or after `since`, ordered by monitor id; monitors without such
+    /// results are left out.
     pub async fn result_counts(
         &self,
         since: Timestamp,
-        monitor: Option<MonitorId>,
+        ids: &[MonitorId],
     ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = counts_sql(ids.len());
         let mut out = with_pool!(self, pool => {
-            let q = match monitor {
-                None => sqlx::query(COUNTS_ALL).bind(ms(since)),
-                Some(m) => sqlx::query(COUNTS_ONE).bind(ms(since)).bind(m.0),
-            };
+            let q = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since)), ids);
             let rows = q.fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
@@ -178,26 +192,31 @@ impl Store {
         Ok(out)
     }
 
-    /// Checks and failed checks per monitor (or of `monitor`) in the hourly rollups of
-    /// all regions with `from <= bucket_start < to`.
+    /// Checks and failed checks of each monitor of `ids` in the hourly rollups of all
+    /// regions with `from <= bucket_start < to`, ordered by monitor id.
     pub async fn rollup_counts(
         &self,
         from: Timestamp,
         to: Timestamp,
-        monitor: Option<MonitorId>,
+        ids: &[MonitorId],
     ) -> Result<Vec<(MonitorId, u64, u64)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let indexed_by = if self.is_postgres() {
+            ""
+        } else {
+            ROLLUPS_BY_MONITOR
+        };
+        let sql = rollup_counts_sql(ids.len(), indexed_by);
         let mut out = with_pool!(self, pool => {
-            let q = match monitor {
-                None => sqlx::query(ROLLUP_COUNTS)
+            let q = bind_ids!(
+                sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                     .bind(ms(from))
                     .bind(ms(to))
                     .bind(crate::ALL_REGIONS),
-                Some(m) => sqlx::query(ROLLUP_COUNTS_ONE)
-                    .bind(ms(from))
-                    .bind(ms(to))
-                    .bind(crate::ALL_REGIONS)
-                    .bind(m.0),
-            };
+                ids
+            );
             let rows = q.fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
@@ -210,15 +229,21 @@ impl Store {
         Ok(out)
     }
 
-    /// Every result checked at or after `since`, oldest first: (monitor, time, ok,
-    /// duration in ms). For short recent windows (sparklines).
+    /// Every result of the monitors `ids` checked at or after `since`, oldest first:
+    /// (monitor, time, ok, duration in ms). For short recent windows (beat bars).
     pub async fn recent_checks(
         &self,
         since: Timestamp,
+        ids: &[MonitorId],
     ) -> Result<Vec<(MonitorId, Timestamp, bool, u64)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = recent_sql(ids.len());
         let mut out = Vec::new();
         with_pool!(self, pool => {
-            let rows = sqlx::query(RECENT).bind(ms(since)).fetch_all(pool).await?;
+            let q = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since)), ids);
+            let rows = q.fetch_all(pool).await?;
             for row in &rows {
                 let r = Reader::new(row, "check_results");
                 unpack(MonitorId(r.uuid("monitor_id")?), &r.string("points")?, &mut out)?;

@@ -318,45 +318,8 @@ pub(crate) async fn day_uptimes(
 }
 
 /// Checks and passed checks of the last 24 hours (from the start of the hour 23 hours
-/// ago) per monitor, or of one monitor: hourly rollups (all regions) up to the rollup
+/// ago) of each monitor of `ids`: hourly rollups (all regions) up to the rollup
 /// watermark, raw results after it.
-pub(crate) async fn day_counts(
-    st: &AppState,
-    now: Timestamp,
-    monitor: Option<MonitorId>,
-) -> Result<BTreeMap<MonitorId, (u64, u64)>, UiError> {
-    let now_ms = now.as_millisecond();
-    let this_hour = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
-    let start = this_hour - 23 * HOUR_MS;
-    let mark = st
-        .store()
-        .rollup_watermark()
-        .await?
-        .map_or(start, |t| t.as_millisecond())
-        .clamp(start, this_hour);
-    let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
-    let mut out: BTreeMap<MonitorId, (u64, u64)> = BTreeMap::new();
-    if mark > start {
-        for (id, checks, failures) in st
-            .store()
-            .rollup_counts(ts(start), ts(mark), monitor)
-            .await?
-        {
-            let e = out.entry(id).or_default();
-            e.0 += checks;
-            e.1 += checks.saturating_sub(failures);
-        }
-    }
-    for (id, checks, ok) in st.store().result_counts(ts(mark), monitor).await? {
-        let e = out.entry(id).or_default();
-        e.0 += checks;
-        e.1 += ok;
-    }
-    Ok(out)
-}
-
-/// Checks and passed checks of the last 24 hours (as [`day_counts`]) of the monitors
-/// `ids` only.
 pub(crate) async fn day_counts_of(
     st: &AppState,
     now: Timestamp,
@@ -374,17 +337,13 @@ pub(crate) async fn day_counts_of(
     let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(now);
     let mut out = DayCounts::new();
     if mark > start {
-        for (id, checks, failures) in st
-            .store()
-            .rollup_counts_of(ts(start), ts(mark), ids)
-            .await?
-        {
+        for (id, checks, failures) in st.store().rollup_counts(ts(start), ts(mark), ids).await? {
             let e = out.entry(id).or_default();
             e.0 += checks;
             e.1 += checks.saturating_sub(failures);
         }
     }
-    for (id, checks, ok) in st.store().result_counts_of(ts(mark), ids).await? {
+    for (id, checks, ok) in st.store().result_counts(ts(mark), ids).await? {
         let e = out.entry(id).or_default();
         e.0 += checks;
         e.1 += ok;
@@ -402,7 +361,7 @@ pub(crate) async fn recent_buckets(
     let since = Timestamp::from_millisecond(since_ms).unwrap_or(now);
     // (sum of durations, checks, all ok) per slot.
     let mut acc: BTreeMap<MonitorId, Vec<(u64, u64, bool)>> = BTreeMap::new();
-    for (id, at, ok, ms) in st.store().recent_checks_of(since, ids).await? {
+    for (id, at, ok, ms) in st.store().recent_checks(since, ids).await? {
         let slots = acc
             .entry(id)
             .or_insert_with(|| vec![(0, 0, true); BEAT_SLOTS as usize]);

@@ -457,7 +457,7 @@ async fn detail(
     } else {
         Vec::new()
     };
-    let (checks, ok) = super::dashboard::day_counts(st, now, Some(id))
+    let (checks, ok) = super::dashboard::day_counts_of(st, now, &[id])
         .await?
         .remove(&id)
         .unwrap_or_default();

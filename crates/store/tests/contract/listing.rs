@@ -233,29 +233,18 @@ pub(crate) async fn figures_of_listed_monitors(db: Db) {
     ])
     .await
     .unwrap();
-    // The same figures as the reads of every monitor, for the ids asked only.
+    // The figures of the ids asked for only.
     let some = [a, b];
-    let all = s.result_counts(t(0), None).await.unwrap();
-    let of = s.result_counts_of(t(0), &some).await.unwrap();
+    let mut expect = vec![(a, 2, 1), (b, 1, 1)];
+    expect.sort_by_key(|x| x.0);
+    assert_eq!(s.result_counts(t(0), &some).await.unwrap(), expect);
+    let recent = s.recent_checks(t(0), &some).await.unwrap();
     assert_eq!(
-        of,
-        all.iter()
-            .filter(|x| some.contains(&x.0))
-            .cloned()
-            .collect::<Vec<_>>()
+        recent.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+        vec![(a, t(0), true), (b, t(5), true), (a, t(10), false)]
     );
-    assert_eq!(of.len(), 2);
-    let all = s.recent_checks(t(0)).await.unwrap();
-    let of = s.recent_checks_of(t(0), &some).await.unwrap();
-    assert_eq!(
-        of,
-        all.iter()
-            .filter(|x| some.contains(&x.0))
-            .cloned()
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(of.len(), 3);
-    assert!(s.result_counts_of(t(0), &[]).await.unwrap().is_empty());
+    assert!(s.result_counts(t(0), &[]).await.unwrap().is_empty());
+    assert!(s.recent_checks(t(0), &[]).await.unwrap().is_empty());
     // Monitors and their regions, in the order asked.
     let (monitors, regions) = s.monitors_with_regions_of(&[c, a]).await.unwrap();
     assert_eq!(

@@ -59,16 +59,24 @@ pub(crate) async fn result_buckets_summarise_checks(db: Db) {
     let c = create(s, "c").await;
     let mut expect = vec![(a.id, 4, 3), (b.id, 1, 1)];
     expect.sort_by_key(|e| e.0);
-    assert_eq!(s.result_counts(t(0), None).await.unwrap(), expect);
     assert_eq!(
-        s.result_counts(t(15), Some(a.id)).await.unwrap(),
+        s.result_counts(t(0), &[a.id, b.id, c.id]).await.unwrap(),
+        expect
+    );
+    assert_eq!(
+        s.result_counts(t(15), &[a.id]).await.unwrap(),
         vec![(a.id, 2, 1)]
     );
-    assert!(s.result_counts(t(0), Some(c.id)).await.unwrap().is_empty());
-    assert!(s.result_counts(t(100), None).await.unwrap().is_empty());
+    assert!(s.result_counts(t(0), &[c.id]).await.unwrap().is_empty());
+    assert!(
+        s.result_counts(t(100), &[a.id, b.id])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // The latest raw results, oldest first.
-    let recent = s.recent_checks(t(10)).await.unwrap();
+    let recent = s.recent_checks(t(10), &[a.id, b.id]).await.unwrap();
     let got: Vec<_> = recent.iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
     assert_eq!(
         got,
@@ -109,15 +117,17 @@ pub(crate) async fn result_buckets_summarise_checks(db: Db) {
     let mut expect = vec![(a.id, 120, 3), (b.id, 30, 0)];
     expect.sort_by_key(|e| e.0);
     assert_eq!(
-        s.rollup_counts(hour(0), hour(2), None).await.unwrap(),
+        s.rollup_counts(hour(0), hour(2), &[a.id, b.id])
+            .await
+            .unwrap(),
         expect
     );
     assert_eq!(
-        s.rollup_counts(hour(0), hour(3), Some(a.id)).await.unwrap(),
+        s.rollup_counts(hour(0), hour(3), &[a.id]).await.unwrap(),
         vec![(a.id, 180, 53)]
     );
     assert!(
-        s.rollup_counts(hour(5), hour(6), None)
+        s.rollup_counts(hour(5), hour(6), &[a.id, b.id])
             .await
             .unwrap()
             .is_empty()
@@ -156,11 +166,13 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
                         .join(" | ")
                 }
             };
+            // The shapes of `Store::recent_checks`, `result_counts` and `rollup_counts`
+            // for the listed monitors.
             let recent = plan(
-                "SELECT m.id, string_agg(CAST(r.checked_at AS TEXT) || ' ' || \
-                 CAST(r.duration_ms AS TEXT) || ' ' || CASE WHEN r.ok THEN '1' ELSE '0' END, ',') \
-                 FROM monitors m CROSS JOIN check_results r \
-                 WHERE r.monitor_id = m.id AND r.checked_at >= 0 GROUP BY m.id",
+                "SELECT monitor_id, string_agg(CAST(checked_at AS TEXT) || ' ' || \
+                 CAST(duration_ms AS TEXT) || ' ' || CASE WHEN ok THEN '1' ELSE '0' END, ',') \
+                 FROM check_results WHERE monitor_id IN (x'01', x'02', x'03') \
+                 AND checked_at >= 0 GROUP BY monitor_id",
             )
             .await;
             assert!(
@@ -169,9 +181,9 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
                 "{recent}"
             );
             let counts = plan(
-                "SELECT m.id AS monitor_id, COUNT(*), SUM(CASE WHEN r.ok THEN 1 ELSE 0 END) \
-                 FROM monitors m CROSS JOIN check_results r \
-                 WHERE r.monitor_id = m.id AND r.checked_at >= 0 GROUP BY m.id",
+                "SELECT monitor_id, COUNT(*), SUM(CASE WHEN ok THEN 1 ELSE 0 END) \
+                 FROM check_results WHERE monitor_id IN (x'01', x'02', x'03') \
+                 AND checked_at >= 0 GROUP BY monitor_id",
             )
             .await;
             assert!(
@@ -180,13 +192,15 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
                 "{counts}"
             );
             let rollups = plan(
-                "SELECT monitor_id, SUM(checks), SUM(failures) FROM (SELECT monitor_id, checks, \
-                 failures FROM rollups_hourly WHERE bucket_start >= 0 AND bucket_start < 10 \
-                 AND region = '*' LIMIT 9223372036854775807) w GROUP BY monitor_id",
+                "SELECT monitor_id, SUM(checks), SUM(failures) FROM rollups_hourly \
+                 INDEXED BY sqlite_autoindex_rollups_hourly_1 \
+                 WHERE monitor_id IN (x'01', x'02') AND region = '*' AND bucket_start >= 0 \
+                 AND bucket_start < 10 GROUP BY monitor_id",
             )
             .await;
             assert!(
-                rollups.contains("COVERING INDEX rollups_hourly_region_time"),
+                rollups.contains("SEARCH rollups_hourly USING INDEX sqlite_autoindex_rollups_hourly_1 (monitor_id=? AND region=? AND bucket_start>? AND bucket_start<?)")
+                    && !rollups.contains("TEMP B-TREE"),
                 "{rollups}"
             );
             let rows = sqlx::query("SELECT name FROM sqlite_master WHERE type = 'index'")
