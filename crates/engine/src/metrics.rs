@@ -49,15 +49,20 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!(
         "vigilmon_checks_total",
-        "Checks run, by monitor, region and result"
+        "Checks run, by monitor (monitor_id), region and result"
+    );
+    metrics::describe_gauge!(
+        "vigilmon_check_last_duration_seconds",
+        "Wall time of the latest check, by monitor (monitor_id) and region"
     );
     metrics::describe_histogram!(
         "vigilmon_check_duration_seconds",
-        "Wall time of each check, by monitor and region"
+        "Wall time of each check, by region and monitor type"
     );
     metrics::describe_gauge!(
         "vigilmon_monitor_up",
-        "1 when the monitor is up or degraded in the region, 0 when down, -1 while pending"
+        "1 when the monitor is up or degraded in the region, 0 when down, -1 while pending; \
+         carries the monitor's name"
     );
     metrics::describe_histogram!(
         "vigilmon_scheduler_lag_seconds",
@@ -104,6 +109,27 @@ fn describe() {
         "vigilmon_ingest_rows_total",
         "Pings, results and incident actions this node passed on to the coordinator"
     );
+    metrics::describe_counter!(
+        "vigilmon_results_history_only_total",
+        "Agent results kept as history only (taken while the agent was cut off, or buffered)"
+    );
+    metrics::describe_counter!("vigilmon_pings_total", "Heartbeat pings received, by kind");
+    metrics::describe_histogram!(
+        "vigilmon_ping_batch_size",
+        "Pings written to the store in one batch"
+    );
+    metrics::describe_histogram!(
+        "vigilmon_heartbeat_deadline_delay_seconds",
+        "How late a heartbeat's missed deadline was acted on"
+    );
+    metrics::describe_counter!(
+        "vigilmon_notification_attempts_total",
+        "Notification sends tried, by channel and outcome"
+    );
+    metrics::describe_gauge!(
+        "vigilmon_outbox_depth",
+        "Notifications waiting in the outbox to be sent"
+    );
 }
 
 /// A coordinator's write failed; counted when it was refused by the fence (this
@@ -126,9 +152,15 @@ pub(crate) fn lease_change() {
     counter!("vigilmon_lease_changes_total").increment(1);
 }
 
+/// One check's series. Per monitor and region only what operators alert on — the
+/// state, the last check's duration and the count of checks by result; durations as a
+/// histogram per region and monitor type (a histogram per monitor made `/metrics` of
+/// 10,000 monitors 22.7 MB). The monitor's name is on `vigilmon_monitor_up` only; the
+/// other series join it on `monitor_id`.
 pub(crate) fn record_check(
     id: MonitorId,
     name: &str,
+    kind: &'static str,
     result: &CheckResult,
     region_state: MonitorState,
 ) {
@@ -139,10 +171,13 @@ pub(crate) fn record_check(
         vigilmon_core::Verdict::Degraded { .. } => "degraded",
         vigilmon_core::Verdict::Down { .. } => "down",
     };
-    counter!("vigilmon_checks_total", "monitor_id" => monitor_id.clone(), "monitor" => name.to_owned(), "region" => region.clone(), "result" => res)
+    let seconds = result.duration_ms as f64 / 1000.0;
+    counter!("vigilmon_checks_total", "monitor_id" => monitor_id.clone(), "region" => region.clone(), "result" => res)
         .increment(1);
-    histogram!("vigilmon_check_duration_seconds", "monitor_id" => monitor_id.clone(), "monitor" => name.to_owned(), "region" => region.clone())
-        .record(result.duration_ms as f64 / 1000.0);
+    gauge!("vigilmon_check_last_duration_seconds", "monitor_id" => monitor_id.clone(), "region" => region.clone())
+        .set(seconds);
+    histogram!("vigilmon_check_duration_seconds", "region" => region.clone(), "type" => kind)
+        .record(seconds);
     let up = match region_state {
         MonitorState::Up | MonitorState::Degraded => 1.0,
         MonitorState::Down => 0.0,

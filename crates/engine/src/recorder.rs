@@ -385,7 +385,13 @@ impl Batch {
         {
             confirm(monitor_id, spec, &result.region);
         }
-        metrics::record_check(monitor_id, &spec.name, &result, after.state);
+        metrics::record_check(
+            monitor_id,
+            &spec.name,
+            spec.kind().as_str(),
+            &result,
+            after.state,
+        );
         let regional = monitor_state == MonitorState::Degraded
             && regional_failure(&views, result.checked_at, spec.interval);
         let was_regional = if regional {

@@ -394,15 +394,60 @@ async fn crud_shapes_and_secrets(backend: Backend) {
         .text()
         .await
         .unwrap();
+    // Per monitor and region: the checks by result, the latest duration, the state
+    // (which carries the name); durations as a histogram per region and type.
+    let of_monitor = |metric: &str| {
+        text.lines().any(|l| {
+            l.starts_with(&format!("{metric}{{"))
+                && l.contains(&format!("monitor_id=\"{id}\""))
+                && l.contains("region=\"local\"")
+        })
+    };
+    assert!(of_monitor("vigilmon_checks_total"), "{text}");
+    assert!(of_monitor("vigilmon_check_last_duration_seconds"), "{text}");
+    assert!(of_monitor("vigilmon_monitor_up"), "{text}");
     assert!(
-        text.lines().any(|l| l.starts_with("vigilmon_checks_total{")
-            && l.contains("region=\"local\"")
-            && l.contains("monitor=\"api\"")),
+        text.lines()
+            .any(|l| l.starts_with("vigilmon_monitor_up{") && l.contains("monitor=\"api\"")),
         "{text}"
     );
     assert!(
-        text.contains("vigilmon_check_duration_seconds_bucket"),
+        text.lines()
+            .any(|l| l.starts_with("vigilmon_check_duration_seconds_bucket{")
+                && l.contains("type=\"http\"")
+                && l.contains("region=\"local\"")
+                && !l.contains("monitor_id")),
         "{text}"
+    );
+    // The exposition is valid Prometheus text, by Prometheus's own checker.
+    promtool_accepts(&text);
+}
+
+/// `promtool check metrics` (Debian package `prometheus`) accepts `text`: the format,
+/// and its lint (names, units, help texts).
+fn promtool_accepts(text: &str) {
+    use std::io::Write;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool could not be started ({e}): install it (apt-get install prometheus)")
+        });
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(text.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 both_backends!(crud_shapes_and_secrets, crud_shapes_and_secrets);
