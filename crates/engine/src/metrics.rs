@@ -49,7 +49,11 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!(
         "vigilmon_checks_total",
-        "Checks run, by monitor (monitor_id), region and result"
+        "Checks run, by region, monitor type and result"
+    );
+    metrics::describe_counter!(
+        "vigilmon_check_failures_total",
+        "Failed (down) checks, by monitor (monitor_id) and region; from the first failure"
     );
     metrics::describe_gauge!(
         "vigilmon_check_last_duration_seconds",
@@ -153,10 +157,10 @@ pub(crate) fn lease_change() {
 }
 
 /// One check's series. Per monitor and region only what operators alert on — the
-/// state, the last check's duration and the count of checks by result; durations as a
-/// histogram per region and monitor type (a histogram per monitor made `/metrics` of
-/// 10,000 monitors 22.7 MB). The monitor's name is on `vigilmon_monitor_up` only; the
-/// other series join it on `monitor_id`.
+/// state, the last check's duration and the failed checks; checks by result and
+/// durations (a histogram) per region and monitor type. A histogram and a counter per
+/// monitor made `/metrics` of 10,000 monitors 22.7 MB. The monitor's name is on
+/// `vigilmon_monitor_up` only; the other series join it on `monitor_id`.
 pub(crate) fn record_check(
     id: MonitorId,
     name: &str,
@@ -172,8 +176,13 @@ pub(crate) fn record_check(
         vigilmon_core::Verdict::Down { .. } => "down",
     };
     let seconds = result.duration_ms as f64 / 1000.0;
-    counter!("vigilmon_checks_total", "monitor_id" => monitor_id.clone(), "region" => region.clone(), "result" => res)
+    counter!("vigilmon_checks_total", "region" => region.clone(), "type" => kind, "result" => res)
         .increment(1);
+    if res == "down" {
+        // Created by the first failure: a monitor that never failed has no series.
+        counter!("vigilmon_check_failures_total", "monitor_id" => monitor_id.clone(), "region" => region.clone())
+            .increment(1);
+    }
     gauge!("vigilmon_check_last_duration_seconds", "monitor_id" => monitor_id.clone(), "region" => region.clone())
         .set(seconds);
     histogram!("vigilmon_check_duration_seconds", "region" => region.clone(), "type" => kind)
@@ -233,4 +242,58 @@ pub(crate) fn region_available(region: &str, available: bool) {
 
 pub(crate) fn outbox_depth(n: u64) {
     gauge!("vigilmon_outbox_depth").set(n as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigilmon_core::{ErrorKind, RegionName, Verdict};
+
+    #[test]
+    fn a_monitor_has_few_series_and_failures_appear_with_the_first() {
+        let handle = install();
+        let id = MonitorId::from_uuid(uuid::Uuid::from_u128(0x5eed));
+        let region = RegionName::parse("metrics-test").unwrap();
+        let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let ok = CheckResult::new(region.clone(), at, 42, Verdict::Up);
+        record_check(id, "shop \"api\"", "http", &ok, MonitorState::Up);
+        let text = handle.render();
+        let mine: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&id.to_string()))
+            .collect();
+        assert_eq!(mine.len(), 2, "{mine:?}");
+        assert!(
+            text.contains(&format!(
+                "vigilmon_monitor_up{{monitor_id=\"{id}\",monitor=\"shop \\\"api\\\"\",region=\"metrics-test\"}} 1"
+            )),
+            "{text}"
+        );
+        assert!(text.contains(&format!(
+            "vigilmon_check_last_duration_seconds{{monitor_id=\"{id}\",region=\"metrics-test\"}} 0.042"
+        )));
+        assert!(!text.contains("vigilmon_check_failures_total{"), "{text}");
+        let failed = CheckResult::new(
+            region,
+            at,
+            7,
+            Verdict::down(ErrorKind::Status, "status 500"),
+        );
+        record_check(id, "shop \"api\"", "http", &failed, MonitorState::Down);
+        let text = handle.render();
+        assert!(text.contains(&format!(
+            "vigilmon_check_failures_total{{monitor_id=\"{id}\",region=\"metrics-test\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "vigilmon_monitor_up{{monitor_id=\"{id}\",monitor=\"shop \\\"api\\\"\",region=\"metrics-test\"}} 0"
+        )));
+        for result in ["up", "down"] {
+            assert!(
+                text.contains(&format!(
+                    "vigilmon_checks_total{{region=\"metrics-test\",type=\"http\",result=\"{result}\"}} 1"
+                )),
+                "{text}"
+            );
+        }
+    }
 }

@@ -394,8 +394,9 @@ async fn crud_shapes_and_secrets(backend: Backend) {
         .text()
         .await
         .unwrap();
-    // Per monitor and region: the checks by result, the latest duration, the state
-    // (which carries the name); durations as a histogram per region and type.
+    // Per monitor and region: the latest duration, the state (which carries the name)
+    // and, from the first failure, the failed checks; checks by result and durations
+    // per region and type.
     let of_monitor = |metric: &str| {
         text.lines().any(|l| {
             l.starts_with(&format!("{metric}{{"))
@@ -403,8 +404,16 @@ async fn crud_shapes_and_secrets(backend: Backend) {
                 && l.contains("region=\"local\"")
         })
     };
-    assert!(of_monitor("vigilmon_checks_total"), "{text}");
     assert!(of_monitor("vigilmon_check_last_duration_seconds"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("vigilmon_checks_total{")
+            && l.contains("type=\"http\"")
+            && l.contains("result=\"up\"")
+            && !l.contains("monitor_id")),
+        "{text}"
+    );
+    // No failure yet, so no failure series for it.
+    assert!(!of_monitor("vigilmon_check_failures_total"), "{text}");
     assert!(of_monitor("vigilmon_monitor_up"), "{text}");
     assert!(
         text.lines()
