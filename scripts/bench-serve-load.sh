@@ -223,7 +223,7 @@ written1=$(metric "$WORK/m1.txt" vigilmon_results_written_total)
 errors1=$(metric "$WORK/m1.txt" vigilmon_result_write_errors_total)
 checks=$(awk -v a="$written0" -v b="$written1" 'BEGIN { printf "%d", b - a }')
 if [[ $rows0 != "?" && $rows1 != "?" ]]; then rows_delta=$(( rows1 - rows0 )); else rows_delta="?"; fi
-down=$(grep -c '^vigilmon_checks_total{.*result="down"' "$WORK/m1.txt" || true)
+down=$(grep -c '^vigilmon_check_failures_total{' "$WORK/m1.txt" || true)
 
 awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1="$w1" \
     -v r0="$rss0" -v r1="$rss1" -v hwm="$hwm" -v checks="$checks" -v n="$MONITORS" \
