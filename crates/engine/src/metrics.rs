@@ -3,7 +3,8 @@
 //! Naming rule: `vigilmon_` prefix, counters end in `_total`, durations in seconds;
 //! labels have few distinct values (monitor, region, result), never free text.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -51,22 +52,9 @@ fn describe() {
         "vigilmon_checks_total",
         "Checks run, by region, monitor type and result"
     );
-    metrics::describe_counter!(
-        "vigilmon_check_failures_total",
-        "Failed (down) checks, by monitor (monitor_id) and region; from the first failure"
-    );
-    metrics::describe_gauge!(
-        "vigilmon_check_last_duration_seconds",
-        "Wall time of the latest check, by monitor (monitor_id) and region"
-    );
     metrics::describe_histogram!(
         "vigilmon_check_duration_seconds",
         "Wall time of each check, by region and monitor type"
-    );
-    metrics::describe_gauge!(
-        "vigilmon_monitor_up",
-        "1 when the monitor is up or degraded in the region, 0 when down, -1 while pending; \
-         carries the monitor's name"
     );
     metrics::describe_histogram!(
         "vigilmon_scheduler_lag_seconds",
@@ -156,6 +144,22 @@ pub(crate) fn lease_change() {
     counter!("vigilmon_lease_changes_total").increment(1);
 }
 
+/// One monitor's series in one region.
+struct MonitorSeries {
+    name: Arc<str>,
+    up: f64,
+    last_seconds: f64,
+    /// Failed checks; the series is written from the first failure on.
+    failures: u64,
+}
+
+/// The per-monitor series, kept apart from the exporter's registry: 30,000 series of
+/// the `metrics` crate at 10,000 monitors cost memory per label set and most of a
+/// scrape's time, where this table holds one small entry per monitor and region and
+/// writes its lines straight into the body.
+static MONITORS: LazyLock<Mutex<BTreeMap<(MonitorId, String), MonitorSeries>>> =
+    LazyLock::new(|| Mutex::new(BTreeMap::new()));
+
 /// One check's series. Per monitor and region only what operators alert on — the
 /// state, the last check's duration and the failed checks; checks by result and
 /// durations (a histogram) per region and monitor type. A histogram and a counter per
@@ -168,7 +172,6 @@ pub(crate) fn record_check(
     result: &CheckResult,
     region_state: MonitorState,
 ) {
-    let monitor_id = id.to_string();
     let region = result.region.to_string();
     let res = match &result.verdict {
         vigilmon_core::Verdict::Up => "up",
@@ -178,13 +181,6 @@ pub(crate) fn record_check(
     let seconds = result.duration_ms as f64 / 1000.0;
     counter!("vigilmon_checks_total", "region" => region.clone(), "type" => kind, "result" => res)
         .increment(1);
-    if res == "down" {
-        // Created by the first failure: a monitor that never failed has no series.
-        counter!("vigilmon_check_failures_total", "monitor_id" => monitor_id.clone(), "region" => region.clone())
-            .increment(1);
-    }
-    gauge!("vigilmon_check_last_duration_seconds", "monitor_id" => monitor_id.clone(), "region" => region.clone())
-        .set(seconds);
     histogram!("vigilmon_check_duration_seconds", "region" => region.clone(), "type" => kind)
         .record(seconds);
     let up = match region_state {
@@ -192,7 +188,102 @@ pub(crate) fn record_check(
         MonitorState::Down => 0.0,
         _ => -1.0,
     };
-    gauge!("vigilmon_monitor_up", "monitor_id" => monitor_id, "monitor" => name.to_owned(), "region" => region).set(up);
+    let mut table = MONITORS.lock().unwrap_or_else(PoisonError::into_inner);
+    let entry = table.entry((id, region)).or_insert_with(|| MonitorSeries {
+        name: Arc::from(name),
+        up,
+        last_seconds: seconds,
+        failures: 0,
+    });
+    if &*entry.name != name {
+        entry.name = Arc::from(name);
+    }
+    entry.up = up;
+    entry.last_seconds = seconds;
+    if res == "down" {
+        entry.failures += 1;
+    }
+}
+
+/// Forgets a deleted monitor's series.
+pub(crate) fn forget_monitor(id: MonitorId) {
+    let mut table = MONITORS.lock().unwrap_or_else(PoisonError::into_inner);
+    table.retain(|(m, _), _| *m != id);
+}
+
+/// A label value in the text format: `\`, `"` and line feeds escaped.
+fn label(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The whole `/metrics` body: the exporter's metrics, then the per-monitor series.
+pub fn render(handle: &PrometheusHandle) -> String {
+    use std::fmt::Write;
+    let mut out = handle.render();
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    // Copied out under the lock, written without it: checks are not held up by a scrape.
+    let rows: Vec<(MonitorId, String, Arc<str>, f64, f64, u64)> = {
+        let table = MONITORS.lock().unwrap_or_else(PoisonError::into_inner);
+        table
+            .iter()
+            .map(|((id, region), s)| {
+                (
+                    *id,
+                    region.clone(),
+                    s.name.clone(),
+                    s.up,
+                    s.last_seconds,
+                    s.failures,
+                )
+            })
+            .collect()
+    };
+    out.reserve(rows.len() * 240);
+    let _ = writeln!(
+        out,
+        "\n# HELP vigilmon_monitor_up 1 when the monitor is up or degraded in the region, 0 when down, -1 while pending; carries the monitor's name\n# TYPE vigilmon_monitor_up gauge"
+    );
+    for (id, region, name, up, _, _) in &rows {
+        let _ = write!(out, "vigilmon_monitor_up{{monitor_id=\"{id}\",monitor=\"");
+        label(&mut out, name);
+        out.push_str("\",region=\"");
+        label(&mut out, region);
+        let _ = writeln!(out, "\"}} {up}");
+    }
+    let _ = writeln!(
+        out,
+        "\n# HELP vigilmon_check_last_duration_seconds Wall time of the latest check, by monitor (monitor_id) and region\n# TYPE vigilmon_check_last_duration_seconds gauge"
+    );
+    for (id, region, _, _, seconds, _) in &rows {
+        let _ = write!(
+            out,
+            "vigilmon_check_last_duration_seconds{{monitor_id=\"{id}\",region=\""
+        );
+        label(&mut out, region);
+        let _ = writeln!(out, "\"}} {seconds}");
+    }
+    let _ = writeln!(
+        out,
+        "\n# HELP vigilmon_check_failures_total Failed (down) checks, by monitor (monitor_id) and region; from the first failure\n# TYPE vigilmon_check_failures_total counter"
+    );
+    for (id, region, _, _, _, failures) in rows.iter().filter(|r| r.5 > 0) {
+        let _ = write!(
+            out,
+            "vigilmon_check_failures_total{{monitor_id=\"{id}\",region=\""
+        );
+        label(&mut out, region);
+        let _ = writeln!(out, "\"}} {failures}");
+    }
+    out
 }
 
 pub(crate) fn results_written(n: usize) {
@@ -257,7 +348,7 @@ mod tests {
         let at = jiff::Timestamp::from_second(1_800_000_000).unwrap();
         let ok = CheckResult::new(region.clone(), at, 42, Verdict::Up);
         record_check(id, "shop \"api\"", "http", &ok, MonitorState::Up);
-        let text = handle.render();
+        let text = render(&handle);
         let mine: Vec<&str> = text
             .lines()
             .filter(|l| l.contains(&id.to_string()))
@@ -280,7 +371,7 @@ mod tests {
             Verdict::down(ErrorKind::Status, "status 500"),
         );
         record_check(id, "shop \"api\"", "http", &failed, MonitorState::Down);
-        let text = handle.render();
+        let text = render(&handle);
         assert!(text.contains(&format!(
             "vigilmon_check_failures_total{{monitor_id=\"{id}\",region=\"metrics-test\"}} 1"
         )));

@@ -450,6 +450,9 @@ impl Router {
             (Some(s), Some(t)) => self.door.set_spec(id, s, t),
             _ => self.door.unset(id),
         }
+        if spec.is_none() {
+            crate::metrics::forget_monitor(id);
+        }
         let mine = spec.is_some() && self.owns(id);
         {
             let mut share = self

@@ -36,7 +36,7 @@ async fn metrics(State(st): State<AppState>, caller: Caller) -> Result<Response,
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        st.metrics().render(),
+        vigilmon_engine::metrics::render(st.metrics()),
     )
         .into_response())
 }

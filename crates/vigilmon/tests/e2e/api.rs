@@ -430,6 +430,24 @@ async fn crud_shapes_and_secrets(backend: Backend) {
     );
     // The exposition is valid Prometheus text, by Prometheus's own checker.
     promtool_accepts(&text);
+
+    // A deleted monitor's series go with it.
+    let r = server
+        .api(reqwest::Method::DELETE, &format!("/api/v1/monitors/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let text = server
+        .api(reqwest::Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.contains(&id), "{text}");
+    promtool_accepts(&text);
 }
 
 /// `promtool check metrics` (Debian package `prometheus`) accepts `text`: the format,
