@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// jemalloc instead of glibc's allocator: a long-running server with many threads
+/// keeps far less memory with it (docs/BENCHMARKS.md, "Server: scheduling lag and cost
+/// per 1,000 monitors").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// Exit codes, documented for scripts.
 pub mod exit {
     /// Success (for `check`: the target passed).
