@@ -1,7 +1,10 @@
-//! Prometheus metrics: names, labels and the recorder behind `GET /metrics`.
+//! Prometheus metrics: names, labels, the recorder and the body of `GET /metrics`.
 //!
 //! Naming rule: `vigilmon_` prefix, counters end in `_total`, durations in seconds;
-//! labels have few distinct values (monitor, region, result), never free text.
+//! labels have few distinct values (region, type, result, channel), never free text —
+//! except the monitor's name, which only `vigilmon_monitor_up` carries. Series per
+//! monitor are few (state, latest duration, failures) and live in a table of their own
+//! ([`render`] writes them after the exporter's).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
