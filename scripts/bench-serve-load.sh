@@ -24,6 +24,9 @@
 #   VIGILMON_BENCH_INTERVAL  monitor interval (default 1m; at least 10s)
 #   VIGILMON_BENCH_WARMUP    seconds before the window (default 60)
 #   VIGILMON_BENCH_WINDOW    seconds measured (default 180)
+#   VIGILMON_BENCH_SCRAPE    scrape /metrics every this many seconds during the window,
+#                            as Prometheus would (default 0: no scrapes in the window;
+#                            their cost to the server is then counted)
 #   VIGILMON_BENCH_KEEP=1    keep the temp dir (database, logs) for inspection
 #   CARGO_TARGET_DIR         where the release binary is built (cargo's default if unset)
 set -euo pipefail
@@ -33,9 +36,10 @@ INTERVAL=${VIGILMON_BENCH_INTERVAL:-1m}
 WARMUP=${VIGILMON_BENCH_WARMUP:-60}
 WINDOW=${VIGILMON_BENCH_WINDOW:-180}
 KEEP=${VIGILMON_BENCH_KEEP:-0}
+SCRAPE_EVERY=${VIGILMON_BENCH_SCRAPE:-0}
 
-for n in "$MONITORS" "$WARMUP" "$WINDOW"; do
-    [[ $n =~ ^[0-9]+$ ]] || { echo "error: monitors, warm-up and window must be whole numbers" >&2; exit 2; }
+for n in "$MONITORS" "$WARMUP" "$WINDOW" "$SCRAPE_EVERY"; do
+    [[ $n =~ ^[0-9]+$ ]] || { echo "error: monitors, warm-up, window and scrape period must be whole numbers" >&2; exit 2; }
 done
 (( MONITORS > 0 && WINDOW > 0 )) || { echo "error: monitors and window must be > 0" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "error: python3 is needed for the HTTP target" >&2; exit 2; }
@@ -46,6 +50,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/vigilmon-bench.XXXXXX")
 SERVER_PID=""
 TARGET_PID=""
 NAP_PID=""
+SCRAPER_PID=""
 
 stop() { # stop PID: TERM, wait up to 10 s, then KILL
     local pid=$1
@@ -63,6 +68,7 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [[ -n $NAP_PID ]]; then kill "$NAP_PID" 2>/dev/null || true; fi
+    if [[ -n $SCRAPER_PID ]]; then kill "$SCRAPER_PID" 2>/dev/null || true; fi
     stop "$SERVER_PID"
     stop "$TARGET_PID"
     if [[ $KEEP == 1 ]]; then
@@ -186,8 +192,9 @@ nap "$WARMUP"
 kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; echo "error: server exited during the warm-up" >&2; exit 1; }
 
 # --- window -----------------------------------------------------------------------------
-# Scrapes and row counts happen outside the CPU window (before its start sample and
-# after its end sample), so their cost to the server is not counted.
+# The two scrapes the report reads and the row counts happen outside the CPU window
+# (before its start sample and after its end sample), so their cost to the server is
+# not counted; with VIGILMON_BENCH_SCRAPE the periodic scrapes inside it are.
 rss_warm=$(rss_kib "$SERVER_PID") # before the first /metrics scrape, which allocates
 scrape_s0=$(scrape "$WORK/m0.txt")
 rows0=$(rows)
@@ -197,6 +204,11 @@ tcpu0=$(ticks "$TARGET_PID")
 rss0=$(rss_kib "$SERVER_PID")
 w0=$(date +%s.%N)
 echo "measuring ${WINDOW} s…" >&2
+if (( SCRAPE_EVERY > 0 )); then
+    echo "scraping /metrics every ${SCRAPE_EVERY} s during the window" >&2
+    ( while true; do scrape /dev/null >/dev/null || true; sleep "$SCRAPE_EVERY"; done ) &
+    SCRAPER_PID=$!
+fi
 rss_trace="$(( rss0 / 1024 ))"
 left=$WINDOW
 while (( left > 0 )); do
@@ -206,6 +218,7 @@ while (( left > 0 )); do
     kill -0 "$SERVER_PID" 2>/dev/null || { echo "error: server exited during the window" >&2; exit 1; }
     if (( left > 0 )); then rss_trace+=" $(( $(rss_kib "$SERVER_PID") / 1024 ))"; fi
 done
+if [[ -n $SCRAPER_PID ]]; then kill "$SCRAPER_PID" 2>/dev/null || true; wait "$SCRAPER_PID" 2>/dev/null || true; fi
 cpu1=$(ticks "$SERVER_PID")
 cs1=$(ctxsw "$SERVER_PID")
 tcpu1=$(ticks "$TARGET_PID")
