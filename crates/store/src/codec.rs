@@ -206,3 +206,16 @@ pub(crate) fn placeholders(first: usize, n: usize) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// `$query` with every id of `$ids` (monitor ids) bound after the binds it has, for the
+/// `IN (…)` lists [`placeholders`] writes.
+macro_rules! bind_ids {
+    ($query:expr, $ids:expr) => {{
+        let mut q = $query;
+        for id in $ids {
+            q = q.bind(id.0);
+        }
+        q
+    }};
+}
+pub(crate) use bind_ids;

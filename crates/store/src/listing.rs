@@ -1,6 +1,7 @@
 //! Lists of monitors answered by the database, for the dashboard at any size: counts by
 //! state and by group, one page of ids in the dashboard's order for a search, a state,
-//! a tag or a group, and the rows and figures of only those ids.
+//! a tag or a group, and the heartbeat rows of only those ids (their monitors, regions
+//! and figures come from `results` and `overview`).
 //!
 //! The search text, the sort key and the tags (`monitors.search`, `monitors.sort_key`,
 //! `monitor_tags`, migration 17) are written with the monitor in the same transaction;
@@ -9,15 +10,12 @@
 //! not paused and is covered by an active maintenance window (by name or tag, given in
 //! [`MonitorFilter::maintenance`]) is `maintenance`.
 
-use std::collections::HashMap;
-
 use vigilmon_core::{MonitorConfig, MonitorId, MonitorState};
 
-use crate::codec::{Reader, placeholders};
+use crate::codec::{Reader, bind_ids, placeholders};
 use crate::heartbeats::decode_heartbeat;
-use crate::monitors::{decode_monitor, write_tags};
-use crate::results::decode_region;
-use crate::{HeartbeatRow, MonitorRecord, RegionStateRecord, Store, StoreError};
+use crate::monitors::write_tags;
+use crate::{HeartbeatRow, Store, StoreError};
 
 /// Which monitors a list holds. Every field narrows it; the default holds them all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -340,67 +338,6 @@ impl Store {
         })
     }
 
-    /// The monitors with these ids and their region states, read in one snapshot (as
-    /// [`Store::monitors_with_regions`] does for all), in the order of `ids`; ids that
-    /// no longer exist are left out.
-    pub async fn monitors_with_regions_of(
-        &self,
-        ids: &[MonitorId],
-    ) -> Result<(Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>), StoreError> {
-        if ids.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
-        }
-        let list = placeholders(1, ids.len());
-        let monitors_sql = format!("{} WHERE id IN ({list})", crate::monitors::SELECT_ALL);
-        let regions_sql = format!(
-            "SELECT {} FROM monitor_regions WHERE monitor_id IN ({list})",
-            crate::results::REGION_COLUMNS
-        );
-        macro_rules! read {
-            ($tx:ident) => {{
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(monitors_sql.clone()));
-                for id in ids {
-                    q = q.bind(id.0);
-                }
-                let monitors = q.fetch_all(&mut *$tx).await?;
-                let mut q = sqlx::query(sqlx::AssertSqlSafe(regions_sql.clone()));
-                for id in ids {
-                    q = q.bind(id.0);
-                }
-                let regions = q.fetch_all(&mut *$tx).await?;
-                $tx.commit().await?;
-                (
-                    monitors
-                        .iter()
-                        .map(decode_monitor)
-                        .collect::<Result<Vec<_>, _>>()?,
-                    regions
-                        .iter()
-                        .map(decode_region)
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
-            }};
-        }
-        let (monitors, mut regions): (Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>) =
-            match &self.backend {
-                crate::Backend::Sqlite(pool) => {
-                    let mut tx = pool.begin().await?;
-                    read!(tx)
-                }
-                crate::Backend::Postgres(pool) => {
-                    let mut tx = pool
-                        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                        .await?;
-                    read!(tx)
-                }
-            };
-        let mut by_id: HashMap<MonitorId, MonitorRecord> =
-            monitors.into_iter().map(|m| (m.id, m)).collect();
-        let ordered = ids.iter().filter_map(|id| by_id.remove(id)).collect();
-        regions.sort_by(|a, b| (a.0, &a.1.region).cmp(&(b.0, &b.1.region)));
-        Ok((ordered, regions))
-    }
-
     /// The heartbeat rows of the monitors `ids` (those that are heartbeat monitors).
     pub async fn heartbeats_of(&self, ids: &[MonitorId]) -> Result<Vec<HeartbeatRow>, StoreError> {
         if ids.is_empty() {
@@ -411,11 +348,9 @@ impl Store {
             placeholders(1, ids.len())
         );
         with_pool!(self, pool => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for id in ids {
-                q = q.bind(id.0);
-            }
-            let rows = q.fetch_all(pool).await?;
+            let rows = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())), ids)
+                .fetch_all(pool)
+                .await?;
             rows.iter().map(decode_heartbeat).collect()
         })
     }

@@ -9,7 +9,7 @@
 use jiff::Timestamp;
 use vigilmon_core::MonitorId;
 
-use crate::codec::{Cols, Reader, ms, placeholders};
+use crate::codec::{Cols, Reader, bind_ids, ms, placeholders};
 use crate::{Store, StoreError};
 
 /// The checks of one monitor within one time bucket.
@@ -93,17 +93,6 @@ fn rollup_counts_sql(ids: usize, indexed_by: &str) -> String {
 
 /// The primary key's index of `rollups_hourly` on SQLite.
 const ROLLUPS_BY_MONITOR: &str = " INDEXED BY sqlite_autoindex_rollups_hourly_1";
-
-/// `$query` with every id of `$ids` bound after the binds it has.
-macro_rules! bind_ids {
-    ($query:expr, $ids:expr) => {{
-        let mut q = $query;
-        for id in $ids {
-            q = q.bind(id.0);
-        }
-        q
-    }};
-}
 
 /// The items of a [`recent_sql`] row.
 fn unpack(

@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
 
-use crate::codec::{Cols, Reader, int, ms, opt_int, opt_ms};
+use crate::codec::{Cols, Reader, bind_ids, int, ms, opt_int, opt_ms, placeholders};
 use crate::monitors::{SELECT_ALL, SELECT_BY_ID, decode_monitor, sort_by_name};
 use crate::{Backend, MonitorRecord};
 use crate::{
@@ -69,7 +69,7 @@ macro_rules! region_columns {
 }
 
 /// The columns [`decode_region`] reads.
-pub(crate) const REGION_COLUMNS: &str = region_columns!();
+const REGION_COLUMNS: &str = region_columns!();
 
 /// One batch of [`Store::delete_results_before`] on SQLite, by rowid.
 const DELETE_BEFORE: &str = "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
@@ -145,9 +145,7 @@ fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
 }
 
 /// Decodes a row selected with `region_columns!()`.
-pub(crate) fn decode_region<R: Cols>(
-    row: &R,
-) -> Result<(MonitorId, RegionStateRecord), StoreError> {
+fn decode_region<R: Cols>(row: &R) -> Result<(MonitorId, RegionStateRecord), StoreError> {
     let r = Reader::new(row, "monitor_regions");
     Ok((
         MonitorId(r.uuid("monitor_id")?),
@@ -363,16 +361,59 @@ impl Store {
     pub async fn monitors_with_regions(
         &self,
     ) -> Result<(Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>), StoreError> {
+        let (mut monitors, regions) = self.snapshot_of(None).await?;
+        sort_by_name(&mut monitors);
+        Ok((monitors, regions))
+    }
+
+    /// The monitors with these ids (in the order of `ids`; ids that no longer exist
+    /// left out) and their region states (ordered by monitor id, then region), read
+    /// from one snapshot as [`Store::monitors_with_regions`] reads them all.
+    pub async fn monitors_with_regions_of(
+        &self,
+        ids: &[MonitorId],
+    ) -> Result<(Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>), StoreError> {
+        if ids.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (monitors, regions) = self.snapshot_of(Some(ids)).await?;
+        let mut by_id: std::collections::HashMap<MonitorId, MonitorRecord> =
+            monitors.into_iter().map(|m| (m.id, m)).collect();
+        let ordered = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        Ok((ordered, regions))
+    }
+
+    /// Monitors and their region states (all, or those of `ids`) from one snapshot:
+    /// one read-only repeatable-read transaction on PostgreSQL, one transaction on
+    /// SQLite. Regions come ordered by monitor id, then region; monitors unordered.
+    async fn snapshot_of(
+        &self,
+        ids: Option<&[MonitorId]>,
+    ) -> Result<(Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>), StoreError> {
+        let only = ids.unwrap_or_default();
+        let (monitors_sql, regions_sql) = match ids {
+            None => (
+                SELECT_ALL.to_owned(),
+                format!("SELECT {REGION_COLUMNS} FROM monitor_regions"),
+            ),
+            Some(ids) => {
+                let list = placeholders(1, ids.len());
+                (
+                    format!("{SELECT_ALL} WHERE id IN ({list})"),
+                    format!(
+                        "SELECT {REGION_COLUMNS} FROM monitor_regions WHERE monitor_id IN ({list})"
+                    ),
+                )
+            }
+        };
         macro_rules! read {
             ($tx:ident) => {{
-                let monitors = sqlx::query(SELECT_ALL).fetch_all(&mut *$tx).await?;
-                let regions = sqlx::query(concat!(
-                    "SELECT ",
-                    region_columns!(),
-                    " FROM monitor_regions"
-                ))
-                .fetch_all(&mut *$tx)
-                .await?;
+                let monitors = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(monitors_sql)), only)
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                let regions = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(regions_sql)), only)
+                    .fetch_all(&mut *$tx)
+                    .await?;
                 $tx.commit().await?;
                 (
                     monitors
@@ -386,19 +427,19 @@ impl Store {
                 )
             }};
         }
-        let (mut monitors, mut regions) = match &self.backend {
-            Backend::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
-                read!(tx)
-            }
-            Backend::Postgres(pool) => {
-                let mut tx = pool
-                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-                    .await?;
-                read!(tx)
-            }
-        };
-        sort_by_name(&mut monitors);
+        let (monitors, mut regions): (Vec<MonitorRecord>, Vec<(MonitorId, RegionStateRecord)>) =
+            match &self.backend {
+                Backend::Sqlite(pool) => {
+                    let mut tx = pool.begin().await?;
+                    read!(tx)
+                }
+                Backend::Postgres(pool) => {
+                    let mut tx = pool
+                        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                        .await?;
+                    read!(tx)
+                }
+            };
         regions.sort_by(|a, b| (a.0, &a.1.region).cmp(&(b.0, &b.1.region)));
         Ok((monitors, regions))
     }
