@@ -20,7 +20,6 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use vigilmon_core::monitor::KINDS;
 use vigilmon_core::uptime::{Span, Uptime};
 use vigilmon_core::{MonitorId, MonitorState};
 use vigilmon_store::{GroupCount, ListOrder, MonitorFilter};
@@ -260,19 +259,6 @@ fn severity(s: MonitorState) -> u8 {
         MonitorState::Up => 4,
         MonitorState::Paused => 5,
     }
-}
-
-/// What a monitor watches, in a few words (credentials in URLs are masked).
-pub(crate) fn target_of(v: &MonitorView) -> String {
-    v.config.target_words()
-}
-
-/// The shown name of a monitor type (core's list of types).
-pub(crate) fn kind_label(kind: &str) -> &'static str {
-    KINDS
-        .iter()
-        .find(|k| k.kind.as_str() == kind)
-        .map_or("Other", |k| k.label)
 }
 
 /// Per monitor: (checks, ok) over the last 24 hours, and per minute of the last 30
@@ -658,8 +644,8 @@ fn latest_latency(v: &MonitorView) -> Option<u64> {
 }
 
 fn row(v: &MonitorView, sum: Option<&Summary>, now: Timestamp, minutes: &[String]) -> Row {
-    let target = target_of(v);
-    let kind = kind_label(v.config.kind_name());
+    let target = v.config.target_words();
+    let kind = v.config.kind_label();
     let heartbeat = v.config.kind.as_heartbeat().is_some();
     let checks = match sum {
         Some(s) if s.checks > 0 => format!("; {} of {} checks ok", s.ok, s.checks),

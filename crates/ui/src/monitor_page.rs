@@ -20,7 +20,6 @@ use vigilmon_core::{MonitorId, MonitorState};
 use vigilmon_store::{IncidentFilter, MonitorRecord, MonitorSource, ResultFilter};
 
 use super::charts::{self, PHASES, PhaseChart, PhasePoint};
-use super::dashboard::{kind_label, target_of};
 use super::format::{self, When};
 use super::session::check_origin;
 use super::{Layout, NoticeQuery, Posted, Session, UiError, render, see_other};
@@ -606,7 +605,7 @@ async fn detail(
                     last_success: When::opt(h.last_success_at, now),
                     deadline: When::opt(h.deadline, now),
                     reason: h.reason.clone(),
-                    schedule: target_of(&v),
+                    schedule: v.config.target_words(),
                 }),
                 pings,
             )
@@ -627,8 +626,8 @@ async fn detail(
         id: v.id.to_string(),
         name: v.config.name.clone(),
         kind: v.config.kind_name().to_owned(),
-        kind_label: kind_label(v.config.kind_name()),
-        target_parts: format::break_points(&target_of(&v)),
+        kind_label: v.config.kind_label(),
+        target_parts: format::break_points(&v.config.target_words()),
         state: v.state.as_str(),
         label: format::state_label(v.state),
         since: When::opt(v.state_changed_at, now),
