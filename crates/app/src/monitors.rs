@@ -225,28 +225,43 @@ pub async fn list_views(st: &AppState) -> Result<Vec<MonitorView>, AppError> {
     Ok(assemble(st, monitors, all_regions, heartbeats, &windows))
 }
 
-/// The views of the monitors `ids`, in that order (one page of a list the store
-/// filtered); ids that no longer exist are left out.
-pub async fn views_of(st: &AppState, ids: &[MonitorId]) -> Result<Vec<MonitorView>, AppError> {
-    let (monitors, regions) = st.store().monitors_with_regions_of(ids).await?;
-    let heartbeats = st.store().heartbeats_of(ids).await?;
-    let windows = active_maintenance(st).await?;
-    Ok(assemble(st, monitors, regions, heartbeats, &windows))
+/// The maintenance windows active now, read once for a request that both lists
+/// monitors through the store ([`ActiveMaintenance::cover`]) and shows their views
+/// ([`views_of`]), so both see the same windows.
+pub struct ActiveMaintenance(Vec<vigilmon_core::maintenance::MaintenanceSpec>);
+
+impl ActiveMaintenance {
+    pub async fn now(st: &AppState) -> Result<Self, AppError> {
+        Ok(Self(active_maintenance(st).await?))
+    }
+
+    /// What the windows cover (names and tags), so that lists the store filters and
+    /// counts see a covered monitor as `maintenance`, as views do.
+    pub fn cover(&self) -> vigilmon_store::Covered {
+        let mut covered = vigilmon_store::Covered::default();
+        for w in &self.0 {
+            covered.names.extend(w.monitors.iter().cloned());
+            covered.tags.extend(w.tags.iter().cloned());
+        }
+        covered.names.sort();
+        covered.names.dedup();
+        covered.tags.sort();
+        covered.tags.dedup();
+        covered
+    }
 }
 
-/// What the maintenance windows active now cover (names and tags), so that lists the
-/// store filters and counts see a covered monitor as `maintenance`, as views do.
-pub async fn maintenance_cover(st: &AppState) -> Result<vigilmon_store::Covered, AppError> {
-    let mut covered = vigilmon_store::Covered::default();
-    for w in active_maintenance(st).await? {
-        covered.names.extend(w.monitors.iter().cloned());
-        covered.tags.extend(w.tags.iter().cloned());
-    }
-    covered.names.sort();
-    covered.names.dedup();
-    covered.tags.sort();
-    covered.tags.dedup();
-    Ok(covered)
+/// The views of the monitors `ids`, in that order (one page of a list the store
+/// filtered), under the `active` maintenance windows; ids that no longer exist are
+/// left out.
+pub async fn views_of(
+    st: &AppState,
+    ids: &[MonitorId],
+    active: &ActiveMaintenance,
+) -> Result<Vec<MonitorView>, AppError> {
+    let (monitors, regions) = st.store().monitors_with_regions_of(ids).await?;
+    let heartbeats = st.store().heartbeats_of(ids).await?;
+    Ok(assemble(st, monitors, regions, heartbeats, &active.0))
 }
 
 /// Views from monitors, their region states and heartbeat rows, with the active

@@ -22,14 +22,14 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use vigilmon_core::uptime::{Span, Uptime};
 use vigilmon_core::{MonitorId, MonitorState};
-use vigilmon_store::{GroupCount, ListOrder, MonitorFilter};
+use vigilmon_store::{GroupCount, ListOrder, MonitorFilter, MonitorPage};
 
 use super::charts::{self, Beat};
 use super::format::{self, When};
 use super::session::{check_origin, urlencode};
 use super::{Layout, Session, UiError, render};
 use vigilmon_app::AppState;
-use vigilmon_app::monitors::{maintenance_cover, views_of};
+use vigilmon_app::monitors::{ActiveMaintenance, views_of};
 use vigilmon_app::views::MonitorView;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -152,17 +152,17 @@ impl Filters {
             .clamp(1, 100_000)
     }
 
-    /// The store's filter for these filters (an unknown state matches nothing).
-    fn store_filter(&self, covered: vigilmon_store::Covered) -> MonitorFilter {
+    /// The store's filter for these filters; `None` for a state no monitor can be in
+    /// (the list is empty).
+    fn store_filter(&self, covered: vigilmon_store::Covered) -> Option<MonitorFilter> {
         let states = if self.state.is_empty() {
             Vec::new()
         } else if self.state == ATTENTION_FILTER {
             ATTENTION.to_vec()
         } else {
-            // No state is called "": an unknown one lists nothing, as it should.
-            vec![MonitorState::parse(&self.state).unwrap_or(MonitorState::Paused)]
+            vec![MonitorState::parse(&self.state)?]
         };
-        MonitorFilter {
+        Some(MonitorFilter {
             text: Some(self.q.trim().to_owned()).filter(|q| !q.is_empty()),
             states,
             tag: Some(self.tag.clone()).filter(|t| !t.is_empty()),
@@ -171,7 +171,7 @@ impl Filters {
                 .as_ref()
                 .map(|g| Some(g.trim().to_owned()).filter(|g| !g.is_empty())),
             maintenance: covered,
-        }
+        })
     }
 
     /// The query string of these filters at `page` (the notice left out), `&`-joined,
@@ -428,7 +428,8 @@ pub(crate) async fn listing(
     f: &Filters,
     with_tags: bool,
 ) -> Result<Listing, UiError> {
-    let covered = maintenance_cover(st).await?;
+    let active = ActiveMaintenance::now(st).await?;
+    let covered = active.cover();
     let store = st.store();
     let totals = store.monitor_state_counts(&covered).await?;
     let count: u64 = totals.iter().map(|(_, n)| n).sum();
@@ -460,12 +461,17 @@ pub(crate) async fn listing(
             ListOrder::WorstFirst
         };
         let offset = u64::from(f.page() - 1) * u64::from(PAGE_ROWS);
-        let page = store
-            .monitor_page(&f.store_filter(covered), order, PAGE_ROWS, offset)
-            .await?;
+        let page = match f.store_filter(covered) {
+            Some(filter) => {
+                store
+                    .monitor_page(&filter, order, PAGE_ROWS, offset)
+                    .await?
+            }
+            None => MonitorPage::default(),
+        };
         (page, None)
     };
-    let views = views_of(st, &page.ids).await?;
+    let views = views_of(st, &page.ids, &active).await?;
     Ok(Listing {
         totals,
         tags,

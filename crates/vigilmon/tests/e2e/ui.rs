@@ -784,6 +784,11 @@ async fn a_large_dashboard_is_listed_by_the_store(backend: Backend) {
     assert_eq!(web.get("/?state=paused&page=x").await.status, 200);
     let none = web.get("/?state=nonsense").await;
     assert!(none.body.contains("No monitor matches these filters"));
+    assert_eq!(
+        none.body.matches("<tr data-m=").count(),
+        0,
+        "an unknown state lists nothing"
+    );
 
     // Live: nothing changed in the list, so no list again; the totals always.
     let live = live_url_of(body);
