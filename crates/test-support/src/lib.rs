@@ -234,6 +234,17 @@ impl Server {
             .bearer_auth(&self.token)
     }
 
+    /// The `/metrics` text (read with the server's token).
+    pub async fn metrics(&self) -> String {
+        self.api(reqwest::Method::GET, "/metrics")
+            .send()
+            .await
+            .expect("request")
+            .text()
+            .await
+            .expect("metrics body")
+    }
+
     /// GET an API path and return (status, JSON body).
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let r = self

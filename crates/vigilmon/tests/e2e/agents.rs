@@ -450,14 +450,7 @@ alerting: {{ region_policy: ops }}
         "{body}"
     );
 
-    let metrics = server
-        .api(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics
             .lines()

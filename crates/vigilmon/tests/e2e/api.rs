@@ -386,14 +386,7 @@ async fn crud_shapes_and_secrets(backend: Backend) {
     assert_eq!(res["results"].as_array().unwrap().len(), 0);
 
     // Metrics count the checks per monitor and region.
-    let text = server
-        .api(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     // Per monitor and region: the latest duration, the state (which carries the name)
     // and, from the first failure, the failed checks; checks by result and durations
     // per region and type.
@@ -438,14 +431,7 @@ async fn crud_shapes_and_secrets(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let text = server
-        .api(reqwest::Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(!text.contains(&id), "{text}");
     promtool_accepts(&text);
 }
