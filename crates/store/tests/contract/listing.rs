@@ -264,11 +264,9 @@ pub(crate) async fn monitors_stored_before_the_index_are_found(db: Db) {
     let sql = "INSERT INTO monitors (id, name, kind, config, source, paused, state, \
         state_changed_at, last_checked_at, created_at, updated_at) \
         VALUES ($1, 'Old One', 'tcp', CONFIG, 'api', FALSE, 'up', NULL, NULL, 0, 0)";
+    crate::start_over_at_schema(&db, 16).await;
     match &db.location {
         Location::Sqlite(dir) => {
-            std::fs::remove_dir_all(dir).unwrap();
-            std::fs::create_dir_all(dir).unwrap();
-            Store::migrate_sqlite_until(dir, 16).await.unwrap();
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_with(
@@ -288,17 +286,6 @@ pub(crate) async fn monitors_stored_before_the_index_are_found(db: Db) {
             pool.close().await;
         }
         Location::Postgres(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(url)
-                .await
-                .unwrap();
-            sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            Store::migrate_postgres_until(url, 16).await.unwrap();
             let pool = sqlx::postgres::PgPoolOptions::new()
                 .max_connections(1)
                 .connect(url)

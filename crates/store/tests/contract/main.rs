@@ -264,6 +264,32 @@ fn test_database_urls() {
 // Fixtures
 // ---------------------------------------------------------------------------------
 
+/// Empties the test's database and migrates it up to schema `version` only, to fill
+/// it as an older binary would before the current one opens it. The store must be
+/// closed first.
+async fn start_over_at_schema(db: &Db, version: i64) {
+    match &db.location {
+        Location::Sqlite(dir) => {
+            std::fs::remove_dir_all(dir).unwrap();
+            std::fs::create_dir_all(dir).unwrap();
+            Store::migrate_sqlite_until(dir, version).await.unwrap();
+        }
+        Location::Postgres(url) => {
+            let pool = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .unwrap();
+            sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+            Store::migrate_postgres_until(url, version).await.unwrap();
+        }
+    }
+}
+
 /// A fixed instant plus `secs` seconds.
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_second(1_700_000_000 + secs).unwrap()

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use uuid::Uuid;
 use vigilmon_core::MonitorId;
-use vigilmon_store::{Commit, ResultFilter, Store};
+use vigilmon_store::{Commit, ResultFilter};
 
 use crate::{Db, Location};
 
@@ -198,26 +198,7 @@ async fn where_in(url: &str, id: MonitorId, t: &str) -> String {
 pub(crate) async fn an_upgrade_keeps_every_result(db: Db) {
     db.store.close().await;
     // Start again from an empty database at the schema before the partitions.
-    match &db.location {
-        Location::Sqlite(dir) => {
-            std::fs::remove_dir_all(dir).unwrap();
-            std::fs::create_dir_all(dir).unwrap();
-            Store::migrate_sqlite_until(dir, 13).await.unwrap();
-        }
-        Location::Postgres(url) => {
-            let pool = sqlx::postgres::PgPoolOptions::new()
-                .max_connections(1)
-                .connect(url)
-                .await
-                .unwrap();
-            sqlx::raw_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-                .execute(&pool)
-                .await
-                .unwrap();
-            pool.close().await;
-            Store::migrate_postgres_until(url, 13).await.unwrap();
-        }
-    }
+    crate::start_over_at_schema(&db, 13).await;
     let id = MonitorId(Uuid::now_v7());
     // Stored times are whole milliseconds.
     let now = Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap();
