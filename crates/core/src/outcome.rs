@@ -56,6 +56,25 @@ impl ErrorKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// The small number the store keeps for this kind in each stored check. Stored data
+    /// depends on these values: never renumber one.
+    pub fn code(self) -> u8 {
+        match self {
+            ErrorKind::Dns => 1,
+            ErrorKind::Connect => 2,
+            ErrorKind::Tls => 3,
+            ErrorKind::Timeout => 4,
+            ErrorKind::Status => 5,
+            ErrorKind::Assertion => 6,
+            ErrorKind::Protocol => 7,
+        }
+    }
+
+    /// The kind stored as `code`, if it is one.
+    pub fn from_code(code: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| i64::from(k.code()) == code)
+    }
+
     /// Whether the failure may well go away on its own within seconds (network-level
     /// trouble) rather than being a stable property of the answer (a wrong status,
     /// a bad certificate, a failed assertion).
@@ -201,6 +220,17 @@ mod tests {
             assert_eq!(ErrorKind::parse(k.as_str()), Some(k));
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
         }
+    }
+
+    #[test]
+    fn error_kind_codes_are_the_stored_ones() {
+        let codes: Vec<u8> = ErrorKind::ALL.into_iter().map(ErrorKind::code).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7], "stored data depends on them");
+        for k in ErrorKind::ALL {
+            assert_eq!(ErrorKind::from_code(i64::from(k.code())), Some(k));
+        }
+        assert_eq!(ErrorKind::from_code(0), None);
+        assert_eq!(ErrorKind::from_code(8), None);
     }
 
     #[test]

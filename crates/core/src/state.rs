@@ -49,6 +49,25 @@ impl MonitorState {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The small number the store keeps for this state in each stored check (0 and 1
+    /// cost no bytes on SQLite, so the common states have them). Stored data depends on
+    /// these values: never renumber one.
+    pub fn code(self) -> u8 {
+        match self {
+            MonitorState::Up => 0,
+            MonitorState::Degraded => 1,
+            MonitorState::Down => 2,
+            MonitorState::Pending => 3,
+            MonitorState::Paused => 4,
+            MonitorState::Maintenance => 5,
+        }
+    }
+
+    /// The state stored as `code`, if it is one.
+    pub fn from_code(code: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| i64::from(s.code()) == code)
+    }
 }
 
 /// Consecutive failures needed before a monitor is down, when the config does not say:
@@ -305,6 +324,36 @@ pub fn regional_failure(
     regions
         .iter()
         .any(|r| r.state == MonitorState::Down && is_available(r.checked_at, now, interval))
+}
+
+#[cfg(test)]
+mod code_tests {
+    use super::MonitorState;
+
+    #[test]
+    fn state_codes_are_the_stored_ones() {
+        let codes: Vec<(MonitorState, u8)> = MonitorState::ALL
+            .into_iter()
+            .map(|s| (s, s.code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                (MonitorState::Pending, 3),
+                (MonitorState::Up, 0),
+                (MonitorState::Degraded, 1),
+                (MonitorState::Down, 2),
+                (MonitorState::Paused, 4),
+                (MonitorState::Maintenance, 5),
+            ],
+            "stored data depends on them"
+        );
+        for s in MonitorState::ALL {
+            assert_eq!(MonitorState::from_code(i64::from(s.code())), Some(s));
+        }
+        assert_eq!(MonitorState::from_code(6), None);
+        assert_eq!(MonitorState::from_code(-1), None);
+    }
 }
 
 #[cfg(test)]

@@ -25,11 +25,12 @@ pub(crate) trait Cols {
     fn get_string(&self, col: &str) -> Result<String, sqlx::Error>;
     fn get_opt_string(&self, col: &str) -> Result<Option<String>, sqlx::Error>;
     fn get_bool(&self, col: &str) -> Result<bool, sqlx::Error>;
+    fn get_opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error>;
     fn get_config(&self, col: &str) -> Result<MonitorConfig, sqlx::Error>;
 }
 
 macro_rules! impl_cols {
-    ($($row:ty),+) => {$(
+    ($($row:ty => $ints:ident),+) => {$(
         impl Cols for $row {
             fn get_uuid(&self, col: &str) -> Result<Uuid, sqlx::Error> {
                 self.try_get(col)
@@ -38,10 +39,14 @@ macro_rules! impl_cols {
                 self.try_get(col)
             }
             fn get_i64(&self, col: &str) -> Result<i64, sqlx::Error> {
-                self.try_get(col)
+                match self.get_opt_i64(col)? {
+                    Some(v) => Ok(v),
+                    // The driver's own error for a NULL where a value must be.
+                    None => self.try_get(col),
+                }
             }
             fn get_opt_i64(&self, col: &str) -> Result<Option<i64>, sqlx::Error> {
-                self.try_get(col)
+                $ints(self, col)
             }
             fn get_string(&self, col: &str) -> Result<String, sqlx::Error> {
                 self.try_get(col)
@@ -52,6 +57,9 @@ macro_rules! impl_cols {
             fn get_bool(&self, col: &str) -> Result<bool, sqlx::Error> {
                 self.try_get(col)
             }
+            fn get_opt_bytes(&self, col: &str) -> Result<Option<Vec<u8>>, sqlx::Error> {
+                self.try_get(col)
+            }
             fn get_config(&self, col: &str) -> Result<MonitorConfig, sqlx::Error> {
                 self.try_get::<Json<MonitorConfig>, _>(col).map(|j| j.0)
             }
@@ -59,7 +67,24 @@ macro_rules! impl_cols {
     )+};
 }
 
-impl_cols!(sqlx::sqlite::SqliteRow, sqlx::postgres::PgRow);
+impl_cols!(sqlx::sqlite::SqliteRow => sqlite_opt_int, sqlx::postgres::PgRow => pg_opt_int);
+
+/// An integer column of a SQLite row (every integer is 64-bit there).
+fn sqlite_opt_int(row: &sqlx::sqlite::SqliteRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    row.try_get(col)
+}
+
+/// An integer column of a PostgreSQL row, whichever of its integer types the column has
+/// (`check_results` keeps small numbers in `SMALLINT` and `INTEGER`).
+fn pg_opt_int(row: &sqlx::postgres::PgRow, col: &str) -> Result<Option<i64>, sqlx::Error> {
+    use sqlx::{TypeInfo, ValueRef};
+    let kind = row.try_get_raw(col)?.type_info().name().to_owned();
+    match kind.as_str() {
+        "INT2" => Ok(row.try_get::<Option<i16>, _>(col)?.map(i64::from)),
+        "INT4" => Ok(row.try_get::<Option<i32>, _>(col)?.map(i64::from)),
+        _ => row.try_get(col),
+    }
+}
 
 /// Reads the columns of one row of `table`, reporting failures as corruption.
 pub(crate) struct Reader<'r, R> {
@@ -167,6 +192,33 @@ impl<'r, R: Cols> Reader<'r, R> {
         }
     }
 
+    /// A [`MonitorState`] stored as its code (`check_results`).
+    pub(crate) fn state_code(&self, col: &str) -> Result<MonitorState, StoreError> {
+        let code = self.i64(col)?;
+        MonitorState::from_code(code)
+            .ok_or_else(|| self.corrupt(col, format!("unknown state code {code}")))
+    }
+
+    /// An optional [`ErrorKind`] stored as its code (`check_results`).
+    pub(crate) fn opt_error_kind_code(&self, col: &str) -> Result<Option<ErrorKind>, StoreError> {
+        match self.wrap(col, self.row.get_opt_i64(col))? {
+            Some(code) => ErrorKind::from_code(code)
+                .map(Some)
+                .ok_or_else(|| self.corrupt(col, format!("unknown error kind code {code}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// An optional peer address stored in its byte form (`check_results`).
+    pub(crate) fn opt_peer(&self, col: &str) -> Result<Option<String>, StoreError> {
+        match self.wrap(col, self.row.get_opt_bytes(col))? {
+            Some(bytes) => crate::compact::peer_text(&bytes)
+                .map(Some)
+                .ok_or_else(|| self.corrupt(col, format!("unreadable peer {bytes:?}"))),
+            None => Ok(None),
+        }
+    }
+
     pub(crate) fn region(&self, col: &str) -> Result<RegionName, StoreError> {
         let s = self.string(col)?;
         RegionName::parse(&s).map_err(|e| self.corrupt(col, e))
@@ -197,6 +249,17 @@ pub(crate) fn int(v: u64) -> i64 {
 /// An optional count or duration as stored.
 pub(crate) fn opt_int(v: Option<u64>) -> Option<i64> {
     v.map(int)
+}
+
+/// A duration or status code in `check_results`, whose columns are 32-bit on
+/// PostgreSQL; saturates (no real check takes 24 days).
+pub(crate) fn int32(v: u64) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// An optional [`int32`].
+pub(crate) fn opt_int32(v: Option<u64>) -> Option<i32> {
+    v.map(int32)
 }
 
 /// `$first, $first+1, …` for `n` values.

@@ -37,6 +37,7 @@ mod alerting;
 mod auth;
 mod cluster;
 mod codec;
+mod compact;
 mod error;
 mod heartbeats;
 mod ingest;
@@ -103,6 +104,11 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Region names' numbers in `check_results`, as read or written (see `compact`).
+    region_keys: std::sync::Arc<compact::RegionKeys>,
+    /// Where the next batch of expired results is looked for (see
+    /// [`Store::delete_results_before`]).
+    expiry_from: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The connection pool of the configured backend.
@@ -121,6 +127,14 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
+    fn new(backend: Backend) -> Store {
+        Store {
+            backend,
+            region_keys: Default::default(),
+            expiry_from: Default::default(),
+        }
+    }
+
     /// Opens (creating it if needed) the SQLite database `vigilmon.db` in `data_dir`,
     /// creating the directory too, and applies pending migrations.
     ///
@@ -158,9 +172,7 @@ impl Store {
             return Err(migrations::error(e, true));
         }
         tracing::debug!(dir = %data_dir.display(), "opened sqlite store");
-        let store = Store {
-            backend: Backend::Sqlite(pool),
-        };
+        let store = Store::new(Backend::Sqlite(pool));
         store.fill_monitor_index().await?;
         Ok(store)
     }
@@ -181,9 +193,7 @@ impl Store {
             return Err(migrations::error(e, false));
         }
         tracing::debug!("opened postgres store");
-        let store = Store {
-            backend: Backend::Postgres(pool),
-        };
+        let store = Store::new(Backend::Postgres(pool));
         store.fill_monitor_index().await?;
         Ok(store)
     }

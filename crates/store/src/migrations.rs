@@ -99,6 +99,11 @@ const SQLITE: &[Entry] = &[
         "monitor_index",
         include_str!("../migrations/sqlite/0017_monitor_index.sql"),
     ),
+    (
+        18,
+        "compact_results",
+        include_str!("../migrations/sqlite/0018_compact_results.sql"),
+    ),
 ];
 
 /// PostgreSQL migrations, in version order (same versions as [`SQLITE`]).
@@ -187,6 +192,11 @@ const POSTGRES: &[Entry] = &[
         17,
         "monitor_index",
         include_str!("../migrations/postgres/0017_monitor_index.sql"),
+    ),
+    (
+        18,
+        "compact_results",
+        include_str!("../migrations/postgres/0018_compact_results.sql"),
     ),
 ];
 

@@ -28,39 +28,40 @@ pub struct ResultBucket {
     pub max_ms: u64,
 }
 
-/// Every monitor's buckets from `$1`, `$2` ms wide. The time range is read in a
-/// subquery that SQLite does not flatten (its `LIMIT`), so it walks the index on
-/// `checked_at` over the range only, instead of the whole `(monitor_id, checked_at)`
-/// index to group in order; the cap is `i64::MAX`, which both backends accept.
-const BUCKETS_ALL: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, \
+/// Every monitor's buckets from `$1`, `$2` ms wide, monitor by monitor through the
+/// primary key `(monitor_key, checked_at, region_key)` (`CROSS JOIN` keeps SQLite's
+/// loops in this order). A check passed when its verdict code is under 2: up or
+/// degraded.
+const BUCKETS_ALL: &str = "SELECT m.id AS monitor_id, (c.checked_at - $1) / $2 AS bucket, \
     CAST(COUNT(*) AS BIGINT) AS checks, \
-    CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
-    CAST(SUM(duration_ms) AS BIGINT) AS total_ms, \
-    CAST(MAX(duration_ms) AS BIGINT) AS max_ms \
-    FROM (SELECT monitor_id, checked_at, ok, duration_ms FROM check_results \
-          WHERE checked_at >= $1 LIMIT 9223372036854775807) w \
-    GROUP BY monitor_id, bucket";
+    CAST(SUM(CASE WHEN c.verdict < 2 THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
+    CAST(SUM(c.duration_ms) AS BIGINT) AS total_ms, \
+    CAST(MAX(c.duration_ms) AS BIGINT) AS max_ms \
+    FROM monitors m CROSS JOIN check_results c \
+    WHERE c.monitor_key = m.result_key AND c.checked_at >= $1 GROUP BY m.id, bucket";
 
-/// One monitor's buckets (`$3`), through the `(monitor_id, checked_at)` index.
-const BUCKETS_ONE: &str = "SELECT monitor_id, (checked_at - $1) / $2 AS bucket, \
+/// One monitor's buckets (`$3`), through the primary key.
+const BUCKETS_ONE: &str = "SELECT m.id AS monitor_id, (c.checked_at - $1) / $2 AS bucket, \
     CAST(COUNT(*) AS BIGINT) AS checks, \
-    CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
-    CAST(SUM(duration_ms) AS BIGINT) AS total_ms, \
-    CAST(MAX(duration_ms) AS BIGINT) AS max_ms \
-    FROM check_results WHERE monitor_id = $3 AND checked_at >= $1 \
-    GROUP BY monitor_id, bucket";
+    CAST(SUM(CASE WHEN c.verdict < 2 THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks, \
+    CAST(SUM(c.duration_ms) AS BIGINT) AS total_ms, \
+    CAST(MAX(c.duration_ms) AS BIGINT) AS max_ms \
+    FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+    WHERE m.id = $3 AND c.checked_at >= $1 GROUP BY m.id, bucket";
 
 /// The results of the monitors `$2…` from `$1`, one row per monitor: its results packed
 /// as `checked_at duration_ms ok` items joined by commas. Read monitor by monitor
-/// through the covering `(monitor_id, checked_at, ok, duration_ms)` index; one row per
+/// through the primary key `(monitor_key, checked_at, region_key)`; one row per
 /// monitor instead of one per result, because moving a row out of the database costs
 /// more than building and splitting its text (SQLite 3.44+ and PostgreSQL both have
 /// `string_agg`).
 fn recent_sql(ids: usize) -> String {
     format!(
-        "SELECT monitor_id, string_agg(CAST(checked_at AS TEXT) || ' ' || \
-         CAST(duration_ms AS TEXT) || ' ' || CASE WHEN ok THEN '1' ELSE '0' END, ',') AS points \
-         FROM check_results WHERE monitor_id IN ({}) AND checked_at >= $1 GROUP BY monitor_id",
+        "SELECT m.id AS monitor_id, string_agg(CAST(c.checked_at AS TEXT) || ' ' || \
+         CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END, \
+         ',') AS points \
+         FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+         WHERE m.id IN ({}) AND c.checked_at >= $1 GROUP BY m.id",
         placeholders(2, ids)
     )
 }
@@ -68,10 +69,10 @@ fn recent_sql(ids: usize) -> String {
 /// Checks and passed checks of the monitors `$2…` from `$1`, through the same index.
 fn counts_sql(ids: usize) -> String {
     format!(
-        "SELECT monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
-         CAST(SUM(CASE WHEN ok THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
-         FROM check_results WHERE monitor_id IN ({}) AND checked_at >= $1 \
-         GROUP BY monitor_id",
+        "SELECT m.id AS monitor_id, CAST(COUNT(*) AS BIGINT) AS checks, \
+         CAST(SUM(CASE WHEN c.verdict < 2 THEN 1 ELSE 0 END) AS BIGINT) AS ok_checks \
+         FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+         WHERE m.id IN ({}) AND c.checked_at >= $1 GROUP BY m.id",
         placeholders(2, ids)
     )
 }

@@ -26,9 +26,9 @@ const AHEAD_DAYS: i64 = 3;
 const PREFIX: &str = "check_results_p";
 
 /// The columns of `check_results`, in table order, for moving rows between partitions.
-const COLUMNS: &str = "id, monitor_id, region, checked_at, ok, state, verdict, duration_ms, \
-    dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, error, body_excerpt, \
-    cert_expires_at, remote_addr, details";
+const COLUMNS: &str = "checked_at, cert_expires_at, monitor_key, duration_ms, dns_ms, \
+    connect_ms, tls_ms, ttfb_ms, status_code, region_key, verdict, state, error_kind, peer, \
+    message, body_excerpt, details";
 
 /// Creating and dropping partitions locks the table briefly; rather than queue every
 /// writer behind a long-running reader, give up and try again on the next pass.

@@ -102,8 +102,6 @@ pub struct RecordedCheck {
 /// A check result as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredResult {
-    /// Increases with insertion order.
-    pub id: i64,
     pub monitor_id: MonitorId,
     pub result: CheckResult,
     /// The region's state after this result.

@@ -5,7 +5,8 @@ use jiff::Timestamp;
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
 
-use crate::codec::{Cols, Reader, bind_ids, int, ms, opt_int, opt_ms, placeholders};
+use crate::codec::{Cols, Reader, bind_ids, int, int32, ms, opt_int32, opt_ms, placeholders};
+use crate::compact::{peer_bytes, verdict_code};
 use crate::monitors::{SELECT_ALL, SELECT_BY_ID, decode_monitor, sort_by_name};
 use crate::{Backend, MonitorRecord};
 use crate::{
@@ -15,24 +16,33 @@ use crate::{
 /// Updates the monitor for one recorded check: `$2` is the new state, `$3` the check
 /// time. A paused monitor keeps its state (a check that was in flight when it was
 /// paused must not un-pause it). `state_changed_at` moves only when the state changes.
-/// `last_checked_at` only moves forward.
+/// `last_checked_at` only moves forward. Returns the monitor's number in
+/// `check_results` (no row: the monitor is gone).
 const UPDATE_MONITOR: &str = "UPDATE monitors SET \
     state = CASE WHEN paused THEN state ELSE $2 END, \
     state_changed_at = CASE WHEN paused OR state = $2 THEN state_changed_at ELSE $3 END, \
     last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $3 \
         THEN $3 ELSE last_checked_at END \
-    WHERE id = $1";
+    WHERE id = $1 RETURNING CAST(result_key AS BIGINT) AS result_key";
 
 const TOUCH_MONITOR: &str = "UPDATE monitors SET \
     last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $2 \
         THEN $2 ELSE last_checked_at END \
-    WHERE id = $1";
+    WHERE id = $1 RETURNING CAST(result_key AS BIGINT) AS result_key";
 
-const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, region, checked_at, ok, \
-    state, verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
-    error, body_excerpt, cert_expires_at, remote_addr, details) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-    ON CONFLICT (monitor_id, region, checked_at) DO NOTHING";
+/// One check in its compact form (see `compact`).
+const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_key, checked_at, region_key, \
+    verdict, state, error_kind, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, \
+    cert_expires_at, peer, message, body_excerpt, details) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+    ON CONFLICT (monitor_key, checked_at, region_key) DO NOTHING";
+
+/// Gives a region name its number in `check_results` if it has none yet.
+const INSERT_REGION_KEY: &str =
+    "INSERT INTO result_regions (name) VALUES ($1) ON CONFLICT (name) DO NOTHING";
+
+/// A region name's number.
+const SELECT_REGION_KEY: &str = "SELECT CAST(key AS BIGINT) FROM result_regions WHERE name = $1";
 
 const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
     consecutive_failures, checked_at, duration_ms, error_kind, error, cert_expires_at) \
@@ -43,22 +53,17 @@ const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, st
     error_kind = excluded.error_kind, error = excluded.error, \
     cert_expires_at = excluded.cert_expires_at";
 
-/// The columns [`decode_result`] reads, as a string literal for `concat!`.
-macro_rules! result_columns {
-    () => {
-        "id, monitor_id, region, checked_at, state, verdict, duration_ms, dns_ms, connect_ms, \
-         tls_ms, ttfb_ms, status_code, error_kind, error, body_excerpt, cert_expires_at, \
-         remote_addr, details"
-    };
-}
-
-/// `$2` is an optional region; the time range is `$3 <= checked_at < $4`.
-const LIST_RESULTS: &str = concat!(
-    "SELECT ",
-    result_columns!(),
-    " FROM check_results WHERE monitor_id = $1 AND ($2 IS NULL OR region = $2) \
-     AND checked_at >= $3 AND checked_at < $4 ORDER BY checked_at DESC, id DESC LIMIT $5"
-);
+/// `$1` is the monitor, `$2` an optional region; the time range is
+/// `$3 <= checked_at < $4`. Newest first, then by region number: the primary key's
+/// order, so that the limit ends the read.
+const LIST_RESULTS: &str = "SELECT m.id AS monitor_id, r.name AS region, c.checked_at, \
+    c.state, c.verdict, c.error_kind, c.message, c.duration_ms, c.dns_ms, c.connect_ms, \
+    c.tls_ms, c.ttfb_ms, c.status_code, c.body_excerpt, c.cert_expires_at, c.peer, c.details \
+    FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+    JOIN result_regions r ON r.key = c.region_key \
+    WHERE m.id = $1 AND ($2 IS NULL OR r.name = $2) \
+    AND c.checked_at >= $3 AND c.checked_at < $4 \
+    ORDER BY c.checked_at DESC, c.region_key DESC LIMIT $5";
 
 /// The columns [`decode_region`] reads, as a string literal for `concat!`.
 macro_rules! region_columns {
@@ -71,53 +76,43 @@ macro_rules! region_columns {
 /// The columns [`decode_region`] reads.
 const REGION_COLUMNS: &str = region_columns!();
 
-/// One batch of [`Store::delete_results_before`] on SQLite, by rowid.
-const DELETE_BEFORE: &str = "DELETE FROM check_results WHERE id IN (SELECT id FROM check_results \
-    WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)";
-
-/// The same on PostgreSQL, where results are partitioned by day and `id` has no index:
-/// rows are named by their unique key, and the outer condition on the partition key
-/// keeps the delete to the partitions that can hold them.
-const DELETE_BEFORE_PARTITIONED: &str = "DELETE FROM check_results \
-    WHERE checked_at < $1 AND (monitor_id, region, checked_at) IN \
-    (SELECT monitor_id, region, checked_at FROM check_results \
-     WHERE checked_at < $1 ORDER BY checked_at LIMIT $2)";
+/// One batch of [`Store::delete_results_before`]: up to `$2` results checked before
+/// `$1`, monitor by monitor from the monitor numbered `$3` (each monitor's results are
+/// a range of the primary key, oldest first). Returns each deleted row's monitor
+/// number, for where the next batch starts. The outer condition on `checked_at` keeps
+/// the delete to the partitions that can hold the rows on PostgreSQL.
+const DELETE_BEFORE: &str = "DELETE FROM check_results \
+    WHERE checked_at < $1 AND (monitor_key, checked_at, region_key) IN \
+    (SELECT c.monitor_key, c.checked_at, c.region_key \
+     FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+     WHERE m.result_key >= $3 AND c.checked_at < $1 \
+     ORDER BY m.result_key LIMIT $2) \
+    RETURNING CAST(monitor_key AS BIGINT)";
 
 /// Results deleted per [`Store::delete_results_before`] call when `batch` is 0.
 const DEFAULT_DELETE_BATCH: u32 = 1000;
 
-/// The stored name of a verdict.
-fn verdict_name(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Up => "up",
-        Verdict::Degraded { .. } => "degraded",
-        Verdict::Down { .. } => "down",
-    }
-}
-
-/// Decodes a row selected with `result_columns!()`. The verdict is rebuilt from
-/// `verdict`, `error_kind` and `error`.
+/// Decodes a row selected by [`LIST_RESULTS`]. The verdict is rebuilt from `verdict`,
+/// `error_kind` and `message`.
 fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
     let r = Reader::new(row, "check_results");
-    let verdict_text = r.string("verdict")?;
-    let error_kind = r.opt_error_kind("error_kind")?;
-    let error = r.opt_string("error")?;
-    let verdict = match verdict_text.as_str() {
-        "up" => Verdict::Up,
-        "degraded" => Verdict::Degraded {
-            reason: error.unwrap_or_default(),
+    let error_kind = r.opt_error_kind_code("error_kind")?;
+    let message = r.opt_string("message")?;
+    let verdict = match r.i64("verdict")? {
+        0 => Verdict::Up,
+        1 => Verdict::Degraded {
+            reason: message.unwrap_or_default(),
         },
-        "down" => Verdict::Down {
+        2 => Verdict::Down {
             kind: error_kind
                 .ok_or_else(|| r.corrupt("error_kind", "missing for a down verdict"))?,
-            message: error.unwrap_or_default(),
+            message: message.unwrap_or_default(),
         },
-        other => return Err(r.corrupt("verdict", format!("unknown verdict {other:?}"))),
+        other => return Err(r.corrupt("verdict", format!("unknown verdict code {other}"))),
     };
     Ok(StoredResult {
-        id: r.i64("id")?,
         monitor_id: MonitorId(r.uuid("monitor_id")?),
-        state: r.state("state")?,
+        state: r.state_code("state")?,
         result: CheckResult {
             region: r.region("region")?,
             checked_at: r.timestamp("checked_at")?,
@@ -132,7 +127,7 @@ fn decode_result<R: Cols>(row: &R) -> Result<StoredResult, StoreError> {
             verdict,
             body_excerpt: r.opt_string("body_excerpt")?,
             cert_expires_at: r.opt_timestamp("cert_expires_at")?,
-            remote_addr: r.opt_string("remote_addr")?,
+            remote_addr: r.opt_peer("peer")?,
             details: match r.opt_string("details")? {
                 None => None,
                 Some(text) => Some(
@@ -187,6 +182,8 @@ impl Store {
             return Ok(());
         }
         let postgres = self.is_postgres();
+        // Region numbers this transaction read or gave, remembered once it commits.
+        let mut met: Vec<(String, i64)> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             crate::ingest::begin_commit!(tx, commit, postgres);
@@ -194,52 +191,67 @@ impl Store {
                 let id = check.monitor_id.0;
                 let r = &check.result;
                 let at = ms(r.checked_at);
-                // First, as it also tells whether the monitor still exists (and takes
-                // the write lock before anything is read).
-                let exists = if check.history_only {
+                // First, as it also tells whether the monitor still exists and its
+                // number (and takes the write lock before anything is read).
+                let monitor_key: Option<i64> = if check.history_only {
                     // A write all the same (the lock first, as above): the monitor was
                     // checked then, whatever its state.
-                    sqlx::query(TOUCH_MONITOR)
+                    sqlx::query_scalar(TOUCH_MONITOR)
                         .bind(id)
                         .bind(at)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?
-                        .rows_affected()
-                        > 0
                 } else {
-                    sqlx::query(UPDATE_MONITOR)
+                    sqlx::query_scalar(UPDATE_MONITOR)
                         .bind(id)
                         .bind(check.monitor_state.as_str())
                         .bind(at)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?
-                        .rows_affected()
-                        > 0
                 };
-                if !exists {
+                let Some(monitor_key) = monitor_key else {
                     tracing::debug!(monitor = %check.monitor_id, "skipping a result of a deleted monitor");
                     continue;
-                }
-                let error_kind = r.verdict.error_kind().map(|k| k.as_str());
+                };
+                let region = r.region.as_str();
+                let known = self
+                    .region_keys
+                    .get(region)
+                    .or_else(|| met.iter().find(|(n, _)| n == region).map(|(_, k)| *k));
+                let region_key = match known {
+                    Some(k) => k,
+                    None => {
+                        sqlx::query(INSERT_REGION_KEY)
+                            .bind(region)
+                            .execute(&mut *tx)
+                            .await?;
+                        let k: i64 = sqlx::query_scalar(SELECT_REGION_KEY)
+                            .bind(region)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        met.push((region.to_owned(), k));
+                        k
+                    }
+                };
+                let error_kind = r.verdict.error_kind();
                 let error = r.verdict.message();
                 sqlx::query(INSERT_RESULT)
-                    .bind(id)
-                    .bind(r.region.as_str())
+                    .bind(monitor_key)
                     .bind(at)
-                    .bind(r.verdict.is_ok())
-                    .bind(check.region_status.state.as_str())
-                    .bind(verdict_name(&r.verdict))
-                    .bind(int(r.duration_ms))
-                    .bind(opt_int(r.phases.dns_ms))
-                    .bind(opt_int(r.phases.connect_ms))
-                    .bind(opt_int(r.phases.tls_ms))
-                    .bind(opt_int(r.phases.ttfb_ms))
-                    .bind(r.status_code.map(i64::from))
-                    .bind(error_kind)
+                    .bind(region_key)
+                    .bind(verdict_code(&r.verdict))
+                    .bind(i16::from(check.region_status.state.code()))
+                    .bind(error_kind.map(|k| i16::from(k.code())))
+                    .bind(int32(r.duration_ms))
+                    .bind(opt_int32(r.phases.dns_ms))
+                    .bind(opt_int32(r.phases.connect_ms))
+                    .bind(opt_int32(r.phases.tls_ms))
+                    .bind(opt_int32(r.phases.ttfb_ms))
+                    .bind(r.status_code.map(i32::from))
+                    .bind(opt_ms(r.cert_expires_at))
+                    .bind(r.remote_addr.as_deref().map(peer_bytes))
                     .bind(error)
                     .bind(r.body_excerpt.as_deref())
-                    .bind(opt_ms(r.cert_expires_at))
-                    .bind(r.remote_addr.as_deref())
                     .bind(r.details.as_ref().map(serde_json::Value::to_string))
                     .execute(&mut *tx)
                     .await?;
@@ -248,12 +260,12 @@ impl Store {
                 }
                 sqlx::query(UPSERT_REGION)
                     .bind(id)
-                    .bind(r.region.as_str())
+                    .bind(region)
                     .bind(check.region_status.state.as_str())
                     .bind(i64::from(check.region_status.consecutive_failures))
                     .bind(at)
                     .bind(int(r.duration_ms))
-                    .bind(error_kind)
+                    .bind(error_kind.map(|k| k.as_str()))
                     .bind(error)
                     .bind(opt_ms(r.cert_expires_at))
                     .execute(&mut *tx)
@@ -261,6 +273,7 @@ impl Store {
             }
             tx.commit().await?;
         });
+        self.region_keys.learn(met);
         Ok(())
     }
 
@@ -458,9 +471,14 @@ impl Store {
         Ok(regions)
     }
 
-    /// Deletes up to `batch` results (0 means 1000) checked before `cutoff`, oldest
-    /// first, and returns how many it deleted. Call it repeatedly until it returns 0:
+    /// Deletes up to `batch` results (0 means 1000) checked before `cutoff` and returns
+    /// how many it deleted. Call it repeatedly until it returns fewer than `batch`:
     /// small batches keep each transaction, and the time writers wait, short.
+    ///
+    /// Results go monitor by monitor (each monitor's oldest first), each call going on
+    /// from the monitor where the last one stopped; a call that reaches the last monitor
+    /// starts over from the first, so a short answer means every monitor was visited
+    /// since the walk began, and 0 that nothing checked before `cutoff` is left.
     pub async fn delete_results_before(
         &self,
         cutoff: Timestamp,
@@ -477,32 +495,50 @@ impl Store {
         batch: u32,
         commit: &Commit,
     ) -> Result<u64, StoreError> {
+        use std::sync::atomic::Ordering;
         let batch = if batch == 0 {
             DEFAULT_DELETE_BATCH
         } else {
             batch
         };
         let postgres = self.is_postgres();
-        let deleted = with_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
-            crate::ingest::begin_commit!(tx, commit, postgres);
-            let sql = if postgres { DELETE_BEFORE_PARTITIONED } else { DELETE_BEFORE };
-            let n = sqlx::query(sql)
-            .bind(ms(cutoff))
-            .bind(i64::from(batch))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            tx.commit().await?;
-            n
-        });
-        Ok(deleted)
+        loop {
+            let from = self.expiry_from.load(Ordering::Relaxed);
+            let keys: Vec<i64> = with_pool!(self, pool => {
+                let mut tx = pool.begin().await?;
+                crate::ingest::begin_commit!(tx, commit, postgres);
+                let keys = sqlx::query_scalar(DELETE_BEFORE)
+                    .bind(ms(cutoff))
+                    .bind(i64::from(batch))
+                    .bind(from)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                keys
+            });
+            let n = keys.len() as u64;
+            if n >= u64::from(batch) {
+                // The last monitor reached may have more: the next call starts there.
+                let last = keys.iter().copied().max().unwrap_or(from);
+                self.expiry_from.store(last, Ordering::Relaxed);
+                return Ok(n);
+            }
+            // The walk reached the last monitor: the next one starts from the first.
+            self.expiry_from.store(0, Ordering::Relaxed);
+            if n > 0 || from == 0 {
+                return Ok(n);
+            }
+            // Nothing from the middle on: look at the monitors before it too.
+        }
     }
 
     /// How many results are stored for a monitor.
     pub async fn count_results(&self, id: MonitorId) -> Result<u64, StoreError> {
         with_pool!(self, pool => {
-            let row = sqlx::query("SELECT COUNT(*) AS n FROM check_results WHERE monitor_id = $1")
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM monitors m \
+                 JOIN check_results c ON c.monitor_key = m.result_key WHERE m.id = $1",
+            )
                 .bind(id.0)
                 .fetch_one(pool)
                 .await?;

@@ -87,8 +87,14 @@ impl Store {
     ) -> Result<Vec<RawSample>, StoreError> {
         with_pool!(self, pool => {
             let rows = sqlx::query(
-                "SELECT monitor_id, region, verdict, duration_ms FROM check_results \
-                 WHERE checked_at >= $1 AND checked_at < $2",
+                // Monitor by monitor through the primary key of check_results (which
+                // has no index on time alone): `CROSS JOIN` keeps SQLite's loops in
+                // this order.
+                "SELECT m.id AS monitor_id, r.name AS region, c.verdict, c.duration_ms \
+                 FROM monitors m CROSS JOIN check_results c \
+                 JOIN result_regions r ON r.key = c.region_key \
+                 WHERE c.monitor_key = m.result_key \
+                 AND c.checked_at >= $1 AND c.checked_at < $2",
             )
             .bind(ms(from))
             .bind(ms(to))
@@ -97,12 +103,13 @@ impl Store {
             rows.iter()
                 .map(|row| {
                     let r = Reader::new(row, "check_results");
-                    let verdict = r.string("verdict")?;
+                    let verdict = r.i64("verdict")?;
                     Ok(RawSample {
                         monitor_id: MonitorId(r.uuid("monitor_id")?),
                         region: r.string("region")?,
-                        outcome: Outcome::parse(&verdict)
-                            .ok_or_else(|| r.corrupt("verdict", format!("unknown verdict {verdict:?}")))?,
+                        outcome: crate::compact::verdict_name(verdict)
+                            .and_then(Outcome::parse)
+                            .ok_or_else(|| r.corrupt("verdict", format!("unknown verdict code {verdict}")))?,
                         duration_ms: r.u64("duration_ms")?,
                     })
                 })
@@ -284,7 +291,14 @@ impl Store {
     /// The oldest stored check result's time, if any.
     pub async fn oldest_result_at(&self) -> Result<Option<Timestamp>, StoreError> {
         with_pool!(self, pool => {
-            let row = sqlx::query("SELECT MIN(checked_at) AS t FROM check_results").fetch_one(pool).await?;
+            // Each monitor's first result is the first of its primary key range.
+            let row = sqlx::query(
+                "SELECT MIN(first_at) AS t FROM (SELECT (SELECT MIN(c.checked_at) \
+                 FROM check_results c WHERE c.monitor_key = m.result_key) AS first_at \
+                 FROM monitors m) f",
+            )
+            .fetch_one(pool)
+            .await?;
             Reader::new(&row, "check_results").opt_timestamp("t")
         })
     }

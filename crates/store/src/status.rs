@@ -457,7 +457,7 @@ impl Store {
             let r = sqlx::query(
                 "INSERT INTO monitor_first_seen (monitor_id, first_at) \
                  SELECT id, first_at FROM (SELECT m.id AS id, COALESCE( \
-                     (SELECT MIN(c.checked_at) FROM check_results c WHERE c.monitor_id = m.id), \
+                     (SELECT MIN(c.checked_at) FROM check_results c WHERE c.monitor_key = m.result_key), \
                      (SELECT MIN(p.received_at) FROM pings p WHERE p.monitor_id = m.id)) AS first_at \
                    FROM monitors m WHERE NOT EXISTS (SELECT 1 FROM monitor_first_seen f WHERE f.monitor_id = m.id)) AS seen \
                  WHERE first_at IS NOT NULL ON CONFLICT (monitor_id) DO NOTHING",

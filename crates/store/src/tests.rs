@@ -139,41 +139,38 @@ async fn an_undecodable_config_is_corrupt() {
 async fn bad_result_rows_are_corrupt() {
     let (_dir, store) = sqlite_store().await;
     let id = monitor(&store).await;
-    let cases: [(&'static str, &str); 5] = [
-        (
-            "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, verdict, duration_ms) \
-             VALUES ($1, 'local', 1, 1, 'up', 'sideways', 5)",
-            "check_results.verdict",
-        ),
-        (
-            "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, verdict, duration_ms) \
-             VALUES ($1, 'local', 1, 0, 'down', 'down', 5)",
-            "check_results.error_kind",
-        ),
-        (
-            "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, verdict, duration_ms, error_kind) \
-             VALUES ($1, 'local', 1, 0, 'down', 'down', 5, 'gremlins')",
-            "check_results.error_kind",
-        ),
-        (
-            "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, verdict, duration_ms) \
-             VALUES ($1, 'local', 1, 1, 'up', 'up', -5)",
-            "check_results.duration_ms",
-        ),
-        (
-            "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, verdict, duration_ms, status_code) \
-             VALUES ($1, 'Not A Region', 1, 1, 'up', 'up', 5, 200)",
-            "check_results.region",
-        ),
+    exec(
+        &store,
+        "INSERT INTO result_regions (key, name) VALUES (1, 'local'), (2, 'Not A Region') \
+         ON CONFLICT DO NOTHING",
+        id,
+    )
+    .await;
+    // (region_key, verdict, state, error_kind, duration_ms, peer) and the column blamed.
+    let cases: [(&str, &str); 7] = [
+        ("1, 7, 0, NULL, 5, NULL", "check_results.verdict"),
+        ("1, 2, 2, NULL, 5, NULL", "check_results.error_kind"),
+        ("1, 2, 2, 99, 5, NULL", "check_results.error_kind"),
+        ("1, 0, 42, NULL, 5, NULL", "check_results.state"),
+        ("1, 0, 0, NULL, -5, NULL", "check_results.duration_ms"),
+        ("2, 0, 0, NULL, 5, NULL", "check_results.region"),
+        ("1, 0, 0, NULL, 5, x'0102'", "check_results.peer"),
     ];
-    for (sql, column) in cases {
-        exec(
-            &store,
-            "DELETE FROM check_results WHERE monitor_id = $1",
-            id,
-        )
-        .await;
-        exec(&store, sql, id).await;
+    for (values, column) in cases {
+        let pool = pool(&store);
+        sqlx::query("DELETE FROM check_results")
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO check_results (monitor_key, checked_at, region_key, verdict, state, \
+             error_kind, duration_ms, peer) \
+             SELECT result_key, 1, {values} FROM monitors WHERE id = $1"
+        )))
+        .bind(id.0)
+        .execute(pool)
+        .await
+        .unwrap();
         let m = corrupt_message(store.list_results(id, &Default::default()).await);
         assert!(m.contains(column), "{column}: {m}");
     }

@@ -204,6 +204,7 @@ contract! {
         list_results_limit_default_and_cap,
         delete_results_before_in_batches,
         a_monitor_and_its_regions_are_read_from_one_snapshot,
+        an_upgrade_keeps_every_field_of_every_result,
     ],
     auth: [
         users,

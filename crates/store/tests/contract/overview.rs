@@ -134,15 +134,13 @@ pub(crate) async fn result_buckets_summarise_checks(db: Db) {
     );
 }
 
-/// The dashboard's reads by time are answered from covering indexes (migration 7):
-/// the indexes exist on both backends, the one they replace is gone, and SQLite plans
-/// the dashboard's queries on them without visiting the table or sorting.
+/// Reads of raw results go through the primary key `(monitor_key, checked_at,
+/// region_key)` of `check_results` (migration 18), its only index: SQLite plans the
+/// dashboard's, the rollups' and retention's queries as searches of it, monitor by
+/// monitor, never a scan of the table or a sort; the older indexes are gone on both
+/// backends. The rollups' per-monitor reads use their primary key.
 pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
-    let wanted = [
-        "check_results_by_monitor",
-        "check_results_checked_at",
-        "rollups_hourly_region_time",
-    ];
+    let wanted = ["monitors_result_key", "rollups_hourly_region_time"];
     let names: Vec<String> = match &db.location {
         Location::Sqlite(dir) => {
             let pool = sqlx::sqlite::SqlitePoolOptions::new()
@@ -166,30 +164,74 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
                         .join(" | ")
                 }
             };
-            // The shapes of `Store::recent_checks`, `result_counts` and `rollup_counts`
-            // for the listed monitors.
+            let by_key = "SEARCH c USING PRIMARY KEY (monitor_key=? AND checked_at>?)";
+            let in_range =
+                "SEARCH c USING PRIMARY KEY (monitor_key=? AND checked_at>? AND checked_at<?)";
+            // The shapes of `Store::recent_checks` and `result_counts` for the listed
+            // monitors.
             let recent = plan(
-                "SELECT monitor_id, string_agg(CAST(checked_at AS TEXT) || ' ' || \
-                 CAST(duration_ms AS TEXT) || ' ' || CASE WHEN ok THEN '1' ELSE '0' END, ',') \
-                 FROM check_results WHERE monitor_id IN (x'01', x'02', x'03') \
-                 AND checked_at >= 0 GROUP BY monitor_id",
+                "SELECT m.id, string_agg(CAST(c.checked_at AS TEXT) || ' ' || \
+                 CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END, ',') \
+                 FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+                 WHERE m.id IN (x'01', x'02', x'03') AND c.checked_at >= 0 GROUP BY m.id",
             )
             .await;
             assert!(
-                recent.contains("COVERING INDEX check_results_by_monitor")
-                    && !recent.contains("TEMP B-TREE"),
+                recent.contains(by_key) && !recent.contains("SCAN c"),
                 "{recent}"
             );
             let counts = plan(
-                "SELECT monitor_id, COUNT(*), SUM(CASE WHEN ok THEN 1 ELSE 0 END) \
-                 FROM check_results WHERE monitor_id IN (x'01', x'02', x'03') \
-                 AND checked_at >= 0 GROUP BY monitor_id",
+                "SELECT m.id, COUNT(*), SUM(CASE WHEN c.verdict < 2 THEN 1 ELSE 0 END) \
+                 FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+                 WHERE m.id IN (x'01', x'02', x'03') AND c.checked_at >= 0 GROUP BY m.id",
             )
             .await;
             assert!(
-                counts.contains("COVERING INDEX check_results_by_monitor")
-                    && !counts.contains("TEMP B-TREE"),
+                counts.contains(by_key) && !counts.contains("SCAN c"),
                 "{counts}"
+            );
+            // `Store::list_results`: the limit ends the read (no sort).
+            let list = plan(
+                "SELECT c.checked_at, r.name FROM monitors m \
+                 JOIN check_results c ON c.monitor_key = m.result_key \
+                 JOIN result_regions r ON r.key = c.region_key \
+                 WHERE m.id = x'01' AND (NULL IS NULL OR r.name = NULL) \
+                 AND c.checked_at >= 0 AND c.checked_at < 10 \
+                 ORDER BY c.checked_at DESC, c.region_key DESC LIMIT 100",
+            )
+            .await;
+            assert!(
+                list.contains(in_range) && !list.contains("TEMP B-TREE"),
+                "{list}"
+            );
+            // `Store::raw_samples` (the rollups' hour) and retention's batch.
+            let hour = plan(
+                "SELECT m.id, r.name, c.verdict, c.duration_ms \
+                 FROM monitors m CROSS JOIN check_results c \
+                 JOIN result_regions r ON r.key = c.region_key \
+                 WHERE c.monitor_key = m.result_key AND c.checked_at >= 0 AND c.checked_at < 10",
+            )
+            .await;
+            assert!(
+                hour.contains(in_range) && !hour.contains("SCAN c"),
+                "{hour}"
+            );
+            let expire = plan(
+                "DELETE FROM check_results WHERE checked_at < 10 AND \
+                 (monitor_key, checked_at, region_key) IN \
+                 (SELECT c.monitor_key, c.checked_at, c.region_key \
+                  FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
+                  WHERE m.result_key >= 0 AND c.checked_at < 10 \
+                  ORDER BY m.result_key LIMIT 1000)",
+            )
+            .await;
+            assert!(
+                expire.contains("SEARCH m USING COVERING INDEX monitors_result_key (result_key>?)")
+                    && expire
+                        .contains("SEARCH c USING PRIMARY KEY (monitor_key=? AND checked_at<?)")
+                    && !expire.contains("SCAN check_results")
+                    && !expire.contains("TEMP B-TREE"),
+                "{expire}"
             );
             let rollups = plan(
                 "SELECT monitor_id, SUM(checks), SUM(failures) FROM rollups_hourly \
@@ -232,10 +274,19 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
     for w in wanted {
         assert!(names.iter().any(|n| n == w), "{w} missing: {names:?}");
     }
-    assert!(
-        !names
-            .iter()
-            .any(|n| n == "check_results_monitor_checked_at"),
-        "the index on (monitor_id, checked_at) is replaced: {names:?}"
-    );
+    // check_results has its primary key and nothing else: on SQLite the table is its
+    // primary key (WITHOUT ROWID), so no index is listed for it at all; on PostgreSQL
+    // the key is listed for the table and each partition.
+    let of_results: Vec<&String> = names
+        .iter()
+        .filter(|n| n.contains("check_results"))
+        .collect();
+    match &db.location {
+        Location::Sqlite(_) => assert!(of_results.is_empty(), "{of_results:?}"),
+        Location::Postgres(_) => assert!(
+            of_results.contains(&&"check_results_pkey".to_owned())
+                && of_results.iter().all(|n| n.ends_with("_pkey")),
+            "only the primary key: {of_results:?}"
+        ),
+    }
 }

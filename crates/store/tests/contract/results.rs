@@ -289,7 +289,6 @@ pub(crate) async fn results_roundtrip_every_field(db: Db) {
         ]
     );
     assert!(stored.iter().all(|r| r.monitor_id == m.id));
-    assert!(stored[0].id > stored[1].id && stored[1].id > stored[2].id);
     // Each region keeps the certificate expiry its latest check saw.
     let regions = s.region_states(m.id).await.unwrap();
     let cert = |name: &str| {
@@ -494,4 +493,281 @@ pub(crate) async fn a_monitor_and_its_regions_are_read_from_one_snapshot(db: Db)
     assert_eq!(monitors, s.list_monitors().await.unwrap());
     assert_eq!(all, s.all_region_states().await.unwrap());
     assert_eq!(all.len(), 3);
+}
+
+/// A database whose results were stored before their compact form (schema 17: text
+/// columns, an id per row) keeps every field of every result when a binary with the
+/// compact form opens it; results recorded after the upgrade go beside them, and a
+/// monitor's deletion still takes its results with it.
+pub(crate) async fn an_upgrade_keeps_every_field_of_every_result(db: Db) {
+    db.store.close().await;
+    crate::start_over_at_schema(&db, 17).await;
+    let (a, b) = (new_id(), new_id());
+    let monitor_sql = "INSERT INTO monitors (id, name, kind, config, source, paused, state, \
+        state_changed_at, last_checked_at, created_at, updated_at) \
+        VALUES ($1, $2, 'tcp', CONFIG, 'api', FALSE, 'up', NULL, NULL, 0, 0)";
+    let config = |n: &str| format!(r#"{{"name":"{n}","type":"tcp","host":"127.0.0.1","port":1}}"#);
+    let result_sql = "INSERT INTO check_results (monitor_id, region, checked_at, ok, state, \
+        verdict, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, error_kind, \
+        error, body_excerpt, cert_expires_at, remote_addr, details) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+    type Row = (
+        MonitorId,
+        &'static str,
+        i64,
+        bool,
+        &'static str,
+        &'static str,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<&'static str>,
+        Option<i64>,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+    let ms = |s: i64| t(s).as_millisecond();
+    let rows: Vec<Row> = vec![
+        (
+            a,
+            "eu-west-1",
+            ms(1) + 250,
+            false,
+            "down",
+            "down",
+            1234,
+            Some(3),
+            Some(10),
+            Some(40),
+            Some(900),
+            Some(503),
+            Some("status"),
+            Some("status 503, expected 2xx"),
+            Some("<h1>Service unavailable</h1> \u{e9}"),
+            Some(ms(86_400 * 30)),
+            Some("[2001:db8::1]:443"),
+            Some(r#"{"role":"primary","used_memory":1024}"#),
+        ),
+        (
+            a,
+            "eu-west-1",
+            ms(2),
+            true,
+            "degraded",
+            "degraded",
+            80,
+            None,
+            Some(1),
+            None,
+            None,
+            None,
+            None,
+            Some("slower than 50 ms"),
+            None,
+            None,
+            Some("127.0.0.1:6379"),
+            None,
+        ),
+        (
+            a,
+            "local",
+            ms(2),
+            true,
+            "up",
+            "up",
+            7,
+            None,
+            Some(0),
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("db.internal:5432"),
+            None,
+        ),
+        (
+            b,
+            "local",
+            ms(3),
+            false,
+            "pending",
+            "down",
+            5000,
+            None,
+            None,
+            None,
+            None,
+            None,
+            Some("timeout"),
+            Some("no answer within 5 s"),
+            None,
+            None,
+            None,
+            None,
+        ),
+    ];
+    macro_rules! fill {
+        ($pool:expr, $config:expr, $false:expr) => {{
+            for (id, name) in [(a, "a"), (b, "b")] {
+                sqlx::query(sqlx::AssertSqlSafe(
+                    monitor_sql
+                        .replace("CONFIG", $config)
+                        .replace("FALSE", $false),
+                ))
+                .bind(id.0)
+                .bind(name)
+                .bind(config(name))
+                .execute(&$pool)
+                .await
+                .unwrap();
+            }
+            for r in &rows {
+                sqlx::query(result_sql)
+                    .bind(r.0.0)
+                    .bind(r.1)
+                    .bind(r.2)
+                    .bind(r.3)
+                    .bind(r.4)
+                    .bind(r.5)
+                    .bind(r.6)
+                    .bind(r.7)
+                    .bind(r.8)
+                    .bind(r.9)
+                    .bind(r.10)
+                    .bind(r.11)
+                    .bind(r.12)
+                    .bind(r.13)
+                    .bind(r.14)
+                    .bind(r.15)
+                    .bind(r.16)
+                    .bind(r.17)
+                    .execute(&$pool)
+                    .await
+                    .unwrap();
+            }
+            $pool.close().await;
+        }};
+    }
+    match &db.location {
+        crate::Location::Sqlite(dir) => {
+            let pool = sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(
+                    sqlx::sqlite::SqliteConnectOptions::new()
+                        .filename(dir.join(vigilmon_store::SQLITE_FILE_NAME)),
+                )
+                .await
+                .unwrap();
+            // $3 is the config (binds are positional: name is $2).
+            fill!(pool, "$3", "0")
+        }
+        crate::Location::Postgres(url) => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .unwrap();
+            fill!(pool, "$3::jsonb", "FALSE")
+        }
+    }
+
+    let s = db.reopen().await;
+    let all = ResultFilter {
+        since: Some(t(-1)),
+        ..ResultFilter::default()
+    };
+    let listed = s.list_results(a, &all).await.unwrap();
+    let got: Vec<(CheckResult, MonitorState)> =
+        listed.into_iter().map(|r| (r.result, r.state)).collect();
+    let first = CheckResult {
+        region: region("eu-west-1"),
+        checked_at: t(1) + SignedDuration::from_millis(250),
+        duration_ms: 1234,
+        phases: Phases {
+            dns_ms: Some(3),
+            connect_ms: Some(10),
+            tls_ms: Some(40),
+            ttfb_ms: Some(900),
+        },
+        status_code: Some(503),
+        verdict: Verdict::down(ErrorKind::Status, "status 503, expected 2xx"),
+        body_excerpt: Some("<h1>Service unavailable</h1> \u{e9}".into()),
+        cert_expires_at: Some(t(86_400 * 30)),
+        remote_addr: Some("[2001:db8::1]:443".into()),
+        details: Some(serde_json::json!({"used_memory": 1024, "role": "primary"})),
+    };
+    let slow = CheckResult {
+        region: region("eu-west-1"),
+        checked_at: t(2),
+        duration_ms: 80,
+        phases: Phases {
+            connect_ms: Some(1),
+            ..Phases::default()
+        },
+        status_code: None,
+        verdict: Verdict::degraded("slower than 50 ms"),
+        body_excerpt: None,
+        cert_expires_at: None,
+        remote_addr: Some("127.0.0.1:6379".into()),
+        details: None,
+    };
+    let local = CheckResult {
+        region: region("local"),
+        duration_ms: 7,
+        phases: Phases {
+            connect_ms: Some(0),
+            ..Phases::default()
+        },
+        verdict: Verdict::Up,
+        remote_addr: Some("db.internal:5432".into()),
+        ..slow.clone()
+    };
+    // Newest first; of two at one time, the region numbered later first ("eu-west-1"
+    // and "local" were numbered in name order by the upgrade).
+    assert_eq!(
+        got,
+        [
+            (local, MonitorState::Up),
+            (slow, MonitorState::Degraded),
+            (first, MonitorState::Down),
+        ]
+    );
+    let of_b = s.list_results(b, &all).await.unwrap();
+    assert_eq!(of_b.len(), 1);
+    assert_eq!(
+        of_b[0].result.verdict,
+        Verdict::down(ErrorKind::Timeout, "no answer within 5 s")
+    );
+    assert_eq!(of_b[0].state, MonitorState::Pending);
+
+    // After the upgrade: new results beside the old, a new region, a new monitor.
+    s.record_results(&[up(a, "ap-south-1", t(10)), up(b, "local", t(10))])
+        .await
+        .unwrap();
+    let c = create(&s, "c").await;
+    s.record_results(&[up(c.id, "local", t(11))]).await.unwrap();
+    assert_eq!(s.count_results(a).await.unwrap(), 4);
+    assert_eq!(s.count_results(b).await.unwrap(), 2);
+    assert_eq!(s.count_results(c.id).await.unwrap(), 1);
+    let newest = s.list_results(a, &all).await.unwrap();
+    assert_eq!(newest[0].result.region.as_str(), "ap-south-1");
+    // Deleting a monitor takes its results, and only its.
+    assert!(s.delete_monitor(a).await.unwrap());
+    assert_eq!(s.count_results(a).await.unwrap(), 0);
+    assert_eq!(s.count_results(b).await.unwrap(), 2);
+    assert_eq!(s.count_results(c.id).await.unwrap(), 1);
+    // The newest monitor's number may be given again once it is gone, never with its
+    // results.
+    assert!(s.delete_monitor(c.id).await.unwrap());
+    let d = create(&s, "d").await;
+    assert_eq!(s.count_results(d.id).await.unwrap(), 0);
+    s.close().await;
 }
