@@ -35,6 +35,7 @@ macro_rules! with_pool {
 
 mod alerting;
 mod auth;
+pub mod backup;
 mod cluster;
 mod codec;
 mod compact;
