@@ -5,6 +5,7 @@
 
 mod admin;
 mod check;
+mod completions;
 mod config;
 mod redis_health;
 mod run;
@@ -13,7 +14,7 @@ mod serve;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 /// jemalloc instead of glibc's allocator: a long-running server with many threads
 /// keeps far less memory with it (docs/BENCHMARKS.md, "Server: scheduling lag and cost
@@ -31,12 +32,11 @@ pub mod exit {
     pub const USAGE: u8 = 2;
 }
 
+/// What `vigilmon --help` and the manual page say the program is.
+const ABOUT: &str = "Self-hostable uptime and heartbeat monitoring";
+
 #[derive(Parser)]
-#[command(
-    name = "vigilmon",
-    version,
-    about = "Self-hostable uptime and heartbeat monitoring"
-)]
+#[command(name = "vigilmon", version, about = ABOUT)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,6 +72,19 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Print shell completions (bash, zsh or fish) to standard output.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: completions::Shell,
+    },
+    /// Print the manual page, or write one per command into a directory (packaging).
+    #[command(hide = true)]
+    Manpage {
+        /// Write vigilmon.1 and a page per subcommand into this directory.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 /// Where the store is: the same flags as `serve`, so that admin commands work on the
@@ -91,6 +104,20 @@ pub struct StoreArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Generated from the command line's own definition; they need no runtime.
+    match &cli.command {
+        Command::Completions { shell } => {
+            let script = completions::script(*shell, &mut public_command());
+            return finish(completions::print(&script).map(|()| exit::OK));
+        }
+        Command::Manpage { out_dir } => {
+            return finish(match out_dir {
+                Some(dir) => completions::write_pages(Cli::command(), dir).map(|()| exit::OK),
+                None => completions::print(&completions::page(Cli::command())).map(|()| exit::OK),
+            });
+        }
+        _ => {}
+    }
     vigilmon_schedule::process::init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -116,8 +143,31 @@ fn main() -> ExitCode {
             Command::RedisHealth(args) => redis_health::run(args).await,
             Command::User { command } => admin::user(command).await.map(|()| exit::OK),
             Command::Token { command } => admin::token(command).await.map(|()| exit::OK),
+            Command::Completions { .. } | Command::Manpage { .. } => Ok(exit::OK),
         }
     });
+    finish(result)
+}
+
+/// The command line as users see it: every subcommand but the hidden ones (the
+/// completion generators would offer those too).
+fn public_command() -> clap::Command {
+    let full = Cli::command();
+    let shown: Vec<clap::Command> = full
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .cloned()
+        .collect();
+    clap::Command::new("vigilmon")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about(ABOUT)
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommands(shown)
+}
+
+/// The exit code of a command's outcome; an error is printed with its causes.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -143,5 +193,26 @@ fn validate(file: &std::path::Path) -> u8 {
             eprintln!("{} error(s)", errors.len());
             exit::FAILED
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_command_line_is_the_whole_one_but_the_hidden_commands() {
+        Cli::command().debug_assert();
+        public_command().debug_assert();
+        let names = |c: &clap::Command, hidden: bool| {
+            c.get_subcommands()
+                .filter(|s| hidden || !s.is_hide_set())
+                .map(|s| s.get_name().to_owned())
+                .collect::<Vec<_>>()
+        };
+        let full = Cli::command();
+        assert_eq!(names(&public_command(), true), names(&full, false));
+        assert!(names(&full, true).contains(&"manpage".to_owned()));
+        assert!(!names(&public_command(), true).contains(&"manpage".to_owned()));
     }
 }

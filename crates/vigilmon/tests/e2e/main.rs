@@ -7,6 +7,7 @@ mod alerting;
 mod api;
 mod cli;
 mod cluster;
+mod completions;
 mod config_file;
 mod connections;
 mod consensus;
