@@ -64,11 +64,12 @@ pub enum BackupError {
     #[error("{}: the path is not valid UTF-8", path.display())]
     NotUtf8 { path: PathBuf },
     /// The file is not a database, or SQLite failed on it.
-    #[error("{}: {what}: {source}", path.display())]
+    #[error("{}: {what} ({detail})", path.display())]
     Sqlite {
         path: PathBuf,
         what: &'static str,
-        source: sqlx::Error,
+        /// SQLite's own words.
+        detail: String,
     },
     /// The file is a SQLite database, but not a sound Vigilmon one.
     #[error("{} is not a usable Vigilmon database: {reason}", path.display())]
@@ -85,8 +86,8 @@ pub enum BackupError {
         binary: i64,
         version: &'static str,
     },
-    /// A file operation failed.
-    #[error("{what} {}: {source}", path.display())]
+    /// A file operation failed (the cause follows in the error's source).
+    #[error("{what} {}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -313,7 +314,14 @@ fn sqlite_error(
     what: &'static str,
 ) -> impl FnOnce(sqlx::Error) -> BackupError + use<> {
     let path = path.to_owned();
-    move |source| BackupError::Sqlite { path, what, source }
+    move |e| BackupError::Sqlite {
+        path,
+        what,
+        detail: match &e {
+            sqlx::Error::Database(db) => db.message().to_owned(),
+            other => other.to_string(),
+        },
+    }
 }
 
 /// `VACUUM INTO`: a consistent, compacted copy of `source` in the new file `into`.

@@ -4,6 +4,7 @@
 //! in use (SQLite under `--data-dir`, or PostgreSQL with `--database-url`).
 
 mod admin;
+mod backup;
 mod check;
 mod completions;
 mod config;
@@ -72,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Copy the embedded SQLite database to a file, consistently, while `serve` runs.
+    Backup(backup::BackupArgs),
+    /// Replace the SQLite database of a data directory with a backup (the server
+    /// stopped); the previous database is kept beside it.
+    Restore(backup::RestoreArgs),
     /// Print shell completions (bash, zsh or fish) to standard output.
     Completions {
         /// The shell.
@@ -143,6 +149,8 @@ fn main() -> ExitCode {
             Command::RedisHealth(args) => redis_health::run(args).await,
             Command::User { command } => admin::user(command).await.map(|()| exit::OK),
             Command::Token { command } => admin::token(command).await.map(|()| exit::OK),
+            Command::Backup(args) => backup::backup(args).await.map(|()| exit::OK),
+            Command::Restore(args) => backup::restore(args).await.map(|()| exit::OK),
             Command::Completions { .. } | Command::Manpage { .. } => Ok(exit::OK),
         }
     });

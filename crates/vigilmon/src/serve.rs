@@ -384,8 +384,25 @@ const LOCK_FILE: &str = "serve.lock";
 /// ends), or says which process holds it. Two servers on one SQLite database would each
 /// schedule every check and open every incident; several nodes need PostgreSQL. Other
 /// commands (`token create`, `user add`, …) do not take the lock: they work beside a
-/// running server.
+/// running server; `restore` takes it, so that no server starts on a half-restored
+/// directory.
 fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    match try_lock_data_dir(data_dir)? {
+        Ok(file) => Ok(file),
+        Err(who) => anyhow::bail!(
+            "another {who} is using the data directory {}: one SQLite data directory serves \
+             one node. Stop it first, or run several nodes on PostgreSQL (--database-url)",
+            data_dir.display()
+        ),
+    }
+}
+
+/// The lock of [`lock_data_dir`] without waiting: `Ok(Ok(file))` holds it (until the
+/// file is dropped), `Ok(Err(holder))` names who holds it (`` `vigilmon serve`
+/// (process 42) ``), `Err` is a failure to create or lock the file.
+pub(crate) fn try_lock_data_dir(
+    data_dir: &std::path::Path,
+) -> anyhow::Result<Result<std::fs::File, String>> {
     use std::io::{Read, Seek, Write};
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
@@ -404,16 +421,11 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
             let _ = file.read_to_string(&mut holder);
             let holder = holder.trim();
             let who = if holder.is_empty() {
-                "another process".to_owned()
+                "`vigilmon serve` (another process)".to_owned()
             } else {
-                format!("process {holder}")
+                format!("`vigilmon serve` (process {holder})")
             };
-            anyhow::bail!(
-                "another `vigilmon serve` ({who}) is using the data directory {}: one SQLite \
-                 data directory serves one node. Stop it first, or run several nodes on \
-                 PostgreSQL (--database-url)",
-                data_dir.display()
-            );
+            return Ok(Err(who));
         }
         Err(e) => {
             return Err(anyhow::Error::new(std::io::Error::from(e))
@@ -425,5 +437,5 @@ fn lock_data_dir(data_dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
     file.rewind()?;
     write!(file, "{}", std::process::id())?;
     file.flush()?;
-    Ok(file)
+    Ok(Ok(file))
 }

@@ -5,6 +5,7 @@
 mod agents;
 mod alerting;
 mod api;
+mod backup;
 mod cli;
 mod cluster;
 mod completions;
