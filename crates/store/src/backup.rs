@@ -57,6 +57,10 @@ pub enum BackupError {
     /// The destination exists and overwriting was not asked for.
     #[error("{} already exists; choose another file, or pass --force to replace it", path.display())]
     Exists { path: PathBuf },
+    /// The destination is the live database, or one of its `-wal`, `-shm` or
+    /// `-journal` files.
+    #[error("{} is the live database (or one of its files); write the backup elsewhere", path.display())]
+    LiveDatabase { path: PathBuf },
     /// The destination is a directory.
     #[error("{} is a directory; name the backup file", path.display())]
     IsDirectory { path: PathBuf },
@@ -112,6 +116,7 @@ pub async fn backup_sqlite(
         return Err(BackupError::NoDatabase { path: source });
     }
     check_destination(to, overwrite)?;
+    refuse_live_files(&source, to)?;
     // What is backed up must be a database this binary can restore.
     verify_schema(
         &source,
@@ -359,6 +364,30 @@ fn check_destination(to: &Path, overwrite: bool) -> Result<(), BackupError> {
     }
 }
 
+/// Refuses a destination that is the live database or one of its companion files:
+/// replacing one of those under a running server would lose its data.
+fn refuse_live_files(database: &Path, to: &Path) -> Result<(), BackupError> {
+    let resolved = |p: &Path| -> Option<PathBuf> {
+        let dir = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(std::fs::canonicalize(dir).ok()?.join(p.file_name()?))
+    };
+    let (Some(db), Some(dest)) = (resolved(database), resolved(to)) else {
+        return Ok(());
+    };
+    let live = ["", "-wal", "-shm", "-journal"]
+        .iter()
+        .any(|suffix| with_suffix(&db, suffix) == dest);
+    if live {
+        return Err(BackupError::LiveDatabase {
+            path: to.to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// A name for a temporary file in the directory of `path` (same file system, so the
 /// final rename is atomic), that does not exist yet.
 fn temp_beside(path: &Path) -> Result<PathBuf, BackupError> {
@@ -420,19 +449,26 @@ fn move_aside(db: &Path, now: jiff::Timestamp) -> Result<Option<PathBuf>, Backup
     let mut n = 1;
     while aside.exists() {
         n += 1;
-        aside = PathBuf::from(format!("{}-{n}", base.display()));
+        aside = with_suffix(&base, &format!("-{n}"));
     }
     // The write-ahead log first: a `-wal` left behind would be read into the restored
     // database.
     for suffix in ["-wal", "-shm"] {
-        let from = PathBuf::from(format!("{}{suffix}", db.display()));
+        let from = with_suffix(db, suffix);
         if from.exists() {
-            let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+            let to = with_suffix(&aside, suffix);
             std::fs::rename(&from, &to).map_err(io_error("cannot move aside", &from))?;
         }
     }
     std::fs::rename(db, &aside).map_err(io_error("cannot move aside", db))?;
     Ok(Some(aside))
+}
+
+/// `path` with `suffix` appended to its last component (`vigilmon.db` → `vigilmon.db-wal`).
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 fn sync_file(path: &Path) -> Result<(), BackupError> {
@@ -471,6 +507,14 @@ mod tests {
         let again = backup_sqlite(&data, &backup, false).await.unwrap_err();
         assert!(matches!(again, BackupError::Exists { .. }), "{again}");
         assert!(again.to_string().contains("--force"), "{again}");
+        // Never over the live database or its log, even when asked.
+        for live in ["vigilmon.db", "vigilmon.db-wal"] {
+            let e = backup_sqlite(&data, &data.join(live), true)
+                .await
+                .unwrap_err();
+            assert!(matches!(e, BackupError::LiveDatabase { .. }), "{e}");
+        }
+        store.ping().await.unwrap();
         backup_sqlite(&data, &backup, true).await.unwrap();
         store.close().await;
         // With no server running (the write-ahead log checkpointed and gone) too.
