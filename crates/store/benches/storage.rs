@@ -138,7 +138,9 @@ const OLD_MONITOR: &str = "INSERT INTO monitors (id, name, kind, config, source,
 macro_rules! write_old {
     ($conn:expr, $ids:expr, $checks:expr, $config:literal, $false:literal) => {{
         for (i, id) in $ids.iter().enumerate() {
-            let sql = OLD_MONITOR.replace("CONFIG", $config).replace("FALSE", $false);
+            let sql = OLD_MONITOR
+                .replace("CONFIG", $config)
+                .replace("FALSE", $false);
             sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(id.0)
                 .bind(format!("service-{i:05}"))
@@ -194,7 +196,8 @@ async fn write_new(store: &Store, ids: &[MonitorId], checks: &[RecordedCheck]) {
 /// Bytes of `check_results` and its indexes in a SQLite file, and the names measured.
 async fn sqlite_bytes(dir: &Path) -> (i64, Vec<String>) {
     let mut conn = sqlx::SqliteConnection::connect_with(
-        &sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join(vigilmon_store::SQLITE_FILE_NAME)),
+        &sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.join(vigilmon_store::SQLITE_FILE_NAME)),
     )
     .await
     .expect("open");
@@ -208,7 +211,10 @@ async fn sqlite_bytes(dir: &Path) -> (i64, Vec<String>) {
     .expect("dbstat (SQLite built with SQLITE_ENABLE_DBSTAT_VTAB)");
     conn.close().await.ok();
     let total = rows.iter().map(|(_, b)| b).sum();
-    (total, rows.into_iter().map(|(n, b)| format!("{n} {b}")).collect())
+    (
+        total,
+        rows.into_iter().map(|(n, b)| format!("{n} {b}")).collect(),
+    )
 }
 
 /// Bytes of every partition of `check_results` (heap, indexes, TOAST) after VACUUM.
@@ -241,14 +247,18 @@ fn report(what: &str, bytes: i64, checks: usize, monitors: usize, rounds: usize)
 /// A database of its own on the PostgreSQL server at `admin`, dropped by the caller.
 async fn pg_database(admin: &str, name: &str) -> Option<String> {
     let mut conn = sqlx::PgConnection::connect(admin).await.ok()?;
-    conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .await
-        .ok()?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .await
+    .ok()?;
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .ok()?;
     conn.close().await.ok();
-    let (base, query) = admin.split_once('?').map_or((admin, None), |(b, q)| (b, Some(q)));
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(b, q)| (b, Some(q)));
     let root = base.rsplit_once('/').map_or(base, |(r, _)| r);
     Some(match query {
         Some(q) => format!("{root}/{name}?{q}"),
@@ -292,7 +302,9 @@ async fn main() {
 
     // SQLite, before (schema 17).
     let old = tempfile::tempdir().expect("tempdir");
-    Store::migrate_sqlite_until(old.path(), 17).await.expect("schema 17");
+    Store::migrate_sqlite_until(old.path(), 17)
+        .await
+        .expect("schema 17");
     {
         let mut conn = sqlx::SqliteConnection::connect_with(
             &sqlx::sqlite::SqliteConnectOptions::new()
@@ -321,18 +333,32 @@ async fn main() {
     let store = Store::open_postgres(&url).await.expect("open postgres");
     write_new(&store, &ids, &checks).await;
     store.close().await;
-    report("PostgreSQL, compact (schema 18)", postgres_bytes(&url).await, n, monitors, rounds);
+    report(
+        "PostgreSQL, compact (schema 18)",
+        postgres_bytes(&url).await,
+        n,
+        monitors,
+        rounds,
+    );
     drop_pg_database(&admin, &name).await;
 
     let Some(url) = pg_database(&admin, &name).await else {
         return;
     };
-    Store::migrate_postgres_until(&url, 17).await.expect("schema 17");
+    Store::migrate_postgres_until(&url, 17)
+        .await
+        .expect("schema 17");
     {
         let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect");
         write_old!(&mut conn, ids, checks, "$3::jsonb", "FALSE");
         conn.close().await.ok();
     }
-    report("PostgreSQL, before (schema 17)", postgres_bytes(&url).await, n, monitors, rounds);
+    report(
+        "PostgreSQL, before (schema 17)",
+        postgres_bytes(&url).await,
+        n,
+        monitors,
+        rounds,
+    );
     drop_pg_database(&admin, &name).await;
 }
