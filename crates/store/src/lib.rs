@@ -47,6 +47,7 @@ mod migrations;
 mod monitors;
 mod overview;
 mod partitions;
+mod recording;
 mod records;
 mod results;
 mod rollups;

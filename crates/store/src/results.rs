@@ -1,41 +1,21 @@
 //! Check results and per-region state: recording a batch of checks atomically,
 //! querying the history, pruning it.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
+use uuid::Uuid;
 use vigilmon_core::state::RegionStatus;
 use vigilmon_core::{CheckResult, MonitorId, Phases, Verdict};
 
 use crate::codec::{Cols, Reader, bind_ids, int, int32, ms, opt_int32, opt_ms, placeholders};
 use crate::compact::{peer_bytes, verdict_code};
 use crate::monitors::{SELECT_ALL, SELECT_BY_ID, decode_monitor, sort_by_name};
+use crate::recording;
 use crate::{Backend, MonitorRecord};
 use crate::{
     Commit, RecordedCheck, RegionStateRecord, ResultFilter, Store, StoreError, StoredResult,
 };
-
-/// Updates the monitor for one recorded check: `$2` is the new state, `$3` the check
-/// time. A paused monitor keeps its state (a check that was in flight when it was
-/// paused must not un-pause it). `state_changed_at` moves only when the state changes.
-/// `last_checked_at` only moves forward. Returns the monitor's number in
-/// `check_results` (no row: the monitor is gone).
-const UPDATE_MONITOR: &str = "UPDATE monitors SET \
-    state = CASE WHEN paused THEN state ELSE $2 END, \
-    state_changed_at = CASE WHEN paused OR state = $2 THEN state_changed_at ELSE $3 END, \
-    last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $3 \
-        THEN $3 ELSE last_checked_at END \
-    WHERE id = $1 RETURNING CAST(result_key AS BIGINT) AS result_key";
-
-const TOUCH_MONITOR: &str = "UPDATE monitors SET \
-    last_checked_at = CASE WHEN last_checked_at IS NULL OR last_checked_at < $2 \
-        THEN $2 ELSE last_checked_at END \
-    WHERE id = $1 RETURNING CAST(result_key AS BIGINT) AS result_key";
-
-/// One check in its compact form (see `compact`).
-const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_key, checked_at, region_key, \
-    verdict, state, error_kind, duration_ms, dns_ms, connect_ms, tls_ms, ttfb_ms, status_code, \
-    cert_expires_at, peer, message, body_excerpt, details) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
-    ON CONFLICT (monitor_key, checked_at, region_key) DO NOTHING";
 
 /// Gives a region name its number in `check_results` if it has none yet.
 const INSERT_REGION_KEY: &str =
@@ -43,15 +23,6 @@ const INSERT_REGION_KEY: &str =
 
 /// A region name's number.
 const SELECT_REGION_KEY: &str = "SELECT CAST(key AS BIGINT) FROM result_regions WHERE name = $1";
-
-const UPSERT_REGION: &str = "INSERT INTO monitor_regions (monitor_id, region, state, \
-    consecutive_failures, checked_at, duration_ms, error_kind, error, cert_expires_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-    ON CONFLICT (monitor_id, region) DO UPDATE SET \
-    state = excluded.state, consecutive_failures = excluded.consecutive_failures, \
-    checked_at = excluded.checked_at, duration_ms = excluded.duration_ms, \
-    error_kind = excluded.error_kind, error = excluded.error, \
-    cert_expires_at = excluded.cert_expires_at";
 
 /// `$1` is the monitor, `$2` an optional region; the time range is
 /// `$3 <= checked_at < $4`. Newest first, then by region number: the primary key's
@@ -162,11 +133,14 @@ fn decode_region<R: Cols>(row: &R) -> Result<(MonitorId, RegionStateRecord), Sto
 impl Store {
     /// Records a batch of checks in one transaction: all of it lands or none does.
     ///
-    /// For each check, in order: the result is inserted; the region's row is upserted
-    /// (state, failure streak, check time, duration, error kind and message); the
-    /// monitor's state is set (with `state_changed_at` when it changed, except that a
-    /// paused monitor stays paused) and `last_checked_at` advanced. Checks of a monitor
-    /// that no longer exists (deleted while the check was in flight) are skipped.
+    /// The outcome is that of each check applied in order: the result is inserted
+    /// (a check already stored is left alone); the region's row is upserted (state,
+    /// failure streak, check time, duration, error kind and message); the monitor's
+    /// state is set (with `state_changed_at` when it changed, except that a paused
+    /// monitor stays paused) and `last_checked_at` advanced. A history-only check only
+    /// adds its result and advances `last_checked_at`. Checks of a monitor that no
+    /// longer exists (deleted while the check was in flight) are skipped. It is written
+    /// with a few multi-row statements, not check by check (see `recording`).
     pub async fn record_results(&self, batch: &[RecordedCheck]) -> Result<(), StoreError> {
         self.record_results_under(batch, &Commit::unfenced()).await
     }
@@ -182,43 +156,44 @@ impl Store {
             return Ok(());
         }
         let postgres = self.is_postgres();
+        let monitors = recording::monitor_writes(batch);
+        let regions_latest = recording::latest_per_region(batch);
         // Region numbers this transaction read or gave, remembered once it commits.
         let mut met: Vec<(String, i64)> = Vec::new();
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             crate::ingest::begin_commit!(tx, commit, postgres);
+            // First the monitors, as that also tells which still exist and their
+            // numbers (and takes their rows' locks before anything is read).
+            let mut keys: HashMap<Uuid, i64> = HashMap::with_capacity(monitors.len());
+            let mut rest = &monitors[..];
+            for size in recording::chunk_sizes(monitors.len()) {
+                let (chunk, after) = rest.split_at(size);
+                rest = after;
+                let sql = recording::update_monitors_sql(size);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for w in chunk {
+                    q = q
+                        .bind(w.id)
+                        .bind(w.last_state)
+                        .bind(w.first.map(|(state, _)| state))
+                        .bind(w.first.map(|(_, at)| at))
+                        .bind(w.changed_within)
+                        .bind(w.last_at);
+                }
+                for row in q.fetch_all(&mut *tx).await? {
+                    let r = Reader::new(&row, "monitors");
+                    keys.insert(r.uuid("id")?, r.i64("result_key")?);
+                }
+            }
+            // The numbers of the batch's regions.
+            let mut region_keys: HashMap<&str, i64> = HashMap::new();
             for check in batch {
-                let id = check.monitor_id.0;
-                let r = &check.result;
-                let at = ms(r.checked_at);
-                // First, as it also tells whether the monitor still exists and its
-                // number (and takes the write lock before anything is read).
-                let monitor_key: Option<i64> = if check.history_only {
-                    // A write all the same (the lock first, as above): the monitor was
-                    // checked then, whatever its state.
-                    sqlx::query_scalar(TOUCH_MONITOR)
-                        .bind(id)
-                        .bind(at)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                } else {
-                    sqlx::query_scalar(UPDATE_MONITOR)
-                        .bind(id)
-                        .bind(check.monitor_state.as_str())
-                        .bind(at)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                };
-                let Some(monitor_key) = monitor_key else {
-                    tracing::debug!(monitor = %check.monitor_id, "skipping a result of a deleted monitor");
+                let region = check.result.region.as_str();
+                if region_keys.contains_key(region) {
                     continue;
-                };
-                let region = r.region.as_str();
-                let known = self
-                    .region_keys
-                    .get(region)
-                    .or_else(|| met.iter().find(|(n, _)| n == region).map(|(_, k)| *k));
-                let region_key = match known {
+                }
+                let key = match self.region_keys.get(region) {
                     Some(k) => k,
                     None => {
                         sqlx::query(INSERT_REGION_KEY)
@@ -233,43 +208,74 @@ impl Store {
                         k
                     }
                 };
-                let error_kind = r.verdict.error_kind();
-                let error = r.verdict.message();
-                sqlx::query(INSERT_RESULT)
-                    .bind(monitor_key)
-                    .bind(at)
-                    .bind(region_key)
-                    .bind(verdict_code(&r.verdict))
-                    .bind(i16::from(check.region_status.state.code()))
-                    .bind(error_kind.map(|k| i16::from(k.code())))
-                    .bind(int32(r.duration_ms))
-                    .bind(opt_int32(r.phases.dns_ms))
-                    .bind(opt_int32(r.phases.connect_ms))
-                    .bind(opt_int32(r.phases.tls_ms))
-                    .bind(opt_int32(r.phases.ttfb_ms))
-                    .bind(r.status_code.map(i32::from))
-                    .bind(opt_ms(r.cert_expires_at))
-                    .bind(r.remote_addr.as_deref().map(peer_bytes))
-                    .bind(error)
-                    .bind(r.body_excerpt.as_deref())
-                    .bind(r.details.as_ref().map(serde_json::Value::to_string))
-                    .execute(&mut *tx)
-                    .await?;
-                if check.history_only {
-                    continue;
+                region_keys.insert(region, key);
+            }
+            // The results of the monitors still there (a monitor deleted while its
+            // check was in flight has none written).
+            let kept: Vec<(&RecordedCheck, i64)> = batch
+                .iter()
+                .filter_map(|c| keys.get(&c.monitor_id.0).map(|k| (c, *k)))
+                .collect();
+            if kept.len() < batch.len() {
+                tracing::debug!(
+                    skipped = batch.len() - kept.len(),
+                    "skipping results of deleted monitors"
+                );
+            }
+            let mut rest = &kept[..];
+            for size in recording::chunk_sizes(kept.len()) {
+                let (chunk, after) = rest.split_at(size);
+                rest = after;
+                let sql = recording::insert_results_sql(size);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (check, monitor_key) in chunk {
+                    let r = &check.result;
+                    q = q
+                        .bind(*monitor_key)
+                        .bind(ms(r.checked_at))
+                        .bind(region_keys.get(r.region.as_str()).copied())
+                        .bind(verdict_code(&r.verdict))
+                        .bind(i16::from(check.region_status.state.code()))
+                        .bind(r.verdict.error_kind().map(|k| i16::from(k.code())))
+                        .bind(int32(r.duration_ms))
+                        .bind(opt_int32(r.phases.dns_ms))
+                        .bind(opt_int32(r.phases.connect_ms))
+                        .bind(opt_int32(r.phases.tls_ms))
+                        .bind(opt_int32(r.phases.ttfb_ms))
+                        .bind(r.status_code.map(i32::from))
+                        .bind(opt_ms(r.cert_expires_at))
+                        .bind(r.remote_addr.as_deref().map(peer_bytes))
+                        .bind(r.verdict.message())
+                        .bind(r.body_excerpt.as_deref())
+                        .bind(r.details.as_ref().map(serde_json::Value::to_string));
                 }
-                sqlx::query(UPSERT_REGION)
-                    .bind(id)
-                    .bind(region)
-                    .bind(check.region_status.state.as_str())
-                    .bind(i64::from(check.region_status.consecutive_failures))
-                    .bind(at)
-                    .bind(int(r.duration_ms))
-                    .bind(error_kind.map(|k| k.as_str()))
-                    .bind(error)
-                    .bind(opt_ms(r.cert_expires_at))
-                    .execute(&mut *tx)
-                    .await?;
+                q.execute(&mut *tx).await?;
+            }
+            // Each region's latest state.
+            let latest: Vec<&RecordedCheck> = regions_latest
+                .into_iter()
+                .filter(|c| keys.contains_key(&c.monitor_id.0))
+                .collect();
+            let mut rest = &latest[..];
+            for size in recording::chunk_sizes(latest.len()) {
+                let (chunk, after) = rest.split_at(size);
+                rest = after;
+                let sql = recording::upsert_regions_sql(size);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for check in chunk {
+                    let r = &check.result;
+                    q = q
+                        .bind(check.monitor_id.0)
+                        .bind(r.region.as_str())
+                        .bind(check.region_status.state.as_str())
+                        .bind(i64::from(check.region_status.consecutive_failures))
+                        .bind(ms(r.checked_at))
+                        .bind(int(r.duration_ms))
+                        .bind(r.verdict.error_kind().map(|k| k.as_str()))
+                        .bind(r.verdict.message())
+                        .bind(opt_ms(r.cert_expires_at));
+                }
+                q.execute(&mut *tx).await?;
             }
             tx.commit().await?;
         });

@@ -205,6 +205,7 @@ contract! {
         delete_results_before_in_batches,
         a_monitor_and_its_regions_are_read_from_one_snapshot,
         an_upgrade_keeps_every_field_of_every_result,
+        a_batch_is_its_checks_in_turn,
     ],
     auth: [
         users,

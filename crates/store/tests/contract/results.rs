@@ -771,3 +771,131 @@ pub(crate) async fn an_upgrade_keeps_every_field_of_every_result(db: Db) {
     assert_eq!(s.count_results(d.id).await.unwrap(), 0);
     s.close().await;
 }
+
+/// Recording a batch is recording its checks one after another: over random batches
+/// (several monitors, one of them paused, three regions, states that change and change
+/// back, times out of order, history-only checks, the same check twice), monitors
+/// written with one batch end exactly as their twins written check by check —
+/// states, change times, last check times, region rows and stored results.
+pub(crate) async fn a_batch_is_its_checks_in_turn(db: Db) {
+    let s = &db.store;
+    struct Lcg(u64);
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+    let mut rng = Lcg(11);
+    let mut pair = Vec::new();
+    for i in 0..4 {
+        let mut config = crate::http(&format!("batched-{i}"), "https://example.com/");
+        config.paused = i == 3;
+        let mut twin = crate::http(&format!("in-turn-{i}"), "https://example.com/");
+        twin.paused = i == 3;
+        let a = s
+            .create_monitor(new_id(), &config, vigilmon_store::MonitorSource::Api, t(0))
+            .await
+            .unwrap();
+        let b = s
+            .create_monitor(new_id(), &twin, vigilmon_store::MonitorSource::Api, t(0))
+            .await
+            .unwrap();
+        pair.push((a.id, b.id));
+    }
+    use MonitorState::*;
+    let states = [Up, Down, Degraded, Pending];
+    let regions = ["eu", "us", "local"];
+    // Long batches where states change often, and short ones of two monitors in one
+    // state throughout (which the stored state may or may not already be).
+    for round in 0..24i64 {
+        let short = round % 2 == 1;
+        let mut batch = Vec::new();
+        let size = if short {
+            1 + rng.below(8)
+        } else {
+            20 + rng.below(60)
+        };
+        let fixed = states[rng.below(4) as usize];
+        let pick_state = |rng: &mut Lcg| {
+            if short {
+                fixed
+            } else {
+                states[rng.below(4) as usize]
+            }
+        };
+        for _ in 0..size {
+            let m = rng.below(if short { 2 } else { 4 }) as usize;
+            let state = pick_state(&mut rng);
+            let verdict = match state {
+                Down => Verdict::down(ErrorKind::Connect, "refused"),
+                Degraded => Verdict::degraded("slow"),
+                _ => Verdict::Up,
+            };
+            // Mostly forward in time, sometimes behind (a late agent), sometimes the
+            // very check again.
+            let at = t(round * 1000 + rng.below(400) as i64);
+            let mut c = check(
+                pair[m].0,
+                regions[rng.below(3) as usize],
+                at,
+                verdict,
+                (state, rng.below(3) as u32),
+                pick_state(&mut rng),
+            );
+            c.history_only = rng.below(5) == 0;
+            if rng.below(10) == 0 {
+                batch.push(c.clone());
+            }
+            batch.push(c);
+        }
+        s.record_results(&batch).await.unwrap();
+        for c in &batch {
+            let twin = pair.iter().find(|(a, _)| *a == c.monitor_id).unwrap().1;
+            let one = RecordedCheck {
+                monitor_id: twin,
+                ..c.clone()
+            };
+            s.record_results(&[one]).await.unwrap();
+        }
+        // After every batch (a later one would overwrite what this one got wrong).
+        same_as_twins(s, &pair, round).await;
+    }
+}
+
+/// Monitors of `pair` and their twins have the same state, region rows and results.
+async fn same_as_twins(s: &vigilmon_store::Store, pair: &[(MonitorId, MonitorId)], round: i64) {
+    let all = ResultFilter {
+        since: Some(t(-1)),
+        limit: 1000,
+        ..ResultFilter::default()
+    };
+    for (a, b) in pair {
+        let (ma, mb) = (
+            s.get_monitor(*a).await.unwrap().unwrap(),
+            s.get_monitor(*b).await.unwrap().unwrap(),
+        );
+        let name = &ma.config.name;
+        assert_eq!(
+            (ma.state, ma.state_changed_at, ma.last_checked_at),
+            (mb.state, mb.state_changed_at, mb.last_checked_at),
+            "{name} after batch {round}"
+        );
+        assert_eq!(
+            s.region_states(*a).await.unwrap(),
+            s.region_states(*b).await.unwrap(),
+            "{name} after batch {round}"
+        );
+        let results = |rs: Vec<vigilmon_store::StoredResult>| -> Vec<(CheckResult, MonitorState)> {
+            rs.into_iter().map(|r| (r.result, r.state)).collect()
+        };
+        let (ra, rb) = (
+            results(s.list_results(*a, &all).await.unwrap()),
+            results(s.list_results(*b, &all).await.unwrap()),
+        );
+        assert_eq!(ra, rb, "{name} after batch {round}");
+    }
+}
