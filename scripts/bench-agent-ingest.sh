@@ -72,7 +72,7 @@ for t in tokens:
     call("GET", "/api/v1/agent/assignments", t)
 assigned = [[m["id"] for m in call("GET", "/api/v1/agent/assignments", t)["monitors"]] for t in tokens]
 lock = threading.Lock()
-totals = {"accepted": 0, "ignored": 0, "requests": 0}
+totals = {"accepted": 0, "ignored": 0, "refused": 0, "requests": 0}
 latencies = []
 stop = time.time() + secs
 def agent(token, ids, region_clock):
@@ -91,15 +91,20 @@ def agent(token, ids, region_clock):
         r = call("POST", "/api/v1/agent/results", token, json.dumps({"results": results}).encode())
         with lock:
             latencies.append(time.time() - start)
-            totals["accepted"] += r["accepted"]; totals["ignored"] += r["ignored"]; totals["requests"] += 1
+            refused = len(r.get("refused", []))
+            totals["accepted"] += r["accepted"]; totals["ignored"] += r["ignored"]
+            totals["refused"] += refused; totals["requests"] += 1
 began = time.time()
-threads = [threading.Thread(target=agent, args=(tok, ids, int(began * 1000) + i * 10_000_000)) for i, (tok, ids) in enumerate(zip(tokens, assigned))]
+# Each agent's results get times of their own, in the past (the server refuses results
+# more than 120 s ahead of its clock): agent i from (i + 1) × 10,000 s ago, 1 ms apart.
+threads = [threading.Thread(target=agent, args=(tok, ids, int(began * 1000) - (i + 1) * 10_000_000)) for i, (tok, ids) in enumerate(zip(tokens, assigned))]
 for th in threads: th.start()
 for th in threads: th.join()
 elapsed = time.time() - began
 latencies.sort()
 p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000
 print(f"agents: {len(tokens)}, monitors assigned: {sum(map(len, assigned))}, batch: {batch}")
+print(f"results refused: {totals['refused']}, ignored: {totals['ignored']}")
 print(f"requests: {totals['requests']}, results accepted: {totals['accepted']} in {elapsed:.1f} s "
       f"= {totals['accepted'] / elapsed:,.0f} results/s; request p50 {p(0.5):.0f} ms, p99 {p(0.99):.0f} ms")
 PY
@@ -108,3 +113,7 @@ PY
 sleep 10
 written=$(curl -fsS -H "Authorization: Bearer $reader" "$url/metrics" | sed -n 's/^vigilmon_results_written_total \([0-9.e+]*\)$/\1/p')
 echo "results written to the store (vigilmon_results_written_total): ${written:-0}"
+curl -fsS -H "Authorization: Bearer $reader" "$url/metrics" | grep -E '^vigilmon_(results_|result_write|recorder|write_refused)' || true
+errors=$(grep -c -E 'ERROR|WARN' "$work/err" || true)
+echo "server warnings and errors logged: ${errors:-0}"
+grep -E 'ERROR|WARN' "$work/err" | head -5 || true
