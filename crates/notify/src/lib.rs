@@ -28,18 +28,29 @@ use vigilmon_core::alert::Priority;
 use vigilmon_core::guard::NetworkGuard;
 
 pub mod channel;
+pub mod discord;
 pub mod email;
+pub mod google_chat;
+pub mod gotify;
+pub mod matrix;
+pub mod mattermost;
+pub mod ntfy;
+pub mod opsgenie;
 pub mod outbound;
 pub mod pagerduty;
+pub mod pushover;
 pub mod slack;
 pub mod spec;
 pub mod stored;
+pub mod teams;
+pub mod telegram;
 mod text;
 pub mod webhook;
 
 pub use channel::{ChannelConfig, ChannelKind};
 pub use spec::{
     CHANNELS, ChannelInfo, ChannelSpec, PAGERDUTY_EVENTS_URL, channel_info, secret_fields,
+    secrets_of,
 };
 
 /// The user agent of every HTTP request: `vigilmon/<version>`.
@@ -452,6 +463,52 @@ impl Notifier {
                     Err(error) => Delivery::Permanent { error },
                 }
             }
+            ChannelSpec::Discord { webhook_url } => {
+                self.send_all(discord::outgoing(webhook_url, n)).await
+            }
+            ChannelSpec::Teams { webhook_url } => {
+                self.send_all(teams::outgoing(webhook_url, n)).await
+            }
+            ChannelSpec::Telegram {
+                bot_token,
+                chat_id,
+                api_url,
+            } => {
+                self.send_all(telegram::outgoing(api_url, bot_token, chat_id, n))
+                    .await
+            }
+            ChannelSpec::Opsgenie { api_key, api_url } => {
+                self.send_all(opsgenie::outgoing(api_url, api_key, n)).await
+            }
+            ChannelSpec::Ntfy { url, token } => {
+                self.send_all(ntfy::outgoing(url, token.as_deref(), n))
+                    .await
+            }
+            ChannelSpec::Pushover {
+                token,
+                user,
+                api_url,
+            } => {
+                self.send_all(pushover::outgoing(api_url, token, user, n))
+                    .await
+            }
+            ChannelSpec::Gotify { url, token } => {
+                self.send_all(gotify::outgoing(url, token, n)).await
+            }
+            ChannelSpec::Matrix {
+                homeserver,
+                access_token,
+                room_id,
+            } => {
+                self.send_all(matrix::outgoing(homeserver, access_token, room_id, n))
+                    .await
+            }
+            ChannelSpec::Mattermost { webhook_url } => {
+                self.send_all(mattermost::outgoing(webhook_url, n)).await
+            }
+            ChannelSpec::GoogleChat { webhook_url } => {
+                self.send_all(google_chat::outgoing(webhook_url, n)).await
+            }
         };
         tracing::debug!(
             channel = channel.kind(),
@@ -464,24 +521,69 @@ impl Notifier {
     }
 
     /// POSTs a JSON body and classifies the answer.
-    async fn post(&self, url: &str, body: Vec<u8>, mut headers: HeaderMap) -> Delivery {
-        if let Err(refused) = outbound::check_url(&self.inner.guard, url) {
+    async fn post(&self, url: &str, body: Vec<u8>, headers: HeaderMap) -> Delivery {
+        self.send(Outgoing::json(url.to_owned(), body).with_headers(headers))
+            .await
+    }
+
+    /// Sends the requests of one delivery in order, stopping at the first that is not
+    /// delivered; `Err` is the outcome decided without sending (a skip, or settings
+    /// that cannot make a request). Every request of a plan may be repeated by a
+    /// retry, so each is one the provider takes twice without harm.
+    async fn send_all(&self, plan: Result<Vec<Outgoing>, Delivery>) -> Delivery {
+        let requests = match plan {
+            Ok(r) => r,
+            Err(decided) => return decided,
+        };
+        let mut last = Delivery::Delivered { detail: None };
+        for r in requests {
+            last = self.send(r).await;
+            if !last.is_delivered() {
+                break;
+            }
+        }
+        last
+    }
+
+    /// Makes one request under the guard and classifies the answer.
+    async fn send(&self, o: Outgoing) -> Delivery {
+        if let Err(refused) = outbound::check_url(&self.inner.guard, &o.url) {
             return refused_delivery(&refused);
         }
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut headers = o.headers;
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(o.content_type));
         let sent = self
             .inner
             .http
-            .post(url)
+            .request(o.method, &o.url)
             .headers(headers)
-            .body(body)
+            .body(o.body)
             .send()
             .await;
-        let resp = match sent {
+        let mut resp = match sent {
             Ok(r) => r,
             Err(e) => return self.send_error(e),
         };
-        classify_http(resp.status(), resp.headers())
+        let outcome = classify_http(resp.status(), resp.headers());
+        match outcome {
+            Delivery::Retry { after: None, error }
+                if resp.status() == StatusCode::TOO_MANY_REQUESTS && o.wait != Wait::Header =>
+            {
+                // Only the provider's documented number is read, never shown.
+                let mut body = Vec::new();
+                while body.len() < MAX_WAIT_BODY {
+                    match resp.chunk().await {
+                        Ok(Some(c)) => body.extend_from_slice(&c),
+                        _ => break,
+                    }
+                }
+                Delivery::Retry {
+                    after: wait_in_body(o.wait, &body),
+                    error,
+                }
+            }
+            other => other,
+        }
     }
 
     /// Classifies a request that got no response. Never shows the URL (Slack's holds a
@@ -725,6 +827,109 @@ pub fn classify_http(status: StatusCode, headers: &HeaderMap) -> Delivery {
             error: with_reason(format!("rejected with {code}")),
         }
     }
+}
+
+/// The most of a 429's body read for the wait it asks for.
+const MAX_WAIT_BODY: usize = 16 * 1024;
+
+/// Where a rate-limited answer says how long to wait, besides `Retry-After`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Only the `Retry-After` header.
+    Header,
+    /// Seconds (a number, maybe fractional) at this JSON pointer of the body:
+    /// Discord's `/retry_after`, Telegram's `/parameters/retry_after`.
+    Seconds(&'static str),
+    /// Milliseconds at this JSON pointer: Matrix's `/retry_after_ms`.
+    Millis(&'static str),
+}
+
+/// The wait a 429's JSON body asks for, by the provider's documented field; `None`
+/// when the body does not say (or says nonsense). At most a day.
+pub(crate) fn wait_in_body(wait: Wait, body: &[u8]) -> Option<Duration> {
+    let (pointer, scale) = match wait {
+        Wait::Header => return None,
+        Wait::Seconds(p) => (p, 1.0),
+        Wait::Millis(p) => (p, 0.001),
+    };
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let secs = v.pointer(pointer)?.as_f64()? * scale;
+    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)))
+}
+
+/// One HTTP request of a delivery, built by a channel's module.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    pub method: reqwest::Method,
+    pub url: String,
+    pub body: Vec<u8>,
+    pub content_type: &'static str,
+    /// Besides `Content-Type`, which [`Outgoing::content_type`] sets.
+    pub headers: HeaderMap,
+    /// Where a 429 says how long to wait.
+    pub wait: Wait,
+}
+
+impl Outgoing {
+    /// A JSON `POST`.
+    pub fn json(url: String, body: Vec<u8>) -> Outgoing {
+        Outgoing {
+            method: reqwest::Method::POST,
+            url,
+            body,
+            content_type: "application/json",
+            headers: HeaderMap::new(),
+            wait: Wait::Header,
+        }
+    }
+
+    /// The same request with these headers.
+    pub fn with_headers(mut self, headers: HeaderMap) -> Outgoing {
+        self.headers = headers;
+        self
+    }
+
+    /// The same request with `name: value` added; a value that cannot be a header
+    /// value is a settings error naming `field`.
+    pub fn header(
+        mut self,
+        name: &'static str,
+        value: &str,
+        field: &str,
+    ) -> Result<Outgoing, Delivery> {
+        let mut v = HeaderValue::from_str(value).map_err(|_| Delivery::Permanent {
+            error: format!(
+                "{field} cannot be sent in a header (it holds a line break or a control character)"
+            ),
+        })?;
+        v.set_sensitive(true);
+        self.headers.insert(HeaderName::from_static(name), v);
+        Ok(self)
+    }
+
+    /// The same request reading a 429's wait from its body.
+    pub fn wait(mut self, wait: Wait) -> Outgoing {
+        self.wait = wait;
+        self
+    }
+}
+
+/// `base` with `segments` appended to its path, each percent-encoded (so a key or an
+/// id can never change the path); `field` names the setting in the error. A query
+/// or fragment of `base` is dropped.
+pub(crate) fn endpoint(base: &str, field: &str, segments: &[&str]) -> Result<String, Delivery> {
+    let mut url = url::Url::parse(base).map_err(|_| Delivery::Permanent {
+        error: format!("{field} is not a URL"),
+    })?;
+    url.set_query(None);
+    url.set_fragment(None);
+    url.path_segments_mut()
+        .map_err(|()| Delivery::Permanent {
+            error: format!("{field} is not an http(s) URL"),
+        })?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url.into())
 }
 
 /// `Retry-After` as a delay from `now`: delay-seconds or an HTTP date (a date in the

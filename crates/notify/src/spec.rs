@@ -49,16 +49,95 @@ pub const CHANNELS: &[ChannelInfo] = &[
         secrets: &[],
         pages: false,
     },
+    ChannelInfo {
+        name: "discord",
+        label: "Discord",
+        secrets: &["webhook_url"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "teams",
+        label: "Microsoft Teams",
+        secrets: &["webhook_url"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "telegram",
+        label: "Telegram",
+        secrets: &["bot_token"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "opsgenie",
+        label: "Opsgenie",
+        secrets: &["api_key"],
+        pages: true,
+    },
+    ChannelInfo {
+        name: "ntfy",
+        label: "ntfy",
+        secrets: &["url", "token"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "pushover",
+        label: "Pushover",
+        secrets: &["token"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "gotify",
+        label: "Gotify",
+        secrets: &["token"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "matrix",
+        label: "Matrix",
+        secrets: &["access_token"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "mattermost",
+        label: "Mattermost / Rocket.Chat",
+        secrets: &["webhook_url"],
+        pages: false,
+    },
+    ChannelInfo {
+        name: "google_chat",
+        label: "Google Chat",
+        secrets: &["webhook_url"],
+        pages: false,
+    },
 ];
+
+/// The channel types in words, for errors: `webhook, slack, …, or google_chat`.
+pub(crate) fn known_types() -> String {
+    let names: Vec<&str> = CHANNELS.iter().map(|c| c.name).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
 
 /// The info of a channel type by name.
 pub fn channel_info(name: &str) -> Option<&'static ChannelInfo> {
     CHANNELS.iter().find(|c| c.name == name)
 }
 
-/// The names of every secret setting of every channel type.
+/// The names of every secret setting of every channel type, each once.
 pub fn secret_fields() -> impl Iterator<Item = &'static str> {
-    CHANNELS.iter().flat_map(|c| c.secrets.iter().copied())
+    CHANNELS
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| c.secrets.iter().map(move |s| (i, *s)))
+        .filter(|(i, s)| !CHANNELS[..*i].iter().any(|c| c.secrets.contains(s)))
+        .map(|(_, s)| s)
+}
+
+/// The secret settings of the channel type `kind` (none for an unknown type).
+pub fn secrets_of(kind: &str) -> &'static [&'static str] {
+    channel_info(kind).map_or(&[], |c| c.secrets)
 }
 
 /// A validated channel.
@@ -79,6 +158,45 @@ pub enum ChannelSpec {
         secret: Option<String>,
         headers: Vec<(String, String)>,
     },
+    Discord {
+        webhook_url: String,
+    },
+    Teams {
+        webhook_url: String,
+    },
+    Telegram {
+        bot_token: String,
+        chat_id: String,
+        api_url: String,
+    },
+    Opsgenie {
+        api_key: String,
+        api_url: String,
+    },
+    Ntfy {
+        url: String,
+        token: Option<String>,
+    },
+    Pushover {
+        token: String,
+        user: String,
+        api_url: String,
+    },
+    Gotify {
+        url: String,
+        token: String,
+    },
+    Matrix {
+        homeserver: String,
+        access_token: String,
+        room_id: String,
+    },
+    Mattermost {
+        webhook_url: String,
+    },
+    GoogleChat {
+        webhook_url: String,
+    },
 }
 
 impl ChannelSpec {
@@ -88,6 +206,16 @@ impl ChannelSpec {
             ChannelSpec::PagerDuty { .. } => "pagerduty",
             ChannelSpec::Email { .. } => "email",
             ChannelSpec::Webhook { .. } => "webhook",
+            ChannelSpec::Discord { .. } => "discord",
+            ChannelSpec::Teams { .. } => "teams",
+            ChannelSpec::Telegram { .. } => "telegram",
+            ChannelSpec::Opsgenie { .. } => "opsgenie",
+            ChannelSpec::Ntfy { .. } => "ntfy",
+            ChannelSpec::Pushover { .. } => "pushover",
+            ChannelSpec::Gotify { .. } => "gotify",
+            ChannelSpec::Matrix { .. } => "matrix",
+            ChannelSpec::Mattermost { .. } => "mattermost",
+            ChannelSpec::GoogleChat { .. } => "google_chat",
         }
     }
 

@@ -196,6 +196,189 @@ pub(crate) fn wants_ack(event: Event) -> bool {
     matches!(event, Event::Trigger | Event::Reminder | Event::Escalation)
 }
 
+/// `s` with `&`, `<`, `>` and `"` written as HTML entities: for the channels whose
+/// text is HTML (Telegram, Matrix, Google Chat, Pushover).
+pub(crate) fn html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// `s` cut so that its HTML ([`html`]) holds at most `max` characters, and that HTML.
+pub(crate) fn html_within(s: &str, max: usize) -> String {
+    let mut keep = max;
+    loop {
+        let h = html(&truncate(s, keep));
+        let len = h.chars().count();
+        if len <= max || keep <= 1 {
+            return if len <= max { h } else { String::new() };
+        }
+        keep = (keep * max / len).min(keep - 1);
+    }
+}
+
+/// `s` with every Markdown control character behind a backslash, so user text shows
+/// as written instead of turning into emphasis, links or headings (Discord, Teams,
+/// Mattermost, Gotify, ntfy).
+pub(crate) fn markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '~' | '`' | '|' | '>' | '<' | '[' | ']' | '(' | ')' | '#' | '!'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `s` cut to at most `max` characters like [`truncate`], never leaving half an
+/// escape (`\*`) or half an entity (`&amp;`) before the "…".
+pub(crate) fn truncate_marked(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    let trailing = out.chars().rev().take_while(|c| *c == '\\').count();
+    if trailing % 2 == 1 {
+        out.pop();
+    }
+    if let Some(amp) = out.rfind('&')
+        && !out[amp..].contains(';')
+    {
+        out.truncate(amp);
+    }
+    out.push(ELLIPSIS);
+    out
+}
+
+/// The colour of an event, as `0xRRGGBB`: red while down, orange for regional
+/// failures, amber for warnings, blue when acknowledged, green when over, grey for
+/// tests.
+pub(crate) fn colour(event: Event) -> u32 {
+    match event {
+        Event::Trigger | Event::Reminder | Event::Escalation => 0xD7_2F_2F,
+        Event::RegionalNotice => 0xEF_7B_21,
+        Event::Degraded => 0xF2_B7_05,
+        Event::Acknowledged => 0x2F_6F_D7,
+        Event::Resolved | Event::DegradedCleared => 0x2E_A0_43,
+        Event::Test => 0x80_80_80,
+    }
+}
+
+/// The colour of an event as `#rrggbb`.
+pub(crate) fn colour_hex(event: Event) -> String {
+    format!("#{:06x}", colour(event))
+}
+
+/// A symbol leading the event's title on chat channels that show emoji as text.
+pub(crate) fn symbol(event: Event) -> &'static str {
+    match event {
+        Event::Trigger => "🔴",
+        Event::Reminder => "🔔",
+        Event::Escalation => "🚨",
+        Event::Acknowledged => "👀",
+        Event::Resolved => "🟢",
+        Event::Degraded => "🟡",
+        Event::DegradedCleared => "✅",
+        Event::RegionalNotice => "🟠",
+        Event::Test => "🧪",
+    }
+}
+
+/// The facts every rich message lists, unescaped and on one line each: monitor (with
+/// its kind), state, priority, when the incident opened, how long it lasted, who
+/// acknowledged. Empty facts are left out.
+pub(crate) fn facts(n: &Notification) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let name = one_line(&n.monitor_name);
+    let kind = one_line(&n.monitor_kind);
+    out.push((
+        "Monitor",
+        match (name.is_empty(), kind.is_empty()) {
+            (true, _) => "(unnamed monitor)".to_owned(),
+            (false, true) => name,
+            (false, false) => format!("{name} ({kind})"),
+        },
+    ));
+    out.push(("State", one_line(&n.state)));
+    out.push(("Priority", n.priority.as_str().to_owned()));
+    if let Some(at) = n.opened_at {
+        out.push(("Opened", time(at)));
+    }
+    if let Some(d) = n.duration {
+        out.push(("Duration", duration(d)));
+    }
+    if let Some(who) = &n.acknowledged_by {
+        out.push(("Acknowledged by", one_line(who)));
+    }
+    out.retain(|(_, v)| !v.is_empty());
+    out
+}
+
+/// One line per region, unescaped: `eu-west: failing — status 503 (checked …)`.
+pub(crate) fn region_lines(n: &Notification) -> Vec<String> {
+    n.regions
+        .iter()
+        .map(|r| {
+            let mut line = format!(
+                "{}: {}",
+                one_line(&r.region),
+                if r.ok { "ok" } else { "failing" }
+            );
+            if let Some(e) = r.error.as_deref().map(one_line).filter(|e| !e.is_empty()) {
+                line.push_str(" — ");
+                line.push_str(&e);
+            }
+            if let Some(at) = r.checked_at {
+                line.push_str(&format!(" (checked {})", time(at)));
+            }
+            line
+        })
+        .collect()
+}
+
+/// The links a message offers, as (label, URL): Acknowledge while the incident is
+/// open and unacknowledged, then the incident and the monitor. Only http(s) URLs.
+pub(crate) fn links(n: &Notification) -> Vec<(&'static str, &str)> {
+    let ack = if wants_ack(n.event) {
+        n.links.ack_url.as_deref()
+    } else {
+        None
+    };
+    [
+        ("Acknowledge", ack),
+        ("View incident", n.links.incident_url.as_deref()),
+        ("View monitor", n.links.monitor_url.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(label, u)| u.filter(|u| is_http_url(u)).map(|u| (label, u)))
+    .collect()
+}
+
+/// The notification as plain text over several lines: the summary, the facts, the
+/// regions and the links. For push channels that show plain text.
+pub(crate) fn plain(n: &Notification) -> String {
+    let mut out = detail(n);
+    for (k, v) in facts(n) {
+        let _ = write!(out, "\n{k}: {v}");
+    }
+    for line in region_lines(n) {
+        let _ = write!(out, "\n{line}");
+    }
+    out.trim_start().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,4 +418,62 @@ mod tests {
         assert!(!is_http_url("javascript:alert(1)"));
         assert!(!is_http_url("https://x.example/a b"));
     }
+}
+
+/// A notification for the renderers' unit tests: user text that needs escaping, two
+/// regions, every link.
+#[cfg(test)]
+pub(crate) fn sample(event: Event) -> Notification {
+    Notification {
+        event,
+        dedup_key: "vigilmon-0190f1c2-1111-7222-8333-444455556666".into(),
+        incident_id: Some(uuid::Uuid::nil()),
+        monitor_id: Some(uuid::Uuid::max()),
+        monitor_name: "<b>api</b> & *co* @channel".into(),
+        monitor_kind: "http".into(),
+        state: "down".into(),
+        priority: vigilmon_core::alert::Priority::P1,
+        cause: "status 503 is not one of the expected (200)".into(),
+        regions: vec![
+            crate::RegionEvidence {
+                region: "eu-west".into(),
+                ok: false,
+                error: Some("status 503 <html>".into()),
+                checked_at: Some("2025-01-01T00:00:30Z".parse().unwrap()),
+            },
+            crate::RegionEvidence {
+                region: "us-east".into(),
+                ok: true,
+                error: None,
+                checked_at: None,
+            },
+        ],
+        opened_at: Some("2025-01-01T00:00:00Z".parse().unwrap()),
+        at: "2025-01-01T00:05:00Z".parse().unwrap(),
+        duration: (event == Event::Resolved).then_some(Duration::from_secs(725)),
+        acknowledged_by: (event == Event::Acknowledged).then(|| "alice".into()),
+        links: crate::Links {
+            monitor_url: Some("https://vigil.example/monitors/1".into()),
+            incident_url: Some("https://vigil.example/incidents/1".into()),
+            ack_url: Some("https://vigil.example/ack/1?exp=1&sig=2".into()),
+        },
+    }
+}
+
+/// A notification past every limit: a huge cause and name, hundreds of regions.
+#[cfg(test)]
+pub(crate) fn oversized(event: Event) -> Notification {
+    let mut n = sample(event);
+    n.cause = "<&*_> ".repeat(3_000);
+    n.monitor_name = "n".repeat(3_000);
+    n.acknowledged_by = Some("a".repeat(3_000));
+    n.regions = (0..300)
+        .map(|i| crate::RegionEvidence {
+            region: format!("region-{i}"),
+            ok: i % 3 == 0,
+            error: Some("connection reset & <more>".into()),
+            checked_at: None,
+        })
+        .collect();
+    n
 }
