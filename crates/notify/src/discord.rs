@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use vigilmon_core::ValidationError;
 
 use crate::spec::{ChannelSpec, http_url};
-use crate::text::{self, markdown, truncate, truncate_marked};
+use crate::text::{self, markdown, truncate_marked};
 use crate::{Delivery, Notification, Outgoing, Wait};
 
 /// A Discord channel's settings.
@@ -64,6 +64,7 @@ pub fn render(n: &Notification) -> Value {
     let mut description = truncate_marked(&markdown(&text::detail(n)), DESCRIPTION_ROOM);
     let links: Vec<String> = text::links(n)
         .into_iter()
+        .filter(|(_, url)| !url.contains(')'))
         .map(|(label, url)| format!("[{label}]({url})"))
         .collect();
     if !links.is_empty() {
@@ -94,8 +95,8 @@ pub fn render(n: &Notification) -> Value {
     }
 
     let mut embed = json!({
-        "title": truncate(
-            &format!("{} {}", text::symbol(n.event), n.title()),
+        "title": truncate_marked(
+            &markdown(&format!("{} {}", text::symbol(n.event), n.title())),
             MAX_TITLE
         ),
         "color": text::colour(n.event),
