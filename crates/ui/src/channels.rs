@@ -1,16 +1,17 @@
-//! Notification channels: the list with its create form (one set of fields per type:
-//! webhook, Slack, PagerDuty, email), a channel's page (its settings, a test
+//! Notification channels: the list with its create form (one set of fields per type,
+//! one tab per entry of notify's `CHANNELS`), a channel's page (its settings, a test
 //! notification, its delivery log), its edit form, and deleting it. Validation and
 //! effects are the API's shared steps (`create_channel_config`,
-//! `update_channel_config`, …). Secrets (Slack webhook URLs, PagerDuty routing keys,
-//! webhook signing secrets) are shown masked, as the API shows them, and never written
-//! into a form: their inputs start empty, and an empty input keeps the stored value.
+//! `update_channel_config`, …). Secrets (webhook URLs, routing keys, API keys and
+//! tokens, signing secrets: each type's own, from `CHANNELS`) are shown masked, as
+//! the API shows them, and never written into a form: their inputs start empty, and
+//! an empty input keeps the stored value.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use serde_json::Value;
-use vigilmon_notify::{CHANNELS, ChannelConfig, ChannelKind, secret_fields};
+use vigilmon_notify::{CHANNELS, ChannelConfig, ChannelKind, secrets_of};
 
 use super::alerting_common::{EditPage, ONE, edit_fields, file_refusal, unprocessable};
 use super::form::{
@@ -103,6 +104,177 @@ const CHANNEL_FIELDS: &[FieldDef] = &[
         "Comma-separated. Sent through the server's SMTP settings.",
         0,
     )),
+    required(field(
+        "webhook_url",
+        "Discord webhook URL",
+        Input::Url,
+        &["discord"],
+        "https://discord.com/api/webhooks/…",
+        "The channel's webhook (channel settings, Integrations, Webhooks). Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "webhook_url",
+        "Teams Workflows webhook URL",
+        Input::Url,
+        &["teams"],
+        "https://…/workflows/…/triggers/manual/paths/invoke?…",
+        "From the Workflows app: \"Post to a channel when a webhook request is received\". Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "bot_token",
+        "Bot token",
+        Input::Text,
+        &["telegram"],
+        "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+        "The token @BotFather gave the bot. Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "chat_id",
+        "Chat id",
+        Input::Text,
+        &["telegram"],
+        "-1001234567890",
+        "A numeric chat id, or a public channel's @username. The bot must be a member of the chat.",
+        0,
+    )),
+    field(
+        "api_url",
+        "Bot API URL",
+        Input::Url,
+        &["telegram"],
+        "https://api.telegram.org",
+        "Only for a self-hosted Bot API server or a proxy.",
+        0,
+    ),
+    required(field(
+        "api_key",
+        "API key",
+        Input::Text,
+        &["opsgenie"],
+        "",
+        "The key of an Opsgenie API integration. Not shown again after saving.",
+        0,
+    )),
+    field(
+        "api_url",
+        "API URL",
+        Input::Url,
+        &["opsgenie"],
+        "https://api.opsgenie.com",
+        "https://api.eu.opsgenie.com for accounts in the EU.",
+        0,
+    ),
+    required(field(
+        "url",
+        "Topic URL",
+        Input::Url,
+        &["ntfy"],
+        "https://ntfy.sh/my-alerts",
+        "The server and the topic. Kept secret: on a public server a topic's name is its password.",
+        0,
+    )),
+    field(
+        "token",
+        "Access token",
+        Input::Text,
+        &["ntfy"],
+        "",
+        "For a protected topic. Not shown again after saving.",
+        0,
+    ),
+    required(field(
+        "token",
+        "Application API token",
+        Input::Text,
+        &["pushover"],
+        "",
+        "30 letters and digits, from your Pushover application. Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "user",
+        "User or group key",
+        Input::Text,
+        &["pushover"],
+        "",
+        "30 letters and digits. P1 outages arrive as emergencies, repeated until acknowledged in Pushover.",
+        0,
+    )),
+    field(
+        "api_url",
+        "API URL",
+        Input::Url,
+        &["pushover"],
+        "https://api.pushover.net",
+        "",
+        0,
+    ),
+    required(field(
+        "url",
+        "Server URL",
+        Input::Url,
+        &["gotify"],
+        "https://gotify.example.com",
+        "Your Gotify server.",
+        0,
+    )),
+    required(field(
+        "token",
+        "Application token",
+        Input::Text,
+        &["gotify"],
+        "",
+        "The token of a Gotify application. Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "homeserver",
+        "Homeserver URL",
+        Input::Url,
+        &["matrix"],
+        "https://matrix.example.org",
+        "The homeserver of the account that posts.",
+        0,
+    )),
+    required(field(
+        "access_token",
+        "Access token",
+        Input::Text,
+        &["matrix"],
+        "",
+        "Of the account that posts. Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "room_id",
+        "Room id",
+        Input::Text,
+        &["matrix"],
+        "!abcdefg:example.org",
+        "In the room's advanced settings; not an alias. The account must have joined the room.",
+        0,
+    )),
+    required(field(
+        "webhook_url",
+        "Incoming-webhook URL",
+        Input::Url,
+        &["mattermost"],
+        "https://mattermost.example.com/hooks/…",
+        "A Mattermost or Rocket.Chat incoming webhook. Not shown again after saving.",
+        0,
+    )),
+    required(field(
+        "webhook_url",
+        "Google Chat webhook URL",
+        Input::Url,
+        &["google_chat"],
+        "https://chat.googleapis.com/v1/spaces/…/messages?key=…&token=…",
+        "The space's incoming webhook (Apps and integrations, Webhooks). Not shown again after saving.",
+        0,
+    )),
 ];
 
 // --- List and create ----------------------------------------------------------------
@@ -157,7 +329,21 @@ async fn channels_page(
                 ChannelKind::Webhook(_) => "URL ********".into(),
                 ChannelKind::Email(e) => e.to.join(", "),
                 ChannelKind::PagerDuty(_) => "routing key ********".into(),
-                ChannelKind::Slack(_) => "webhook ********".into(),
+                ChannelKind::Slack(_)
+                | ChannelKind::Discord(_)
+                | ChannelKind::Teams(_)
+                | ChannelKind::Mattermost(_)
+                | ChannelKind::GoogleChat(_) => "webhook ********".into(),
+                ChannelKind::Telegram(t) => {
+                    format!("chat {}", t.chat_id.as_deref().unwrap_or_default())
+                }
+                ChannelKind::Opsgenie(_) => "API key ********".into(),
+                ChannelKind::Ntfy(_) => "topic URL ********".into(),
+                ChannelKind::Pushover(p) => {
+                    format!("user {}", p.user.as_deref().unwrap_or_default())
+                }
+                ChannelKind::Gotify(g) => g.url.clone().unwrap_or_default(),
+                ChannelKind::Matrix(m) => m.room_id.clone().unwrap_or_default(),
                 ChannelKind::Unknown(_) => String::new(),
             };
             ChannelRow {
@@ -254,9 +440,9 @@ pub(crate) struct Fact {
     pub table: Vec<(String, String)>,
 }
 
-/// A channel's settings in words: the form's labels, the type by its name, headers as
-/// a table.
-fn facts_of(doc: &serde_json::Value) -> Vec<Fact> {
+/// A channel's settings in words: the form's labels (those of its type), the type by
+/// its name, headers as a table.
+fn facts_of(kind: &str, doc: &serde_json::Value) -> Vec<Fact> {
     let Some(m) = doc.as_object() else {
         return Vec::new();
     };
@@ -267,7 +453,7 @@ fn facts_of(doc: &serde_json::Value) -> Vec<Fact> {
                 "type" => "Type".to_owned(),
                 key => CHANNEL_FIELDS
                     .iter()
-                    .find(|f| f.key == key)
+                    .find(|f| f.key == key && f.applies(kind))
                     .map_or_else(|| key.replace('_', " "), |f| f.label.to_owned()),
             };
             let value = match (k.as_str(), v.as_str()) {
@@ -321,7 +507,7 @@ async fn channel_page(
         .ok_or_else(|| UiError::NotFound(format!("there is no channel named {name:?}")))?;
     let now = st.now();
     let doc = serde_json::to_value(&c.config).map_err(|e| UiError::Internal(e.to_string()))?;
-    let facts = facts_of(&doc);
+    let facts = facts_of(c.config.kind_name(), &doc);
     let deliveries = delivery_views(st, name)
         .await?
         .into_iter()
@@ -420,13 +606,16 @@ pub(crate) async fn delete(
 
 // --- Edit ---------------------------------------------------------------------------
 
-/// The fields of the edit form: the secrets are not required (empty keeps them) and
-/// their hints say so.
-fn channel_edit_fields() -> Vec<FieldDef> {
-    let secrets: Vec<&str> = secret_fields().collect();
-    let mut fields = edit_fields(CHANNEL_FIELDS, &secrets);
+/// The fields of the edit form of a `kind` channel: its secrets are not required
+/// (empty keeps them) and their hints say so.
+fn channel_edit_fields(kind: &str) -> Vec<FieldDef> {
+    let secrets = secrets_of(kind);
+    let mut fields = edit_fields(CHANNEL_FIELDS, secrets);
     for d in &mut fields {
-        if let Some(hint) = secret_hint(d.key) {
+        if d.applies(kind)
+            && secrets.contains(&d.key)
+            && let Some(hint) = secret_hint(d.key)
+        {
             d.hint = hint;
         }
     }
@@ -446,16 +635,20 @@ fn secret_hint(key: &str) -> Option<&'static str> {
             "A secret, so not shown. Leave empty to keep the stored one (if any); type a new one to replace it."
         }
         "url" => {
-            "A secret (webhook URLs often carry a token), so not shown. Leave empty to keep the stored URL; type a new one to replace it."
+            "A secret (such URLs often carry a token), so not shown. Leave empty to keep the stored URL; type a new one to replace it."
+        }
+        "bot_token" | "api_key" | "token" | "access_token" => {
+            "A secret, so not shown. Leave empty to keep the stored one; type a new one to replace it."
         }
         _ => return None,
     })
 }
 
-/// Empties the secrets of a form's values, so they are never written into the page.
-fn blank_secrets(values: &mut Values) {
+/// Empties the secrets of a `kind` channel's form values, so they are never written
+/// into the page.
+fn blank_secrets(kind: &str, values: &mut Values) {
     for (k, v) in &mut values.0 {
-        if secret_fields().any(|f| f == k.as_str()) {
+        if secrets_of(kind).contains(&k.as_str()) {
             v.clear();
         }
     }
@@ -470,7 +663,7 @@ async fn channel_form(
 ) -> Result<EditPage, UiError> {
     let (stored, file) = stored_channel(st, name).await?;
     let kind = stored.kind_name().to_owned();
-    let fields = channel_edit_fields();
+    let fields = channel_edit_fields(&kind);
     let mut values = match values {
         Some(v) => v,
         None => {
@@ -480,7 +673,7 @@ async fn channel_form(
             form::from_json(&fields, &kind, &doc)
         }
     };
-    blank_secrets(&mut values);
+    blank_secrets(&kind, &mut values);
     let href = format!("/channels/{}", format::segment(name));
     let mut page = EditPage::new(
         Layout::new(format!("Edit channel {name}"), "channels", s),
@@ -524,7 +717,7 @@ pub(crate) async fn save(
         return Err(file_refusal("channel", &name));
     }
     let kind = stored.kind_name();
-    let fields = channel_edit_fields();
+    let fields = channel_edit_fields(kind);
     let values = form::submitted(&fields, kind, &p.fields);
     let mut errors = FieldErrors::default();
     let mut doc = form::to_json(&fields, kind, &values, &mut errors);
@@ -534,7 +727,7 @@ pub(crate) async fn save(
         let clear = p.get("clear_secret") == "on";
         let stored_shown = serde_json::to_value(vigilmon_core::secret::masked(&stored))
             .map_err(|e| UiError::Internal(e.to_string()))?;
-        for key in secret_fields() {
+        for &key in secrets_of(kind) {
             let applies = fields.iter().any(|d| d.key == key && d.applies(kind));
             if applies
                 && values.get(key).is_empty()
@@ -572,21 +765,63 @@ mod tests {
         let mut v = Values(vec![
             ("url".into(), "https://example.com/hook?token=t".into()),
             ("secret".into(), "s3cr3t".into()),
-            ("webhook_url".into(), "https://hooks.slack.com/x".into()),
-            ("to".into(), "ops@example.com".into()),
+            ("headers".into(), "X-A: 1".into()),
         ]);
-        blank_secrets(&mut v);
+        blank_secrets("webhook", &mut v);
         assert_eq!(v.get("url"), "");
-        assert_eq!(v.get("to"), "ops@example.com");
         assert_eq!(v.get("secret"), "");
-        assert_eq!(v.get("webhook_url"), "");
-        let fields = channel_edit_fields();
-        assert!(
-            fields
+        assert_eq!(v.get("headers"), "X-A: 1");
+        // Each type's own secrets: a Gotify server's URL is shown, an ntfy topic's not.
+        let mut g = Values(vec![
+            ("url".into(), "https://gotify.example".into()),
+            ("token".into(), "AbC".into()),
+        ]);
+        blank_secrets("gotify", &mut g);
+        assert_eq!(g.get("url"), "https://gotify.example");
+        assert_eq!(g.get("token"), "");
+        let mut n = Values(vec![("url".into(), "https://ntfy.sh/topic".into())]);
+        blank_secrets("ntfy", &mut n);
+        assert_eq!(n.get("url"), "");
+        for c in CHANNELS {
+            let fields = channel_edit_fields(c.name);
+            let mine: Vec<_> = fields.iter().filter(|d| d.applies(c.name)).collect();
+            for s in c.secrets {
+                let d = mine.iter().find(|d| d.key == *s).unwrap();
+                assert!(
+                    !d.required && d.hint.contains("Leave empty"),
+                    "{}: {s}",
+                    c.name
+                );
+            }
+            let gotify_url = channel_edit_fields("gotify")
+                .into_iter()
+                .find(|d| d.key == "url" && d.applies("gotify"))
+                .unwrap();
+            assert!(gotify_url.required);
+        }
+    }
+
+    #[test]
+    fn each_type_labels_its_own_settings() {
+        use std::collections::BTreeSet;
+        for c in CHANNELS {
+            let keys: Vec<&str> = CHANNEL_FIELDS
                 .iter()
-                .filter(|d| secret_fields().any(|f| f == d.key))
-                .all(|d| !d.required && d.hint.contains("Leave empty"))
-        );
+                .filter(|d| d.applies(c.name))
+                .map(|d| d.key)
+                .collect();
+            let unique: BTreeSet<&str> = keys.iter().copied().collect();
+            assert_eq!(
+                keys.len(),
+                unique.len(),
+                "{}: one field per setting",
+                c.name
+            );
+        }
+        let doc = serde_json::json!({"name": "n", "type": "ntfy", "url": "********"});
+        let facts = facts_of("ntfy", &doc);
+        assert_eq!(facts[1].label, "Topic URL");
+        assert_eq!(facts[0].value, "ntfy");
     }
 
     #[test]
