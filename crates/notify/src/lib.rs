@@ -1087,6 +1087,48 @@ mod tests {
     }
 
     #[test]
+    fn waits_read_from_a_rate_limited_body() {
+        let body =
+            br#"{"retry_after": 1.5, "parameters": {"retry_after": 35}, "retry_after_ms": 2000}"#;
+        assert_eq!(
+            wait_in_body(Wait::Seconds("/retry_after"), body),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            wait_in_body(Wait::Seconds("/parameters/retry_after"), body),
+            Some(Duration::from_secs(35))
+        );
+        assert_eq!(
+            wait_in_body(Wait::Millis("/retry_after_ms"), body),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(wait_in_body(Wait::Header, body), None);
+        assert_eq!(wait_in_body(Wait::Seconds("/missing"), body), None);
+        assert_eq!(wait_in_body(Wait::Seconds("/retry_after"), b"<html>"), None);
+        assert_eq!(
+            wait_in_body(Wait::Seconds("/retry_after"), br#"{"retry_after": -3}"#),
+            None
+        );
+        assert_eq!(
+            wait_in_body(Wait::Seconds("/retry_after"), br#"{"retry_after": 1e300}"#),
+            Some(Duration::from_secs(86_400)),
+            "at most a day"
+        );
+    }
+
+    #[test]
+    fn endpoints_encode_their_segments() {
+        assert_eq!(
+            endpoint("https://h.example/base/?q=1#f", "api_url", &["v2", "a/b c"]),
+            Ok("https://h.example/base/v2/a%2Fb%20c".to_owned())
+        );
+        assert!(matches!(
+            endpoint("not a url", "api_url", &["x"]),
+            Err(Delivery::Permanent { error }) if error == "api_url is not a URL"
+        ));
+    }
+
+    #[test]
     fn retry_after_forms() {
         let now: jiff::Timestamp = "2015-10-21T07:27:00Z".parse().unwrap();
         let at = |v: &str| retry_after(&headers(&[("retry-after", v)]), now);
