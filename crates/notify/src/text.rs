@@ -379,47 +379,6 @@ pub(crate) fn plain(n: &Notification) -> String {
     out.trim_start().to_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn truncation() {
-        assert_eq!(truncate("abc", 3), "abc");
-        assert_eq!(truncate("abcd", 3), "ab…");
-        assert_eq!(truncate("ééééé", 4).chars().count(), 4);
-        assert_eq!(truncate_escaped("ab&amp;cd", 5), "ab…");
-        assert_eq!(truncate_escaped("ab&amp;cd", 8), "ab&amp;…");
-        assert_eq!(truncate_escaped("abcdef", 4), "abc…");
-        assert_eq!(truncate_escaped("ab <!date^1|x> cd", 8), "ab …");
-        assert_eq!(
-            truncate_escaped("ab <!date^1|x> cd", 16),
-            "ab <!date^1|x> …"
-        );
-    }
-
-    #[test]
-    fn words() {
-        assert_eq!(one_line(" a\r\nb\t c "), "a b c");
-        assert_eq!(duration(Duration::from_millis(500)), "500ms");
-        assert_eq!(duration(Duration::from_secs(45)), "45s");
-        assert_eq!(duration(Duration::from_secs(303)), "5m 3s");
-        assert_eq!(duration(Duration::from_secs(7_500)), "2h 5m");
-        assert_eq!(duration(Duration::from_secs(7_205)), "2h");
-        assert_eq!(
-            duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 9)),
-            "3d 4h"
-        );
-        assert_eq!(
-            time("2025-03-01T14:05:09.123Z".parse().unwrap()),
-            "2025-03-01 14:05:09 UTC"
-        );
-        assert!(is_http_url("HTTPS://x.example/a?b=1&c=2"));
-        assert!(!is_http_url("javascript:alert(1)"));
-        assert!(!is_http_url("https://x.example/a b"));
-    }
-}
-
 /// A notification for the renderers' unit tests: user text that needs escaping, two
 /// regions, every link.
 #[cfg(test)]
@@ -476,4 +435,45 @@ pub(crate) fn oversized(event: Event) -> Notification {
         })
         .collect();
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation() {
+        assert_eq!(truncate("abc", 3), "abc");
+        assert_eq!(truncate("abcd", 3), "ab…");
+        assert_eq!(truncate("ééééé", 4).chars().count(), 4);
+        assert_eq!(truncate_escaped("ab&amp;cd", 5), "ab…");
+        assert_eq!(truncate_escaped("ab&amp;cd", 8), "ab&amp;…");
+        assert_eq!(truncate_escaped("abcdef", 4), "abc…");
+        assert_eq!(truncate_escaped("ab <!date^1|x> cd", 8), "ab …");
+        assert_eq!(
+            truncate_escaped("ab <!date^1|x> cd", 16),
+            "ab <!date^1|x> …"
+        );
+    }
+
+    #[test]
+    fn words() {
+        assert_eq!(one_line(" a\r\nb\t c "), "a b c");
+        assert_eq!(duration(Duration::from_millis(500)), "500ms");
+        assert_eq!(duration(Duration::from_secs(45)), "45s");
+        assert_eq!(duration(Duration::from_secs(303)), "5m 3s");
+        assert_eq!(duration(Duration::from_secs(7_500)), "2h 5m");
+        assert_eq!(duration(Duration::from_secs(7_205)), "2h");
+        assert_eq!(
+            duration(Duration::from_secs(3 * 86_400 + 4 * 3600 + 9)),
+            "3d 4h"
+        );
+        assert_eq!(
+            time("2025-03-01T14:05:09.123Z".parse().unwrap()),
+            "2025-03-01 14:05:09 UTC"
+        );
+        assert!(is_http_url("HTTPS://x.example/a?b=1&c=2"));
+        assert!(!is_http_url("javascript:alert(1)"));
+        assert!(!is_http_url("https://x.example/a b"));
+    }
 }

@@ -141,6 +141,9 @@ impl Receiver {
 
 type Check = Result<(StatusCode, Value), String>;
 
+/// A route's check of one request.
+type Checker<'a> = Box<dyn Fn(&Receiver, &HeaderMap, &Bytes) -> Check + 'a>;
+
 fn chars(v: &Value) -> usize {
     v.as_str().map_or(0, |s| s.chars().count())
 }
@@ -204,7 +207,7 @@ fn discord(_: &Receiver, h: &HeaderMap, b: &Bytes) -> Check {
         )?;
         total += chars(&e["title"]) + chars(&e["description"]) + chars(&e["footer"]["text"]);
         if let Some(c) = e.get("color")
-            && !c.as_u64().is_some_and(|c| c <= 0xFF_FF_FF)
+            && c.as_u64().is_none_or(|c| c > 0xFF_FF_FF)
         {
             return Err(format!("embeds[{i}].color: {c}"));
         }
@@ -860,11 +863,7 @@ async fn handle(
         return status_route(&path).await;
     }
     let segment = path.split('/').nth(1).unwrap_or("");
-    let (provider, want, check): (
-        &'static str,
-        Method,
-        Box<dyn Fn(&Receiver, &HeaderMap, &Bytes) -> Check + '_>,
-    ) = match segment {
+    let (provider, want, check): (&'static str, Method, Checker<'_>) = match segment {
         "discord" => ("discord", Method::POST, Box::new(discord)),
         "teams" => ("teams", Method::POST, Box::new(teams)),
         "tg" => ("telegram", Method::POST, Box::new(telegram(&path))),
