@@ -317,8 +317,17 @@ async fn every_channel_type_through_the_api_and_the_ui() {
     // The OpenAPI document describes every type with its settings.
     let (_, doc) = server.get("/api/v1/openapi.json").await;
     let text = doc.to_string();
-    for setting in ["google_chat", "room_id", "bot_token", "access_token", "homeserver"] {
-        assert!(text.contains(setting), "the OpenAPI document lacks {setting}");
+    for setting in [
+        "google_chat",
+        "room_id",
+        "bot_token",
+        "access_token",
+        "homeserver",
+    ] {
+        assert!(
+            text.contains(setting),
+            "the OpenAPI document lacks {setting}"
+        );
     }
     // A bad setting through the API: 422 naming the field.
     let (status, e) = server
