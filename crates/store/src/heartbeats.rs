@@ -72,9 +72,14 @@ const UPDATE_MONITOR_COLLAPSED: &str = "UPDATE monitors SET \
         THEN $4 ELSE last_checked_at END \
     WHERE id = $1";
 
-const INSERT_PING: &str = "INSERT INTO pings (monitor_id, received_at, kind, method, \
-    exit_status, rid, duration_ms, source_ip, user_agent, body, body_truncated, failure) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+/// Logs `rows` pings, in order (their ids grow with it).
+fn insert_pings_sql(rows: usize) -> String {
+    format!(
+        "INSERT INTO pings (monitor_id, received_at, kind, method, exit_status, rid, \
+         duration_ms, source_ip, user_agent, body, body_truncated, failure) VALUES {}",
+        crate::recording::value_rows(1, rows, 12)
+    )
+}
 
 const UPDATE_HEARTBEAT: &str = "UPDATE heartbeats SET state = $2, \
     pings_total = pings_total + $3, updated_at = $4 WHERE monitor_id = $1";
@@ -237,23 +242,37 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             crate::ingest::begin_commit!(tx, commit, postgres);
+            // Each monitor's heartbeat row first (which also tells whether it still
+            // exists), then every ping of the batch in multi-row statements, then
+            // each monitor's state and its log's bound.
+            let mut kept: Vec<&MonitorId> = Vec::with_capacity(order.len());
             for id in &order {
                 let m = &per[id];
-                let uuid = id.as_uuid();
                 let state = state_json(&m.last.state)?;
                 let updated = sqlx::query(UPDATE_HEARTBEAT)
-                    .bind(uuid)
+                    .bind(id.as_uuid())
                     .bind(&state)
                     .bind(i64::try_from(m.pings.len()).unwrap_or(i64::MAX))
                     .bind(ms(m.last.at))
                     .execute(&mut *tx)
                     .await?;
-                if updated.rows_affected() == 0 {
-                    continue; // deleted meanwhile
+                if updated.rows_affected() > 0 {
+                    kept.push(id); // (not deleted meanwhile)
                 }
-                for p in &m.pings {
-                    sqlx::query(INSERT_PING)
-                        .bind(uuid)
+            }
+            let pings: Vec<(&MonitorId, &PingRecord)> = kept
+                .iter()
+                .flat_map(|id| per[*id].pings.iter().map(move |p| (*id, *p)))
+                .collect();
+            let mut rest = &pings[..];
+            for size in crate::recording::chunk_sizes(pings.len()) {
+                let (chunk, after) = rest.split_at(size);
+                rest = after;
+                let sql = insert_pings_sql(size);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for (id, p) in chunk {
+                    q = q
+                        .bind(id.as_uuid())
                         .bind(ms(p.received_at))
                         .bind(&p.kind)
                         .bind(&p.method)
@@ -264,10 +283,13 @@ impl Store {
                         .bind(p.user_agent.as_deref())
                         .bind(p.body.as_deref())
                         .bind(p.body_truncated)
-                        .bind(p.failure.as_deref())
-                        .execute(&mut *tx)
-                        .await?;
+                        .bind(p.failure.as_deref());
                 }
+                q.execute(&mut *tx).await?;
+            }
+            for id in kept {
+                let m = &per[id];
+                let uuid = id.as_uuid();
                 // The state change (if any) happened when the final state began; the
                 // last ping moves last_checked_at.
                 sqlx::query(UPDATE_MONITOR_COLLAPSED)

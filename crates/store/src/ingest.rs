@@ -201,18 +201,25 @@ impl Store {
         with_pool!(self, pool => {
             let mut tx = pool.begin().await?;
             let mut ids = Vec::with_capacity(rows.len());
-            for r in rows {
-                let id: i64 = sqlx::query_scalar(
-                    "INSERT INTO ingest (kind, payload, node, received_at) \
-                     VALUES ($1, $2, $3, $4) RETURNING id",
-                )
-                .bind(&r.kind)
-                .bind(&r.payload)
-                .bind(node)
-                .bind(ms(at))
-                .fetch_one(&mut *tx)
-                .await?;
-                ids.push(id);
+            // Several rows a statement. Ids are given in the order of the rows (a
+            // sequence, or SQLite's rowid, as each row is inserted); sorted, they pair
+            // with the rows whatever order RETURNING lists them in.
+            let mut rest = rows;
+            for size in crate::recording::chunk_sizes(rows.len()) {
+                let (chunk, after) = rest.split_at(size);
+                rest = after;
+                let sql = format!(
+                    "INSERT INTO ingest (kind, payload, node, received_at) VALUES {} \
+                     RETURNING id",
+                    crate::recording::value_rows(1, size, 4)
+                );
+                let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql));
+                for r in chunk {
+                    q = q.bind(&r.kind).bind(&r.payload).bind(node).bind(ms(at));
+                }
+                let mut got: Vec<i64> = q.fetch_all(&mut *tx).await?;
+                got.sort_unstable();
+                ids.extend(got);
             }
             if postgres {
                 sqlx::query("SELECT pg_notify($1, '')")
