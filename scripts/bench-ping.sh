@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Ping ingestion benchmark: wrk with 64 connections against a heartbeat ping URL
 # (every ping durably stored before OK), beside a small static file of the same server
-# (the ceiling); then the delay from missed deadlines to "down" at 10,000 heartbeat
-# monitors, read from the server's own histogram.
+# and its landing page (the ceilings); then the delay from missed deadlines to "down"
+# at 10,000 heartbeat monitors, read from the server's own histogram.
 #
 # Usage: scripts/bench-ping.sh [sqlite|postgres]   (env: DURATION=10s, MONITORS=10000)
 set -euo pipefail
@@ -53,6 +53,8 @@ ping_url=$(curl -fsS "${auth[@]}" -H 'Content-Type: application/json' "$url/api/
 
 echo "== $backend: ceiling, a small static file ($duration, 64 connections) =="
 wrk -t2 -c64 -d"$duration" --latency "$url/assets/icon.svg" | grep -E "Requests/sec|50%|99%|requests in"
+echo "== $backend: ceiling, the landing page / ($duration, 64 connections) =="
+wrk -t2 -c64 -d"$duration" --latency "$url/" | grep -E "Requests/sec|50%|99%|requests in|Non-2xx"
 echo "== $backend: pings, each durably stored ($duration, 64 connections) =="
 wrk -t2 -c64 -d"$duration" --latency "$ping_url" | grep -E "Requests/sec|50%|99%|requests in|Non-2xx"
 stored=$(curl -fsS "${auth[@]}" "$url/api/v1/monitors" | python3 -c 'import json,sys; print([m for m in json.load(sys.stdin)["monitors"] if m["name"]=="bench"][0]["heartbeat"]["pings_total"])')

@@ -27,6 +27,16 @@
 #   VIGILMON_BENCH_SCRAPE    scrape /metrics every this many seconds during the window,
 #                            as Prometheus would (default 0: no scrapes in the window;
 #                            their cost to the server is then counted)
+#   VIGILMON_BENCH_TLS=1     HTTPS monitors: the target serves TLS with a certificate
+#                            from a CA made for the run (openssl), which the server
+#                            trusts through `probe.ca_files`; every check is a full,
+#                            verified handshake (as users' checks are)
+#   VIGILMON_BENCH_PG=URL    PostgreSQL instead of SQLite: an admin URL (e.g.
+#                            postgres://postgres@127.0.0.1:5432/postgres); a database is
+#                            made for the run and dropped after it, and the CPU of the
+#                            server's PostgreSQL processes (every process named
+#                            postgres, so keep other work off that server) is reported
+#                            beside the server's
 #   VIGILMON_BENCH_KEEP=1    keep the temp dir (database, logs) for inspection
 #   CARGO_TARGET_DIR         where the release binary is built (cargo's default if unset)
 set -euo pipefail
@@ -37,6 +47,8 @@ WARMUP=${VIGILMON_BENCH_WARMUP:-60}
 WINDOW=${VIGILMON_BENCH_WINDOW:-180}
 KEEP=${VIGILMON_BENCH_KEEP:-0}
 SCRAPE_EVERY=${VIGILMON_BENCH_SCRAPE:-0}
+TLS=${VIGILMON_BENCH_TLS:-0}
+PG_ADMIN=${VIGILMON_BENCH_PG:-}
 
 for n in "$MONITORS" "$WARMUP" "$WINDOW" "$SCRAPE_EVERY"; do
     [[ $n =~ ^[0-9]+$ ]] || { echo "error: monitors, warm-up, window and scrape period must be whole numbers" >&2; exit 2; }
@@ -51,6 +63,7 @@ SERVER_PID=""
 TARGET_PID=""
 NAP_PID=""
 SCRAPER_PID=""
+PG_DB=""
 
 stop() { # stop PID: TERM, wait up to 10 s, then KILL
     local pid=$1
@@ -71,6 +84,9 @@ cleanup() {
     if [[ -n $SCRAPER_PID ]]; then kill "$SCRAPER_PID" 2>/dev/null || true; fi
     stop "$SERVER_PID"
     stop "$TARGET_PID"
+    if [[ -n $PG_DB ]]; then
+        psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+    fi
     if [[ $KEEP == 1 ]]; then
         echo "kept $WORK" >&2
     else
@@ -113,10 +129,34 @@ class H(http.server.BaseHTTPRequestHandler):
 
 srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
 srv.daemon_threads = True
+if len(sys.argv) > 1:  # certificate and key: serve TLS
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 print(srv.server_address[1], flush=True)
 srv.serve_forever()
 PY
-python3 "$WORK/target.py" >"$WORK/target.port" 2>"$WORK/target.log" &
+SCHEME=http
+TARGET_ARGS=()
+CURL_CA=()
+if [[ $TLS == 1 ]]; then
+    command -v openssl >/dev/null || { echo "error: openssl is needed for VIGILMON_BENCH_TLS=1" >&2; exit 2; }
+    (
+        cd "$WORK"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj "/CN=vigilmon bench CA" -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+            -subj "/CN=127.0.0.1" -keyout target.key -out target.csr 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+        openssl x509 -req -in target.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile ext.cnf -out target.pem 2>/dev/null
+    )
+    SCHEME=https
+    TARGET_ARGS=("$WORK/target.pem" "$WORK/target.key")
+    CURL_CA=(--cacert "$WORK/ca.pem")
+fi
+python3 "$WORK/target.py" "${TARGET_ARGS[@]}" >"$WORK/target.port" 2>"$WORK/target.log" &
 TARGET_PID=$!
 
 nap() { # sleep that a trapped signal interrupts (bash runs traps only between commands)
@@ -137,22 +177,34 @@ wait_for() { # wait_for DESCRIPTION SECONDS COMMAND…: poll every 0.1 s
 }
 wait_for "the HTTP target" 10 test -s "$WORK/target.port"
 TARGET_PORT=$(head -n1 "$WORK/target.port")
-curl -fsS "http://127.0.0.1:$TARGET_PORT/health" >/dev/null
+curl -fsS "${CURL_CA[@]}" "$SCHEME://127.0.0.1:$TARGET_PORT/health" >/dev/null
 
 # --- config, token, server ----------------------------------------------------------
 {
+    if [[ $TLS == 1 ]]; then
+        echo "probe:"
+        echo "  ca_files: [\"$WORK/ca.pem\"]"
+    fi
     echo "monitors:"
     for i in $(seq -w 1 "$MONITORS"); do
-        echo "  - { name: \"load-$i\", type: http, url: \"http://127.0.0.1:$TARGET_PORT/health?m=$i\", interval: $INTERVAL, timeout: 5s }"
+        echo "  - { name: \"load-$i\", type: http, url: \"$SCHEME://127.0.0.1:$TARGET_PORT/health?m=$i\", interval: $INTERVAL, timeout: 5s }"
     done
 } >"$WORK/vigilmon.yaml"
 mkdir -p "$WORK/data"
+STORE_ARGS=(--data-dir "$WORK/data")
+if [[ -n $PG_ADMIN ]]; then
+    command -v psql >/dev/null || { echo "error: psql is needed for VIGILMON_BENCH_PG" >&2; exit 2; }
+    PG_DB="vigilmon_bench_load_$$"
+    psql -q "$PG_ADMIN" -c "CREATE DATABASE $PG_DB" >/dev/null
+    PG_URL="${PG_ADMIN%/*}/$PG_DB"
+    STORE_ARGS=(--database-url "$PG_URL")
+fi
 
-TOKEN=$("$BIN" token create --name bench --scope read --data-dir "$WORK/data" 2>>"$WORK/server.log" | tail -n1)
+TOKEN=$("$BIN" token create --name bench --scope read "${STORE_ARGS[@]}" 2>>"$WORK/server.log" | tail -n1)
 [[ -n $TOKEN ]] || { echo "error: could not create a token" >&2; exit 1; }
 
 t_start=$(date +%s.%N)
-RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$WORK/vigilmon.yaml" --data-dir "$WORK/data" \
+RUST_LOG=${RUST_LOG:-warn} "$BIN" serve --config "$WORK/vigilmon.yaml" "${STORE_ARGS[@]}" \
     --listen 127.0.0.1:0 >"$WORK/server.out" 2>>"$WORK/server.log" &
 SERVER_PID=$!
 server_up() {
@@ -172,6 +224,14 @@ ctxsw() { # voluntary + involuntary context switches of all of PID's threads
     cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { s += $2 } END { print s + 0 }'
 }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
+db_ticks() { # utime + stime of every PostgreSQL process (0 on SQLite)
+    if [[ -z $PG_DB ]]; then echo 0; return; fi
+    local total=0 p
+    for p in $(pgrep -x postgres || true); do
+        total=$(( total + $(ticks "$p" 2>/dev/null || echo 0) ))
+    done
+    echo "$total"
+}
 scrape() { # scrape FILE: GET /metrics with the token; prints the seconds it took
     curl -fsS -H "Authorization: Bearer $TOKEN" -o "$1" -w '%{time_total}\n' "$URL/metrics"
 }
@@ -179,7 +239,9 @@ metric() { # metric FILE NAME: value of an unlabelled sample (0 when absent)
     awk -v n="$2" '$1 == n { v = $2 } END { print (v == "" ? 0 : v) }' "$1"
 }
 rows() {
-    if command -v sqlite3 >/dev/null; then
+    if [[ -n $PG_DB ]]; then
+        psql -qtA "$PG_URL" -c 'SELECT count(*) FROM check_results;' 2>/dev/null || echo "?"
+    elif command -v sqlite3 >/dev/null; then
         sqlite3 -readonly "$WORK/data/vigilmon.db" 'SELECT count(*) FROM check_results;' 2>/dev/null || echo "?"
     else
         echo "?"
@@ -199,6 +261,7 @@ rss_warm=$(rss_kib "$SERVER_PID") # before the first /metrics scrape, which allo
 scrape_s0=$(scrape "$WORK/m0.txt")
 rows0=$(rows)
 cpu0=$(ticks "$SERVER_PID")
+db0=$(db_ticks)
 cs0=$(ctxsw "$SERVER_PID")
 tcpu0=$(ticks "$TARGET_PID")
 rss0=$(rss_kib "$SERVER_PID")
@@ -220,6 +283,7 @@ while (( left > 0 )); do
 done
 if [[ -n $SCRAPER_PID ]]; then kill "$SCRAPER_PID" 2>/dev/null || true; wait "$SCRAPER_PID" 2>/dev/null || true; fi
 cpu1=$(ticks "$SERVER_PID")
+db1=$(db_ticks)
 cs1=$(ctxsw "$SERVER_PID")
 tcpu1=$(ticks "$TARGET_PID")
 rss1=$(rss_kib "$SERVER_PID")
@@ -242,7 +306,8 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1=
     -v r0="$rss0" -v r1="$rss1" -v hwm="$hwm" -v checks="$checks" -v n="$MONITORS" \
     -v rows="$rows_delta" -v rowsall="$rows1" -v errs="$errors1" -v iv="$INTERVAL" \
     -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v ss0="$scrape_s0" \
-    -v rw="$rss_warm" -v cs="$((cs1 - cs0))" -v down="$down" 'BEGIN {
+    -v rw="$rss_warm" -v cs="$((cs1 - cs0))" -v down="$down" -v db="$((db1 - db0))" \
+    -v pg="${PG_DB:+1}" 'BEGIN {
     wall = w1 - w0; cpu = (c1 - c0) / 100; tcpu = (t1 - t0) / 100
     printf "monitors: %d every %s; window %.1f s\n", n, iv, wall
     printf "server CPU: %.2f s = %.2f %% of one core", cpu, 100 * cpu / wall
@@ -254,6 +319,11 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1=
     printf "server RSS: %.1f MiB after warm-up (before any /metrics scrape), %.1f MiB at window start (after one), %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", rw / 1024, r0 / 1024, r1 / 1024, hwm / 1024, trace
     printf "checks stored in the window: %d (results_written_total), %s (check_results rows); %.1f checks/s; %s rows in all; write errors %d\n", checks, rows, checks / wall, rowsall, errs
     printf "monitors with a down result since start: %d\n", down
+    if (pg == 1) {
+        printf "PostgreSQL CPU (every postgres process, not included above): %.2f s = %.2f %% of one core", db / 100, db / wall
+        if (checks > 0) printf " (%.0f µs per check)", 1e4 * db / checks
+        printf "\n"
+    }
     printf "target CPU (python3, not included above): %.2f s = %.2f %% of one core\n", tcpu, 100 * tcpu / wall
     printf "/metrics: %d bytes, scraped in %.3f s (first scrape %.3f s)\n", mb, ss, ss0
 }'
