@@ -172,6 +172,60 @@ pub fn evaluate_tcp(spec: &TcpSpec, received: &[u8], elapsed: Duration) -> Verdi
     Verdict::Up
 }
 
+/// What a database monitor's query returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFacts {
+    /// Rows in the first result.
+    pub rows: u64,
+    /// The first column of the first row, as text (`None`: no row, or SQL `NULL`).
+    pub value: Option<String>,
+    /// Whether the first row exists but its first column is `NULL`.
+    pub null: bool,
+}
+
+/// What a database monitor expects of its query, and its time limits.
+#[derive(Debug, Clone, Copy)]
+pub struct QueryExpect<'a> {
+    pub value: Option<&'a str>,
+    pub response_time: Option<Duration>,
+    pub warn_response_time: Option<Duration>,
+}
+
+/// Judges a database monitor's query: the expected value (when given), then the time
+/// limits. A boolean `true` / `false` also matches PostgreSQL's `t` / `f`.
+pub fn evaluate_query(expect: QueryExpect<'_>, facts: &QueryFacts, elapsed: Duration) -> Verdict {
+    if let Some(want) = expect.value {
+        let got = facts.value.as_deref();
+        let same = match (want, got) {
+            (_, None) => false,
+            ("true", Some("t")) | ("false", Some("f")) => true,
+            (w, Some(g)) => w == g,
+        };
+        if !same {
+            let shown = match got {
+                None if facts.null => "NULL".to_owned(),
+                None => "no row".to_owned(),
+                Some(g) => format!("{:?}", g.chars().take(80).collect::<String>()),
+            };
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("the query returned {shown}, expected {want:?}"),
+            );
+        }
+    }
+    if let Some(limit) = expect.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+    }
+    if let Some(limit) = expect.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
+    }
+    Verdict::Up
+}
+
 fn slower_than(elapsed: Duration, limit: Duration) -> String {
     format!(
         "response took {} ms, over the {} ms limit",
@@ -265,6 +319,72 @@ mod tests {
         assert_eq!(v.message().unwrap(), "$.db does not exist");
         let v = evaluate_http(&s, &facts(200, b"<html>", 5), now());
         assert!(v.message().unwrap().starts_with("body is not valid JSON"));
+    }
+
+    #[test]
+    fn a_query_value_is_compared_as_text() {
+        let facts = |v: Option<&str>| QueryFacts {
+            rows: u64::from(v.is_some()),
+            value: v.map(str::to_owned),
+            null: false,
+        };
+        let want = |v: &'static str| QueryExpect {
+            value: Some(v),
+            response_time: None,
+            warn_response_time: None,
+        };
+        let fast = Duration::from_millis(5);
+        assert_eq!(
+            evaluate_query(want("1"), &facts(Some("1")), fast),
+            Verdict::Up
+        );
+        assert_eq!(
+            evaluate_query(want("true"), &facts(Some("t")), fast),
+            Verdict::Up
+        );
+        assert_eq!(
+            evaluate_query(want("ok"), &facts(Some("degraded")), fast),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "the query returned \"degraded\", expected \"ok\""
+            )
+        );
+        assert_eq!(
+            evaluate_query(want("1"), &facts(None), fast),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "the query returned no row, expected \"1\""
+            )
+        );
+        let null = QueryFacts {
+            rows: 1,
+            value: None,
+            null: true,
+        };
+        assert_eq!(
+            evaluate_query(want("1"), &null, fast),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "the query returned NULL, expected \"1\""
+            )
+        );
+        let limits = QueryExpect {
+            value: None,
+            response_time: Some(Duration::from_millis(100)),
+            warn_response_time: Some(Duration::from_millis(50)),
+        };
+        assert_eq!(evaluate_query(limits, &facts(None), fast), Verdict::Up);
+        assert!(matches!(
+            evaluate_query(limits, &facts(None), Duration::from_millis(70)),
+            Verdict::Degraded { .. }
+        ));
+        assert!(matches!(
+            evaluate_query(limits, &facts(None), Duration::from_millis(170)),
+            Verdict::Down {
+                kind: ErrorKind::Assertion,
+                ..
+            }
+        ));
     }
 
     #[test]

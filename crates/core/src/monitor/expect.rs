@@ -35,6 +35,11 @@ pub struct ExpectConfig {
     /// Text the TCP peer must send (after `send`, if any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+    /// What the first column of the first row of a database monitor's query must be
+    /// (compared as text: `1`, `"ok"`, `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub value: Option<Value>,
 }
 
 /// The object form of [`ExpectConfig`], used to keep `deny_unknown_fields`.
@@ -55,6 +60,8 @@ struct ExpectObject {
     response_time: Option<HumanDuration>,
     #[serde(default)]
     banner: Option<String>,
+    #[serde(default)]
+    value: Option<Value>,
 }
 
 impl<'de> Deserialize<'de> for ExpectConfig {
@@ -85,6 +92,7 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     json: o.json,
                     response_time: o.response_time,
                     banner: o.banner,
+                    value: o.value,
                 })
             }
         }
@@ -118,7 +126,7 @@ pub struct WarnConfig {
 
 impl ExpectConfig {
     /// The parts that are set, by name (`status`, `banner`, …).
-    fn set_parts(&self) -> [(&'static str, bool); 7] {
+    fn set_parts(&self) -> [(&'static str, bool); 8] {
         [
             ("status", self.status.is_some()),
             ("body_contains", self.body_contains.is_some()),
@@ -127,6 +135,7 @@ impl ExpectConfig {
             ("json", !self.json.is_empty()),
             ("response_time", self.response_time.is_some()),
             ("banner", self.banner.is_some()),
+            ("value", self.value.is_some()),
         ]
     }
 }
@@ -208,4 +217,21 @@ pub(crate) fn warn_response_time(
         _ => {}
     }
     w
+}
+
+/// `expect.value` of a database monitor, as the text it is compared with: a string,
+/// a number or a boolean (`true` also matches PostgreSQL's `t`).
+pub(crate) fn expected_value(expect: Option<&ExpectConfig>, errs: &mut Errors) -> Option<String> {
+    match expect.and_then(|e| e.value.as_ref())? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => {
+            errs.push(
+                "expect.value",
+                "must be a string, a number or true/false, compared as text with the first column of the first row",
+            );
+            None
+        }
+    }
 }

@@ -19,6 +19,7 @@
 mod expect;
 mod heartbeat;
 mod http;
+mod postgres;
 mod redis;
 mod tcp;
 
@@ -35,6 +36,10 @@ pub use heartbeat::HeartbeatConfig;
 pub use http::{
     HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
     StatusPattern,
+};
+pub use postgres::{
+    DEFAULT_POSTGRES_PORT, DEFAULT_QUERY, MAX_QUERY_BYTES, PgSslMode, PostgresConfig, PostgresSpec,
+    PostgresTarget, parse_postgres_url,
 };
 pub use redis::{
     DEFAULT_EVICTIONS_PER_MIN, DEFAULT_REDIS_MAX_LAG, RedisAddr, RedisConfig, RedisMemoryConfig,
@@ -126,6 +131,7 @@ crate::tagged_kinds! {
         Http(HttpConfig) = "http",
         Tcp(TcpConfig) = "tcp",
         Redis(RedisConfig) = "redis",
+        Postgres(PostgresConfig) = "postgres",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -147,6 +153,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Redis,
         label: "Redis",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Postgres,
+        label: "PostgreSQL",
         probed: true,
     },
     KindInfo {
@@ -184,6 +195,15 @@ impl KindInfo {
     }
 }
 
+/// The type names, in words: `http, tcp, redis, postgres or heartbeat`.
+fn kind_names() -> String {
+    let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
 /// The fields every monitor takes, besides `type`.
 pub fn common_fields() -> &'static [&'static str] {
     <MonitorConfig as crate::tagged::Tagged>::common_fields()
@@ -196,6 +216,7 @@ impl KindConfig {
             KindConfig::Http(_) => Some(MonitorKind::Http),
             KindConfig::Tcp(_) => Some(MonitorKind::Tcp),
             KindConfig::Redis(_) => Some(MonitorKind::Redis),
+            KindConfig::Postgres(_) => Some(MonitorKind::Postgres),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -225,6 +246,14 @@ impl KindConfig {
         }
     }
 
+    /// The `postgres` fields, when it is a `postgres` monitor.
+    pub fn as_postgres(&self) -> Option<&PostgresConfig> {
+        match self {
+            KindConfig::Postgres(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -247,12 +276,13 @@ impl KindConfig {
         self.as_http().and_then(|h| h.verify_tls) == Some(false)
     }
 
-    /// The `url` of the types that have one (`http`, `redis`): it may carry a
+    /// The `url` of the types that have one (`http`, `redis`, `postgres`): it may carry a
     /// password, which is never shown back.
     pub fn url(&self) -> Option<&str> {
         match self {
             KindConfig::Http(c) => c.url.as_deref(),
             KindConfig::Redis(c) => c.url.as_deref(),
+            KindConfig::Postgres(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -262,6 +292,7 @@ impl KindConfig {
         match self {
             KindConfig::Http(c) => Some(&mut c.url),
             KindConfig::Redis(c) => Some(&mut c.url),
+            KindConfig::Postgres(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -272,6 +303,7 @@ impl KindConfig {
             KindConfig::Http(c) => c.expect.as_ref(),
             KindConfig::Tcp(c) => c.expect.as_ref(),
             KindConfig::Redis(c) => c.expect.as_ref(),
+            KindConfig::Postgres(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -282,12 +314,13 @@ impl KindConfig {
             KindConfig::Http(c) => c.warn.as_ref(),
             KindConfig::Tcp(c) => c.warn.as_ref(),
             KindConfig::Redis(c) => c.warn.as_ref(),
+            KindConfig::Postgres(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
 
     /// Whether `other` checks the same thing: the same type and the same target (an
-    /// `http` monitor's URL and method, a `redis` monitor's URL, a `tcp` monitor's host
+    /// `http` monitor's URL and method, a `redis` or `postgres` monitor's URL, a `tcp` monitor's host
     /// and port; a heartbeat has none). A changed target makes the state earned by the
     /// old one meaningless.
     pub fn same_target(&self, other: &KindConfig) -> bool {
@@ -295,6 +328,7 @@ impl KindConfig {
             (KindConfig::Http(a), KindConfig::Http(b)) => a.url == b.url && a.method == b.method,
             (KindConfig::Tcp(a), KindConfig::Tcp(b)) => a.host == b.host && a.port == b.port,
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
+            (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Heartbeat(_), KindConfig::Heartbeat(_)) => true,
             (KindConfig::Unknown(a), KindConfig::Unknown(b)) => a == b,
             _ => false,
@@ -360,6 +394,7 @@ impl MonitorConfig {
                 c.port.unwrap_or_default()
             ),
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Heartbeat(c) => {
                 let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
                 match (&c.every, &c.cron) {
@@ -532,17 +567,16 @@ impl MonitorConfig {
             KindConfig::Http(c) => c.build(&mut errs).map(CheckSpec::Http),
             KindConfig::Tcp(c) => c.build(&mut errs).map(CheckSpec::Tcp),
             KindConfig::Redis(c) => c.build(&mut errs).map(CheckSpec::Redis),
+            KindConfig::Postgres(c) => c.build(&mut errs).map(CheckSpec::Postgres),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
-                errs.push("type", "is required: http, tcp, redis or heartbeat");
+                errs.push("type", format!("is required: {}", kind_names()));
                 None
             }
             KindConfig::Unknown(other) => {
                 errs.push(
                     "type",
-                    format!(
-                        "unknown monitor type {other:?}; expected http, tcp, redis or heartbeat"
-                    ),
+                    format!("unknown monitor type {other:?}; expected {}", kind_names()),
                 );
                 None
             }
@@ -584,6 +618,7 @@ pub enum MonitorKind {
     Http,
     Tcp,
     Redis,
+    Postgres,
     Heartbeat,
 }
 
@@ -593,6 +628,7 @@ impl MonitorKind {
             MonitorKind::Http => "http",
             MonitorKind::Tcp => "tcp",
             MonitorKind::Redis => "redis",
+            MonitorKind::Postgres => "postgres",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -627,6 +663,7 @@ impl MonitorSpec {
             CheckSpec::Http(_) => MonitorKind::Http,
             CheckSpec::Tcp(_) => MonitorKind::Tcp,
             CheckSpec::Redis(_) => MonitorKind::Redis,
+            CheckSpec::Postgres(_) => MonitorKind::Postgres,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -657,13 +694,14 @@ pub enum CheckSpec {
     Http(HttpSpec),
     Tcp(TcpSpec),
     Redis(RedisSpec),
+    Postgres(PostgresSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A monitor's secrets: the password of its URL (HTTP and Redis), and of an HTTP
+/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL), and of an HTTP
 /// monitor every header value not named in `public_headers` and the body unless
 /// `public_body`. They are bound to the URL's origin.
 impl crate::secret::Secrets for MonitorConfig {
@@ -692,6 +730,11 @@ impl crate::secret::Secrets for MonitorConfig {
                 }
             }
             KindConfig::Redis(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+            }
+            KindConfig::Postgres(c) => {
                 if let Some(u) = c.url.as_mut() {
                     f("url", SecretKind::UrlPassword, u);
                 }

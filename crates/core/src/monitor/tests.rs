@@ -421,3 +421,92 @@ fn a_json_path_nested_without_end_is_refused_before_parsing() {
         .is_ok()
     );
 }
+
+#[test]
+fn postgres_urls() {
+    let t = parse_postgres_url("postgres://mon:p%40ss+w@db.internal:6432/app?sslmode=verify-full")
+        .unwrap();
+    assert_eq!(t.host, "db.internal");
+    assert_eq!(t.port, 6432);
+    assert_eq!(t.user, "mon");
+    assert_eq!(t.password.as_deref(), Some("p@ss+w"));
+    assert_eq!(t.database, "app");
+    assert_eq!(t.sslmode, PgSslMode::VerifyFull);
+    let t = parse_postgres_url("postgresql://[::1]").unwrap();
+    assert_eq!(
+        (
+            t.host.as_str(),
+            t.port,
+            t.user.as_str(),
+            t.database.as_str()
+        ),
+        ("::1", 5432, "postgres", "postgres")
+    );
+    assert_eq!(t.sslmode, PgSslMode::Prefer);
+    assert!(parse_postgres_url("mysql://h").is_err());
+    assert!(parse_postgres_url("postgres://h/a/b").is_err());
+    assert!(parse_postgres_url("postgres://h?sslmode=allow").is_err());
+    assert!(parse_postgres_url("postgres://h?connect_timeout=3").is_err());
+}
+
+#[test]
+fn postgres_monitor_validation() {
+    let s = cfg(json!({"name": "db", "type": "postgres", "url": "postgres://127.0.0.1/app"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Postgres(p) = s.check else {
+        panic!("a postgres spec")
+    };
+    assert_eq!(p.query, DEFAULT_QUERY);
+    assert_eq!(p.expect_value, None);
+    let s = cfg(
+        json!({"name": "db", "type": "postgres", "url": "postgres://h/app",
+        "query": "SELECT count(*) FROM jobs", "expect": {"value": 0, "response_time": "2s"},
+        "warn": {"response_time": "1s"}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Postgres(p) = s.check else {
+        panic!("a postgres spec")
+    };
+    assert_eq!(p.expect_value.as_deref(), Some("0"));
+    assert_eq!(p.response_time, Some(Duration::from_secs(2)));
+
+    let e = cfg(json!({"name": "db", "type": "postgres", "query": " ",
+        "expect": {"value": [1], "status": [200]}, "warn": {"cert_expiry": "3d"}, "host": "h"}))
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.status",
+            "expect.value",
+            "host",
+            "query",
+            "url",
+            "warn.cert_expiry"
+        ]
+    );
+    let e = cfg(json!({"name": "db", "type": "postgres", "url": "redis://h"})).build();
+    assert_eq!(fields(e), ["url"]);
+    // `expect.value` belongs to database monitors only.
+    let e =
+        cfg(json!({"name": "t", "type": "tcp", "host": "h", "port": 1, "expect": {"value": 1}}))
+            .build();
+    assert_eq!(fields(e), ["expect.value"]);
+}
+
+#[test]
+fn a_postgres_password_is_a_secret() {
+    use crate::secret::Secrets;
+    let mut c =
+        cfg(json!({"name": "db", "type": "postgres", "url": "postgres://mon:hunter2@h/app"}));
+    let mut seen = Vec::new();
+    c.visit_secrets(&mut |path, _, v| seen.push((path.to_owned(), v.clone())));
+    assert_eq!(
+        seen,
+        [("url".to_owned(), "postgres://mon:hunter2@h/app".to_owned())]
+    );
+    assert_eq!(c.target_words(), "postgres://mon:********@h/app");
+}
