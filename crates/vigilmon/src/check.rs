@@ -1,8 +1,9 @@
 //! `vigilmon check TARGET`: one probe from the terminal, printed phase by phase.
 //!
-//! Targets: `http(s)://…`, `tcp://host:port`, and Redis (`redis://`, `rediss://`,
+//! Targets: `http(s)://…`, `tcp://host:port`, Redis (`redis://`, `rediss://`,
 //! `unix://`), whose checks print the figures they judged (memory, role, replication,
-//! evictions, write probe) before the verdict.
+//! evictions, write probe) before the verdict, and PostgreSQL (`postgres://`), whose
+//! checks print the server's version, the login and query times and the value read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
-use vigilmon_core::monitor::{CheckSpec, HttpConfig, RedisAddr, TcpConfig};
+use vigilmon_core::monitor::{CheckSpec, HttpConfig, PostgresConfig, RedisAddr, TcpConfig};
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
 };
@@ -22,9 +23,16 @@ use vigilmon_probe::read_ca_file;
 
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// What to probe: http(s)://…, tcp://host:port, or redis://[user:pass@]host:port/db,
-    /// rediss://… and unix:///path/to/redis.sock.
+    /// What to probe: http(s)://…, tcp://host:port, redis://[user:pass@]host:port/db,
+    /// rediss://…, unix:///path/to/redis.sock, or
+    /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…].
     pub target: String,
+    /// PostgreSQL targets: the query to run [default: SELECT 1].
+    #[arg(long)]
+    pub query: Option<String>,
+    /// PostgreSQL targets: the text the first column of the first row must equal.
+    #[arg(long)]
+    pub expect_value: Option<String>,
     /// Accepted status codes or classes, comma-separated (e.g. 200,3xx) [default: 2xx].
     #[arg(long, value_delimiter = ',')]
     pub expect_status: Vec<String>,
@@ -89,6 +97,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let is_redis = ["redis://", "rediss://", "unix://"]
         .iter()
         .any(|p| args.target.starts_with(p));
+    let is_postgres = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|p| args.target.starts_with(p));
+    if (args.query.is_some() || args.expect_value.is_some()) && !is_postgres {
+        return usage("--query and --expect-value apply to postgres:// targets only");
+    }
     if args.redis.any_set() && !is_redis {
         return usage("the Redis flags apply to redis://, rediss:// and unix:// targets only");
     }
@@ -108,6 +122,30 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             Ok(c) => config.kind = KindConfig::Redis(c),
             Err(e) => return usage(e),
         }
+    } else if is_postgres {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+            || args.insecure
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
+            );
+        }
+        config.kind = KindConfig::Postgres(PostgresConfig {
+            url: Some(args.target.clone()),
+            query: args.query.clone(),
+            expect: args
+                .expect_value
+                .as_ref()
+                .map(|v| vigilmon_core::monitor::ExpectConfig {
+                    value: Some(json!(v)),
+                    ..Default::default()
+                }),
+            ..PostgresConfig::default()
+        });
     } else if let Some(rest) = args.target.strip_prefix("tcp://") {
         let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
             return usage("a tcp target is tcp://host:port");
@@ -163,7 +201,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss:// or unix://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix:// or postgres://",
             args.target
         ));
     }
@@ -216,6 +254,19 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
         CheckSpec::Http(h) => println!("{} {} (region {})", h.method, h.url, r.region),
         CheckSpec::Tcp(t) => println!("TCP {}:{} (region {})", t.host, t.port, r.region),
         CheckSpec::Redis(spec) => println!("REDIS {} (region {})", redis_target(spec), r.region),
+        CheckSpec::Postgres(p) => println!(
+            "POSTGRES postgres://{}@{}:{}/{} sslmode={} (region {})",
+            p.user,
+            if p.host.contains(':') {
+                format!("[{}]", p.host)
+            } else {
+                p.host.clone()
+            },
+            p.port,
+            p.database,
+            p.sslmode.as_str(),
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -243,6 +294,9 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
     }
     if let (CheckSpec::Redis(_), Some(d)) = (check, &r.details) {
         print_redis_figures(d);
+    }
+    if let (CheckSpec::Postgres(p), Some(d)) = (check, &r.details) {
+        print_postgres_figures(&p.query, d);
     }
     match &r.verdict {
         Verdict::Up => println!("verdict: UP"),
@@ -347,5 +401,22 @@ fn print_redis_figures(d: &serde_json::Value) {
     if let Some(reasons) = d["reasons"].as_array().filter(|r| !r.is_empty()) {
         let list: Vec<&str> = reasons.iter().filter_map(|r| r.as_str()).collect();
         println!("  reasons     {}", list.join(", "));
+    }
+}
+
+/// The figures of a PostgreSQL check.
+fn print_postgres_figures(query: &str, d: &serde_json::Value) {
+    let ms = |k: &str| d[k].as_u64().map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+    if let Some(v) = d["server_version"].as_str() {
+        println!("  server      PostgreSQL {v}, TLS {}", if d["tls"] == true { "on" } else { "off" });
+    }
+    println!("  login       {}", ms("login_ms"));
+    println!("  query       {} ({query})", ms("query_ms"));
+    if let Some(rows) = d["rows"].as_u64() {
+        let value = match &d["value"] {
+            serde_json::Value::String(s) => format!("{s:?}"),
+            _ => "NULL or none".to_owned(),
+        };
+        println!("  answer      {rows} row(s), first value {value}");
     }
 }
