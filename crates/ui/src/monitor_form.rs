@@ -1,4 +1,5 @@
-//! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, Heartbeat)
+//! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
+//! Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -24,8 +25,9 @@ use vigilmon_app::views::verdict_name;
 const HTTP: &[&str] = &["http"];
 const TCP: &[&str] = &["tcp"];
 const REDIS: &[&str] = &["redis"];
+const POSTGRES: &[&str] = &["postgres"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
-const PROBED: &[&str] = &["http", "tcp", "redis"];
+const PROBED: &[&str] = &["http", "tcp", "redis", "postgres"];
 
 /// The monitor types, with their tab labels: core's list of types.
 fn types() -> Vec<(&'static str, &'static str)> {
@@ -101,6 +103,24 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "redis://, rediss:// (TLS) or unix:///path.sock. The password is never shown again after saving.",
         0,
     )),
+    req(f(
+        "url",
+        "PostgreSQL URL",
+        Input::Text,
+        POSTGRES,
+        "postgres://monitor:password@db.internal:5432/app?sslmode=verify-full",
+        "sslmode: disable, prefer (default), require or verify-full. The password is never shown again after saving.",
+        0,
+    )),
+    f(
+        "query",
+        "Query",
+        Input::Text,
+        POSTGRES,
+        "SELECT 1",
+        "Runs in a read-only session, bounded by the timeout.",
+        0,
+    ),
     req(f("host", "Host", Input::Text, TCP, "db.internal", "", 0)),
     req(f("port", "Port", Input::Int, TCP, "5432", "", 0)),
     f(
@@ -263,6 +283,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         TCP,
         "",
         "Text the server must send (after Send, if any).",
+        2,
+    ),
+    f(
+        "expect.value",
+        "Expected value",
+        Input::Text,
+        POSTGRES,
+        "",
+        "The first column of the first row must read exactly this (t and f stand for true and false).",
         2,
     ),
     f(
@@ -961,6 +990,47 @@ mod tests {
             .0,
         );
         let errors = parse("redis", &v, Some(&old)).unwrap_err();
+        assert!(errors.has("url"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_postgres_form_reads_its_fields_and_keeps_a_masked_password() {
+        let old = MonitorConfig {
+            name: "db".into(),
+            kind: vigilmon_core::KindConfig::Postgres(vigilmon_core::monitor::PostgresConfig {
+                url: Some("postgres://mon:pg-s3cret@db:5432/app".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let v = form::submitted(
+            FIELDS,
+            "postgres",
+            &values(&[
+                ("name", "db"),
+                ("url", "postgres://mon:********@db:5432/app?sslmode=require"),
+                ("query", "SELECT count(*) FROM pg_stat_activity"),
+                ("expect.value", "3"),
+            ])
+            .0,
+        );
+        let c = parse("postgres", &v, Some(&old)).unwrap();
+        let p = c.kind.as_postgres().unwrap();
+        assert_eq!(
+            p.url.as_deref(),
+            Some("postgres://mon:pg-s3cret@db:5432/app?sslmode=require")
+        );
+        assert_eq!(
+            p.query.as_deref(),
+            Some("SELECT count(*) FROM pg_stat_activity")
+        );
+        assert_eq!(p.expect.as_ref().unwrap().value, Some(Value::from("3")));
+        let v = form::submitted(
+            FIELDS,
+            "postgres",
+            &values(&[("name", "db"), ("url", "mysql://db/app")]).0,
+        );
+        let errors = parse("postgres", &v, None).unwrap_err();
         assert!(errors.has("url"), "{errors:?}");
     }
 

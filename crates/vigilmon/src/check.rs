@@ -406,9 +406,15 @@ fn print_redis_figures(d: &serde_json::Value) {
 
 /// The figures of a PostgreSQL check.
 fn print_postgres_figures(query: &str, d: &serde_json::Value) {
-    let ms = |k: &str| d[k].as_u64().map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
+    let ms = |k: &str| {
+        d[k].as_u64()
+            .map_or_else(|| "-".to_owned(), |v| format!("{v} ms"))
+    };
     if let Some(v) = d["server_version"].as_str() {
-        println!("  server      PostgreSQL {v}, TLS {}", if d["tls"] == true { "on" } else { "off" });
+        println!(
+            "  server      PostgreSQL {v}, TLS {}",
+            if d["tls"] == true { "on" } else { "off" }
+        );
     }
     println!("  login       {}", ms("login_ms"));
     println!("  query       {} ({query})", ms("query_ms"));
