@@ -43,7 +43,7 @@ use vigilmon_app::{AppError, AppState};
     components(schemas(vigilmon_core::KindConfig, vigilmon_notify::ChannelKind)),
     modifiers(&BearerAuth, &CommonErrors),
     tags(
-        (name = "monitors", description = "HTTP, TCP, Redis and heartbeat monitors"),
+        (name = "monitors", description = "HTTP, TCP, Redis, PostgreSQL and heartbeat monitors"),
         (name = "incidents", description = "Incidents and their timelines"),
         (name = "alerting", description = "Channels, policies and maintenance windows"),
         (name = "regions", description = "Probe regions and their agents, and the nodes of the cluster"),

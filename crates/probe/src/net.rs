@@ -1,5 +1,5 @@
 //! Reaching a host: name resolution, the network guard, and the TCP connection, each
-//! timed and bounded by the check's deadline. Shared by the HTTP, TCP and Redis checks.
+//! timed and bounded by the check's deadline. Shared by the HTTP, TCP, Redis and PostgreSQL checks.
 
 use std::net::{IpAddr, SocketAddr};
 
