@@ -13,6 +13,7 @@ mod completions;
 mod config_file;
 mod connections;
 mod consensus;
+mod databases;
 mod fault_run;
 mod front_door;
 mod heartbeats;
