@@ -1,4 +1,4 @@
-//! Vigilmon's probe engine: runs one HTTP, TCP, Redis or PostgreSQL check against the network and
+//! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL or MySQL check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -11,7 +11,8 @@
 //! `vigilmon_core` and is shared with notifications), `net` (resolve,
 //! guard, connect), `http` (requests, redirects, bodies), `tcp` (connect, send,
 //! banner), `redis` (a small RESP2 client and the Redis health check), `postgres` (a
-//! small client of PostgreSQL's protocol: login, one query), `tls` (client
+//! small client of PostgreSQL's protocol: login, one query), `mysql` (the same for
+//! MySQL and MariaDB), `database` (what those two share), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -27,7 +28,9 @@ use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 
 mod classify;
+mod database;
 mod http;
+mod mysql;
 mod net;
 mod postgres;
 mod redis;
@@ -104,9 +107,9 @@ pub(crate) struct Inner {
     pub region_header: HeaderValue,
     /// TLS configuration for `rediss://` (verifying, no ALPN).
     pub redis_tls: Arc<rustls::ClientConfig>,
-    /// TLS configurations for PostgreSQL (no ALPN): verifying, then accepting any
-    /// certificate.
-    pub postgres_tls: [Arc<rustls::ClientConfig>; 2],
+    /// TLS configurations for PostgreSQL and MySQL (no ALPN): verifying, then
+    /// accepting any certificate.
+    pub database_tls: [Arc<rustls::ClientConfig>; 2],
     /// The last Redis `INFO` sample per target, for judging counter growth.
     pub redis_baselines: redis::Baselines,
 }
@@ -135,7 +138,7 @@ impl Prober {
         let region_header = HeaderValue::from_str(opts.region.as_str())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-region-name"));
         let redis_tls = redis::tls_config(&tls.verified);
-        let postgres_tls = postgres::tls_configs(&tls);
+        let database_tls = database::tls_configs(&tls);
         Ok(Prober {
             inner: Arc::new(Inner {
                 opts,
@@ -143,7 +146,7 @@ impl Prober {
                 user_agent,
                 region_header,
                 redis_tls,
-                postgres_tls,
+                database_tls,
                 redis_baselines: Default::default(),
             }),
         })
@@ -169,6 +172,7 @@ impl Prober {
             CheckSpec::Tcp(t) => tcp::run(&self.inner, t, start, deadline, timeout).await,
             CheckSpec::Redis(r) => redis::run(&self.inner, r, start, deadline, timeout).await,
             CheckSpec::Postgres(p) => postgres::run(&self.inner, p, start, deadline, timeout).await,
+            CheckSpec::Mysql(m) => mysql::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,
@@ -204,7 +208,7 @@ pub(crate) struct Outcome {
     pub body_excerpt: Option<String>,
     pub cert_expires_at: Option<Timestamp>,
     pub remote_addr: Option<SocketAddr>,
-    /// Figures the check judged (Redis, PostgreSQL).
+    /// Figures the check judged (Redis, PostgreSQL, MySQL).
     pub details: Option<serde_json::Value>,
 }
 

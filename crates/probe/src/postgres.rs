@@ -28,14 +28,11 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
-use serde_json::json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
@@ -44,13 +41,12 @@ use vigilmon_core::monitor::{PgSslMode, PostgresSpec};
 use vigilmon_core::{ErrorKind, HumanDuration, Verdict};
 
 use crate::classify::{Failure, Phase};
+use crate::database::Figures;
 use crate::net::{self, Target};
 use crate::{Inner, Outcome, millis, tls};
 
 /// The largest message read from the server (a row, an error): 1 MiB.
 const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
-/// The most characters of the first value kept in the figures.
-const MAX_VALUE_CHARS: usize = 200;
 /// The most SCRAM iterations the probe computes (PostgreSQL's default is 4096).
 const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
 /// The `SSLRequest` code.
@@ -61,16 +57,6 @@ const PROTOCOL_3_0: i32 = 196_608;
 /// Anything the protocol can run over (TCP or TLS).
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-/// The two TLS configurations of PostgreSQL connections: without ALPN (an
-/// `SSLRequest` negotiates no protocol), verifying or not.
-pub(crate) fn tls_configs(configs: &tls::TlsConfigs) -> [Arc<ClientConfig>; 2] {
-    [&configs.verified, &configs.unverified].map(|c| {
-        let mut cfg = (**c).clone();
-        cfg.alpn_protocols.clear();
-        Arc::new(cfg)
-    })
-}
 
 /// A failed check: its verdict.
 type Failed = Verdict;
@@ -107,39 +93,6 @@ pub(crate) async fn run(
     out.verdict = verdict;
     out.details = Some(figures.to_json());
     out
-}
-
-/// What the check learnt, for the figures.
-#[derive(Default)]
-struct Figures {
-    tls: bool,
-    server_version: Option<String>,
-    login_ms: Option<u64>,
-    query_ms: Option<u64>,
-    facts: Option<QueryFacts>,
-}
-
-impl Figures {
-    fn to_json(&self) -> serde_json::Value {
-        let mut v = json!({"tls": self.tls});
-        if let Some(s) = &self.server_version {
-            v["server_version"] = json!(s);
-        }
-        if let Some(ms) = self.login_ms {
-            v["login_ms"] = json!(ms);
-        }
-        if let Some(ms) = self.query_ms {
-            v["query_ms"] = json!(ms);
-        }
-        if let Some(f) = &self.facts {
-            v["rows"] = json!(f.rows);
-            v["value"] = match &f.value {
-                Some(s) => json!(s.chars().take(MAX_VALUE_CHARS).collect::<String>()),
-                None => serde_json::Value::Null,
-            };
-        }
-        v
-    }
 }
 
 async fn check(
@@ -259,9 +212,9 @@ async fn connect(
         })?,
     };
     let config = if spec.sslmode == PgSslMode::VerifyFull {
-        inner.postgres_tls[0].clone()
+        inner.database_tls[0].clone()
     } else {
-        inner.postgres_tls[1].clone()
+        inner.database_tls[1].clone()
     };
     let stream = timeout_at(deadline, TlsConnector::from(config).connect(name, stream))
         .await

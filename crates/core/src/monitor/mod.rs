@@ -19,6 +19,7 @@
 mod expect;
 mod heartbeat;
 mod http;
+mod mysql;
 mod postgres;
 mod redis;
 mod tcp;
@@ -36,6 +37,9 @@ pub use heartbeat::HeartbeatConfig;
 pub use http::{
     HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
     StatusPattern,
+};
+pub use mysql::{
+    DEFAULT_MYSQL_PORT, MysqlConfig, MysqlSpec, MysqlSslMode, MysqlTarget, parse_mysql_url,
 };
 pub use postgres::{
     DEFAULT_POSTGRES_PORT, DEFAULT_QUERY, MAX_QUERY_BYTES, PgSslMode, PostgresConfig, PostgresSpec,
@@ -132,6 +136,7 @@ crate::tagged_kinds! {
         Tcp(TcpConfig) = "tcp",
         Redis(RedisConfig) = "redis",
         Postgres(PostgresConfig) = "postgres",
+        Mysql(MysqlConfig) = "mysql",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -158,6 +163,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Postgres,
         label: "PostgreSQL",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Mysql,
+        label: "MySQL",
         probed: true,
     },
     KindInfo {
@@ -195,7 +205,7 @@ impl KindInfo {
     }
 }
 
-/// The type names, in words: `http, tcp, redis, postgres or heartbeat`.
+/// The type names, in words: `http, tcp, redis, postgres, mysql or heartbeat`.
 fn kind_names() -> String {
     let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
     match names.split_last() {
@@ -217,6 +227,7 @@ impl KindConfig {
             KindConfig::Tcp(_) => Some(MonitorKind::Tcp),
             KindConfig::Redis(_) => Some(MonitorKind::Redis),
             KindConfig::Postgres(_) => Some(MonitorKind::Postgres),
+            KindConfig::Mysql(_) => Some(MonitorKind::Mysql),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -254,6 +265,14 @@ impl KindConfig {
         }
     }
 
+    /// The `mysql` fields, when it is a `mysql` monitor.
+    pub fn as_mysql(&self) -> Option<&MysqlConfig> {
+        match self {
+            KindConfig::Mysql(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -276,13 +295,14 @@ impl KindConfig {
         self.as_http().and_then(|h| h.verify_tls) == Some(false)
     }
 
-    /// The `url` of the types that have one (`http`, `redis`, `postgres`): it may carry a
+    /// The `url` of the types that have one (`http`, `redis`, `postgres`, `mysql`): it may carry a
     /// password, which is never shown back.
     pub fn url(&self) -> Option<&str> {
         match self {
             KindConfig::Http(c) => c.url.as_deref(),
             KindConfig::Redis(c) => c.url.as_deref(),
             KindConfig::Postgres(c) => c.url.as_deref(),
+            KindConfig::Mysql(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -293,6 +313,7 @@ impl KindConfig {
             KindConfig::Http(c) => Some(&mut c.url),
             KindConfig::Redis(c) => Some(&mut c.url),
             KindConfig::Postgres(c) => Some(&mut c.url),
+            KindConfig::Mysql(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -304,6 +325,7 @@ impl KindConfig {
             KindConfig::Tcp(c) => c.expect.as_ref(),
             KindConfig::Redis(c) => c.expect.as_ref(),
             KindConfig::Postgres(c) => c.expect.as_ref(),
+            KindConfig::Mysql(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -315,12 +337,13 @@ impl KindConfig {
             KindConfig::Tcp(c) => c.warn.as_ref(),
             KindConfig::Redis(c) => c.warn.as_ref(),
             KindConfig::Postgres(c) => c.warn.as_ref(),
+            KindConfig::Mysql(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
 
     /// Whether `other` checks the same thing: the same type and the same target (an
-    /// `http` monitor's URL and method, a `redis` or `postgres` monitor's URL, a `tcp` monitor's host
+    /// `http` monitor's URL and method, a `redis`, `postgres` or `mysql` monitor's URL, a `tcp` monitor's host
     /// and port; a heartbeat has none). A changed target makes the state earned by the
     /// old one meaningless.
     pub fn same_target(&self, other: &KindConfig) -> bool {
@@ -329,6 +352,7 @@ impl KindConfig {
             (KindConfig::Tcp(a), KindConfig::Tcp(b)) => a.host == b.host && a.port == b.port,
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
+            (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
             (KindConfig::Heartbeat(_), KindConfig::Heartbeat(_)) => true,
             (KindConfig::Unknown(a), KindConfig::Unknown(b)) => a == b,
             _ => false,
@@ -395,6 +419,7 @@ impl MonitorConfig {
             ),
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Mysql(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Heartbeat(c) => {
                 let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
                 match (&c.every, &c.cron) {
@@ -568,6 +593,7 @@ impl MonitorConfig {
             KindConfig::Tcp(c) => c.build(&mut errs).map(CheckSpec::Tcp),
             KindConfig::Redis(c) => c.build(&mut errs).map(CheckSpec::Redis),
             KindConfig::Postgres(c) => c.build(&mut errs).map(CheckSpec::Postgres),
+            KindConfig::Mysql(c) => c.build(&mut errs).map(CheckSpec::Mysql),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -619,6 +645,7 @@ pub enum MonitorKind {
     Tcp,
     Redis,
     Postgres,
+    Mysql,
     Heartbeat,
 }
 
@@ -629,6 +656,7 @@ impl MonitorKind {
             MonitorKind::Tcp => "tcp",
             MonitorKind::Redis => "redis",
             MonitorKind::Postgres => "postgres",
+            MonitorKind::Mysql => "mysql",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -664,6 +692,7 @@ impl MonitorSpec {
             CheckSpec::Tcp(_) => MonitorKind::Tcp,
             CheckSpec::Redis(_) => MonitorKind::Redis,
             CheckSpec::Postgres(_) => MonitorKind::Postgres,
+            CheckSpec::Mysql(_) => MonitorKind::Mysql,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -695,13 +724,14 @@ pub enum CheckSpec {
     Tcp(TcpSpec),
     Redis(RedisSpec),
     Postgres(PostgresSpec),
+    Mysql(MysqlSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL), and of an HTTP
+/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL), and of an HTTP
 /// monitor every header value not named in `public_headers` and the body unless
 /// `public_body`. They are bound to the URL's origin.
 impl crate::secret::Secrets for MonitorConfig {
@@ -735,6 +765,11 @@ impl crate::secret::Secrets for MonitorConfig {
                 }
             }
             KindConfig::Postgres(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+            }
+            KindConfig::Mysql(c) => {
                 if let Some(u) = c.url.as_mut() {
                     f("url", SecretKind::UrlPassword, u);
                 }

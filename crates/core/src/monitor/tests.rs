@@ -510,3 +510,44 @@ fn a_postgres_password_is_a_secret() {
     );
     assert_eq!(c.target_words(), "postgres://mon:********@h/app");
 }
+
+#[test]
+fn mysql_urls_and_validation() {
+    let t = parse_mysql_url("mysql://mon:p%40ss@db.internal:3307/shop?ssl-mode=verify_identity")
+        .unwrap();
+    assert_eq!(
+        (t.host.as_str(), t.port, t.user.as_str()),
+        ("db.internal", 3307, "mon")
+    );
+    assert_eq!(t.password.as_deref(), Some("p@ss"));
+    assert_eq!(t.database.as_deref(), Some("shop"));
+    assert_eq!(t.ssl_mode, MysqlSslMode::VerifyIdentity);
+    let t = parse_mysql_url("mysql://127.0.0.1").unwrap();
+    assert_eq!((t.user.as_str(), t.port), ("root", 3306));
+    assert_eq!((t.database, t.ssl_mode), (None, MysqlSslMode::Preferred));
+    assert!(parse_mysql_url("postgres://h").is_err());
+    assert!(parse_mysql_url("mysql://h?ssl-mode=sometimes").is_err());
+    assert!(parse_mysql_url("mysql://h?sslmode=disable").is_err());
+
+    let s = cfg(
+        json!({"name": "db", "type": "mysql", "url": "mysql://root@127.0.0.1/",
+        "expect": {"value": "1"}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Mysql(m) = s.check else {
+        panic!("a mysql spec")
+    };
+    assert_eq!(m.query, DEFAULT_QUERY);
+    assert_eq!(m.expect_value.as_deref(), Some("1"));
+    let e =
+        cfg(json!({"name": "db", "type": "mysql", "query": "", "expect": {"banner": "x"}})).build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(got, ["expect.banner", "query", "url"]);
+    let mut c = cfg(json!({"name": "db", "type": "mysql", "url": "mysql://mon:hunter2@h/app"}));
+    assert_eq!(c.target_words(), "mysql://mon:********@h/app");
+    let mut seen = Vec::new();
+    crate::secret::Secrets::visit_secrets(&mut c, &mut |path, _, _| seen.push(path.to_owned()));
+    assert_eq!(seen, ["url"]);
+}
