@@ -200,3 +200,119 @@ async fn refused_guarded_and_garbage() {
         assert!(matches!(r.verdict, Verdict::Down { .. }), "{r:?}");
     }
 }
+
+/// Writes one packet of the MySQL protocol.
+async fn packet<S: tokio::io::AsyncWrite + Unpin>(s: &mut S, seq: u8, payload: &[u8]) {
+    let len = payload.len() as u32;
+    let mut p = len.to_le_bytes()[..3].to_vec();
+    p.push(seq);
+    p.extend_from_slice(payload);
+    s.write_all(&p).await.unwrap();
+    s.flush().await.unwrap();
+}
+
+/// Reads one packet's payload.
+async fn read_packet<S: tokio::io::AsyncRead + Unpin>(s: &mut S) -> Vec<u8> {
+    let mut head = [0u8; 4];
+    s.read_exact(&mut head).await.unwrap();
+    let len = usize::from(head[0]) | usize::from(head[1]) << 8 | usize::from(head[2]) << 16;
+    let mut body = vec![0; len];
+    s.read_exact(&mut body).await.unwrap();
+    body
+}
+
+/// A stand-in MySQL server that offers TLS with a certificate of its own for
+/// `localhost` and 127.0.0.1, and answers any query with one row: `tls-ok`.
+async fn tls_stand_in() -> (u16, Vec<u8>) {
+    use std::sync::Arc;
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let der = cert.der().clone();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![der.clone()],
+        rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+    )
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let caps: u32 = 0x200 | 0x800 | 0x8000 | 0x8_0000;
+                let mut hello = vec![10];
+                hello.extend_from_slice(b"8.0.99-stand-in\0");
+                hello.extend_from_slice(&[7, 0, 0, 0]);
+                hello.extend_from_slice(b"abcdefgh\0");
+                hello.extend_from_slice(&(caps as u16).to_le_bytes());
+                hello.extend_from_slice(&[45, 2, 0]);
+                hello.extend_from_slice(&((caps >> 16) as u16).to_le_bytes());
+                hello.push(21);
+                hello.extend_from_slice(&[0; 10]);
+                hello.extend_from_slice(b"ijklmnopqrst\0mysql_native_password\0");
+                packet(&mut s, 0, &hello).await;
+                let ssl = read_packet(&mut s).await;
+                assert_eq!(ssl.len(), 32, "an SSL request");
+                let Ok(mut t) = acceptor.accept(s).await else {
+                    return;
+                };
+                read_packet(&mut t).await;
+                let ok = [0u8, 0, 0, 2, 0, 0, 0];
+                packet(&mut t, 3, &ok).await;
+                read_packet(&mut t).await; // the session's SET
+                packet(&mut t, 1, &ok).await;
+                read_packet(&mut t).await; // the query
+                packet(&mut t, 1, &[1]).await;
+                packet(
+                    &mut t,
+                    2,
+                    b"\x03def\0\0\0\x01v\0\x0c\x21\0\x06\0\0\0\xfd\0\0\0\0\0",
+                )
+                .await;
+                packet(&mut t, 3, &[0xfe, 0, 0, 2, 0]).await;
+                packet(&mut t, 4, b"\x06tls-ok").await;
+                packet(&mut t, 5, &[0xfe, 0, 0, 2, 0]).await;
+                let mut rest = [0u8; 64];
+                let _ = t.read(&mut rest).await;
+            });
+        }
+    });
+    (port, der.to_vec())
+}
+
+#[tokio::test]
+async fn tls_is_negotiated_and_verified_when_asked() {
+    let (port, root) = tls_stand_in().await;
+    let at = |mode: &str| {
+        spec_at(
+            &format!("mysql://mon:pw@localhost:{port}/?ssl-mode={mode}"),
+            json!({"expect": {"value": "tls-ok"}}),
+        )
+    };
+    let r = prober().check(&at("REQUIRED"), TIMEOUT).await;
+    assert_eq!(r.verdict, Verdict::Up, "{r:?}");
+    assert!(r.phases.tls_ms.is_some());
+    assert!(r.cert_expires_at.is_some());
+    assert_eq!(r.details.as_ref().unwrap()["tls"], true);
+    // Not a trusted certificate: VERIFY_IDENTITY fails, unless its root is given.
+    let v = prober().check(&at("VERIFY_IDENTITY"), TIMEOUT).await;
+    assert_down(&v, ErrorKind::Tls, "TLS handshake failed");
+    let mut opts = ProbeOptions::new(RegionName::parse("eu-test").unwrap());
+    opts.extra_roots = vec![root];
+    let trusted = Prober::new(opts)
+        .unwrap()
+        .check(&at("VERIFY_IDENTITY"), TIMEOUT)
+        .await;
+    assert_eq!(trusted.verdict, Verdict::Up, "{trusted:?}");
+}
