@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! Heartbeat)
+//! MySQL, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -26,8 +26,10 @@ const HTTP: &[&str] = &["http"];
 const TCP: &[&str] = &["tcp"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
+const MYSQL: &[&str] = &["mysql"];
+const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
-const PROBED: &[&str] = &["http", "tcp", "redis", "postgres"];
+const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql"];
 
 /// The monitor types, with their tab labels: core's list of types.
 fn types() -> Vec<(&'static str, &'static str)> {
@@ -112,11 +114,20 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "sslmode: disable, prefer (default), require or verify-full. The password is never shown again after saving.",
         0,
     )),
+    req(f(
+        "url",
+        "MySQL URL",
+        Input::Text,
+        MYSQL,
+        "mysql://monitor:password@db.internal:3306/app?ssl-mode=VERIFY_IDENTITY",
+        "ssl-mode: DISABLED, PREFERRED (default), REQUIRED or VERIFY_IDENTITY. The password is never shown again after saving.",
+        0,
+    )),
     f(
         "query",
         "Query",
         Input::Text,
-        POSTGRES,
+        DATABASES,
         "SELECT 1",
         "Runs in a read-only session, bounded by the timeout.",
         0,
@@ -289,7 +300,7 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "expect.value",
         "Expected value",
         Input::Text,
-        POSTGRES,
+        DATABASES,
         "",
         "The first column of the first row must read exactly this (t and f stand for true and false).",
         2,

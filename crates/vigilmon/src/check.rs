@@ -2,8 +2,9 @@
 //!
 //! Targets: `http(s)://…`, `tcp://host:port`, Redis (`redis://`, `rediss://`,
 //! `unix://`), whose checks print the figures they judged (memory, role, replication,
-//! evictions, write probe) before the verdict, and PostgreSQL (`postgres://`), whose
-//! checks print the server's version, the login and query times and the value read.
+//! evictions, write probe) before the verdict, and PostgreSQL (`postgres://`) and
+//! MySQL (`mysql://`), whose checks print the server's version, the login and query
+//! times and the value read.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,7 +12,9 @@ use std::time::Duration;
 use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
-use vigilmon_core::monitor::{CheckSpec, HttpConfig, PostgresConfig, RedisAddr, TcpConfig};
+use vigilmon_core::monitor::{
+    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, TcpConfig,
+};
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
 };
@@ -25,12 +28,13 @@ use vigilmon_probe::read_ca_file;
 pub struct CheckArgs {
     /// What to probe: http(s)://…, tcp://host:port, redis://[user:pass@]host:port/db,
     /// rediss://…, unix:///path/to/redis.sock, or
-    /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…].
+    /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
+    /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…].
     pub target: String,
-    /// PostgreSQL targets: the query to run [default: SELECT 1].
+    /// PostgreSQL and MySQL targets: the query to run [default: SELECT 1].
     #[arg(long)]
     pub query: Option<String>,
-    /// PostgreSQL targets: the text the first column of the first row must equal.
+    /// PostgreSQL and MySQL targets: the text the first column of the first row must equal.
     #[arg(long)]
     pub expect_value: Option<String>,
     /// Accepted status codes or classes, comma-separated (e.g. 200,3xx) [default: 2xx].
@@ -100,8 +104,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let is_postgres = ["postgres://", "postgresql://"]
         .iter()
         .any(|p| args.target.starts_with(p));
-    if (args.query.is_some() || args.expect_value.is_some()) && !is_postgres {
-        return usage("--query and --expect-value apply to postgres:// targets only");
+    let is_mysql = args.target.starts_with("mysql://");
+    if (args.query.is_some() || args.expect_value.is_some()) && !is_postgres && !is_mysql {
+        return usage("--query and --expect-value apply to postgres:// and mysql:// targets only");
     }
     if args.redis.any_set() && !is_redis {
         return usage("the Redis flags apply to redis://, rediss:// and unix:// targets only");
@@ -122,7 +127,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             Ok(c) => config.kind = KindConfig::Redis(c),
             Err(e) => return usage(e),
         }
-    } else if is_postgres {
+    } else if is_postgres || is_mysql {
         if !args.expect_status.is_empty()
             || args.body_contains.is_some()
             || !args.header.is_empty()
@@ -134,18 +139,30 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
             );
         }
-        config.kind = KindConfig::Postgres(PostgresConfig {
-            url: Some(args.target.clone()),
-            query: args.query.clone(),
-            expect: args
-                .expect_value
-                .as_ref()
-                .map(|v| vigilmon_core::monitor::ExpectConfig {
-                    value: Some(json!(v)),
-                    ..Default::default()
-                }),
-            ..PostgresConfig::default()
-        });
+        let url = Some(args.target.clone());
+        let query = args.query.clone();
+        let expect = args
+            .expect_value
+            .as_ref()
+            .map(|v| vigilmon_core::monitor::ExpectConfig {
+                value: Some(json!(v)),
+                ..Default::default()
+            });
+        config.kind = if is_mysql {
+            KindConfig::Mysql(MysqlConfig {
+                url,
+                query,
+                expect,
+                ..MysqlConfig::default()
+            })
+        } else {
+            KindConfig::Postgres(PostgresConfig {
+                url,
+                query,
+                expect,
+                ..PostgresConfig::default()
+            })
+        };
     } else if let Some(rest) = args.target.strip_prefix("tcp://") {
         let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
             return usage("a tcp target is tcp://host:port");
@@ -201,7 +218,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix:// or postgres://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres:// or mysql://",
             args.target
         ));
     }
@@ -267,6 +284,19 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             p.sslmode.as_str(),
             r.region
         ),
+        CheckSpec::Mysql(m) => println!(
+            "MYSQL mysql://{}@{}:{}/{} ssl-mode={} (region {})",
+            m.user,
+            if m.host.contains(':') {
+                format!("[{}]", m.host)
+            } else {
+                m.host.clone()
+            },
+            m.port,
+            m.database.as_deref().unwrap_or(""),
+            m.ssl_mode.as_str(),
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -295,8 +325,10 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
     if let (CheckSpec::Redis(_), Some(d)) = (check, &r.details) {
         print_redis_figures(d);
     }
-    if let (CheckSpec::Postgres(p), Some(d)) = (check, &r.details) {
-        print_postgres_figures(&p.query, d);
+    match (check, &r.details) {
+        (CheckSpec::Postgres(p), Some(d)) => print_database_figures("PostgreSQL", &p.query, d),
+        (CheckSpec::Mysql(m), Some(d)) => print_database_figures("MySQL", &m.query, d),
+        _ => {}
     }
     match &r.verdict {
         Verdict::Up => println!("verdict: UP"),
@@ -404,15 +436,15 @@ fn print_redis_figures(d: &serde_json::Value) {
     }
 }
 
-/// The figures of a PostgreSQL check.
-fn print_postgres_figures(query: &str, d: &serde_json::Value) {
+/// The figures of a PostgreSQL or MySQL check.
+fn print_database_figures(product: &str, query: &str, d: &serde_json::Value) {
     let ms = |k: &str| {
         d[k].as_u64()
             .map_or_else(|| "-".to_owned(), |v| format!("{v} ms"))
     };
     if let Some(v) = d["server_version"].as_str() {
         println!(
-            "  server      PostgreSQL {v}, TLS {}",
+            "  server      {product} {v}, TLS {}",
             if d["tls"] == true { "on" } else { "off" }
         );
     }

@@ -219,3 +219,127 @@ fn check_probes_postgres_from_the_terminal() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--query"), "{err}");
 }
+
+const MYSQL_SECRET: &str = "my-Secret-7";
+
+/// A MariaDB user of the tests' own, with [`MYSQL_SECRET`] as its password.
+fn mysql_user() {
+    let sql = format!(
+        "CREATE USER IF NOT EXISTS 'vigilmon_e2e'@'127.0.0.1' IDENTIFIED BY '{MYSQL_SECRET}'; \
+         CREATE USER IF NOT EXISTS 'vigilmon_e2e'@'localhost' IDENTIFIED BY '{MYSQL_SECRET}';"
+    );
+    let ok = std::process::Command::new("mysql")
+        .args(["-h127.0.0.1", "-uroot", "-e", &sql])
+        .status()
+        .expect("the mysql client must be installed (apt-get install mariadb-client)");
+    assert!(ok.success());
+}
+
+async fn mysql_monitors_end_to_end(backend: Backend) {
+    mysql_user();
+    let store = StoreFixture::new(backend).await;
+    let config = write_config(
+        &store,
+        &format!(
+            "monitors:\n  - name: shop db\n    type: mysql\n    url: mysql://vigilmon_e2e:{MYSQL_SECRET}@127.0.0.1:3306/\n    query: SELECT CURRENT_USER()\n    expect: {{ value: vigilmon_e2e@127.0.0.1 }}\n    interval: 10s\n"
+        ),
+    );
+    let server = Server::start(bin(), &store, &["--config".into(), config]);
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert!(!list.to_string().contains(MYSQL_SECRET), "{list}");
+    let m = list["monitors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "shop db")
+        .cloned()
+        .expect("the file's monitor");
+    assert_eq!(m["type"], "mysql");
+    assert_eq!(m["url"], "mysql://vigilmon_e2e:********@127.0.0.1:3306/");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let r = latest_result(&server, &id).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert!(r["phases"]["ttfb_ms"].is_u64(), "{r}");
+
+    let (status, bad) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "orders table", "type": "mysql",
+                "url": format!("mysql://vigilmon_e2e:{MYSQL_SECRET}@127.0.0.1/?ssl-mode=disabled"),
+                "query": "SELECT COUNT(*) FROM shop.orders"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{bad}");
+    assert!(!bad.to_string().contains(MYSQL_SECRET), "{bad}");
+    let bad_id = bad["id"].as_str().unwrap().to_owned();
+    let (_, c) = server
+        .post(&format!("/api/v1/monitors/{bad_id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(c["result"]["ok"], false, "{c}");
+    assert_eq!(c["result"]["error_kind"], "assertion", "{c}");
+    assert!(
+        c["result"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the query failed: "),
+        "{c}"
+    );
+
+    let mut web = Web::new(&server);
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+    for path in [
+        format!("/monitors/{id}"),
+        format!("/monitors/{bad_id}/edit"),
+    ] {
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(
+            !page.body.contains(MYSQL_SECRET),
+            "{path} shows the password"
+        );
+    }
+    let url = format!("mysql://vigilmon_e2e:{MYSQL_SECRET}@127.0.0.1/");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("type", "mysql"),
+        ("name", "mysql from the form"),
+        ("url", url.as_str()),
+        ("expect.value", "1"),
+        ("action", "test"),
+    ];
+    let r = web.post("/monitors/new", &form, Some(&server.url)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Test result"), "{}", r.body);
+    // The form keeps what its author just typed; the result itself names no password.
+    let result = r
+        .body
+        .split("testresult")
+        .nth(1)
+        .and_then(|t| t.split("</section>").next())
+        .unwrap_or_default();
+    assert!(result.contains("MariaDB"), "the server's version: {result}");
+    assert!(
+        !result.contains(MYSQL_SECRET),
+        "the test result shows the password"
+    );
+}
+
+both_backends!(mysql_monitors, mysql_monitors_end_to_end);
+
+#[test]
+fn check_probes_mysql_from_the_terminal() {
+    mysql_user();
+    let (code, out, err) = run_cli(
+        bin(),
+        &[
+            "check".into(),
+            format!("mysql://vigilmon_e2e:{MYSQL_SECRET}@127.0.0.1/"),
+            "--expect-value".into(),
+            "1".into(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("verdict: UP"), "{out}");
+    assert!(!out.contains(MYSQL_SECRET), "{out}");
+}
