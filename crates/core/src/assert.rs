@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::duration::HumanDuration;
-use crate::monitor::{HttpSpec, JsonCondition, TcpSpec};
+use crate::monitor::{HttpSpec, JsonCondition, TcpSpec, TlsSpec, TlsVersion};
 use crate::outcome::{ErrorKind, Verdict};
 
 /// What an HTTP probe observed.
@@ -226,6 +226,100 @@ pub fn evaluate_query(expect: QueryExpect<'_>, facts: &QueryFacts, elapsed: Dura
     Verdict::Up
 }
 
+/// What a `tls` check saw of the server's certificate and handshake.
+#[derive(Debug, Clone)]
+pub struct TlsFacts {
+    /// Why the chain is not trusted (unknown issuer, expired, revoked…), in words.
+    pub chain_error: Option<String>,
+    /// Why the certificate is not valid for the host, in words.
+    pub name_error: Option<String>,
+    /// The leaf's issuer, as a distinguished name.
+    pub issuer: String,
+    pub not_after: Option<Timestamp>,
+    /// The negotiated protocol version.
+    pub version: TlsVersion,
+}
+
+/// Judges a `tls` check: a trusted chain, the name, the issuer, the protocol version,
+/// the failure horizon of expiry and the response time; then the warnings (expiry,
+/// slow).
+pub fn evaluate_tls(
+    spec: &TlsSpec,
+    facts: &TlsFacts,
+    elapsed: Duration,
+    now: Timestamp,
+) -> Verdict {
+    if let Some(why) = &facts.chain_error {
+        return Verdict::down(
+            ErrorKind::Tls,
+            format!("the certificate is not trusted: {why}"),
+        );
+    }
+    if let Some(why) = &facts.name_error {
+        return Verdict::down(
+            ErrorKind::Tls,
+            format!("the certificate is not valid for {}: {why}", spec.host),
+        );
+    }
+    if let Some(want) = &spec.issuer
+        && !facts.issuer.to_lowercase().contains(&want.to_lowercase())
+    {
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!(
+                "the certificate is issued by {:?}, not by {want:?}",
+                facts.issuer
+            ),
+        );
+    }
+    if facts.version < spec.min_version {
+        return Verdict::down(
+            ErrorKind::Tls,
+            format!(
+                "the server negotiated TLS {}, below the minimum {}",
+                facts.version.as_str(),
+                spec.min_version.as_str()
+            ),
+        );
+    }
+    let left = facts.not_after.map(|at| {
+        Duration::from_secs(u64::try_from(at.as_second() - now.as_second()).unwrap_or(0))
+    });
+    if let (Some(left), Some(limit)) = (left, spec.cert_expiry_down)
+        && left < limit
+    {
+        return Verdict::down(ErrorKind::Tls, expires_in(left, limit));
+    }
+    if let Some(limit) = spec.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+    }
+    if let Some(left) = left
+        && left < spec.cert_expiry_warn
+    {
+        return Verdict::degraded(expires_in(left, spec.cert_expiry_warn));
+    }
+    if let Some(limit) = spec.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
+    }
+    Verdict::Up
+}
+
+fn expires_in(left: Duration, limit: Duration) -> String {
+    let limit = if limit.as_secs() % 86_400 == 0 {
+        format!("{} days", limit.as_secs() / 86_400)
+    } else {
+        HumanDuration(limit).to_string()
+    };
+    format!(
+        "the certificate expires in {} days, within {limit}",
+        left.as_secs() / 86_400
+    )
+}
+
 fn slower_than(elapsed: Duration, limit: Duration) -> String {
     format!(
         "response took {} ms, over the {} ms limit",
@@ -319,6 +413,95 @@ mod tests {
         assert_eq!(v.message().unwrap(), "$.db does not exist");
         let v = evaluate_http(&s, &facts(200, b"<html>", 5), now());
         assert!(v.message().unwrap().starts_with("body is not valid JSON"));
+    }
+
+    #[test]
+    fn tls_facts_are_judged_in_order() {
+        let spec = |v: Value| {
+            let mut base = json!({"name": "t", "type": "tls", "host": "mail.example.com"});
+            base.as_object_mut()
+                .unwrap()
+                .extend(v.as_object().unwrap().clone());
+            match serde_json::from_value::<MonitorConfig>(base)
+                .unwrap()
+                .build()
+                .unwrap()
+                .check
+            {
+                CheckSpec::Tls(t) => t,
+                _ => panic!("a tls spec"),
+            }
+        };
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let days = |d: i64| Some(Timestamp::from_second(1_800_000_000 + d * 86_400).unwrap());
+        let facts = TlsFacts {
+            chain_error: None,
+            name_error: None,
+            issuer: "CN=R11, O=Let's Encrypt, C=US".into(),
+            not_after: days(60),
+            version: TlsVersion::V1_3,
+        };
+        let fast = Duration::from_millis(20);
+        let s = spec(json!({"issuer": "let's encrypt", "min_version": "1.3"}));
+        assert_eq!(evaluate_tls(&s, &facts, fast, now), Verdict::Up);
+        let soon = TlsFacts {
+            not_after: days(10),
+            ..facts.clone()
+        };
+        assert_eq!(
+            evaluate_tls(&s, &soon, fast, now),
+            Verdict::degraded("the certificate expires in 10 days, within 14 days")
+        );
+        let s = spec(json!({"expect": {"cert_expiry": "21d"}, "warn": {"cert_expiry": "30d"}}));
+        assert_eq!(
+            evaluate_tls(&s, &soon, fast, now),
+            Verdict::down(
+                ErrorKind::Tls,
+                "the certificate expires in 10 days, within 21 days"
+            )
+        );
+        let s = spec(json!({"issuer": "DigiCert"}));
+        assert!(matches!(
+            evaluate_tls(&s, &facts, fast, now),
+            Verdict::Down {
+                kind: ErrorKind::Assertion,
+                ..
+            }
+        ));
+        let old = TlsFacts {
+            version: TlsVersion::V1_2,
+            ..facts.clone()
+        };
+        assert_eq!(
+            evaluate_tls(&spec(json!({"min_version": "1.3"})), &old, fast, now),
+            Verdict::down(
+                ErrorKind::Tls,
+                "the server negotiated TLS 1.2, below the minimum 1.3"
+            )
+        );
+        let untrusted = TlsFacts {
+            chain_error: Some("unknown issuer".into()),
+            name_error: Some("not for this name".into()),
+            ..facts.clone()
+        };
+        assert_eq!(
+            evaluate_tls(&spec(json!({})), &untrusted, fast, now),
+            Verdict::down(
+                ErrorKind::Tls,
+                "the certificate is not trusted: unknown issuer"
+            )
+        );
+        let wrong_name = TlsFacts {
+            name_error: Some("it names other.example".into()),
+            ..facts
+        };
+        assert_eq!(
+            evaluate_tls(&spec(json!({})), &wrong_name, fast, now),
+            Verdict::down(
+                ErrorKind::Tls,
+                "the certificate is not valid for mail.example.com: it names other.example"
+            )
+        );
     }
 
     #[test]

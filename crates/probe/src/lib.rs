@@ -1,4 +1,5 @@
-//! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL or MySQL check against the network and
+//! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL or TLS
+//! certificate check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -12,7 +13,8 @@
 //! guard, connect), `http` (requests, redirects, bodies), `tcp` (connect, send,
 //! banner), `redis` (a small RESP2 client and the Redis health check), `postgres` (a
 //! small client of PostgreSQL's protocol: login, one query), `mysql` (the same for
-//! MySQL and MariaDB), `database` (what those two share), `tls` (client
+//! MySQL and MariaDB), `database` (what those two share), `certificate` (`tls`
+//! monitors: a server's certificate judged on its own), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -27,6 +29,7 @@ use tokio::time::Instant;
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 
+mod certificate;
 mod classify;
 mod database;
 mod http;
@@ -173,6 +176,7 @@ impl Prober {
             CheckSpec::Redis(r) => redis::run(&self.inner, r, start, deadline, timeout).await,
             CheckSpec::Postgres(p) => postgres::run(&self.inner, p, start, deadline, timeout).await,
             CheckSpec::Mysql(m) => mysql::run(&self.inner, m, start, deadline, timeout).await,
+            CheckSpec::Tls(t) => certificate::run(&self.inner, t, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,
@@ -208,7 +212,7 @@ pub(crate) struct Outcome {
     pub body_excerpt: Option<String>,
     pub cert_expires_at: Option<Timestamp>,
     pub remote_addr: Option<SocketAddr>,
-    /// Figures the check judged (Redis, PostgreSQL, MySQL).
+    /// Figures the check judged (Redis, PostgreSQL, MySQL, TLS certificates).
     pub details: Option<serde_json::Value>,
 }
 

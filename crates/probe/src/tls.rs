@@ -1,7 +1,8 @@
 //! TLS for HTTPS checks: the two client configurations (verifying and not), the
 //! verifier that accepts any certificate, server names, and reading the leaf
 //! certificate's expiry. Redis checks over `rediss://` derive their configuration from
-//! the verifying one (without ALPN) and read the expiry here too.
+//! the verifying one (without ALPN) and read the expiry here too; `tls` monitors take
+//! the certificate with the accepting one and judge it with the verifier afterwards.
 //!
 //! Both configurations use ring as the crypto provider, offer ALPN `http/1.1` only, and
 //! have session resumption disabled: every check is a full handshake, so the
@@ -28,6 +29,9 @@ pub(crate) struct TlsConfigs {
     pub verified: Arc<ClientConfig>,
     /// Accepts any certificate (still checks handshake signatures).
     pub unverified: Arc<ClientConfig>,
+    /// The verifying configuration's verifier on its own, for checks that take the
+    /// certificate first and judge it afterwards (`tls` monitors).
+    pub verifier: Arc<rustls::client::WebPkiServerVerifier>,
 }
 
 impl TlsConfigs {
@@ -50,6 +54,13 @@ impl TlsConfigs {
                 })?;
         }
 
+        let roots = Arc::new(roots);
+        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+            roots.clone(),
+            provider.clone(),
+        )
+        .build()
+        .map_err(|e| ProbeSetupError::Tls(e.to_string()))?;
         let mut verified = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| ProbeSetupError::Tls(e.to_string()))?
@@ -71,6 +82,7 @@ impl TlsConfigs {
         Ok(Self {
             verified: Arc::new(verified),
             unverified: Arc::new(unverified),
+            verifier,
         })
     }
 }

@@ -40,6 +40,9 @@ pub struct ExpectConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub value: Option<Value>,
+    /// A certificate expiring within this horizon fails (`tls` monitors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_expiry: Option<HumanDuration>,
 }
 
 /// The object form of [`ExpectConfig`], used to keep `deny_unknown_fields`.
@@ -62,6 +65,8 @@ struct ExpectObject {
     banner: Option<String>,
     #[serde(default)]
     value: Option<Value>,
+    #[serde(default)]
+    cert_expiry: Option<HumanDuration>,
 }
 
 impl<'de> Deserialize<'de> for ExpectConfig {
@@ -93,6 +98,7 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     response_time: o.response_time,
                     banner: o.banner,
                     value: o.value,
+                    cert_expiry: o.cert_expiry,
                 })
             }
         }
@@ -126,7 +132,7 @@ pub struct WarnConfig {
 
 impl ExpectConfig {
     /// The parts that are set, by name (`status`, `banner`, …).
-    fn set_parts(&self) -> [(&'static str, bool); 8] {
+    fn set_parts(&self) -> [(&'static str, bool); 9] {
         [
             ("status", self.status.is_some()),
             ("body_contains", self.body_contains.is_some()),
@@ -136,6 +142,7 @@ impl ExpectConfig {
             ("response_time", self.response_time.is_some()),
             ("banner", self.banner.is_some()),
             ("value", self.value.is_some()),
+            ("cert_expiry", self.cert_expiry.is_some()),
         ]
     }
 }

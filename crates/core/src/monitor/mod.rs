@@ -23,6 +23,7 @@ mod mysql;
 mod postgres;
 mod redis;
 mod tcp;
+mod tls;
 
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ pub use redis::{
     RedisRole, RedisSpec, WRITE_PROBE_PREFIX, parse_redis_url,
 };
 pub use tcp::{TcpConfig, TcpSpec};
+pub use tls::{StartTls, TlsConfig, TlsSpec, TlsVersion};
 
 /// The shortest interval a monitor may have.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -137,6 +139,7 @@ crate::tagged_kinds! {
         Redis(RedisConfig) = "redis",
         Postgres(PostgresConfig) = "postgres",
         Mysql(MysqlConfig) = "mysql",
+        Tls(TlsConfig) = "tls",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -168,6 +171,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Mysql,
         label: "MySQL",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Tls,
+        label: "TLS certificate",
         probed: true,
     },
     KindInfo {
@@ -205,7 +213,7 @@ impl KindInfo {
     }
 }
 
-/// The type names, in words: `http, tcp, redis, postgres, mysql or heartbeat`.
+/// The type names, in words: `http, tcp, redis, postgres, mysql, tls or heartbeat`.
 fn kind_names() -> String {
     let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
     match names.split_last() {
@@ -228,6 +236,7 @@ impl KindConfig {
             KindConfig::Redis(_) => Some(MonitorKind::Redis),
             KindConfig::Postgres(_) => Some(MonitorKind::Postgres),
             KindConfig::Mysql(_) => Some(MonitorKind::Mysql),
+            KindConfig::Tls(_) => Some(MonitorKind::Tls),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -273,6 +282,14 @@ impl KindConfig {
         }
     }
 
+    /// The `tls` fields, when it is a `tls` monitor.
+    pub fn as_tls(&self) -> Option<&TlsConfig> {
+        match self {
+            KindConfig::Tls(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -282,11 +299,14 @@ impl KindConfig {
     }
 
     /// How long before its certificate expires a monitor turns degraded: an `http`
-    /// monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
+    /// or `tls` monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
     pub fn cert_warn_horizon(&self) -> Duration {
-        self.as_http()
-            .and_then(|h| h.warn.as_ref())
-            .and_then(|w| w.cert_expiry)
+        let warn = match self {
+            KindConfig::Http(h) => h.warn.as_ref(),
+            KindConfig::Tls(t) => t.warn.as_ref(),
+            _ => None,
+        };
+        warn.and_then(|w| w.cert_expiry)
             .map_or(DEFAULT_CERT_EXPIRY_WARN, |d| d.0)
     }
 
@@ -326,6 +346,7 @@ impl KindConfig {
             KindConfig::Redis(c) => c.expect.as_ref(),
             KindConfig::Postgres(c) => c.expect.as_ref(),
             KindConfig::Mysql(c) => c.expect.as_ref(),
+            KindConfig::Tls(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -338,12 +359,13 @@ impl KindConfig {
             KindConfig::Redis(c) => c.warn.as_ref(),
             KindConfig::Postgres(c) => c.warn.as_ref(),
             KindConfig::Mysql(c) => c.warn.as_ref(),
+            KindConfig::Tls(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
 
     /// Whether `other` checks the same thing: the same type and the same target (an
-    /// `http` monitor's URL and method, a `redis`, `postgres` or `mysql` monitor's URL, a `tcp` monitor's host
+    /// `http` monitor's URL and method, a `redis`, `postgres` or `mysql` monitor's URL, a `tcp` or `tls` monitor's host
     /// and port; a heartbeat has none). A changed target makes the state earned by the
     /// old one meaningless.
     pub fn same_target(&self, other: &KindConfig) -> bool {
@@ -353,6 +375,9 @@ impl KindConfig {
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
+            (KindConfig::Tls(a), KindConfig::Tls(b)) => {
+                a.host == b.host && a.port == b.port && a.starttls == b.starttls
+            }
             (KindConfig::Heartbeat(_), KindConfig::Heartbeat(_)) => true,
             (KindConfig::Unknown(a), KindConfig::Unknown(b)) => a == b,
             _ => false,
@@ -420,6 +445,17 @@ impl MonitorConfig {
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Mysql(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Tls(c) => format!(
+                "{}:{}{}",
+                c.host.as_deref().unwrap_or(""),
+                c.port
+                    .unwrap_or(if c.starttls.is_some() { 25 } else { 443 }),
+                if c.starttls.is_some() {
+                    " (STARTTLS)"
+                } else {
+                    ""
+                }
+            ),
             KindConfig::Heartbeat(c) => {
                 let grace = c.grace.map_or_else(|| "1h".to_owned(), |g| g.to_string());
                 match (&c.every, &c.cron) {
@@ -594,6 +630,7 @@ impl MonitorConfig {
             KindConfig::Redis(c) => c.build(&mut errs).map(CheckSpec::Redis),
             KindConfig::Postgres(c) => c.build(&mut errs).map(CheckSpec::Postgres),
             KindConfig::Mysql(c) => c.build(&mut errs).map(CheckSpec::Mysql),
+            KindConfig::Tls(c) => c.build(&mut errs).map(CheckSpec::Tls),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -646,6 +683,7 @@ pub enum MonitorKind {
     Redis,
     Postgres,
     Mysql,
+    Tls,
     Heartbeat,
 }
 
@@ -657,6 +695,7 @@ impl MonitorKind {
             MonitorKind::Redis => "redis",
             MonitorKind::Postgres => "postgres",
             MonitorKind::Mysql => "mysql",
+            MonitorKind::Tls => "tls",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -693,6 +732,7 @@ impl MonitorSpec {
             CheckSpec::Redis(_) => MonitorKind::Redis,
             CheckSpec::Postgres(_) => MonitorKind::Postgres,
             CheckSpec::Mysql(_) => MonitorKind::Mysql,
+            CheckSpec::Tls(_) => MonitorKind::Tls,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -725,6 +765,7 @@ pub enum CheckSpec {
     Redis(RedisSpec),
     Postgres(PostgresSpec),
     Mysql(MysqlSpec),
+    Tls(TlsSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 

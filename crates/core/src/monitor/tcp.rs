@@ -55,30 +55,7 @@ impl TcpConfig {
             errs,
         );
         let e = self.expect.clone().unwrap_or_default();
-        let host = match self.host.as_deref().map(str::trim) {
-            None | Some("") => {
-                errs.push("host", "is required for tcp monitors");
-                None
-            }
-            Some(h)
-                if h.contains("://") || h.contains('/') || h.chars().any(char::is_whitespace) =>
-            {
-                errs.push(
-                    "host",
-                    "must be a host name or IP address, without scheme or path",
-                );
-                None
-            }
-            Some(h) if with_port(h).is_some() => {
-                let (name, port) = with_port(h).unwrap_or_default();
-                errs.push(
-                    "host",
-                    format!("must not include the port: write {name} here and {port} in port"),
-                );
-                None
-            }
-            Some(h) => Some(h.trim_start_matches('[').trim_end_matches(']').to_owned()),
-        };
+        let host = checked_host(self.host.as_deref(), "tcp", errs);
         let port = match self.port {
             None => {
                 errs.push("port", "is required for tcp monitors");
@@ -133,4 +110,31 @@ fn with_port(h: &str) -> Option<(&str, &str)> {
     };
     (!host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
         .then_some((host, port))
+}
+
+/// Checks a `host` field: a name or an IP address (brackets allowed for IPv6),
+/// without scheme, path or port. Shared by the types that take `host` and `port`.
+pub(crate) fn checked_host(host: Option<&str>, kind: &str, errs: &mut Errors) -> Option<String> {
+    match host.map(str::trim) {
+        None | Some("") => {
+            errs.push("host", format!("is required for {kind} monitors"));
+            None
+        }
+        Some(h) if h.contains("://") || h.contains('/') || h.chars().any(char::is_whitespace) => {
+            errs.push(
+                "host",
+                "must be a host name or IP address, without scheme or path",
+            );
+            None
+        }
+        Some(h) if with_port(h).is_some() => {
+            let (name, port) = with_port(h).unwrap_or_default();
+            errs.push(
+                "host",
+                format!("must not include the port: write {name} here and {port} in port"),
+            );
+            None
+        }
+        Some(h) => Some(h.trim_start_matches('[').trim_end_matches(']').to_owned()),
+    }
 }

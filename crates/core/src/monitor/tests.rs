@@ -551,3 +551,55 @@ fn mysql_urls_and_validation() {
     crate::secret::Secrets::visit_secrets(&mut c, &mut |path, _, _| seen.push(path.to_owned()));
     assert_eq!(seen, ["url"]);
 }
+
+#[test]
+fn tls_monitor_validation() {
+    let s = cfg(json!({"name": "cert", "type": "tls", "host": "example.com"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Tls(t) = s.check else {
+        panic!("a tls spec")
+    };
+    assert_eq!(
+        (t.port, t.starttls, t.min_version),
+        (443, None, TlsVersion::V1_2)
+    );
+    assert_eq!(t.cert_expiry_warn, DEFAULT_CERT_EXPIRY_WARN);
+    let s = cfg(
+        json!({"name": "mx", "type": "tls", "host": "mx.example.com", "starttls": "smtp",
+        "min_version": "1.3", "issuer": "Let's Encrypt",
+        "expect": {"cert_expiry": "7d"}, "warn": {"cert_expiry": "21d"}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Tls(t) = s.check else {
+        panic!("a tls spec")
+    };
+    assert_eq!((t.port, t.starttls), (25, Some(StartTls::Smtp)));
+    assert_eq!(t.cert_expiry_down, Some(Duration::from_secs(7 * 86_400)));
+    let e = cfg(json!({"name": "x", "type": "tls", "host": "h:443", "starttls": "imap",
+        "min_version": "1.1", "issuer": " ", "port": 0,
+        "expect": {"cert_expiry": "30d", "status": [200]}, "warn": {"cert_expiry": "14d"}, "url": "https://h"}))
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.cert_expiry",
+            "expect.status",
+            "host",
+            "issuer",
+            "min_version",
+            "port",
+            "starttls",
+            "url"
+        ]
+    );
+    // `expect.cert_expiry` belongs to tls monitors.
+    let e = cfg(
+        json!({"name": "w", "type": "http", "url": "https://h", "expect": {"cert_expiry": "3d"}}),
+    )
+    .build();
+    assert_eq!(fields(e), ["expect.cert_expiry"]);
+}
