@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, Heartbeat)
+//! MySQL, TLS certificate, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -24,12 +24,15 @@ use vigilmon_app::views::verdict_name;
 
 const HTTP: &[&str] = &["http"];
 const TCP: &[&str] = &["tcp"];
+const TLS: &[&str] = &["tls"];
+const HOST_PORT: &[&str] = &["tcp", "tls"];
+const CERTIFICATES: &[&str] = &["http", "tls"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
-const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql"];
+const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql", "tls"];
 
 /// The monitor types, with their tab labels: core's list of types.
 fn types() -> Vec<(&'static str, &'static str)> {
@@ -68,6 +71,10 @@ const METHODS: &[(&str, &str)] = &[
     ("DELETE", "DELETE"),
     ("OPTIONS", "OPTIONS"),
 ];
+
+const STARTTLS: &[(&str, &str)] = &[("", "None: TLS from the start"), ("smtp", "SMTP")];
+
+const TLS_VERSIONS: &[(&str, &str)] = &[("", "TLS 1.2 (default)"), ("1.3", "TLS 1.3")];
 
 const ROLES: &[(&str, &str)] = &[
     ("", "Any role"),
@@ -132,8 +139,34 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "Runs in a read-only session, bounded by the timeout.",
         0,
     ),
-    req(f("host", "Host", Input::Text, TCP, "db.internal", "", 0)),
+    req(f(
+        "host",
+        "Host",
+        Input::Text,
+        HOST_PORT,
+        "db.internal",
+        "",
+        0,
+    )),
     req(f("port", "Port", Input::Int, TCP, "5432", "", 0)),
+    f(
+        "port",
+        "Port",
+        Input::Int,
+        TLS,
+        "443 (25 with STARTTLS)",
+        "",
+        0,
+    ),
+    f(
+        "starttls",
+        "STARTTLS",
+        Input::Select(STARTTLS),
+        TLS,
+        "",
+        "SMTP: greet a mail server and ask for STARTTLS before the handshake (ports 25, 587).",
+        0,
+    ),
     f(
         "send",
         "Send after connecting",
@@ -282,8 +315,35 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "warn.cert_expiry",
         "Degraded when the certificate expires within",
         Input::Duration,
-        HTTP,
+        CERTIFICATES,
         "14d",
+        "",
+        2,
+    ),
+    f(
+        "expect.cert_expiry",
+        "Fail when the certificate expires within",
+        Input::Duration,
+        TLS,
+        "none",
+        "e.g. 3d; an expired or untrusted certificate always fails.",
+        2,
+    ),
+    f(
+        "issuer",
+        "Issued by",
+        Input::Text,
+        TLS,
+        "Let's Encrypt",
+        "Text the issuer's name must contain (any case).",
+        2,
+    ),
+    f(
+        "min_version",
+        "Lowest protocol version",
+        Input::Select(TLS_VERSIONS),
+        TLS,
+        "",
         "",
         2,
     ),

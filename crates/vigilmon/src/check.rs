@@ -4,7 +4,8 @@
 //! `unix://`), whose checks print the figures they judged (memory, role, replication,
 //! evictions, write probe) before the verdict, and PostgreSQL (`postgres://`) and
 //! MySQL (`mysql://`), whose checks print the server's version, the login and query
-//! times and the value read.
+//! times and the value read, and a server's certificate alone (`tls://host[:port]`,
+//! `--starttls smtp`), printing its issuer, names, expiry and protocol.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, TcpConfig,
+    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, TcpConfig, TlsConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -29,8 +30,12 @@ pub struct CheckArgs {
     /// What to probe: http(s)://…, tcp://host:port, redis://[user:pass@]host:port/db,
     /// rediss://…, unix:///path/to/redis.sock, or
     /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
-    /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…].
+    /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…], or
+    /// tls://host[:port] for a certificate alone.
     pub target: String,
+    /// tls:// targets: speak this protocol up to STARTTLS first (smtp).
+    #[arg(long, value_name = "PROTOCOL")]
+    pub starttls: Option<String>,
     /// PostgreSQL and MySQL targets: the query to run [default: SELECT 1].
     #[arg(long)]
     pub query: Option<String>,
@@ -105,6 +110,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         .iter()
         .any(|p| args.target.starts_with(p));
     let is_mysql = args.target.starts_with("mysql://");
+    let tls_target = args.target.strip_prefix("tls://");
+    if args.starttls.is_some() && tls_target.is_none() {
+        return usage("--starttls applies to tls:// targets only");
+    }
     if (args.query.is_some() || args.expect_value.is_some()) && !is_postgres && !is_mysql {
         return usage("--query and --expect-value apply to postgres:// and mysql:// targets only");
     }
@@ -163,6 +172,34 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 ..PostgresConfig::default()
             })
         };
+    } else if let Some(rest) = tls_target {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+            || args.insecure
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
+            );
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => {
+                match p.parse::<u32>() {
+                    Ok(p) => (h, Some(p)),
+                    Err(_) => return usage(format!("{p:?} is not a port number")),
+                }
+            }
+            _ => (rest, None),
+        };
+        config.kind = KindConfig::Tls(TlsConfig {
+            host: Some(host.to_owned()),
+            port,
+            starttls: args.starttls.clone(),
+            ..TlsConfig::default()
+        });
     } else if let Some(rest) = args.target.strip_prefix("tcp://") {
         let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
             return usage("a tcp target is tcp://host:port");
@@ -218,7 +255,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres:// or mysql://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql:// or tls://",
             args.target
         ));
     }
@@ -297,6 +334,21 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             m.ssl_mode.as_str(),
             r.region
         ),
+        CheckSpec::Tls(t) => println!(
+            "TLS {}:{}{} (region {})",
+            if t.host.contains(':') {
+                format!("[{}]", t.host)
+            } else {
+                t.host.clone()
+            },
+            t.port,
+            if t.starttls.is_some() {
+                " after SMTP STARTTLS"
+            } else {
+                ""
+            },
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -328,6 +380,7 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
     match (check, &r.details) {
         (CheckSpec::Postgres(p), Some(d)) => print_database_figures("PostgreSQL", &p.query, d),
         (CheckSpec::Mysql(m), Some(d)) => print_database_figures("MySQL", &m.query, d),
+        (CheckSpec::Tls(_), Some(d)) => print_certificate_figures(d),
         _ => {}
     }
     match &r.verdict {
@@ -457,4 +510,25 @@ fn print_database_figures(product: &str, query: &str, d: &serde_json::Value) {
         };
         println!("  answer      {rows} row(s), first value {value}");
     }
+}
+
+/// The figures of a `tls` check.
+fn print_certificate_figures(d: &serde_json::Value) {
+    let text = |k: &str| d[k].as_str().unwrap_or("-").to_owned();
+    println!("  protocol    {} ({})", text("protocol"), text("cipher"));
+    println!("  subject     {}", text("subject"));
+    println!("  issuer      {}", text("issuer"));
+    if let Some(names) = d["names"].as_array() {
+        let list: Vec<&str> = names.iter().filter_map(|n| n.as_str()).collect();
+        println!("  names       {}", list.join(", "));
+    }
+    println!(
+        "  chain       {} certificate(s), {}",
+        d["chain"],
+        if d["trusted"] == true {
+            "trusted"
+        } else {
+            "NOT trusted"
+        }
+    );
 }
