@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::duration::HumanDuration;
-use crate::monitor::{HttpSpec, JsonCondition, TcpSpec, TlsSpec, TlsVersion};
+use crate::monitor::{HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion};
 use crate::outcome::{ErrorKind, Verdict};
 
 /// What an HTTP probe observed.
@@ -308,6 +308,54 @@ pub fn evaluate_tls(
     Verdict::Up
 }
 
+/// Judges an `smtp` check: the greeting, then the certificate (when there is TLS: its
+/// chain and name unless `verify_tls: false`, and its expiry, as for a `tls` monitor),
+/// then the response time.
+pub fn evaluate_smtp(
+    spec: &SmtpSpec,
+    greeting: &str,
+    certificate: Option<&TlsFacts>,
+    elapsed: Duration,
+    now: Timestamp,
+) -> Verdict {
+    if let Some(want) = &spec.expect_banner
+        && !greeting.contains(want.as_str())
+    {
+        let shown: String = greeting.chars().take(120).collect();
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!("expected the greeting to contain {want:?}, got {shown:?}"),
+        );
+    }
+    let mut warning = None;
+    if let Some(facts) = certificate {
+        let mut facts = facts.clone();
+        if !spec.verify_tls {
+            facts.chain_error = None;
+            facts.name_error = None;
+        }
+        match evaluate_tls(&spec.certificate, &facts, Duration::ZERO, now) {
+            Verdict::Up => {}
+            down @ Verdict::Down { .. } => return down,
+            degraded @ Verdict::Degraded { .. } => warning = Some(degraded),
+        }
+    }
+    if let Some(limit) = spec.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+    }
+    if let Some(w) = warning {
+        return w;
+    }
+    if let Some(limit) = spec.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
+    }
+    Verdict::Up
+}
+
 fn expires_in(left: Duration, limit: Duration) -> String {
     let limit = if limit.as_secs() % 86_400 == 0 {
         format!("{} days", limit.as_secs() / 86_400)
@@ -502,6 +550,63 @@ mod tests {
                 "the certificate is not valid for mail.example.com: it names other.example"
             )
         );
+    }
+
+    #[test]
+    fn smtp_greeting_then_certificate_then_time() {
+        let spec = |v: Value| {
+            let mut base = json!({"name": "mx", "type": "smtp", "host": "mx.example.com"});
+            base.as_object_mut()
+                .unwrap()
+                .extend(v.as_object().unwrap().clone());
+            match serde_json::from_value::<MonitorConfig>(base)
+                .unwrap()
+                .build()
+                .unwrap()
+                .check
+            {
+                CheckSpec::Smtp(s) => s,
+                _ => panic!("an smtp spec"),
+            }
+        };
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let facts = TlsFacts {
+            chain_error: Some("unknown issuer".into()),
+            name_error: None,
+            issuer: "CN=internal".into(),
+            not_after: Some(Timestamp::from_second(1_800_000_000 + 5 * 86_400).unwrap()),
+            version: TlsVersion::V1_3,
+        };
+        let fast = Duration::from_millis(10);
+        let s = spec(json!({"expect": {"banner": "Postfix"}}));
+        assert_eq!(
+            evaluate_smtp(&s, "mx ESMTP Exim", Some(&facts), fast, now),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "expected the greeting to contain \"Postfix\", got \"mx ESMTP Exim\""
+            )
+        );
+        assert_eq!(
+            evaluate_smtp(&s, "mx ESMTP Postfix", Some(&facts), fast, now),
+            Verdict::down(
+                ErrorKind::Tls,
+                "the certificate is not trusted: unknown issuer"
+            )
+        );
+        let lax = spec(json!({"verify_tls": false}));
+        assert_eq!(
+            evaluate_smtp(&lax, "mx", Some(&facts), fast, now),
+            Verdict::degraded("the certificate expires in 5 days, within 14 days")
+        );
+        let plain = spec(json!({"tls": "none", "expect": {"response_time": "1s"}}));
+        assert_eq!(evaluate_smtp(&plain, "mx", None, fast, now), Verdict::Up);
+        assert!(matches!(
+            evaluate_smtp(&plain, "mx", None, Duration::from_secs(2), now),
+            Verdict::Down {
+                kind: ErrorKind::Assertion,
+                ..
+            }
+        ));
     }
 
     #[test]

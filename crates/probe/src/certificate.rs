@@ -27,7 +27,9 @@ use rustls::CertificateError;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{ServerName, UnixTime};
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
@@ -89,7 +91,7 @@ async fn check(
     let mut stream = conn.stream;
     if spec.starttls == Some(StartTls::Smtp) {
         let t0 = Instant::now();
-        stream = timeout_at(deadline, smtp_starttls(stream, t0, out))
+        (stream, _) = timeout_at(deadline, smtp_starttls(stream, t0, out))
             .await
             .map_err(|_| {
                 Verdict::down(
@@ -123,7 +125,21 @@ async fn check(
         })
     })?;
     out.phases.tls_ms = Some(millis(t0.elapsed()));
-    let session = tls.get_ref().1;
+    let now = Timestamp::now();
+    let (facts, figures) = examine(inner, &name, tls.get_ref().1, now)?;
+    out.cert_expires_at = facts.not_after;
+    out.details = Some(figures);
+    Ok(evaluate_tls(spec, &facts, start.elapsed(), now))
+}
+
+/// What a finished handshake shows of the server's certificate: the facts to judge
+/// (the chain and name checked with the prober's verifier) and the figures.
+pub(crate) fn examine(
+    inner: &Inner,
+    name: &ServerName<'static>,
+    session: &rustls::ClientConnection,
+    now: Timestamp,
+) -> Result<(TlsFacts, serde_json::Value), Verdict> {
     let chain = session.peer_certificates().unwrap_or_default();
     let Some(leaf) = chain.first() else {
         return Err(Verdict::down(
@@ -139,12 +155,11 @@ async fn check(
         .negotiated_cipher_suite()
         .map(|c| format!("{:?}", c.suite()))
         .unwrap_or_default();
-
     let (chain_error, name_error) =
         match inner
             .tls
             .verifier
-            .verify_server_cert(leaf, &chain[1..], &name, &[], UnixTime::now())
+            .verify_server_cert(leaf, &chain[1..], name, &[], UnixTime::now())
         {
             Ok(_) => (None, None),
             Err(rustls::Error::InvalidCertificate(
@@ -160,8 +175,6 @@ async fn check(
         .map(|c| c.issuer().to_string())
         .unwrap_or_default();
     let not_after = tls::not_after(leaf);
-    out.cert_expires_at = not_after;
-    let now = Timestamp::now();
     let mut figures = json!({
         "subject": parsed.as_ref().map(|c| c.subject().to_string()),
         "issuer": issuer,
@@ -175,7 +188,6 @@ async fn check(
         figures["not_after"] = json!(at.to_string());
         figures["days_left"] = json!((at.as_second() - now.as_second()).div_euclid(86_400));
     }
-    out.details = Some(figures);
     let facts = TlsFacts {
         chain_error,
         name_error,
@@ -183,11 +195,11 @@ async fn check(
         not_after,
         version,
     };
-    Ok(evaluate_tls(spec, &facts, start.elapsed(), now))
+    Ok((facts, figures))
 }
 
 /// The server name the certificate must be valid for.
-fn server_name(host: &str) -> Result<ServerName<'static>, Verdict> {
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Verdict> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     match bare.parse::<IpAddr>() {
         Ok(ip) => Ok(ServerName::IpAddress(ip.into())),
@@ -239,12 +251,12 @@ fn name_words(leaf: &[u8]) -> String {
 }
 
 /// Speaks SMTP up to `STARTTLS`: the greeting (its time is `ttfb_ms`), `EHLO`, which
-/// must list `STARTTLS`, and `STARTTLS` itself.
-async fn smtp_starttls(
+/// must list `STARTTLS`, and `STARTTLS` itself. Returns the greeting's text too.
+pub(crate) async fn smtp_starttls(
     stream: TcpStream,
     t0: Instant,
     out: &mut Outcome,
-) -> Result<TcpStream, Verdict> {
+) -> Result<(TcpStream, String), Verdict> {
     let mut r = BufReader::new(stream);
     let greeting = smtp_reply(&mut r, "waiting for the greeting").await?;
     out.phases.ttfb_ms = Some(millis(t0.elapsed()));
@@ -258,7 +270,7 @@ async fn smtp_starttls(
             ),
         ));
     }
-    send(&mut r, b"EHLO vigilmon.invalid\r\n").await?;
+    send(r.get_mut(), b"EHLO vigilmon.invalid\r\n").await?;
     let (code, lines) = smtp_reply(&mut r, "waiting for the answer to EHLO").await?;
     if code != 250 {
         return Err(Verdict::down(
@@ -275,7 +287,7 @@ async fn smtp_starttls(
             "the server does not offer STARTTLS",
         ));
     }
-    send(&mut r, b"STARTTLS\r\n").await?;
+    send(r.get_mut(), b"STARTTLS\r\n").await?;
     let (code, lines) = smtp_reply(&mut r, "waiting for the answer to STARTTLS").await?;
     if code != 220 {
         return Err(Verdict::down(
@@ -290,11 +302,11 @@ async fn smtp_starttls(
             "the server sent data after agreeing to STARTTLS, before the handshake",
         ));
     }
-    Ok(r.into_inner())
+    Ok((r.into_inner(), greeting.1.join(" ")))
 }
 
-async fn send(r: &mut BufReader<TcpStream>, line: &[u8]) -> Result<(), Verdict> {
-    let s = r.get_mut();
+/// Writes one command line.
+pub(crate) async fn send<W: AsyncWrite + Unpin>(s: &mut W, line: &[u8]) -> Result<(), Verdict> {
     let sent = async {
         s.write_all(line).await?;
         s.flush().await
@@ -309,8 +321,8 @@ async fn send(r: &mut BufReader<TcpStream>, line: &[u8]) -> Result<(), Verdict> 
 }
 
 /// Reads one SMTP reply: its code and the text of its lines.
-async fn smtp_reply(
-    r: &mut BufReader<TcpStream>,
+pub(crate) async fn smtp_reply<R: AsyncBufRead + Unpin>(
+    r: &mut R,
     doing: &str,
 ) -> Result<(u16, Vec<String>), Verdict> {
     let mut lines = Vec::new();

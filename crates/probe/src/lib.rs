@@ -1,5 +1,5 @@
-//! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL or TLS
-//! certificate check against the network and
+//! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
+//! certificate or SMTP check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -14,7 +14,8 @@
 //! banner), `redis` (a small RESP2 client and the Redis health check), `postgres` (a
 //! small client of PostgreSQL's protocol: login, one query), `mysql` (the same for
 //! MySQL and MariaDB), `database` (what those two share), `certificate` (`tls`
-//! monitors: a server's certificate judged on its own), `tls` (client
+//! monitors: a server's certificate judged on its own), `smtp` (a mail server's
+//! greeting, EHLO and STARTTLS), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -37,6 +38,7 @@ mod mysql;
 mod net;
 mod postgres;
 mod redis;
+mod smtp;
 mod tcp;
 mod tls;
 
@@ -177,6 +179,7 @@ impl Prober {
             CheckSpec::Postgres(p) => postgres::run(&self.inner, p, start, deadline, timeout).await,
             CheckSpec::Mysql(m) => mysql::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Tls(t) => certificate::run(&self.inner, t, start, deadline, timeout).await,
+            CheckSpec::Smtp(m) => smtp::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,
@@ -212,7 +215,7 @@ pub(crate) struct Outcome {
     pub body_excerpt: Option<String>,
     pub cert_expires_at: Option<Timestamp>,
     pub remote_addr: Option<SocketAddr>,
-    /// Figures the check judged (Redis, PostgreSQL, MySQL, TLS certificates).
+    /// Figures the check judged (Redis, PostgreSQL, MySQL, TLS certificates, SMTP).
     pub details: Option<serde_json::Value>,
 }
 

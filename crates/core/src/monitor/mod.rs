@@ -22,6 +22,7 @@ mod http;
 mod mysql;
 mod postgres;
 mod redis;
+mod smtp;
 mod tcp;
 mod tls;
 
@@ -50,6 +51,7 @@ pub use redis::{
     DEFAULT_EVICTIONS_PER_MIN, DEFAULT_REDIS_MAX_LAG, RedisAddr, RedisConfig, RedisMemoryConfig,
     RedisRole, RedisSpec, WRITE_PROBE_PREFIX, parse_redis_url,
 };
+pub use smtp::{SmtpConfig, SmtpSpec, SmtpTls};
 pub use tcp::{TcpConfig, TcpSpec};
 pub use tls::{StartTls, TlsConfig, TlsSpec, TlsVersion};
 
@@ -140,6 +142,7 @@ crate::tagged_kinds! {
         Postgres(PostgresConfig) = "postgres",
         Mysql(MysqlConfig) = "mysql",
         Tls(TlsConfig) = "tls",
+        Smtp(SmtpConfig) = "smtp",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -179,6 +182,11 @@ pub const KINDS: &[KindInfo] = &[
         probed: true,
     },
     KindInfo {
+        kind: MonitorKind::Smtp,
+        label: "SMTP",
+        probed: true,
+    },
+    KindInfo {
         kind: MonitorKind::Heartbeat,
         label: "Heartbeat",
         probed: false,
@@ -213,7 +221,7 @@ impl KindInfo {
     }
 }
 
-/// The type names, in words: `http, tcp, redis, postgres, mysql, tls or heartbeat`.
+/// The type names, in words: `http, tcp, redis, postgres, mysql, tls, smtp or heartbeat`.
 fn kind_names() -> String {
     let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
     match names.split_last() {
@@ -237,6 +245,7 @@ impl KindConfig {
             KindConfig::Postgres(_) => Some(MonitorKind::Postgres),
             KindConfig::Mysql(_) => Some(MonitorKind::Mysql),
             KindConfig::Tls(_) => Some(MonitorKind::Tls),
+            KindConfig::Smtp(_) => Some(MonitorKind::Smtp),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -290,6 +299,14 @@ impl KindConfig {
         }
     }
 
+    /// The `smtp` fields, when it is an `smtp` monitor.
+    pub fn as_smtp(&self) -> Option<&SmtpConfig> {
+        match self {
+            KindConfig::Smtp(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -299,11 +316,12 @@ impl KindConfig {
     }
 
     /// How long before its certificate expires a monitor turns degraded: an `http`
-    /// or `tls` monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
+    /// `tls` or `smtp` monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
     pub fn cert_warn_horizon(&self) -> Duration {
         let warn = match self {
             KindConfig::Http(h) => h.warn.as_ref(),
             KindConfig::Tls(t) => t.warn.as_ref(),
+            KindConfig::Smtp(s) => s.warn.as_ref(),
             _ => None,
         };
         warn.and_then(|w| w.cert_expiry)
@@ -312,7 +330,12 @@ impl KindConfig {
 
     /// Whether certificate verification is turned off (`verify_tls: false`).
     pub fn tls_unverified(&self) -> bool {
-        self.as_http().and_then(|h| h.verify_tls) == Some(false)
+        let verify = match self {
+            KindConfig::Http(h) => h.verify_tls,
+            KindConfig::Smtp(s) => s.verify_tls,
+            _ => None,
+        };
+        verify == Some(false)
     }
 
     /// The `url` of the types that have one (`http`, `redis`, `postgres`, `mysql`): it may carry a
@@ -347,6 +370,7 @@ impl KindConfig {
             KindConfig::Postgres(c) => c.expect.as_ref(),
             KindConfig::Mysql(c) => c.expect.as_ref(),
             KindConfig::Tls(c) => c.expect.as_ref(),
+            KindConfig::Smtp(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -360,12 +384,13 @@ impl KindConfig {
             KindConfig::Postgres(c) => c.warn.as_ref(),
             KindConfig::Mysql(c) => c.warn.as_ref(),
             KindConfig::Tls(c) => c.warn.as_ref(),
+            KindConfig::Smtp(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
 
     /// Whether `other` checks the same thing: the same type and the same target (an
-    /// `http` monitor's URL and method, a `redis`, `postgres` or `mysql` monitor's URL, a `tcp` or `tls` monitor's host
+    /// `http` monitor's URL and method, a `redis`, `postgres` or `mysql` monitor's URL, a `tcp`, `tls` or `smtp` monitor's host
     /// and port; a heartbeat has none). A changed target makes the state earned by the
     /// old one meaningless.
     pub fn same_target(&self, other: &KindConfig) -> bool {
@@ -375,6 +400,9 @@ impl KindConfig {
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
+            (KindConfig::Smtp(a), KindConfig::Smtp(b)) => {
+                a.host == b.host && a.port == b.port && a.tls == b.tls
+            }
             (KindConfig::Tls(a), KindConfig::Tls(b)) => {
                 a.host == b.host && a.port == b.port && a.starttls == b.starttls
             }
@@ -445,6 +473,15 @@ impl MonitorConfig {
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Mysql(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Smtp(c) => format!(
+                "smtp {}:{}",
+                c.host.as_deref().unwrap_or(""),
+                c.port.unwrap_or(if c.tls.as_deref() == Some("implicit") {
+                    465
+                } else {
+                    25
+                })
+            ),
             KindConfig::Tls(c) => format!(
                 "{}:{}{}",
                 c.host.as_deref().unwrap_or(""),
@@ -631,6 +668,7 @@ impl MonitorConfig {
             KindConfig::Postgres(c) => c.build(&mut errs).map(CheckSpec::Postgres),
             KindConfig::Mysql(c) => c.build(&mut errs).map(CheckSpec::Mysql),
             KindConfig::Tls(c) => c.build(&mut errs).map(CheckSpec::Tls),
+            KindConfig::Smtp(c) => c.build(&mut errs).map(CheckSpec::Smtp),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -684,6 +722,7 @@ pub enum MonitorKind {
     Postgres,
     Mysql,
     Tls,
+    Smtp,
     Heartbeat,
 }
 
@@ -696,6 +735,7 @@ impl MonitorKind {
             MonitorKind::Postgres => "postgres",
             MonitorKind::Mysql => "mysql",
             MonitorKind::Tls => "tls",
+            MonitorKind::Smtp => "smtp",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -733,6 +773,7 @@ impl MonitorSpec {
             CheckSpec::Postgres(_) => MonitorKind::Postgres,
             CheckSpec::Mysql(_) => MonitorKind::Mysql,
             CheckSpec::Tls(_) => MonitorKind::Tls,
+            CheckSpec::Smtp(_) => MonitorKind::Smtp,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -766,6 +807,7 @@ pub enum CheckSpec {
     Postgres(PostgresSpec),
     Mysql(MysqlSpec),
     Tls(TlsSpec),
+    Smtp(SmtpSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 

@@ -353,8 +353,8 @@ fn fields_of_another_type_are_refused_by_name_when_built() {
         cfg(json!({"name": "a", "type": "http", "url": "http://x", "expect": {"banner": "+OK"}}));
     assert_eq!(fields(c.build()), ["expect.banner"]);
     // An unknown type reads (a newer version's monitor) but does not build.
-    let c = cfg(json!({"name": "a", "type": "smtp", "host": "mx", "interval": "1m"}));
-    assert_eq!(c.kind, KindConfig::Unknown("smtp".into()));
+    let c = cfg(json!({"name": "a", "type": "gopher", "host": "mx", "interval": "1m"}));
+    assert_eq!(c.kind, KindConfig::Unknown("gopher".into()));
     assert_eq!(fields(c.build()), ["type"]);
 }
 
@@ -602,4 +602,45 @@ fn tls_monitor_validation() {
     )
     .build();
     assert_eq!(fields(e), ["expect.cert_expiry"]);
+}
+
+#[test]
+fn smtp_monitor_validation() {
+    let s = cfg(json!({"name": "mx", "type": "smtp", "host": "mx.example.com"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Smtp(m) = s.check else {
+        panic!("an smtp spec")
+    };
+    assert_eq!((m.port, m.tls, m.verify_tls), (25, SmtpTls::StartTls, true));
+    let s = cfg(
+        json!({"name": "mx", "type": "smtp", "host": "mx.example.com", "tls": "implicit",
+        "expect": {"banner": "ESMTP", "cert_expiry": "3d"}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Smtp(m) = s.check else {
+        panic!("an smtp spec")
+    };
+    assert_eq!((m.port, m.tls), (465, SmtpTls::Implicit));
+    assert_eq!(m.expect_banner.as_deref(), Some("ESMTP"));
+    let e = cfg(
+        json!({"name": "mx", "type": "smtp", "tls": "none", "verify_tls": false,
+        "expect": {"cert_expiry": "3d", "value": 1}, "starttls": "smtp"}),
+    )
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.cert_expiry",
+            "expect.value",
+            "host",
+            "starttls",
+            "verify_tls"
+        ]
+    );
+    let e = cfg(json!({"name": "mx", "type": "smtp", "host": "h", "tls": "ssl"})).build();
+    assert_eq!(fields(e), ["tls"]);
 }
