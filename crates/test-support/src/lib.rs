@@ -1059,3 +1059,78 @@ impl Drop for Agent {
         }
     }
 }
+
+/// A real SMTP server for the tests: aiosmtpd, run by the script the notification
+/// tests use (`crates/notify/tests/smtp_sink.py`), on a free port. With `starttls`,
+/// it offers (and requires) STARTTLS with a self-signed certificate for `localhost`
+/// and 127.0.0.1, whose PEM is in `ca_file` (for the server's `probe.ca_files`).
+/// Killed and reaped on drop.
+pub struct SmtpServer {
+    pub port: u16,
+    pub ca_file: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    pub fn start(starttls: bool) -> SmtpServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("certificate parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Vigilmon test mail server");
+        let key = rcgen::KeyPair::generate().expect("key pair");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        let ca_file = dir.path().join("mail-ca.pem");
+        let key_file = dir.path().join("mail.key");
+        std::fs::write(&ca_file, cert.pem()).expect("write the certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+        let out = dir.path().join("messages");
+        std::fs::create_dir(&out).expect("messages dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../notify/tests/smtp_sink.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .arg(port.to_string())
+            .arg(&out)
+            .arg("accept")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if starttls {
+            cmd.arg("starttls").arg(&ca_file).arg(&key_file);
+        }
+        let mut child = cmd.spawn().expect("python3 is needed for the SMTP tests");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "the SMTP server exited ({status}); is aiosmtpd installed? (python3 -m pip install aiosmtpd)"
+                );
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the SMTP server never listened");
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        SmtpServer {
+            port,
+            ca_file,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, Heartbeat)
+//! MySQL, TLS certificate, SMTP, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -25,14 +25,18 @@ use vigilmon_app::views::verdict_name;
 const HTTP: &[&str] = &["http"];
 const TCP: &[&str] = &["tcp"];
 const TLS: &[&str] = &["tls"];
-const HOST_PORT: &[&str] = &["tcp", "tls"];
-const CERTIFICATES: &[&str] = &["http", "tls"];
+const SMTP: &[&str] = &["smtp"];
+const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
+const CERTIFICATES: &[&str] = &["http", "tls", "smtp"];
+const CERT_HORIZON: &[&str] = &["tls", "smtp"];
+const BANNERS: &[&str] = &["tcp", "smtp"];
+const VERIFIED: &[&str] = &["http", "smtp"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
-const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql", "tls"];
+const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql", "tls", "smtp"];
 
 /// The monitor types, with their tab labels: core's list of types.
 fn types() -> Vec<(&'static str, &'static str)> {
@@ -73,6 +77,12 @@ const METHODS: &[(&str, &str)] = &[
 ];
 
 const STARTTLS: &[(&str, &str)] = &[("", "None: TLS from the start"), ("smtp", "SMTP")];
+
+const SMTP_TLS: &[(&str, &str)] = &[
+    ("", "STARTTLS, required (default)"),
+    ("implicit", "TLS from the first byte (port 465)"),
+    ("none", "None: plain SMTP"),
+];
 
 const TLS_VERSIONS: &[(&str, &str)] = &[("", "TLS 1.2 (default)"), ("1.3", "TLS 1.3")];
 
@@ -156,6 +166,24 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         TLS,
         "443 (25 with STARTTLS)",
         "",
+        0,
+    ),
+    f(
+        "port",
+        "Port",
+        Input::Int,
+        SMTP,
+        "25 (465 with implicit TLS)",
+        "",
+        0,
+    ),
+    f(
+        "tls",
+        "Encryption",
+        Input::Select(SMTP_TLS),
+        SMTP,
+        "",
+        "With STARTTLS or implicit TLS, the certificate is judged too.",
         0,
     ),
     f(
@@ -324,7 +352,7 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "expect.cert_expiry",
         "Fail when the certificate expires within",
         Input::Duration,
-        TLS,
+        CERT_HORIZON,
         "none",
         "e.g. 3d; an expired or untrusted certificate always fails.",
         2,
@@ -351,9 +379,9 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "expect.banner",
         "Expected banner",
         Input::Text,
-        TCP,
+        BANNERS,
         "",
-        "Text the server must send (after Send, if any).",
+        "Text the server must send (after Send, if any); for SMTP, text its greeting must contain.",
         2,
     ),
     f(
@@ -576,7 +604,7 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "verify_tls",
         "Verify the TLS certificate",
         Input::Bool(true),
-        HTTP,
+        VERIFIED,
         "",
         "",
         4,

@@ -5,7 +5,8 @@
 //! evictions, write probe) before the verdict, and PostgreSQL (`postgres://`) and
 //! MySQL (`mysql://`), whose checks print the server's version, the login and query
 //! times and the value read, and a server's certificate alone (`tls://host[:port]`,
-//! `--starttls smtp`), printing its issuer, names, expiry and protocol.
+//! `--starttls smtp`), printing its issuer, names, expiry and protocol, and a mail
+//! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -14,7 +15,7 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, TcpConfig, TlsConfig,
+    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -31,7 +32,8 @@ pub struct CheckArgs {
     /// rediss://…, unix:///path/to/redis.sock, or
     /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
     /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…], or
-    /// tls://host[:port] for a certificate alone.
+    /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
+    /// smtps://host[:port] (implicit TLS) for a mail server.
     pub target: String,
     /// tls:// targets: speak this protocol up to STARTTLS first (smtp).
     #[arg(long, value_name = "PROTOCOL")]
@@ -172,6 +174,39 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 ..PostgresConfig::default()
             })
         };
+    } else if let Some((rest, implicit)) = args
+        .target
+        .strip_prefix("smtp://")
+        .map(|r| (r, false))
+        .or_else(|| args.target.strip_prefix("smtps://").map(|r| (r, true)))
+    {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method and --no-follow apply to HTTP targets only",
+            );
+        }
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && p.bytes().all(|b| b.is_ascii_digit()) => {
+                match p.parse::<u32>() {
+                    Ok(p) => (h, Some(p)),
+                    Err(_) => return usage(format!("{p:?} is not a port number")),
+                }
+            }
+            _ => (rest, None),
+        };
+        config.kind = KindConfig::Smtp(SmtpConfig {
+            host: Some(host.to_owned()),
+            port,
+            tls: implicit.then(|| "implicit".to_owned()),
+            verify_tls: args.insecure.then_some(false),
+            ..SmtpConfig::default()
+        });
     } else if let Some(rest) = tls_target {
         if !args.expect_status.is_empty()
             || args.body_contains.is_some()
@@ -255,7 +290,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql:// or tls://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp:// or smtps://",
             args.target
         ));
     }
@@ -349,6 +384,17 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             },
             r.region
         ),
+        CheckSpec::Smtp(m) => println!(
+            "SMTP {}:{} ({}) (region {})",
+            m.host,
+            m.port,
+            match m.tls {
+                vigilmon_core::monitor::SmtpTls::StartTls => "STARTTLS",
+                vigilmon_core::monitor::SmtpTls::Implicit => "implicit TLS",
+                vigilmon_core::monitor::SmtpTls::None => "no TLS",
+            },
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -381,6 +427,16 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
         (CheckSpec::Postgres(p), Some(d)) => print_database_figures("PostgreSQL", &p.query, d),
         (CheckSpec::Mysql(m), Some(d)) => print_database_figures("MySQL", &m.query, d),
         (CheckSpec::Tls(_), Some(d)) => print_certificate_figures(d),
+        (CheckSpec::Smtp(_), Some(d)) => {
+            println!("  greeting    {}", d["greeting"].as_str().unwrap_or("-"));
+            if let Some(ext) = d["extensions"].as_array() {
+                let list: Vec<&str> = ext.iter().filter_map(|e| e.as_str()).collect();
+                println!("  extensions  {}", list.join(", "));
+            }
+            if d.get("issuer").is_some() {
+                print_certificate_figures(d);
+            }
+        }
         _ => {}
     }
     match &r.verdict {

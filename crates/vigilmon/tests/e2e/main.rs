@@ -20,6 +20,7 @@ mod front_door;
 mod heartbeats;
 mod hostile;
 mod lifecycle;
+mod mail;
 mod redis_health;
 mod secrets;
 mod status_pages;
