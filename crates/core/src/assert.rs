@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::duration::HumanDuration;
-use crate::monitor::{HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion};
+use crate::monitor::{DnsSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion};
 use crate::outcome::{ErrorKind, Verdict};
 
 /// What an HTTP probe observed.
@@ -356,6 +356,89 @@ pub fn evaluate_smtp(
     Verdict::Up
 }
 
+/// What a `dns` check was answered: the response code and the values of the records
+/// of the type asked for, in canonical form (`crate::monitor::canonical_value`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsFacts {
+    pub rcode: String,
+    pub values: Vec<String>,
+}
+
+/// Judges a `dns` answer: the response code, then the values (all expected present;
+/// with `exact`, nothing else; without expected values, a `NOERROR` answer must hold
+/// at least one record), then the time.
+pub fn evaluate_dns(spec: &DnsSpec, facts: &DnsFacts, elapsed: Duration) -> Verdict {
+    let kind = spec.record.as_str();
+    if facts.rcode != spec.rcode {
+        return Verdict::down(
+            ErrorKind::Dns,
+            format!(
+                "{kind} {} answered {}, expected {}",
+                spec.query, facts.rcode, spec.rcode
+            ),
+        );
+    }
+    let shown = |v: &[String]| {
+        if v.is_empty() {
+            "nothing".to_owned()
+        } else {
+            v.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        }
+    };
+    if spec.rcode == "NOERROR" && spec.values.is_empty() && facts.values.is_empty() {
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!("no {kind} record for {}", spec.query),
+        );
+    }
+    let missing: Vec<String> = spec
+        .values
+        .iter()
+        .filter(|v| !facts.values.contains(v))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Verdict::down(
+            ErrorKind::Assertion,
+            format!(
+                "{kind} {} lacks {}; it holds {}",
+                spec.query,
+                missing.join(", "),
+                shown(&facts.values)
+            ),
+        );
+    }
+    if spec.exact {
+        let extra: Vec<String> = facts
+            .values
+            .iter()
+            .filter(|v| !spec.values.contains(v))
+            .cloned()
+            .collect();
+        if !extra.is_empty() {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!(
+                    "{kind} {} also holds {}, beyond the expected values",
+                    spec.query,
+                    extra.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(limit) = spec.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+    }
+    if let Some(limit) = spec.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
+    }
+    Verdict::Up
+}
+
 fn expires_in(left: Duration, limit: Duration) -> String {
     let limit = if limit.as_secs() % 86_400 == 0 {
         format!("{} days", limit.as_secs() / 86_400)
@@ -607,6 +690,75 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn dns_answers_are_judged() {
+        let spec = |v: Value| {
+            let mut base = json!({"name": "d", "type": "dns", "query": "example.com"});
+            base.as_object_mut()
+                .unwrap()
+                .extend(v.as_object().unwrap().clone());
+            match serde_json::from_value::<MonitorConfig>(base)
+                .unwrap()
+                .build()
+                .unwrap()
+                .check
+            {
+                CheckSpec::Dns(d) => d,
+                _ => panic!("a dns spec"),
+            }
+        };
+        let facts = |rcode: &str, v: &[&str]| DnsFacts {
+            rcode: rcode.into(),
+            values: v.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let fast = Duration::from_millis(3);
+        let any = spec(json!({}));
+        assert_eq!(
+            evaluate_dns(&any, &facts("NOERROR", &["192.0.2.1"]), fast),
+            Verdict::Up
+        );
+        assert_eq!(
+            evaluate_dns(&any, &facts("NOERROR", &[]), fast),
+            Verdict::down(ErrorKind::Assertion, "no A record for example.com")
+        );
+        assert_eq!(
+            evaluate_dns(&any, &facts("NXDOMAIN", &[]), fast),
+            Verdict::down(
+                ErrorKind::Dns,
+                "A example.com answered NXDOMAIN, expected NOERROR"
+            )
+        );
+        let gone = spec(json!({"expect": {"rcode": "nxdomain"}}));
+        assert_eq!(
+            evaluate_dns(&gone, &facts("NXDOMAIN", &[]), fast),
+            Verdict::Up
+        );
+        let two = spec(json!({"expect": {"values": ["192.0.2.1", "192.0.2.2"]}}));
+        assert_eq!(
+            evaluate_dns(
+                &two,
+                &facts("NOERROR", &["192.0.2.2", "192.0.2.1", "192.0.2.3"]),
+                fast
+            ),
+            Verdict::Up
+        );
+        assert_eq!(
+            evaluate_dns(&two, &facts("NOERROR", &["192.0.2.1"]), fast),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "A example.com lacks 192.0.2.2; it holds 192.0.2.1"
+            )
+        );
+        let exact = spec(json!({"expect": {"values": ["192.0.2.1"], "exact": true}}));
+        assert_eq!(
+            evaluate_dns(&exact, &facts("NOERROR", &["192.0.2.1", "192.0.2.9"]), fast),
+            Verdict::down(
+                ErrorKind::Assertion,
+                "A example.com also holds 192.0.2.9, beyond the expected values"
+            )
+        );
     }
 
     #[test]

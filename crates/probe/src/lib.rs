@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate or SMTP check against the network and
+//! certificate, SMTP or DNS check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -15,7 +15,8 @@
 //! small client of PostgreSQL's protocol: login, one query), `mysql` (the same for
 //! MySQL and MariaDB), `database` (what those two share), `certificate` (`tls`
 //! monitors: a server's certificate judged on its own), `smtp` (a mail server's
-//! greeting, EHLO and STARTTLS), `tls` (client
+//! greeting, EHLO and STARTTLS), `dns` (one question to one resolver, with
+//! hickory-proto's messages), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -33,6 +34,7 @@ use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 mod certificate;
 mod classify;
 mod database;
+mod dns;
 mod http;
 mod mysql;
 mod net;
@@ -180,6 +182,7 @@ impl Prober {
             CheckSpec::Mysql(m) => mysql::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Tls(t) => certificate::run(&self.inner, t, start, deadline, timeout).await,
             CheckSpec::Smtp(m) => smtp::run(&self.inner, m, start, deadline, timeout).await,
+            CheckSpec::Dns(d) => dns::run(&self.inner, d, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,

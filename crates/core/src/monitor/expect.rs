@@ -43,6 +43,16 @@ pub struct ExpectConfig {
     /// A certificate expiring within this horizon fails (`tls` monitors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expiry: Option<HumanDuration>,
+    /// Record values a `dns` answer must hold (all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    /// With `values`, the answer must hold exactly these, nothing more (`dns`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<bool>,
+    /// The response code a `dns` answer must have (`NOERROR`, `NXDOMAIN`…). Default
+    /// `NOERROR`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
 }
 
 /// The object form of [`ExpectConfig`], used to keep `deny_unknown_fields`.
@@ -67,6 +77,12 @@ struct ExpectObject {
     value: Option<Value>,
     #[serde(default)]
     cert_expiry: Option<HumanDuration>,
+    #[serde(default)]
+    values: Option<Vec<String>>,
+    #[serde(default)]
+    exact: Option<bool>,
+    #[serde(default)]
+    rcode: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for ExpectConfig {
@@ -99,6 +115,9 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     banner: o.banner,
                     value: o.value,
                     cert_expiry: o.cert_expiry,
+                    values: o.values,
+                    exact: o.exact,
+                    rcode: o.rcode,
                 })
             }
         }
@@ -132,7 +151,7 @@ pub struct WarnConfig {
 
 impl ExpectConfig {
     /// The parts that are set, by name (`status`, `banner`, …).
-    fn set_parts(&self) -> [(&'static str, bool); 9] {
+    fn set_parts(&self) -> [(&'static str, bool); 12] {
         [
             ("status", self.status.is_some()),
             ("body_contains", self.body_contains.is_some()),
@@ -143,6 +162,9 @@ impl ExpectConfig {
             ("banner", self.banner.is_some()),
             ("value", self.value.is_some()),
             ("cert_expiry", self.cert_expiry.is_some()),
+            ("values", self.values.is_some()),
+            ("exact", self.exact.is_some()),
+            ("rcode", self.rcode.is_some()),
         ]
     }
 }

@@ -16,6 +16,7 @@
 //! variant in [`KindConfig`] and [`CheckSpec`], one row in [`KINDS`], a probe module
 //! and a UI form (`docs/CONTRIBUTING.md`).
 
+mod dns;
 mod expect;
 mod heartbeat;
 mod http;
@@ -34,6 +35,7 @@ use crate::duration::HumanDuration;
 use crate::ids::RegionName;
 use crate::validation::{Errors, ValidationError};
 
+pub use dns::{DnsConfig, DnsRecord, DnsSpec, RCODES, canonical_value};
 pub use expect::{ExpectConfig, JsonAssertionConfig, WarnConfig};
 pub use heartbeat::HeartbeatConfig;
 pub use http::{
@@ -143,6 +145,7 @@ crate::tagged_kinds! {
         Mysql(MysqlConfig) = "mysql",
         Tls(TlsConfig) = "tls",
         Smtp(SmtpConfig) = "smtp",
+        Dns(DnsConfig) = "dns",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -187,6 +190,11 @@ pub const KINDS: &[KindInfo] = &[
         probed: true,
     },
     KindInfo {
+        kind: MonitorKind::Dns,
+        label: "DNS",
+        probed: true,
+    },
+    KindInfo {
         kind: MonitorKind::Heartbeat,
         label: "Heartbeat",
         probed: false,
@@ -221,7 +229,8 @@ impl KindInfo {
     }
 }
 
-/// The type names, in words: `http, tcp, redis, postgres, mysql, tls, smtp or heartbeat`.
+/// The type names, in words: `http, tcp, redis, postgres, mysql, tls, smtp, dns or
+/// heartbeat`.
 fn kind_names() -> String {
     let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
     match names.split_last() {
@@ -246,6 +255,7 @@ impl KindConfig {
             KindConfig::Mysql(_) => Some(MonitorKind::Mysql),
             KindConfig::Tls(_) => Some(MonitorKind::Tls),
             KindConfig::Smtp(_) => Some(MonitorKind::Smtp),
+            KindConfig::Dns(_) => Some(MonitorKind::Dns),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -303,6 +313,14 @@ impl KindConfig {
     pub fn as_smtp(&self) -> Option<&SmtpConfig> {
         match self {
             KindConfig::Smtp(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The `dns` fields, when it is a `dns` monitor.
+    pub fn as_dns(&self) -> Option<&DnsConfig> {
+        match self {
+            KindConfig::Dns(c) => Some(c),
             _ => None,
         }
     }
@@ -371,6 +389,7 @@ impl KindConfig {
             KindConfig::Mysql(c) => c.expect.as_ref(),
             KindConfig::Tls(c) => c.expect.as_ref(),
             KindConfig::Smtp(c) => c.expect.as_ref(),
+            KindConfig::Dns(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -385,6 +404,7 @@ impl KindConfig {
             KindConfig::Mysql(c) => c.warn.as_ref(),
             KindConfig::Tls(c) => c.warn.as_ref(),
             KindConfig::Smtp(c) => c.warn.as_ref(),
+            KindConfig::Dns(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -400,6 +420,9 @@ impl KindConfig {
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
+            (KindConfig::Dns(a), KindConfig::Dns(b)) => {
+                a.query == b.query && a.record == b.record && a.resolver == b.resolver
+            }
             (KindConfig::Smtp(a), KindConfig::Smtp(b)) => {
                 a.host == b.host && a.port == b.port && a.tls == b.tls
             }
@@ -473,6 +496,15 @@ impl MonitorConfig {
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Mysql(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Dns(c) => format!(
+                "{} {}{}",
+                c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
+                c.query.as_deref().unwrap_or(""),
+                c.resolver
+                    .as_deref()
+                    .map(|r| format!(" @{r}"))
+                    .unwrap_or_default()
+            ),
             KindConfig::Smtp(c) => format!(
                 "smtp {}:{}",
                 c.host.as_deref().unwrap_or(""),
@@ -669,6 +701,7 @@ impl MonitorConfig {
             KindConfig::Mysql(c) => c.build(&mut errs).map(CheckSpec::Mysql),
             KindConfig::Tls(c) => c.build(&mut errs).map(CheckSpec::Tls),
             KindConfig::Smtp(c) => c.build(&mut errs).map(CheckSpec::Smtp),
+            KindConfig::Dns(c) => c.build(&mut errs).map(CheckSpec::Dns),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -723,6 +756,7 @@ pub enum MonitorKind {
     Mysql,
     Tls,
     Smtp,
+    Dns,
     Heartbeat,
 }
 
@@ -736,6 +770,7 @@ impl MonitorKind {
             MonitorKind::Mysql => "mysql",
             MonitorKind::Tls => "tls",
             MonitorKind::Smtp => "smtp",
+            MonitorKind::Dns => "dns",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -774,6 +809,7 @@ impl MonitorSpec {
             CheckSpec::Mysql(_) => MonitorKind::Mysql,
             CheckSpec::Tls(_) => MonitorKind::Tls,
             CheckSpec::Smtp(_) => MonitorKind::Smtp,
+            CheckSpec::Dns(_) => MonitorKind::Dns,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -808,6 +844,7 @@ pub enum CheckSpec {
     Mysql(MysqlSpec),
     Tls(TlsSpec),
     Smtp(SmtpSpec),
+    Dns(DnsSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 

@@ -644,3 +644,72 @@ fn smtp_monitor_validation() {
     let e = cfg(json!({"name": "mx", "type": "smtp", "host": "h", "tls": "ssl"})).build();
     assert_eq!(fields(e), ["tls"]);
 }
+
+#[test]
+fn dns_monitor_validation_and_canonical_values() {
+    let s = cfg(
+        json!({"name": "d", "type": "dns", "query": "Example.COM.", "record": "mx",
+        "resolver": "127.0.0.1:5353",
+        "expect": {"values": ["10  Mail.Example.com."], "exact": true}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Dns(d) = s.check else {
+        panic!("a dns spec")
+    };
+    assert_eq!(d.query, "example.com");
+    assert_eq!(d.record, DnsRecord::Mx);
+    assert_eq!(d.resolver, Some("127.0.0.1:5353".parse().unwrap()));
+    assert_eq!(d.values, ["10 mail.example.com"]);
+    assert_eq!(d.rcode, "NOERROR");
+    let s = cfg(json!({"name": "d", "type": "dns", "query": "h", "resolver": "::1"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Dns(d) = s.check else {
+        panic!("a dns spec")
+    };
+    assert_eq!(d.resolver, Some("[::1]:53".parse().unwrap()));
+    assert_eq!(d.record, DnsRecord::A);
+
+    assert_eq!(
+        canonical_value(DnsRecord::Aaaa, "2001:DB8::1").unwrap(),
+        "2001:db8::1"
+    );
+    assert_eq!(
+        canonical_value(DnsRecord::Caa, "0 ISSUE \"letsencrypt.org\"").unwrap(),
+        "0 issue letsencrypt.org"
+    );
+    assert_eq!(
+        canonical_value(
+            DnsRecord::Soa,
+            "ns1.Example.com. host.example.com. 1 2 3 4 5"
+        )
+        .unwrap(),
+        "ns1.example.com host.example.com 1 2 3 4 5"
+    );
+    assert!(canonical_value(DnsRecord::A, "::1").is_err());
+
+    let e = cfg(
+        json!({"name": "d", "type": "dns", "record": "SRV", "resolver": "dns.google",
+        "expect": {"exact": true, "rcode": "MAYBE", "banner": "x"}, "host": "h"}),
+    )
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.banner",
+            "expect.exact",
+            "expect.rcode",
+            "host",
+            "query",
+            "record",
+            "resolver"
+        ]
+    );
+    let e = cfg(json!({"name": "d", "type": "dns", "query": "a..b",
+        "expect": {"values": ["not-an-ip"]}}))
+    .build();
+    assert_eq!(fields(e), ["query", "expect.values[0]"]);
+}
