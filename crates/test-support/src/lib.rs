@@ -1134,3 +1134,59 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// A real DNS server for the tests: a small authoritative responder built on
+/// hickory-proto, on UDP of a free port of 127.0.0.1. Its zone: `shop.test` A
+/// 192.0.2.10 and 192.0.2.11, MX `10 mx1.shop.test`, TXT `v=spf1 -all`; every other
+/// name is NXDOMAIN. Stops with the test's runtime.
+pub struct DnsServer {
+    /// `127.0.0.1:port`, for a monitor's `resolver`.
+    pub addr: std::net::SocketAddr,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl DnsServer {
+    pub async fn start() -> DnsServer {
+        use hickory_proto::op::{Message, ResponseCode};
+        use hickory_proto::rr::rdata::{A, MX, TXT};
+        use hickory_proto::rr::{Name, RData, Record};
+        use std::net::Ipv4Addr;
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .expect("bind a UDP port");
+        let addr = socket.local_addr().expect("local address");
+        let answer = |raw: &[u8]| -> Option<Vec<u8>> {
+            let q = Message::from_vec(raw).ok()?;
+            let query = q.queries.first()?.clone();
+            let mut m = Message::response(q.metadata.id, q.metadata.op_code);
+            m.metadata.authoritative = true;
+            m.add_query(query.clone());
+            if query.name().to_ascii().eq_ignore_ascii_case("shop.test.") {
+                let mx = Name::from_ascii("mx1.shop.test.").ok()?;
+                let all = [
+                    RData::A(A(Ipv4Addr::new(192, 0, 2, 10))),
+                    RData::A(A(Ipv4Addr::new(192, 0, 2, 11))),
+                    RData::MX(MX::new(10, mx)),
+                    RData::TXT(TXT::new(vec!["v=spf1 -all".into()])),
+                ];
+                for r in all {
+                    if r.record_type() == query.query_type() {
+                        m.add_answer(Record::from_rdata(query.name().clone(), 60, r));
+                    }
+                }
+            } else {
+                m.metadata.response_code = ResponseCode::NXDomain;
+            }
+            m.to_vec().ok()
+        };
+        let task = tokio::spawn(async move {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+                if let Some(a) = answer(&buf[..n]) {
+                    let _ = socket.send_to(&a, from).await;
+                }
+            }
+        });
+        DnsServer { addr, _task: task }
+    }
+}

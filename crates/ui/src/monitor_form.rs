@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, SMTP, Heartbeat)
+//! MySQL, TLS certificate, SMTP, DNS, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -26,6 +26,7 @@ const HTTP: &[&str] = &["http"];
 const TCP: &[&str] = &["tcp"];
 const TLS: &[&str] = &["tls"];
 const SMTP: &[&str] = &["smtp"];
+const DNS: &[&str] = &["dns"];
 const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
 const CERTIFICATES: &[&str] = &["http", "tls", "smtp"];
 const CERT_HORIZON: &[&str] = &["tls", "smtp"];
@@ -36,7 +37,9 @@ const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
-const PROBED: &[&str] = &["http", "tcp", "redis", "postgres", "mysql", "tls", "smtp"];
+const PROBED: &[&str] = &[
+    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns",
+];
 
 /// The monitor types, with their tab labels: core's list of types.
 fn types() -> Vec<(&'static str, &'static str)> {
@@ -82,6 +85,24 @@ const SMTP_TLS: &[(&str, &str)] = &[
     ("", "STARTTLS, required (default)"),
     ("implicit", "TLS from the first byte (port 465)"),
     ("none", "None: plain SMTP"),
+];
+
+const RECORDS: &[(&str, &str)] = &[
+    ("", "A (default)"),
+    ("AAAA", "AAAA"),
+    ("CNAME", "CNAME"),
+    ("MX", "MX"),
+    ("TXT", "TXT"),
+    ("NS", "NS"),
+    ("SOA", "SOA"),
+    ("CAA", "CAA"),
+];
+
+const RCODES: &[(&str, &str)] = &[
+    ("", "NOERROR (default)"),
+    ("NXDOMAIN", "NXDOMAIN: the name must not exist"),
+    ("SERVFAIL", "SERVFAIL"),
+    ("REFUSED", "REFUSED"),
 ];
 
 const TLS_VERSIONS: &[(&str, &str)] = &[("", "TLS 1.2 (default)"), ("1.3", "TLS 1.3")];
@@ -147,6 +168,33 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         DATABASES,
         "SELECT 1",
         "Runs in a read-only session, bounded by the timeout.",
+        0,
+    ),
+    req(f(
+        "query",
+        "Name",
+        Input::Text,
+        DNS,
+        "example.com",
+        "The name asked for.",
+        0,
+    )),
+    f(
+        "record",
+        "Record type",
+        Input::Select(RECORDS),
+        DNS,
+        "",
+        "",
+        0,
+    ),
+    f(
+        "resolver",
+        "Resolver",
+        Input::Text,
+        DNS,
+        "the system's",
+        "An IP address, optionally with a port: 1.1.1.1, [2606:4700::1111]:53.",
         0,
     ),
     req(f(
@@ -391,6 +439,33 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         DATABASES,
         "",
         "The first column of the first row must read exactly this (t and f stand for true and false).",
+        2,
+    ),
+    f(
+        "expect.values",
+        "Expected values",
+        Input::Csv,
+        DNS,
+        "192.0.2.10, 192.0.2.11",
+        "Comma-separated; all must be in the answer. MX as \"10 mail.example.com\", CAA as \"0 issue letsencrypt.org\".",
+        2,
+    ),
+    f(
+        "expect.exact",
+        "Exactly these values, nothing more",
+        Input::Bool(false),
+        DNS,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "expect.rcode",
+        "Expected response code",
+        Input::Select(RCODES),
+        DNS,
+        "",
+        "",
         2,
     ),
     f(

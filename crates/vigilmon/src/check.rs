@@ -6,7 +6,8 @@
 //! MySQL (`mysql://`), whose checks print the server's version, the login and query
 //! times and the value read, and a server's certificate alone (`tls://host[:port]`,
 //! `--starttls smtp`), printing its issuer, names, expiry and protocol, and a mail
-//! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS).
+//! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS), and a
+//! DNS name (`dns://name`, `--record`, `--resolver`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,7 +16,8 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig,
+    CheckSpec, DnsConfig, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig,
+    TcpConfig, TlsConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -33,15 +35,22 @@ pub struct CheckArgs {
     /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
     /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…], or
     /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
-    /// smtps://host[:port] (implicit TLS) for a mail server.
+    /// smtps://host[:port] (implicit TLS) for a mail server, or dns://name.
     pub target: String,
+    /// dns:// targets: the record type [default: A].
+    #[arg(long)]
+    pub record: Option<String>,
+    /// dns:// targets: the resolver, ip[:port] [default: the system's].
+    #[arg(long)]
+    pub resolver: Option<String>,
     /// tls:// targets: speak this protocol up to STARTTLS first (smtp).
     #[arg(long, value_name = "PROTOCOL")]
     pub starttls: Option<String>,
     /// PostgreSQL and MySQL targets: the query to run [default: SELECT 1].
     #[arg(long)]
     pub query: Option<String>,
-    /// PostgreSQL and MySQL targets: the text the first column of the first row must equal.
+    /// PostgreSQL and MySQL targets: the text the first column of the first row must
+    /// equal; dns:// targets: a value the answer must hold.
     #[arg(long)]
     pub expect_value: Option<String>,
     /// Accepted status codes or classes, comma-separated (e.g. 200,3xx) [default: 2xx].
@@ -112,12 +121,19 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         .iter()
         .any(|p| args.target.starts_with(p));
     let is_mysql = args.target.starts_with("mysql://");
+    let dns_target = args.target.strip_prefix("dns://");
+    if (args.record.is_some() || args.resolver.is_some()) && dns_target.is_none() {
+        return usage("--record and --resolver apply to dns:// targets only");
+    }
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
         return usage("--starttls applies to tls:// targets only");
     }
-    if (args.query.is_some() || args.expect_value.is_some()) && !is_postgres && !is_mysql {
-        return usage("--query and --expect-value apply to postgres:// and mysql:// targets only");
+    if args.query.is_some() && !is_postgres && !is_mysql {
+        return usage("--query applies to postgres:// and mysql:// targets only");
+    }
+    if args.expect_value.is_some() && !is_postgres && !is_mysql && dns_target.is_none() {
+        return usage("--expect-value applies to postgres://, mysql:// and dns:// targets only");
     }
     if args.redis.any_set() && !is_redis {
         return usage("the Redis flags apply to redis://, rediss:// and unix:// targets only");
@@ -207,6 +223,31 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             verify_tls: args.insecure.then_some(false),
             ..SmtpConfig::default()
         });
+    } else if let Some(name) = dns_target {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+            || args.insecure
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
+            );
+        }
+        config.kind = KindConfig::Dns(DnsConfig {
+            query: Some(name.trim_end_matches('/').to_owned()),
+            record: args.record.clone(),
+            resolver: args.resolver.clone(),
+            expect: args
+                .expect_value
+                .as_ref()
+                .map(|v| vigilmon_core::monitor::ExpectConfig {
+                    values: Some(vec![v.clone()]),
+                    ..Default::default()
+                }),
+            ..DnsConfig::default()
+        });
     } else if let Some(rest) = tls_target {
         if !args.expect_status.is_empty()
             || args.body_contains.is_some()
@@ -290,7 +331,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp:// or smtps://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps:// or dns://",
             args.target
         ));
     }
@@ -395,6 +436,12 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             },
             r.region
         ),
+        CheckSpec::Dns(d) => println!(
+            "DNS {} {} (region {})",
+            d.record.as_str(),
+            d.query,
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -427,6 +474,22 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
         (CheckSpec::Postgres(p), Some(d)) => print_database_figures("PostgreSQL", &p.query, d),
         (CheckSpec::Mysql(m), Some(d)) => print_database_figures("MySQL", &m.query, d),
         (CheckSpec::Tls(_), Some(d)) => print_certificate_figures(d),
+        (CheckSpec::Dns(_), Some(d)) => {
+            println!(
+                "  resolver    {} over {}, {}{}",
+                d["resolver"].as_str().unwrap_or("-"),
+                d["transport"].as_str().unwrap_or("-"),
+                d["rcode"].as_str().unwrap_or("-"),
+                if d["authoritative"] == true {
+                    ", authoritative"
+                } else {
+                    ""
+                }
+            );
+            for v in d["values"].as_array().into_iter().flatten() {
+                println!("  answer      {}", v.as_str().unwrap_or("-"));
+            }
+        }
         (CheckSpec::Smtp(_), Some(d)) => {
             println!("  greeting    {}", d["greeting"].as_str().unwrap_or("-"));
             if let Some(ext) = d["extensions"].as_array() {

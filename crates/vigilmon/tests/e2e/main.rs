@@ -21,6 +21,7 @@ mod heartbeats;
 mod hostile;
 mod lifecycle;
 mod mail;
+mod names;
 mod redis_health;
 mod secrets;
 mod status_pages;
