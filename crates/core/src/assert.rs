@@ -440,7 +440,7 @@ pub fn evaluate_dns(spec: &DnsSpec, facts: &DnsFacts, elapsed: Duration) -> Verd
 }
 
 fn expires_in(left: Duration, limit: Duration) -> String {
-    let limit = if limit.as_secs() % 86_400 == 0 {
+    let limit = if limit.as_secs().is_multiple_of(86_400) {
         format!("{} days", limit.as_secs() / 86_400)
     } else {
         HumanDuration(limit).to_string()
