@@ -1,14 +1,44 @@
 //! What the database checks (`postgres`, `mysql`) share: their TLS configurations
-//! (no ALPN: both protocols upgrade a plain connection in place) and the figures a
-//! check reports beside its verdict.
+//! (no ALPN: both protocols upgrade a plain connection in place), the verdicts of
+//! their common failures, and the figures a check reports beside its verdict.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ClientConfig;
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use vigilmon_core::assert::QueryFacts;
+use vigilmon_core::{ErrorKind, HumanDuration, Verdict};
 
+use crate::classify::Failure;
 use crate::tls;
+
+/// Anything the protocols run over (TCP or TLS).
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// A failed check: its verdict.
+pub(crate) type Failed = Verdict;
+
+/// The connection could not be made: its failure classified.
+pub(crate) fn unreachable(f: &Failure) -> Failed {
+    let (kind, message) = crate::classify::classify(f);
+    Verdict::down(kind, message)
+}
+
+/// No answer within the check's time while `doing` something.
+pub(crate) fn timed_out(limit: Duration, doing: &str) -> Failed {
+    Verdict::down(
+        ErrorKind::Timeout,
+        format!("no answer within {} (while {doing})", HumanDuration(limit)),
+    )
+}
+
+/// The server spoke the protocol wrongly.
+pub(crate) fn protocol(message: impl Into<String>) -> Failed {
+    Verdict::down(ErrorKind::Protocol, message)
+}
 
 /// The most characters of the first value kept in the figures.
 const MAX_VALUE_CHARS: usize = 200;

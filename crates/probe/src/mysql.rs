@@ -33,15 +33,15 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use vigilmon_core::assert::{QueryExpect, QueryFacts, evaluate_query};
 use vigilmon_core::monitor::{MysqlSpec, MysqlSslMode};
-use vigilmon_core::{ErrorKind, HumanDuration, Verdict};
+use vigilmon_core::{ErrorKind, Verdict};
 
 use crate::classify::{Failure, Phase};
-use crate::database::Figures;
+use crate::database::{Failed, Figures, Stream, protocol, timed_out, unreachable};
 use crate::net::{self, Target};
 use crate::{Inner, Outcome, millis, tls};
 
@@ -57,29 +57,6 @@ const CLIENT_SECURE_CONNECTION: u32 = 0x8000;
 const CLIENT_PLUGIN_AUTH: u32 = 0x8_0000;
 /// utf8mb4_general_ci.
 const CHARSET_UTF8MB4: u8 = 45;
-
-/// Anything the protocol can run over (TCP or TLS).
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-/// A failed check: its verdict.
-type Failed = Verdict;
-
-fn unreachable(f: &Failure) -> Failed {
-    let (kind, message) = crate::classify::classify(f);
-    Verdict::down(kind, message)
-}
-
-fn timed_out(limit: Duration, doing: &str) -> Failed {
-    Verdict::down(
-        ErrorKind::Timeout,
-        format!("no answer within {} (while {doing})", HumanDuration(limit)),
-    )
-}
-
-fn protocol(message: impl Into<String>) -> Failed {
-    Verdict::down(ErrorKind::Protocol, message)
-}
 
 /// Runs a MySQL check to its verdict; the figures go into `details`.
 pub(crate) async fn run(

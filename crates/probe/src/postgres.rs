@@ -33,15 +33,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::time::{Instant, timeout_at};
 use tokio_rustls::TlsConnector;
 use vigilmon_core::assert::{QueryExpect, QueryFacts, evaluate_query};
 use vigilmon_core::monitor::{PgSslMode, PostgresSpec};
-use vigilmon_core::{ErrorKind, HumanDuration, Verdict};
+use vigilmon_core::{ErrorKind, Verdict};
 
 use crate::classify::{Failure, Phase};
-use crate::database::Figures;
+use crate::database::{Failed, Figures, Stream, protocol, timed_out, unreachable};
 use crate::net::{self, Target};
 use crate::{Inner, Outcome, millis, tls};
 
@@ -53,29 +53,6 @@ const MAX_SCRAM_ITERATIONS: u32 = 1_000_000;
 const SSL_REQUEST: i32 = 80_877_103;
 /// Protocol version 3.0.
 const PROTOCOL_3_0: i32 = 196_608;
-
-/// Anything the protocol can run over (TCP or TLS).
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-/// A failed check: its verdict.
-type Failed = Verdict;
-
-fn unreachable(f: &Failure) -> Failed {
-    let (kind, message) = crate::classify::classify(f);
-    Verdict::down(kind, message)
-}
-
-fn timed_out(limit: Duration, doing: &str) -> Failed {
-    Verdict::down(
-        ErrorKind::Timeout,
-        format!("no answer within {} (while {doing})", HumanDuration(limit)),
-    )
-}
-
-fn protocol(message: impl Into<String>) -> Failed {
-    Verdict::down(ErrorKind::Protocol, message)
-}
 
 /// Runs a PostgreSQL check to its verdict; the figures go into `details`.
 pub(crate) async fn run(
