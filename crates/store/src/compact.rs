@@ -7,8 +7,9 @@
 //!   stays right and [`RegionKeys`] keeps them in memory).
 //! - The verdict is [`verdict_code`]; the region's state and the error kind are the codes
 //!   of `MonitorState` and `ErrorKind` (vigilmon-core).
-//! - The peer address is [`peer_bytes`]: 6 bytes for IPv4 and port, 18 for IPv6, or
-//!   0xFF and the text as given when it is not an address (an agent may send anything).
+//! - The peer address is [`peer_bytes`]: 6 bytes for IPv4 and port, 18 for IPv6 (but
+//!   not ff00::/8, whose first byte is the marker), or 0xFF and the text as given
+//!   otherwise (an agent may send anything).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -43,8 +44,12 @@ pub(crate) fn verdict_name(code: i64) -> Option<&'static str> {
 pub(crate) fn peer_bytes(peer: &str) -> Vec<u8> {
     let plain = |addr: &SocketAddr| match addr {
         SocketAddr::V4(_) => true,
-        // A scope id or flow label has no place in the 18 bytes.
-        SocketAddr::V6(v6) => v6.scope_id() == 0 && v6.flowinfo() == 0,
+        // A scope id or flow label has no place in the 18 bytes, and an address whose
+        // first byte is the text marker (ff00::/8, multicast: no peer of a check, but
+        // an agent may send anything) would read back as text.
+        SocketAddr::V6(v6) => {
+            v6.scope_id() == 0 && v6.flowinfo() == 0 && v6.ip().octets()[0] != TEXT_PEER
+        }
     };
     match peer.parse::<SocketAddr>() {
         // Only when the address prints back exactly as given.
@@ -127,6 +132,7 @@ mod tests {
             "db.internal:5432",
             "",
             "[fe80::1%2]:80",
+            "[ff02::1]:80",
             "127.0.0.1",
             "ünïcode",
         ] {
