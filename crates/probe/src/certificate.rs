@@ -28,7 +28,7 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{ServerName, UnixTime};
 use serde_json::json;
 use tokio::io::{
-    AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
 };
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
@@ -106,24 +106,15 @@ async fn check(
 
     let name = server_name(&spec.host)?;
     let t0 = Instant::now();
-    let tls = timeout_at(
+    // Any certificate is taken; it is judged below.
+    let tls = handshake(
+        inner.database_tls[1].clone(),
+        name.clone(),
+        stream,
         deadline,
-        // Any certificate is taken; it is judged below.
-        TlsConnector::from(inner.database_tls[1].clone()).connect(name.clone(), stream),
+        limit,
     )
-    .await
-    .map_err(|_| {
-        unreachable(&Failure::Timeout {
-            phase: Phase::TlsHandshake,
-            limit,
-        })
-    })?
-    .map_err(|error| {
-        unreachable(&Failure::Io {
-            phase: Phase::TlsHandshake,
-            error,
-        })
-    })?;
+    .await?;
     out.phases.tls_ms = Some(millis(t0.elapsed()));
     let now = Timestamp::now();
     let (facts, figures) = examine(inner, &name, tls.get_ref().1, now)?;
@@ -196,6 +187,34 @@ pub(crate) fn examine(
         version,
     };
     Ok((facts, figures))
+}
+
+/// A TLS handshake over `stream` with `config`, within the check's time: a timeout or a
+/// failed handshake is the check's verdict.
+pub(crate) async fn handshake<S>(
+    config: std::sync::Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
+    stream: S,
+    deadline: Instant,
+    limit: Duration,
+) -> Result<tokio_rustls::client::TlsStream<S>, Verdict>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    timeout_at(deadline, TlsConnector::from(config).connect(name, stream))
+        .await
+        .map_err(|_| {
+            unreachable(&Failure::Timeout {
+                phase: Phase::TlsHandshake,
+                limit,
+            })
+        })?
+        .map_err(|error| {
+            unreachable(&Failure::Io {
+                phase: Phase::TlsHandshake,
+                error,
+            })
+        })
 }
 
 /// The server name the certificate must be valid for.

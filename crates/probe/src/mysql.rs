@@ -29,17 +29,15 @@
 //! The verdict on the answer is [`vigilmon_core::assert::evaluate_query`].
 
 use std::io;
-use std::net::IpAddr;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
-use tokio_rustls::TlsConnector;
 use vigilmon_core::assert::{QueryExpect, QueryFacts, evaluate_query};
 use vigilmon_core::monitor::{MysqlSpec, MysqlSslMode};
 use vigilmon_core::{ErrorKind, Verdict};
 
+use crate::certificate::{handshake, server_name};
 use crate::classify::{Failure, Phase};
 use crate::database::{Failed, Figures, Stream, protocol, timed_out, unreachable};
 use crate::net::{self, Target};
@@ -204,34 +202,13 @@ async fn start_tls(
     limit: Duration,
     out: &mut Outcome,
 ) -> Result<Box<dyn Stream>, Failed> {
-    let bare = spec.host.trim_start_matches('[').trim_end_matches(']');
-    let name = match bare.parse::<IpAddr>() {
-        Ok(ip) => ServerName::IpAddress(ip.into()),
-        Err(_) => ServerName::try_from(bare.trim_end_matches('.').to_owned()).map_err(|_| {
-            unreachable(&Failure::TlsName {
-                host: spec.host.clone(),
-            })
-        })?,
-    };
+    let name = server_name(&spec.host)?;
     let config = if spec.ssl_mode == MysqlSslMode::VerifyIdentity {
         inner.database_tls[0].clone()
     } else {
         inner.database_tls[1].clone()
     };
-    let stream = timeout_at(deadline, TlsConnector::from(config).connect(name, stream))
-        .await
-        .map_err(|_| {
-            unreachable(&Failure::Timeout {
-                phase: Phase::TlsHandshake,
-                limit,
-            })
-        })?
-        .map_err(|error| {
-            unreachable(&Failure::Io {
-                phase: Phase::TlsHandshake,
-                error,
-            })
-        })?;
+    let stream = handshake(config, name, stream, deadline, limit).await?;
     out.cert_expires_at = tls::leaf_not_after(stream.get_ref().1);
     Ok(Box::new(stream))
 }
