@@ -194,21 +194,24 @@ pub fn conflict(e: vigilmon_engine::alerting::ActError) -> AppError {
             message: "the incident is already resolved".into(),
             field: None,
         },
-        vigilmon_engine::alerting::ActError::StillFailing { regions } => AppError::Conflict {
-            code: "still_failing",
-            message: if regions.is_empty() {
-                "the monitor is still down: acknowledge the incident instead, or pause the \
-                 monitor; the incident resolves by itself when it recovers"
-                    .into()
+        vigilmon_engine::alerting::ActError::StillFailing { regions, degraded } => {
+            let state = if degraded { "degraded" } else { "down" };
+            let state = if regions.is_empty() {
+                state.to_owned()
+            } else if degraded {
+                format!("degraded in {}", regions.join(", "))
             } else {
-                format!(
-                    "the monitor is still failing in {}: acknowledge the incident instead, \
-                     or pause the monitor; the incident resolves by itself when it recovers",
-                    regions.join(", ")
-                )
-            },
-            field: None,
-        },
+                format!("failing in {}", regions.join(", "))
+            };
+            AppError::Conflict {
+                code: "still_failing",
+                message: format!(
+                    "the monitor is still {state}: acknowledge the incident instead, or \
+                     pause the monitor; the incident resolves by itself when it recovers"
+                ),
+                field: None,
+            }
+        }
         vigilmon_engine::alerting::ActError::Unavailable(m) => AppError::Unavailable(m),
     }
 }

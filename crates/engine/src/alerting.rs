@@ -36,10 +36,12 @@ use crate::rows::{self, Subject};
 pub enum ActError {
     NotFound,
     AlreadyResolved,
-    /// A resolve of an incident whose monitor is still down: `regions` see it fail
-    /// (empty for a heartbeat).
+    /// A resolve of an incident whose monitor is still failing: `regions` see it fail
+    /// (empty for a heartbeat); `degraded` when the monitor is degraded (an incident
+    /// opened with `incident_on_degraded`) rather than down.
     StillFailing {
         regions: Vec<String>,
+        degraded: bool,
     },
     Unavailable(String),
 }
@@ -461,10 +463,8 @@ impl Driver {
             } => {
                 let forwarded = ingested.is_some();
                 self.consumed.extend(ingested);
-                let r = if self.resolve_refused(incident) {
-                    Err(ActError::StillFailing {
-                        regions: Vec::new(),
-                    })
+                let r = if let Some(monitor) = self.resolve_refused(incident) {
+                    Err(self.still_failing(monitor).await)
                 } else {
                     self.act(incident, |a, ctx| a.on_resolve(ctx)).await
                 };
@@ -590,19 +590,42 @@ impl Driver {
     }
 
     /// Whether a manual resolve of `incident` is refused now: its monitor is failing.
-    fn resolve_refused(&self, incident: Uuid) -> bool {
-        let Some((id, memory)) = self
+    fn resolve_refused(&self, incident: Uuid) -> Option<MonitorId> {
+        let (id, memory) = self
             .memory
             .iter()
-            .find(|(_, a)| a.incident.as_ref().is_some_and(|i| i.id == incident))
-        else {
-            return false;
-        };
-        let Some(info) = self.monitors.get(id) else {
-            return false;
-        };
+            .find(|(_, a)| a.incident.as_ref().is_some_and(|i| i.id == incident))?;
+        let info = self.monitors.get(id)?;
         let closes = closes_alerts_of(&self.closes);
-        memory.resolve_refused(&self.context(info, self.clock.now(), &closes))
+        memory
+            .resolve_refused(&self.context(info, self.clock.now(), &closes))
+            .then_some(*id)
+    }
+
+    /// The refusal of a resolve of `monitor`'s incident, saying whether it is down or
+    /// degraded and in which regions (as far as the store can tell).
+    async fn still_failing(&self, monitor: MonitorId) -> ActError {
+        let degraded = matches!(
+            self.store.get_monitor(monitor).await,
+            Ok(Some(m)) if m.state == MonitorState::Degraded
+        );
+        let wanted = if degraded {
+            MonitorState::Degraded
+        } else {
+            MonitorState::Down
+        };
+        let regions = self
+            .store
+            .region_states(monitor)
+            .await
+            .map(|rs| {
+                rs.into_iter()
+                    .filter(|r| r.status.state == wanted)
+                    .map(|r| r.region.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        ActError::StillFailing { regions, degraded }
     }
 
     fn in_maintenance(&self, m: &MonitorInfo, now: Timestamp) -> bool {

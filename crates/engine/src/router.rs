@@ -367,7 +367,10 @@ impl Router {
             .filter(|r| r.status.state == MonitorState::Down)
             .map(|r| r.region.to_string())
             .collect();
-        Err(ActError::StillFailing { regions })
+        Err(ActError::StillFailing {
+            regions,
+            degraded: false,
+        })
     }
 
     async fn write(&self, kind: &str, payload: String) -> Result<i64, String> {

@@ -601,3 +601,57 @@ async fn a_resolve_by_hand_while_down_is_refused(backend: Backend) {
     assert_eq!(up["incidents"], 2, "{up}");
 }
 both_backends!(resolve_by_hand, a_resolve_by_hand_while_down_is_refused);
+
+/// An incident opened on degraded (`incident_on_degraded`) is not resolved by hand while
+/// the monitor is still degraded, and the refusal says degraded, not down.
+async fn a_resolve_by_hand_while_degraded_is_refused(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let receiver = Receiver::start().await;
+    let target = Target::start().await;
+    let text = format!(
+        r#"
+channels:
+  - {{ name: slack-ops, type: slack, webhook_url: "{r}/slack" }}
+policies:
+  - {{ name: p2-slow, priority: P2, channels: [slack-ops], notify_on: [down, degraded, recovered], incident_on_degraded: true }}
+monitors:
+  - {{ name: slow-api, type: http, url: "{t}/health", interval: 1m, warn: {{ response_time: 150ms }}, policy: p2-slow }}
+"#,
+        r = receiver.url,
+        t = target.url
+    );
+    let path = write(&store, &text);
+    let server = Server::start(bin(), &store, &["--config".into(), path]);
+    let id = monitor_id(&server).await;
+
+    target.set_delay(Duration::from_millis(400));
+    fail_twice(&server, &id).await;
+    let incident = wait_for("an open incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents?state=open").await;
+        list["incidents"][0]["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+    assert_eq!(m["state"], "degraded", "{m}");
+
+    let (code, body) = server
+        .post(
+            &format!("/api/v1/incidents/{incident}/resolve"),
+            &json!({"by": "ci"}),
+        )
+        .await;
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["error"]["code"], "still_failing", "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("still degraded in local") && message.contains("acknowledge"),
+        "{message}"
+    );
+    assert!(!message.contains("down"), "{message}");
+    let (_, detail) = server.get(&format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(detail["state"], "open", "nothing changed: {detail}");
+}
+both_backends!(
+    resolve_by_hand_degraded,
+    a_resolve_by_hand_while_degraded_is_refused
+);
