@@ -31,6 +31,8 @@ pub(crate) struct Row {
     pub state: String,
     pub priority: String,
     pub cause: String,
+    /// The start of a long cause, the rest folded behind "more".
+    pub cause_short: Option<String>,
     pub opened: When,
     pub duration: String,
 }
@@ -43,6 +45,7 @@ fn row(i: &IncidentView, now: jiff::Timestamp) -> Row {
         state: i.state.clone(),
         priority: i.priority.clone(),
         cause: i.cause.clone(),
+        cause_short: format::fold(&i.cause),
         opened: When::new(i.opened_at, now),
         duration: format::duration_ms(i.duration_ms),
     }

@@ -44,6 +44,8 @@ pub(crate) struct RegionRow {
     pub checked: Option<When>,
     pub duration: String,
     pub error: Option<String>,
+    /// The start of a long error, the rest folded behind "more".
+    pub error_short: Option<String>,
 }
 
 pub(crate) struct ResultRow {
@@ -118,6 +120,8 @@ pub(crate) struct IncidentRow {
     pub opened: When,
     pub duration: String,
     pub cause: String,
+    /// The start of a long cause, the rest folded behind "more".
+    pub cause_short: Option<String>,
 }
 
 /// Uptime over one window, in words.
@@ -542,6 +546,7 @@ async fn detail(
             ),
             state: i.state,
             priority: i.priority,
+            cause_short: format::fold(&i.cause),
             cause: i.cause,
         })
         .collect();
@@ -649,6 +654,7 @@ async fn detail(
                 checked: When::opt(r.checked_at, now),
                 duration: r.duration_ms.map(format::ms).unwrap_or_default(),
                 error: r.error.clone(),
+                error_short: r.error.as_deref().and_then(format::fold),
             })
             .collect(),
         cert: super::dashboard::cert_note(&v, now)

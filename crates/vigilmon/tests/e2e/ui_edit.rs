@@ -636,7 +636,7 @@ async fn live_incident_and_uptime(backend: Backend) {
     // At the top of the monitor page: the open incident, with Acknowledge.
     assert!(
         page.body
-            .contains("id=\"open-incident\"><p><strong>Open incident</strong> since"),
+            .contains("id=\"open-incident\"><div><p><strong>Open incident</strong> since"),
         "{}",
         page.body
     );
@@ -942,6 +942,51 @@ monitors:
         "{page}"
     );
     assert!(page.contains("<i class=\"fail h"), "{page}");
+    // So do the region's error, the open incident's cause in the banner, and the
+    // cause in the monitor's incidents, the incidents list and the incident's page.
+    assert!(
+        page.contains("<details class=\"more\"><summary><small>"),
+        "region error: {page}"
+    );
+    let incident = wait_for("picky's incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents?state=open").await;
+        list["incidents"]
+            .as_array()?
+            .iter()
+            .find(|i| i["monitor_id"] == picky.as_str())
+            .and_then(|i| i["id"].as_str())
+            .map(str::to_owned)
+    })
+    .await;
+    let page = web.get(&format!("/monitors/{picky}")).await.body;
+    let banner = page
+        .split("id=\"open-incident\">")
+        .nth(1)
+        .and_then(|b| b.split("class=\"actions\"").next())
+        .unwrap_or_default();
+    assert!(
+        banner.contains("</p><details class=\"more\"><summary>")
+            && banner.contains("<span class=\"muted\">more</span></summary>"),
+        "banner: {page}"
+    );
+    let incidents = page.split("id=\"incidents-h\"").nth(1).unwrap_or_default();
+    assert!(
+        incidents.contains("<td><details class=\"more\"><summary>"),
+        "monitor's incidents: {page}"
+    );
+    let list = web.get("/incidents").await.body;
+    assert!(
+        list.contains("<td class=\"hide-sm\"><details class=\"more\"><summary>"),
+        "incidents list: {list}"
+    );
+    let one = web.get(&format!("/incidents/{incident}")).await.body;
+    let h1 = one.split("<h1>").nth(1).unwrap_or_default();
+    let h1 = h1.split("</h1>").next().unwrap_or_default();
+    assert!(h1.ends_with('…') && h1.len() < 160, "{h1}");
+    assert!(
+        one.contains("<details class=\"more\" id=\"cause\"><summary>"),
+        "incident page: {one}"
+    );
 
     // "Test now" shows the certificate too.
     let form = [
