@@ -1,7 +1,8 @@
 //! How the HTTP front meets its clients: the host names it answers for (so that a
 //! page on another site cannot reach it by DNS rebinding), the proxies whose
-//! `X-Forwarded-For` it believes, the one-time code first-run setup asks for, and the
-//! bounds of the state kept per client.
+//! `X-Forwarded-For` it believes, the one-time code first-run setup asks for, the
+//! bounds of the state kept per client, and whether the config file as last read is
+//! the one running.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -33,6 +34,38 @@ pub struct Front {
     pub tracked_clients: usize,
     /// Entries of each status-page render cache (pages, badges).
     pub status_cache_entries: usize,
+    /// Whether the config file as last read is applied (shown as a banner when not).
+    pub config_status: ConfigStatus,
+}
+
+/// Whether the config file as last read is the one running: nothing to say while it
+/// is, the problem (in words) while a reload found it invalid and the last good file
+/// still runs. Shared by the reloader, which sets it, and the pages, which show it.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigStatus(std::sync::Arc<std::sync::RwLock<Option<String>>>);
+
+impl ConfigStatus {
+    /// A reload was refused: `problem` says why.
+    pub fn set_problem(&self, problem: String) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(problem);
+    }
+    /// The file as last read is applied.
+    pub fn clear(&self) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+    }
+    /// Why the file as last read is not the one running, if it is not.
+    pub fn problem(&self) -> Option<String> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 impl Default for Front {
@@ -44,6 +77,7 @@ impl Default for Front {
             setup_code: SetupCode::generate(),
             tracked_clients: DEFAULT_TRACKED_CLIENTS,
             status_cache_entries: DEFAULT_STATUS_CACHE_ENTRIES,
+            config_status: ConfigStatus::default(),
         }
     }
 }

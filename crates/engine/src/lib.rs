@@ -392,6 +392,16 @@ impl Engine {
     pub async fn monitor_changed(&self, id: MonitorId) {
         self.inner.router.monitor_changed(id).await;
     }
+    /// The config file was applied to the store again while serving (a reload): every
+    /// node takes up the monitors it changed, reloads channels, policies and
+    /// maintenance windows, and drops what it cached of status pages.
+    pub async fn file_applied(&self, monitors: &[MonitorId]) {
+        for id in monitors {
+            self.inner.router.monitor_changed(*id).await;
+        }
+        self.inner.router.config_changed().await;
+        self.inner.router.changes.publish();
+    }
     pub fn notifier(&self) -> &vigilmon_notify::Notifier {
         &self.inner.notifier
     }

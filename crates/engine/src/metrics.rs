@@ -125,6 +125,21 @@ fn describe() {
         "vigilmon_outbox_depth",
         "Notifications waiting in the outbox to be sent"
     );
+    metrics::describe_counter!(
+        "vigilmon_config_reloads_total",
+        "Reloads of the config file while serving, by result (applied, invalid, failed)"
+    );
+    metrics::describe_gauge!(
+        "vigilmon_config_valid",
+        "1 while the config file as last read is applied, 0 while it is invalid and the last good one still runs"
+    );
+}
+
+/// A reload of the config file: `applied`, `invalid` (refused: the file has errors or
+/// cannot be read) or `failed` (valid, but the store refused it).
+pub fn config_reloaded(result: &'static str) {
+    counter!("vigilmon_config_reloads_total", "result" => result).increment(1);
+    gauge!("vigilmon_config_valid").set(if result == "applied" { 1.0 } else { 0.0 });
 }
 
 /// A coordinator's write failed; counted when it was refused by the fence (this

@@ -5,8 +5,10 @@
 //! left alone, unless the file declares one of the same name, which the file then
 //! takes over.
 //!
-//! It runs before the engine starts (`vigilmon serve` applies the file, then starts
-//! serving), so nothing is cached or scheduled yet that it would have to tell.
+//! At start it runs before the engine (`vigilmon serve` applies the file, then starts
+//! serving), so nothing is cached or scheduled yet that it would have to tell; a reload
+//! of the file while serving hands the report to [`crate::Engine::file_applied`], which
+//! tells this node's engine and the other nodes what changed.
 
 use jiff::Timestamp;
 use uuid::Uuid;
@@ -20,6 +22,8 @@ pub struct SyncReport {
     pub updated: Vec<String>,
     pub removed: Vec<String>,
     pub unchanged: usize,
+    /// The monitors created, changed or removed, for a running engine to take up.
+    pub monitor_ids: Vec<MonitorId>,
 }
 
 /// Applies the file's monitors to the store. The configs must have been validated.
@@ -40,6 +44,7 @@ pub async fn sync_file_monitors(
                     .create_monitor(id, &config, MonitorSource::File, now)
                     .await?;
                 report.created.push(config.name.clone());
+                report.monitor_ids.push(id);
             }
             Some(rec) => {
                 let mut changed = false;
@@ -55,6 +60,7 @@ pub async fn sync_file_monitors(
                 }
                 if changed {
                     report.updated.push(config.name.clone());
+                    report.monitor_ids.push(rec.id);
                 } else {
                     report.unchanged += 1;
                 }
@@ -66,6 +72,7 @@ pub async fn sync_file_monitors(
         if rec.source == MonitorSource::File && !still_declared {
             store.delete_monitor(rec.id).await?;
             report.removed.push(rec.config.name);
+            report.monitor_ids.push(rec.id);
         }
     }
     Ok(report)

@@ -69,7 +69,22 @@ pub async fn run(
     limits: Limits,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
+    run_with(listener, store, opts, front, limits, shutdown, |_| {}).await
+}
+
+/// [`run`], handing the engine to `started` once it runs and before the first
+/// connection is taken (`serve` starts its config-file reloader there).
+pub async fn run_with(
+    listener: TcpListener,
+    store: Store,
+    opts: EngineOptions,
+    front: Front,
+    limits: Limits,
+    shutdown: CancellationToken,
+    started: impl FnOnce(Engine),
+) -> Result<(), ServerError> {
     let (engine, tasks) = Engine::start(store, opts).await?;
+    started(engine.clone());
     let served = conn::serve(
         listener,
         app(AppState::new(engine.clone(), front)),

@@ -941,6 +941,7 @@ pub mod bench_support {
             user: Some("owner@example.com".into()),
             csrf: "0".repeat(32),
             notice: None,
+            config_problem: None,
             live: Some("/live/dashboard?since=0".into()),
             can_write: true,
             can_manage_users: true,

@@ -190,6 +190,8 @@ pub(crate) struct Layout {
     pub csrf: String,
     /// A fixed notice chosen by code (never user text from the URL).
     pub notice: Option<&'static str>,
+    /// Why the config file as last read is not the one running, when it is not.
+    pub config_problem: Option<String>,
     /// URL the page script polls for live updates, if any.
     pub live: Option<String>,
     pub can_write: bool,
@@ -226,6 +228,7 @@ impl Layout {
             user: Some(s.user.email.clone()),
             csrf: s.csrf.clone(),
             notice: None,
+            config_problem: s.config_problem.clone(),
             live: None,
             can_write: s.can_write(),
             can_manage_users: matches!(s.user.role.as_str(), "owner" | "admin"),
@@ -241,6 +244,7 @@ impl Layout {
             user: None,
             csrf: String::new(),
             notice: None,
+            config_problem: None,
             live: None,
             can_write: false,
             can_manage_users: false,

@@ -179,6 +179,9 @@ pub(crate) struct Session {
     pub user: UserRecord,
     pub csrf: String,
     pub id_hash: String,
+    /// Why the config file as last read is not the one running, when it is not (every
+    /// page says so at its top).
+    pub config_problem: Option<String>,
 }
 
 impl Session {
@@ -223,6 +226,7 @@ impl Session {
             user,
             csrf: rec.csrf,
             id_hash,
+            config_problem: st.front().config_status.problem(),
         }))
     }
 

@@ -55,6 +55,34 @@ pub struct FileConfig {
     /// monitor the file does not declare, which may be made through the API).
     #[serde(skip)]
     pub warnings: Vec<ConfigError>,
+    /// The top-level sections a reload does not apply (they take effect at the next
+    /// start: `server`, `probe`, `regions`, ...), as written, to tell a reload which of
+    /// them changed.
+    #[serde(skip)]
+    pub restart_only: std::collections::BTreeMap<String, yaml_serde::Value>,
+}
+
+/// The top-level sections a running server applies again when the file changes; every
+/// other section is read at start only.
+pub const RELOADED_SECTIONS: &[&str] = &[
+    "monitors",
+    "channels",
+    "policies",
+    "maintenance",
+    "status_pages",
+];
+
+fn restart_only_sections(text: &str) -> std::collections::BTreeMap<String, yaml_serde::Value> {
+    let Ok(yaml_serde::Value::Mapping(map)) = yaml_serde::from_str::<yaml_serde::Value>(text)
+    else {
+        return Default::default();
+    };
+    map.into_iter()
+        .filter_map(|(k, v)| {
+            let k = k.as_str()?.to_owned();
+            (!RELOADED_SECTIONS.contains(&k.as_str())).then_some((k, v))
+        })
+        .collect()
 }
 
 /// `smtp:` — the mail server for email channels.
@@ -255,10 +283,11 @@ pub fn parse(
     };
     let text =
         expand_env(raw, &env).map_err(|(line, message)| vec![err(Some(line), None, message)])?;
-    let config: FileConfig = yaml_serde::from_str(&text).map_err(|e| {
+    let mut config: FileConfig = yaml_serde::from_str(&text).map_err(|e| {
         let line = e.location().map(|l| l.line());
         vec![err(line, None, e.to_string())]
     })?;
+    config.restart_only = restart_only_sections(&text);
     let mut errors = Vec::new();
     let mut names = HashSet::new();
     for (i, m) in config.monitors.iter().enumerate() {

@@ -9,6 +9,7 @@ mod check;
 mod completions;
 mod config;
 mod redis_health;
+mod reload;
 mod run;
 mod serve;
 

@@ -1,6 +1,7 @@
 //! `vigilmon serve`: resolves settings (flags, environment, file, defaults), opens the
 //! store, applies the file's monitors, binds the socket and runs the server until
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM; the file is applied again on SIGHUP and when it changes
+//! ([`crate::reload`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +55,9 @@ pub struct ServeArgs {
 const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // SIGHUP asks for the config file to be read again; taken from here on, so that one
+    // sent while starting is neither fatal (its default action) nor lost.
+    let hangup = hangup_signal()?;
     let file = match &args.config {
         Some(p) => config::load(p).map_err(|errs| {
             anyhow::anyhow!(
@@ -299,8 +303,44 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let limits = file.server.limits();
     open_file_room(limits.max_connections);
-    vigilmon_http::run(listener, store, opts, front, limits, shutdown).await?;
+    let reloader = args.config.clone().map(|path| {
+        crate::reload::Reloader::new(path, store.clone(), front.config_status.clone(), &file)
+    });
+    let reload_stop = shutdown.clone();
+    vigilmon_http::run_with(listener, store, opts, front, limits, shutdown, |engine| {
+        match reloader {
+            Some(r) => {
+                tokio::spawn(r.run(engine, hangup, reload_stop));
+            }
+            None => {
+                tokio::spawn(async move {
+                    loop {
+                        hangup.notified().await;
+                        info!(message = "SIGHUP: there is no config file to read again (serve was started without --config)");
+                    }
+                });
+            }
+        }
+    })
+    .await?;
     Ok(())
+}
+
+/// Turns SIGHUP into a notification (kept when nobody waits yet).
+fn hangup_signal() -> anyhow::Result<Arc<tokio::sync::Notify>> {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?;
+        let n = notify.clone();
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                n.notify_one();
+            }
+        });
+    }
+    Ok(notify)
 }
 
 async fn wait_for_signal(shutdown: CancellationToken) {
@@ -342,6 +382,7 @@ fn front_settings(
         status_cache_entries: s
             .status_cache_entries
             .unwrap_or(front::DEFAULT_STATUS_CACHE_ENTRIES),
+        config_status: front::ConfigStatus::default(),
     })
 }
 

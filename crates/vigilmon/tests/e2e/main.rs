@@ -23,6 +23,7 @@ mod lifecycle;
 mod mail;
 mod names;
 mod redis_health;
+mod reload;
 mod secrets;
 mod status_pages;
 mod ui;
