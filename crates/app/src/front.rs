@@ -13,6 +13,8 @@ pub use vigilmon_core::status_page::normalize_host;
 
 /// Client addresses counted one by one by the sign-in limiter unless configured.
 pub const DEFAULT_TRACKED_CLIENTS: usize = 10_000;
+/// The sign-in limiter's window unless configured.
+pub const DEFAULT_SIGN_IN_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
 /// Rendered status pages and badges kept unless configured.
 pub const DEFAULT_STATUS_CACHE_ENTRIES: usize = 10_000;
 /// Most `X-Forwarded-For` entries looked at, from the right.
@@ -32,6 +34,8 @@ pub struct Front {
     pub setup_code: SetupCode,
     /// Client addresses the sign-in limiter counts one by one per window.
     pub tracked_clients: usize,
+    /// The sign-in limiter's window (`server.sign_in_window`).
+    pub sign_in_window: std::time::Duration,
     /// Entries of each status-page render cache (pages, badges).
     pub status_cache_entries: usize,
     /// Whether the config file as last read is applied (shown as a banner when not).
@@ -76,6 +80,7 @@ impl Default for Front {
             trusted_proxies: Vec::new(),
             setup_code: SetupCode::generate(),
             tracked_clients: DEFAULT_TRACKED_CLIENTS,
+            sign_in_window: DEFAULT_SIGN_IN_WINDOW,
             status_cache_entries: DEFAULT_STATUS_CACHE_ENTRIES,
             config_status: ConfigStatus::default(),
         }

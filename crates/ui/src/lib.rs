@@ -75,7 +75,7 @@ pub(crate) fn live_parts(
 
 /// The UI's routes, with their own state (rate limiter), security headers and gzip.
 pub fn router(front: &vigilmon_app::front::Front) -> Router<AppState> {
-    let ui = Arc::new(UiState::new(front.tracked_clients));
+    let ui = Arc::new(UiState::new(front.tracked_clients, front.sign_in_window));
     Router::new()
         .route("/", get(dashboard::index))
         .route("/live/dashboard", get(dashboard::live))

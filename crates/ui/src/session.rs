@@ -38,9 +38,9 @@ pub(crate) const CSRF_FIELD: &str = "_csrf";
 pub(crate) const IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A session ends this long after sign-in, used or not.
 pub(crate) const ABSOLUTE: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Login attempts allowed per IP per [`LOGIN_WINDOW`].
+/// Login attempts allowed per client per window (`server.sign_in_window`, a minute
+/// unless configured).
 pub(crate) const LOGIN_ATTEMPTS: u32 = 10;
-pub(crate) const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 
 /// The UI's own state: the sign-in limiter (per client address, at most
 /// `server.tracked_clients` counted one by one; the rest share one budget).
@@ -52,9 +52,9 @@ pub(crate) struct UiState {
 }
 
 impl UiState {
-    pub fn new(tracked_clients: usize) -> Self {
+    pub fn new(tracked_clients: usize, window: Duration) -> Self {
         Self {
-            limiter: RateLimiter::with_capacity(LOGIN_ATTEMPTS, LOGIN_WINDOW, tracked_clients),
+            limiter: RateLimiter::with_capacity(LOGIN_ATTEMPTS, window, tracked_clients),
             dummy_hash: OnceLock::new(),
         }
     }

@@ -176,6 +176,9 @@ pub struct ServerSection {
     /// Client addresses the sign-in limiter counts one by one per minute (default
     /// 10000); more share one budget.
     pub tracked_clients: Option<usize>,
+    /// The sign-in limiter's window: a client gets 10 wrong passwords per window
+    /// (default 1m; 1m to 24h).
+    pub sign_in_window: Option<HumanDuration>,
     /// Rendered status pages and badges kept in memory, each (default 10000).
     pub status_cache_entries: Option<usize>,
 }
@@ -448,6 +451,16 @@ pub fn parse(
                 "must be at least 1".into(),
             ));
         }
+    }
+    if let Some(w) = config.server.sign_in_window
+        && !(std::time::Duration::from_secs(60)..=std::time::Duration::from_secs(24 * 3600))
+            .contains(&w.0)
+    {
+        errors.push(err(
+            None,
+            Some("server.sign_in_window".into()),
+            "must be from 1m to 24h: shorter would allow more guesses than 10 a minute".into(),
+        ));
     }
     if let Some(ttl) = config.cluster.lease_ttl
         && !(vigilmon_engine::node::MIN_LEASE_TTL..=std::time::Duration::from_secs(300))
@@ -776,6 +789,29 @@ mod tests {
                 "c.yaml: server.max_connections: must be at least 1"
             ],
         );
+    }
+
+    #[test]
+    fn the_sign_in_window_is_bounded() {
+        let c = parse("c.yaml", "server:\n  sign_in_window: 1h\n", no_env).unwrap();
+        assert_eq!(
+            c.server.sign_in_window.map(|d| d.0),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        for bad in ["30s", "2d"] {
+            let errs = parse(
+                "c.yaml",
+                &format!("server:\n  sign_in_window: {bad}\n"),
+                no_env,
+            )
+            .unwrap_err();
+            assert_eq!(errs.len(), 1, "{bad}");
+            assert_eq!(errs[0].field.as_deref(), Some("server.sign_in_window"));
+            assert!(
+                errs[0].message.starts_with("must be from 1m to 24h"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -379,6 +379,9 @@ fn front_settings(
         trusted_proxies,
         setup_code: front::SetupCode::generate(),
         tracked_clients: s.tracked_clients.unwrap_or(front::DEFAULT_TRACKED_CLIENTS),
+        sign_in_window: s
+            .sign_in_window
+            .map_or(front::DEFAULT_SIGN_IN_WINDOW, |w| w.0),
         status_cache_entries: s
             .status_cache_entries
             .unwrap_or(front::DEFAULT_STATUS_CACHE_ENTRIES),
