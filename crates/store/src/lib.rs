@@ -76,7 +76,7 @@ pub use ingest::{
     INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice,
 };
 pub use listing::{Covered, GroupCount, ListOrder, MonitorFilter, MonitorPage};
-pub use overview::ResultBucket;
+pub use overview::{RecentCheck, ResultBucket};
 pub use partitions::PartitionRotation;
 pub use records::{
     DEFAULT_RESULT_LIMIT, MAX_RESULT_LIMIT, MonitorRecord, MonitorSource, RecordedCheck,

@@ -50,15 +50,23 @@ const BUCKETS_ONE: &str = "SELECT m.id AS monitor_id, (c.checked_at - $1) / $2 A
     WHERE m.id = $3 AND c.checked_at >= $1 GROUP BY m.id, bucket";
 
 /// The results of the monitors `$2…` from `$1`, one row per monitor: its results packed
-/// as `checked_at duration_ms ok` items joined by commas. Read monitor by monitor
-/// through the primary key `(monitor_key, checked_at, region_key)`; one row per
-/// monitor instead of one per result, because moving a row out of the database costs
-/// more than building and splitting its text (SQLite 3.44+ and PostgreSQL both have
-/// `string_agg`).
-fn recent_sql(ids: usize) -> String {
+/// as `checked_at duration_ms ok` items joined by commas, a failed one followed by a
+/// space and the start of its message (200 characters) in hexadecimal (`hex`: the
+/// backend's hex of a text), so that no message can break the packing. Read monitor by
+/// monitor through the primary key `(monitor_key, checked_at, region_key)`; one row
+/// per monitor instead of one per result, because moving a row out of the database
+/// costs more than building and splitting its text (SQLite 3.44+ and PostgreSQL both
+/// have `string_agg`).
+fn recent_sql(ids: usize, postgres: bool) -> String {
+    let hex = if postgres {
+        "encode(convert_to(substr(c.message, 1, 200), 'UTF8'), 'hex')"
+    } else {
+        "hex(substr(c.message, 1, 200))"
+    };
     format!(
         "SELECT m.id AS monitor_id, string_agg(CAST(c.checked_at AS TEXT) || ' ' || \
-         CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END, \
+         CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END \
+         || CASE WHEN c.verdict < 2 OR c.message IS NULL THEN '' ELSE ' ' || {hex} END, \
          ',') AS points \
          FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
          WHERE m.id IN ({}) AND c.checked_at >= $1 GROUP BY m.id",
@@ -95,24 +103,55 @@ fn rollup_counts_sql(ids: usize, indexed_by: &str) -> String {
 /// The primary key's index of `rollups_hourly` on SQLite.
 const ROLLUPS_BY_MONITOR: &str = " INDEXED BY sqlite_autoindex_rollups_hourly_1";
 
+/// One result of [`Store::recent_checks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentCheck {
+    pub monitor_id: MonitorId,
+    pub checked_at: Timestamp,
+    /// Passed (degraded counts as passed).
+    pub ok: bool,
+    pub duration_ms: u64,
+    /// A failed check's message, its first 200 characters.
+    pub error: Option<String>,
+}
+
+/// The text of a hexadecimal string (either case); `None` when it is not one.
+fn unhex(hex: &str) -> Option<String> {
+    let digit = |b: u8| (b as char).to_digit(16);
+    let bytes = hex
+        .as_bytes()
+        .chunks(2)
+        .map(|p| match p {
+            [h, l] => Some((digit(*h)? * 16 + digit(*l)?) as u8),
+            _ => None,
+        })
+        .collect::<Option<Vec<u8>>>()?;
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
 /// The items of a [`recent_sql`] row.
-fn unpack(
-    id: MonitorId,
-    points: &str,
-    out: &mut Vec<(MonitorId, Timestamp, bool, u64)>,
-) -> Result<(), StoreError> {
+fn unpack(id: MonitorId, points: &str, out: &mut Vec<RecentCheck>) -> Result<(), StoreError> {
     for item in points.split(',').filter(|i| !i.is_empty()) {
         let mut f = item.split(' ');
         let parsed = (|| {
             let at = f.next()?.parse::<i64>().ok()?;
-            let duration = f.next()?.parse::<u64>().ok()?;
+            let duration_ms = f.next()?.parse::<u64>().ok()?;
             let ok = f.next()? == "1";
-            Some((Timestamp::from_millisecond(at).ok()?, ok, duration))
+            let error = match f.next() {
+                None => None,
+                Some(h) => Some(unhex(h)?).filter(|e| !e.is_empty()),
+            };
+            Some(RecentCheck {
+                monitor_id: id,
+                checked_at: Timestamp::from_millisecond(at).ok()?,
+                ok,
+                duration_ms,
+                error,
+            })
         })();
-        let (at, ok, duration) = parsed.ok_or_else(|| {
+        out.push(parsed.ok_or_else(|| {
             StoreError::Corrupt(format!("check_results: unreadable recent result {item:?}"))
-        })?;
-        out.push((id, at, ok, duration));
+        })?);
     }
     Ok(())
 }
@@ -219,17 +258,17 @@ impl Store {
         Ok(out)
     }
 
-    /// Every result of the monitors `ids` checked at or after `since`, oldest first:
-    /// (monitor, time, ok, duration in ms). For short recent windows (beat bars).
+    /// Every result of the monitors `ids` checked at or after `since`, oldest first,
+    /// with a failed one's message. For short recent windows (beat bars).
     pub async fn recent_checks(
         &self,
         since: Timestamp,
         ids: &[MonitorId],
-    ) -> Result<Vec<(MonitorId, Timestamp, bool, u64)>, StoreError> {
+    ) -> Result<Vec<RecentCheck>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = recent_sql(ids.len());
+        let sql = recent_sql(ids.len(), self.is_postgres());
         let mut out = Vec::new();
         with_pool!(self, pool => {
             let q = bind_ids!(sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(ms(since)), ids);
@@ -239,7 +278,7 @@ impl Store {
                 unpack(MonitorId(r.uuid("monitor_id")?), &r.string("points")?, &mut out)?;
             }
         });
-        out.sort_by_key(|c| (c.1, c.0));
+        out.sort_by_key(|c| (c.checked_at, c.monitor_id));
         Ok(out)
     }
 }

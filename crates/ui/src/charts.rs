@@ -28,10 +28,15 @@ pub(crate) fn minute_labels(since: Timestamp, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// One minute of checks: their mean duration in ms, whether they all passed, and the
+/// last failed one's error.
+pub(crate) type Minute = (u64, bool, Option<String>);
+
 /// The beats of consecutive one-minute slots, labelled by `minutes` (one `HH:MM` per
-/// slot, from [`minute_labels`]): each slot the mean duration of its checks and whether
-/// they all passed, or `None` when nothing was checked. `None` when no slot has a check.
-pub(crate) fn beats(slots: &[Option<(u64, bool)>], minutes: &[String]) -> Option<Vec<Beat>> {
+/// slot, from [`minute_labels`]): each slot its [`Minute`], or `None` when nothing was
+/// checked. `None` when no slot has a check. Each bar says its time, verdict, response
+/// time and error on hover.
+pub(crate) fn beats(slots: &[Option<Minute>], minutes: &[String]) -> Option<Vec<Beat>> {
     let max = slots.iter().flatten().map(|c| c.0).max()?.max(1);
     Some(
         slots
@@ -43,15 +48,22 @@ pub(crate) fn beats(slots: &[Option<(u64, bool)>], minutes: &[String]) -> Option
                     level: 1,
                     title: format!("{minute} UTC · no check"),
                 },
-                Some((ms, ok)) => Beat {
-                    class: if *ok { "ok" } else { "fail" },
-                    level: (1 + ms * 3 / max).min(4) as u8,
-                    title: format!(
+                Some((ms, ok, error)) => {
+                    let mut title = format!(
                         "{minute} UTC · {} · {}",
                         if *ok { "passed" } else { "failed" },
                         format::ms(*ms)
-                    ),
-                },
+                    );
+                    if let Some(e) = error {
+                        title.push_str(" · ");
+                        title.push_str(e);
+                    }
+                    Beat {
+                        class: if *ok { "ok" } else { "fail" },
+                        level: (1 + ms * 3 / max).min(4) as u8,
+                        title,
+                    }
+                }
             })
             .collect(),
     )
@@ -438,7 +450,11 @@ mod tests {
     fn beats_show_each_minute_and_how_it_went() {
         let since = Timestamp::from_second(1_700_000_040).unwrap(); // 22:14 UTC
         let b = beats(
-            &[Some((10, true)), None, Some((40, false))],
+            &[
+                Some((10, true, None)),
+                None,
+                Some((40, false, Some("status 503".into()))),
+            ],
             &minute_labels(since, 3),
         )
         .unwrap();
@@ -446,7 +462,7 @@ mod tests {
         assert_eq!((b[0].class, b[1].class, b[2].class), ("ok", "none", "fail"));
         assert_eq!(b[0].title, "22:14 UTC · passed · 10 ms");
         assert_eq!(b[1].title, "22:15 UTC · no check");
-        assert_eq!(b[2].title, "22:16 UTC · failed · 40 ms");
+        assert_eq!(b[2].title, "22:16 UTC · failed · 40 ms · status 503");
         assert_eq!((b[0].level, b[2].level), (1, 4), "tall as slow, never flat");
         assert!(beats(&[None, None], &minute_labels(since, 2)).is_none());
     }

@@ -267,7 +267,7 @@ fn severity(s: MonitorState) -> u8 {
 pub(crate) struct Summary {
     pub checks: u64,
     pub ok: u64,
-    pub recent: Vec<Option<(u64, bool)>>,
+    pub recent: Vec<Option<charts::Minute>>,
     /// Time-weighted uptime over the last 24 hours, and the incidents in them.
     pub uptime: Option<(Uptime, usize)>,
 }
@@ -277,7 +277,7 @@ pub(crate) type DayUptimes = HashMap<MonitorId, (Uptime, usize)>;
 /// Each monitor's (checks, passed) over the last 24 hours.
 pub(crate) type DayCounts = BTreeMap<MonitorId, (u64, u64)>;
 /// Each monitor's beat-bar buckets of the last 30 minutes.
-pub(crate) type RecentBuckets = BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>;
+pub(crate) type RecentBuckets = BTreeMap<MonitorId, Vec<Option<charts::Minute>>>;
 
 /// The 24-hour uptime of every monitor in `views` (maintenance excluded, as on status
 /// pages and the monitor page).
@@ -345,22 +345,30 @@ pub(crate) async fn recent_buckets(
 ) -> Result<RecentBuckets, UiError> {
     let since_ms = now.as_millisecond() - BEAT_SLOTS * BEAT_SLOT_MS;
     let since = Timestamp::from_millisecond(since_ms).unwrap_or(now);
-    // (sum of durations, checks, all ok) per slot.
-    let mut acc: BTreeMap<MonitorId, Vec<(u64, u64, bool)>> = BTreeMap::new();
-    for (id, at, ok, ms) in st.store().recent_checks(since, ids).await? {
+    // (sum of durations, checks, all ok, the last error) per slot.
+    type Acc = (u64, u64, bool, Option<String>);
+    let mut acc: BTreeMap<MonitorId, Vec<Acc>> = BTreeMap::new();
+    // Oldest first: a slot keeps its last error.
+    for c in st.store().recent_checks(since, ids).await? {
         let slots = acc
-            .entry(id)
-            .or_insert_with(|| vec![(0, 0, true); BEAT_SLOTS as usize]);
-        let i = ((at.as_millisecond() - since_ms) / BEAT_SLOT_MS).clamp(0, BEAT_SLOTS - 1);
+            .entry(c.monitor_id)
+            .or_insert_with(|| vec![(0, 0, true, None); BEAT_SLOTS as usize]);
+        let i =
+            ((c.checked_at.as_millisecond() - since_ms) / BEAT_SLOT_MS).clamp(0, BEAT_SLOTS - 1);
         let slot = &mut slots[i as usize];
-        *slot = (slot.0 + ms, slot.1 + 1, slot.2 && ok);
+        slot.0 += c.duration_ms;
+        slot.1 += 1;
+        slot.2 &= c.ok;
+        if c.error.is_some() {
+            slot.3 = c.error;
+        }
     }
     let out = acc
         .into_iter()
         .map(|(id, slots)| {
             let slots = slots
                 .into_iter()
-                .map(|(sum, n, ok)| (n > 0).then(|| (sum / n, ok)))
+                .map(|(sum, n, ok, error)| (n > 0).then(|| (sum / n, ok, error)))
                 .collect();
             (id, slots)
         })
@@ -832,7 +840,7 @@ pub mod bench_support {
     pub struct Fixture {
         pub(crate) views: Vec<MonitorView>,
         day: BTreeMap<MonitorId, (u64, u64)>,
-        recent: BTreeMap<MonitorId, Vec<Option<(u64, bool)>>>,
+        recent: RecentBuckets,
         uptimes: DayUptimes,
         now: Timestamp,
     }
@@ -913,7 +921,11 @@ pub mod bench_support {
             recent.insert(
                 MonitorId::from_uuid(id),
                 (0..BEAT_SLOTS as usize)
-                    .map(|c| Some((40 + ((i * 7 + c * 13) % 120) as u64, (i + c) % 23 != 0)))
+                    .map(|c| {
+                        let ok = (i + c) % 23 != 0;
+                        let error = (!ok).then(|| "expected status 200, got 503".to_owned());
+                        Some((40 + ((i * 7 + c * 13) % 120) as u64, ok, error))
+                    })
                     .collect(),
             );
         }

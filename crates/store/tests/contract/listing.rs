@@ -240,7 +240,10 @@ pub(crate) async fn figures_of_listed_monitors(db: Db) {
     assert_eq!(s.result_counts(t(0), &some).await.unwrap(), expect);
     let recent = s.recent_checks(t(0), &some).await.unwrap();
     assert_eq!(
-        recent.iter().map(|x| (x.0, x.1, x.2)).collect::<Vec<_>>(),
+        recent
+            .iter()
+            .map(|x| (x.monitor_id, x.checked_at, x.ok))
+            .collect::<Vec<_>>(),
         vec![(a, t(0), true), (b, t(5), true), (a, t(10), false)]
     );
     assert!(s.result_counts(t(0), &[]).await.unwrap().is_empty());

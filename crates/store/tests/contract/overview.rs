@@ -11,7 +11,8 @@ pub(crate) async fn result_buckets_summarise_checks(db: Db) {
     let s = &db.store;
     let a = create(s, "a").await;
     let b = create(s, "b").await;
-    let down = || Verdict::down(ErrorKind::Status, "status 500");
+    // A message with the packing's separators and more than ASCII.
+    let down = || Verdict::down(ErrorKind::Status, "status 500, «Ünavailable» , x");
     let mut batch = vec![
         up(a.id, "local", t(0)),
         up(a.id, "local", t(10)),
@@ -77,13 +78,30 @@ pub(crate) async fn result_buckets_summarise_checks(db: Db) {
 
     // The latest raw results, oldest first.
     let recent = s.recent_checks(t(10), &[a.id, b.id]).await.unwrap();
-    let got: Vec<_> = recent.iter().map(|r| (r.0, r.1, r.2, r.3)).collect();
+    let got: Vec<_> = recent
+        .iter()
+        .map(|r| {
+            (
+                r.monitor_id,
+                r.checked_at,
+                r.ok,
+                r.duration_ms,
+                r.error.as_deref(),
+            )
+        })
+        .collect();
     assert_eq!(
         got,
         vec![
-            (a.id, t(10), true, 100),
-            (a.id, t(20), false, 42),
-            (a.id, t(65), true, 7)
+            (a.id, t(10), true, 100, None),
+            (
+                a.id,
+                t(20),
+                false,
+                42,
+                Some("status 500, «Ünavailable» , x")
+            ),
+            (a.id, t(65), true, 7, None)
         ]
     );
 
@@ -171,7 +189,9 @@ pub(crate) async fn dashboard_reads_use_covering_indexes(db: Db) {
             // monitors.
             let recent = plan(
                 "SELECT m.id, string_agg(CAST(c.checked_at AS TEXT) || ' ' || \
-                 CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END, ',') \
+                 CAST(c.duration_ms AS TEXT) || ' ' || CASE WHEN c.verdict < 2 THEN '1' ELSE '0' END \
+                 || CASE WHEN c.verdict < 2 OR c.message IS NULL THEN '' \
+                 ELSE ' ' || hex(substr(c.message, 1, 200)) END, ',') \
                  FROM monitors m JOIN check_results c ON c.monitor_key = m.result_key \
                  WHERE m.id IN (x'01', x'02', x'03') AND c.checked_at >= 0 GROUP BY m.id",
             )

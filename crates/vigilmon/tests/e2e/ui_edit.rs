@@ -626,6 +626,26 @@ async fn live_incident_and_uptime(backend: Backend) {
         .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
         .await;
     assert_eq!(code, 200, "{body}");
+    // The dashboard's beat bar says on hover what failed, besides time, verdict and
+    // response time.
+    let error = body["result"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("503"), "{body}");
+    let dash = web.get("/").await.body;
+    let failed = dash
+        .split("<i class=\"fail h")
+        .nth(1)
+        .and_then(|b| b.split("title=\"").nth(1))
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_default();
+    assert!(
+        failed.contains(" UTC · failed · ")
+            && failed.contains(" ms · ")
+            && failed.ends_with(&error),
+        "{failed} / {error}: {dash}"
+    );
     let incident = wait_for("the incident", Duration::from_secs(10), || async {
         let (_, list) = server.get("/api/v1/incidents").await;
         list["incidents"][0]["id"].as_str().map(str::to_owned)
