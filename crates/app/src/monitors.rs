@@ -100,10 +100,17 @@ fn heartbeat_view(
 
 /// Makes sure a heartbeat monitor has its ping token before the nodes take it up.
 async fn ensure_token(st: &AppState, id: MonitorId, spec: &MonitorSpec) -> Result<(), AppError> {
-    if let CheckSpec::Heartbeat(_) = spec.check {
-        st.store()
-            .ensure_heartbeat(id, &generate_ping_token(), st.now())
-            .await?;
+    if let CheckSpec::Heartbeat(hb) = &spec.check {
+        match &hb.token {
+            Some(token) => {
+                st.store().set_heartbeat_token(id, token, st.now()).await?;
+            }
+            None => {
+                st.store()
+                    .ensure_heartbeat(id, &generate_ping_token(), st.now())
+                    .await?;
+            }
+        }
     }
     Ok(())
 }
@@ -149,6 +156,7 @@ pub async fn create_monitor(
 ) -> Result<MonitorRecord, AppError> {
     let spec = build(&config)?;
     check_policy(st, &config).await?;
+    check_token_free(st, None, &spec).await?;
     config.name = spec.name.clone();
     let id = MonitorId::from_uuid(Uuid::now_v7());
     let rec = st
@@ -169,6 +177,7 @@ pub async fn replace_monitor(
     refuse_file_managed(rec)?;
     let spec = build(&config)?;
     check_policy(st, &config).await?;
+    check_token_free(st, Some(rec.id), &spec).await?;
     config.name = spec.name.clone();
     let updated = st.store().update_monitor(rec.id, &config, st.now()).await?;
     after_monitor_change(st, rec.id, MonitorChange::Updated(Arc::new(spec))).await?;
@@ -197,6 +206,35 @@ pub async fn check_policy(st: &AppState, config: &MonitorConfig) -> Result<(), A
         return Err(AppError::Invalid(vec![
             vigilmon_core::ValidationError::new("policy", format!("no policy named {p:?}")),
         ]));
+    }
+    Ok(())
+}
+
+/// Refuses a heartbeat whose given ping token another monitor has, before anything is
+/// stored.
+pub async fn check_token_free(
+    st: &AppState,
+    this: Option<MonitorId>,
+    spec: &MonitorSpec,
+) -> Result<(), AppError> {
+    let CheckSpec::Heartbeat(hb) = &spec.check else {
+        return Ok(());
+    };
+    let Some(token) = &hb.token else {
+        return Ok(());
+    };
+    let taken = st
+        .store()
+        .heartbeats()
+        .await?
+        .iter()
+        .any(|r| &r.token == token && Some(r.monitor_id) != this);
+    if taken {
+        return Err(AppError::Conflict {
+            code: "conflict",
+            message: "another heartbeat monitor has this ping token".to_owned(),
+            field: Some("token".to_owned()),
+        });
     }
     Ok(())
 }

@@ -71,6 +71,9 @@ pub struct HeartbeatSpec {
     pub max_duration: Option<Duration>,
     pub failures: Option<FailureRate>,
     pub slug: String,
+    /// The ping token the monitor's config gives (otherwise one is generated when the
+    /// monitor is made).
+    pub token: Option<String>,
 }
 
 impl HeartbeatSpec {
@@ -121,6 +124,14 @@ pub fn slugify(name: &str) -> String {
     }
     let out = out.trim_end_matches('-').to_owned();
     out.chars().take(MAX_SLUG_LEN).collect()
+}
+
+/// Whether `s` can be a ping token: 16-64 letters, digits, `-` and `_` (what the ping
+/// routes accept; a UUID is one).
+pub fn is_valid_token(s: &str) -> bool {
+    (16..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Whether `s` is a valid slug: 1-100 characters of `[a-z0-9_-]`.
@@ -721,6 +732,35 @@ mod tests {
         );
         assert_eq!(slugify("[redis] queue_worker"), "redis-queue_worker");
         assert!(is_valid_slug("a-b_c1") && !is_valid_slug("A") && !is_valid_slug(""));
+    }
+
+    #[test]
+    fn a_given_token_is_kept_and_checked_like_the_ping_routes_check_it() {
+        let uuid = "5b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        assert_eq!(
+            spec(json!({"token": uuid})).token.as_deref(),
+            Some(uuid),
+            "a Healthchecks UUID is a token"
+        );
+        assert_eq!(spec(json!({})).token, None);
+        assert!(is_valid_token(&"a".repeat(16)) && is_valid_token(&"A_-9".repeat(16)));
+        assert!(!is_valid_token(&"a".repeat(15)) && !is_valid_token(&"a".repeat(65)));
+        assert!(!is_valid_token("0123456789abcdef/") && !is_valid_token("0123456789abcdef%"));
+        for bad in ["short", "has a space in it ok", "dots.are.not.allowed.here"] {
+            let c = MonitorConfig::new(
+                "hb",
+                crate::monitor::KindConfig::Heartbeat(crate::monitor::HeartbeatConfig {
+                    token: Some(bad.to_owned()),
+                    ..Default::default()
+                }),
+            );
+            let errs = c.build().expect_err(bad);
+            assert_eq!(errs[0].field, "token", "{bad}");
+            assert_eq!(
+                errs[0].message,
+                "must be 16-64 characters of letters, digits, - and _"
+            );
+        }
     }
 
     fn plus_ms(at: Timestamp, ms: i64) -> Timestamp {

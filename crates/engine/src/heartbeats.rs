@@ -133,9 +133,7 @@ pub enum Admission {
 /// Whether `s` could be a ping token or a ping key at all: 16 to 64 characters of
 /// letters, digits, `-` and `_`. Anything else is refused before it is looked up.
 pub fn is_token_shaped(s: &str) -> bool {
-    (16..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    vigilmon_core::heartbeat::is_valid_token(s)
 }
 
 /// Compares a ping key in time that does not depend on how much of it matches.
@@ -423,7 +421,7 @@ pub async fn start(
         let CheckSpec::Heartbeat(hb) = &spec.check else {
             continue;
         };
-        let (token, mut state) = match rows.get(&rec.id) {
+        let (mut token, mut state) = match rows.get(&rec.id) {
             Some(r) => (r.token.clone(), r.state.clone()),
             None => (
                 store
@@ -432,6 +430,17 @@ pub async fn start(
                 HeartbeatState::default(),
             ),
         };
+        // A token the config names (kept from another service) replaces the generated one.
+        if let Some(given) = &hb.token
+            && *given != token
+        {
+            match store.set_heartbeat_token(rec.id, given, now).await {
+                Ok(_) => token.clone_from(given),
+                Err(e) => {
+                    warn!(message = "the heartbeat's ping token was not taken", monitor_id = %rec.id, error = %e);
+                }
+            }
+        }
         let before = state.clone();
         state.after_restart(hb, now);
         let spec = Arc::new(spec);

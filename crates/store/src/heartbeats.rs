@@ -163,6 +163,49 @@ impl Store {
         })
     }
 
+    /// Gives heartbeat monitor `id` the ping token its config names (making its row if
+    /// it has none, keeping its state otherwise); returns whether the token changed.
+    /// A token another monitor has is a [`StoreError::Conflict`] on `token`.
+    pub async fn set_heartbeat_token(
+        &self,
+        id: MonitorId,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let initial = state_json(&HeartbeatState::default())?;
+        let conflict = |e| {
+            crate::error::unique_conflict(e, "token", "token", || {
+                "another heartbeat monitor has this ping token".to_owned()
+            })
+        };
+        with_pool!(self, pool => {
+            let before = sqlx::query("SELECT token FROM heartbeats WHERE monitor_id = $1")
+                .bind(id.as_uuid())
+                .fetch_optional(pool)
+                .await?;
+            let before: Option<String> = match before {
+                Some(row) => Some(Reader::new(&row, "heartbeats").string("token")?),
+                None => None,
+            };
+            if before.as_deref() == Some(token) {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO heartbeats (monitor_id, token, state, pings_total, updated_at) \
+                 VALUES ($1, $2, $3, 0, $4) \
+                 ON CONFLICT (monitor_id) DO UPDATE SET token = excluded.token",
+            )
+            .bind(id.as_uuid())
+            .bind(token)
+            .bind(&initial)
+            .bind(ms(now))
+            .execute(pool)
+            .await
+            .map_err(conflict)?;
+            Ok(true)
+        })
+    }
+
     /// Every heartbeat monitor's row.
     pub async fn heartbeats(&self) -> Result<Vec<HeartbeatRow>, StoreError> {
         with_pool!(self, pool => {

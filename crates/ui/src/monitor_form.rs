@@ -711,6 +711,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "Name in slug ping URLs: a-z, 0-9, _ and -.",
         4,
     ),
+    f(
+        "token",
+        "Ping token",
+        Input::Text,
+        HEARTBEAT,
+        "generated",
+        "Only to keep a URL from another service, e.g. a Healthchecks UUID: 16-64 letters, digits, - and _. It is the URL's secret.",
+        4,
+    ),
 ];
 
 /// One check's outcome, shown under the form.

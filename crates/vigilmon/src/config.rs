@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use vigilmon_core::alert::PolicyConfig;
 use vigilmon_core::maintenance::MaintenanceConfig;
 use vigilmon_core::status_page::StatusPageConfig;
@@ -86,19 +86,23 @@ fn restart_only_sections(text: &str) -> std::collections::BTreeMap<String, yaml_
 }
 
 /// `smtp:` — the mail server for email channels.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpSection {
     pub host: String,
     /// Default 587 with starttls, 465 with tls, 25 with none.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
     pub from: String,
     /// `starttls` (default), `tls` or `none` (plain, for local relays).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<String>,
     /// Accept a certificate that does not verify (a relay with a self-signed one).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub accept_invalid_certs: bool,
 }
 
@@ -293,6 +297,7 @@ pub fn parse(
     config.restart_only = restart_only_sections(&text);
     let mut errors = Vec::new();
     let mut names = HashSet::new();
+    let mut tokens = HashSet::new();
     for (i, m) in config.monitors.iter().enumerate() {
         let label = format!("monitors[{i}]");
         if let Err(errs) = m.build() {
@@ -310,6 +315,15 @@ pub fn parse(
                 locate(&text, "monitors", i, "name"),
                 Some(format!("{label}.name")),
                 format!("a monitor named {:?} is declared twice", m.name),
+            ));
+        }
+        if let Some(token) = m.kind.as_heartbeat().and_then(|h| h.token.as_deref())
+            && !tokens.insert(token.trim().to_owned())
+        {
+            errors.push(err(
+                locate(&text, "monitors", i, "token"),
+                Some(format!("{label} ({:?}).token", m.name)),
+                "another heartbeat monitor in this file has this ping token".into(),
             ));
         }
     }
@@ -918,6 +932,16 @@ mod tests {
             )
             .is_err(),
             "unknown fields are refused"
+        );
+    }
+
+    #[test]
+    fn a_ping_token_is_given_to_one_heartbeat_only() {
+        let text = "monitors:\n  - name: a\n    type: heartbeat\n    token: 5b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\n  - name: b\n    type: heartbeat\n    token: 5b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\n";
+        let errs = parse("c.yaml", text, no_env).unwrap_err();
+        assert_eq!(
+            errs[0].to_string(),
+            "c.yaml:7: monitors[1] (\"b\").token: another heartbeat monitor in this file has this ping token"
         );
     }
 

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::HumanDuration;
 use crate::heartbeat::{
-    DEFAULT_EVERY, DEFAULT_GRACE, FailureRate, HeartbeatSpec, Schedule, is_valid_slug, slugify,
+    DEFAULT_EVERY, DEFAULT_GRACE, FailureRate, HeartbeatSpec, Schedule, is_valid_slug,
+    is_valid_token, slugify,
 };
 use crate::validation::Errors;
 
@@ -48,6 +49,11 @@ pub struct HeartbeatConfig {
     /// Name in slug ping URLs (`/ping/{ping_key}/{slug}`). Default: from the name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slug: Option<String>,
+    /// The token of the ping URL (`/ping/{token}`), instead of a generated one: 16-64
+    /// letters, digits, `-` and `_`. A check moved from another service keeps its URL
+    /// (a Healthchecks UUID, an Uptime Kuma push token). It is the credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
 }
 
 impl HeartbeatConfig {
@@ -170,6 +176,17 @@ impl HeartbeatConfig {
                 s
             }
         };
+        let token = c.token.as_deref().map(str::trim).and_then(|t| {
+            if is_valid_token(t) {
+                Some(t.to_owned())
+            } else {
+                errs.push(
+                    "token",
+                    "must be 16-64 characters of letters, digits, - and _",
+                );
+                None
+            }
+        });
         Some(HeartbeatSpec {
             schedule: schedule?,
             grace,
@@ -179,6 +196,7 @@ impl HeartbeatConfig {
             max_duration: c.max_duration.map(|d| d.0),
             failures,
             slug,
+            token,
         })
     }
 }

@@ -82,3 +82,40 @@ pub(crate) async fn heartbeats_and_ping_log(db: Db) {
     assert!(s.delete_monitor(m.id).await.unwrap());
     assert!(s.heartbeats().await.unwrap().is_empty(), "cascade");
 }
+
+pub(crate) async fn a_given_ping_token_replaces_the_generated_one(db: Db) {
+    let s = &db.store;
+    let m = create(s, "imported").await;
+    let other = create(s, "other").await;
+    let uuid = "5b1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    // A monitor without a row gets one with the given token.
+    assert!(s.set_heartbeat_token(m.id, uuid, t(0)).await.unwrap());
+    assert_eq!(s.heartbeat(m.id).await.unwrap().unwrap().token, uuid);
+    assert!(
+        !s.set_heartbeat_token(m.id, uuid, t(1)).await.unwrap(),
+        "unchanged"
+    );
+    // A generated token is replaced, and the state is kept.
+    s.ensure_heartbeat(other.id, "generated-token-0001", t(0))
+        .await
+        .unwrap();
+    assert!(
+        s.set_heartbeat_token(other.id, "given-token-000000002", t(2))
+            .await
+            .unwrap()
+    );
+    let row = s.heartbeat(other.id).await.unwrap().unwrap();
+    assert_eq!(row.token, "given-token-000000002");
+    // Another monitor's token is a conflict on the token, and changes nothing.
+    match s.set_heartbeat_token(other.id, uuid, t(3)).await {
+        Err(vigilmon_store::StoreError::Conflict { field, message }) => {
+            assert_eq!(field, "token");
+            assert_eq!(message, "another heartbeat monitor has this ping token");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        s.heartbeat(other.id).await.unwrap().unwrap().token,
+        "given-token-000000002"
+    );
+}
