@@ -8,6 +8,7 @@ mod backup;
 mod check;
 mod completions;
 mod config;
+mod import;
 mod redis_health;
 mod reload;
 mod run;
@@ -62,6 +63,9 @@ enum Command {
     },
     /// Print the annotated example configuration.
     ExampleConfig,
+    /// Write a Vigilmon config file from another tool's configuration, with a report of
+    /// what mapped, what changed and what did not (and why).
+    Import(import::ImportArgs),
     /// Run a command and report it to a heartbeat monitor (start, exit status, output tail).
     Run(run::RunArgs),
     /// Serve Redis health over HTTP (GET /health/redis) for HTTP-only probes.
@@ -148,6 +152,7 @@ fn main() -> ExitCode {
                 print!("{}", config::EXAMPLE);
                 Ok(exit::OK)
             }
+            Command::Import(args) => import::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::RedisHealth(args) => redis_health::run(args).await,
             Command::User { command } => admin::user(command).await.map(|()| exit::OK),

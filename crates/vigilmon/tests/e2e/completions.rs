@@ -26,6 +26,7 @@ fn completions_for_each_shell_name_the_subcommands() {
             "restore",
             "completions",
             "token",
+            "import",
         ] {
             assert!(out.contains(sub), "{shell}: {sub} is not offered");
         }

@@ -19,6 +19,7 @@ mod fault_run;
 mod front_door;
 mod heartbeats;
 mod hostile;
+mod import;
 mod lifecycle;
 mod mail;
 mod names;
