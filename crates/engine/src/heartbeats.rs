@@ -421,7 +421,7 @@ pub async fn start(
         let CheckSpec::Heartbeat(hb) = &spec.check else {
             continue;
         };
-        let (mut token, mut state) = match rows.get(&rec.id) {
+        let (token, mut state) = match rows.get(&rec.id) {
             Some(r) => (r.token.clone(), r.state.clone()),
             None => (
                 store
@@ -430,17 +430,6 @@ pub async fn start(
                 HeartbeatState::default(),
             ),
         };
-        // A token the config names (kept from another service) replaces the generated one.
-        if let Some(given) = &hb.token
-            && *given != token
-        {
-            match store.set_heartbeat_token(rec.id, given, now).await {
-                Ok(_) => token.clone_from(given),
-                Err(e) => {
-                    warn!(message = "the heartbeat's ping token was not taken", monitor_id = %rec.id, error = %e);
-                }
-            }
-        }
         let before = state.clone();
         state.after_restart(hb, now);
         let spec = Arc::new(spec);

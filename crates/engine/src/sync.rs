@@ -43,6 +43,7 @@ pub async fn sync_file_monitors(
                 store
                     .create_monitor(id, &config, MonitorSource::File, now)
                     .await?;
+                give_token(store, id, &config, now).await?;
                 report.created.push(config.name.clone());
                 report.monitor_ids.push(id);
             }
@@ -58,6 +59,7 @@ pub async fn sync_file_monitors(
                         .await?;
                     changed = true;
                 }
+                changed |= give_token(store, rec.id, &config, now).await?;
                 if changed {
                     report.updated.push(config.name.clone());
                     report.monitor_ids.push(rec.id);
@@ -76,6 +78,32 @@ pub async fn sync_file_monitors(
         }
     }
     Ok(report)
+}
+
+/// Gives a heartbeat the ping token its config names, if it names one; returns whether
+/// the token changed. A token another monitor (made through the API) has is left to
+/// it, and logged: the file's monitor keeps the token it had.
+async fn give_token(
+    store: &Store,
+    id: MonitorId,
+    config: &MonitorConfig,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let Some(token) = config.kind.as_heartbeat().and_then(|h| h.token.as_deref()) else {
+        return Ok(false);
+    };
+    match store.set_heartbeat_token(id, token.trim(), now).await {
+        Ok(changed) => Ok(changed),
+        Err(StoreError::Conflict { message, .. }) => {
+            tracing::warn!(
+                message = "a heartbeat of the config file did not get its ping token",
+                monitor = %config.name,
+                reason = %message,
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Alerting objects declared in the config file.

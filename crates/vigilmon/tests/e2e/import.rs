@@ -654,6 +654,27 @@ async fn an_imported_heartbeat_takes_pings_at_its_old_uuid(backend: test_support
         kinds.contains(&"start") && kinds.contains(&"success"),
         "{pings}"
     );
+
+    // A token changed in the file is taken up when the server reads it again.
+    let moved = "1f2e3d4c-5b6a-4798-8a7b-6c5d4e3f2a1b";
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(BACKUPS_UUID, moved);
+    std::fs::write(&path, text).unwrap();
+    let new_url = format!("{}/ping/{moved}", server.url);
+    test_support::wait_for(
+        "the new token to take pings",
+        std::time::Duration::from_secs(20),
+        || {
+            let url = new_url.clone();
+            async move { (reqwest::get(&url).await.ok()?.status() == 200).then_some(()) }
+        },
+    )
+    .await;
+    let r = reqwest::get(format!("{}/ping/{BACKUPS_UUID}", server.url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the old token no longer pings");
 }
 
 crate::both_backends!(
