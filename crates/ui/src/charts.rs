@@ -252,17 +252,18 @@ pub(crate) struct RollupPoint {
     pub max: Option<u64>,
 }
 
-/// The response-time chart over hours or days, from the rollups: a bar per bucket
-/// (`slots` of them from `start`, `slot` wide) as tall as its mean response time, red
-/// when a check in it failed; buckets without checks are gaps. `None` when no bucket
-/// has a check.
+/// The response-time chart over an hour (a bucket per `minute` of raw results), hours
+/// or days (an `hour` or `day` of the rollups): a bar per bucket (`slots` of them from
+/// `start`, `slot` wide) as tall as its mean response time, red when a check in it
+/// failed; buckets without checks are gaps. `None` when no bucket has a check.
 pub(crate) fn rollup_chart(
     points: &[RollupPoint],
     start: Timestamp,
     slot: jiff::SignedDuration,
     slots: usize,
-    daily: bool,
+    unit: &'static str,
 ) -> Option<PhaseChart> {
+    let daily = unit == "day";
     let points: Vec<&RollupPoint> = points.iter().filter(|p| p.checks > 0).collect();
     if points.is_empty() || slots == 0 {
         return None;
@@ -292,9 +293,8 @@ pub(crate) fn rollup_chart(
         let y = frame.y_of(p.mean as f64);
         let failed = p.failures > 0;
         let mut title = format!(
-            "{} UTC ({}): mean {}",
+            "{} UTC ({unit}): mean {}",
             label(p.start),
-            if daily { "day" } else { "hour" },
             format::ms(p.mean)
         );
         if let Some(v) = p.p95 {
@@ -325,8 +325,7 @@ pub(crate) fn rollup_chart(
         .collect();
     let failed = points.iter().filter(|p| p.failures > 0).count();
     let summary = format!(
-        "Mean response time per {} from {} to {} UTC: slowest {}; {} with a failed check.",
-        if daily { "day" } else { "hour" },
+        "Mean response time per {unit} from {} to {} UTC: slowest {}; {} with a failed check.",
         label(start),
         label(end),
         format::ms(max),
@@ -484,7 +483,7 @@ mod tests {
             start,
             hour,
             24,
-            false,
+            "hour",
         )
         .unwrap();
         assert_eq!(c.bars.len(), 2, "a bucket outside the range is left out");
@@ -503,7 +502,7 @@ mod tests {
             (x5 - x0 - 5.0 * (1000.0 - 64.0) / 24.0).abs() < 0.2,
             "{x0} {x5}"
         );
-        assert!(rollup_chart(&[], start, hour, 24, false).is_none());
+        assert!(rollup_chart(&[], start, hour, 24, "hour").is_none());
     }
 
     #[test]

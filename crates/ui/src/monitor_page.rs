@@ -361,8 +361,9 @@ async fn uptimes(
 }
 
 /// The chart ranges, as the `range` query parameter spells them.
-pub(crate) const RANGES: [(&str, &str); 4] = [
+pub(crate) const RANGES: [(&str, &str); 5] = [
     ("checks", "Latest checks"),
+    ("1h", "1 hour"),
     ("24h", "24 hours"),
     ("7d", "7 days"),
     ("30d", "30 days"),
@@ -385,8 +386,9 @@ impl RangeQuery {
     }
 }
 
-/// The response-time chart over 24 hours or 7 days (hourly rollups) or 30 days (daily
-/// rollups), all regions together.
+/// The response-time chart over the last hour (a bar per minute, from the raw results),
+/// 24 hours or 7 days (hourly rollups) or 30 days (daily rollups), all regions
+/// together.
 async fn rollup_chart(
     st: &AppState,
     id: MonitorId,
@@ -396,37 +398,55 @@ async fn rollup_chart(
     use vigilmon_store::{ALL_REGIONS, RollupPeriod};
     let hour = SignedDuration::from_hours(1);
     let day = SignedDuration::from_hours(24);
-    let (period, slot, slots) = match range {
-        "24h" => (RollupPeriod::Hour, hour, 24),
-        "7d" => (RollupPeriod::Hour, hour, 24 * 7),
-        _ => (RollupPeriod::Day, day, 30),
+    let minute = SignedDuration::from_mins(1);
+    let (period, slot, slots, unit) = match range {
+        "1h" => (None, minute, 60, "minute"),
+        "24h" => (Some(RollupPeriod::Hour), hour, 24, "hour"),
+        "7d" => (Some(RollupPeriod::Hour), hour, 24 * 7, "hour"),
+        _ => (Some(RollupPeriod::Day), day, 30, "day"),
     };
     // Buckets end at the current hour (or day): the one in progress is not rolled up.
     let slot_ms = slot.as_millis() as i64;
     let end_ms = now.as_millisecond() - now.as_millisecond().rem_euclid(slot_ms) + slot_ms;
     let end = jiff::Timestamp::from_millisecond(end_ms).unwrap_or(now);
     let start = end - slot * slots;
-    let rows = st
-        .store()
-        .list_rollups(period, &[id], Some(ALL_REGIONS), start, end)
-        .await?;
-    let points: Vec<charts::RollupPoint> = rows
-        .iter()
-        .map(|r| charts::RollupPoint {
-            start: r.bucket_start,
-            checks: r.rollup.checks,
-            failures: r.rollup.failures,
-            mean: r.rollup.duration_avg().map_or(0, |v| v as u64),
-            p95: r.rollup.duration_p95,
-            max: r.rollup.duration_max,
-        })
-        .collect();
+    let points: Vec<charts::RollupPoint> = match period {
+        // The minute in progress is shown as it fills.
+        None => st
+            .store()
+            .result_buckets(start, slot_ms, Some(id))
+            .await?
+            .iter()
+            .map(|b| charts::RollupPoint {
+                start: start + slot * (b.bucket as i32),
+                checks: b.checks,
+                failures: b.checks.saturating_sub(b.ok),
+                mean: b.avg_ms,
+                p95: None,
+                max: Some(b.max_ms),
+            })
+            .collect(),
+        Some(period) => st
+            .store()
+            .list_rollups(period, &[id], Some(ALL_REGIONS), start, end)
+            .await?
+            .iter()
+            .map(|r| charts::RollupPoint {
+                start: r.bucket_start,
+                checks: r.rollup.checks,
+                failures: r.rollup.failures,
+                mean: r.rollup.duration_avg().map_or(0, |v| v as u64),
+                p95: r.rollup.duration_p95,
+                max: r.rollup.duration_max,
+            })
+            .collect(),
+    };
     Ok(charts::rollup_chart(
         &points,
         start,
         slot,
         slots as usize,
-        period == RollupPeriod::Day,
+        unit,
     ))
 }
 

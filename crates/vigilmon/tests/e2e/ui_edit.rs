@@ -681,6 +681,34 @@ async fn live_incident_and_uptime(backend: Backend) {
         "{week}"
     );
     assert!(live_of(&week).ends_with("&range=7d"), "{}", live_of(&week));
+    // The ranges: latest checks, 1 hour, 24 hours, 7 days, 30 days; the hour is drawn
+    // from the raw results at once, a bar per minute, the failed one red.
+    for (range, label) in [
+        ("checks", "Latest checks"),
+        ("1h", "1 hour"),
+        ("24h", "24 hours"),
+        ("7d", "7 days"),
+        ("30d", "30 days"),
+    ] {
+        assert!(
+            week.contains(&format!("<a href=\"?range={range}#chart-h\""))
+                && week.contains(&format!(">{label}</a>")),
+            "{range}: {week}"
+        );
+    }
+    let hour = web.get(&format!("/monitors/{id}?range=1h")).await.body;
+    assert!(hour.contains("aria-current=\"page\">1 hour</a>"), "{hour}");
+    assert!(hour.contains("A bar per minute"), "{hour}");
+    let chart = hour.split("id=\"chart-h\"").nth(1).unwrap_or_default();
+    assert!(
+        chart.contains("(minute): mean ") && chart.contains("<rect class=\"failed\""),
+        "{chart}"
+    );
+    assert!(
+        chart.contains("Mean response time per minute from "),
+        "{chart}"
+    );
+    assert!(live_of(&hour).ends_with("&range=1h"), "{}", live_of(&hour));
     // The incident page: the duration ticks (from when it opened), the opening
     // evidence keeps its line breaks.
     let inc_page = web.get(&format!("/incidents/{incident}")).await.body;
