@@ -9,7 +9,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::duration::HumanDuration;
-use crate::monitor::{DnsSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion};
+use crate::monitor::{
+    DnsSpec, GrpcSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion,
+};
 use crate::outcome::{ErrorKind, Verdict};
 
 /// What an HTTP probe observed.
@@ -120,29 +122,156 @@ pub fn evaluate_http(spec: &HttpSpec, facts: &HttpFacts<'_>, now: Timestamp) -> 
     {
         return Verdict::degraded(slower_than(facts.elapsed, limit));
     }
-    if let Some(not_after) = facts.cert_not_after {
-        let left_ms = not_after.as_millisecond() - now.as_millisecond();
-        let horizon_ms = i64::try_from(spec.warn.cert_expiry.as_millis()).unwrap_or(i64::MAX);
-        if left_ms <= 0 {
-            return Verdict::degraded(format!("certificate expired at {not_after}"));
-        }
-        if left_ms < horizon_ms {
-            let days = left_ms / 86_400_000;
-            let left = match days {
-                0 => "today".to_owned(),
-                1 => "in 1 day".to_owned(),
-                d => format!("in {d} days"),
+    if let Some(not_after) = facts.cert_not_after
+        && let Some(warning) = cert_expiry_warning(not_after, spec.warn.cert_expiry, now)
+    {
+        return Verdict::degraded(warning);
+    }
+    Verdict::Up
+}
+
+/// The warning for a certificate of an `http` or `grpc` check (whose handshake
+/// already refused an untrusted or expired one, unless `verify_tls: false`) that
+/// expires within `horizon`, or has expired.
+fn cert_expiry_warning(not_after: Timestamp, horizon: Duration, now: Timestamp) -> Option<String> {
+    let left_ms = not_after.as_millisecond() - now.as_millisecond();
+    let horizon_ms = i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX);
+    if left_ms <= 0 {
+        return Some(format!("certificate expired at {not_after}"));
+    }
+    if left_ms >= horizon_ms {
+        return None;
+    }
+    let left = match left_ms / 86_400_000 {
+        0 => "today".to_owned(),
+        1 => "in 1 day".to_owned(),
+        d => format!("in {d} days"),
+    };
+    let horizon = if horizon.as_secs().is_multiple_of(86_400) {
+        format!("{} days", horizon.as_secs() / 86_400)
+    } else {
+        HumanDuration(horizon).to_string()
+    };
+    Some(format!(
+        "certificate expires {left} (at {not_after}), within the {horizon} warning"
+    ))
+}
+
+/// How a gRPC health check was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrpcAnswer {
+    /// The call succeeded (`grpc-status: 0`) and carried this health status (the
+    /// number of `grpc.health.v1.HealthCheckResponse.ServingStatus`).
+    Health(i32),
+    /// The call failed with this gRPC status code and its `grpc-message`.
+    Failed { code: u32, message: String },
+}
+
+/// What a `grpc` check observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcFacts {
+    pub answer: GrpcAnswer,
+    /// The peer certificate's `notAfter`, for `grpcs://`.
+    pub cert_not_after: Option<Timestamp>,
+}
+
+/// The name of a gRPC status code (`UNIMPLEMENTED` for 12), `UNKNOWN_CODE` beyond
+/// the codes gRPC defines.
+pub fn grpc_code_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| NAMES.get(i))
+        .copied()
+        .unwrap_or("UNKNOWN_CODE")
+}
+
+/// The name of a health status (`SERVING` for 1), when it is one of the four.
+pub fn grpc_health_name(status: i32) -> Option<&'static str> {
+    match status {
+        0 => Some("UNKNOWN"),
+        1 => Some("SERVING"),
+        2 => Some("NOT_SERVING"),
+        3 => Some("SERVICE_UNKNOWN"),
+        _ => None,
+    }
+}
+
+/// Judges a `grpc` health check: `SERVING` or down (another health status, a gRPC
+/// error status with its message), then the response time; then the warnings (slow,
+/// certificate expiring).
+pub fn evaluate_grpc(
+    spec: &GrpcSpec,
+    facts: &GrpcFacts,
+    elapsed: Duration,
+    now: Timestamp,
+) -> Verdict {
+    let what = if spec.service.is_empty() {
+        "the server".to_owned()
+    } else {
+        format!("service {:?}", spec.service)
+    };
+    match &facts.answer {
+        GrpcAnswer::Health(1) => {}
+        GrpcAnswer::Health(n) => {
+            return match grpc_health_name(*n) {
+                Some(name) => Verdict::down(ErrorKind::Assertion, format!("{what} is {name}")),
+                None => Verdict::down(
+                    ErrorKind::Protocol,
+                    format!("{what} answered health status {n}, which is not a known status"),
+                ),
             };
-            let horizon = spec.warn.cert_expiry.as_secs();
-            let horizon = if horizon.is_multiple_of(86_400) {
-                format!("{} days", horizon / 86_400)
-            } else {
-                HumanDuration(spec.warn.cert_expiry).to_string()
-            };
-            return Verdict::degraded(format!(
-                "certificate expires {left} (at {not_after}), within the {horizon} warning"
-            ));
         }
+        GrpcAnswer::Failed { code, message } => {
+            let name = grpc_code_name(*code);
+            let mut text = format!("the health check failed: {name} ({code})");
+            let shown: String = message.chars().take(300).collect();
+            if !shown.trim().is_empty() {
+                text.push_str(": ");
+                text.push_str(shown.trim());
+            }
+            match code {
+                12 => text.push_str(" (the server offers no grpc.health.v1.Health service)"),
+                5 if !spec.service.is_empty() => {
+                    text.push_str(&format!(" (the server does not know {what})"));
+                }
+                _ => {}
+            }
+            return Verdict::down(ErrorKind::Status, text);
+        }
+    }
+    if let Some(limit) = spec.response_time
+        && elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
+    }
+    if let Some(limit) = spec.warn_response_time
+        && elapsed > limit
+    {
+        return Verdict::degraded(slower_than(elapsed, limit));
+    }
+    if let Some(not_after) = facts.cert_not_after
+        && let Some(warning) = cert_expiry_warning(not_after, spec.cert_expiry_warn, now)
+    {
+        return Verdict::degraded(warning);
     }
     Verdict::Up
 }
@@ -863,5 +992,97 @@ mod tests {
         );
         f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 30));
         assert_eq!(evaluate_http(&s, &f, now()), Verdict::Up);
+    }
+
+    fn grpc(v: Value) -> GrpcSpec {
+        let mut base = json!({"name": "g", "type": "grpc", "url": "grpcs://api.example"});
+        base.as_object_mut()
+            .unwrap()
+            .extend(v.as_object().unwrap().clone());
+        let c: MonitorConfig = serde_json::from_value(base).unwrap();
+        match c.build().unwrap().check {
+            CheckSpec::Grpc(g) => g,
+            _ => unreachable!(),
+        }
+    }
+
+    fn answered(answer: GrpcAnswer) -> GrpcFacts {
+        GrpcFacts {
+            answer,
+            cert_not_after: None,
+        }
+    }
+
+    #[test]
+    fn grpc_health_is_judged() {
+        let ms = Duration::from_millis;
+        let all = grpc(json!({}));
+        let one = grpc(json!({"service": "billing"}));
+        let up = answered(GrpcAnswer::Health(1));
+        assert_eq!(evaluate_grpc(&all, &up, ms(5), now()), Verdict::Up);
+        for (n, words) in [
+            (0, "the server is UNKNOWN"),
+            (2, "the server is NOT_SERVING"),
+            (3, "the server is SERVICE_UNKNOWN"),
+        ] {
+            let v = evaluate_grpc(&all, &answered(GrpcAnswer::Health(n)), ms(5), now());
+            assert_eq!(v, Verdict::down(ErrorKind::Assertion, words));
+        }
+        let v = evaluate_grpc(&one, &answered(GrpcAnswer::Health(2)), ms(5), now());
+        assert_eq!(v.message(), Some("service \"billing\" is NOT_SERVING"));
+        let v = evaluate_grpc(&one, &answered(GrpcAnswer::Health(9)), ms(5), now());
+        assert_eq!(v.error_kind(), Some(ErrorKind::Protocol));
+
+        let failed = |code, message: &str| {
+            answered(GrpcAnswer::Failed {
+                code,
+                message: message.to_owned(),
+            })
+        };
+        let v = evaluate_grpc(&all, &failed(12, "Method not found!"), ms(5), now());
+        assert_eq!(
+            v,
+            Verdict::down(
+                ErrorKind::Status,
+                "the health check failed: UNIMPLEMENTED (12): Method not found! \
+                 (the server offers no grpc.health.v1.Health service)"
+            )
+        );
+        let v = evaluate_grpc(&one, &failed(5, ""), ms(5), now());
+        assert_eq!(
+            v.message(),
+            Some(
+                "the health check failed: NOT_FOUND (5) (the server does not know service \"billing\")"
+            )
+        );
+        let v = evaluate_grpc(&all, &failed(16, "bad token"), ms(5), now());
+        assert_eq!(
+            v.message(),
+            Some("the health check failed: UNAUTHENTICATED (16): bad token")
+        );
+        assert_eq!(grpc_code_name(17), "UNKNOWN_CODE");
+        assert_eq!(grpc_code_name(u32::MAX), "UNKNOWN_CODE");
+
+        // Time, then the certificate.
+        let s =
+            grpc(json!({"expect": {"response_time": "1s"}, "warn": {"response_time": "500ms"}}));
+        assert!(matches!(
+            evaluate_grpc(&s, &up, ms(1000), now()),
+            Verdict::Degraded { .. }
+        ));
+        assert_eq!(evaluate_grpc(&s, &up, ms(400), now()), Verdict::Up);
+        let v = evaluate_grpc(&s, &up, ms(1001), now());
+        assert_eq!(v.error_kind(), Some(ErrorKind::Assertion));
+        let mut f = up.clone();
+        f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 3));
+        let v = evaluate_grpc(&all, &f, ms(5), now());
+        assert!(
+            v.message()
+                .unwrap()
+                .starts_with("certificate expires in 3 days (at "),
+            "{v:?}"
+        );
+        f.cert_not_after = Some(now() + jiff::SignedDuration::from_hours(24 * 30));
+        assert_eq!(evaluate_grpc(&all, &f, ms(5), now()), Verdict::Up);
     }
 }

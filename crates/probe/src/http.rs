@@ -421,7 +421,7 @@ where
 
 /// Polls `fut` to completion while also driving the connection future `conn` (until it
 /// finishes; its errors reach `fut` through hyper's channels).
-async fn drive<C, F>(mut conn: Pin<&mut C>, conn_done: &mut bool, fut: F) -> F::Output
+pub(crate) async fn drive<C, F>(mut conn: Pin<&mut C>, conn_done: &mut bool, fut: F) -> F::Output
 where
     C: Future<Output = Result<(), hyper::Error>>,
     F: Future,

@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate, SMTP or DNS check against the network and
+//! certificate, SMTP, DNS or gRPC health check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -16,7 +16,8 @@
 //! MySQL and MariaDB), `database` (what those two share), `certificate` (`tls`
 //! monitors: a server's certificate judged on its own), `smtp` (a mail server's
 //! greeting, EHLO and STARTTLS), `dns` (one question to one resolver, with
-//! hickory-proto's messages), `tls` (client
+//! hickory-proto's messages), `grpc` (the standard health check over HTTP/2,
+//! with its two tiny protobuf messages written by hand), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -35,6 +36,7 @@ mod certificate;
 mod classify;
 mod database;
 mod dns;
+mod grpc;
 mod http;
 mod mysql;
 mod net;
@@ -44,6 +46,8 @@ mod smtp;
 mod tcp;
 mod tls;
 
+#[doc(hidden)]
+pub use grpc::judge_answer as judge_grpc_answer;
 #[doc(hidden)]
 pub use redis::judge_replies;
 pub use vigilmon_core::guard::{self, InvalidIpNet, IpNet, NetworkGuard};
@@ -117,6 +121,9 @@ pub(crate) struct Inner {
     /// TLS configurations for PostgreSQL and MySQL (no ALPN): verifying, then
     /// accepting any certificate.
     pub database_tls: [Arc<rustls::ClientConfig>; 2],
+    /// TLS configurations for `grpcs://` (ALPN `h2`): verifying, then accepting any
+    /// certificate.
+    pub grpc_tls: [Arc<rustls::ClientConfig>; 2],
     /// The last Redis `INFO` sample per target, for judging counter growth.
     pub redis_baselines: redis::Baselines,
 }
@@ -146,6 +153,7 @@ impl Prober {
             .unwrap_or_else(|_| HeaderValue::from_static("invalid-region-name"));
         let redis_tls = redis::tls_config(&tls.verified);
         let database_tls = database::tls_configs(&tls);
+        let grpc_tls = grpc::tls_configs(&tls);
         Ok(Prober {
             inner: Arc::new(Inner {
                 opts,
@@ -154,6 +162,7 @@ impl Prober {
                 region_header,
                 redis_tls,
                 database_tls,
+                grpc_tls,
                 redis_baselines: Default::default(),
             }),
         })
@@ -183,6 +192,7 @@ impl Prober {
             CheckSpec::Tls(t) => certificate::run(&self.inner, t, start, deadline, timeout).await,
             CheckSpec::Smtp(m) => smtp::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Dns(d) => dns::run(&self.inner, d, start, deadline, timeout).await,
+            CheckSpec::Grpc(g) => grpc::run(&self.inner, g, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,

@@ -18,6 +18,7 @@
 
 mod dns;
 mod expect;
+mod grpc;
 mod heartbeat;
 mod http;
 mod mysql;
@@ -37,6 +38,9 @@ use crate::validation::{Errors, ValidationError};
 
 pub use dns::{DnsConfig, DnsRecord, DnsSpec, RCODES, canonical_value};
 pub use expect::{ExpectConfig, JsonAssertionConfig, WarnConfig};
+pub use grpc::{
+    DEFAULT_GRPC_PORT, DEFAULT_GRPCS_PORT, GrpcConfig, GrpcSpec, MAX_SERVICE_BYTES, parse_grpc_url,
+};
 pub use heartbeat::HeartbeatConfig;
 pub use http::{
     HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
@@ -146,6 +150,7 @@ crate::tagged_kinds! {
         Tls(TlsConfig) = "tls",
         Smtp(SmtpConfig) = "smtp",
         Dns(DnsConfig) = "dns",
+        Grpc(GrpcConfig) = "grpc",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -195,6 +200,11 @@ pub const KINDS: &[KindInfo] = &[
         probed: true,
     },
     KindInfo {
+        kind: MonitorKind::Grpc,
+        label: "gRPC",
+        probed: true,
+    },
+    KindInfo {
         kind: MonitorKind::Heartbeat,
         label: "Heartbeat",
         probed: false,
@@ -229,8 +239,8 @@ impl KindInfo {
     }
 }
 
-/// The type names, in words: `http, tcp, redis, postgres, mysql, tls, smtp, dns or
-/// heartbeat`.
+/// The type names, in words: `http, tcp, redis, postgres, mysql, tls, smtp, dns, grpc
+/// or heartbeat`.
 fn kind_names() -> String {
     let names: Vec<&str> = KINDS.iter().map(|k| k.kind.as_str()).collect();
     match names.split_last() {
@@ -256,6 +266,7 @@ impl KindConfig {
             KindConfig::Tls(_) => Some(MonitorKind::Tls),
             KindConfig::Smtp(_) => Some(MonitorKind::Smtp),
             KindConfig::Dns(_) => Some(MonitorKind::Dns),
+            KindConfig::Grpc(_) => Some(MonitorKind::Grpc),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -325,6 +336,14 @@ impl KindConfig {
         }
     }
 
+    /// The `grpc` fields, when it is a `grpc` monitor.
+    pub fn as_grpc(&self) -> Option<&GrpcConfig> {
+        match self {
+            KindConfig::Grpc(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -333,13 +352,14 @@ impl KindConfig {
         }
     }
 
-    /// How long before its certificate expires a monitor turns degraded: an `http`
-    /// `tls` or `smtp` monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
+    /// How long before its certificate expires a monitor turns degraded: an `http`,
+    /// `tls`, `smtp` or `grpc` monitor's `warn.cert_expiry`, else [`DEFAULT_CERT_EXPIRY_WARN`].
     pub fn cert_warn_horizon(&self) -> Duration {
         let warn = match self {
             KindConfig::Http(h) => h.warn.as_ref(),
             KindConfig::Tls(t) => t.warn.as_ref(),
             KindConfig::Smtp(s) => s.warn.as_ref(),
+            KindConfig::Grpc(g) => g.warn.as_ref(),
             _ => None,
         };
         warn.and_then(|w| w.cert_expiry)
@@ -351,6 +371,7 @@ impl KindConfig {
         let verify = match self {
             KindConfig::Http(h) => h.verify_tls,
             KindConfig::Smtp(s) => s.verify_tls,
+            KindConfig::Grpc(g) => g.verify_tls,
             _ => None,
         };
         verify == Some(false)
@@ -364,6 +385,7 @@ impl KindConfig {
             KindConfig::Redis(c) => c.url.as_deref(),
             KindConfig::Postgres(c) => c.url.as_deref(),
             KindConfig::Mysql(c) => c.url.as_deref(),
+            KindConfig::Grpc(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -375,6 +397,7 @@ impl KindConfig {
             KindConfig::Redis(c) => Some(&mut c.url),
             KindConfig::Postgres(c) => Some(&mut c.url),
             KindConfig::Mysql(c) => Some(&mut c.url),
+            KindConfig::Grpc(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -390,6 +413,7 @@ impl KindConfig {
             KindConfig::Tls(c) => c.expect.as_ref(),
             KindConfig::Smtp(c) => c.expect.as_ref(),
             KindConfig::Dns(c) => c.expect.as_ref(),
+            KindConfig::Grpc(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -405,6 +429,7 @@ impl KindConfig {
             KindConfig::Tls(c) => c.warn.as_ref(),
             KindConfig::Smtp(c) => c.warn.as_ref(),
             KindConfig::Dns(c) => c.warn.as_ref(),
+            KindConfig::Grpc(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -420,6 +445,7 @@ impl KindConfig {
             (KindConfig::Redis(a), KindConfig::Redis(b)) => a.url == b.url,
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
+            (KindConfig::Grpc(a), KindConfig::Grpc(b)) => a.url == b.url && a.service == b.service,
             (KindConfig::Dns(a), KindConfig::Dns(b)) => {
                 a.query == b.query && a.record == b.record && a.resolver == b.resolver
             }
@@ -496,6 +522,10 @@ impl MonitorConfig {
             KindConfig::Redis(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Postgres(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Mysql(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Grpc(c) => match c.service.as_deref().filter(|s| !s.is_empty()) {
+                Some(service) => format!("{} {service}", c.url.as_deref().unwrap_or("")),
+                None => c.url.as_deref().unwrap_or("").to_owned(),
+            },
             KindConfig::Dns(c) => format!(
                 "{} {}{}",
                 c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
@@ -702,6 +732,7 @@ impl MonitorConfig {
             KindConfig::Tls(c) => c.build(&mut errs).map(CheckSpec::Tls),
             KindConfig::Smtp(c) => c.build(&mut errs).map(CheckSpec::Smtp),
             KindConfig::Dns(c) => c.build(&mut errs).map(CheckSpec::Dns),
+            KindConfig::Grpc(c) => c.build(&mut errs).map(CheckSpec::Grpc),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -757,6 +788,7 @@ pub enum MonitorKind {
     Tls,
     Smtp,
     Dns,
+    Grpc,
     Heartbeat,
 }
 
@@ -771,6 +803,7 @@ impl MonitorKind {
             MonitorKind::Tls => "tls",
             MonitorKind::Smtp => "smtp",
             MonitorKind::Dns => "dns",
+            MonitorKind::Grpc => "grpc",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -810,6 +843,7 @@ impl MonitorSpec {
             CheckSpec::Tls(_) => MonitorKind::Tls,
             CheckSpec::Smtp(_) => MonitorKind::Smtp,
             CheckSpec::Dns(_) => MonitorKind::Dns,
+            CheckSpec::Grpc(_) => MonitorKind::Grpc,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -845,15 +879,16 @@ pub enum CheckSpec {
     Tls(TlsSpec),
     Smtp(SmtpSpec),
     Dns(DnsSpec),
+    Grpc(GrpcSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL), and of an HTTP
+/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL), of an HTTP
 /// monitor every header value not named in `public_headers` and the body unless
-/// `public_body`. They are bound to the URL's origin.
+/// `public_body`, and of a gRPC monitor every metadata value. They are bound to the URL's origin.
 impl crate::secret::Secrets for MonitorConfig {
     fn visit_secrets(&mut self, f: &mut dyn FnMut(&str, crate::secret::SecretKind, &mut String)) {
         use crate::secret::SecretKind;
@@ -892,6 +927,11 @@ impl crate::secret::Secrets for MonitorConfig {
             KindConfig::Mysql(c) => {
                 if let Some(u) = c.url.as_mut() {
                     f("url", SecretKind::UrlPassword, u);
+                }
+            }
+            KindConfig::Grpc(c) => {
+                for (name, value) in c.metadata.iter_mut().flatten() {
+                    f(&format!("metadata.{name}"), SecretKind::Whole, value);
                 }
             }
             _ => {}

@@ -713,3 +713,91 @@ fn dns_monitor_validation_and_canonical_values() {
     .build();
     assert_eq!(fields(e), ["query", "expect.values[0]"]);
 }
+
+#[test]
+fn grpc_monitor_validation() {
+    let s = cfg(json!({"name": "g", "type": "grpc", "url": "grpc://api.internal:50051"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Grpc(g) = s.check else {
+        panic!("a grpc spec")
+    };
+    assert_eq!(
+        (g.host.as_str(), g.port, g.tls),
+        ("api.internal", 50051, false)
+    );
+    assert_eq!(g.service, "");
+    assert!(g.verify_tls && g.metadata.is_empty());
+    assert_eq!(g.cert_expiry_warn, DEFAULT_CERT_EXPIRY_WARN);
+    assert_eq!(g.target(), "grpc://api.internal:50051");
+
+    let s = cfg(json!({"name": "g", "type": "grpc", "url": "grpcs://[::1]/",
+        "service": "billing.v1.Billing", "verify_tls": false,
+        "metadata": {"Authorization": "Bearer t0ken", "x-tenant": "a"},
+        "expect": {"response_time": "2s"}, "warn": {"response_time": "1s", "cert_expiry": "30d"}}))
+    .build()
+    .unwrap();
+    let CheckSpec::Grpc(g) = s.check else {
+        panic!("a grpc spec")
+    };
+    assert_eq!((g.host.as_str(), g.port, g.tls), ("::1", 443, true));
+    assert_eq!(g.target(), "grpcs://[::1]:443");
+    assert_eq!(g.service, "billing.v1.Billing");
+    assert!(!g.verify_tls);
+    assert_eq!(
+        g.metadata,
+        [
+            ("authorization".to_owned(), "Bearer t0ken".to_owned()),
+            ("x-tenant".to_owned(), "a".to_owned())
+        ]
+    );
+    assert_eq!(g.cert_expiry_warn, Duration::from_secs(30 * 86_400));
+
+    // The metadata values are secrets.
+    let c = cfg(json!({"name": "g", "type": "grpc", "url": "grpc://h:1",
+        "metadata": {"authorization": "Bearer t0ken"}}));
+    let shown = crate::secret::masked(&c);
+    assert_eq!(
+        shown.kind.as_grpc().unwrap().metadata.as_ref().unwrap()["authorization"],
+        crate::secret::MASK
+    );
+
+    let e = cfg(json!({"name": "g", "type": "grpc"})).build();
+    assert_eq!(fields(e), ["url"]);
+    for (url, words) in [
+        ("http://h:1", "scheme \"http\" is not allowed"),
+        ("grpc://user:pw@h:1", "send credentials as metadata"),
+        ("grpc://h:1/grpc.health.v1.Health/Check", "path is fixed"),
+        ("grpc://h:0", "between 1 and 65535"),
+        ("grpc://", "must include a host"),
+    ] {
+        let e = cfg(json!({"name": "g", "type": "grpc", "url": url}))
+            .build()
+            .unwrap_err();
+        assert_eq!(e.len(), 1, "{url}: {e:?}");
+        assert_eq!(e[0].field, "url");
+        assert!(e[0].message.contains(words), "{url}: {}", e[0].message);
+    }
+    let e = cfg(json!({"name": "g", "type": "grpc", "url": "grpc://h:1", "verify_tls": true,
+        "service": "a\nb", "host": "h",
+        "metadata": {"grpc-timeout": "1S", "te": "x", "bad name": "v", "x-bin": "AA==", "ok": "line\nbreak"},
+        "expect": {"status": 200}, "warn": {"cert_expiry": "3d"}}))
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.status",
+            "host",
+            "metadata.bad name",
+            "metadata.grpc-timeout",
+            "metadata.ok",
+            "metadata.te",
+            "metadata.x-bin",
+            "service",
+            "verify_tls",
+            "warn.cert_expiry"
+        ]
+    );
+}
