@@ -6,8 +6,8 @@
 # Runs each fuzz target of fuzz/ (cargo-fuzz, libFuzzer, nightly toolchain) one after
 # the other for the given minutes (default 10), each as one process: the machine
 # keeps its other cores. Every target by default: config api_body ping_path
-# agent_payload redis_info cron duration jsonpath form. It takes the minutes times
-# the number of targets (90 minutes for all nine at the default), plus the first
+# agent_payload redis_info grpc_answer cron duration jsonpath form. It takes the
+# minutes times the number of targets (100 minutes for all ten at the default), plus the first
 # build of the targets (about 20 minutes on 2 cores; later runs reuse it).
 #
 # Installs cargo-fuzz when it is missing. Each target starts from its committed seeds
@@ -21,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(config api_body ping_path agent_payload redis_info cron duration jsonpath form)
+ALL=(config api_body ping_path agent_payload redis_info grpc_answer cron duration jsonpath form)
 minutes="${1:-10}"
 if ! [[ "$minutes" =~ ^[0-9]+$ ]] || [ "$minutes" -lt 1 ]; then
   echo "usage: $0 [minutes-per-target] [target…]" >&2

@@ -1,5 +1,6 @@
 //! Vigilmon's fuzz targets: one function per parser of input from outside (the
 //! config file, API bodies, ping URLs, agent payloads, Redis replies and `INFO` text,
+//! gRPC answers,
 //! cron schedules, durations, JSONPath assertions, web forms). Each
 //! `pub fn name(data: &[u8])` feeds arbitrary bytes through the real code, the way
 //! the server or the agent reads them.
@@ -366,6 +367,32 @@ pub fn redis_info(data: &[u8]) {
             previous = Some(sample);
         }
         let _ = vigilmon_probe::judge_replies(data, spec, NOW);
+    }
+}
+
+/// `grpc_answer`: a gRPC health check's answer as the probe reads it (the HTTP status
+/// on the first line, header lines up to an empty line, the body, then trailer lines
+/// after a `--trailers--` line): its status, framing and `HealthCheckResponse` read by
+/// the probe's own parser and judged for a monitor of the whole server and one of a
+/// named service (`vigilmon_probe::judge_grpc_answer`).
+pub fn grpc_answer(data: &[u8]) {
+    let specs: Vec<_> = [
+        json!({"name": "g", "type": "grpc", "url": "grpc://api:50051"}),
+        json!({"name": "g", "type": "grpc", "url": "grpcs://api", "service": "billing.v1.Billing",
+               "expect": {"response_time": "1ms"}, "warn": {"response_time": "1us"}}),
+    ]
+    .into_iter()
+    .filter_map(|v| {
+        let c: MonitorConfig = serde_json::from_value(v).ok()?;
+        match c.build().ok()?.check {
+            CheckSpec::Grpc(g) => Some(g),
+            _ => None,
+        }
+    })
+    .collect();
+    assert_eq!(specs.len(), 2, "every gRPC spec of the target builds");
+    for spec in &specs {
+        let _ = vigilmon_probe::judge_grpc_answer(data, spec, NOW);
     }
 }
 

@@ -17,6 +17,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("ping_path", targets::ping_path),
     ("agent_payload", targets::agent_payload),
     ("redis_info", targets::redis_info),
+    ("grpc_answer", targets::grpc_answer),
     ("cron", targets::cron),
     ("duration", targets::duration),
     ("jsonpath", targets::jsonpath),
@@ -99,6 +100,11 @@ fn agent_payload() {
 #[test]
 fn redis_info() {
     replay("redis_info");
+}
+
+#[test]
+fn grpc_answer() {
+    replay("grpc_answer");
 }
 
 #[test]

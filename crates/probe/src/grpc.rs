@@ -657,4 +657,31 @@ mod tests {
             Ok(GrpcAnswer::Health(-1))
         );
     }
+
+    #[test]
+    fn written_answers_are_judged_as_the_fuzz_target_reads_them() {
+        let config: vigilmon_core::MonitorConfig =
+            serde_json::from_value(json!({"name": "g", "type": "grpc", "url": "grpc://h:1"}))
+                .unwrap();
+        let vigilmon_core::monitor::CheckSpec::Grpc(spec) = config.build().unwrap().check else {
+            panic!("a grpc spec")
+        };
+        let judge = |data: &[u8]| judge_answer(data, &spec, Timestamp::now());
+        assert_eq!(
+            judge(b"200\ncontent-type: application/grpc\n\n\0\0\0\0\x02\x08\x01\n--trailers--\ngrpc-status: 0\n"),
+            Verdict::Up
+        );
+        assert_eq!(
+            judge(b"200\ngrpc-status: 12\ngrpc-message: Method%20not%20found!\n\n").error_kind(),
+            Some(ErrorKind::Status)
+        );
+        for junk in [
+            &b""[..],
+            b"\n",
+            b"999999\n\n\n--trailers--\n",
+            b"\xff\xfe:\n\n",
+        ] {
+            assert_eq!(judge(junk).error_kind(), Some(ErrorKind::Protocol));
+        }
+    }
 }

@@ -1190,3 +1190,65 @@ impl DnsServer {
         DnsServer { addr, _task: task }
     }
 }
+
+/// A real gRPC server for the tests: grpcio with the standard health service, run by
+/// `grpc_health_server.py` beside this crate on a port of its choosing. The server as
+/// a whole and `vigilmon.test.Up` are SERVING, `vigilmon.test.Down` NOT_SERVING. With
+/// `tls`, it serves over TLS with a self-signed certificate for `localhost` and
+/// 127.0.0.1, whose PEM is in `ca_file` (for the server's `probe.ca_files`). Stopped
+/// and reaped on drop.
+pub struct GrpcServer {
+    pub port: u16,
+    pub ca_file: PathBuf,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl GrpcServer {
+    pub fn start(tls: bool) -> GrpcServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("certificate parameters");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Vigilmon test gRPC server");
+        let key = rcgen::KeyPair::generate().expect("key pair");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        let ca_file = dir.path().join("grpc-ca.pem");
+        let key_file = dir.path().join("grpc.key");
+        std::fs::write(&ca_file, cert.pem()).expect("write the certificate");
+        std::fs::write(&key_file, key.serialize_pem()).expect("write the key");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("grpc_health_server.py");
+        let mut cmd = Command::new("python3");
+        cmd.arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if tls {
+            cmd.arg("--tls").arg(&ca_file).arg(&key_file);
+        }
+        let mut child = cmd.spawn().expect("python3 is needed for the gRPC tests");
+        let port = wait_for_line(&mut child, Duration::from_secs(20), |line| {
+            line.strip_prefix("listening ").map(str::to_owned)
+        })
+        .and_then(|p| p.parse().ok())
+        .expect(
+            "the gRPC server did not start; are grpcio and grpcio-health-checking installed? \
+             (python3 -m pip install grpcio grpcio-health-checking)",
+        );
+        GrpcServer {
+            port,
+            ca_file,
+            child,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for GrpcServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, SMTP, DNS, Heartbeat)
+//! MySQL, TLS certificate, SMTP, DNS, gRPC, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -27,18 +27,19 @@ const TCP: &[&str] = &["tcp"];
 const TLS: &[&str] = &["tls"];
 const SMTP: &[&str] = &["smtp"];
 const DNS: &[&str] = &["dns"];
+const GRPC: &[&str] = &["grpc"];
 const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
-const CERTIFICATES: &[&str] = &["http", "tls", "smtp"];
+const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc"];
 const CERT_HORIZON: &[&str] = &["tls", "smtp"];
 const BANNERS: &[&str] = &["tcp", "smtp"];
-const VERIFIED: &[&str] = &["http", "smtp"];
+const VERIFIED: &[&str] = &["http", "smtp", "grpc"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
 const PROBED: &[&str] = &[
-    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns",
+    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns", "grpc",
 ];
 
 /// The monitor types, with their tab labels: core's list of types.
@@ -161,6 +162,24 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "ssl-mode: DISABLED, PREFERRED (default), REQUIRED or VERIFY_IDENTITY. The password is never shown again after saving.",
         0,
     )),
+    req(f(
+        "url",
+        "gRPC URL",
+        Input::Text,
+        GRPC,
+        "grpcs://api.internal:443",
+        "grpc:// (plain HTTP/2) or grpcs:// (TLS); without a port, 80 and 443.",
+        0,
+    )),
+    f(
+        "service",
+        "Service",
+        Input::Text,
+        GRPC,
+        "the server as a whole",
+        "The name the server's health service knows, e.g. billing.v1.Billing. SERVING is up.",
+        0,
+    ),
     f(
         "query",
         "Query",
@@ -637,6 +656,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         HTTP,
         "Authorization: Bearer …",
         "One per line, Name: value. Values are secrets, shown as ******** after saving (leave the mask to keep one), unless named below.",
+        4,
+    ),
+    f(
+        "metadata",
+        "Metadata",
+        Input::Headers,
+        GRPC,
+        "authorization: Bearer …",
+        "Sent with the call, one per line, name: value. Values are secrets, shown as ******** after saving (leave the mask to keep one).",
         4,
     ),
     f(

@@ -7,7 +7,8 @@
 //! times and the value read, and a server's certificate alone (`tls://host[:port]`,
 //! `--starttls smtp`), printing its issuer, names, expiry and protocol, and a mail
 //! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS), and a
-//! DNS name (`dns://name`, `--record`, `--resolver`).
+//! DNS name (`dns://name`, `--record`, `--resolver`), and a gRPC server's health
+//! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, DnsConfig, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig,
-    TcpConfig, TlsConfig,
+    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr,
+    SmtpConfig, TcpConfig, TlsConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -35,7 +36,8 @@ pub struct CheckArgs {
     /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
     /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…], or
     /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
-    /// smtps://host[:port] (implicit TLS) for a mail server, or dns://name.
+    /// smtps://host[:port] (implicit TLS) for a mail server, dns://name, or
+    /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health.
     pub target: String,
     /// dns:// targets: the record type [default: A].
     #[arg(long)]
@@ -43,6 +45,10 @@ pub struct CheckArgs {
     /// dns:// targets: the resolver, ip[:port] [default: the system's].
     #[arg(long)]
     pub resolver: Option<String>,
+    /// grpc:// and grpcs:// targets: the service whose health is asked for
+    /// [default: the server as a whole].
+    #[arg(long)]
+    pub service: Option<String>,
     /// tls:// targets: speak this protocol up to STARTTLS first (smtp).
     #[arg(long, value_name = "PROTOCOL")]
     pub starttls: Option<String>,
@@ -65,7 +71,8 @@ pub struct CheckArgs {
     /// HTTP method [default: GET].
     #[arg(long, short = 'X')]
     pub method: Option<String>,
-    /// Extra request header, "Name: value" (repeatable).
+    /// Extra request header, "Name: value" (repeatable); gRPC metadata for grpc://
+    /// and grpcs:// targets.
     #[arg(long, short = 'H')]
     pub header: Vec<String>,
     /// Do not follow redirects.
@@ -124,6 +131,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     let dns_target = args.target.strip_prefix("dns://");
     if (args.record.is_some() || args.resolver.is_some()) && dns_target.is_none() {
         return usage("--record and --resolver apply to dns:// targets only");
+    }
+    let is_grpc = ["grpc://", "grpcs://"]
+        .iter()
+        .any(|p| args.target.starts_with(p));
+    if args.service.is_some() && !is_grpc {
+        return usage("--service applies to grpc:// and grpcs:// targets only");
     }
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
@@ -222,6 +235,30 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             tls: implicit.then(|| "implicit".to_owned()),
             verify_tls: args.insecure.then_some(false),
             ..SmtpConfig::default()
+        });
+    } else if is_grpc {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || args.method.is_some()
+            || args.no_follow
+        {
+            return usage(
+                "--expect-status, --body-contains, --method and --no-follow apply to HTTP targets only",
+            );
+        }
+        let mut metadata = BTreeMap::new();
+        for h in &args.header {
+            let Some((k, v)) = h.split_once(':') else {
+                return usage(format!("--header {h:?} must look like \"Name: value\""));
+            };
+            metadata.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        config.kind = KindConfig::Grpc(GrpcConfig {
+            url: Some(args.target.clone()),
+            service: args.service.clone(),
+            metadata: (!metadata.is_empty()).then_some(metadata),
+            verify_tls: args.insecure.then_some(false),
+            ..GrpcConfig::default()
         });
     } else if let Some(name) = dns_target {
         if !args.expect_status.is_empty()
@@ -331,7 +368,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps:// or dns://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc:// or grpcs://",
             args.target
         ));
     }
@@ -442,6 +479,16 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             d.query,
             r.region
         ),
+        CheckSpec::Grpc(g) => println!(
+            "GRPC {}{} (region {})",
+            g.target(),
+            if g.service.is_empty() {
+                String::new()
+            } else {
+                format!(" service {}", g.service)
+            },
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -490,6 +537,18 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
                 println!("  answer      {}", v.as_str().unwrap_or("-"));
             }
         }
+        (CheckSpec::Grpc(_), Some(d)) => match d["status"].as_str() {
+            Some(status) => println!("  health      {status}"),
+            None => println!(
+                "  grpc-status {} {}{}",
+                d["grpc_status"],
+                d["grpc_code"].as_str().unwrap_or("-"),
+                match d["grpc_message"].as_str() {
+                    Some(m) if !m.is_empty() => format!(": {m}"),
+                    _ => String::new(),
+                }
+            ),
+        },
         (CheckSpec::Smtp(_), Some(d)) => {
             println!("  greeting    {}", d["greeting"].as_str().unwrap_or("-"));
             if let Some(ext) = d["extensions"].as_array() {

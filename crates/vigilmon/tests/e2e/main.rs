@@ -17,6 +17,7 @@ mod consensus;
 mod databases;
 mod fault_run;
 mod front_door;
+mod grpc;
 mod heartbeats;
 mod hostile;
 mod import;
