@@ -743,7 +743,7 @@ fn import_endpoint(
 }
 
 /// Headers whose values are credentials.
-fn is_credential_header(name: &str) -> bool {
+pub(super) fn is_credential_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
     ["authorization", "cookie", "proxy-authorization"].contains(&n.as_str())
         || n.contains("token")

@@ -12,6 +12,7 @@
 
 pub mod gatus;
 pub mod healthchecks;
+pub mod uptime_kuma;
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -34,6 +35,9 @@ pub enum Source {
     /// A Healthchecks project: its API v3 (a base URL and --api-key) or a saved
     /// `/api/v3/checks/` JSON.
     Healthchecks,
+    /// An Uptime Kuma 1.x backup JSON, or a 2.x data folder's kuma.db.
+    #[value(name = "uptime-kuma")]
+    UptimeKuma,
 }
 
 impl Source {
@@ -41,6 +45,7 @@ impl Source {
         match self {
             Source::Gatus => "Gatus",
             Source::Healthchecks => "Healthchecks",
+            Source::UptimeKuma => "Uptime Kuma",
         }
     }
 }
@@ -51,7 +56,9 @@ pub struct ImportArgs {
     /// The tool the input comes from.
     #[arg(long, value_enum)]
     pub from: Source,
-    /// The input: the tool's configuration file; for Healthchecks, a saved
+    /// The input: the tool's configuration file (Uptime Kuma: a backup JSON or
+    /// kuma.db); for
+    /// Healthchecks, a saved
     /// /api/v3/checks/ JSON or the base URL of its API (https://healthchecks.example).
     pub input: String,
     /// Write the Vigilmon config file here [default: standard output]. An existing
@@ -97,6 +104,14 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<u8> {
         Source::Healthchecks => {
             let text = healthchecks::read(&args.input, args.api_key.as_deref()).await?;
             healthchecks::import(&args.input, &text, &mut out, &env)?;
+        }
+        Source::UptimeKuma if uptime_kuma::is_database(&args.input) => {
+            uptime_kuma::import_database(&args.input, &mut out, &mut env).await?;
+        }
+        Source::UptimeKuma => {
+            let text = std::fs::read_to_string(&args.input)
+                .with_context(|| format!("cannot read {}", args.input))?;
+            uptime_kuma::import(&args.input, &text, &mut out, &mut env)?;
         }
     }
     let text = out.render(args.from, &args.input, &env)?;

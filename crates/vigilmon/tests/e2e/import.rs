@@ -681,3 +681,386 @@ crate::both_backends!(
     imported_heartbeat_keeps_its_uuid,
     an_imported_heartbeat_takes_pings_at_its_old_uuid
 );
+
+#[test]
+fn uptime_kuma_backup_monitors_and_notifications_are_imported() {
+    let input = fixture("uptime-kuma-backup.json");
+    let (text, c, lines, dir) = import("uptime-kuma", input.to_str().unwrap(), &[]);
+    validate(
+        &dir.path().join("vigilmon.yaml"),
+        &[
+            (
+                "OPS_SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T/B/X",
+            ),
+            (
+                "PAGERDUTY_ON_CALL_ROUTING_KEY",
+                "fedcba9876543210fedcba9876543210",
+            ),
+            ("MAIL_THE_TEAM_SMTP_PASSWORD", "pw"),
+            ("WEBSITE_X_API_KEY", "k"),
+            ("API_HEALTH_KEYWORD_AUTHORIZATION", "Basic eDp5"),
+            (
+                "ORDERS_DB_URL",
+                "postgres://monitor:pw@db.internal:5432/orders",
+            ),
+        ],
+    );
+    for secret in [
+        "kumakumakuma",
+        "fedcba98",
+        "mail-pass",
+        "kuma-header-secret",
+        "pg-secret",
+        "czNjcmV0",
+    ] {
+        assert!(!text.contains(secret), "{secret} is in the file:\n{text}");
+    }
+    let ch = &c["channels"];
+    assert_eq!(
+        named(ch, "Ops Slack"),
+        &json!({"name": "Ops Slack", "type": "slack", "webhook_url": "${OPS_SLACK_WEBHOOK_URL}"})
+    );
+    assert_eq!(
+        named(ch, "PagerDuty on-call"),
+        &json!({"name": "PagerDuty on-call", "type": "pagerduty",
+                "routing_key": "${PAGERDUTY_ON_CALL_ROUTING_KEY}",
+                "events_url": "https://events.pagerduty.com/v2/enqueue"})
+    );
+    assert_eq!(
+        named(ch, "Mail the team"),
+        &json!({"name": "Mail the team", "type": "email", "to": ["team@example.com", "lead@example.com"]})
+    );
+    assert_eq!(
+        c["smtp"],
+        json!({"host": "smtp.example.com", "port": 587, "username": "kuma",
+               "password": "${MAIL_THE_TEAM_SMTP_PASSWORD}", "from": "kuma@example.com"})
+    );
+    let m = &c["monitors"];
+    assert_eq!(
+        named(m, "Website"),
+        &json!({"name": "Website", "type": "http", "url": "https://www.example.com/",
+                "headers": {"Accept": "text/html", "X-Api-Key": "${WEBSITE_X_API_KEY}"},
+                "public_headers": ["Accept"],
+                "expect": {"status": ["2xx", 301]},
+                "interval": "30s", "timeout": "24s", "confirmations": 3,
+                "policy": "to Ops Slack, PagerDuty on-call", "tags": ["prod", "region:eu"]})
+    );
+    assert_eq!(
+        named(m, "API health keyword"),
+        &json!({"name": "API health keyword", "type": "http", "url": "https://api.example.com/health",
+                "headers": {"Authorization": "${API_HEALTH_KEYWORD_AUTHORIZATION}"},
+                "follow_redirects": false, "verify_tls": false,
+                "expect": {"body_contains": "healthy"}, "confirmations": 1,
+                "policy": "to Ops Slack", "tags": ["API"]})
+    );
+    let no_errors = named(m, "API no errors");
+    assert_eq!(no_errors["expect"], json!({"body_not_contains": "ERROR"}));
+    assert_eq!(no_errors["interval"], "10s");
+    assert_eq!(no_errors["confirmations"], 2);
+    assert_eq!(
+        named(m, "API JSON status")["expect"],
+        json!({"json": [{"path": "$.data.status", "equals": "ok"}]})
+    );
+    assert_eq!(
+        named(m, "Nightly export"),
+        &json!({"name": "Nightly export", "type": "heartbeat", "every": "1day", "grace": "1h",
+                "token": "Xa9kQ2mN7pR4sT6vW8yZ1bC3dE5fG7hJ", "policy": "to Mail the team"})
+    );
+    let old = named(m, "Old push");
+    assert!(old.get("token").is_none());
+    assert_eq!(old["paused"], true);
+    assert_eq!(old["grace"], "5m");
+    assert_eq!(
+        named(m, "Database port"),
+        &json!({"name": "Database port", "type": "tcp", "host": "db.internal", "port": 5432,
+                "interval": "2m", "confirmations": 1})
+    );
+    assert_eq!(
+        named(m, "Resolver"),
+        &json!({"name": "Resolver", "type": "dns", "query": "example.com", "record": "MX",
+                "resolver": "1.1.1.1", "interval": "5m", "confirmations": 1})
+    );
+    assert_eq!(
+        named(m, "Orders DB"),
+        &json!({"name": "Orders DB", "type": "postgres", "url": "${ORDERS_DB_URL}",
+                "query": "SELECT 1", "confirmations": 1, "policy": "to PagerDuty on-call"})
+    );
+
+    has_line(&lines, "notification \"Ops Slack\": mapped");
+    has_line(
+        &lines,
+        "notification \"SMS\": not mapped: Vigilmon has no twilio channel",
+    );
+    has_line(
+        &lines,
+        "notification \"Mail the team\": mapped with changes: its CC and BCC are added to the recipients",
+    );
+    has_line(
+        &lines,
+        "monitor \"API\": not mapped: a group, not a check: its monitors are tagged with its name",
+    );
+    has_line(
+        &lines,
+        "monitor \"Router\": not mapped: Vigilmon has no ICMP (ping) monitor type yet",
+    );
+    has_line(
+        &lines,
+        "monitor \"Inverted\": not mapped: upside-down mode (up when the check fails) has no equivalent",
+    );
+    has_line(
+        &lines,
+        "monitor \"Docker app\": not mapped: Vigilmon has no docker monitor type",
+    );
+    has_line(&lines, "monitor \"API health keyword\": mapped");
+    let website = has_line_starting(&lines, "monitor \"Website\": mapped with changes: ");
+    assert!(
+        website.contains(
+            "2 retries become 3 confirmations, checked at once rather than every retry interval"
+        ) && website.contains("its description is not kept"),
+        "{website}"
+    );
+    has_line(
+        &lines,
+        "monitor \"API JSON status\": mapped with changes: its notification 4 is dropped: it was not imported",
+    );
+    let old = has_line_starting(&lines, "monitor \"Old push\": mapped with changes: ");
+    assert!(
+        old.contains("its push token is shorter than 16 characters: it gets a new push URL"),
+        "{old}"
+    );
+}
+
+#[test]
+fn uptime_kuma_bad_backup_names_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("backup.json");
+    std::fs::write(
+        &bad,
+        "{\"monitorList\": [{\"name\": \"a\", \"type\": \"http\", \"tags\": 3}]}",
+    )
+    .unwrap();
+    let (code, _, err) = vigilmon(
+        &["import", "--from", "uptime-kuma", bad.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "{}:1: monitorList[0].tags: invalid type",
+            bad.display()
+        )),
+        "{err}"
+    );
+}
+
+/// Builds an Uptime Kuma 2.x `kuma.db` from the fixture's SQL script.
+async fn kuma_db(dir: &Path) -> PathBuf {
+    use sqlx::ConnectOptions;
+    let path = dir.join("kuma.db");
+    let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .unwrap();
+    sqlx::raw_sql(include_str!("../fixtures/import/uptime-kuma-2.sql"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uptime_kuma_2_database_is_read_like_a_backup() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = kuma_db(db_dir.path()).await;
+    let before = std::fs::read(&db).unwrap();
+    let (text, c, lines, dir) = tokio::task::spawn_blocking({
+        let db = db.clone();
+        move || import("uptime-kuma", db.to_str().unwrap(), &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the database is only read"
+    );
+    validate(
+        &dir.path().join("vigilmon.yaml"),
+        &[
+            (
+                "TEAM_DISCORD_WEBHOOK_URL",
+                "https://discord.com/api/webhooks/1/x",
+            ),
+            ("GOTIFY_TOKEN", "AbCdEf123456"),
+            ("CACHE_URL", "redis://cache.internal:6379"),
+        ],
+    );
+    for secret in ["kuma-discord-secret", "AbCdEf123456", "redis-secret"] {
+        assert!(!text.contains(secret), "{secret} is in the file:\n{text}");
+    }
+    let ch = &c["channels"];
+    assert_eq!(
+        named(ch, "Team Discord"),
+        &json!({"name": "Team Discord", "type": "discord", "webhook_url": "${TEAM_DISCORD_WEBHOOK_URL}"})
+    );
+    assert_eq!(
+        named(ch, "Gotify"),
+        &json!({"name": "Gotify", "type": "gotify", "url": "https://gotify.example.com", "token": "${GOTIFY_TOKEN}"})
+    );
+    let m = &c["monitors"];
+    assert_eq!(
+        named(m, "Shop"),
+        &json!({"name": "Shop", "type": "http", "url": "https://shop.example.com/",
+                "expect": {"status": ["2xx", 418]}, "timeout": "48s", "confirmations": 4,
+                "policy": "to Team Discord, Gotify", "tags": ["prod", "team:web"]})
+    );
+    assert_eq!(
+        named(m, "Backend ready"),
+        &json!({"name": "Backend ready", "type": "http", "url": "https://backend.example.com/ready",
+                "verify_tls": false, "expect": {"body_contains": "READY"}, "interval": "45s",
+                "confirmations": 1, "policy": "to Team Discord", "tags": ["Backend"]})
+    );
+    assert_eq!(
+        named(m, "Hourly sync"),
+        &json!({"name": "Hourly sync", "type": "heartbeat", "every": "1h", "grace": "10m",
+                "token": "k2m4p6r8t0v2x4z6B8D0F2H4J6L8N0P2", "policy": "to Gotify",
+                "tags": ["team:data"]})
+    );
+    let queue = named(m, "Queue depth");
+    assert_eq!(queue["paused"], true);
+    assert!(queue.get("expect").is_none(), "{queue}");
+    assert_eq!(
+        named(m, "Cache"),
+        &json!({"name": "Cache", "type": "redis", "url": "${CACHE_URL}", "interval": "30s", "confirmations": 1})
+    );
+    has_line(
+        &lines,
+        "notification \"Signal\": not mapped: Vigilmon has no signal channel",
+    );
+    has_line(
+        &lines,
+        "monitor \"Backend\": not mapped: a group, not a check: its monitors are tagged with its name",
+    );
+    has_line(
+        &lines,
+        "monitor \"Sensors\": not mapped: Vigilmon has no mqtt monitor type",
+    );
+    has_line(&lines, "monitor \"Backend ready\": mapped");
+    has_line(
+        &lines,
+        "monitor \"Queue depth\": mapped with changes: its JSON query \"$count(items)\" == \"0\" is dropped: only a plain path compared with == maps",
+    );
+    has_line(
+        &lines,
+        "monitor \"Cache\": mapped with changes: its notification 3 is dropped: it was not imported",
+    );
+
+    // A file that is not a database of Uptime Kuma's is refused by name.
+    let other = db_dir.path().join("other.db");
+    {
+        use sqlx::ConnectOptions;
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&other)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE t (x INTEGER)")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+    }
+    let (code, _, err) = tokio::task::spawn_blocking({
+        let other = other.clone();
+        move || {
+            vigilmon(
+                &["import", "--from", "uptime-kuma", other.to_str().unwrap()],
+                &[],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{}: table notification", other.display())),
+        "{err}"
+    );
+}
+
+/// An imported Uptime Kuma push monitor takes pushes at its old push URL.
+async fn an_imported_push_monitor_keeps_its_push_url(backend: test_support::Backend) {
+    let store = test_support::StoreFixture::new(backend).await;
+    let backup = store.dir.path().join("backup.json");
+    let token = "Xa9kQ2mN7pR4sT6vW8yZ1bC3dE5fG7hJ";
+    std::fs::write(
+        &backup,
+        json!({"version": "1.23.16", "notificationList": [], "monitorList": [
+            {"id": 1, "name": "Nightly export", "type": "push", "active": true,
+             "interval": 86400, "maxretries": 0, "pushToken": token,
+             "notificationIDList": {}, "tags": []}]})
+        .to_string(),
+    )
+    .unwrap();
+    let path = store.dir.path().join("vigilmon.yaml");
+    let (code, out, err) = tokio::task::spawn_blocking({
+        let (backup, path) = (backup.clone(), path.clone());
+        move || {
+            vigilmon(
+                &[
+                    "import",
+                    "--from",
+                    "uptime-kuma",
+                    backup.to_str().unwrap(),
+                    "-o",
+                    path.to_str().unwrap(),
+                ],
+                &[],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    let server = test_support::Server::start(
+        bin(),
+        &store,
+        &["--config".into(), path.display().to_string()],
+    );
+    let r = reqwest::get(format!(
+        "{}/api/push/{token}?status=up&msg=OK&ping=",
+        server.url
+    ))
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "{\"ok\":true}");
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let id = named(&list["monitors"], "Nightly export")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    test_support::wait_for(
+        "the push to count",
+        std::time::Duration::from_secs(10),
+        || {
+            let server = &server;
+            let id = id.clone();
+            async move {
+                let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+                (m["state"] == "up").then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+crate::both_backends!(
+    imported_push_monitor_keeps_its_url,
+    an_imported_push_monitor_keeps_its_push_url
+);
