@@ -1,5 +1,5 @@
 //! Importing a Gatus configuration (YAML): `endpoints` become monitors (HTTP, TCP,
-//! TLS, STARTTLS and DNS endpoints; their conditions become expectations),
+//! TLS, STARTTLS, DNS and gRPC endpoints; their conditions become expectations),
 //! `external-endpoints` become heartbeats, the providers under `alerting` become
 //! channels, and each endpoint's `alerts` a policy over them.
 //!
@@ -13,8 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use vigilmon_core::monitor::{
-    DnsConfig, ExpectConfig, HeartbeatConfig, HttpConfig, JsonAssertionConfig, KindConfig,
-    MAX_INTERVAL, MIN_INTERVAL, TcpConfig, TlsConfig, WarnConfig,
+    DnsConfig, ExpectConfig, GrpcConfig, HeartbeatConfig, HttpConfig, JsonAssertionConfig,
+    KindConfig, MAX_INTERVAL, MIN_INTERVAL, TcpConfig, TlsConfig, WarnConfig,
 };
 use vigilmon_core::{HumanDuration, MonitorConfig};
 use vigilmon_notify::discord::DiscordConfig;
@@ -540,6 +540,7 @@ enum Target {
     Dns {
         resolver: String,
     },
+    Grpc,
     Unmapped(&'static str),
 }
 
@@ -580,7 +581,7 @@ fn target_of(e: &Endpoint) -> Result<Target, String> {
         "sctp" => Target::Unmapped("Vigilmon has no SCTP monitor type"),
         "ssh" => Target::Unmapped("Vigilmon has no SSH monitor type"),
         "ws" | "wss" => Target::Unmapped("Vigilmon has no WebSocket monitor type yet"),
-        "grpc" | "grpcs" => Target::Unmapped("Vigilmon has no gRPC monitor type yet"),
+        "grpc" | "grpcs" => Target::Grpc,
         _ => return Err(format!("{url:?} has no scheme Gatus knows")),
     })
 }
@@ -719,6 +720,14 @@ fn import_endpoint(
                 warn,
             })
         }
+        Target::Grpc => KindConfig::Grpc(GrpcConfig {
+            url: Some(e.url.trim().to_owned()),
+            service: None,
+            metadata: None,
+            verify_tls: client.filter(|c| c.insecure).map(|_| false),
+            expect,
+            warn,
+        }),
         Target::Unmapped(_) => return,
     };
     let mut m = MonitorConfig::new(name.clone(), kind);
@@ -764,6 +773,9 @@ fn condition(
     let http = matches!(target, Target::Http);
     match (l, op) {
         ("[CONNECTED]", "==") if r == "true" => Ok(()),
+        // Gatus's gRPC endpoints ask the standard health service, as Vigilmon's
+        // grpc monitors do; SERVING is what they call up.
+        ("[BODY].status", "==") if matches!(target, Target::Grpc) && r == "SERVING" => Ok(()),
         ("[STATUS]", "==") if http => {
             for v in values_of(r) {
                 let code: u16 = v
@@ -797,8 +809,8 @@ fn condition(
             let d = duration(r).ok_or(format!("{r:?} is not a duration"))?;
             match target {
                 Target::Tls { .. } => expect.cert_expiry = Some(HumanDuration(d)),
-                Target::Http => warn.cert_expiry = Some(HumanDuration(d)),
-                _ => return Err("only HTTP and TLS monitors judge certificates".into()),
+                Target::Http | Target::Grpc => warn.cert_expiry = Some(HumanDuration(d)),
+                _ => return Err("only HTTP, gRPC and TLS monitors judge certificates".into()),
             }
             Ok(())
         }

@@ -766,6 +766,12 @@ fn import_monitor(
             }
         }
         "ping" => return not(out, "Vigilmon has no ICMP (ping) monitor type yet".into()),
+        "grpc-keyword" => {
+            return not(
+                out,
+                "Vigilmon's grpc monitors ask the standard health service; they do not call a method and read its answer".into(),
+            );
+        }
         other => return not(out, format!("Vigilmon has no {other} monitor type")),
     };
     let mut m = MonitorConfig::new(name, kind);

@@ -217,6 +217,11 @@ fn gatus_endpoints_alerts_and_conditions_become_monitors_channels_and_policies()
         &json!({"name": "dns-apex", "type": "dns", "query": "example.org", "record": "A",
                 "resolver": "8.8.8.8", "expect": {"values": ["93.184.216.34"], "rcode": "NOERROR"}})
     );
+    assert_eq!(
+        named(m, "grpc-health"),
+        &json!({"name": "grpc-health", "type": "grpc", "url": "grpcs://grpc.example.org:443",
+                "expect": {"response_time": "500ms"}})
+    );
     let retired = named(m, "retired");
     assert_eq!(retired["paused"], true);
     assert_eq!(retired["policy"], "to email, custom (down)");
@@ -248,6 +253,7 @@ fn gatus_endpoints_alerts_and_conditions_become_monitors_channels_and_policies()
     );
     has_line(&lines, "endpoint \"certificate\": mapped");
     has_line(&lines, "endpoint \"dns-apex\": mapped");
+    has_line(&lines, "endpoint \"grpc-health\": mapped");
     has_line(
         &lines,
         "endpoint \"gateway-ping\": not mapped: Vigilmon has no ICMP (ping) monitor type yet",
