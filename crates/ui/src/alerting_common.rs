@@ -26,7 +26,9 @@ pub(super) fn unprocessable(mut resp: Response) -> Response {
 pub(crate) struct StepRow {
     pub n: usize,
     pub after: String,
-    pub channels: String,
+    /// The channels to tick: every channel, and those the step names that no longer
+    /// exist; with whether the step adds it.
+    pub options: Vec<(String, bool)>,
     pub after_err: Option<String>,
     pub channels_err: Option<String>,
 }

@@ -250,14 +250,22 @@ fn policy_edit_fields() -> Vec<FieldDef> {
     edit_fields(POLICY_FIELDS, &["channels"])
 }
 
-/// The escalation rows of a form: `escalate.N.after` and `escalate.N.channels`.
+/// The escalation rows of a form: `escalate.N.after` and `escalate.N.channels` (one
+/// value per ticked channel, or names separated by commas), the channels joined by
+/// commas.
 fn submitted_steps(posted: &[(String, String)]) -> Vec<(String, String)> {
-    let field = |k: String| super::session::get_field(posted, &k);
     (0..MAX_STEPS)
         .map(|i| {
+            let key = format!("escalate.{i}.channels");
+            let channels: Vec<&str> = posted
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+                .collect();
             (
-                field(format!("escalate.{i}.after")),
-                field(format!("escalate.{i}.channels")),
+                super::session::get_field(posted, &format!("escalate.{i}.after")),
+                channels.join(", "),
             )
         })
         .collect()
@@ -292,7 +300,7 @@ fn steps_to_json(rows: &[(String, String)], errors: &mut FieldErrors) -> (Value,
         if chans.is_empty() {
             errors.push(
                 format!("escalate.{i}.channels"),
-                "name at least one channel to add",
+                "tick at least one channel to add",
             );
             continue;
         }
@@ -319,7 +327,7 @@ fn policy_field(fields: &[FieldDef], from_row: &[usize], path: &str) -> String {
     form::field_of(fields, "", path)
 }
 
-fn step_rows(rows: &[(String, String)], errors: &FieldErrors) -> Vec<StepRow> {
+fn step_rows(rows: &[(String, String)], errors: &FieldErrors, all: &[String]) -> Vec<StepRow> {
     let used = rows
         .iter()
         .rposition(|(a, c)| !a.is_empty() || !c.is_empty())
@@ -335,10 +343,24 @@ fn step_rows(rows: &[(String, String)], errors: &FieldErrors) -> Vec<StepRow> {
     (0..n)
         .map(|i| {
             let (after, channels) = rows.get(i).cloned().unwrap_or_default();
+            let chosen: Vec<&str> = channels
+                .split(',')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            let mut options: Vec<(String, bool)> = all
+                .iter()
+                .map(|c| (c.clone(), chosen.contains(&c.as_str())))
+                .collect();
+            for c in chosen {
+                if !all.iter().any(|a| a == c) {
+                    options.push((c.to_owned(), true));
+                }
+            }
             StepRow {
                 n: i,
                 after,
-                channels,
+                options,
                 after_err: errors.get(&format!("escalate.{i}.after")),
                 channels_err: errors.get(&format!("escalate.{i}.channels")),
             }
@@ -395,8 +417,8 @@ async fn policy_form(
         .collect();
     general.dedup();
     page.general = general;
-    page.steps = step_rows(&rows, errors);
-    page.channels = channel_names(st).await?;
+    page.steps = step_rows(&rows, errors, &channels);
+    page.channels = channels;
     Ok(page)
 }
 
@@ -487,8 +509,31 @@ mod tests {
             "notify_on"
         );
         assert!(!fields.iter().any(|d| d.key == "name"));
-        let shown = step_rows(&rows, &errors);
+        let shown = step_rows(&rows, &errors, &["pager".to_owned(), "mail".to_owned()]);
         assert_eq!(shown.len(), 5, "three rows and two spare");
         assert!(shown[2].after_err.is_some());
+        // Every channel to tick, the step's own ticked; a name that is gone stays shown.
+        assert_eq!(
+            shown[1].options,
+            vec![
+                ("pager".to_owned(), true),
+                ("mail".to_owned(), false),
+                ("phone".to_owned(), true)
+            ]
+        );
+        assert!(shown[3].options.iter().all(|o| !o.1));
+        // Ticked boxes post one value each.
+        let posted: Vec<(String, String)> = [
+            ("escalate.0.after", "5m"),
+            ("escalate.0.channels", "pager"),
+            ("escalate.0.channels", "mail"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(
+            submitted_steps(&posted)[0],
+            ("5m".to_owned(), "pager, mail".to_owned())
+        );
     }
 }

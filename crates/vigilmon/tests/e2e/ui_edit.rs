@@ -287,6 +287,13 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     assert_eq!(r.status, 422, "{}", r.body);
     let err = text_of_id(&r.body, "escalate-0-channels-err").expect("error at the step");
     assert!(err.contains("no channel named"), "{err}");
+    // What was ticked stays ticked, the unknown name too, so it can be unticked.
+    assert!(
+        r.body
+            .contains("name=\"escalate.0.channels\" value=\"no-such-channel\" checked"),
+        "{}",
+        r.body
+    );
     let r = web
         .post(
             "/policies/ops/edit",
@@ -324,8 +331,8 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
                 ("incident_on_degraded", "on"),
                 ("escalate.0.after", "15m"),
                 ("escalate.0.channels", "pager"),
+                ("escalate.0.channels", "ops-hook"),
                 ("escalate.1.after", ""),
-                ("escalate.1.channels", ""),
             ],
             None,
         )
@@ -347,11 +354,28 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     );
     assert_eq!(
         p["escalate"],
-        json!([{"after": "15m", "channels": ["pager"]}]),
+        json!([{"after": "15m", "channels": ["pager", "ops-hook"]}]),
         "{p}"
     );
     let form = web.get("/policies/ops/edit").await;
     assert!(form.body.contains("value=\"15m\""), "the step is prefilled");
+    // An escalation step's channels are ticked too: every channel offered per step.
+    for (step, channel, ticked) in [
+        (0, "pager", true),
+        (0, "ops-hook", true),
+        (1, "pager", false),
+        (1, "ops-hook", false),
+    ] {
+        let tag = format!(
+            "name=\"escalate.{step}.channels\" value=\"{channel}\"{}",
+            if ticked { " checked>" } else { ">" }
+        );
+        assert!(form.body.contains(&tag), "{tag}: {}", form.body);
+    }
+    assert!(
+        !form.body.contains("id=\"escalate-0-channels\" name="),
+        "no text input"
+    );
     // Channels and events are ticked, not typed.
     assert!(
         form.body
