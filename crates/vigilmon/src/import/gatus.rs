@@ -787,7 +787,7 @@ fn condition(
         }
         ("[STATUS]", "<" | "<=") if http => {
             let n: u16 = r.parse().map_err(|_| format!("{r:?} is not a number"))?;
-            let below = if op == "<" { n } else { n + 1 };
+            let below = if op == "<" { n } else { n.saturating_add(1) };
             if below <= 200 || below % 100 != 0 {
                 return Err(
                     "only limits at a class (< 300, < 400, …) map to status classes".into(),
@@ -967,6 +967,18 @@ mod tests {
         );
         assert_eq!(split_condition("nothing here"), None);
         assert_eq!(values_of("any(200, 201)"), ["200", "201"]);
+    }
+
+    #[test]
+    fn limits_at_the_edge_of_the_numbers_are_refused_not_overflowed() {
+        let (mut e, mut w, mut st) = (ExpectConfig::default(), WarnConfig::default(), Vec::new());
+        let r = condition("[STATUS] <= 65535", &Target::Http, &mut e, &mut w, &mut st);
+        assert!(r.is_err(), "{r:?}");
+        let r = condition("[STATUS] <= 399", &Target::Http, &mut e, &mut w, &mut st);
+        assert_eq!(r, Ok(()));
+        assert_eq!(st, [json!("2xx"), json!("3xx")]);
+        let r = condition("has([BODY].)", &Target::Http, &mut e, &mut w, &mut st);
+        assert!(r.is_err());
     }
 
     #[test]

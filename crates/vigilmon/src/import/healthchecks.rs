@@ -20,6 +20,9 @@ use super::{Env, Imported, Outcome, read_json, tag};
 
 /// How long the API may take to answer.
 const API_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest answer read from the API (a project of thousands of checks is a few
+/// MiB).
+const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 #[derive(Debug, Deserialize)]
 struct ChecksList {
@@ -92,10 +95,22 @@ pub async fn read(input: &str, api_key: Option<&str>) -> anyhow::Result<String> 
         };
         bail!("GET {url}: the server answered {status}{why}");
     }
-    response
-        .text()
+    let mut body = Vec::new();
+    let mut response = response;
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .with_context(|| format!("GET {url}: the answer could not be read"))
+        .with_context(|| format!("GET {url}: the answer could not be read"))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            bail!(
+                "GET {url}: the answer is larger than {} MiB",
+                MAX_ANSWER_BYTES >> 20
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).with_context(|| format!("GET {url}: the answer is not UTF-8 text"))
 }
 
 /// Imports the checks' JSON `text` (read from `input`) into `out`.

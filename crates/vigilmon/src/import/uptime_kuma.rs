@@ -708,7 +708,7 @@ fn import_monitor(
         }
         "push" => {
             let retries = k.maxretries.unwrap_or(0);
-            let grace = match k.retry_interval.unwrap_or(interval) * retries {
+            let grace = match k.retry_interval.unwrap_or(interval).saturating_mul(retries) {
                 0 => interval,
                 g => g,
             };
@@ -807,8 +807,8 @@ fn import_monitor(
         }
         let retries = k.maxretries.unwrap_or(0);
         if retries > 0 {
-            let confirmations = (retries + 1).min(10) as u32;
-            if retries + 1 > 10 {
+            let confirmations = retries.saturating_add(1).min(10) as u32;
+            if retries >= 10 {
                 changes.push(format!(
                     "{retries} retries lowered to 9 (10 confirmations, Vigilmon's most)"
                 ));
@@ -920,6 +920,32 @@ mod tests {
             Some("$.data.items[0].ok")
         );
         assert_eq!(json_path("$count(items) > 2"), None);
+    }
+
+    #[test]
+    fn huge_numbers_from_a_file_are_bounded_not_overflowed() {
+        let m = |kind: &str| Monitor {
+            id: 1,
+            name: format!("huge {kind}"),
+            kind: kind.into(),
+            hostname: Some("db.internal".into()),
+            port: Some(u64::MAX),
+            interval: Some(u64::MAX),
+            retry_interval: Some(u64::MAX),
+            maxretries: Some(u64::MAX),
+            timeout: Some(f64::MAX),
+            active: true,
+            ..Monitor::default()
+        };
+        let mut out = Imported::default();
+        let mut env = Env::new(false);
+        import_all(&[], &[m("push"), m("port")], &mut out, &mut env);
+        assert_eq!(out.report.lines.len(), 2, "{:?}", out.report.lines);
+        let port = &out.report.lines[1];
+        assert!(
+            matches!(&port.outcome, Outcome::NotMapped(why) if why.contains("port")),
+            "{port}"
+        );
     }
 
     #[test]
