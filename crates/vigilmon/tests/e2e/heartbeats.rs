@@ -850,3 +850,62 @@ async fn auto_create_can_be_turned_off() {
     let (_, list) = server.get("/api/v1/monitors").await;
     assert_eq!(list["monitors"].as_array().unwrap().len(), 1, "{list}");
 }
+
+/// A heartbeat given a ping token through the API answers at it; a token another
+/// monitor has is refused by name, on create and on change, and nothing is stored.
+async fn a_given_token_is_the_ping_url(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let server = Server::start(bin(), &store, &[]);
+    let uuid = "6c1e2d3f-4a5b-4c6d-8e7f-8091a2b3c4d5";
+    let m = create(
+        &server,
+        json!({"name": "moved", "type": "heartbeat", "every": "1h", "token": uuid}),
+    )
+    .await;
+    assert_eq!(
+        m["ping_url"].as_str().unwrap(),
+        format!("{}/ping/{uuid}", server.url)
+    );
+    assert_eq!(
+        send(Method::GET, &format!("{}/ping/{uuid}", server.url), None).await,
+        (200, "OK".into())
+    );
+    let (status, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "copy", "type": "heartbeat", "token": uuid}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["field"], "token");
+    assert_eq!(
+        body["error"]["message"],
+        "another heartbeat monitor has this ping token"
+    );
+    let other = create(&server, json!({"name": "other", "type": "heartbeat"})).await;
+    let id = other["id"].as_str().unwrap();
+    let r = server
+        .api(Method::PATCH, &format!("/api/v1/monitors/{id}"))
+        .json(&json!({"token": uuid}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert_eq!(list["monitors"].as_array().unwrap().len(), 2, "{list}");
+    let (_, kept) = server.get(&format!("/api/v1/monitors/{id}")).await;
+    assert_eq!(
+        kept["ping_url"], other["ping_url"],
+        "the refused change changed nothing"
+    );
+    // A token that cannot be one is refused by field.
+    let (status, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "short", "type": "heartbeat", "token": "short"}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "token");
+}
+both_backends!(given_token, a_given_token_is_the_ping_url);
