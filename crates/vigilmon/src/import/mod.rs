@@ -114,6 +114,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<u8> {
             uptime_kuma::import(&args.input, &text, &mut out, &mut env)?;
         }
     }
+    out.drop_unused_policies();
     let text = out.render(args.from, &args.input, &env)?;
     let report = out.report.render(&env);
     match &args.output {
@@ -586,6 +587,17 @@ impl Imported {
         name
     }
 
+    /// Drops the policies no imported monitor names (made for a monitor that then
+    /// did not validate).
+    pub fn drop_unused_policies(&mut self) {
+        let used: HashSet<String> = self
+            .monitors
+            .iter()
+            .filter_map(|m| m.policy.clone())
+            .collect();
+        self.policies.retain(|p| used.contains(&p.name));
+    }
+
     /// The config file: a header naming the source and the variables to set, then the
     /// YAML of the typed parts, every `$` the loader would expand escaped and every
     /// placeholder written `${NAME}`. Loaded back with the loader before it is
@@ -664,6 +676,25 @@ pub fn tag(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policies_no_monitor_names_are_dropped() {
+        let mut out = Imported::default();
+        let used = out.policy_for(&["slack".to_owned()], &["down", "recovered"]);
+        let unused = out.policy_for(&["email".to_owned()], &["down"]);
+        assert_eq!(
+            out.policy_for(&["slack".to_owned()], &["down", "recovered"]),
+            used,
+            "one policy per set of channels and events"
+        );
+        assert_eq!(unused, "to email (down)");
+        let mut m = MonitorConfig::new("a", vigilmon_core::monitor::KindConfig::default());
+        m.policy = Some(used.clone());
+        out.monitors.push(m);
+        out.drop_unused_policies();
+        let names: Vec<&str> = out.policies.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, [used.as_str()]);
+    }
 
     #[test]
     fn variable_names_are_upper_case_words() {
