@@ -10,7 +10,8 @@ use serde_json::Value;
 
 use crate::duration::HumanDuration;
 use crate::monitor::{
-    DnsSpec, GrpcSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec, TlsVersion,
+    BrokerJudgement, DnsSpec, GrpcSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec,
+    TlsVersion,
 };
 use crate::outcome::{ErrorKind, Verdict};
 
@@ -456,20 +457,56 @@ pub fn evaluate_smtp(
             format!("expected the greeting to contain {want:?}, got {shown:?}"),
         );
     }
+    secured(
+        certificate.map(|f| (&spec.certificate, f)),
+        spec.verify_tls,
+        (spec.response_time, spec.warn_response_time),
+        elapsed,
+        now,
+    )
+}
+
+/// Judges a message broker's connection (`mqtt`, `amqp`): the certificate when there
+/// is TLS (its chain and name unless `verify_tls: false`, and its expiry, as for a
+/// `tls` monitor), then the response time.
+pub fn evaluate_secured(
+    judgement: &BrokerJudgement,
+    certificate: Option<&TlsFacts>,
+    elapsed: Duration,
+    now: Timestamp,
+) -> Verdict {
+    secured(
+        judgement.certificate.as_ref().zip(certificate),
+        judgement.verify_tls,
+        (judgement.response_time, judgement.warn_response_time),
+        elapsed,
+        now,
+    )
+}
+
+/// A certificate judged by its spec (failures first, its warning kept), then the
+/// response time's limits (failing, then warning).
+fn secured(
+    certificate: Option<(&TlsSpec, &TlsFacts)>,
+    verify_tls: bool,
+    (response_time, warn_response_time): (Option<Duration>, Option<Duration>),
+    elapsed: Duration,
+    now: Timestamp,
+) -> Verdict {
     let mut warning = None;
-    if let Some(facts) = certificate {
+    if let Some((spec, facts)) = certificate {
         let mut facts = facts.clone();
-        if !spec.verify_tls {
+        if !verify_tls {
             facts.chain_error = None;
             facts.name_error = None;
         }
-        match evaluate_tls(&spec.certificate, &facts, Duration::ZERO, now) {
+        match evaluate_tls(spec, &facts, Duration::ZERO, now) {
             Verdict::Up => {}
             down @ Verdict::Down { .. } => return down,
             degraded @ Verdict::Degraded { .. } => warning = Some(degraded),
         }
     }
-    if let Some(limit) = spec.response_time
+    if let Some(limit) = response_time
         && elapsed > limit
     {
         return Verdict::down(ErrorKind::Assertion, slower_than(elapsed, limit));
@@ -477,7 +514,7 @@ pub fn evaluate_smtp(
     if let Some(w) = warning {
         return w;
     }
-    if let Some(limit) = spec.warn_response_time
+    if let Some(limit) = warn_response_time
         && elapsed > limit
     {
         return Verdict::degraded(slower_than(elapsed, limit));

@@ -41,6 +41,8 @@ pub(crate) enum Phase {
     Send,
     /// Reading from a TCP peer, waiting for its banner.
     Banner,
+    /// A step of a protocol of its own, in words ("waiting for CONNACK").
+    Exchange(&'static str),
 }
 
 impl Phase {
@@ -54,6 +56,7 @@ impl Phase {
             Phase::ReadBody => "reading the body",
             Phase::Send => "sending data",
             Phase::Banner => "waiting for the banner",
+            Phase::Exchange(doing) => doing,
         }
     }
 }

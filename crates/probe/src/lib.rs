@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate, SMTP, DNS or gRPC health check against the network and
+//! certificate, SMTP, DNS, gRPC health or MQTT check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -17,7 +17,9 @@
 //! monitors: a server's certificate judged on its own), `smtp` (a mail server's
 //! greeting, EHLO and STARTTLS), `dns` (one question to one resolver, with
 //! hickory-proto's messages), `grpc` (the standard health check over HTTP/2,
-//! with its two tiny protobuf messages written by hand), `tls` (client
+//! with its two tiny protobuf messages written by hand), `mqtt` (connect, `CONNACK`,
+//! a round trip through the broker, with rumqttc's packets), `broker` (what the
+//! broker checks share), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -32,12 +34,14 @@ use tokio::time::Instant;
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 
+mod broker;
 mod certificate;
 mod classify;
 mod database;
 mod dns;
 mod grpc;
 mod http;
+mod mqtt;
 mod mysql;
 mod net;
 mod postgres;
@@ -193,6 +197,7 @@ impl Prober {
             CheckSpec::Smtp(m) => smtp::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Dns(d) => dns::run(&self.inner, d, start, deadline, timeout).await,
             CheckSpec::Grpc(g) => grpc::run(&self.inner, g, start, deadline, timeout).await,
+            CheckSpec::Mqtt(m) => mqtt::run(&self.inner, m, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,

@@ -16,11 +16,13 @@
 //! variant in [`KindConfig`] and [`CheckSpec`], one row in [`KINDS`], a probe module
 //! and a UI form (`docs/CONTRIBUTING.md`).
 
+mod broker;
 mod dns;
 mod expect;
 mod grpc;
 mod heartbeat;
 mod http;
+mod mqtt;
 mod mysql;
 mod postgres;
 mod redis;
@@ -36,6 +38,7 @@ use crate::duration::HumanDuration;
 use crate::ids::RegionName;
 use crate::validation::{Errors, ValidationError};
 
+pub use broker::BrokerJudgement;
 pub use dns::{DnsConfig, DnsRecord, DnsSpec, RCODES, canonical_value};
 pub use expect::{ExpectConfig, JsonAssertionConfig, WarnConfig};
 pub use grpc::{
@@ -45,6 +48,10 @@ pub use heartbeat::HeartbeatConfig;
 pub use http::{
     HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
     StatusPattern,
+};
+pub use mqtt::{
+    DEFAULT_MQTT_KEEP_ALIVE, DEFAULT_MQTT_MESSAGE, DEFAULT_MQTT_PORT, DEFAULT_MQTTS_PORT,
+    MqttConfig, MqttPublishConfig, MqttSpec, MqttTarget, parse_mqtt_url,
 };
 pub use mysql::{
     DEFAULT_MYSQL_PORT, MysqlConfig, MysqlSpec, MysqlSslMode, MysqlTarget, parse_mysql_url,
@@ -151,6 +158,7 @@ crate::tagged_kinds! {
         Smtp(SmtpConfig) = "smtp",
         Dns(DnsConfig) = "dns",
         Grpc(GrpcConfig) = "grpc",
+        Mqtt(MqttConfig) = "mqtt",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -202,6 +210,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Grpc,
         label: "gRPC",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Mqtt,
+        label: "MQTT",
         probed: true,
     },
     KindInfo {
@@ -267,6 +280,7 @@ impl KindConfig {
             KindConfig::Smtp(_) => Some(MonitorKind::Smtp),
             KindConfig::Dns(_) => Some(MonitorKind::Dns),
             KindConfig::Grpc(_) => Some(MonitorKind::Grpc),
+            KindConfig::Mqtt(_) => Some(MonitorKind::Mqtt),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -344,6 +358,14 @@ impl KindConfig {
         }
     }
 
+    /// The `mqtt` fields, when it is an `mqtt` monitor.
+    pub fn as_mqtt(&self) -> Option<&MqttConfig> {
+        match self {
+            KindConfig::Mqtt(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -360,6 +382,7 @@ impl KindConfig {
             KindConfig::Tls(t) => t.warn.as_ref(),
             KindConfig::Smtp(s) => s.warn.as_ref(),
             KindConfig::Grpc(g) => g.warn.as_ref(),
+            KindConfig::Mqtt(m) => m.warn.as_ref(),
             _ => None,
         };
         warn.and_then(|w| w.cert_expiry)
@@ -372,6 +395,7 @@ impl KindConfig {
             KindConfig::Http(h) => h.verify_tls,
             KindConfig::Smtp(s) => s.verify_tls,
             KindConfig::Grpc(g) => g.verify_tls,
+            KindConfig::Mqtt(m) => m.verify_tls,
             _ => None,
         };
         verify == Some(false)
@@ -386,6 +410,7 @@ impl KindConfig {
             KindConfig::Postgres(c) => c.url.as_deref(),
             KindConfig::Mysql(c) => c.url.as_deref(),
             KindConfig::Grpc(c) => c.url.as_deref(),
+            KindConfig::Mqtt(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -398,6 +423,7 @@ impl KindConfig {
             KindConfig::Postgres(c) => Some(&mut c.url),
             KindConfig::Mysql(c) => Some(&mut c.url),
             KindConfig::Grpc(c) => Some(&mut c.url),
+            KindConfig::Mqtt(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -414,6 +440,7 @@ impl KindConfig {
             KindConfig::Smtp(c) => c.expect.as_ref(),
             KindConfig::Dns(c) => c.expect.as_ref(),
             KindConfig::Grpc(c) => c.expect.as_ref(),
+            KindConfig::Mqtt(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -430,6 +457,7 @@ impl KindConfig {
             KindConfig::Smtp(c) => c.warn.as_ref(),
             KindConfig::Dns(c) => c.warn.as_ref(),
             KindConfig::Grpc(c) => c.warn.as_ref(),
+            KindConfig::Mqtt(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -446,6 +474,7 @@ impl KindConfig {
             (KindConfig::Postgres(a), KindConfig::Postgres(b)) => a.url == b.url,
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
             (KindConfig::Grpc(a), KindConfig::Grpc(b)) => a.url == b.url && a.service == b.service,
+            (KindConfig::Mqtt(a), KindConfig::Mqtt(b)) => a.url == b.url,
             (KindConfig::Dns(a), KindConfig::Dns(b)) => {
                 a.query == b.query && a.record == b.record && a.resolver == b.resolver
             }
@@ -526,6 +555,7 @@ impl MonitorConfig {
                 Some(service) => format!("{} {service}", c.url.as_deref().unwrap_or("")),
                 None => c.url.as_deref().unwrap_or("").to_owned(),
             },
+            KindConfig::Mqtt(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Dns(c) => format!(
                 "{} {}{}",
                 c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
@@ -733,6 +763,7 @@ impl MonitorConfig {
             KindConfig::Smtp(c) => c.build(&mut errs).map(CheckSpec::Smtp),
             KindConfig::Dns(c) => c.build(&mut errs).map(CheckSpec::Dns),
             KindConfig::Grpc(c) => c.build(&mut errs).map(CheckSpec::Grpc),
+            KindConfig::Mqtt(c) => c.build(&mut errs).map(CheckSpec::Mqtt),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -789,6 +820,7 @@ pub enum MonitorKind {
     Smtp,
     Dns,
     Grpc,
+    Mqtt,
     Heartbeat,
 }
 
@@ -804,6 +836,7 @@ impl MonitorKind {
             MonitorKind::Smtp => "smtp",
             MonitorKind::Dns => "dns",
             MonitorKind::Grpc => "grpc",
+            MonitorKind::Mqtt => "mqtt",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -844,6 +877,7 @@ impl MonitorSpec {
             CheckSpec::Smtp(_) => MonitorKind::Smtp,
             CheckSpec::Dns(_) => MonitorKind::Dns,
             CheckSpec::Grpc(_) => MonitorKind::Grpc,
+            CheckSpec::Mqtt(_) => MonitorKind::Mqtt,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -880,13 +914,15 @@ pub enum CheckSpec {
     Smtp(SmtpSpec),
     Dns(DnsSpec),
     Grpc(GrpcSpec),
+    Mqtt(MqttSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL), of an HTTP
+/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL, MQTT), an
+/// MQTT monitor's `password`, of an HTTP
 /// monitor every header value not named in `public_headers` and the body unless
 /// `public_body`, and of a gRPC monitor every metadata value. They are bound to the URL's origin.
 impl crate::secret::Secrets for MonitorConfig {
@@ -932,6 +968,14 @@ impl crate::secret::Secrets for MonitorConfig {
             KindConfig::Grpc(c) => {
                 for (name, value) in c.metadata.iter_mut().flatten() {
                     f(&format!("metadata.{name}"), SecretKind::Whole, value);
+                }
+            }
+            KindConfig::Mqtt(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+                if let Some(p) = c.password.as_mut() {
+                    f("password", SecretKind::Whole, p);
                 }
             }
             _ => {}
