@@ -28,18 +28,19 @@ const TLS: &[&str] = &["tls"];
 const SMTP: &[&str] = &["smtp"];
 const DNS: &[&str] = &["dns"];
 const GRPC: &[&str] = &["grpc"];
+const MQTT: &[&str] = &["mqtt"];
 const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
-const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc"];
-const CERT_HORIZON: &[&str] = &["tls", "smtp"];
+const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt"];
+const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt"];
 const BANNERS: &[&str] = &["tcp", "smtp"];
-const VERIFIED: &[&str] = &["http", "smtp", "grpc"];
+const VERIFIED: &[&str] = &["http", "smtp", "grpc", "mqtt"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
 const PROBED: &[&str] = &[
-    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns", "grpc",
+    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns", "grpc", "mqtt",
 ];
 
 /// The monitor types, with their tab labels: core's list of types.
@@ -179,6 +180,69 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "the server as a whole",
         "The name the server's health service knows, e.g. billing.v1.Billing. SERVING is up.",
         0,
+    ),
+    req(f(
+        "url",
+        "MQTT URL",
+        Input::Text,
+        MQTT,
+        "mqtts://monitor:password@broker.internal:8883",
+        "mqtt:// (port 1883) or mqtts:// (TLS, port 8883). The password is never shown again after saving.",
+        0,
+    )),
+    f(
+        "username",
+        "User name",
+        Input::Text,
+        MQTT,
+        "",
+        "When it is not in the URL.",
+        0,
+    ),
+    f(
+        "password",
+        "Password",
+        Input::Text,
+        MQTT,
+        "",
+        "When it is not in the URL. A secret, shown as ******** after saving (leave the mask to keep it).",
+        0,
+    ),
+    f(
+        "publish.topic",
+        "Round trip: topic",
+        Input::Text,
+        MQTT,
+        "vigilmon/probe",
+        "Subscribe to this topic, publish on it and expect the message back within the timeout. Leave empty to connect only.",
+        0,
+    ),
+    f(
+        "publish.message",
+        "Round trip: message",
+        Input::Text,
+        MQTT,
+        "vigilmon probe",
+        "A unique token is added after it, so that concurrent checks each wait for their own.",
+        0,
+    ),
+    f(
+        "client_id",
+        "Client identifier",
+        Input::Text,
+        MQTT,
+        "vigilmon- and a random suffix",
+        "A fixed one makes the broker drop another connection using it.",
+        4,
+    ),
+    f(
+        "keep_alive",
+        "Keep-alive",
+        Input::Duration,
+        MQTT,
+        "30s",
+        "Announced in CONNECT, whole seconds.",
+        4,
     ),
     f(
         "query",

@@ -7,8 +7,9 @@
 //! times and the value read, and a server's certificate alone (`tls://host[:port]`,
 //! `--starttls smtp`), printing its issuer, names, expiry and protocol, and a mail
 //! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS), and a
-//! DNS name (`dns://name`, `--record`, `--resolver`), and a gRPC server's health
-//! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata).
+//! DNS name (`dns://name`, `--record`, `--resolver`), a gRPC server's health
+//! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata),
+//! and an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,8 +18,8 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, MysqlConfig, PostgresConfig, RedisAddr,
-    SmtpConfig, TcpConfig, TlsConfig,
+    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, MqttConfig, MqttPublishConfig, MysqlConfig,
+    PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -36,9 +37,13 @@ pub struct CheckArgs {
     /// postgres://[user[:pass]@]host[:port]/database[?sslmode=…] and
     /// mysql://[user[:pass]@]host[:port]/database[?ssl-mode=…], or
     /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
-    /// smtps://host[:port] (implicit TLS) for a mail server, dns://name, or
-    /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health.
+    /// smtps://host[:port] (implicit TLS) for a mail server, dns://name,
+    /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health, or
+    /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker.
     pub target: String,
+    /// mqtt:// targets: publish a message on this topic and expect it back.
+    #[arg(long)]
+    pub topic: Option<String>,
     /// dns:// targets: the record type [default: A].
     #[arg(long)]
     pub record: Option<String>,
@@ -138,6 +143,12 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     if args.service.is_some() && !is_grpc {
         return usage("--service applies to grpc:// and grpcs:// targets only");
     }
+    let is_mqtt = ["mqtt://", "mqtts://"]
+        .iter()
+        .any(|p| args.target.starts_with(p));
+    if args.topic.is_some() && !is_mqtt {
+        return usage("--topic applies to mqtt:// and mqtts:// targets only");
+    }
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
         return usage("--starttls applies to tls:// targets only");
@@ -235,6 +246,26 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             tls: implicit.then(|| "implicit".to_owned()),
             verify_tls: args.insecure.then_some(false),
             ..SmtpConfig::default()
+        });
+    } else if is_mqtt {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method and --no-follow apply to HTTP targets only",
+            );
+        }
+        config.kind = KindConfig::Mqtt(MqttConfig {
+            url: Some(args.target.clone()),
+            publish: args.topic.as_ref().map(|t| MqttPublishConfig {
+                topic: Some(t.clone()),
+                message: None,
+            }),
+            verify_tls: (args.insecure && args.target.starts_with("mqtts://")).then_some(false),
+            ..MqttConfig::default()
         });
     } else if is_grpc {
         if !args.expect_status.is_empty()
@@ -368,7 +399,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc:// or grpcs://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt:// or mqtts://",
             args.target
         ));
     }
@@ -489,6 +520,21 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             },
             r.region
         ),
+        CheckSpec::Mqtt(m) => println!(
+            "MQTT {}://{}:{}{} (region {})",
+            if m.tls { "mqtts" } else { "mqtt" },
+            if m.host.contains(':') {
+                format!("[{}]", m.host)
+            } else {
+                m.host.clone()
+            },
+            m.port,
+            m.username
+                .as_deref()
+                .map(|u| format!(" as {u}"))
+                .unwrap_or_default(),
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -549,6 +595,18 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
                 }
             ),
         },
+        (CheckSpec::Mqtt(_), Some(d)) => {
+            println!("  client id   {}", d["client_id"].as_str().unwrap_or("-"));
+            if let Some(t) = d["topic"].as_str() {
+                let rt = d["round_trip_ms"]
+                    .as_u64()
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"));
+                println!("  round trip  {rt} on {t}");
+            }
+            if d.get("issuer").is_some() {
+                print_certificate_figures(d);
+            }
+        }
         (CheckSpec::Smtp(_), Some(d)) => {
             println!("  greeting    {}", d["greeting"].as_str().unwrap_or("-"));
             if let Some(ext) = d["extensions"].as_array() {

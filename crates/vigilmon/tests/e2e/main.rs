@@ -6,6 +6,7 @@ mod agents;
 mod alerting;
 mod api;
 mod backup;
+mod brokers;
 mod certificates;
 mod channels;
 mod cli;
