@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod channels;
+pub mod config;
 pub mod incidents;
 pub mod maintenance;
 pub mod monitors;
@@ -37,6 +38,7 @@ use vigilmon_app::{AppError, AppState};
         status_pages::delete, status_pages::uptime, status_pages::rollups,
         status_pages::list_updates, status_pages::add_update,
         tokens::list, tokens::create, tokens::revoke,
+        config::export, config::apply,
     ),
     // The kinds of monitors and channels are referred to by name from the configs
     // that flatten them; registered here so that every reference resolves.
@@ -49,6 +51,7 @@ use vigilmon_app::{AppError, AppState};
         (name = "regions", description = "Probe regions and their agents, and the nodes of the cluster"),
         (name = "tokens", description = "API and agent tokens (an agent token declares its region)"),
         (name = "status pages", description = "Public status pages, their JSON, uptime and public incident updates"),
+        (name = "as code", description = "The configuration as a document, and a document applied (vigilmon export, vigilmon apply)"),
     )
 )]
 pub struct ApiDoc;
@@ -218,6 +221,8 @@ pub fn router() -> Router<AppState> {
             axum::routing::put(maintenance::put).delete(maintenance::delete),
         )
         .route("/api/v1/maintenance/{id}/end", post(maintenance::end))
+        .route("/api/v1/config", get(config::export))
+        .route("/api/v1/config/apply", post(config::apply))
         .route("/api/v1/regions", get(agent::regions))
         .route("/api/v1/nodes", get(nodes::list))
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))

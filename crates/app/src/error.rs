@@ -51,6 +51,29 @@ pub struct ErrorDetail {
     pub details: Vec<ValidationError>,
 }
 
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Unauthorized(m) => f.write_str(m),
+            AppError::Forbidden(m)
+            | AppError::NotFound(m)
+            | AppError::PayloadTooLarge(m)
+            | AppError::Unavailable(m)
+            | AppError::Internal(m) => f.write_str(m),
+            AppError::BadRequest { message, .. } | AppError::Conflict { message, .. } => {
+                f.write_str(message)
+            }
+            AppError::Invalid(errs) => {
+                let all: Vec<String> = errs
+                    .iter()
+                    .map(|e| format!("{}: {}", e.field, e.message))
+                    .collect();
+                f.write_str(&all.join("; "))
+            }
+        }
+    }
+}
+
 impl AppError {
     pub fn bad_request(message: impl Into<String>, field: Option<String>) -> Self {
         AppError::BadRequest {

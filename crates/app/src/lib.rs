@@ -18,6 +18,7 @@
 //! writes to the store except through these steps (reads may go to the store) — but
 //! for what only the UI has: its users, sessions and passwords (`vigilmon-ui`).
 
+pub mod as_code;
 pub mod auth;
 pub mod channels;
 pub mod error;

@@ -43,6 +43,32 @@ pub fn masked<T: Secrets + Clone>(config: &T) -> T {
     c
 }
 
+/// A copy for a file to publish: every secret replaced by `${NAME}`, the name chosen
+/// by `name_for` from the secret's path (of a URL only its password is replaced);
+/// returns the names used, in order.
+pub fn placeholders<T: Secrets + Clone>(
+    config: &T,
+    name_for: &mut dyn FnMut(&str) -> String,
+) -> (T, Vec<String>) {
+    let mut c = config.clone();
+    let mut names = Vec::new();
+    c.visit_secrets(&mut |path, kind, value| {
+        let name = name_for(path);
+        let placeholder = format!("${{{name}}}");
+        match kind {
+            SecretKind::Whole => *value = placeholder,
+            SecretKind::UrlPassword => {
+                if url_password(value).is_none() {
+                    return;
+                }
+                *value = with_url_password(value, &placeholder);
+            }
+        }
+        names.push(name);
+    });
+    (c, names)
+}
+
 /// Puts the stored secrets of `old` back where `new` holds the mask. Refused by field:
 /// a mask with nothing stored at its place, and a kept secret when the target moved.
 pub fn restore<T: Secrets + Clone>(new: &mut T, old: &T) -> Result<(), Vec<ValidationError>> {

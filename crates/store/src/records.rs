@@ -21,15 +21,19 @@ pub enum MonitorSource {
     /// Created by its first ping (`/ping/{ping_key}/{slug}?create=1`); otherwise
     /// managed like an API monitor.
     Ping,
+    /// Written by `vigilmon apply` from a file of its own; editable like an API
+    /// object, and written again by the next apply of that file.
+    Apply,
 }
 
 impl MonitorSource {
-    /// The stored name: `"api"`, `"file"` or `"ping"`.
+    /// The stored name: `"api"`, `"file"`, `"ping"` or `"apply"`.
     pub fn as_str(self) -> &'static str {
         match self {
             MonitorSource::Api => "api",
             MonitorSource::File => "file",
             MonitorSource::Ping => "ping",
+            MonitorSource::Apply => "apply",
         }
     }
 
@@ -39,6 +43,7 @@ impl MonitorSource {
             "api" => Some(MonitorSource::Api),
             "file" => Some(MonitorSource::File),
             "ping" => Some(MonitorSource::Ping),
+            "apply" => Some(MonitorSource::Apply),
             _ => None,
         }
     }

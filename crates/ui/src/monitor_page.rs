@@ -181,6 +181,8 @@ pub(crate) struct Detail {
     pub beats: Vec<charts::Beat>,
     pub paused: bool,
     pub managed: bool,
+    /// Written by `vigilmon apply` (editable; the next apply writes it again).
+    pub applied: bool,
     pub probed: bool,
     pub settings: Vec<(&'static str, String)>,
     pub regions: Vec<RegionRow>,
@@ -463,6 +465,7 @@ async fn detail(
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
     let managed = rec.source == MonitorSource::File;
+    let applied = rec.source == MonitorSource::Apply;
     let v = view(st, rec).await?;
     let probed = v.config.kind.as_heartbeat().is_none();
     let since = now - SignedDuration::from_hours(24);
@@ -662,6 +665,7 @@ async fn detail(
         beats,
         paused: v.config.paused,
         managed,
+        applied,
         probed,
         settings: settings_of(&v),
         regions: v

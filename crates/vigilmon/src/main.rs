@@ -4,6 +4,7 @@
 //! in use (SQLite under `--data-dir`, or PostgreSQL with `--database-url`).
 
 mod admin;
+mod as_code;
 mod backup;
 mod check;
 mod completions;
@@ -80,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         command: admin::TokenCommand,
     },
+    /// Print the configuration (monitors, channels, policies, maintenance windows,
+    /// status pages) in the config file's form, from a running server or a store.
+    Export(as_code::ExportArgs),
+    /// Apply a file to a running server: the plan first (create, update field by
+    /// field, delete with --prune), then the changes.
+    Apply(as_code::ApplyArgs),
     /// Copy the embedded SQLite database to a file, consistently, while `serve` runs.
     Backup(backup::BackupArgs),
     /// Replace the SQLite database of a data directory with a backup (the server
@@ -157,6 +164,8 @@ fn main() -> ExitCode {
             Command::RedisHealth(args) => redis_health::run(args).await,
             Command::User { command } => admin::user(command).await.map(|()| exit::OK),
             Command::Token { command } => admin::token(command).await.map(|()| exit::OK),
+            Command::Export(args) => as_code::export(args).await,
+            Command::Apply(args) => as_code::apply(args).await,
             Command::Backup(args) => backup::backup(args).await.map(|()| exit::OK),
             Command::Restore(args) => backup::restore(args).await.map(|()| exit::OK),
             Command::Completions { .. } | Command::Manpage { .. } => Ok(exit::OK),

@@ -43,6 +43,8 @@ const RULES: &[(&str, &str, Rule)] = &[
     // The JSON API.
     ("GET", "/api/v1/openapi.json", Rule::ApiRead),
     ("GET", "/api/v1/nodes", Rule::ApiRead),
+    ("GET", "/api/v1/config", Rule::ApiRead),
+    ("POST", "/api/v1/config/apply", Rule::ApiWrite),
     ("GET", "/api/v1/monitors", Rule::ApiRead),
     ("POST", "/api/v1/monitors", Rule::ApiWrite),
     ("GET", "/api/v1/monitors/{id}", Rule::ApiRead),

@@ -5,6 +5,7 @@
 mod agents;
 mod alerting;
 mod api;
+mod as_code;
 mod backup;
 mod brokers;
 mod certificates;
