@@ -70,22 +70,28 @@ pub(crate) struct BadgeSnippet {
 }
 
 /// The badges of a monitor, when a status page shows it (badges are public only for
-/// those): status, 30-day uptime and 24-hour response time.
+/// those): status, 30-day uptime and 24-hour response time. Their alt text names the
+/// monitor as the (first) status page showing it does: its public name.
 async fn badges(
     st: &AppState,
     id: MonitorId,
     name: &str,
     now: jiff::Timestamp,
 ) -> Result<Vec<BadgeSnippet>, UiError> {
-    let shown = st
-        .store()
-        .list_status_pages()
-        .await?
+    let pages = st.store().list_status_pages().await?;
+    let Some(public) = pages
         .iter()
-        .any(|p| p.config.monitors().any(|m| m.name() == name));
-    if !shown {
+        .find_map(|p| p.config.monitors().find(|m| m.name() == name))
+        .map(|m| m.public_name().to_owned())
+    else {
         return Ok(Vec::new());
-    }
+    };
+    let name = public.as_str();
+    // In the HTML snippet the name sits inside an attribute.
+    let attr = name
+        .replace('&', "&amp;")
+        .replace('"', "&quot;")
+        .replace('<', "&lt;");
     let ids = st
         .store()
         .ensure_badge_ids(&[id], vigilmon_app::status_model::new_badge_id, now)
@@ -106,7 +112,7 @@ async fn badges(
             label,
             src: format!("/badge/{badge}/{file}"),
             markdown: format!("![{name} {alt}]({url})"),
-            html: format!("<img src=\"{url}\" alt=\"{name} {alt}\">"),
+            html: format!("<img src=\"{url}\" alt=\"{attr} {alt}\">"),
         }
     })
     .collect())

@@ -107,6 +107,21 @@ async fn regions_and_agents(backend: Backend) {
     assert!(body.contains(&format!("vigilmon agent --server {}", server.url)));
     assert!(body.contains("href=\"/regions\" aria-current=\"page\""));
 
+    // The token form's Region is for agent tokens only: its field carries the class
+    // the stylesheet hides while another scope is chosen and the field is empty and
+    // without error.
+    let tokens = web.get("/tokens").await.body;
+    assert!(
+        tokens.contains("<select id=\"token-scope\" name=\"scope\">")
+            && tokens.contains("<option value=\"agent\">agent (for one region)</option>")
+            && tokens.contains("<div class=\"field token-region\"><label for=\"token-region\">Region (agent tokens only)</label><input id=\"token-region\" name=\"region\" type=\"text\" maxlength=\"32\" placeholder=\"eu-central\" value=\"\""),
+        "{tokens}"
+    );
+    let css = web.get("/assets/app.css").await.body;
+    assert!(
+        css.contains("form:has(#token-scope option[value=agent]:not(:checked)) .token-region:not(.bad):has(input[value=\"\"]){display:none}"),
+        "the rule that hides Region"
+    );
     // Agent tokens from the tokens page: the region is required and checked.
     let r = web
         .post(
@@ -744,7 +759,8 @@ status_pages:
         .await
         .unwrap();
     assert!(public.contains("Site search"), "{public}");
-    // A monitor on a page has badges to paste on its page, and they answer.
+    // A monitor on a page has badges to paste on its page, and they answer; their alt
+    // text is the public name, never the internal one.
     let page = web.get(&format!("/monitors/{}", ids[0])).await.body;
     assert!(page.contains("<h2 id=\"badges-h\">Badges</h2>"), "{page}");
     let md = page
@@ -754,11 +770,20 @@ status_pages:
         .unwrap_or_default()
         .to_owned();
     assert!(
-        md.starts_with(&format!("![checkout API status]({}/badge/", server.url)),
+        md.starts_with(&format!("![Checkout status]({}/badge/", server.url)),
         "{md}"
     );
+    let badges = page
+        .split("id=\"badges-h\"")
+        .nth(1)
+        .and_then(|b| b.split("</section>").next())
+        .unwrap_or_default();
+    assert!(
+        badges.contains("alt=&#34;Checkout uptime&#34;") && !badges.contains("checkout API"),
+        "{badges}"
+    );
     let svg_url = md
-        .trim_start_matches("![checkout API status](")
+        .trim_start_matches("![Checkout status](")
         .trim_end_matches(')');
     let svg = server.client.get(svg_url).send().await.unwrap();
     assert_eq!(svg.status(), 200);
