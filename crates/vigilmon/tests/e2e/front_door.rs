@@ -239,6 +239,37 @@ async fn setup_needs_the_printed_code(backend: Backend) {
         )
         .await;
     assert_eq!((r.status, r.location.as_str()), (303, "/login"));
+    // A failed sign-in keeps the email typed (never the password); the inputs are
+    // sized to what they hold.
+    let form = late.get("/login").await;
+    assert!(
+        form.body
+            .contains("<input id=\"email\" name=\"email\" type=\"email\" size=\"32\"")
+            && form
+                .body
+                .contains("<input id=\"password\" name=\"password\" type=\"password\" size=\"32\""),
+        "{}",
+        form.body
+    );
+    let token = csrf_of(&form.body);
+    let r = late
+        .post(
+            "/login",
+            &[
+                ("_csrf", token.as_str()),
+                ("email", OWNER),
+                ("password", "not the password"),
+            ],
+            None,
+        )
+        .await;
+    assert!(r.body.contains("do not match an account"), "{}", r.body);
+    assert!(
+        r.body.contains(&format!("required value=\"{OWNER}\">")),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("not the password"), "{}", r.body);
 
     // Once an owner exists, serve prints no code.
     server.restart(bin(), &store, &[]);
