@@ -98,6 +98,24 @@ async fn edit_channels_policies_and_windows(backend: Backend) {
     let old_url = format!("{}/old", old.url);
     let form = web.get("/channels/ops-hook/edit").await;
     assert_eq!(form.status, 200, "{}", form.body);
+    // The signing secret's 16-character minimum is said before submitting, tied to
+    // its input.
+    let new_form = web.get("/channels?type=webhook").await;
+    let hint = new_form
+        .body
+        .split("<span class=\"hint\" id=\"secret-hint\">")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        hint.starts_with("At least 16 characters."),
+        "{}",
+        new_form.body
+    );
+    assert!(
+        new_form.body.contains("aria-describedby=\"secret-hint"),
+        "{}",
+        new_form.body
+    );
     for secret in [SECRET, old_url.as_str()] {
         assert!(
             !form.body.contains(secret),
@@ -658,6 +676,16 @@ async fn live_incident_and_uptime(backend: Backend) {
         .to_owned();
     assert!(error.contains("503"), "{body}");
     let dash = web.get("/").await.body;
+    // Addresses may break after their separators; the latency column says what it
+    // holds.
+    assert!(
+        dash.contains("http://<wbr>127.0.0.1:") && dash.contains("/<wbr>health<wbr>"),
+        "{dash}"
+    );
+    assert!(
+        dash.contains("<th scope=\"col\" class=\"num\">Latest check</th>"),
+        "{dash}"
+    );
     let failed = dash
         .split("<i class=\"fail h")
         .nth(1)
@@ -1076,6 +1104,26 @@ monitors:
         "{}",
         r.body
     );
+    // Verification unticked: the result says so; ticked, it does not.
+    assert!(
+        r.body.contains(
+            "<p class=\"tls-off\">TLS verification is off: the certificate was not checked"
+        ),
+        "{}",
+        r.body
+    );
+    let mut verified = form.to_vec();
+    verified.push(("verify_tls", "on"));
+    let r = web
+        .post("/monitors/new", &verified, Some(&server.url))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body.contains("<h2 id=\"test-h\">Test result: "),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("class=\"tls-off\""), "{}", r.body);
 }
 
 both_backends!(ui_certificates, certificates_are_shown);
