@@ -285,6 +285,8 @@ pub(crate) struct ChannelRow {
     pub kind: String,
     pub target: String,
     pub file: bool,
+    /// Written by `vigilmon apply`.
+    pub applied: bool,
 }
 
 #[derive(Template)]
@@ -352,6 +354,7 @@ async fn channels_page(
                 name: c.config.name,
                 target,
                 file: c.source == "file",
+                applied: c.source == "apply",
             }
         })
         .collect();

@@ -148,6 +148,12 @@ async fn export_then_apply_both_ways(backend: Backend) {
         page.contains("This monitor was written by <code>vigilmon apply</code>"),
         "{page}"
     );
+    // The unchanged channel keeps where it was made.
+    let channels = ui.get("/channels").await.body;
+    assert!(
+        channels.contains("UI or API") && !channels.contains("vigilmon apply"),
+        "{channels}"
+    );
     let api_id = monitor(&list, "api").unwrap()["id"]
         .as_str()
         .unwrap()
