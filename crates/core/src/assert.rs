@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::duration::HumanDuration;
 use crate::monitor::{
     BrokerJudgement, DnsSpec, GrpcSpec, HttpSpec, JsonCondition, SmtpSpec, TcpSpec, TlsSpec,
-    TlsVersion,
+    TlsVersion, WebsocketSpec,
 };
 use crate::outcome::{ErrorKind, Verdict};
 
@@ -603,6 +603,94 @@ pub fn evaluate_dns(spec: &DnsSpec, facts: &DnsFacts, elapsed: Duration) -> Verd
         return Verdict::degraded(slower_than(elapsed, limit));
     }
     Verdict::Up
+}
+
+/// What a `websocket` check saw, for [`evaluate_websocket`].
+#[derive(Debug, Clone, Default)]
+pub struct WebsocketFacts {
+    /// The certificate of a `wss://` server.
+    pub certificate: Option<TlsFacts>,
+    /// The first message the server sent (text, or binary read as UTF-8 with
+    /// replacements), when one was awaited.
+    pub reply: Option<String>,
+    /// From the start of the check until the WebSocket was open and the reply, if
+    /// awaited, was read.
+    pub elapsed: Duration,
+}
+
+/// Judges a `websocket` check that opened the WebSocket: the certificate (its chain
+/// and name unless `verify_tls: false`, then its expiry), the reply, the response
+/// time; then the warnings.
+pub fn evaluate_websocket(spec: &WebsocketSpec, facts: &WebsocketFacts, now: Timestamp) -> Verdict {
+    let mut warning = None;
+    if let Some(cert) = &facts.certificate {
+        match evaluate_websocket_certificate(spec, cert, now) {
+            Verdict::Up => {}
+            down @ Verdict::Down { .. } => return down,
+            degraded @ Verdict::Degraded { .. } => warning = Some(degraded),
+        }
+    }
+    if spec.reply.is_set() {
+        let got = facts.reply.as_deref().unwrap_or_default();
+        let shown: String = got.chars().take(120).collect();
+        let r = &spec.reply;
+        if let Some(want) = &r.equals
+            && got != want
+        {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("expected the reply {want:?}, got {shown:?}"),
+            );
+        }
+        if let Some(want) = &r.contains
+            && !got.contains(want.as_str())
+        {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!("expected the reply to contain {want:?}, got {shown:?}"),
+            );
+        }
+        if let Some(re) = &r.regex
+            && !re.is_match(got)
+        {
+            return Verdict::down(
+                ErrorKind::Assertion,
+                format!(
+                    "expected the reply to match /{}/, got {shown:?}",
+                    re.as_str()
+                ),
+            );
+        }
+    }
+    if let Some(limit) = spec.response_time
+        && facts.elapsed > limit
+    {
+        return Verdict::down(ErrorKind::Assertion, slower_than(facts.elapsed, limit));
+    }
+    if let Some(w) = warning {
+        return w;
+    }
+    if let Some(limit) = spec.warn_response_time
+        && facts.elapsed > limit
+    {
+        return Verdict::degraded(slower_than(facts.elapsed, limit));
+    }
+    Verdict::Up
+}
+
+/// Judges a `wss://` certificate alone, as soon as the TLS handshake is done (so that
+/// nothing, headers included, is sent to a server that fails it).
+pub fn evaluate_websocket_certificate(
+    spec: &WebsocketSpec,
+    cert: &TlsFacts,
+    now: Timestamp,
+) -> Verdict {
+    let mut cert = cert.clone();
+    if !spec.verify_tls {
+        cert.chain_error = None;
+        cert.name_error = None;
+    }
+    evaluate_tls(&spec.certificate, &cert, Duration::ZERO, now)
 }
 
 fn expires_in(left: Duration, limit: Duration) -> String {

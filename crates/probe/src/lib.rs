@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate, SMTP, DNS, gRPC health or MQTT check against the network and
+//! certificate, SMTP, DNS, gRPC health, MQTT or WebSocket check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -19,7 +19,8 @@
 //! hickory-proto's messages), `grpc` (the standard health check over HTTP/2,
 //! with its two tiny protobuf messages written by hand), `mqtt` (connect, `CONNACK`,
 //! a round trip through the broker, with rumqttc's packets), `broker` (what the
-//! broker checks share), `tls` (client
+//! broker checks share), `websocket` (the upgrade, one message and its reply, with
+//! tokio-tungstenite over the probe's own connection), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -49,6 +50,7 @@ mod redis;
 mod smtp;
 mod tcp;
 mod tls;
+mod websocket;
 
 #[doc(hidden)]
 pub use grpc::judge_answer as judge_grpc_answer;
@@ -198,6 +200,9 @@ impl Prober {
             CheckSpec::Dns(d) => dns::run(&self.inner, d, start, deadline, timeout).await,
             CheckSpec::Grpc(g) => grpc::run(&self.inner, g, start, deadline, timeout).await,
             CheckSpec::Mqtt(m) => mqtt::run(&self.inner, m, start, deadline, timeout).await,
+            CheckSpec::Websocket(w) => {
+                websocket::run(&self.inner, w, start, deadline, timeout).await
+            }
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,

@@ -53,6 +53,15 @@ pub struct ExpectConfig {
     /// `NOERROR`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rcode: Option<String>,
+    /// Text the first message of a `websocket` server must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_contains: Option<String>,
+    /// What the first message of a `websocket` server must be, exactly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_equals: Option<String>,
+    /// A regular expression the first message of a `websocket` server must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_regex: Option<String>,
 }
 
 /// The object form of [`ExpectConfig`], used to keep `deny_unknown_fields`.
@@ -83,6 +92,12 @@ struct ExpectObject {
     exact: Option<bool>,
     #[serde(default)]
     rcode: Option<String>,
+    #[serde(default)]
+    reply_contains: Option<String>,
+    #[serde(default)]
+    reply_equals: Option<String>,
+    #[serde(default)]
+    reply_regex: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for ExpectConfig {
@@ -118,6 +133,9 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     values: o.values,
                     exact: o.exact,
                     rcode: o.rcode,
+                    reply_contains: o.reply_contains,
+                    reply_equals: o.reply_equals,
+                    reply_regex: o.reply_regex,
                 })
             }
         }
@@ -151,7 +169,7 @@ pub struct WarnConfig {
 
 impl ExpectConfig {
     /// The parts that are set, by name (`status`, `banner`, …).
-    fn set_parts(&self) -> [(&'static str, bool); 12] {
+    fn set_parts(&self) -> [(&'static str, bool); 15] {
         [
             ("status", self.status.is_some()),
             ("body_contains", self.body_contains.is_some()),
@@ -165,6 +183,9 @@ impl ExpectConfig {
             ("values", self.values.is_some()),
             ("exact", self.exact.is_some()),
             ("rcode", self.rcode.is_some()),
+            ("reply_contains", self.reply_contains.is_some()),
+            ("reply_equals", self.reply_equals.is_some()),
+            ("reply_regex", self.reply_regex.is_some()),
         ]
     }
 }

@@ -29,6 +29,7 @@ mod redis;
 mod smtp;
 mod tcp;
 mod tls;
+mod websocket;
 
 use std::time::Duration;
 
@@ -67,6 +68,7 @@ pub use redis::{
 pub use smtp::{SmtpConfig, SmtpSpec, SmtpTls};
 pub use tcp::{TcpConfig, TcpSpec};
 pub use tls::{StartTls, TlsConfig, TlsSpec, TlsVersion};
+pub use websocket::{ReplyExpect, WebsocketConfig, WebsocketSpec};
 
 /// The shortest interval a monitor may have.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(10);
@@ -159,6 +161,7 @@ crate::tagged_kinds! {
         Dns(DnsConfig) = "dns",
         Grpc(GrpcConfig) = "grpc",
         Mqtt(MqttConfig) = "mqtt",
+        Websocket(WebsocketConfig) = "websocket",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -215,6 +218,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Mqtt,
         label: "MQTT",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Websocket,
+        label: "WebSocket",
         probed: true,
     },
     KindInfo {
@@ -281,6 +289,7 @@ impl KindConfig {
             KindConfig::Dns(_) => Some(MonitorKind::Dns),
             KindConfig::Grpc(_) => Some(MonitorKind::Grpc),
             KindConfig::Mqtt(_) => Some(MonitorKind::Mqtt),
+            KindConfig::Websocket(_) => Some(MonitorKind::Websocket),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -366,6 +375,14 @@ impl KindConfig {
         }
     }
 
+    /// The `websocket` fields, when it is a `websocket` monitor.
+    pub fn as_websocket(&self) -> Option<&WebsocketConfig> {
+        match self {
+            KindConfig::Websocket(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -383,6 +400,7 @@ impl KindConfig {
             KindConfig::Smtp(s) => s.warn.as_ref(),
             KindConfig::Grpc(g) => g.warn.as_ref(),
             KindConfig::Mqtt(m) => m.warn.as_ref(),
+            KindConfig::Websocket(w) => w.warn.as_ref(),
             _ => None,
         };
         warn.and_then(|w| w.cert_expiry)
@@ -396,6 +414,7 @@ impl KindConfig {
             KindConfig::Smtp(s) => s.verify_tls,
             KindConfig::Grpc(g) => g.verify_tls,
             KindConfig::Mqtt(m) => m.verify_tls,
+            KindConfig::Websocket(w) => w.verify_tls,
             _ => None,
         };
         verify == Some(false)
@@ -411,6 +430,7 @@ impl KindConfig {
             KindConfig::Mysql(c) => c.url.as_deref(),
             KindConfig::Grpc(c) => c.url.as_deref(),
             KindConfig::Mqtt(c) => c.url.as_deref(),
+            KindConfig::Websocket(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -424,6 +444,7 @@ impl KindConfig {
             KindConfig::Mysql(c) => Some(&mut c.url),
             KindConfig::Grpc(c) => Some(&mut c.url),
             KindConfig::Mqtt(c) => Some(&mut c.url),
+            KindConfig::Websocket(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -441,6 +462,7 @@ impl KindConfig {
             KindConfig::Dns(c) => c.expect.as_ref(),
             KindConfig::Grpc(c) => c.expect.as_ref(),
             KindConfig::Mqtt(c) => c.expect.as_ref(),
+            KindConfig::Websocket(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -458,6 +480,7 @@ impl KindConfig {
             KindConfig::Dns(c) => c.warn.as_ref(),
             KindConfig::Grpc(c) => c.warn.as_ref(),
             KindConfig::Mqtt(c) => c.warn.as_ref(),
+            KindConfig::Websocket(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -475,6 +498,7 @@ impl KindConfig {
             (KindConfig::Mysql(a), KindConfig::Mysql(b)) => a.url == b.url,
             (KindConfig::Grpc(a), KindConfig::Grpc(b)) => a.url == b.url && a.service == b.service,
             (KindConfig::Mqtt(a), KindConfig::Mqtt(b)) => a.url == b.url,
+            (KindConfig::Websocket(a), KindConfig::Websocket(b)) => a.url == b.url,
             (KindConfig::Dns(a), KindConfig::Dns(b)) => {
                 a.query == b.query && a.record == b.record && a.resolver == b.resolver
             }
@@ -556,6 +580,7 @@ impl MonitorConfig {
                 None => c.url.as_deref().unwrap_or("").to_owned(),
             },
             KindConfig::Mqtt(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Websocket(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Dns(c) => format!(
                 "{} {}{}",
                 c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
@@ -764,6 +789,7 @@ impl MonitorConfig {
             KindConfig::Dns(c) => c.build(&mut errs).map(CheckSpec::Dns),
             KindConfig::Grpc(c) => c.build(&mut errs).map(CheckSpec::Grpc),
             KindConfig::Mqtt(c) => c.build(&mut errs).map(CheckSpec::Mqtt),
+            KindConfig::Websocket(c) => c.build(&mut errs).map(CheckSpec::Websocket),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -821,6 +847,7 @@ pub enum MonitorKind {
     Dns,
     Grpc,
     Mqtt,
+    Websocket,
     Heartbeat,
 }
 
@@ -837,6 +864,7 @@ impl MonitorKind {
             MonitorKind::Dns => "dns",
             MonitorKind::Grpc => "grpc",
             MonitorKind::Mqtt => "mqtt",
+            MonitorKind::Websocket => "websocket",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -878,6 +906,7 @@ impl MonitorSpec {
             CheckSpec::Dns(_) => MonitorKind::Dns,
             CheckSpec::Grpc(_) => MonitorKind::Grpc,
             CheckSpec::Mqtt(_) => MonitorKind::Mqtt,
+            CheckSpec::Websocket(_) => MonitorKind::Websocket,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -915,6 +944,7 @@ pub enum CheckSpec {
     Dns(DnsSpec),
     Grpc(GrpcSpec),
     Mqtt(MqttSpec),
+    Websocket(WebsocketSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
@@ -976,6 +1006,14 @@ impl crate::secret::Secrets for MonitorConfig {
                 }
                 if let Some(p) = c.password.as_mut() {
                     f("password", SecretKind::Whole, p);
+                }
+            }
+            KindConfig::Websocket(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
+                }
+                for (name, value) in c.headers.iter_mut().flatten() {
+                    f(&format!("headers.{name}"), SecretKind::Whole, value);
                 }
             }
             _ => {}

@@ -801,3 +801,174 @@ fn grpc_monitor_validation() {
         ]
     );
 }
+
+#[test]
+fn websocket_monitor_validation() {
+    let s = cfg(json!({"name": "feed", "type": "websocket", "url": "wss://feed.example.com/ws"}))
+        .build()
+        .unwrap();
+    let CheckSpec::Websocket(w) = s.check else {
+        panic!("a websocket spec")
+    };
+    assert!(w.verify_tls && !w.reply.is_set() && w.send.is_none());
+    assert_eq!(
+        (w.certificate.host.as_str(), w.certificate.port),
+        ("feed.example.com", 443)
+    );
+    let s = cfg(
+        json!({"name": "echo", "type": "websocket", "url": "ws://[::1]:9001/echo",
+        "headers": {"Authorization": "Bearer t"}, "subprotocol": "chat.v1", "send": "ping",
+        "expect": {"reply_equals": "pong", "reply_regex": "^p", "response_time": "2s"}}),
+    )
+    .build()
+    .unwrap();
+    let CheckSpec::Websocket(w) = s.check else {
+        panic!("a websocket spec")
+    };
+    assert_eq!(
+        w.headers,
+        [("Authorization".to_owned(), "Bearer t".to_owned())]
+    );
+    assert_eq!(w.subprotocol.as_deref(), Some("chat.v1"));
+    assert_eq!(w.reply.equals.as_deref(), Some("pong"));
+    assert_eq!(w.certificate.port, 9001);
+    let e = cfg(json!({"name": "x", "type": "websocket", "url": "https://example.com/ws"})).build();
+    assert_eq!(fields(e), ["url"]);
+    let e = cfg(json!({"name": "x", "type": "websocket"})).build();
+    assert_eq!(fields(e), ["url"]);
+    let e = cfg(json!({"name": "x", "type": "websocket", "url": "ws://h/",
+        "verify_tls": false, "warn": {"cert_expiry": "3d"},
+        "headers": {"Sec-WebSocket-Key": "x", "bad name": "y"}, "subprotocol": "a b",
+        "send": "", "expect": {"reply_regex": "(", "reply_contains": "", "status": 200}}))
+    .build();
+    let mut got = fields(e);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "expect.reply_contains",
+            "expect.reply_regex",
+            "expect.status",
+            "headers.Sec-WebSocket-Key",
+            "headers.bad name",
+            "send",
+            "subprotocol",
+            "verify_tls",
+            "warn.cert_expiry",
+        ]
+    );
+    let e = cfg(json!({"name": "x", "type": "tcp", "host": "h", "port": 1,
+        "expect": {"reply_equals": "a"}}))
+    .build();
+    assert_eq!(fields(e), ["expect.reply_equals"]);
+}
+
+#[test]
+fn a_websocket_url_password_and_headers_are_secrets() {
+    let c = cfg(json!({"name": "feed", "type": "websocket",
+        "url": "wss://app:s3cret@feed.example.com/ws", "headers": {"X-Token": "t0k3n"}}));
+    let shown = serde_json::to_value(crate::secret::masked(&c)).unwrap();
+    assert_eq!(shown["url"], "wss://app:********@feed.example.com/ws");
+    assert_eq!(shown["headers"]["X-Token"], "********");
+    assert_eq!(c.target_words(), "wss://app:********@feed.example.com/ws");
+}
+
+fn ws_spec(extra: Value) -> WebsocketSpec {
+    let mut base = json!({"name": "ws", "type": "websocket", "url": "wss://feed.example.com/"});
+    if let (Some(b), Some(e)) = (base.as_object_mut(), extra.as_object()) {
+        b.extend(e.clone());
+    }
+    match serde_json::from_value::<MonitorConfig>(base)
+        .unwrap()
+        .build()
+        .unwrap()
+        .check
+    {
+        CheckSpec::Websocket(s) => s,
+        _ => panic!("a websocket spec"),
+    }
+}
+
+#[test]
+fn websocket_certificate_then_reply_then_time() {
+    use crate::assert::{TlsFacts, WebsocketFacts, evaluate_websocket};
+    use crate::{ErrorKind, Verdict};
+    use jiff::Timestamp;
+    let now = Timestamp::from_second(1_800_000_000).unwrap();
+    let cert = TlsFacts {
+        chain_error: Some("unknown issuer".into()),
+        name_error: None,
+        issuer: "CN=test".into(),
+        not_after: Some(Timestamp::from_second(1_800_000_000 + 5 * 86_400).unwrap()),
+        version: TlsVersion::V1_3,
+    };
+    let fast = Duration::from_millis(5);
+    let facts = |reply: &str| WebsocketFacts {
+        certificate: Some(cert.clone()),
+        reply: Some(reply.to_owned()),
+        elapsed: fast,
+    };
+    let s = ws_spec(json!({"expect": {"reply_contains": "pong"}}));
+    assert_eq!(
+        evaluate_websocket(&s, &facts("pong"), now),
+        Verdict::down(
+            ErrorKind::Tls,
+            "the certificate is not trusted: unknown issuer"
+        )
+    );
+    let lax = ws_spec(json!({"verify_tls": false, "expect": {"reply_contains": "pong"}}));
+    assert_eq!(
+        evaluate_websocket(&lax, &facts("a pong"), now),
+        Verdict::degraded("the certificate expires in 5 days, within 14 days")
+    );
+    assert_eq!(
+        evaluate_websocket(&lax, &facts("nothing"), now),
+        Verdict::down(
+            ErrorKind::Assertion,
+            "expected the reply to contain \"pong\", got \"nothing\""
+        )
+    );
+    let exact = ws_spec(
+        json!({"url": "ws://h/", "expect": {"reply_equals": "pong", "reply_regex": "^po"}}),
+    );
+    let plain = |reply: &str, ms: u64| WebsocketFacts {
+        certificate: None,
+        reply: Some(reply.to_owned()),
+        elapsed: Duration::from_millis(ms),
+    };
+    assert_eq!(
+        evaluate_websocket(&exact, &plain("pong", 1), now),
+        Verdict::Up
+    );
+    assert_eq!(
+        evaluate_websocket(&exact, &plain("pong!", 1), now),
+        Verdict::down(
+            ErrorKind::Assertion,
+            "expected the reply \"pong\", got \"pong!\""
+        )
+    );
+    let re = ws_spec(
+        json!({"url": "ws://h/", "expect": {"reply_regex": "^\\d+$"},
+        "warn": {"response_time": "100ms"}}),
+    );
+    assert_eq!(
+        evaluate_websocket(&re, &plain("x1", 1), now),
+        Verdict::down(
+            ErrorKind::Assertion,
+            "expected the reply to match /^\\d+$/, got \"x1\""
+        )
+    );
+    assert_eq!(
+        evaluate_websocket(&re, &plain("12", 200), now),
+        Verdict::degraded("response took 200 ms, over the 100 ms limit")
+    );
+    let slow = ws_spec(json!({"url": "ws://h/", "expect": {"response_time": "100ms"}}));
+    assert!(matches!(
+        evaluate_websocket(&slow, &plain("", 101), now),
+        Verdict::Down {
+            kind: ErrorKind::Assertion,
+            ..
+        }
+    ));
+    assert_eq!(evaluate_websocket(&slow, &plain("", 100), now), Verdict::Up);
+}
