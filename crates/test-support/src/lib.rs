@@ -1252,3 +1252,112 @@ impl Drop for GrpcServer {
         let _ = self.child.wait();
     }
 }
+
+/// A real WebSocket server for the tests, on tokio-tungstenite's server side, on a
+/// free port of 127.0.0.1: it answers each text message with `echo: <message>`, and
+/// agrees to the subprotocol `chat.v1` when asked for it. With `tls`, it speaks
+/// `wss://` with a self-signed certificate for `localhost` and 127.0.0.1, whose PEM is
+/// in `ca_file` (for the server's `probe.ca_files`). Stops with the test's runtime.
+pub struct WsServer {
+    pub port: u16,
+    pub ca_file: PathBuf,
+    _dir: tempfile::TempDir,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl WsServer {
+    pub async fn start(tls: bool) -> WsServer {
+        install_crypto();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("certificate parameters");
+        let key = rcgen::KeyPair::generate().expect("key pair");
+        let cert = params.self_signed(&key).expect("self-signed certificate");
+        let ca_file = dir.path().join("ws-ca.pem");
+        std::fs::write(&ca_file, cert.pem()).expect("write the CA file");
+        let acceptor = tls.then(|| {
+            let config = rustls::ServerConfig::builder()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.der().clone()],
+                    rustls::pki_types::PrivateKeyDer::Pkcs8(
+                        rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()),
+                    ),
+                )
+                .expect("TLS server configuration");
+            tokio_rustls::TlsAcceptor::from(Arc::new(config))
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("local address").port();
+        let task = tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(s) = a.accept(tcp).await {
+                                echo_websocket(s).await;
+                            }
+                        }
+                        None => echo_websocket(tcp).await,
+                    }
+                });
+            }
+        });
+        WsServer {
+            port,
+            ca_file,
+            _dir: dir,
+            _task: task,
+        }
+    }
+}
+
+/// The upgrade's answer of [`WsServer`]: the subprotocol `chat.v1` when asked for.
+// The signature is tokio-tungstenite's callback, whose error is a whole response.
+#[allow(clippy::result_large_err)]
+fn agree_to_chat(
+    req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+    mut resp: tokio_tungstenite::tungstenite::handshake::server::Response,
+) -> Result<
+    tokio_tungstenite::tungstenite::handshake::server::Response,
+    tokio_tungstenite::tungstenite::handshake::server::ErrorResponse,
+> {
+    let asked = req
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|p| p.trim() == "chat.v1"));
+    if asked {
+        resp.headers_mut().insert(
+            "sec-websocket-protocol",
+            tokio_tungstenite::tungstenite::http::HeaderValue::from_static("chat.v1"),
+        );
+    }
+    Ok(resp)
+}
+
+/// One WebSocket connection of [`WsServer`]: the upgrade, then echoes until closed.
+async fn echo_websocket<S>(stream: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(stream, agree_to_chat).await else {
+        return;
+    };
+    while let Some(Ok(msg)) = ws.next().await {
+        if let Message::Text(t) = msg
+            && ws
+                .send(Message::text(format!("echo: {}", t.as_str())))
+                .await
+                .is_err()
+        {
+            return;
+        }
+    }
+}

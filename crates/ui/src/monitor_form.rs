@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, SMTP, DNS, gRPC, Heartbeat)
+//! MySQL, TLS certificate, SMTP, DNS, gRPC, MQTT, WebSocket, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -29,18 +29,29 @@ const SMTP: &[&str] = &["smtp"];
 const DNS: &[&str] = &["dns"];
 const GRPC: &[&str] = &["grpc"];
 const MQTT: &[&str] = &["mqtt"];
+const WEBSOCKET: &[&str] = &["websocket"];
 const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
-const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt"];
-const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt"];
+const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt", "websocket"];
+const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt", "websocket"];
 const BANNERS: &[&str] = &["tcp", "smtp"];
-const VERIFIED: &[&str] = &["http", "smtp", "grpc", "mqtt"];
+const VERIFIED: &[&str] = &["http", "smtp", "grpc", "mqtt", "websocket"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
 const DATABASES: &[&str] = &["postgres", "mysql"];
 const HEARTBEAT: &[&str] = &["heartbeat"];
 const PROBED: &[&str] = &[
-    "http", "tcp", "redis", "postgres", "mysql", "tls", "smtp", "dns", "grpc", "mqtt",
+    "http",
+    "tcp",
+    "redis",
+    "postgres",
+    "mysql",
+    "tls",
+    "smtp",
+    "dns",
+    "grpc",
+    "mqtt",
+    "websocket",
 ];
 
 /// The monitor types, with their tab labels: core's list of types.
@@ -136,6 +147,33 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         0,
     )),
     f("method", "Method", Input::Select(METHODS), HTTP, "", "", 0),
+    req(f(
+        "url",
+        "WebSocket URL",
+        Input::Url,
+        WEBSOCKET,
+        "wss://app.example.com/socket",
+        "ws:// or wss://. A password in it is sent as Basic authentication and never shown again after saving.",
+        0,
+    )),
+    f(
+        "subprotocol",
+        "Subprotocol",
+        Input::Text,
+        WEBSOCKET,
+        "none",
+        "Asked for in Sec-WebSocket-Protocol; the server must agree to it.",
+        0,
+    ),
+    f(
+        "send",
+        "Message to send",
+        Input::Text,
+        WEBSOCKET,
+        "ping",
+        "Optional text message sent once the WebSocket is open.",
+        0,
+    ),
     req(f(
         "url",
         "Redis URL",
@@ -516,6 +554,33 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         2,
     ),
     f(
+        "expect.reply_contains",
+        "Reply contains",
+        Input::Text,
+        WEBSOCKET,
+        "pong",
+        "The first message from the server is awaited when one of these three is set.",
+        2,
+    ),
+    f(
+        "expect.reply_equals",
+        "Reply is exactly",
+        Input::Text,
+        WEBSOCKET,
+        "",
+        "",
+        2,
+    ),
+    f(
+        "expect.reply_regex",
+        "Reply matches (regular expression)",
+        Input::Text,
+        WEBSOCKET,
+        "",
+        "",
+        2,
+    ),
+    f(
         "expect.value",
         "Expected value",
         Input::Text,
@@ -729,6 +794,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         GRPC,
         "authorization: Bearer …",
         "Sent with the call, one per line, name: value. Values are secrets, shown as ******** after saving (leave the mask to keep one).",
+        4,
+    ),
+    f(
+        "headers",
+        "Request headers",
+        Input::Headers,
+        WEBSOCKET,
+        "Authorization: Bearer …",
+        "Sent with the upgrade request; one per line, Name: value. Values are secrets, shown as ******** after saving (leave the mask to keep one).",
         4,
     ),
     f(

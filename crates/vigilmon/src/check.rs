@@ -9,7 +9,9 @@
 //! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS), and a
 //! DNS name (`dns://name`, `--record`, `--resolver`), a gRPC server's health
 //! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata),
-//! and an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`).
+//! an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`), and a
+//! WebSocket (`ws://`, `wss://`, `--send`, `--expect-reply`, `--subprotocol`),
+//! printing the reply.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
     CheckSpec, DnsConfig, GrpcConfig, HttpConfig, MqttConfig, MqttPublishConfig, MysqlConfig,
-    PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig,
+    PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig, WebsocketConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -39,8 +41,18 @@ pub struct CheckArgs {
     /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
     /// smtps://host[:port] (implicit TLS) for a mail server, dns://name,
     /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health, or
-    /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker.
+    /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker, or ws://…
+    /// and wss://… for a WebSocket.
     pub target: String,
+    /// ws:// and wss:// targets: a text message to send once the WebSocket is open.
+    #[arg(long)]
+    pub send: Option<String>,
+    /// ws:// and wss:// targets: text the first message from the server must contain.
+    #[arg(long)]
+    pub expect_reply: Option<String>,
+    /// ws:// and wss:// targets: the subprotocol to ask for.
+    #[arg(long)]
+    pub subprotocol: Option<String>,
     /// mqtt:// targets: publish a message on this topic and expect it back.
     #[arg(long)]
     pub topic: Option<String>,
@@ -77,7 +89,7 @@ pub struct CheckArgs {
     #[arg(long, short = 'X')]
     pub method: Option<String>,
     /// Extra request header, "Name: value" (repeatable); gRPC metadata for grpc://
-    /// and grpcs:// targets.
+    /// and grpcs:// targets, headers of the upgrade for ws:// and wss:// targets.
     #[arg(long, short = 'H')]
     pub header: Vec<String>,
     /// Do not follow redirects.
@@ -148,6 +160,14 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         .any(|p| args.target.starts_with(p));
     if args.topic.is_some() && !is_mqtt {
         return usage("--topic applies to mqtt:// and mqtts:// targets only");
+    }
+    let is_websocket = args.target.starts_with("ws://") || args.target.starts_with("wss://");
+    if (args.send.is_some() || args.expect_reply.is_some() || args.subprotocol.is_some())
+        && !is_websocket
+    {
+        return usage(
+            "--send, --expect-reply and --subprotocol apply to ws:// and wss:// targets only",
+        );
     }
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
@@ -266,6 +286,38 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             }),
             verify_tls: (args.insecure && args.target.starts_with("mqtts://")).then_some(false),
             ..MqttConfig::default()
+        });
+    } else if is_websocket {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || args.method.is_some()
+            || args.no_follow
+        {
+            return usage(
+                "--expect-status, --body-contains, --method and --no-follow apply to HTTP targets only",
+            );
+        }
+        let mut headers = BTreeMap::new();
+        for h in &args.header {
+            let Some((k, v)) = h.split_once(':') else {
+                return usage(format!("--header {h:?} must look like \"Name: value\""));
+            };
+            headers.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+        config.kind = KindConfig::Websocket(WebsocketConfig {
+            url: Some(args.target.clone()),
+            headers: (!headers.is_empty()).then_some(headers),
+            subprotocol: args.subprotocol.clone(),
+            send: args.send.clone(),
+            verify_tls: args.insecure.then_some(false),
+            expect: args
+                .expect_reply
+                .as_ref()
+                .map(|r| vigilmon_core::monitor::ExpectConfig {
+                    reply_contains: Some(r.clone()),
+                    ..Default::default()
+                }),
+            ..WebsocketConfig::default()
         });
     } else if is_grpc {
         if !args.expect_status.is_empty()
@@ -399,7 +451,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt:// or mqtts://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt://, mqtts://, ws:// or wss://",
             args.target
         ));
     }
@@ -535,6 +587,11 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
                 .unwrap_or_default(),
             r.region
         ),
+        CheckSpec::Websocket(w) => println!(
+            "WEBSOCKET {} (region {})",
+            vigilmon_core::secret::mask_url_password(w.url.as_str()),
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -602,6 +659,17 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
                     .as_u64()
                     .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"));
                 println!("  round trip  {rt} on {t}");
+            }
+            if d.get("issuer").is_some() {
+                print_certificate_figures(d);
+            }
+        }
+        (CheckSpec::Websocket(_), Some(d)) => {
+            if let Some(p) = d["subprotocol"].as_str() {
+                println!("  subprotocol {p}");
+            }
+            if let Some(reply) = d["reply"].as_str() {
+                println!("  reply       {reply:?} ({} ms)", d["reply_ms"]);
             }
             if d.get("issuer").is_some() {
                 print_certificate_figures(d);

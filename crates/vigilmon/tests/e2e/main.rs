@@ -33,6 +33,7 @@ mod status_pages;
 mod ui;
 mod ui_admin;
 mod ui_edit;
+mod websockets;
 
 use std::path::Path;
 
