@@ -33,6 +33,16 @@ pub struct Element(String);
 impl Browser {
     /// Starts chromedriver and a headless browser session (window 1200×900).
     pub async fn start() -> Browser {
+        Self::start_with(true).await
+    }
+
+    /// The same, with JavaScript turned off in the browser's settings (the driver can
+    /// still find, click and read), to check that pages work without their script.
+    pub async fn start_without_javascript() -> Browser {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(javascript: bool) -> Browser {
         crate::install_crypto();
         let driver_bin =
             std::env::var("VIGILMON_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
@@ -91,6 +101,9 @@ impl Browser {
         });
         if let Some(bin) = chrome {
             options["binary"] = Value::String(bin);
+        }
+        if !javascript && let Some(args) = options["args"].as_array_mut() {
+            args.push(Value::String("--blink-settings=scriptEnabled=false".into()));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
@@ -249,6 +262,15 @@ impl Browser {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default()
+    }
+
+    /// Whether `e` is shown (not hidden, not inside something hidden).
+    pub async fn displayed(&self, e: &Element) -> bool {
+        self.get(&format!("/element/{}/displayed", e.0))
+            .await
+            .ok()
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
     }
 
     /// The text of the first element matching `css` (empty when there is none).

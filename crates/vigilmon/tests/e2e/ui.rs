@@ -115,6 +115,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     let shots = screenshot_dir();
     let b = Browser::start().await;
     let url = |p: &str| format!("{}{p}", server.url);
+    let axe = axe_source();
 
     // First run: `/` leads to the setup page, which creates the owner and signs in.
     b.goto(&url("/")).await;
@@ -129,6 +130,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.fill("#password", PASSWORD).await;
     b.fill("#confirm", PASSWORD).await;
     b.screenshot(&shots.join("setup.png")).await;
+    accessible(&b, &axe, "the setup page").await;
     b.click_on("button[type=submit].primary").await;
     b.wait_text("h1", 10 * SECOND, |t| t == "Dashboard").await;
     assert!(b.text_of(".notice").await.contains("Welcome"));
@@ -141,6 +143,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.click_on("button.primary").await;
     b.wait_text(".errors", 10 * SECOND, |t| t.contains("do not match"))
         .await;
+    accessible(&b, &axe, "the sign-in page, with its error").await;
     b.fill("#email", OWNER).await;
     b.fill("#password", PASSWORD).await;
     b.click_on("button.primary").await;
@@ -209,7 +212,6 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
         .await;
     assert!(still_marked(&b).await, "the page was reloaded");
     b.screenshot_page(&shots.join("monitor.png"), 1800).await;
-    let axe = axe_source();
     accessible(&b, &axe, "the monitor page").await;
 
     // The dashboard shows it down, in words.
@@ -416,6 +418,7 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.wait(&format!("tr[data-m='{id}']"), 10 * SECOND).await;
     b.screenshot_page(&shots.join("dashboard-phone.png"), 1800)
         .await;
+    accessible(&b, &axe, "the dashboard at phone width").await;
     assert!(
         b.execute(
             "return getComputedStyle(document.querySelector('.top nav.wide')).display === 'none';",
@@ -433,6 +436,30 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     b.goto(&url("/status/acme")).await;
     b.wait("h1", 10 * SECOND).await;
     b.screenshot_page(&shots.join("status-page-phone.png"), 1800)
+        .await;
+    accessible(&b, &axe, "a status page at phone width").await;
+
+    // The same menu with JavaScript off: it is a plain `details`.
+    let plain = Browser::start_without_javascript().await;
+    plain.resize(390, 844).await;
+    plain.goto(&url("/login")).await;
+    plain.wait("form[action='/login']", 10 * SECOND).await;
+    plain.fill("#email", OWNER).await;
+    plain.fill("#password", PASSWORD).await;
+    plain.click_on("button[type=submit].primary").await;
+    plain
+        .wait_text("h1", 10 * SECOND, |t| t == "Dashboard")
+        .await;
+    // The script is really off: the badges' Copy buttons, which it shows, stay hidden.
+    plain.goto(&url(&format!("/monitors/{}", api_ids[2]))).await;
+    let copy = plain.wait("button[data-copy]", 10 * SECOND).await;
+    assert!(!plain.displayed(&copy).await, "JavaScript ran");
+    plain.click_on(".top details.compact summary").await;
+    plain
+        .click_on(".top details.compact a[href='/incidents']")
+        .await;
+    plain
+        .wait_text("h1", 10 * SECOND, |t| t == "Incidents")
         .await;
     eprintln!("screenshots in {}", shots.display());
 }
