@@ -325,6 +325,33 @@ async fn missed_deadline_turns_down_within_a_second(backend: Backend) {
             .starts_with("no ping since"),
         "{m}"
     );
+    // In the UI: the cause in words on the monitor's page, in its open-incident banner
+    // and on the incident's page, with the time of the last ping.
+    let mut web = crate::ui::Web::new(&server);
+    web.sign_in(crate::ui::OWNER, crate::ui::PASSWORD).await;
+    let incident = wait_for("the incident", Duration::from_secs(10), || async {
+        let (_, list) = server.get("/api/v1/incidents?state=open").await;
+        list["incidents"][0]["id"].as_str().map(str::to_owned)
+    })
+    .await;
+    let page = web.get(&format!("/monitors/{id}")).await.body;
+    let reason = page
+        .split("id=\"reason\">")
+        .nth(1)
+        .and_then(|r| r.split("</p>").next())
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with("no ping since ") && reason.contains(" UTC"),
+        "{page}"
+    );
+    let banner = page
+        .split("id=\"open-incident\">")
+        .nth(1)
+        .and_then(|b| b.split("</p>").next())
+        .unwrap_or_default();
+    assert!(banner.contains(": no ping since "), "{page}");
+    let one = web.get(&format!("/incidents/{incident}")).await.body;
+    assert!(one.contains("<h1>fast: no ping since "), "{one}");
 }
 both_backends!(missed_deadline, missed_deadline_turns_down_within_a_second);
 
