@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate, SMTP, DNS, gRPC health, MQTT or WebSocket check against the network and
+//! certificate, SMTP, DNS, gRPC health, MQTT, WebSocket or ICMP (ping) check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -20,7 +20,8 @@
 //! with its two tiny protobuf messages written by hand), `mqtt` (connect, `CONNACK`,
 //! a round trip through the broker, with rumqttc's packets), `broker` (what the
 //! broker checks share), `websocket` (the upgrade, one message and its reply, with
-//! tokio-tungstenite over the probe's own connection), `tls` (client
+//! tokio-tungstenite over the probe's own connection), `icmp` (echo requests on an
+//! unprivileged or raw ICMP socket), `tls` (client
 //! configurations, certificate expiry) and `classify` (the single mapping from
 //! failures to error kinds).
 
@@ -42,6 +43,7 @@ mod database;
 mod dns;
 mod grpc;
 mod http;
+mod icmp;
 mod mqtt;
 mod mysql;
 mod net;
@@ -200,6 +202,7 @@ impl Prober {
             CheckSpec::Dns(d) => dns::run(&self.inner, d, start, deadline, timeout).await,
             CheckSpec::Grpc(g) => grpc::run(&self.inner, g, start, deadline, timeout).await,
             CheckSpec::Mqtt(m) => mqtt::run(&self.inner, m, start, deadline, timeout).await,
+            CheckSpec::Icmp(i) => icmp::run(&self.inner, i, start, deadline, timeout).await,
             CheckSpec::Websocket(w) => {
                 websocket::run(&self.inner, w, start, deadline, timeout).await
             }

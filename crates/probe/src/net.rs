@@ -62,6 +62,20 @@ pub(crate) async fn open(
     limit: std::time::Duration,
     phases: &mut Phases,
 ) -> Result<Connected, Failure> {
+    let addrs = resolve(target, port, guard, deadline, limit, phases).await?;
+    connect(target, &addrs, deadline, limit, phases).await
+}
+
+/// Resolves `target` (timing it into `phases.dns_ms`, skipped for IP addresses) and
+/// keeps the addresses the guard permits, never none (that is a failure).
+pub(crate) async fn resolve(
+    target: &Target,
+    port: u16,
+    guard: &NetworkGuard,
+    deadline: Instant,
+    limit: std::time::Duration,
+    phases: &mut Phases,
+) -> Result<Vec<SocketAddr>, Failure> {
     let resolved: Vec<SocketAddr> = match target {
         Target::Ip(ip) => vec![SocketAddr::new(*ip, port)],
         Target::Name(name) => {
@@ -81,11 +95,21 @@ pub(crate) async fn open(
             addrs
         }
     };
-    let addrs = permitted(target, resolved, guard)?;
+    permitted(target, resolved, guard)
+}
 
+/// Connects to `addrs` in order until one accepts (timing it into
+/// `phases.connect_ms`, from the first attempt).
+async fn connect(
+    target: &Target,
+    addrs: &[SocketAddr],
+    deadline: Instant,
+    limit: std::time::Duration,
+    phases: &mut Phases,
+) -> Result<Connected, Failure> {
     let t0 = Instant::now();
     let mut last: Option<(SocketAddr, std::io::Error)> = None;
-    for &addr in &addrs {
+    for &addr in addrs {
         match timeout_at(deadline, TcpStream::connect(addr)).await {
             Err(_) => {
                 return Err(Failure::Timeout {

@@ -62,6 +62,9 @@ pub struct ExpectConfig {
     /// A regular expression the first message of a `websocket` server must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_regex: Option<String>,
+    /// The share of echo requests an `icmp` check may lose, in percent; more fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_loss: Option<u32>,
 }
 
 /// The object form of [`ExpectConfig`], used to keep `deny_unknown_fields`.
@@ -98,6 +101,8 @@ struct ExpectObject {
     reply_equals: Option<String>,
     #[serde(default)]
     reply_regex: Option<String>,
+    #[serde(default)]
+    max_loss: Option<u32>,
 }
 
 impl<'de> Deserialize<'de> for ExpectConfig {
@@ -136,6 +141,7 @@ impl<'de> Deserialize<'de> for ExpectConfig {
                     reply_contains: o.reply_contains,
                     reply_equals: o.reply_equals,
                     reply_regex: o.reply_regex,
+                    max_loss: o.max_loss,
                 })
             }
         }
@@ -165,11 +171,14 @@ pub struct WarnConfig {
     /// Certificate expiring within this horizon degrades. Default 14 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_expiry: Option<HumanDuration>,
+    /// The share of echo requests an `icmp` check may lose, in percent; more degrades.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_loss: Option<u32>,
 }
 
 impl ExpectConfig {
     /// The parts that are set, by name (`status`, `banner`, …).
-    fn set_parts(&self) -> [(&'static str, bool); 15] {
+    fn set_parts(&self) -> [(&'static str, bool); 16] {
         [
             ("status", self.status.is_some()),
             ("body_contains", self.body_contains.is_some()),
@@ -186,16 +195,18 @@ impl ExpectConfig {
             ("reply_contains", self.reply_contains.is_some()),
             ("reply_equals", self.reply_equals.is_some()),
             ("reply_regex", self.reply_regex.is_some()),
+            ("max_loss", self.max_loss.is_some()),
         ]
     }
 }
 
 impl WarnConfig {
     /// The parts that are set, by name.
-    fn set_parts(&self) -> [(&'static str, bool); 2] {
+    fn set_parts(&self) -> [(&'static str, bool); 3] {
         [
             ("response_time", self.response_time.is_some()),
             ("cert_expiry", self.cert_expiry.is_some()),
+            ("max_loss", self.max_loss.is_some()),
         ]
     }
 }

@@ -22,6 +22,7 @@ mod expect;
 mod grpc;
 mod heartbeat;
 mod http;
+mod icmp;
 mod mqtt;
 mod mysql;
 mod postgres;
@@ -50,6 +51,7 @@ pub use http::{
     HttpConfig, HttpExpect, HttpSpec, HttpWarn, JsonAssertion, JsonCondition, StatusMatcher,
     StatusPattern,
 };
+pub use icmp::{DEFAULT_ICMP_COUNT, IcmpConfig, IcmpFacts, IcmpSpec, MAX_ICMP_COUNT};
 pub use mqtt::{
     DEFAULT_MQTT_KEEP_ALIVE, DEFAULT_MQTT_MESSAGE, DEFAULT_MQTT_PORT, DEFAULT_MQTTS_PORT,
     MqttConfig, MqttPublishConfig, MqttSpec, MqttTarget, parse_mqtt_url,
@@ -162,6 +164,7 @@ crate::tagged_kinds! {
         Grpc(GrpcConfig) = "grpc",
         Mqtt(MqttConfig) = "mqtt",
         Websocket(WebsocketConfig) = "websocket",
+        Icmp(IcmpConfig) = "icmp",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -223,6 +226,11 @@ pub const KINDS: &[KindInfo] = &[
     KindInfo {
         kind: MonitorKind::Websocket,
         label: "WebSocket",
+        probed: true,
+    },
+    KindInfo {
+        kind: MonitorKind::Icmp,
+        label: "ICMP (ping)",
         probed: true,
     },
     KindInfo {
@@ -290,6 +298,7 @@ impl KindConfig {
             KindConfig::Grpc(_) => Some(MonitorKind::Grpc),
             KindConfig::Mqtt(_) => Some(MonitorKind::Mqtt),
             KindConfig::Websocket(_) => Some(MonitorKind::Websocket),
+            KindConfig::Icmp(_) => Some(MonitorKind::Icmp),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -383,6 +392,14 @@ impl KindConfig {
         }
     }
 
+    /// The `icmp` fields, when it is an `icmp` monitor.
+    pub fn as_icmp(&self) -> Option<&IcmpConfig> {
+        match self {
+            KindConfig::Icmp(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -463,6 +480,7 @@ impl KindConfig {
             KindConfig::Grpc(c) => c.expect.as_ref(),
             KindConfig::Mqtt(c) => c.expect.as_ref(),
             KindConfig::Websocket(c) => c.expect.as_ref(),
+            KindConfig::Icmp(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -481,6 +499,7 @@ impl KindConfig {
             KindConfig::Grpc(c) => c.warn.as_ref(),
             KindConfig::Mqtt(c) => c.warn.as_ref(),
             KindConfig::Websocket(c) => c.warn.as_ref(),
+            KindConfig::Icmp(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -499,6 +518,7 @@ impl KindConfig {
             (KindConfig::Grpc(a), KindConfig::Grpc(b)) => a.url == b.url && a.service == b.service,
             (KindConfig::Mqtt(a), KindConfig::Mqtt(b)) => a.url == b.url,
             (KindConfig::Websocket(a), KindConfig::Websocket(b)) => a.url == b.url,
+            (KindConfig::Icmp(a), KindConfig::Icmp(b)) => a.host == b.host,
             (KindConfig::Dns(a), KindConfig::Dns(b)) => {
                 a.query == b.query && a.record == b.record && a.resolver == b.resolver
             }
@@ -581,6 +601,7 @@ impl MonitorConfig {
             },
             KindConfig::Mqtt(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Websocket(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
+            KindConfig::Icmp(c) => format!("ping {}", c.host.as_deref().unwrap_or("")),
             KindConfig::Dns(c) => format!(
                 "{} {}{}",
                 c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
@@ -790,6 +811,7 @@ impl MonitorConfig {
             KindConfig::Grpc(c) => c.build(&mut errs).map(CheckSpec::Grpc),
             KindConfig::Mqtt(c) => c.build(&mut errs).map(CheckSpec::Mqtt),
             KindConfig::Websocket(c) => c.build(&mut errs).map(CheckSpec::Websocket),
+            KindConfig::Icmp(c) => c.build(&mut errs).map(CheckSpec::Icmp),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -848,6 +870,7 @@ pub enum MonitorKind {
     Grpc,
     Mqtt,
     Websocket,
+    Icmp,
     Heartbeat,
 }
 
@@ -865,6 +888,7 @@ impl MonitorKind {
             MonitorKind::Grpc => "grpc",
             MonitorKind::Mqtt => "mqtt",
             MonitorKind::Websocket => "websocket",
+            MonitorKind::Icmp => "icmp",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -907,6 +931,7 @@ impl MonitorSpec {
             CheckSpec::Grpc(_) => MonitorKind::Grpc,
             CheckSpec::Mqtt(_) => MonitorKind::Mqtt,
             CheckSpec::Websocket(_) => MonitorKind::Websocket,
+            CheckSpec::Icmp(_) => MonitorKind::Icmp,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -945,6 +970,7 @@ pub enum CheckSpec {
     Grpc(GrpcSpec),
     Mqtt(MqttSpec),
     Websocket(WebsocketSpec),
+    Icmp(IcmpSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
