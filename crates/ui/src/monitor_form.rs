@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, SMTP, DNS, gRPC, MQTT, WebSocket, Heartbeat)
+//! MySQL, TLS certificate, SMTP, DNS, gRPC, MQTT, WebSocket, ICMP, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -30,7 +30,8 @@ const DNS: &[&str] = &["dns"];
 const GRPC: &[&str] = &["grpc"];
 const MQTT: &[&str] = &["mqtt"];
 const WEBSOCKET: &[&str] = &["websocket"];
-const HOST_PORT: &[&str] = &["tcp", "tls", "smtp"];
+const ICMP: &[&str] = &["icmp"];
+const HOST_PORT: &[&str] = &["tcp", "tls", "smtp", "icmp"];
 const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt", "websocket"];
 const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt", "websocket"];
 const BANNERS: &[&str] = &["tcp", "smtp"];
@@ -52,6 +53,7 @@ const PROBED: &[&str] = &[
     "grpc",
     "mqtt",
     "websocket",
+    "icmp",
 ];
 
 /// The monitor types, with their tab labels: core's list of types.
@@ -156,6 +158,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "ws:// or wss://. A password in it is sent as Basic authentication and never shown again after saving.",
         0,
     )),
+    f(
+        "count",
+        "Echo requests",
+        Input::Int,
+        ICMP,
+        "3",
+        "Sent 200 ms apart, 1 to 20. The response-time limits below apply to their average round trip.",
+        0,
+    ),
     f(
         "subprotocol",
         "Subprotocol",
@@ -551,6 +562,24 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         BANNERS,
         "",
         "Text the server must send (after Send, if any); for SMTP, text its greeting must contain.",
+        2,
+    ),
+    f(
+        "expect.max_loss",
+        "Fail when more are lost than (%)",
+        Input::Int,
+        ICMP,
+        "none: fail only when none answers",
+        "",
+        2,
+    ),
+    f(
+        "warn.max_loss",
+        "Degraded when more are lost than (%)",
+        Input::Int,
+        ICMP,
+        "none",
+        "",
         2,
     ),
     f(

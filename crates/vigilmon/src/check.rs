@@ -11,7 +11,7 @@
 //! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata),
 //! an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`), and a
 //! WebSocket (`ws://`, `wss://`, `--send`, `--expect-reply`, `--subprotocol`),
-//! printing the reply.
+//! printing the reply, and a host's answer to ping (`icmp://host`, `--count`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,8 +20,8 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, MqttConfig, MqttPublishConfig, MysqlConfig,
-    PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig, WebsocketConfig,
+    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, IcmpConfig, MqttConfig, MqttPublishConfig,
+    MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig, WebsocketConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -42,8 +42,11 @@ pub struct CheckArgs {
     /// smtps://host[:port] (implicit TLS) for a mail server, dns://name,
     /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health, or
     /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker, or ws://…
-    /// and wss://… for a WebSocket.
+    /// and wss://… for a WebSocket, or icmp://host to ping it.
     pub target: String,
+    /// icmp:// targets: the echo requests to send [default: 3].
+    #[arg(long)]
+    pub count: Option<u32>,
     /// ws:// and wss:// targets: a text message to send once the WebSocket is open.
     #[arg(long)]
     pub send: Option<String>,
@@ -169,6 +172,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             "--send, --expect-reply and --subprotocol apply to ws:// and wss:// targets only",
         );
     }
+    let icmp_target = args.target.strip_prefix("icmp://");
+    if args.count.is_some() && icmp_target.is_none() {
+        return usage("--count applies to icmp:// targets only");
+    }
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
         return usage("--starttls applies to tls:// targets only");
@@ -286,6 +293,23 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             }),
             verify_tls: (args.insecure && args.target.starts_with("mqtts://")).then_some(false),
             ..MqttConfig::default()
+        });
+    } else if let Some(host) = icmp_target {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+            || args.insecure
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method, --no-follow and --insecure apply to HTTP targets only",
+            );
+        }
+        config.kind = KindConfig::Icmp(IcmpConfig {
+            host: Some(host.trim_end_matches('/').to_owned()),
+            count: args.count,
+            ..IcmpConfig::default()
         });
     } else if is_websocket {
         if !args.expect_status.is_empty()
@@ -451,7 +475,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt://, mqtts://, ws:// or wss://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt://, mqtts://, ws://, wss:// or icmp://",
             args.target
         ));
     }
@@ -592,6 +616,10 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             vigilmon_core::secret::mask_url_password(w.url.as_str()),
             r.region
         ),
+        CheckSpec::Icmp(i) => println!(
+            "PING {} ({} echo requests) (region {})",
+            i.host, i.count, r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -662,6 +690,22 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             }
             if d.get("issuer").is_some() {
                 print_certificate_figures(d);
+            }
+        }
+        (CheckSpec::Icmp(_), Some(d)) => {
+            println!(
+                "  echoes      {} sent, {} received, {}% lost ({} socket to {})",
+                d["sent"],
+                d["received"],
+                d["loss_percent"],
+                d["socket"].as_str().unwrap_or("-"),
+                d["address"].as_str().unwrap_or("-")
+            );
+            if d["rtt_avg_ms"].is_number() {
+                println!(
+                    "  round trip  min {} / avg {} / max {} ms",
+                    d["rtt_min_ms"], d["rtt_avg_ms"], d["rtt_max_ms"]
+                );
             }
         }
         (CheckSpec::Websocket(_), Some(d)) => {

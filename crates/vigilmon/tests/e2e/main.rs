@@ -26,6 +26,7 @@ mod import;
 mod lifecycle;
 mod mail;
 mod names;
+mod pings;
 mod redis_health;
 mod reload;
 mod secrets;
