@@ -1,5 +1,5 @@
 //! Vigilmon's probe engine: runs one HTTP, TCP, Redis, PostgreSQL, MySQL, TLS
-//! certificate, SMTP, DNS, gRPC health, MQTT, WebSocket or ICMP (ping) check against the network and
+//! certificate, SMTP, DNS, gRPC health, MQTT, AMQP, WebSocket or ICMP (ping) check against the network and
 //! reports what it found as a [`CheckResult`].
 //!
 //! A [`Prober`] is built once from [`ProbeOptions`] (region, User-Agent, body cap,
@@ -18,7 +18,8 @@
 //! greeting, EHLO and STARTTLS), `dns` (one question to one resolver, with
 //! hickory-proto's messages), `grpc` (the standard health check over HTTP/2,
 //! with its two tiny protobuf messages written by hand), `mqtt` (connect, `CONNACK`,
-//! a round trip through the broker, with rumqttc's packets), `broker` (what the
+//! a round trip through the broker, with rumqttc's packets), `amqp` (login, virtual
+//! host and a channel, with amq-protocol's frames), `broker` (what the
 //! broker checks share), `websocket` (the upgrade, one message and its reply, with
 //! tokio-tungstenite over the probe's own connection), `icmp` (echo requests on an
 //! unprivileged or raw ICMP socket), `tls` (client
@@ -36,6 +37,7 @@ use tokio::time::Instant;
 use vigilmon_core::monitor::CheckSpec;
 use vigilmon_core::{CheckResult, ErrorKind, Phases, RegionName, Verdict};
 
+mod amqp;
 mod broker;
 mod certificate;
 mod classify;
@@ -206,6 +208,7 @@ impl Prober {
             CheckSpec::Websocket(w) => {
                 websocket::run(&self.inner, w, start, deadline, timeout).await
             }
+            CheckSpec::Amqp(a) => amqp::run(&self.inner, a, start, deadline, timeout).await,
             CheckSpec::Heartbeat(_) => Outcome {
                 verdict: Verdict::down(
                     ErrorKind::Protocol,

@@ -16,6 +16,7 @@
 //! variant in [`KindConfig`] and [`CheckSpec`], one row in [`KINDS`], a probe module
 //! and a UI form (`docs/CONTRIBUTING.md`).
 
+mod amqp;
 mod broker;
 mod dns;
 mod expect;
@@ -40,6 +41,9 @@ use crate::duration::HumanDuration;
 use crate::ids::RegionName;
 use crate::validation::{Errors, ValidationError};
 
+pub use amqp::{
+    AmqpConfig, AmqpSpec, AmqpTarget, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT, parse_amqp_url,
+};
 pub use broker::BrokerJudgement;
 pub use dns::{DnsConfig, DnsRecord, DnsSpec, RCODES, canonical_value};
 pub use expect::{ExpectConfig, JsonAssertionConfig, WarnConfig};
@@ -165,6 +169,7 @@ crate::tagged_kinds! {
         Mqtt(MqttConfig) = "mqtt",
         Websocket(WebsocketConfig) = "websocket",
         Icmp(IcmpConfig) = "icmp",
+        Amqp(AmqpConfig) = "amqp",
         Heartbeat(HeartbeatConfig) = "heartbeat",
     }
 }
@@ -234,6 +239,11 @@ pub const KINDS: &[KindInfo] = &[
         probed: true,
     },
     KindInfo {
+        kind: MonitorKind::Amqp,
+        label: "AMQP",
+        probed: true,
+    },
+    KindInfo {
         kind: MonitorKind::Heartbeat,
         label: "Heartbeat",
         probed: false,
@@ -299,6 +309,7 @@ impl KindConfig {
             KindConfig::Mqtt(_) => Some(MonitorKind::Mqtt),
             KindConfig::Websocket(_) => Some(MonitorKind::Websocket),
             KindConfig::Icmp(_) => Some(MonitorKind::Icmp),
+            KindConfig::Amqp(_) => Some(MonitorKind::Amqp),
             KindConfig::Heartbeat(_) => Some(MonitorKind::Heartbeat),
             KindConfig::Unknown(_) => None,
         }
@@ -400,6 +411,14 @@ impl KindConfig {
         }
     }
 
+    /// The `amqp` fields, when it is an `amqp` monitor.
+    pub fn as_amqp(&self) -> Option<&AmqpConfig> {
+        match self {
+            KindConfig::Amqp(c) => Some(c),
+            _ => None,
+        }
+    }
+
     /// The `heartbeat` fields, when it is a `heartbeat` monitor.
     pub fn as_heartbeat(&self) -> Option<&HeartbeatConfig> {
         match self {
@@ -418,6 +437,7 @@ impl KindConfig {
             KindConfig::Grpc(g) => g.warn.as_ref(),
             KindConfig::Mqtt(m) => m.warn.as_ref(),
             KindConfig::Websocket(w) => w.warn.as_ref(),
+            KindConfig::Amqp(a) => a.warn.as_ref(),
             _ => None,
         };
         warn.and_then(|w| w.cert_expiry)
@@ -432,6 +452,7 @@ impl KindConfig {
             KindConfig::Grpc(g) => g.verify_tls,
             KindConfig::Mqtt(m) => m.verify_tls,
             KindConfig::Websocket(w) => w.verify_tls,
+            KindConfig::Amqp(a) => a.verify_tls,
             _ => None,
         };
         verify == Some(false)
@@ -448,6 +469,7 @@ impl KindConfig {
             KindConfig::Grpc(c) => c.url.as_deref(),
             KindConfig::Mqtt(c) => c.url.as_deref(),
             KindConfig::Websocket(c) => c.url.as_deref(),
+            KindConfig::Amqp(c) => c.url.as_deref(),
             _ => None,
         }
     }
@@ -462,6 +484,7 @@ impl KindConfig {
             KindConfig::Grpc(c) => Some(&mut c.url),
             KindConfig::Mqtt(c) => Some(&mut c.url),
             KindConfig::Websocket(c) => Some(&mut c.url),
+            KindConfig::Amqp(c) => Some(&mut c.url),
             _ => None,
         }
     }
@@ -481,6 +504,7 @@ impl KindConfig {
             KindConfig::Mqtt(c) => c.expect.as_ref(),
             KindConfig::Websocket(c) => c.expect.as_ref(),
             KindConfig::Icmp(c) => c.expect.as_ref(),
+            KindConfig::Amqp(c) => c.expect.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -500,6 +524,7 @@ impl KindConfig {
             KindConfig::Mqtt(c) => c.warn.as_ref(),
             KindConfig::Websocket(c) => c.warn.as_ref(),
             KindConfig::Icmp(c) => c.warn.as_ref(),
+            KindConfig::Amqp(c) => c.warn.as_ref(),
             KindConfig::Heartbeat(_) | KindConfig::Unknown(_) => None,
         }
     }
@@ -519,6 +544,7 @@ impl KindConfig {
             (KindConfig::Mqtt(a), KindConfig::Mqtt(b)) => a.url == b.url,
             (KindConfig::Websocket(a), KindConfig::Websocket(b)) => a.url == b.url,
             (KindConfig::Icmp(a), KindConfig::Icmp(b)) => a.host == b.host,
+            (KindConfig::Amqp(a), KindConfig::Amqp(b)) => a.url == b.url,
             (KindConfig::Dns(a), KindConfig::Dns(b)) => {
                 a.query == b.query && a.record == b.record && a.resolver == b.resolver
             }
@@ -602,6 +628,7 @@ impl MonitorConfig {
             KindConfig::Mqtt(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Websocket(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Icmp(c) => format!("ping {}", c.host.as_deref().unwrap_or("")),
+            KindConfig::Amqp(c) => c.url.as_deref().map(mask_url_password).unwrap_or_default(),
             KindConfig::Dns(c) => format!(
                 "{} {}{}",
                 c.record.as_deref().unwrap_or("A").to_ascii_uppercase(),
@@ -812,6 +839,7 @@ impl MonitorConfig {
             KindConfig::Mqtt(c) => c.build(&mut errs).map(CheckSpec::Mqtt),
             KindConfig::Websocket(c) => c.build(&mut errs).map(CheckSpec::Websocket),
             KindConfig::Icmp(c) => c.build(&mut errs).map(CheckSpec::Icmp),
+            KindConfig::Amqp(c) => c.build(&mut errs).map(CheckSpec::Amqp),
             KindConfig::Heartbeat(c) => c.build(name, &mut errs).map(CheckSpec::Heartbeat),
             KindConfig::Unknown(other) if other.is_empty() => {
                 errs.push("type", format!("is required: {}", kind_names()));
@@ -871,6 +899,7 @@ pub enum MonitorKind {
     Mqtt,
     Websocket,
     Icmp,
+    Amqp,
     Heartbeat,
 }
 
@@ -889,6 +918,7 @@ impl MonitorKind {
             MonitorKind::Mqtt => "mqtt",
             MonitorKind::Websocket => "websocket",
             MonitorKind::Icmp => "icmp",
+            MonitorKind::Amqp => "amqp",
             MonitorKind::Heartbeat => "heartbeat",
         }
     }
@@ -932,6 +962,7 @@ impl MonitorSpec {
             CheckSpec::Mqtt(_) => MonitorKind::Mqtt,
             CheckSpec::Websocket(_) => MonitorKind::Websocket,
             CheckSpec::Icmp(_) => MonitorKind::Icmp,
+            CheckSpec::Amqp(_) => MonitorKind::Amqp,
             CheckSpec::Heartbeat(_) => MonitorKind::Heartbeat,
         }
     }
@@ -971,13 +1002,15 @@ pub enum CheckSpec {
     Mqtt(MqttSpec),
     Websocket(WebsocketSpec),
     Icmp(IcmpSpec),
+    Amqp(AmqpSpec),
     Heartbeat(crate::heartbeat::HeartbeatSpec),
 }
 
 #[cfg(test)]
 mod tests;
 
-/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL, MQTT), an
+/// A monitor's secrets: the password of its URL (HTTP, Redis, PostgreSQL, MySQL, MQTT,
+/// AMQP), an
 /// MQTT monitor's `password`, of an HTTP
 /// monitor every header value not named in `public_headers` and the body unless
 /// `public_body`, and of a gRPC monitor every metadata value. They are bound to the URL's origin.
@@ -1040,6 +1073,11 @@ impl crate::secret::Secrets for MonitorConfig {
                 }
                 for (name, value) in c.headers.iter_mut().flatten() {
                     f(&format!("headers.{name}"), SecretKind::Whole, value);
+                }
+            }
+            KindConfig::Amqp(c) => {
+                if let Some(u) = c.url.as_mut() {
+                    f("url", SecretKind::UrlPassword, u);
                 }
             }
             _ => {}
