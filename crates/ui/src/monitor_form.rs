@@ -1,5 +1,5 @@
 //! "New monitor" and "Edit monitor": one form per type (HTTP, TCP, Redis, PostgreSQL,
-//! MySQL, TLS certificate, SMTP, DNS, gRPC, MQTT, WebSocket, ICMP, Heartbeat)
+//! MySQL, TLS certificate, SMTP, DNS, gRPC, MQTT, AMQP, WebSocket, ICMP, Heartbeat)
 //! whose fields and defaults are those of the config file (PRODUCT.md section 3),
 //! validated by `MonitorConfig::build()` with each problem shown next to its field,
 //! and a "Test now" button that runs one check and shows its phases before saving.
@@ -31,11 +31,12 @@ const GRPC: &[&str] = &["grpc"];
 const MQTT: &[&str] = &["mqtt"];
 const WEBSOCKET: &[&str] = &["websocket"];
 const ICMP: &[&str] = &["icmp"];
+const AMQP: &[&str] = &["amqp"];
 const HOST_PORT: &[&str] = &["tcp", "tls", "smtp", "icmp"];
-const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt", "websocket"];
-const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt", "websocket"];
+const CERTIFICATES: &[&str] = &["http", "tls", "smtp", "grpc", "mqtt", "websocket", "amqp"];
+const CERT_HORIZON: &[&str] = &["tls", "smtp", "mqtt", "websocket", "amqp"];
 const BANNERS: &[&str] = &["tcp", "smtp"];
-const VERIFIED: &[&str] = &["http", "smtp", "grpc", "mqtt", "websocket"];
+const VERIFIED: &[&str] = &["http", "smtp", "grpc", "mqtt", "websocket", "amqp"];
 const REDIS: &[&str] = &["redis"];
 const POSTGRES: &[&str] = &["postgres"];
 const MYSQL: &[&str] = &["mysql"];
@@ -54,6 +55,7 @@ const PROBED: &[&str] = &[
     "mqtt",
     "websocket",
     "icmp",
+    "amqp",
 ];
 
 /// The monitor types, with their tab labels: core's list of types.
@@ -237,6 +239,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         MQTT,
         "mqtts://monitor:password@broker.internal:8883",
         "mqtt:// (port 1883) or mqtts:// (TLS, port 8883). The password is never shown again after saving.",
+        0,
+    )),
+    req(f(
+        "url",
+        "AMQP URL",
+        Input::Text,
+        AMQP,
+        "amqps://monitor:password@rabbit.internal:5671/%2F",
+        "amqp:// (port 5672) or amqps:// (TLS, port 5671); the virtual host after the slash, %2F for /. The password is never shown again after saving.",
         0,
     )),
     f(

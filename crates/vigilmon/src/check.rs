@@ -9,9 +9,10 @@
 //! server (`smtp://host[:port]` with STARTTLS, `smtps://` with implicit TLS), and a
 //! DNS name (`dns://name`, `--record`, `--resolver`), a gRPC server's health
 //! (`grpc://host[:port]`, `grpcs://` over TLS, `--service`, `--header` as metadata),
-//! an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`), and a
-//! WebSocket (`ws://`, `wss://`, `--send`, `--expect-reply`, `--subprotocol`),
-//! printing the reply, and a host's answer to ping (`icmp://host`, `--count`).
+//! an MQTT broker (`mqtt://`, `mqtts://`, a round trip with `--topic`), an AMQP broker
+//! (`amqp://`, `amqps://`), a WebSocket (`ws://`, `wss://`, `--send`,
+//! `--expect-reply`, `--subprotocol`), printing the reply, and a host's answer to ping
+//! (`icmp://host`, `--count`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,8 +21,9 @@ use clap::Args;
 use serde_json::json;
 use vigilmon_app::views::ResultView;
 use vigilmon_core::monitor::{
-    CheckSpec, DnsConfig, GrpcConfig, HttpConfig, IcmpConfig, MqttConfig, MqttPublishConfig,
-    MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig, WebsocketConfig,
+    AmqpConfig, CheckSpec, DnsConfig, GrpcConfig, HttpConfig, IcmpConfig, MqttConfig,
+    MqttPublishConfig, MysqlConfig, PostgresConfig, RedisAddr, SmtpConfig, TcpConfig, TlsConfig,
+    WebsocketConfig,
 };
 use vigilmon_core::{
     CheckResult, HumanDuration, KindConfig, MonitorConfig, MonitorState, RegionName, Verdict,
@@ -41,7 +43,8 @@ pub struct CheckArgs {
     /// tls://host[:port] for a certificate alone, smtp://host[:port] (STARTTLS) or
     /// smtps://host[:port] (implicit TLS) for a mail server, dns://name,
     /// grpc://host[:port] and grpcs://host[:port] (TLS) for a gRPC server's health, or
-    /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker, or ws://…
+    /// mqtt://[user[:pass]@]host[:port] and mqtts://… for an MQTT broker,
+    /// amqp://[user[:pass]@]host[:port][/vhost] and amqps://… for an AMQP broker, ws://…
     /// and wss://… for a WebSocket, or icmp://host to ping it.
     pub target: String,
     /// icmp:// targets: the echo requests to send [default: 3].
@@ -176,6 +179,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
     if args.count.is_some() && icmp_target.is_none() {
         return usage("--count applies to icmp:// targets only");
     }
+    let is_amqp = ["amqp://", "amqps://"]
+        .iter()
+        .any(|p| args.target.starts_with(p));
     let tls_target = args.target.strip_prefix("tls://");
     if args.starttls.is_some() && tls_target.is_none() {
         return usage("--starttls applies to tls:// targets only");
@@ -367,6 +373,22 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             verify_tls: args.insecure.then_some(false),
             ..GrpcConfig::default()
         });
+    } else if is_amqp {
+        if !args.expect_status.is_empty()
+            || args.body_contains.is_some()
+            || !args.header.is_empty()
+            || args.method.is_some()
+            || args.no_follow
+        {
+            return usage(
+                "--expect-status, --body-contains, --header, --method and --no-follow apply to HTTP targets only",
+            );
+        }
+        config.kind = KindConfig::Amqp(AmqpConfig {
+            url: Some(args.target.clone()),
+            verify_tls: (args.insecure && args.target.starts_with("amqps://")).then_some(false),
+            ..AmqpConfig::default()
+        });
     } else if let Some(name) = dns_target {
         if !args.expect_status.is_empty()
             || args.body_contains.is_some()
@@ -475,7 +497,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
         config.kind = KindConfig::Http(http);
     } else {
         return usage(format!(
-            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt://, mqtts://, ws://, wss:// or icmp://",
+            "{:?}: the target must start with http://, https://, tcp://, redis://, rediss://, unix://, postgres://, mysql://, tls://, smtp://, smtps://, dns://, grpc://, grpcs://, mqtt://, mqtts://, amqp://, amqps://, ws://, wss:// or icmp://",
             args.target
         ));
     }
@@ -620,6 +642,19 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             "PING {} ({} echo requests) (region {})",
             i.host, i.count, r.region
         ),
+        CheckSpec::Amqp(a) => println!(
+            "AMQP {}://{}:{} vhost {:?} as {} (region {})",
+            if a.tls { "amqps" } else { "amqp" },
+            if a.host.contains(':') {
+                format!("[{}]", a.host)
+            } else {
+                a.host.clone()
+            },
+            a.port,
+            a.vhost,
+            a.user,
+            r.region
+        ),
         CheckSpec::Heartbeat(_) => println!("(region {})", r.region),
     }
     let ms = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v} ms"));
@@ -715,6 +750,18 @@ fn print_human(check: &CheckSpec, r: &CheckResult) {
             if let Some(reply) = d["reply"].as_str() {
                 println!("  reply       {reply:?} ({} ms)", d["reply_ms"]);
             }
+            if d.get("issuer").is_some() {
+                print_certificate_figures(d);
+            }
+        }
+        (CheckSpec::Amqp(_), Some(d)) => {
+            println!("  server      {}", d["server"].as_str().unwrap_or("-"));
+            let ms = |k: &str| {
+                d[k].as_u64()
+                    .map_or_else(|| "-".to_owned(), |ms| format!("{ms} ms"))
+            };
+            println!("  handshake   {}", ms("handshake_ms"));
+            println!("  channel     {}", ms("channel_ms"));
             if d.get("issuer").is_some() {
                 print_certificate_figures(d);
             }

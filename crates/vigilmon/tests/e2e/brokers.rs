@@ -1,10 +1,10 @@
 //! Message-broker monitors through the real binary, on both stores: `mqtt` against the
 //! Mosquitto on 127.0.0.1:1883 (anonymous; credentials are accepted and ignored, which
-//! is enough to prove they are never shown back), each test on topics of its own. From
-//! the config file checked on schedule with a round trip; through the API (the
-//! password field masked, a refused connection by name, bad input by field); the UI's
-//! pages and its form's "Test now"; an agent running one from its assignment; and
-//! `vigilmon check mqtt://…`.
+//! is enough to prove they are never shown back), each test on topics of its own, and
+//! `amqp` against the RabbitMQ on 127.0.0.1:5672 (guest/guest). For each: from the
+//! config file checked on schedule; through the API (passwords masked, refusals by
+//! name, bad input by field); the UI's pages and its form's "Test now"; an agent
+//! running one from its assignment; and `vigilmon check` from a terminal.
 
 use std::time::Duration;
 
@@ -235,4 +235,165 @@ fn check_speaks_mqtt_from_the_terminal() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--topic applies to mqtt://"), "{err}");
+}
+
+async fn amqp_monitors_end_to_end(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let config = write_config(
+        &store,
+        "server:\n  region: lab\nmonitors:\n  - name: orders queue\n    type: amqp\n    url: amqp://guest:guest@127.0.0.1:5672/%2F\n    interval: 10s\n",
+    );
+    let server = Server::start(bin(), &store, &["--config".into(), config]);
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let m = find(&list, "orders queue");
+    assert_eq!(m["type"], "amqp");
+    assert_eq!(m["url"], "amqp://guest:********@127.0.0.1:5672/%2F");
+    let id = m["id"].as_str().unwrap().to_owned();
+
+    // Checked on its schedule: up, with its phases and the broker's name.
+    let r = latest_result(&server, &id).await;
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(r["region"], "lab");
+    assert!(r["phases"]["connect_ms"].is_u64(), "{r}");
+    assert!(r["phases"]["ttfb_ms"].is_u64(), "Connection.Start: {r}");
+    let (_, c) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(c["state"], "up", "{c}");
+    assert!(
+        c["result"]["details"]["server"]
+            .as_str()
+            .unwrap()
+            .starts_with("RabbitMQ"),
+        "{c}"
+    );
+
+    // Through the API: a wrong password is a refused login, by name; the password
+    // typed is never shown back.
+    let (status, bad) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "wrong login", "type": "amqp",
+                "url": format!("amqp://guest:{SECRET}@127.0.0.1:5672/%2F")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{bad}");
+    assert!(!bad.to_string().contains(SECRET), "{bad}");
+    let bad_id = bad["id"].as_str().unwrap().to_owned();
+    let (_, c) = server
+        .post(&format!("/api/v1/monitors/{bad_id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(c["result"]["error_kind"], "connect", "{c}");
+    assert!(
+        c["result"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("login refused for \"guest\": ACCESS_REFUSED"),
+        "{c}"
+    );
+    let (status, e) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "typo", "type": "amqp", "url": "amqp://h/a/b",
+                "expect": {"cert_expiry": "3d"}}),
+        )
+        .await;
+    assert_eq!(status, 422, "{e}");
+    let text = e.to_string();
+    assert!(
+        text.contains("url") && text.contains("virtual host"),
+        "{text}"
+    );
+
+    // The UI: no password on the pages; the form's "Test now".
+    let mut web = Web::new(&server);
+    let csrf = web.sign_in(OWNER, PASSWORD).await;
+    for path in [
+        format!("/monitors/{bad_id}"),
+        format!("/monitors/{bad_id}/edit"),
+    ] {
+        let page = web.get(&path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        assert!(!page.body.contains(SECRET), "{path} shows the password");
+    }
+    let url = "amqp://guest:guest@127.0.0.1:5672/%2F";
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("type", "amqp"),
+        ("name", "rabbit from the form"),
+        ("url", url),
+        ("verify_tls", "on"),
+        ("action", "test"),
+    ];
+    let r = web.post("/monitors/new", &form, Some(&server.url)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("Test result"), "{}", r.body);
+    assert!(r.body.contains("handshake ms"), "{}", r.body);
+    let mut save = form.to_vec();
+    save.retain(|(k, _)| *k != "action");
+    save.push(("action", "save"));
+    let r = web.post("/monitors/new", &save, Some(&server.url)).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let (_, list) = server.get("/api/v1/monitors").await;
+    let saved = find(&list, "rabbit from the form");
+    assert_eq!(saved["url"], "amqp://guest:********@127.0.0.1:5672/%2F");
+}
+
+both_backends!(amqp_monitors, amqp_monitors_end_to_end);
+
+/// An agent of region `eu` runs an amqp monitor from its assignment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_runs_an_amqp_monitor() {
+    let store = StoreFixture::new(Backend::Sqlite).await;
+    let config = write_config(
+        &store,
+        "regions:\n  - {name: local, enabled: false}\n  - {name: eu}\n",
+    );
+    let server = Server::start(bin(), &store, &["--config".into(), config]);
+    let (status, m) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "rabbit", "type": "amqp", "url": "amqp://127.0.0.1:5672",
+                "interval": "10s", "regions": ["eu"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{m}");
+    let id = m["id"].as_str().unwrap().to_owned();
+    let (_, token) = create_agent_token(bin(), &store, "eu-1", "eu");
+    let data = store.dir.path().join("agent-eu-1");
+    let mut agent = Agent::start(bin(), &server.url, "eu", &token, &data, &[]);
+    let r = latest_result(&server, &id).await;
+    assert_eq!(r["region"], "eu", "{r}");
+    assert_eq!(r["ok"], true, "{r}");
+    assert_eq!(agent.terminate(), Some(0), "{}", agent.logs());
+}
+
+#[test]
+fn check_speaks_amqp_from_the_terminal() {
+    let (code, out, err) = run_cli(
+        bin(),
+        &[
+            "check".into(),
+            "amqp://guest:guest@127.0.0.1:5672/%2F".into(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("AMQP amqp://127.0.0.1:5672 vhost \"/\" as guest"),
+        "{out}"
+    );
+    assert!(out.contains("server      RabbitMQ"), "{out}");
+    assert!(out.contains("verdict: UP"), "{out}");
+    let (code, out, err) = run_cli(
+        bin(),
+        &[
+            "check".into(),
+            "amqp://guest:guest@127.0.0.1:5672/no-such-vhost".into(),
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("verdict: DOWN (connect)"), "{out}");
+    assert!(out.contains("not allowed"), "{out}");
 }
