@@ -13,8 +13,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 use vigilmon_core::monitor::{
-    DnsConfig, ExpectConfig, GrpcConfig, HeartbeatConfig, HttpConfig, JsonAssertionConfig,
-    KindConfig, MAX_INTERVAL, MIN_INTERVAL, TcpConfig, TlsConfig, WarnConfig,
+    DnsConfig, ExpectConfig, GrpcConfig, HeartbeatConfig, HttpConfig, IcmpConfig,
+    JsonAssertionConfig, KindConfig, MAX_INTERVAL, MIN_INTERVAL, TcpConfig, TlsConfig, WarnConfig,
+    WebsocketConfig,
 };
 use vigilmon_core::{HumanDuration, MonitorConfig};
 use vigilmon_notify::discord::DiscordConfig;
@@ -541,6 +542,10 @@ enum Target {
         resolver: String,
     },
     Grpc,
+    Icmp {
+        host: String,
+    },
+    Websocket,
     Unmapped(&'static str),
 }
 
@@ -576,11 +581,19 @@ fn target_of(e: &Endpoint) -> Result<Target, String> {
                 starttls: scheme == "starttls",
             }
         }
-        "icmp" => Target::Unmapped("Vigilmon has no ICMP (ping) monitor type yet"),
+        "icmp" => {
+            let host = rest.split('/').next().unwrap_or_default().trim();
+            if host.is_empty() {
+                return Err(format!("{url:?} is not icmp://host"));
+            }
+            Target::Icmp {
+                host: host.to_owned(),
+            }
+        }
         "udp" => Target::Unmapped("Vigilmon has no UDP monitor type"),
         "sctp" => Target::Unmapped("Vigilmon has no SCTP monitor type"),
         "ssh" => Target::Unmapped("Vigilmon has no SSH monitor type"),
-        "ws" | "wss" => Target::Unmapped("Vigilmon has no WebSocket monitor type yet"),
+        "ws" | "wss" => Target::Websocket,
         "grpc" | "grpcs" => Target::Grpc,
         _ => return Err(format!("{url:?} has no scheme Gatus knows")),
     })
@@ -728,6 +741,21 @@ fn import_endpoint(
             expect,
             warn,
         }),
+        Target::Icmp { host } => KindConfig::Icmp(IcmpConfig {
+            host: Some(host),
+            count: None,
+            expect,
+            warn,
+        }),
+        Target::Websocket => KindConfig::Websocket(WebsocketConfig {
+            url: Some(e.url.trim().to_owned()),
+            headers: None,
+            subprotocol: None,
+            send: (!e.body.is_empty()).then(|| e.body.clone()),
+            verify_tls: client.filter(|c| c.insecure).map(|_| false),
+            expect,
+            warn,
+        }),
         Target::Unmapped(_) => return,
     };
     let mut m = MonitorConfig::new(name.clone(), kind);
@@ -809,8 +837,25 @@ fn condition(
             let d = duration(r).ok_or(format!("{r:?} is not a duration"))?;
             match target {
                 Target::Tls { .. } => expect.cert_expiry = Some(HumanDuration(d)),
-                Target::Http | Target::Grpc => warn.cert_expiry = Some(HumanDuration(d)),
-                _ => return Err("only HTTP, gRPC and TLS monitors judge certificates".into()),
+                Target::Http | Target::Grpc | Target::Websocket => {
+                    warn.cert_expiry = Some(HumanDuration(d));
+                }
+                _ => {
+                    return Err(
+                        "only HTTP, gRPC, WebSocket and TLS monitors judge certificates".into(),
+                    );
+                }
+            }
+            Ok(())
+        }
+        // A WebSocket endpoint's body is the first reply to what it sent.
+        ("[BODY]", "==") if matches!(target, Target::Websocket) => {
+            match r.strip_prefix("pat(*").and_then(|p| p.strip_suffix("*)")) {
+                Some(inner) if !inner.contains('*') && !inner.is_empty() => {
+                    expect.reply_contains = Some(inner.to_owned());
+                }
+                Some(_) => return Err("only a pattern of the form pat(*text*) maps".into()),
+                None => expect.reply_equals = Some(r.to_owned()),
             }
             Ok(())
         }

@@ -18,8 +18,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value as Json, json};
 use vigilmon_core::heartbeat::is_valid_token;
 use vigilmon_core::monitor::{
-    DnsConfig, ExpectConfig, HeartbeatConfig, HttpConfig, JsonAssertionConfig, KindConfig,
-    MAX_INTERVAL, MIN_INTERVAL, MysqlConfig, PostgresConfig, RedisConfig, TcpConfig,
+    DnsConfig, ExpectConfig, HeartbeatConfig, HttpConfig, IcmpConfig, JsonAssertionConfig,
+    KindConfig, MAX_INTERVAL, MIN_INTERVAL, MysqlConfig, PostgresConfig, RedisConfig, TcpConfig,
 };
 use vigilmon_core::{HumanDuration, MonitorConfig};
 use vigilmon_notify::discord::DiscordConfig;
@@ -765,7 +765,16 @@ fn import_monitor(
                 }),
             }
         }
-        "ping" => return not(out, "Vigilmon has no ICMP (ping) monitor type yet".into()),
+        "ping" => {
+            let Some(host) = k.hostname.clone().filter(|h| !h.trim().is_empty()) else {
+                not(out, "it has no host name".into());
+                return;
+            };
+            KindConfig::Icmp(IcmpConfig {
+                host: Some(host.trim().to_owned()),
+                ..IcmpConfig::default()
+            })
+        }
         "grpc-keyword" => {
             return not(
                 out,

@@ -222,6 +222,15 @@ fn gatus_endpoints_alerts_and_conditions_become_monitors_channels_and_policies()
         &json!({"name": "grpc-health", "type": "grpc", "url": "grpcs://grpc.example.org:443",
                 "expect": {"response_time": "500ms"}})
     );
+    assert_eq!(
+        named(m, "gateway-ping"),
+        &json!({"name": "gateway-ping", "type": "icmp", "host": "192.168.1.1"})
+    );
+    assert_eq!(
+        named(m, "live-feed"),
+        &json!({"name": "live-feed", "type": "websocket", "url": "wss://example.org/feed",
+                "send": "ping", "expect": {"reply_contains": "pong"}})
+    );
     let retired = named(m, "retired");
     assert_eq!(retired["paused"], true);
     assert_eq!(retired["policy"], "to email, custom (down)");
@@ -231,10 +240,8 @@ fn gatus_endpoints_alerts_and_conditions_become_monitors_channels_and_policies()
                 "policy": "to slack", "tags": ["jobs"]})
     );
     assert!(
-        m.as_array()
-            .unwrap()
-            .iter()
-            .all(|x| x["name"] != "gateway-ping")
+        m.as_array().unwrap().iter().all(|x| x["name"] != "bastion"),
+        "what is not mapped is not in the file"
     );
 
     // The report: one line per object.
@@ -254,13 +261,11 @@ fn gatus_endpoints_alerts_and_conditions_become_monitors_channels_and_policies()
     has_line(&lines, "endpoint \"certificate\": mapped");
     has_line(&lines, "endpoint \"dns-apex\": mapped");
     has_line(&lines, "endpoint \"grpc-health\": mapped");
+    has_line(&lines, "endpoint \"gateway-ping\": mapped");
+    has_line(&lines, "endpoint \"live-feed\": mapped");
     has_line(
         &lines,
-        "endpoint \"gateway-ping\": not mapped: Vigilmon has no ICMP (ping) monitor type yet",
-    );
-    has_line(
-        &lines,
-        "endpoint \"live-feed\": not mapped: Vigilmon has no WebSocket monitor type yet",
+        "endpoint \"bastion\": not mapped: Vigilmon has no SSH monitor type",
     );
     let frontend = has_line_starting(&lines, "endpoint \"core/frontend\": mapped with changes: ");
     assert!(
@@ -806,10 +811,9 @@ fn uptime_kuma_backup_monitors_and_notifications_are_imported() {
         &lines,
         "monitor \"API\": not mapped: a group, not a check: its monitors are tagged with its name",
     );
-    has_line(
-        &lines,
-        "monitor \"Router\": not mapped: Vigilmon has no ICMP (ping) monitor type yet",
-    );
+    has_line(&lines, "monitor \"Router\": mapped");
+    assert_eq!(named(m, "Router")["type"], "icmp");
+    assert_eq!(named(m, "Router")["host"], "192.168.1.1");
     has_line(
         &lines,
         "monitor \"Inverted\": not mapped: upside-down mode (up when the check fails) has no equivalent",
