@@ -361,7 +361,15 @@ pub async fn apply(st: &AppState, req: ApplyRequest) -> Result<Plan, AppError> {
             &mut plan,
         ));
     }
-    // Monitors.
+    // Monitors. Ping tokens a heartbeat is given must be free: held by no other
+    // monitor, given once.
+    let held: Vec<(MonitorId, String)> = store
+        .heartbeats()
+        .await?
+        .into_iter()
+        .map(|h| (h.monitor_id, h.token))
+        .collect();
+    let mut given: BTreeSet<String> = BTreeSet::new();
     let mut monitor_steps = Vec::new();
     for m in &doc.monitors {
         let mut m = m.clone();
@@ -369,8 +377,26 @@ pub async fn apply(st: &AppState, req: ApplyRequest) -> Result<Plan, AppError> {
         let at = format!("monitors[{:?}]", m.name);
         let old = monitors.iter().find(|x| x.config.name == m.name);
         keep_secrets(&mut m, old.map(|o| &o.config), &at, &mut errors);
-        if let Err(errs) = m.build() {
-            prefixed(&at, errs, &mut errors);
+        match m.build() {
+            Err(errs) => prefixed(&at, errs, &mut errors),
+            Ok(spec) => {
+                if let vigilmon_core::monitor::CheckSpec::Heartbeat(hb) = &spec.check
+                    && let Some(token) = &hb.token
+                {
+                    let this = old.map(|o| o.id);
+                    if held.iter().any(|(id, t)| t == token && Some(*id) != this) {
+                        errors.push(ValidationError::new(
+                            format!("{at}.token"),
+                            "another heartbeat monitor has this ping token",
+                        ));
+                    } else if !given.insert(token.clone()) {
+                        errors.push(ValidationError::new(
+                            format!("{at}.token"),
+                            "is given to another monitor of the document too",
+                        ));
+                    }
+                }
+            }
         }
         if let Some(p) = &m.policy
             && !final_policies.contains(p)

@@ -256,6 +256,27 @@ async fn export_then_apply_both_ways(backend: Backend) {
     assert!(err.contains("monitors[\"new\"].interval"), "{err}");
     let (_, list) = server.get("/api/v1/monitors").await;
     assert!(monitor(&list, "new").is_none());
+    // A ping token another monitor holds is refused before anything is written.
+    let (status, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "nightly", "type": "heartbeat", "every": "1d", "token": "kept-token-0123456789"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    std::fs::write(
+        &file,
+        "monitors:\n- name: other\n  type: heartbeat\n  every: 1h\n  token: kept-token-0123456789\n- name: also-new\n  type: tcp\n  host: 127.0.0.1\n  port: 9\n",
+    )
+    .unwrap();
+    let (code, _, err) = cli(&[&["apply", "-f", &file_arg], &remote[..]].concat(), &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("monitors[\"other\"].token: another heartbeat monitor has this ping token"),
+        "{err}"
+    );
+    let (_, list) = server.get("/api/v1/monitors").await;
+    assert!(monitor(&list, "also-new").is_none(), "nothing applied");
     // Without a server to talk to, apply says what it needs.
     let (code, _, err) = run_cli(
         bin(),
