@@ -118,6 +118,19 @@ pub struct CheckArgs {
     pub redis: RedisFlags,
 }
 
+/// `--header "Name: value"` flags as a map (HTTP headers, WebSocket headers, gRPC
+/// metadata); `Err` names the flag that is not of that form.
+fn header_map(flags: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut map = BTreeMap::new();
+    for h in flags {
+        let Some((k, v)) = h.split_once(':') else {
+            return Err(format!("--header {h:?} must look like \"Name: value\""));
+        };
+        map.insert(k.trim().to_owned(), v.trim().to_owned());
+    }
+    Ok(map)
+}
+
 fn usage(msg: impl std::fmt::Display) -> anyhow::Result<u8> {
     eprintln!("error: {msg}");
     Ok(exit::USAGE)
@@ -327,13 +340,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "--expect-status, --body-contains, --method and --no-follow apply to HTTP targets only",
             );
         }
-        let mut headers = BTreeMap::new();
-        for h in &args.header {
-            let Some((k, v)) = h.split_once(':') else {
-                return usage(format!("--header {h:?} must look like \"Name: value\""));
-            };
-            headers.insert(k.trim().to_owned(), v.trim().to_owned());
-        }
+        let headers = match header_map(&args.header) {
+            Ok(h) => h,
+            Err(e) => return usage(e),
+        };
         config.kind = KindConfig::Websocket(WebsocketConfig {
             url: Some(args.target.clone()),
             headers: (!headers.is_empty()).then_some(headers),
@@ -359,13 +369,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
                 "--expect-status, --body-contains, --method and --no-follow apply to HTTP targets only",
             );
         }
-        let mut metadata = BTreeMap::new();
-        for h in &args.header {
-            let Some((k, v)) = h.split_once(':') else {
-                return usage(format!("--header {h:?} must look like \"Name: value\""));
-            };
-            metadata.insert(k.trim().to_owned(), v.trim().to_owned());
-        }
+        let metadata = match header_map(&args.header) {
+            Ok(h) => h,
+            Err(e) => return usage(e),
+        };
         config.kind = KindConfig::Grpc(GrpcConfig {
             url: Some(args.target.clone()),
             service: args.service.clone(),
@@ -471,13 +478,10 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<u8> {
             verify_tls: Some(!args.insecure),
             ..HttpConfig::default()
         };
-        let mut headers = BTreeMap::new();
-        for h in &args.header {
-            let Some((k, v)) = h.split_once(':') else {
-                return usage(format!("--header {h:?} must look like \"Name: value\""));
-            };
-            headers.insert(k.trim().to_owned(), v.trim().to_owned());
-        }
+        let headers = match header_map(&args.header) {
+            Ok(h) => h,
+            Err(e) => return usage(e),
+        };
         if !headers.is_empty() {
             http.headers = Some(headers);
         }
