@@ -53,17 +53,16 @@ pub fn placeholders<T: Secrets + Clone>(
     let mut c = config.clone();
     let mut names = Vec::new();
     c.visit_secrets(&mut |path, kind, value| {
+        // A URL without a password holds no secret: nothing to name.
+        if kind == SecretKind::UrlPassword && url_password(value).is_none() {
+            return;
+        }
         let name = name_for(path);
         let placeholder = format!("${{{name}}}");
-        match kind {
-            SecretKind::Whole => *value = placeholder,
-            SecretKind::UrlPassword => {
-                if url_password(value).is_none() {
-                    return;
-                }
-                *value = with_url_password(value, &placeholder);
-            }
-        }
+        *value = match kind {
+            SecretKind::Whole => placeholder,
+            SecretKind::UrlPassword => with_url_password(value, &placeholder),
+        };
         names.push(name);
     });
     (c, names)
@@ -204,6 +203,24 @@ mod tests {
             key: Some("k-123".into()),
             headers: vec![("Authorization".into(), "Bearer t".into())],
         }
+    }
+
+    #[test]
+    fn placeholders_name_only_the_secrets_that_are_set() {
+        let (c, names) = placeholders(
+            &Conf {
+                url: "https://example.com/p".into(),
+                key: Some("k".into()),
+                headers: vec![],
+            },
+            &mut |path| format!("V_{}", path.to_ascii_uppercase()),
+        );
+        assert_eq!(names, ["V_KEY"]);
+        assert_eq!(c.url, "https://example.com/p");
+        assert_eq!(c.key.as_deref(), Some("${V_KEY}"));
+        let (c, names) = placeholders(&conf(), &mut |path| format!("V_{}", path.len()));
+        assert_eq!(c.url, "redis://app:${V_3}@cache:6379/0");
+        assert_eq!(names.len(), 3);
     }
 
     #[test]
