@@ -27,6 +27,13 @@
       var text = ago(els[i].getAttribute("datetime"));
       if (text !== null) els[i].textContent = text;
     }
+    // Instants in a cause: the time as the server wrote it in the viewer's zone, then
+    // how long ago ("18:44:25 CET, 3 min ago").
+    var at = (root || document).querySelectorAll("time[data-at]");
+    for (var j = 0; j < at.length; j++) {
+      var since = ago(at[j].getAttribute("datetime"));
+      if (since !== null) at[j].textContent = at[j].getAttribute("data-at") + ", " + since;
+    }
   }
 
   // How long an open incident has lasted, ticking each second; the same words as the
@@ -87,6 +94,15 @@
         }
         var lat = row.querySelector(".lat");
         if (lat && m.latency) lat.textContent = m.latency;
+        // Checked since the last poll: its uptime and beat bar as the server renders
+        // them (escaped like the page).
+        var up = row.querySelector(".up24");
+        if (up && m.uptime !== undefined) {
+          up.textContent = m.uptime;
+          up.title = m.uptime_title;
+        }
+        var bt = row.querySelector(".bt");
+        if (bt && m.beats !== undefined) bt.innerHTML = m.beats;
       }
     });
     if (data.totals) setTotals(data.totals);

@@ -34,6 +34,16 @@ use vigilmon_core::{CheckResult, MonitorConfig, MonitorId, MonitorState, RegionN
 use vigilmon_store::{ALL_REGIONS, MonitorSource, RecordedCheck, RollupPeriod, RollupRow, Store};
 use vigilmon_ui::dashboard::bench_support;
 
+/// The `data-live` URL of a page, as the browser reads it (entities decoded).
+fn live_of(page: &str) -> String {
+    page.split("data-live=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page polls")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&")
+}
+
 fn knob(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -278,19 +288,35 @@ fn main() {
         let (_, status, body) = get(&app, &cookie, "/").await;
         let page = gunzip(&body);
         assert_eq!(status, 200, "{page}");
-        let live = page
-            .split("data-live=\"")
+        let live = live_of(&page);
+        // A group's page polled from before its monitors' latest checks: every row
+        // moved, so each comes with its figures again (the worst case; at a 2-second
+        // poll and a 1-minute interval about one row in 30 moves).
+        let (_, _, body) = get(&app, &cookie, "/?group=team-3").await;
+        let group_live = live_of(&gunzip(&body));
+        let since = group_live
+            .split("since=")
             .nth(1)
-            .and_then(|s| s.split('"').next())
-            .expect("the page polls")
-            .replace("&amp;", "&")
-            .replace("&#38;", "&");
+            .and_then(|s| s.split('&').next())
+            .expect("since")
+            .to_owned();
+        let every_row_moved = group_live.replace(
+            &format!("since={since}"),
+            &format!(
+                "since={}",
+                (now - SignedDuration::from_mins(1)).as_millisecond()
+            ),
+        );
         let requests = [
             ("first answer", "/".to_owned()),
             ("search matching one", "/?q=service-00042".to_owned()),
             ("one group, first page", "/?group=team-3".to_owned()),
             ("down monitors", "/?state=down".to_owned()),
             ("live poll, nothing moved", live),
+            (
+                "live poll, a group's page, every row moved",
+                every_row_moved,
+            ),
         ];
         for (what, path) in requests {
             let mut times = Vec::new();
@@ -310,6 +336,9 @@ fn main() {
             );
             if what == "search matching one" {
                 assert_eq!(raw.matches("<tr data-m=").count(), 1, "one match");
+            }
+            if what.ends_with("every row moved") {
+                assert!(raw.contains("\"beats\":\"<span class="), "figures again");
             }
         }
         tasks.shutdown(engine).await;

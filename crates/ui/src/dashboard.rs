@@ -743,6 +743,24 @@ struct LiveRow {
     checked: Option<String>,
     checked_utc: Option<String>,
     latency: Option<String>,
+    /// Its figures again when it was checked (or changed) since the last poll: the
+    /// 24-hour uptime cell and the beat bar's cell, rendered as on the page.
+    #[serde(flatten)]
+    figures: Option<LiveFigures>,
+}
+
+#[derive(Serialize)]
+struct LiveFigures {
+    uptime: String,
+    uptime_title: String,
+    beats: String,
+}
+
+/// The beat bar's cell of one row (the list includes the same template).
+#[derive(Template)]
+#[template(path = "dashboard/beats.html", whitespace = "minimize")]
+struct BeatsCell<'a> {
+    r: &'a Row,
 }
 
 #[derive(Serialize)]
@@ -789,15 +807,45 @@ pub(crate) async fn live(
         .unwrap_or(0)
         - 2_000;
     let changed = |t: Option<Timestamp>| t.is_some_and(|t| t.as_millisecond() >= since);
+    let moved = |v: &MonitorView| {
+        changed(v.state_changed_at)
+            || changed(v.last_checked_at)
+            || v.updated_at.as_millisecond() >= since
+    };
+    // The figures of the rows that moved (none when nothing did: the poll stays small).
+    let mut figures_of = BTreeMap::new();
+    if parts.is_empty() {
+        let moved_views: Vec<MonitorView> =
+            listing.views.iter().filter(|v| moved(v)).cloned().collect();
+        if !moved_views.is_empty() {
+            let (day, recent, uptimes) = figures(&st, &moved_views, now).await?;
+            let sums = summaries(day, recent, uptimes);
+            let minutes = charts::minute_labels(
+                now - SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
+                BEAT_SLOTS as usize,
+            );
+            for v in &moved_views {
+                let id = MonitorId::from_uuid(v.id);
+                let r = row(v, sums.get(&id), now, &minutes);
+                let beats = BeatsCell { r: &r }
+                    .render()
+                    .map_err(|e| UiError::Internal(e.to_string()))?;
+                figures_of.insert(
+                    v.id,
+                    LiveFigures {
+                        uptime: r.uptime,
+                        uptime_title: r.uptime_title,
+                        beats,
+                    },
+                );
+            }
+        }
+    }
     let monitors = listing
         .views
         .iter()
-        .filter(|v| {
-            changed(v.state_changed_at)
-                || changed(v.last_checked_at)
-                || v.updated_at.as_millisecond() >= since
-                || v.state == MonitorState::Maintenance
-        })
+        // Maintenance starts and ends by the clock, not by a change to the monitor.
+        .filter(|v| moved(v) || v.state == MonitorState::Maintenance)
         .map(|v| {
             let heartbeat = v.config.kind.as_heartbeat().is_some();
             LiveRow {
@@ -811,6 +859,7 @@ pub(crate) async fn live(
                 } else {
                     latest_latency(v).map(format::ms)
                 },
+                figures: figures_of.remove(&v.id),
             }
         })
         .collect();

@@ -209,6 +209,155 @@ pub(crate) fn cert_words(expires: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// A cause or reason as the engine writes it ("no ping since 17:44:25 UTC, 3 min ago
+/// (expected every 5m + 10m grace)"), cut into its words and the instants it names, so
+/// that a page shows each instant in the viewer's time zone with an "ago" that is
+/// current when the page is rendered (and that the page script keeps current).
+#[derive(Debug, Clone)]
+pub(crate) struct Cause {
+    pub parts: Vec<CausePart>,
+    /// The start of a long cause, the rest folded behind "more".
+    pub short: Option<String>,
+}
+
+/// Words as written, or an instant in them.
+#[derive(Debug, Clone)]
+pub(crate) struct CausePart {
+    pub text: String,
+    pub at: Option<CauseAt>,
+}
+
+/// An instant named in a cause.
+#[derive(Debug, Clone)]
+pub(crate) struct CauseAt {
+    /// RFC 3339, for `<time datetime>`.
+    pub iso: String,
+    /// In the viewer's zone: `18:44:25 CET`, with the date when it is not today's.
+    pub local: String,
+    /// `3 min ago`, from the time of rendering.
+    pub ago: String,
+    /// `2026-11-27 17:44:25 UTC`, for the tooltip.
+    pub utc: String,
+}
+
+impl Cause {
+    /// `text` written at about `written` (when the incident opened, or the monitor went
+    /// down): an instant given without its date ("17:44:25 UTC") is the last such time
+    /// of day at or before then.
+    pub fn new(text: &str, written: Timestamp, now: Timestamp, tz: &jiff::tz::TimeZone) -> Self {
+        let mut parts = Vec::new();
+        let mut rest = 0;
+        for (range, t) in instants_in(text, written) {
+            if range.start > rest {
+                parts.push(CausePart {
+                    text: text[rest..range.start].to_owned(),
+                    at: None,
+                });
+            }
+            let (local, today) = (t.to_zoned(tz.clone()), now.to_zoned(tz.clone()));
+            let local = if local.date() == today.date() {
+                local.strftime("%H:%M:%S %Z").to_string()
+            } else {
+                local.strftime("%Y-%m-%d %H:%M:%S %Z").to_string()
+            };
+            parts.push(CausePart {
+                text: text[range.clone()].to_owned(),
+                at: Some(CauseAt {
+                    iso: t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                    local,
+                    ago: ago(t, now),
+                    utc: utc(t),
+                }),
+            });
+            rest = range.end;
+        }
+        if rest < text.len() || parts.is_empty() {
+            parts.push(CausePart {
+                text: text[rest..].to_owned(),
+                at: None,
+            });
+        }
+        Self {
+            parts,
+            short: fold(text),
+        }
+    }
+}
+
+/// The instants the engine writes into reasons (`17:44:25 UTC, 3 min ago`, or
+/// `2026-01-01 10:00:00 UTC, 2 d ago`): where each is in `text`, and when it was.
+fn instants_in(text: &str, written: Timestamp) -> Vec<(std::ops::Range<usize>, Timestamp)> {
+    const MARK: &str = " UTC, ";
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(MARK).map(|p| p + from) {
+        from = pos + MARK.len();
+        let Some(time_start) = pos.checked_sub(8) else {
+            continue;
+        };
+        let Ok(time) = text
+            .get(time_start..pos)
+            .unwrap_or("")
+            .parse::<jiff::civil::Time>()
+        else {
+            continue;
+        };
+        // "N s|min|h|d ago" after the comma.
+        let tail = &text[from..];
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        let Some(unit_end) = ["s ago", "min ago", "h ago", "d ago"]
+            .iter()
+            .find_map(|u| {
+                tail.get(digits..)?
+                    .strip_prefix(' ')?
+                    .starts_with(u)
+                    .then(|| digits + 1 + u.len())
+            })
+            .filter(|_| digits > 0)
+        else {
+            continue;
+        };
+        let date_start = time_start
+            .checked_sub(11)
+            .filter(|_| b[time_start - 1] == b' ');
+        let date = date_start.and_then(|d| {
+            text.get(d..time_start - 1)?
+                .parse::<jiff::civil::Date>()
+                .ok()
+        });
+        let utc_tz = jiff::tz::TimeZone::UTC;
+        let at = match date {
+            Some(d) => d
+                .to_datetime(time)
+                .to_zoned(utc_tz)
+                .ok()
+                .map(|z| z.timestamp()),
+            None => {
+                let day = written.to_zoned(utc_tz.clone()).date();
+                let same_day = day.to_datetime(time).to_zoned(utc_tz.clone()).ok();
+                // Written at most a few seconds before the incident opened; a time of day
+                // later than that was the day before.
+                match same_day.map(|z| z.timestamp()) {
+                    Some(t) if t.as_second() > written.as_second() + 60 => {
+                        t.checked_sub(jiff::SignedDuration::from_hours(24)).ok()
+                    }
+                    other => other,
+                }
+            }
+        };
+        let Some(at) = at else { continue };
+        let start = if date.is_some() {
+            date_start.unwrap_or(time_start)
+        } else {
+            time_start
+        };
+        out.push((start..from + unit_end, at));
+        from += unit_end;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,5 +439,89 @@ mod tests {
         );
         assert_eq!(break_points("127.0.0.1:6379"), ["127.0.0.1:6379"]);
         assert!(break_points("").is_empty());
+    }
+
+    /// (iso, local, ago) of an instant.
+    type At = (String, String, String);
+
+    fn at_parts(c: &Cause) -> Vec<(String, Option<At>)> {
+        c.parts
+            .iter()
+            .map(|p| {
+                let at =
+                    p.at.as_ref()
+                        .map(|a| (a.iso.clone(), a.local.clone(), a.ago.clone()));
+                (p.text.clone(), at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_cause_shows_its_instants_in_the_viewers_zone_with_a_current_ago() {
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let berlin = jiff::tz::TimeZone::get("Europe/Berlin").unwrap();
+        let text = "no ping since 17:44:25 UTC, 3 min ago (expected every 5m + 10m grace)";
+        let c = Cause::new(
+            text,
+            t("2026-12-06T17:47:30Z"),
+            t("2026-12-06T19:47:30Z"),
+            &berlin,
+        );
+        assert_eq!(
+            at_parts(&c),
+            [
+                ("no ping since ".to_owned(), None),
+                (
+                    "17:44:25 UTC, 3 min ago".to_owned(),
+                    Some((
+                        "2026-12-06T17:44:25Z".to_owned(),
+                        "18:44:25 CET".to_owned(),
+                        "2 h ago".to_owned()
+                    ))
+                ),
+                (" (expected every 5m + 10m grace)".to_owned(), None),
+            ]
+        );
+        // A time of day later than the writing was the day before; the date is shown
+        // when it is not the viewer's today.
+        let c = Cause::new(
+            "a run started at 23:59:00 UTC, 2 min ago did not finish within the 1m grace",
+            t("2026-12-07T00:01:00Z"),
+            t("2026-12-07T12:00:00Z"),
+            &jiff::tz::TimeZone::UTC,
+        );
+        let at = c.parts[1].at.as_ref().unwrap();
+        assert_eq!(at.iso, "2026-12-06T23:59:00Z");
+        assert_eq!(at.local, "2026-12-06 23:59:00 UTC");
+        assert_eq!(c.parts[2].text, " did not finish within the 1m grace");
+        // With its date.
+        let c = Cause::new(
+            "no ping since 2026-01-01 10:00:00 UTC, 2 d ago (expected every 1d)",
+            t("2026-01-03T10:00:00Z"),
+            t("2026-01-03T10:00:00Z"),
+            &jiff::tz::TimeZone::UTC,
+        );
+        assert_eq!(c.parts[0].text, "no ping since ");
+        assert_eq!(c.parts[1].text, "2026-01-01 10:00:00 UTC, 2 d ago");
+        assert_eq!(c.parts[1].at.as_ref().unwrap().iso, "2026-01-01T10:00:00Z");
+    }
+
+    #[test]
+    fn other_causes_are_words_only() {
+        let now = Timestamp::UNIX_EPOCH;
+        for text in [
+            "",
+            "HTTP 503 from eu, us",
+            " UTC, ",
+            "at 99:00:00 UTC, 3 min ago",
+            "at 10:00:00 UTC, soon",
+            "x0:00:00 UTC, 1 s ago",
+            "é10:00:0é UTC, 1 s agoé",
+        ] {
+            let c = Cause::new(text, now, now, &jiff::tz::TimeZone::UTC);
+            assert_eq!(c.parts.len(), 1, "{text}");
+            assert_eq!(c.parts[0].text, text);
+            assert!(c.parts[0].at.is_none());
+        }
     }
 }

@@ -30,22 +30,19 @@ pub(crate) struct Row {
     pub monitor: String,
     pub state: String,
     pub priority: String,
-    pub cause: String,
-    /// The start of a long cause, the rest folded behind "more".
-    pub cause_short: Option<String>,
+    pub cause: format::Cause,
     pub opened: When,
     pub duration: String,
 }
 
-fn row(i: &IncidentView, now: jiff::Timestamp) -> Row {
+fn row(i: &IncidentView, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Row {
     Row {
         id: i.id.to_string(),
         monitor_id: i.monitor_id.to_string(),
         monitor: i.monitor_name.clone(),
         state: i.state.clone(),
         priority: i.priority.clone(),
-        cause: i.cause.clone(),
-        cause_short: format::fold(&i.cause),
+        cause: format::Cause::new(&i.cause, i.opened_at, now, tz),
         opened: When::new(i.opened_at, now),
         duration: format::duration_ms(i.duration_ms),
     }
@@ -86,6 +83,7 @@ async fn list_rows(
     st: &AppState,
     state: &str,
     now: jiff::Timestamp,
+    tz: &jiff::tz::TimeZone,
 ) -> Result<(Vec<Row>, String), UiError> {
     let found = st
         .store()
@@ -107,7 +105,7 @@ async fn list_rows(
     }
     let rows = found
         .into_iter()
-        .map(|i| row(&IncidentView::new(i, now), now))
+        .map(|i| row(&IncidentView::new(i, now), now, tz))
         .collect();
     Ok((rows, format!("{:016x}", h.finish())))
 }
@@ -133,7 +131,7 @@ pub(crate) async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Response, UiError> {
     let state = state_filter(&q.state);
-    let (rows, v) = list_rows(&st, state, st.now()).await?;
+    let (rows, v) = list_rows(&st, state, st.now(), &s.tz).await?;
     Ok(render(&ListPage {
         l: Layout::new("Incidents", "incidents", &s).live(list_live_url(state, &v)),
         rows,
@@ -153,13 +151,13 @@ pub(crate) struct ListLiveQuery {
 /// rendered again.
 pub(crate) async fn list_live(
     State(st): State<AppState>,
-    _s: Session,
+    s: Session,
     headers: HeaderMap,
     Query(q): Query<ListLiveQuery>,
 ) -> Result<Response, UiError> {
     check_origin(&st, &headers)?;
     let state = state_filter(&q.state);
-    let (rows, v) = list_rows(&st, state, st.now()).await?;
+    let (rows, v) = list_rows(&st, state, st.now(), &s.tz).await?;
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
@@ -239,7 +237,7 @@ fn version(d: &IncidentDetail) -> String {
     format!("{:016x}", h.finish())
 }
 
-fn detail_of(d: &IncidentDetail, now: jiff::Timestamp) -> Detail {
+fn detail_of(d: &IncidentDetail, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Detail {
     let i = &d.incident;
     let evidence = i
         .evidence
@@ -280,7 +278,7 @@ fn detail_of(d: &IncidentDetail, now: jiff::Timestamp) -> Detail {
                 channel: e.channel.clone(),
             })
             .collect(),
-        i: row(i, now),
+        i: row(i, now, tz),
     }
 }
 
@@ -296,7 +294,7 @@ pub(crate) async fn page(
 ) -> Result<Response, UiError> {
     let id = parse(&id)?;
     let found = detail(&st, id).await?;
-    let d = detail_of(&found, st.now());
+    let d = detail_of(&found, st.now(), &s.tz);
     let l = Layout::new(format!("Incident: {}", d.i.monitor), "incidents", &s)
         .notice(q.ok.as_deref())
         .live(live_url(id, &version(&found)));
@@ -319,7 +317,7 @@ pub(crate) async fn live(
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let d = detail_of(&found, st.now());
+    let d = detail_of(&found, st.now(), &s.tz);
     let l = Layout::new(String::new(), "incidents", &s);
     let r = |e: askama::Error| UiError::Internal(e.to_string());
     let mut parts = BTreeMap::new();

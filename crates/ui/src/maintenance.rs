@@ -129,14 +129,6 @@ pub(crate) struct WindowRow {
     pub file: bool,
 }
 
-/// The viewer's time zone: the `vigilmon_tz` cookie the page script sets from the
-/// browser, UTC without it (or when it names no zone).
-fn viewer_tz(headers: &HeaderMap) -> TimeZone {
-    super::session::cookie(headers, "vigilmon_tz")
-        .and_then(|name| TimeZone::get(&name).ok())
-        .unwrap_or(TimeZone::UTC)
-}
-
 /// The one-off times, as stored (RFC 3339, UTC), in the viewer's zone as a
 /// `datetime-local` field holds them (`2031-01-15T23:00`). Other text is left as typed.
 fn times_to_local(values: &mut Values, tz: &TimeZone) {
@@ -281,7 +273,7 @@ pub(crate) async fn create(
     p: Posted,
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let tz = viewer_tz(&headers);
+    let tz = super::session::viewer_tz(&headers);
     let mut values = form::submitted(WINDOW_FIELDS, "", &p.fields);
     times_from_local(&mut values, &tz);
     let mut errors = FieldErrors::default();
@@ -374,7 +366,7 @@ pub(crate) async fn edit_form(
     Path(id): Path<String>,
 ) -> Result<Response, UiError> {
     s.require_write()?;
-    let tz = viewer_tz(&headers);
+    let tz = super::session::viewer_tz(&headers);
     let page = window_form(&st, &s, &id, None, &FieldErrors::default(), &tz).await?;
     Ok(render(&page))
 }
@@ -386,7 +378,7 @@ pub(crate) async fn save(
     p: Posted,
 ) -> Result<Response, UiError> {
     p.session.require_write()?;
-    let tz = viewer_tz(&headers);
+    let tz = super::session::viewer_tz(&headers);
     let rec = stored_window(&st, &raw).await?;
     let fields = edit_fields(WINDOW_FIELDS, &[]);
     let mut values = form::submitted(&fields, "", &p.fields);

@@ -125,9 +125,7 @@ pub(crate) struct IncidentRow {
     pub priority: String,
     pub opened: When,
     pub duration: String,
-    pub cause: String,
-    /// The start of a long cause, the rest folded behind "more".
-    pub cause_short: Option<String>,
+    pub cause: format::Cause,
 }
 
 /// Uptime over one window, in words.
@@ -180,9 +178,8 @@ pub(crate) struct Detail {
     pub since: Option<When>,
     /// During maintenance: what the checks say.
     pub check_label: Option<&'static str>,
-    pub reason: Option<String>,
-    /// The start of a long reason, the rest folded behind "more" (phones).
-    pub reason_short: Option<String>,
+    /// Why it is down or degraded; a long one folds behind "more" (phones).
+    pub reason: Option<format::Cause>,
     /// The latest checks, oldest first, a bar each.
     pub beats: Vec<charts::Beat>,
     pub paused: bool,
@@ -463,10 +460,10 @@ async fn rollup_chart(
 async fn detail(
     st: &AppState,
     rec: MonitorRecord,
-    can_write: bool,
-    csrf: &str,
+    s: &Session,
     range: &'static str,
 ) -> Result<Detail, UiError> {
+    let (can_write, csrf) = (s.can_write(), s.csrf.as_str());
     let now = st.now();
     let id = rec.id;
     let uptime_rows = uptimes(st, &rec, now).await?;
@@ -575,8 +572,7 @@ async fn detail(
             ),
             state: i.state,
             priority: i.priority,
-            cause_short: format::fold(&i.cause),
-            cause: i.cause,
+            cause: format::Cause::new(&i.cause, i.opened_at, now, &s.tz),
         })
         .collect();
     let (heartbeat, pings) = match (&v.ping_url, &v.heartbeat) {
@@ -666,8 +662,8 @@ async fn detail(
         label: format::state_label(v.state),
         since: When::opt(v.state_changed_at, now),
         check_label: v.check_state.map(format::state_label),
-        reason_short: reason.as_deref().and_then(format::fold),
-        reason,
+        reason: reason
+            .map(|r| format::Cause::new(&r, v.state_changed_at.unwrap_or(now), now, &s.tz)),
         beats,
         paused: v.config.paused,
         managed,
@@ -781,7 +777,7 @@ pub(crate) async fn page(
     let rec = load(&st, &id).await?;
     let v = version(&st, &view(&st, rec.clone()).await?).await?;
     let (id, name) = (rec.id, rec.config.name.clone());
-    let d = detail(&st, rec, s.can_write(), &s.csrf, rq.range()).await?;
+    let d = detail(&st, rec, &s, rq.range()).await?;
     let badges = badges(&st, id, &name, st.now()).await?;
     let l = Layout::new(d.name.clone(), "dashboard", &s)
         .notice(q.ok.as_deref())
@@ -804,7 +800,7 @@ pub(crate) async fn live(
     if q.v.as_deref() == Some(v.as_str()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let d = detail(&st, rec, s.can_write(), &s.csrf, rq.range()).await?;
+    let d = detail(&st, rec, &s, rq.range()).await?;
     let mut parts = std::collections::BTreeMap::new();
     let r = |e: askama::Error| UiError::Internal(e.to_string());
     parts.insert("status", StatusPart { d: &d }.render().map_err(r)?);

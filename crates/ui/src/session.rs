@@ -182,6 +182,16 @@ pub(crate) struct Session {
     /// Why the config file as last read is not the one running, when it is not (every
     /// page says so at its top).
     pub config_problem: Option<String>,
+    /// The viewer's time zone (see [`viewer_tz`]).
+    pub tz: jiff::tz::TimeZone,
+}
+
+/// The viewer's time zone: the `vigilmon_tz` cookie the page script sets from the
+/// browser, UTC without it (or when it names no zone).
+pub(crate) fn viewer_tz(headers: &HeaderMap) -> jiff::tz::TimeZone {
+    cookie(headers, "vigilmon_tz")
+        .and_then(|name| jiff::tz::TimeZone::get(&name).ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC)
 }
 
 impl Session {
@@ -227,6 +237,7 @@ impl Session {
             csrf: rec.csrf,
             id_hash,
             config_problem: st.front().config_status.problem(),
+            tz: viewer_tz(&parts.headers),
         }))
     }
 

@@ -340,10 +340,41 @@ async fn missed_deadline_turns_down_within_a_second(backend: Backend) {
         .nth(1)
         .and_then(|r| r.split("</p>").next())
         .unwrap_or_default();
+    // The last ping's time without its milliseconds, as the cause names it: in the
+    // viewer's zone (UTC until the page script has said which), the date only when it
+    // is not today there.
+    let last_s = jiff::Timestamp::from_second(last.as_second()).unwrap();
+    let local_of = |zone: &str| {
+        let tz = jiff::tz::TimeZone::get(zone).unwrap();
+        let (at, today) = (
+            last_s.to_zoned(tz.clone()),
+            jiff::Timestamp::now().to_zoned(tz),
+        );
+        let pattern = if at.date() == today.date() {
+            "%H:%M:%S %Z"
+        } else {
+            "%Y-%m-%d %H:%M:%S %Z"
+        };
+        at.strftime(pattern).to_string()
+    };
+    let time_tag = |local: &str| {
+        format!(
+            "<time datetime=\"{}\" data-at=\"{local}\" title=\"{}\">{local}, ",
+            last_s.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            last_s.strftime("%Y-%m-%d %H:%M:%S UTC")
+        )
+    };
     assert!(
-        reason.starts_with("no ping since ") && reason.contains(" UTC"),
+        reason.starts_with(&format!("no ping since {}", time_tag(&local_of("UTC")))),
         "{page}"
     );
+    // The page script tells the server the browser's zone in a cookie.
+    web.cookies
+        .push(("vigilmon_tz".into(), "Asia/Kolkata".into()));
+    let page = web.get(&format!("/monitors/{id}")).await.body;
+    let local = local_of("Asia/Kolkata");
+    assert!(local.ends_with(" IST"), "{local}");
+    assert!(page.contains(&time_tag(&local)), "{local}: {page}");
     let banner = page
         .split("id=\"open-incident\">")
         .nth(1)

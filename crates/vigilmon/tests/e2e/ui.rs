@@ -332,6 +332,15 @@ async fn browser_setup_monitor_incident_and_heartbeat() {
     let late = body["id"].as_str().unwrap_or_default().to_owned();
     b.wait(&format!("tr[data-m='{late}']"), 15 * SECOND).await;
     assert!(still_marked(&b).await, "the dashboard was reloaded");
+    // Each check brings the row's beat bar again: the bar's element is replaced.
+    let bar = format!("tr[data-m='{}'] .bt .beats", api_ids[2]);
+    b.execute(
+        &format!("document.querySelector(\"{bar}\").setAttribute('data-old', '');"),
+        vec![],
+    )
+    .await;
+    b.wait(&format!("{bar}:not([data-old])"), 20 * SECOND).await;
+    assert!(still_marked(&b).await, "the dashboard was reloaded");
     // Filtering as you type: rows that do not match hide, and when none is left the
     // page says so.
     b.fill("#q", "marketing").await;
@@ -845,6 +854,90 @@ async fn a_large_dashboard_is_listed_by_the_store(backend: Backend) {
 }
 
 both_backends!(ui_large_dashboard, a_large_dashboard_is_listed_by_the_store);
+
+/// The dashboard's live answer carries, for each row checked since the last poll, its
+/// 24-hour uptime and its beat bar rendered again (so bars move without a reload); a
+/// poll after which nothing was checked carries no row and stays small.
+async fn live_rows_carry_their_beats_and_uptime(backend: Backend) {
+    let store = StoreFixture::new(backend).await;
+    let target = Target::start().await;
+    let server = Server::start(bin(), &store, &[]);
+    let (code, body) = server
+        .post(
+            "/api/v1/monitors",
+            &json!({"name": "api", "type": "http", "url": format!("{}/", target.url),
+                    "interval": "1h", "paused": true}),
+        )
+        .await;
+    assert_eq!(code, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mut web = Web::new(&server);
+    web.sign_in(OWNER, PASSWORD).await;
+    let page = web.get("/").await.body;
+    let row = page
+        .split(&format!("<tr data-m=\"{id}\""))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("the row");
+    assert!(
+        row.contains("<td class=\"hide-sm bt\"><span class=\"muted\">—</span></td>"),
+        "no bar before a check: {row}"
+    );
+    let live = live_url_of(&page);
+
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/resume"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // Its first check would come within the hour: "check now" stores one at once.
+    let (code, body) = server
+        .post(&format!("/api/v1/monitors/{id}/check-now"), &json!({}))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let checked = wait_for("the first check", 10 * SECOND, || async {
+        let (_, m) = server.get(&format!("/api/v1/monitors/{id}")).await;
+        m["last_checked_at"].as_str().map(str::to_owned)
+    })
+    .await;
+    let v: Value = serde_json::from_str(&web.get(&live).await.body).unwrap();
+    assert!(v.get("parts").is_none(), "the same list: {v}");
+    let m = &v["monitors"][0];
+    assert_eq!(m["id"], id.as_str(), "{v}");
+    assert_eq!(m["state"], "up", "{v}");
+    let beats = m["beats"].as_str().expect("the beat bar again");
+    assert!(
+        beats.starts_with("<span class=\"beats\" role=\"img\""),
+        "{beats}"
+    );
+    assert_eq!(beats.matches("<i class=").count(), 30, "{beats}");
+    assert_eq!(beats.matches("<i class=\"ok ").count(), 1, "{beats}");
+    assert!(beats.contains(" UTC · passed · "), "{beats}");
+    assert!(m["uptime"].is_string(), "{v}");
+    assert!(
+        m["uptime_title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("last 24 hours") || t.starts_with("not checked")),
+        "{v}"
+    );
+
+    // Polled from after that check: nothing moved, so no row and a small answer.
+    let after = checked.parse::<jiff::Timestamp>().unwrap().as_millisecond() + 5_000;
+    let next = v["next"].as_str().unwrap();
+    let since = next
+        .split("since=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap();
+    let quiet = web
+        .get(&next.replace(&format!("since={since}"), &format!("since={after}")))
+        .await
+        .body;
+    let v: Value = serde_json::from_str(&quiet).unwrap();
+    assert_eq!(v["monitors"], json!([]), "{v}");
+    assert!(quiet.len() < 300, "{} bytes: {quiet}", quiet.len());
+}
+
+both_backends!(ui_live_figures, live_rows_carry_their_beats_and_uptime);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csrf_origin_sessions_and_rate_limit() {
