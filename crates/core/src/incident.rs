@@ -168,7 +168,9 @@ pub struct MonitorAlerting {
     /// The monitor state last seen.
     pub last_state: Option<MonitorState>,
     pub last_cause: Option<String>,
-    pub incident: Option<OpenIncident>,
+    /// Boxed: most monitors have none, and the driver keeps this memory for every
+    /// monitor (≈ 230 bytes saved per monitor without one).
+    pub incident: Option<Box<OpenIncident>>,
     /// Start of the current degradation episode (degraded, no incident).
     pub degraded_since: Option<Timestamp>,
     /// Channels told about the current degradation episode.
@@ -601,7 +603,7 @@ impl MonitorAlerting {
             parent,
             held,
         });
-        self.incident = Some(OpenIncident {
+        self.incident = Some(Box::new(OpenIncident {
             id,
             opened_at: ctx.now,
             priority,
@@ -615,7 +617,7 @@ impl MonitorAlerting {
             parent,
             held,
             alerting_since: (!held).then_some(ctx.now),
-        });
+        }));
     }
 
     fn resolve(&mut self, ctx: &Context, fx: &mut Vec<Effect>) {

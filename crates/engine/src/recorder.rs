@@ -13,7 +13,7 @@
 //! On shutdown the channel is drained and the last batch written before the task ends:
 //! a result that was produced is either stored or was never acknowledged.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -81,8 +81,56 @@ impl From<&vigilmon_store::RegionStateRecord> for RegionMemory {
     }
 }
 
-/// Each monitor's regions, ordered by name (the order evidence is shown in).
-type Regions = HashMap<MonitorId, BTreeMap<RegionName, RegionMemory>>;
+/// Each monitor's regions.
+type Regions = HashMap<MonitorId, RegionMap>;
+
+/// One monitor's regions, ordered by name (the order evidence is shown in): a boxed
+/// slice of exactly its regions. A monitor has one to a handful, and a new region is
+/// rare next to updates (made in place), so this keeps ≈ 90 bytes a region where a
+/// `BTreeMap` kept a node of eleven slots (≈ 1 KiB) per monitor — at 50,000 monitors,
+/// tens of MiB (docs/BENCHMARKS.md, "50,000 monitors on one node").
+#[derive(Debug, Clone, Default)]
+struct RegionMap(Box<[(RegionName, RegionMemory)]>);
+
+impl RegionMap {
+    fn get(&self, region: &RegionName) -> Option<&RegionMemory> {
+        self.0
+            .binary_search_by(|(r, _)| r.cmp(region))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    fn insert(&mut self, region: RegionName, memory: RegionMemory) {
+        match self.0.binary_search_by(|(r, _)| r.cmp(&region)) {
+            Ok(i) => self.0[i].1 = memory,
+            Err(i) => {
+                let mut v = std::mem::take(&mut self.0).into_vec();
+                v.insert(i, (region, memory));
+                self.0 = v.into_boxed_slice();
+            }
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&RegionName, &RegionMemory)> {
+        self.0.iter().map(|(r, m)| (r, m))
+    }
+
+    fn values(&self) -> impl Iterator<Item = &RegionMemory> {
+        self.0.iter().map(|(_, m)| m)
+    }
+}
+
+impl FromIterator<(RegionName, RegionMemory)> for RegionMap {
+    fn from_iter<I: IntoIterator<Item = (RegionName, RegionMemory)>>(iter: I) -> Self {
+        let mut v: Vec<(RegionName, RegionMemory)> = iter.into_iter().collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        // A region named twice keeps its last memory, as a map would.
+        v.reverse();
+        v.dedup_by(|a, b| a.0 == b.0);
+        v.reverse();
+        Self(v.into_boxed_slice())
+    }
+}
 
 /// Asks the other regions of a monitor for a confirmation check now (called with the
 /// monitor and the region that just saw a first failure).
@@ -504,5 +552,54 @@ impl Batch {
             }
         }
         self.checks.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory(failures: u32) -> RegionMemory {
+        RegionMemory {
+            status: RegionStatus {
+                state: MonitorState::Up,
+                consecutive_failures: failures,
+            },
+            ..RegionMemory::default()
+        }
+    }
+
+    fn name(s: &str) -> RegionName {
+        RegionName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_region_map_keeps_its_regions_in_name_order_and_updates_in_place() {
+        let mut m = RegionMap::default();
+        assert!(m.get(&name("eu")).is_none());
+        for (r, n) in [("us", 1), ("eu", 2), ("ap", 3), ("eu", 4)] {
+            m.insert(name(r), memory(n));
+        }
+        let seen: Vec<(String, u32)> = m
+            .iter()
+            .map(|(r, m)| (r.to_string(), m.status.consecutive_failures))
+            .collect();
+        assert_eq!(seen, [("ap".into(), 3), ("eu".into(), 4), ("us".into(), 1)]);
+        assert_eq!(m.0.len(), 3, "exactly its regions");
+        assert_eq!(
+            m.get(&name("us")).map(|m| m.status.consecutive_failures),
+            Some(1)
+        );
+        assert_eq!(m.values().count(), 3);
+        // Collected: ordered, and a region named twice keeps its last memory.
+        let c: RegionMap = [("us", 1), ("eu", 2), ("us", 5)]
+            .into_iter()
+            .map(|(r, n)| (name(r), memory(n)))
+            .collect();
+        let seen: Vec<(String, u32)> = c
+            .iter()
+            .map(|(r, m)| (r.to_string(), m.status.consecutive_failures))
+            .collect();
+        assert_eq!(seen, [("eu".into(), 2), ("us".into(), 5)]);
     }
 }

@@ -267,7 +267,7 @@ mod tests {
 
     fn open(id: Uuid, opened: Timestamp) -> MonitorAlerting {
         MonitorAlerting {
-            incident: Some(OpenIncident {
+            incident: Some(Box::new(OpenIncident {
                 id,
                 opened_at: opened,
                 priority: Priority::P1,
@@ -281,7 +281,7 @@ mod tests {
                 parent: None,
                 held: false,
                 alerting_since: None,
-            }),
+            })),
             ..MonitorAlerting::default()
         }
     }

@@ -58,7 +58,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // SIGHUP asks for the config file to be read again; taken from here on, so that one
     // sent while starting is neither fatal (its default action) nor lost.
     let hangup = hangup_signal()?;
-    let file = match &args.config {
+    let mut file = match &args.config {
         Some(p) => config::load(p).map_err(|errs| {
             anyhow::anyhow!(
                 "the config file has errors:\n{}",
@@ -200,6 +200,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vigilmon_engine::sync::sync_file_monitors(&store, &file.monitors, jiff::Timestamp::now())
             .await
             .context("applying the config file's monitors")?;
+    // The store holds them now; the engine reads them from there. The file's list is
+    // not kept for the life of the server (≈ 1 KiB a monitor, with the vector's slack).
+    drop(std::mem::take(&mut file.monitors));
     if args.config.is_some() {
         info!(
             message = "config file monitors applied",
