@@ -13,6 +13,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::codec::{Cols, Reader, ms};
+use crate::ingest::FENCED_IDLE_LIMIT;
 use crate::{Store, StoreError};
 
 /// A node as it registered itself.
@@ -69,9 +70,14 @@ pub(crate) const POSTGRES_NOW_MS: &str = "(extract(epoch FROM clock_timestamp())
 /// with "database is locked" whenever another connection wrote in between).
 pub(crate) fn fence_sql(postgres: bool) -> String {
     if postgres {
+        // With the lease row held `FOR SHARE` until commit, a holder paused in the
+        // middle (SIGSTOP, a VM frozen) must not keep a takeover waiting: the same
+        // statement limits how long this transaction may then sit idle (one round trip
+        // where a `SET LOCAL` before it took two).
         format!(
-            "SELECT term FROM coordinator_lease WHERE id = 1 AND holder = $1 AND term = $2 \
-             AND expires_at > {POSTGRES_NOW_MS} FOR SHARE"
+            "SELECT term, set_config('idle_in_transaction_session_timeout', \
+             '{FENCED_IDLE_LIMIT}', true) FROM coordinator_lease WHERE id = 1 AND holder = $1 \
+             AND term = $2 AND expires_at > {POSTGRES_NOW_MS} FOR SHARE"
         )
     } else {
         format!(

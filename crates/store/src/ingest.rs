@@ -77,8 +77,8 @@ impl Commit {
 
 /// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
 /// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
-pub(crate) const FENCED_IDLE_LIMIT: &str =
-    "SET LOCAL idle_in_transaction_session_timeout = '1500ms'";
+/// Set by the fence check itself ([`crate::cluster::fence_sql`]).
+pub(crate) const FENCED_IDLE_LIMIT: &str = "1500ms";
 
 /// One `ingest` row as read by the consumer.
 fn decode_ingest<R: Cols>(row: &R) -> Result<IngestRow, StoreError> {
@@ -101,14 +101,6 @@ macro_rules! begin_commit {
     ($tx:ident, $commit:expr, $postgres:expr) => {{
         let commit: &$crate::ingest::Commit = $commit;
         if let Some(f) = commit.fence {
-            if $postgres {
-                // The fence holds the lease row `FOR SHARE` until commit: a holder
-                // paused in the middle (SIGSTOP, a VM frozen) must not keep a takeover
-                // waiting, so the server ends a transaction left idle this long.
-                sqlx::query($crate::ingest::FENCED_IDLE_LIMIT)
-                    .execute(&mut *$tx)
-                    .await?;
-            }
             let sql = $crate::cluster::fence_sql($postgres);
             let held: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
                 .bind(f.holder)
