@@ -82,7 +82,21 @@ fn insert_pings_sql(rows: usize) -> String {
 }
 
 const UPDATE_HEARTBEAT: &str = "UPDATE heartbeats SET state = $2, \
-    pings_total = pings_total + $3, updated_at = $4 WHERE monitor_id = $1";
+    pings_total = pings_total + $3, updated_at = $4 WHERE monitor_id = $1 \
+    RETURNING pings_total";
+
+/// How many pings a monitor's log may gain before it is trimmed back to `keep`: a
+/// tenth of it (at least 1). Trimming reads the log's newest `keep` entries, so doing
+/// it once per this many pings instead of in every batch keeps a busy monitor's pings
+/// cheap; the log holds between `keep` and `keep` + this − 1 pings (and a batch's).
+pub fn prune_every(keep: u32) -> u64 {
+    u64::from((keep / 10).max(1))
+}
+
+/// Whether a count that grew from `before` to `after` crossed a multiple of `every`.
+fn crossed(before: u64, after: u64, every: u64) -> bool {
+    before / every != after / every
+}
 
 /// Keeps the newest `$2` pings of monitor `$1`.
 const PRUNE_PINGS: &str = "DELETE FROM pings WHERE monitor_id = $1 AND id <= \
@@ -228,7 +242,8 @@ impl Store {
     }
 
     /// Writes a batch of pings and state changes in one transaction, then trims each
-    /// pinged monitor's log to its newest `keep_pings` entries. Changes for monitors
+    /// pinged monitor's log to its newest `keep_pings` entries once it has grown by
+    /// [`prune_every`] past a multiple of it. Changes for monitors
     /// that no longer exist are skipped. Either the whole batch lands or none of it.
     pub async fn record_heartbeats(
         &self,
@@ -288,24 +303,30 @@ impl Store {
             // Each monitor's heartbeat row first (which also tells whether it still
             // exists), then every ping of the batch in multi-row statements, then
             // each monitor's state and its log's bound.
-            let mut kept: Vec<&MonitorId> = Vec::with_capacity(order.len());
+            // (monitor, whether its log is due a trim), of those not deleted meanwhile.
+            let mut kept: Vec<(&MonitorId, bool)> = Vec::with_capacity(order.len());
             for id in &order {
                 let m = &per[id];
                 let state = state_json(&m.last.state)?;
-                let updated = sqlx::query(UPDATE_HEARTBEAT)
+                let added = u64::try_from(m.pings.len()).unwrap_or(u64::MAX);
+                let total: Option<i64> = sqlx::query_scalar(UPDATE_HEARTBEAT)
                     .bind(id.as_uuid())
                     .bind(&state)
-                    .bind(i64::try_from(m.pings.len()).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(added).unwrap_or(i64::MAX))
                     .bind(ms(m.last.at))
-                    .execute(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-                if updated.rows_affected() > 0 {
-                    kept.push(id); // (not deleted meanwhile)
+                if let Some(total) = total {
+                    let total = u64::try_from(total).unwrap_or(0);
+                    let due = added > 0
+                        && total > u64::from(keep_pings)
+                        && crossed(total.saturating_sub(added), total, prune_every(keep_pings));
+                    kept.push((id, due));
                 }
             }
             let pings: Vec<(&MonitorId, &PingRecord)> = kept
                 .iter()
-                .flat_map(|id| per[*id].pings.iter().map(move |p| (*id, *p)))
+                .flat_map(|(id, _)| per[*id].pings.iter().map(move |p| (*id, *p)))
                 .collect();
             let mut rest = &pings[..];
             for size in crate::recording::chunk_sizes(pings.len()) {
@@ -330,7 +351,7 @@ impl Store {
                 }
                 q.execute(&mut *tx).await?;
             }
-            for id in kept {
+            for (id, trim) in kept {
                 let m = &per[id];
                 let uuid = id.as_uuid();
                 // The state change (if any) happened when the final state began; the
@@ -342,7 +363,7 @@ impl Store {
                     .bind(m.last_ping_at.map(ms))
                     .execute(&mut *tx)
                     .await?;
-                if !m.pings.is_empty() {
+                if trim {
                     sqlx::query(PRUNE_PINGS)
                         .bind(uuid)
                         .bind(i64::from(keep_pings))

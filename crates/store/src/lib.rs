@@ -70,7 +70,7 @@ pub use alerting::{
 pub use auth::{UserChange, UserListing};
 pub use cluster::{Fence, Lease, NodeRecord};
 pub use error::StoreError;
-pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing};
+pub use heartbeats::{HeartbeatRow, HeartbeatWrite, PingRecord, StoredPing, prune_every};
 pub use ingest::{
     AGENT_CHECK_CHANNEL, AgentPresence, CHANGED_CHANNEL, CONFIRM_CHANNEL, Commit, FEED_CHANNEL,
     INGEST_CHANNEL, IngestRow, Listener, NewIngest, Notice,

@@ -83,6 +83,57 @@ pub(crate) async fn heartbeats_and_ping_log(db: Db) {
     assert!(s.heartbeats().await.unwrap().is_empty(), "cascade");
 }
 
+/// A log is trimmed back to its bound once it has grown by a tenth of it (not in every
+/// batch): between `keep` and `keep` + a tenth − 1 pings are stored.
+pub(crate) async fn a_busy_log_is_trimmed_once_per_tenth(db: Db) {
+    use vigilmon_core::heartbeat::HeartbeatState;
+    use vigilmon_store::{HeartbeatWrite, PingRecord, prune_every};
+    let s = &db.store;
+    let m = create(s, "busy").await;
+    s.ensure_heartbeat(m.id, "tok-busy", t(0)).await.unwrap();
+    let keep = 50;
+    assert_eq!(prune_every(keep), 5);
+    assert_eq!(prune_every(4), 1);
+    let write = |i: i64| HeartbeatWrite {
+        monitor_id: m.id,
+        ping: Some(PingRecord {
+            received_at: t(i),
+            kind: "success".into(),
+            method: "GET".into(),
+            exit_status: None,
+            rid: None,
+            duration_ms: None,
+            source_ip: None,
+            user_agent: None,
+            body: Some(format!("ping {i}")),
+            body_truncated: false,
+            failure: None,
+        }),
+        state: HeartbeatState::default(),
+        monitor_state: MonitorState::Up,
+        at: t(i),
+    };
+    let batch: Vec<HeartbeatWrite> = (1..=50).map(write).collect();
+    s.record_heartbeats(&batch, keep).await.unwrap();
+    assert_eq!(s.count_pings(m.id).await.unwrap(), 50);
+    // 51 to 54: over the bound, but not by a tenth yet.
+    for i in 51..=54 {
+        s.record_heartbeats(&[write(i)], keep).await.unwrap();
+        assert_eq!(s.count_pings(m.id).await.unwrap(), i as u64, "ping {i}");
+    }
+    // The 55th crosses a multiple of 5: back to the newest 50.
+    s.record_heartbeats(&[write(55)], keep).await.unwrap();
+    assert_eq!(s.count_pings(m.id).await.unwrap(), 50);
+    let log = s.list_pings(m.id, 1000).await.unwrap();
+    assert_eq!(log[0].ping.body.as_deref(), Some("ping 55"));
+    assert_eq!(log[49].ping.body.as_deref(), Some("ping 6"));
+    // A batch that crosses several multiples trims once, to the bound.
+    let batch: Vec<HeartbeatWrite> = (56..=70).map(write).collect();
+    s.record_heartbeats(&batch, keep).await.unwrap();
+    assert_eq!(s.count_pings(m.id).await.unwrap(), 50);
+    assert_eq!(s.heartbeat(m.id).await.unwrap().unwrap().pings_total, 70);
+}
+
 pub(crate) async fn a_given_ping_token_replaces_the_generated_one(db: Db) {
     let s = &db.store;
     let m = create(s, "imported").await;

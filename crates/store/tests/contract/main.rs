@@ -214,7 +214,7 @@ contract! {
         tokens_belong_to_their_user,
         first_owner_is_created_once,
     ],
-    heartbeats: [heartbeats_and_ping_log, a_given_ping_token_replaces_the_generated_one],
+    heartbeats: [heartbeats_and_ping_log, a_busy_log_is_trimmed_once_per_tenth, a_given_ping_token_replaces_the_generated_one],
     alerting: [
         alerting_incidents_and_outbox,
         notifications_of_an_incident_keep_their_order_per_channel,
