@@ -4,7 +4,8 @@
 # and its landing page (the ceilings); then the delay from missed deadlines to "down"
 # at 10,000 heartbeat monitors, read from the server's own histogram.
 #
-# Usage: scripts/bench-ping.sh [sqlite|postgres]   (env: DURATION=10s, MONITORS=10000)
+# Usage: scripts/bench-ping.sh [sqlite|postgres]   (env: DURATION=10s, MONITORS=10000,
+#        VIGILMON_BIN=path to use a binary already built, e.g. to compare two builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
@@ -12,8 +13,12 @@ duration=${DURATION:-10s}
 monitors=${MONITORS:-10000}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/root/.cache/vigilmon-target}"
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p vigilmon
-bin="$CARGO_TARGET_DIR/release/vigilmon"
+if [ -n "${VIGILMON_BIN:-}" ]; then
+  bin=$VIGILMON_BIN
+else
+  cargo build --release -q -p vigilmon
+  bin="$CARGO_TARGET_DIR/release/vigilmon"
+fi
 
 work=$(mktemp -d)
 pid=""
