@@ -511,6 +511,14 @@ fn group_of<'a>(v: &'a MonitorView, f: &'a Filters) -> Option<&'a str> {
     }
 }
 
+/// The beat bars' minutes up to `now`, the same for every row.
+fn beat_minutes(now: Timestamp) -> Vec<String> {
+    charts::minute_labels(
+        now - SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
+        BEAT_SLOTS as usize,
+    )
+}
+
 /// Builds the list part from a listing and the figures of its rows.
 pub(crate) fn build_list(
     listing: &Listing,
@@ -519,11 +527,7 @@ pub(crate) fn build_list(
     f: &Filters,
 ) -> ListView {
     let sums = summaries(day, recent, uptimes);
-    // The beat bars' minutes, the same for every row.
-    let minutes = charts::minute_labels(
-        now - SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
-        BEAT_SLOTS as usize,
-    );
+    let minutes = beat_minutes(now);
     let count: u64 = listing.totals.iter().map(|(_, n)| n).sum();
     let mut groups: Vec<Group> = Vec::new();
     let summarised = listing.groups.is_some();
@@ -820,10 +824,7 @@ pub(crate) async fn live(
         if !moved_views.is_empty() {
             let (day, recent, uptimes) = figures(&st, &moved_views, now).await?;
             let sums = summaries(day, recent, uptimes);
-            let minutes = charts::minute_labels(
-                now - SignedDuration::from_millis(BEAT_SLOTS * BEAT_SLOT_MS),
-                BEAT_SLOTS as usize,
-            );
+            let minutes = beat_minutes(now);
             for v in &moved_views {
                 let id = MonitorId::from_uuid(v.id);
                 let r = row(v, sums.get(&id), now, &minutes);
