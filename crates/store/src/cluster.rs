@@ -13,7 +13,6 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::codec::{Cols, Reader, ms};
-use crate::ingest::FENCED_IDLE_LIMIT;
 use crate::{Store, StoreError};
 
 /// A node as it registered itself.
@@ -68,6 +67,11 @@ pub(crate) const POSTGRES_NOW_MS: &str = "(extract(epoch FROM clock_timestamp())
 /// the write. On SQLite it is a no-op `UPDATE`, so that the transaction takes the
 /// write lock before it reads anything (a read first would make the later write fail
 /// with "database is locked" whenever another connection wrote in between).
+/// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
+/// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
+/// Set by the fence check itself ([`fence_sql`]).
+const FENCED_IDLE_LIMIT: &str = "1500ms";
+
 pub(crate) fn fence_sql(postgres: bool) -> String {
     if postgres {
         // With the lease row held `FOR SHARE` until commit, a holder paused in the

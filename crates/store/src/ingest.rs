@@ -75,11 +75,6 @@ impl Commit {
     }
 }
 
-/// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
-/// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
-/// Set by the fence check itself ([`crate::cluster::fence_sql`]).
-pub(crate) const FENCED_IDLE_LIMIT: &str = "1500ms";
-
 /// One `ingest` row as read by the consumer.
 fn decode_ingest<R: Cols>(row: &R) -> Result<IngestRow, StoreError> {
     let r = Reader::new(row, "ingest");
