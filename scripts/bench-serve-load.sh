@@ -37,7 +37,8 @@
 #                            server's PostgreSQL processes (every process named
 #                            postgres, so keep other work off that server) is reported
 #                            beside the server's
-#   VIGILMON_BENCH_KEEP=1    keep the temp dir (database, logs) for inspection
+#   VIGILMON_BENCH_KEEP=1    keep the temp dir (database, logs, and the server's
+#                            /proc/PID/smaps at the window's end) for inspection
 #   CARGO_TARGET_DIR         where the release binary is built (cargo's default if unset)
 set -euo pipefail
 
@@ -288,6 +289,12 @@ cs1=$(ctxsw "$SERVER_PID")
 tcpu1=$(ticks "$TARGET_PID")
 rss1=$(rss_kib "$SERVER_PID")
 hwm=$(hwm_kib "$SERVER_PID")
+# Where the resident memory is: anonymous (heap, stacks) or file pages (the binary's
+# code), and how many threads hold stacks.
+mem_split=$(awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } /^Threads:/ { t = $2 }
+    END { printf "anonymous %.1f MiB, file-backed %.1f MiB, %d threads", a / 1024, f / 1024, t }' \
+    "/proc/$SERVER_PID/status")
+if [[ $KEEP == 1 ]]; then cp "/proc/$SERVER_PID/smaps" "$WORK/smaps.txt" 2>/dev/null || true; fi
 w1=$(date +%s.%N)
 rss_trace+=" $(( rss1 / 1024 ))"
 scrape_s=$(scrape "$WORK/m1.txt")
@@ -307,7 +314,7 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1=
     -v rows="$rows_delta" -v rowsall="$rows1" -v errs="$errors1" -v iv="$INTERVAL" \
     -v trace="$rss_trace" -v mb="$metrics_bytes" -v ss="$scrape_s" -v ss0="$scrape_s0" \
     -v rw="$rss_warm" -v cs="$((cs1 - cs0))" -v down="$down" -v db="$((db1 - db0))" \
-    -v pg="${PG_DB:+1}" 'BEGIN {
+    -v pg="${PG_DB:+1}" -v msplit="$mem_split" 'BEGIN {
     wall = w1 - w0; cpu = (c1 - c0) / 100; tcpu = (t1 - t0) / 100
     printf "monitors: %d every %s; window %.1f s\n", n, iv, wall
     printf "server CPU: %.2f s = %.2f %% of one core", cpu, 100 * cpu / wall
@@ -317,6 +324,7 @@ awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$tcpu0" -v t1="$tcpu1" -v w0="$w0" -v w1=
     if (checks > 0) printf " (%.1f per check)", cs / checks
     printf "\n"
     printf "server RSS: %.1f MiB after warm-up (before any /metrics scrape), %.1f MiB at window start (after one), %.1f MiB at end (peak %.1f MiB); every 30 s: %s MiB\n", rw / 1024, r0 / 1024, r1 / 1024, hwm / 1024, trace
+    printf "  at the end: %s\n", msplit
     printf "checks stored in the window: %d (results_written_total), %s (check_results rows); %.1f checks/s; %s rows in all; write errors %d\n", checks, rows, checks / wall, rowsall, errs
     printf "monitors with a down result since start: %d\n", down
     if (pg == 1) {

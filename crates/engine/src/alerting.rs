@@ -20,7 +20,7 @@ use uuid::Uuid;
 use vigilmon_core::alert::{PolicyConfig, PolicySpec};
 use vigilmon_core::incident::{Context, Effect, MonitorAlerting};
 use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
-use vigilmon_core::{MonitorId, MonitorState};
+use vigilmon_core::{KindConfig, MonitorId, MonitorState};
 use vigilmon_notify::ChannelConfig;
 use vigilmon_notify::RegionEvidence;
 use vigilmon_store::{Commit, Fence, NewIncidentEvent, Store, StoreError};
@@ -166,7 +166,8 @@ impl AlertingHandle {
 
 struct MonitorInfo {
     name: String,
-    kind: String,
+    /// The type's name: borrowed from the list of types (an unknown one is owned).
+    kind: std::borrow::Cow<'static, str>,
     policy: Option<String>,
     tags: Vec<String>,
     depends_on: Vec<String>,
@@ -241,6 +242,14 @@ pub async fn start(
     Ok((AlertingHandle { tx, outbox }, task))
 }
 
+/// A type's name without a copy of it per monitor when it is a known type.
+fn kind_name(name: &str) -> std::borrow::Cow<'static, str> {
+    KindConfig::NAMES
+        .iter()
+        .find(|known| **known == name)
+        .map_or_else(|| name.to_owned().into(), |known| (*known).into())
+}
+
 fn closes_alerts_of(closes: &[String]) -> impl Fn(&str) -> bool + '_ {
     move |c: &str| closes.iter().any(|n| n == c)
 }
@@ -309,13 +318,19 @@ impl Driver {
             .into_iter()
             .filter_map(|h| h.state.reason.clone().map(|r| (h.monitor_id, r)))
             .collect();
-        let regions = self.store.all_region_states().await?;
+        // Each monitor's regions, found by its id: scanning every region's row for
+        // each monitor made a reload quadratic (minutes at 50,000 monitors).
+        let mut regions: HashMap<MonitorId, Vec<vigilmon_store::RegionStateRecord>> =
+            HashMap::new();
+        for (id, r) in self.store.all_region_states().await? {
+            regions.entry(id).or_default().push(r);
+        }
         let mut monitors = HashMap::new();
         for rec in self.store.list_monitors().await? {
-            let evidence: Vec<RegionEvidence> = regions
+            let mine = regions.remove(&rec.id).unwrap_or_default();
+            let evidence: Vec<RegionEvidence> = mine
                 .iter()
-                .filter(|(id, _)| *id == rec.id)
-                .map(|(_, r)| RegionEvidence {
+                .map(|r| RegionEvidence {
                     region: r.region.to_string(),
                     ok: r.status.state != MonitorState::Down,
                     error: r.error.clone(),
@@ -328,9 +343,7 @@ impl Driver {
                 .or_else(|| evidence.iter().find_map(|e| e.error.clone()))
                 .unwrap_or_default();
             let regional = rec.state == MonitorState::Degraded
-                && regions
-                    .iter()
-                    .any(|(id, r)| *id == rec.id && r.status.state == MonitorState::Down);
+                && mine.iter().any(|r| r.status.state == MonitorState::Down);
             // Keep the latest cause and evidence we were told about, if any.
             let (cause, evidence, regional) = match self.monitors.remove(&rec.id) {
                 Some(old) if old.state == rec.state => (old.cause, old.evidence, old.regional),
@@ -344,7 +357,7 @@ impl Driver {
                 rec.id,
                 MonitorInfo {
                     name: rec.config.name.clone(),
-                    kind: rec.config.kind_name().to_owned(),
+                    kind: kind_name(rec.config.kind_name()),
                     policy: rec.config.policy.clone(),
                     tags: rec.config.tags.clone(),
                     depends_on: rec.config.depends_on.clone(),

@@ -248,12 +248,7 @@ pub async fn start(
             .or_default()
             .insert(rec.region.clone(), RegionMemory::from(&rec));
     }
-    let states = store
-        .list_monitors()
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m.state))
-        .collect();
+    let states = store.monitor_states().await?.into_iter().collect();
     let (tx, rx) = mpsc::channel(4096);
     let task = tokio::spawn(run(store, rx, regions, states, alerting, confirm, fence));
     Ok((RecorderHandle { tx }, task))

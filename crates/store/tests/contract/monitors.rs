@@ -3,7 +3,7 @@
 
 use jiff::SignedDuration;
 use vigilmon_core::monitor::TcpConfig;
-use vigilmon_core::{ErrorKind, KindConfig, MonitorConfig, MonitorState, Verdict};
+use vigilmon_core::{ErrorKind, KindConfig, MonitorConfig, MonitorId, MonitorState, Verdict};
 use vigilmon_store::{MonitorSource, RegionStateRecord, StoreError};
 
 use crate::{Db, assert_conflict, check, create, http, new_id, t, up};
@@ -112,6 +112,24 @@ pub(crate) async fn monitor_crud(db: Db) {
     assert_eq!(from_ping.source, MonitorSource::Ping, "\"ping\" reads back");
     assert_eq!(s.count_monitors_from(MonitorSource::Ping).await.unwrap(), 1);
     assert_eq!(s.count_monitors_from(MonitorSource::File).await.unwrap(), 1);
+
+    // Every monitor's id and state alone, as the full list has them.
+    s.record_results(&[up(beta_id, "local", t(7))])
+        .await
+        .unwrap();
+    let mut states = s.monitor_states().await.unwrap();
+    states.sort_by_key(|(id, _)| *id);
+    let mut listed: Vec<(MonitorId, MonitorState)> = s
+        .list_monitors()
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| (m.id, m.state))
+        .collect();
+    listed.sort_by_key(|(id, _)| *id);
+    assert_eq!(states, listed);
+    assert!(states.contains(&(beta_id, MonitorState::Up)));
+    assert_eq!(states.len(), 3);
 
     assert!(s.delete_monitor(beta_id).await.unwrap());
     assert!(!s.delete_monitor(beta_id).await.unwrap());
