@@ -20,7 +20,7 @@ use uuid::Uuid;
 use vigilmon_core::alert::{PolicyConfig, PolicySpec};
 use vigilmon_core::incident::{Context, Effect, MonitorAlerting};
 use vigilmon_core::maintenance::{MaintenanceConfig, MaintenanceSpec};
-use vigilmon_core::{KindConfig, MonitorId, MonitorState};
+use vigilmon_core::{MonitorId, MonitorState};
 use vigilmon_notify::ChannelConfig;
 use vigilmon_notify::RegionEvidence;
 use vigilmon_store::{Commit, Fence, NewIncidentEvent, Store, StoreError};
@@ -242,14 +242,6 @@ pub async fn start(
     Ok((AlertingHandle { tx, outbox }, task))
 }
 
-/// A type's name without a copy of it per monitor when it is a known type.
-fn kind_name(name: &str) -> std::borrow::Cow<'static, str> {
-    KindConfig::NAMES
-        .iter()
-        .find(|known| **known == name)
-        .map_or_else(|| name.to_owned().into(), |known| (*known).into())
-}
-
 fn closes_alerts_of(closes: &[String]) -> impl Fn(&str) -> bool + '_ {
     move |c: &str| closes.iter().any(|n| n == c)
 }
@@ -358,7 +350,10 @@ impl Driver {
                 rec.id,
                 MonitorInfo {
                     name: rec.config.name.clone(),
-                    kind: kind_name(rec.config.kind_name()),
+                    kind: rec.config.kind.kind().map_or_else(
+                        || rec.config.kind_name().to_owned().into(),
+                        |k| k.as_str().into(),
+                    ),
                     policy: rec.config.policy.clone(),
                     tags: rec.config.tags.clone(),
                     depends_on: rec.config.depends_on.clone(),

@@ -61,17 +61,17 @@ fn decode_node<R: Cols>(row: &R) -> Result<NodeRecord, StoreError> {
 pub(crate) const SQLITE_NOW_MS: &str = "CAST(unixepoch('subsec') * 1000 AS INTEGER)";
 pub(crate) const POSTGRES_NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
 
+/// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
+/// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
+/// Set by the fence check itself ([`fence_sql`]).
+const FENCED_IDLE_LIMIT: &str = "1500ms";
+
 /// The check a fenced write starts with (see [`crate::Commit`]): the lease row, still
 /// `$1`'s under term `$2` and not run out on the database's clock; a row comes back
 /// when it is. On PostgreSQL the row is locked `FOR SHARE`, so a takeover waits for
 /// the write. On SQLite it is a no-op `UPDATE`, so that the transaction takes the
 /// write lock before it reads anything (a read first would make the later write fail
 /// with "database is locked" whenever another connection wrote in between).
-/// How long a fenced transaction may sit idle (its process paused) before PostgreSQL
-/// ends it and releases the lease row it holds; well below the shortest lease TTL (3 s).
-/// Set by the fence check itself ([`fence_sql`]).
-const FENCED_IDLE_LIMIT: &str = "1500ms";
-
 pub(crate) fn fence_sql(postgres: bool) -> String {
     if postgres {
         // With the lease row held `FOR SHARE` until commit, a holder paused in the

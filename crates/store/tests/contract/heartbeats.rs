@@ -2,7 +2,7 @@
 
 use vigilmon_core::MonitorState;
 
-use crate::{Db, create, t};
+use crate::{Db, create, ping_write, t};
 
 pub(crate) async fn heartbeats_and_ping_log(db: Db) {
     use vigilmon_core::heartbeat::HeartbeatState;
@@ -86,33 +86,14 @@ pub(crate) async fn heartbeats_and_ping_log(db: Db) {
 /// A log is trimmed back to its bound once it has grown by a tenth of it (not in every
 /// batch): between `keep` and `keep` + a tenth − 1 pings are stored.
 pub(crate) async fn a_busy_log_is_trimmed_once_per_tenth(db: Db) {
-    use vigilmon_core::heartbeat::HeartbeatState;
-    use vigilmon_store::{HeartbeatWrite, PingRecord, prune_every};
+    use vigilmon_store::{HeartbeatWrite, prune_every};
     let s = &db.store;
     let m = create(s, "busy").await;
     s.ensure_heartbeat(m.id, "tok-busy", t(0)).await.unwrap();
     let keep = 50;
     assert_eq!(prune_every(keep), 5);
     assert_eq!(prune_every(4), 1);
-    let write = |i: i64| HeartbeatWrite {
-        monitor_id: m.id,
-        ping: Some(PingRecord {
-            received_at: t(i),
-            kind: "success".into(),
-            method: "GET".into(),
-            exit_status: None,
-            rid: None,
-            duration_ms: None,
-            source_ip: None,
-            user_agent: None,
-            body: Some(format!("ping {i}")),
-            body_truncated: false,
-            failure: None,
-        }),
-        state: HeartbeatState::default(),
-        monitor_state: MonitorState::Up,
-        at: t(i),
-    };
+    let write = |i: i64| ping_write(m.id, t(i), Some(format!("ping {i}")));
     let batch: Vec<HeartbeatWrite> = (1..=50).map(write).collect();
     s.record_heartbeats(&batch, keep).await.unwrap();
     assert_eq!(s.count_pings(m.id).await.unwrap(), 50);

@@ -363,6 +363,33 @@ fn up(id: MonitorId, region_name: &str, at: Timestamp) -> RecordedCheck {
     )
 }
 
+/// A plain successful `GET` ping of monitor `id` at `at`, leaving it up.
+fn ping_write(
+    id: MonitorId,
+    at: Timestamp,
+    body: Option<String>,
+) -> vigilmon_store::HeartbeatWrite {
+    vigilmon_store::HeartbeatWrite {
+        monitor_id: id,
+        ping: Some(vigilmon_store::PingRecord {
+            received_at: at,
+            kind: "success".into(),
+            method: "GET".into(),
+            exit_status: None,
+            rid: None,
+            duration_ms: None,
+            source_ip: None,
+            user_agent: None,
+            body,
+            body_truncated: false,
+            failure: None,
+        }),
+        state: vigilmon_core::heartbeat::HeartbeatState::default(),
+        monitor_state: MonitorState::Up,
+        at,
+    }
+}
+
 fn assert_conflict<T: std::fmt::Debug>(r: Result<T, StoreError>, expected_field: &str) -> String {
     match r {
         Err(StoreError::Conflict { field, message }) => {

@@ -4,7 +4,7 @@ use uuid::Uuid;
 use vigilmon_core::MonitorState;
 use vigilmon_store::{MonitorRecord, MonitorSource, StoreError};
 
-use crate::{Db, assert_conflict, create, new_id, t, up};
+use crate::{Db, assert_conflict, create, new_id, ping_write, t, up};
 
 fn status_page(
     slug: &str,
@@ -229,31 +229,9 @@ pub(crate) async fn badges_updates_incidents_and_first_seen(db: Db) {
     s.record_results(&[up(a.id, "eu", t(30))]).await.unwrap();
     assert_eq!(s.record_first_seen().await.unwrap(), 0, "recorded once");
     s.ensure_heartbeat(b.id, "tok", t(0)).await.unwrap();
-    let ping = vigilmon_store::PingRecord {
-        received_at: t(77),
-        kind: "success".into(),
-        method: "GET".into(),
-        exit_status: None,
-        rid: None,
-        duration_ms: None,
-        source_ip: None,
-        user_agent: None,
-        body: None,
-        body_truncated: false,
-        failure: None,
-    };
-    s.record_heartbeats(
-        &[vigilmon_store::HeartbeatWrite {
-            monitor_id: b.id,
-            ping: Some(ping),
-            state: vigilmon_core::heartbeat::HeartbeatState::default(),
-            monitor_state: MonitorState::Up,
-            at: t(77),
-        }],
-        100,
-    )
-    .await
-    .unwrap();
+    s.record_heartbeats(&[ping_write(b.id, t(77), None)], 100)
+        .await
+        .unwrap();
     assert_eq!(s.record_first_seen().await.unwrap(), 1);
     let seen = s.first_seen(&[a.id, b.id]).await.unwrap();
     assert_eq!((seen[&a.id], seen[&b.id]), (t(40), t(77)));
